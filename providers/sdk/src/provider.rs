@@ -1,0 +1,210 @@
+//! The provider trait and its request and response types.
+
+use crate::schema::ProviderSchema;
+use crate::value::Value;
+use async_trait::async_trait;
+use std::path::PathBuf;
+
+/// An error from a provider: a short summary and a detail that says what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{summary}: {detail}")]
+pub struct ProviderError {
+    /// One line.
+    pub summary: String,
+    /// How to fix it, or what was observed.
+    pub detail: String,
+}
+
+impl ProviderError {
+    /// A new error.
+    pub fn new(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        ProviderError {
+            summary: summary.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Configures a provider from its `provider` block.
+#[derive(Debug, Clone)]
+pub struct ConfigureRequest {
+    /// The block's evaluated attributes.
+    pub config: Value,
+    /// The topology's root directory; relative paths resolve against it.
+    pub root_dir: PathBuf,
+}
+
+/// Asks a provider to check a resource's configuration beyond its schema.
+#[derive(Debug, Clone)]
+pub struct ValidateRequest {
+    /// The resource or data source type.
+    pub type_name: String,
+    /// The configuration; may contain unknowns.
+    pub config: Value,
+}
+
+/// One problem found by validation.
+#[derive(Debug, Clone)]
+pub struct ValidationIssue {
+    /// The attribute at fault, if one is.
+    pub attribute: Option<String>,
+    /// One line.
+    pub summary: String,
+    /// How to fix it.
+    pub detail: String,
+}
+
+/// The result of validation.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateResponse {
+    /// Every problem found; empty when the configuration is valid.
+    pub issues: Vec<ValidationIssue>,
+}
+
+/// Asks for the planned new state of a resource.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The current state, or `None` when the resource is to be created.
+    pub prior: Option<Value>,
+    /// The configuration; may contain unknowns.
+    pub config: Value,
+}
+
+/// The planned new state.
+#[derive(Debug, Clone)]
+pub struct PlanResponse {
+    /// The state after apply, with [`Value::Unknown`] where it is not known yet.
+    pub planned: Value,
+    /// Attributes whose change forces a replace.
+    pub requires_replace: Vec<String>,
+}
+
+/// Creates a resource.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The planned state, now wholly known in every configured attribute.
+    pub planned: Value,
+}
+
+/// The state of a resource after an operation.
+#[derive(Debug, Clone)]
+pub struct CreateResponse {
+    /// The new state, wholly known.
+    pub state: Value,
+}
+
+/// Reads the real state of a resource, or of a data source.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The recorded state.
+    pub state: Value,
+}
+
+/// The real state.
+#[derive(Debug, Clone)]
+pub struct ReadResponse {
+    /// `None` when the resource no longer exists.
+    pub state: Option<Value>,
+}
+
+/// Updates a resource in place.
+#[derive(Debug, Clone)]
+pub struct UpdateRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The recorded state.
+    pub prior: Value,
+    /// The planned state.
+    pub planned: Value,
+}
+
+/// Deletes a resource.
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The recorded state.
+    pub state: Value,
+}
+
+/// Imports an existing object by its id.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The provider-specific id.
+    pub id: String,
+}
+
+/// Reads a data source.
+#[derive(Debug, Clone)]
+pub struct ReadDataRequest {
+    /// The data source type.
+    pub type_name: String,
+    /// The configuration, wholly known.
+    pub config: Value,
+}
+
+/// A provider: one family of resource types with real effects.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name, as used in `provider "NAME"` blocks and resource type prefixes.
+    fn name(&self) -> &'static str;
+
+    /// Every type the provider manages, with its attributes.
+    fn schema(&self) -> ProviderSchema;
+
+    /// Applies the `provider` block. Called once before any other method.
+    async fn configure(&self, _req: ConfigureRequest) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// Checks a configuration beyond what the schema says.
+    async fn validate(&self, _req: ValidateRequest) -> Result<ValidateResponse, ProviderError> {
+        Ok(ValidateResponse::default())
+    }
+
+    /// Computes the planned state. The default follows the schema; see
+    /// [`crate::plan_with_schema`].
+    async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
+        let schema = self.schema();
+        let s = schema.resources.get(&req.type_name).ok_or_else(|| {
+            ProviderError::new("unknown resource type", req.type_name.clone())
+        })?;
+        Ok(crate::plan_with_schema(s, req.prior.as_ref(), &req.config))
+    }
+
+    /// Creates the resource.
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
+
+    /// Reads the resource's real state.
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
+
+    /// Updates the resource in place.
+    async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError>;
+
+    /// Deletes the resource.
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
+
+    /// Imports an existing object.
+    async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
+        Err(ProviderError::new(
+            "import not supported",
+            format!("resource type {} cannot be imported", req.type_name),
+        ))
+    }
+
+    /// Reads a data source.
+    async fn read_data(&self, req: ReadDataRequest) -> Result<CreateResponse, ProviderError> {
+        Err(ProviderError::new(
+            "unknown data source",
+            format!("this provider has no data source {}", req.type_name),
+        ))
+    }
+}

@@ -1,0 +1,406 @@
+//! standby's value type: JSON-like data plus two marks, Unknown and Sensitive.
+
+use crate::path::{AttrPath, PathStep};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A value of the topology language.
+///
+/// Lists, tuples and sets are all [`Value::List`] (sets are kept sorted and deduplicated);
+/// objects and maps are both [`Value::Map`] with sorted keys, as in Terraform.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Value {
+    /// The absence of a value.
+    #[default]
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number. Integral numbers print without a fraction.
+    Number(f64),
+    /// A Unicode string.
+    String(String),
+    /// A list, tuple or set.
+    List(Vec<Value>),
+    /// An object or map.
+    Map(BTreeMap<String, Value>),
+    /// A value that is known only after apply.
+    Unknown,
+    /// A value that must never be shown. The mark travels with everything derived from it.
+    Sensitive(Box<Value>),
+}
+
+impl Value {
+    /// A string value.
+    pub fn string(s: impl Into<String>) -> Self {
+        Value::String(s.into())
+    }
+
+    /// An object from `(key, value)` pairs.
+    pub fn object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Self {
+        Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// Wraps `self` in the sensitive mark, unless it is marked already.
+    pub fn sensitive(self) -> Self {
+        match self {
+            Value::Sensitive(_) => self,
+            other => Value::Sensitive(Box::new(other)),
+        }
+    }
+
+    /// True for [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self.unmarked(), Value::Null)
+    }
+
+    /// True if this value, ignoring a sensitive mark, is unknown at the top level.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.unmarked(), Value::Unknown)
+    }
+
+    /// True if no part of the value is unknown.
+    pub fn is_wholly_known(&self) -> bool {
+        match self {
+            Value::Unknown => false,
+            Value::Sensitive(v) => v.is_wholly_known(),
+            Value::List(items) => items.iter().all(Value::is_wholly_known),
+            Value::Map(m) => m.values().all(Value::is_wholly_known),
+            _ => true,
+        }
+    }
+
+    /// True if this value or any part of it is sensitive.
+    pub fn contains_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) => true,
+            Value::List(items) => items.iter().any(Value::contains_sensitive),
+            Value::Map(m) => m.values().any(Value::contains_sensitive),
+            _ => false,
+        }
+    }
+
+    /// True if the top level carries the sensitive mark.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Value::Sensitive(_))
+    }
+
+    /// The value beneath a top-level sensitive mark.
+    pub fn unmarked(&self) -> &Value {
+        match self {
+            Value::Sensitive(v) => v.unmarked(),
+            other => other,
+        }
+    }
+
+    /// Removes every sensitive mark, returning the plain value and the paths that were marked.
+    pub fn deep_unmark(&self) -> (Value, Vec<AttrPath>) {
+        let mut paths = Vec::new();
+        let v = self.unmark_into(&AttrPath::root(), &mut paths);
+        (v, paths)
+    }
+
+    fn unmark_into(&self, at: &AttrPath, paths: &mut Vec<AttrPath>) -> Value {
+        match self {
+            Value::Sensitive(inner) => {
+                paths.push(at.clone());
+                inner.unmark_into(at, &mut Vec::new())
+            }
+            Value::List(items) => Value::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v.unmark_into(&at.child(PathStep::Index(i)), paths))
+                    .collect(),
+            ),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.unmark_into(&at.child(PathStep::Key(k.clone())), paths),
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Re-applies sensitive marks at the given paths. Paths that do not exist are ignored.
+    pub fn mark_paths(mut self, paths: &[AttrPath]) -> Value {
+        for p in paths {
+            self.mark_at(&p.0);
+        }
+        self
+    }
+
+    fn mark_at(&mut self, steps: &[PathStep]) {
+        let Some((first, rest)) = steps.split_first() else {
+            let v = std::mem::take(self);
+            *self = v.sensitive();
+            return;
+        };
+        let target = match (self, first) {
+            (Value::Map(m), PathStep::Key(k)) => m.get_mut(k),
+            (Value::List(items), PathStep::Index(i)) => items.get_mut(*i),
+            (Value::Sensitive(_), _) => return,
+            _ => None,
+        };
+        if let Some(t) = target {
+            t.mark_at(rest);
+        }
+    }
+
+    /// Looks up an attribute of an object, ignoring marks.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self.unmarked() {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    /// The string inside, if this is a known string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self.unmarked() {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number inside, if this is a known number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.unmarked() {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The boolean inside, if this is a known bool.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.unmarked() {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A short name of the value's type, as used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "object",
+            Value::Unknown => "unknown",
+            Value::Sensitive(v) => v.type_name(),
+        }
+    }
+
+    /// Converts to JSON. Unknown becomes `null`; sensitive marks are dropped, so callers that
+    /// show the result must redact first (see [`Value::redacted`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Unknown => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_to_json(*n),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => items.iter().map(Value::to_json).collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            Value::Sensitive(v) => v.to_json(),
+        }
+    }
+
+    /// A mask in Terraform's `after_unknown` shape: `true` where a leaf is unknown, objects and
+    /// lists mirrored where they contain unknowns, `false` elsewhere.
+    pub fn unknown_mask(&self) -> serde_json::Value {
+        self.mask(&|v| matches!(v, Value::Unknown))
+    }
+
+    /// A mask in Terraform's `after_sensitive` shape: `true` where a part is sensitive.
+    pub fn sensitive_mask(&self) -> serde_json::Value {
+        self.mask(&|v| matches!(v, Value::Sensitive(_)))
+    }
+
+    fn mask(&self, hit: &dyn Fn(&Value) -> bool) -> serde_json::Value {
+        if hit(self) {
+            return serde_json::Value::Bool(true);
+        }
+        match self {
+            Value::List(items) => {
+                let inner: Vec<_> = items.iter().map(|v| v.mask(hit)).collect();
+                if inner.iter().all(|m| m == &serde_json::Value::Bool(false)) {
+                    serde_json::Value::Bool(false)
+                } else {
+                    serde_json::Value::Array(inner)
+                }
+            }
+            Value::Map(m) => {
+                let inner: serde_json::Map<_, _> = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.mask(hit)))
+                    .filter(|(_, m)| m != &serde_json::Value::Bool(false))
+                    .collect();
+                if inner.is_empty() {
+                    serde_json::Value::Bool(false)
+                } else {
+                    serde_json::Value::Object(inner)
+                }
+            }
+            Value::Sensitive(v) => v.mask(hit),
+            _ => serde_json::Value::Bool(false),
+        }
+    }
+
+    /// Converts from JSON.
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A copy in which every sensitive part is replaced by the string `(sensitive value)` and
+    /// every unknown by `(known after apply)`. Safe to print or serialise.
+    pub fn redacted(&self) -> Value {
+        match self {
+            Value::Sensitive(_) => Value::string("(sensitive value)"),
+            Value::Unknown => Value::string("(known after apply)"),
+            Value::List(items) => Value::List(items.iter().map(Value::redacted).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Equality that ignores sensitive marks. Unknown equals nothing, itself included.
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self.unmarked(), other.unmarked()) {
+            (Value::Unknown, _) | (_, Value::Unknown) => false,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// Formats a number the way HCL prints it: integral values without a fraction.
+pub(crate) fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+fn number_to_json(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl fmt::Display for Value {
+    /// HCL-like rendering. Sensitive parts print as `(sensitive value)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Map(m) => {
+                write!(f, "{{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                write!(f, "}}")
+            }
+            Value::Unknown => write!(f, "(known after apply)"),
+            Value::Sensitive(_) => write!(f, "(sensitive value)"),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::Number(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmark_then_mark_round_trips() {
+        let v = Value::object([
+            ("a", Value::from("x").sensitive()),
+            ("b", Value::List(vec![Value::from(1.0), Value::from("s").sensitive()])),
+        ]);
+        let (plain, paths) = v.deep_unmark();
+        assert!(!plain.contains_sensitive());
+        assert_eq!(paths.len(), 2);
+        assert_eq!(plain.mark_paths(&paths), v);
+    }
+
+    #[test]
+    fn masks_follow_terraform_shape() {
+        let v = Value::object([("id", Value::Unknown), ("name", Value::from("n"))]);
+        assert_eq!(v.unknown_mask(), serde_json::json!({"id": true}));
+        assert_eq!(Value::from("n").unknown_mask(), serde_json::json!(false));
+    }
+
+    #[test]
+    fn redaction_hides_sensitive_and_unknown() {
+        let v = Value::List(vec![Value::from("p").sensitive(), Value::Unknown]);
+        assert_eq!(v.to_string(), "[(sensitive value), (known after apply)]");
+    }
+}

@@ -1,0 +1,206 @@
+//! Reading directories of `.hcl` files, and variable files.
+
+use super::decode::{Decoder, PendingCall};
+use super::model::{Attr, Body, Config, Expr, Module, ModuleCall};
+use crate::diag::{Diagnostic, Diagnostics, FileId, Sources, Span};
+use hcl_edit::structure::Structure;
+use hcl_edit::Span as _;
+use std::path::{Path, PathBuf};
+
+/// Loads the topology in `dir` and every local module it calls. Reports every error found.
+pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
+    let mut sources = Sources::default();
+    let mut diags = Diagnostics::default();
+    let root_dir = dir.to_path_buf();
+    if !dir.is_dir() {
+        diags.push(Diagnostic::bare(
+            format!("No topology directory at {}", dir.display()),
+            "Pass the directory holding your .hcl files with -C DIR, or run standby from inside it.",
+        ));
+        return Err((sources, diags));
+    }
+    let mut stack = Vec::new();
+    let root = load_module(dir, &mut sources, &mut diags, &mut stack);
+    if root.resources.is_empty()
+        && root.calls.is_empty()
+        && root.outputs.is_empty()
+        && diags.is_empty()
+        && sources.iter().next().is_none()
+    {
+        diags.push(Diagnostic::bare(
+            format!("No .hcl files in {}", dir.display()),
+            "A topology is a directory of .hcl files; pass it with -C DIR.",
+        ));
+    }
+    if diags.is_empty() {
+        Ok(Config { sources, root, root_dir })
+    } else {
+        Err((sources, diags))
+    }
+}
+
+fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "hcl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Parses one file into `sources`, reporting a syntax error as a diagnostic.
+pub(crate) fn parse_file(
+    path: &Path,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<(FileId, hcl_edit::structure::Body)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::bare(format!("Cannot read {}", path.display()), e.to_string()));
+            return None;
+        }
+    };
+    let file = sources.add(path.to_path_buf(), text.clone());
+    match hcl_edit::parser::parse_body(&text) {
+        Ok(body) => Some((file, body)),
+        Err(e) => {
+            let loc = e.location();
+            let offset = loc.offset();
+            diags.push(Diagnostic::at(
+                Span { file, range: offset..(offset + 1).min(text.len()).max(offset) },
+                "Syntax error",
+                format!(
+                    "The file could not be parsed at line {}, column {}: {}. Check for a missing brace, quote or `=`.",
+                    loc.line(),
+                    loc.column(),
+                    e.message().replace('\n', " ")
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn load_module(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack: &mut Vec<PathBuf>) -> Module {
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    stack.push(canonical);
+    let mut module = Module { dir: dir.to_path_buf(), ..Module::default() };
+    let mut calls: Vec<PendingCall> = Vec::new();
+    let files = match hcl_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(Diagnostic::bare(format!("Cannot list {}", dir.display()), e.to_string()));
+            Vec::new()
+        }
+    };
+    for path in files {
+        if let Some((file, body)) = parse_file(&path, sources, diags) {
+            Decoder { file, module: &mut module, calls: &mut calls, diags }.body(&body);
+        }
+    }
+    for call in calls {
+        let Some(source) = call.source.clone() else { continue };
+        if !(source.starts_with("./") || source.starts_with("../")) {
+            diags.push(Diagnostic::at(
+                call.span.clone(),
+                format!("Unsupported module source {source:?}"),
+                "Only local modules are supported: the source must start with ./ or ../.",
+            ));
+            continue;
+        }
+        let child_dir = dir.join(&source);
+        let child_canon = child_dir.canonicalize().unwrap_or_else(|_| child_dir.clone());
+        if stack.contains(&child_canon) {
+            diags.push(Diagnostic::at(
+                call.span.clone(),
+                "Module calls itself",
+                format!("{source:?} is already being loaded higher up the call chain; module recursion is not allowed."),
+            ));
+            continue;
+        }
+        if !child_dir.is_dir() {
+            diags.push(Diagnostic::at(
+                call.span.clone(),
+                format!("Module directory {source:?} does not exist"),
+                format!("Create {} or fix the source path.", child_dir.display()),
+            ));
+            continue;
+        }
+        let child = load_module(&child_dir, sources, diags, stack);
+        for (name, arg) in &call.args {
+            if !child.variables.contains_key(name) {
+                diags.push(Diagnostic::at(
+                    arg.span.clone(),
+                    format!("Unsupported argument {name:?} for module {:?}", call.name),
+                    format!(
+                        "The module declares no variable {name:?}.{}",
+                        crate::diag::suggestion(name, child.variables.keys().map(String::as_str))
+                    ),
+                ));
+            }
+        }
+        for (name, v) in &child.variables {
+            if v.default.is_none() && !call.args.contains_key(name) {
+                diags.push(Diagnostic::at(
+                    call.span.clone(),
+                    format!("Missing required argument {name:?} for module {:?}", call.name),
+                    format!("The module's variable {name:?} has no default; set {name} = ... in the module block."),
+                ));
+            }
+        }
+        module.calls.insert(
+            call.name.clone(),
+            ModuleCall {
+                name: call.name,
+                source,
+                count: call.count,
+                for_each: call.for_each,
+                depends_on: call.depends_on,
+                args: call.args,
+                span: call.span,
+                module: Box::new(child),
+            },
+        );
+    }
+    stack.pop();
+    module
+}
+
+/// A file of variable assignments: an environment file or a `--var-file`.
+#[derive(Debug, Clone, Default)]
+pub struct VarFile {
+    /// The assignments, in file order.
+    pub values: Body,
+}
+
+/// Loads a file of `name = value` assignments into `sources`.
+pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let Some((file, body)) = parse_file(path, sources, &mut diags) else {
+        return Err(diags);
+    };
+    let mut values = Body::new();
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => {
+                let name = a.key.value().to_string();
+                values.insert(
+                    name.clone(),
+                    Attr {
+                        name,
+                        expr: Expr { file, inner: a.value.clone() },
+                        span: Span::new(file, a.span()),
+                    },
+                );
+            }
+            Structure::Block(b) => diags.push(Diagnostic::at(
+                Span::new(file, b.ident.span()),
+                "Blocks are not allowed in a variables file",
+                "A variables file holds only assignments such as `region = \"us-east\"`.",
+            )),
+        }
+    }
+    diags.into_result(VarFile { values })
+}

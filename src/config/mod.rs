@@ -1,0 +1,17 @@
+//! Loading topologies: every `*.hcl` file of a directory, local modules, environment files.
+//!
+//! Parsing uses `hcl-edit`, which keeps byte spans, so every later error can point at its
+//! source token. This stage only checks structure (block types, labels, meta-arguments);
+//! values are checked when they are evaluated.
+
+mod decode;
+mod load;
+mod model;
+mod type_expr;
+
+pub use load::{load, load_var_file, VarFile};
+pub use model::{
+    Attr, Body, Config, DependsOn, Expr, Lifecycle, Local, Module, ModuleCall, Output,
+    ProviderBlock, Resource, Validation, Variable,
+};
+pub use type_expr::TypeConstraint;

@@ -1,0 +1,216 @@
+//! The decoded topology: modules, variables, resources, with their expressions unevaluated.
+
+use crate::addr::ResourceAddr;
+use crate::diag::{FileId, Sources, Span};
+use hcl_edit::expr::Expression;
+use hcl_edit::Span as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::TypeConstraint;
+
+/// An unevaluated expression and the file it came from.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    /// The file.
+    pub file: FileId,
+    /// The parsed expression, with spans into the file.
+    pub inner: Expression,
+}
+
+impl Expr {
+    /// Where the expression is.
+    pub fn span(&self) -> Span {
+        Span::new(self.file, self.inner.span())
+    }
+}
+
+/// `name = expr` inside a block.
+#[derive(Clone, Debug)]
+pub struct Attr {
+    /// The attribute name.
+    pub name: String,
+    /// Its expression.
+    pub expr: Expr,
+    /// The span of the whole attribute.
+    pub span: Span,
+}
+
+/// The attributes of a block, by name.
+pub type Body = BTreeMap<String, Attr>;
+
+/// A whole topology: the root module and its descendants.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Every file read, for diagnostics.
+    pub sources: Sources,
+    /// The root module.
+    pub root: Module,
+    /// The directory given with `-C`.
+    pub root_dir: PathBuf,
+}
+
+impl Config {
+    /// The module at a static path of call names.
+    pub fn module(&self, path: &[String]) -> Option<&Module> {
+        let mut m = &self.root;
+        for name in path {
+            m = &m.calls.get(name)?.module;
+        }
+        Some(m)
+    }
+}
+
+/// One module: a directory of `.hcl` files.
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    /// The module's directory.
+    pub dir: PathBuf,
+    /// `variable` blocks.
+    pub variables: BTreeMap<String, Variable>,
+    /// Entries of `locals` blocks.
+    pub locals: BTreeMap<String, Local>,
+    /// `output` blocks.
+    pub outputs: BTreeMap<String, Output>,
+    /// `provider` blocks (root module only).
+    pub providers: BTreeMap<String, ProviderBlock>,
+    /// `resource` and `data` blocks.
+    pub resources: BTreeMap<ResourceAddr, Resource>,
+    /// `module` blocks, each with its loaded module.
+    pub calls: BTreeMap<String, ModuleCall>,
+}
+
+/// A `validation` block of a variable.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// Must be true.
+    pub condition: Expr,
+    /// Shown when it is not.
+    pub error_message: Expr,
+}
+
+/// A `variable` block.
+#[derive(Clone, Debug)]
+pub struct Variable {
+    /// The name.
+    pub name: String,
+    /// The type constraint; `any` when not given.
+    pub ty: TypeConstraint,
+    /// The default, making the variable optional.
+    pub default: Option<Expr>,
+    /// Documentation.
+    pub description: Option<String>,
+    /// The value is never shown.
+    pub sensitive: bool,
+    /// `null` is an acceptable value.
+    pub nullable: bool,
+    /// Custom checks.
+    pub validations: Vec<Validation>,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// One entry of a `locals` block.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// The name.
+    pub name: String,
+    /// The expression.
+    pub expr: Expr,
+    /// The entry.
+    pub span: Span,
+}
+
+/// An `output` block.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// The name.
+    pub name: String,
+    /// The value.
+    pub value: Expr,
+    /// Documentation.
+    pub description: Option<String>,
+    /// The value is never shown.
+    pub sensitive: bool,
+    /// Explicit dependencies.
+    pub depends_on: Vec<DependsOn>,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// A `provider` block.
+#[derive(Clone, Debug)]
+pub struct ProviderBlock {
+    /// The provider's name.
+    pub name: String,
+    /// Its settings.
+    pub body: Body,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// One entry of `depends_on`.
+#[derive(Clone, Debug)]
+pub struct DependsOn {
+    /// The referenced resource, or module call when `resource` is `None`.
+    pub resource: Option<ResourceAddr>,
+    /// The referenced module call.
+    pub module: Option<String>,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A `lifecycle` block.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    /// Refuse any plan that destroys the resource.
+    pub prevent_destroy: bool,
+    /// Replace by creating the new object before destroying the old one.
+    pub create_before_destroy: bool,
+    /// Attributes whose differences are ignored after create.
+    pub ignore_changes: Vec<String>,
+    /// `ignore_changes = all`.
+    pub ignore_all: bool,
+}
+
+/// A `resource` or `data` block.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// The resource's address within its module.
+    pub addr: ResourceAddr,
+    /// `count`.
+    pub count: Option<Expr>,
+    /// `for_each`.
+    pub for_each: Option<Expr>,
+    /// `depends_on`.
+    pub depends_on: Vec<DependsOn>,
+    /// `lifecycle`.
+    pub lifecycle: Lifecycle,
+    /// Every other attribute: the provider's arguments.
+    pub body: Body,
+    /// Nested blocks other than `lifecycle`, for resource kinds that take them.
+    pub blocks: Vec<(String, Vec<String>, Body, Span)>,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// A `module` block, with the module it loads.
+#[derive(Clone, Debug)]
+pub struct ModuleCall {
+    /// The call name.
+    pub name: String,
+    /// `source`, a local path.
+    pub source: String,
+    /// `count`.
+    pub count: Option<Expr>,
+    /// `for_each`.
+    pub for_each: Option<Expr>,
+    /// `depends_on`.
+    pub depends_on: Vec<DependsOn>,
+    /// Input variables.
+    pub args: Body,
+    /// The block's labels.
+    pub span: Span,
+    /// The loaded child module.
+    pub module: Box<Module>,
+}

@@ -1,0 +1,90 @@
+//! Conversion of values to variable type constraints, with Terraform's automatic conversions.
+
+use crate::config::TypeConstraint;
+use standby_provider_sdk::Value;
+use std::collections::BTreeMap;
+
+/// Converts `v` to `ty`, or says what was expected and what was found.
+pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
+    let mismatch = |found: &Value| format!("expected {ty}, found {}", describe(found));
+    match (ty, v) {
+        (_, Value::Null | Value::Unknown) | (TypeConstraint::Any, _) => Ok(v.clone()),
+        (_, Value::Sensitive(inner)) => convert(inner, ty).map(Value::sensitive),
+        (TypeConstraint::String, Value::String(_)) => Ok(v.clone()),
+        (TypeConstraint::String, Value::Number(_) | Value::Bool(_)) => Ok(Value::String(v.to_string())),
+        (TypeConstraint::Number, Value::Number(_)) | (TypeConstraint::Bool, Value::Bool(_)) => Ok(v.clone()),
+        (TypeConstraint::Number, Value::String(s)) => s.trim().parse().map(Value::Number).map_err(|_| mismatch(v)),
+        (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+        (TypeConstraint::List(t), Value::List(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| convert(x, t).map_err(|e| format!("element {i}: {e}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        (TypeConstraint::Set(t), Value::List(items)) => {
+            let mut out: Vec<Value> = Vec::new();
+            for x in items {
+                let c = convert(x, t)?;
+                if !out.iter().any(|o| o.same_as(&c)) {
+                    out.push(c);
+                }
+            }
+            out.sort_by_key(|a| a.to_string());
+            Ok(Value::List(out))
+        }
+        (TypeConstraint::Tuple(ts), Value::List(items)) if ts.len() == items.len() => items
+            .iter()
+            .zip(ts)
+            .map(|(x, t)| convert(x, t))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        (TypeConstraint::Map(t), Value::Map(m)) => m
+            .iter()
+            .map(|(k, x)| convert(x, t).map(|c| (k.clone(), c)).map_err(|e| format!("key {k:?}: {e}")))
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .map(Value::Map),
+        (TypeConstraint::Object(attrs), Value::Map(m)) => {
+            let mut out = BTreeMap::new();
+            for (k, (t, optional)) in attrs {
+                match m.get(k) {
+                    Some(x) => {
+                        out.insert(k.clone(), convert(x, t).map_err(|e| format!("attribute {k:?}: {e}"))?);
+                    }
+                    None if *optional => {
+                        out.insert(k.clone(), Value::Null);
+                    }
+                    None => return Err(format!("attribute {k:?} is required")),
+                }
+            }
+            if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
+                return Err(format!("unexpected attribute {extra:?}; the object type has {}", attrs.keys().cloned().collect::<Vec<_>>().join(", ")));
+            }
+            Ok(Value::Map(out))
+        }
+        _ => Err(mismatch(v)),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::List(_) => "a list/tuple".into(),
+        Value::Map(_) => "an object/map".into(),
+        other => other.type_name().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(convert(&Value::from(3.0), &TypeConstraint::String).unwrap(), Value::from("3"));
+        assert_eq!(convert(&Value::from("4"), &TypeConstraint::Number).unwrap(), Value::from(4.0));
+        assert!(convert(&Value::from("x"), &TypeConstraint::Number).unwrap_err().contains("expected number, found string"));
+        let obj = TypeConstraint::Object(BTreeMap::from([("a".into(), (TypeConstraint::Number, false)), ("b".into(), (TypeConstraint::String, true))]));
+        let v = convert(&Value::object([("a", Value::from("1"))]), &obj).unwrap();
+        assert_eq!(v, Value::object([("a", Value::from(1.0)), ("b", Value::Null)]));
+        assert!(convert(&Value::object([("c", Value::Null)]), &obj).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! The function library. Each function takes plain values: the dispatcher strips sensitive
+//! marks (re-applying them to the result) and returns unknown when an argument is not known.
+
+mod collection;
+mod encoding;
+mod fs;
+mod numeric;
+mod string;
+
+use super::expr::{EvalError, Evaluator};
+use super::Phase;
+use hcl_edit::expr::FuncCall;
+use hcl_edit::Span as _;
+use standby_provider_sdk::Value;
+use std::path::Path;
+
+/// What a function may know about its call.
+pub(crate) struct FnCtx<'a> {
+    pub phase: Phase,
+    pub base_dir: &'a Path,
+}
+
+type Func = fn(&[Value], &FnCtx) -> Result<Value, String>;
+
+/// Functions that accept unknown arguments themselves rather than yielding unknown.
+const HANDLES_UNKNOWN: [&str; 3] = ["coalesce", "length", "sensitive"];
+
+/// Every function name, sorted, for documentation and "did you mean".
+pub const FUNCTION_NAMES: [&str; 78] = [
+    "abs", "abspath", "alltrue", "anytrue", "base64decode", "base64encode", "basename", "can", "ceil", "chomp",
+    "cidrhost", "cidrsubnet", "coalesce", "coalescelist", "compact", "concat", "contains", "dirname", "distinct",
+    "element", "endswith", "file", "fileexists", "flatten", "floor", "format", "formatlist", "index", "join",
+    "jsondecode", "jsonencode", "keys", "length", "log", "lookup", "lower", "max", "md5", "merge", "min",
+    "nonsensitive", "one", "parseint", "pow", "range", "regex", "regexall", "replace", "reverse", "sensitive",
+    "setunion", "sha256", "signum", "slice", "sort", "split", "startswith", "strrev", "substr", "sum",
+    "templatefile", "timestamp", "title", "tobool", "tolist", "tomap", "tonumber", "toset", "tostring", "trim",
+    "trimprefix", "trimspace", "trimsuffix", "try", "upper", "values", "zipmap", "setintersection",
+];
+
+fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "format" => string::format,
+        "formatlist" => string::formatlist,
+        "join" => string::join,
+        "split" => string::split,
+        "lower" => string::lower,
+        "upper" => string::upper,
+        "title" => string::title,
+        "trimspace" => string::trimspace,
+        "trim" => string::trim,
+        "trimprefix" => string::trimprefix,
+        "trimsuffix" => string::trimsuffix,
+        "chomp" => string::chomp,
+        "strrev" => string::strrev,
+        "replace" => string::replace,
+        "substr" => string::substr,
+        "startswith" => string::startswith,
+        "endswith" => string::endswith,
+        "regex" => string::regex,
+        "regexall" => string::regexall,
+        "length" => collection::length,
+        "concat" => collection::concat,
+        "merge" => collection::merge,
+        "lookup" => collection::lookup,
+        "keys" => collection::keys,
+        "values" => collection::values,
+        "contains" => collection::contains,
+        "element" => collection::element,
+        "index" => collection::index,
+        "slice" => collection::slice,
+        "sort" => collection::sort,
+        "reverse" => collection::reverse,
+        "compact" => collection::compact,
+        "flatten" => collection::flatten,
+        "distinct" => collection::distinct,
+        "range" => collection::range,
+        "zipmap" => collection::zipmap,
+        "setunion" => collection::setunion,
+        "setintersection" => collection::setintersection,
+        "one" => collection::one,
+        "sum" => collection::sum,
+        "alltrue" => collection::alltrue,
+        "anytrue" => collection::anytrue,
+        "coalesce" => collection::coalesce,
+        "coalescelist" => collection::coalescelist,
+        "tolist" => collection::tolist,
+        "toset" => collection::toset,
+        "tomap" => collection::tomap,
+        "tostring" => collection::tostring,
+        "tonumber" => collection::tonumber,
+        "tobool" => collection::tobool,
+        "jsonencode" => encoding::jsonencode,
+        "jsondecode" => encoding::jsondecode,
+        "base64encode" => encoding::base64encode,
+        "base64decode" => encoding::base64decode,
+        "sha256" => encoding::sha256,
+        "md5" => encoding::md5,
+        "file" => fs::file,
+        "fileexists" => fs::fileexists,
+        "templatefile" => fs::templatefile,
+        "abspath" => fs::abspath,
+        "basename" => fs::basename,
+        "dirname" => fs::dirname,
+        "cidrsubnet" => numeric::cidrsubnet,
+        "cidrhost" => numeric::cidrhost,
+        "min" => numeric::min,
+        "max" => numeric::max,
+        "abs" => numeric::abs,
+        "ceil" => numeric::ceil,
+        "floor" => numeric::floor,
+        "pow" => numeric::pow,
+        "log" => numeric::log,
+        "signum" => numeric::signum,
+        "parseint" => numeric::parseint,
+        "timestamp" => numeric::timestamp,
+        "sensitive" => |a, _| Ok(arg(a, 0)?.clone().sensitive()),
+        "nonsensitive" => |a, _| Ok(arg(a, 0)?.clone()),
+        _ => return None,
+    })
+}
+
+/// The `i`th argument, or an error naming the missing position.
+pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value, String> {
+    args.get(i).ok_or_else(|| format!("missing argument {}", i + 1))
+}
+
+pub(crate) fn str_arg(args: &[Value], i: usize) -> Result<&str, String> {
+    match arg(args, i)? {
+        Value::String(s) => Ok(s),
+        other => Err(format!("argument {} must be a string, found {}", i + 1, other.type_name())),
+    }
+}
+
+pub(crate) fn num_arg(args: &[Value], i: usize) -> Result<f64, String> {
+    match arg(args, i)? {
+        Value::Number(n) => Ok(*n),
+        Value::String(s) => s.parse().map_err(|_| format!("argument {} must be a number, found {s:?}", i + 1)),
+        other => Err(format!("argument {} must be a number, found {}", i + 1, other.type_name())),
+    }
+}
+
+pub(crate) fn list_arg(args: &[Value], i: usize) -> Result<&[Value], String> {
+    match arg(args, i)? {
+        Value::List(l) => Ok(l),
+        other => Err(format!("argument {} must be a list, found {}", i + 1, other.type_name())),
+    }
+}
+
+/// Evaluates a function call expression.
+pub(crate) fn call_expr(ev: &mut Evaluator<'_>, f: &FuncCall, span: Option<std::ops::Range<usize>>) -> Result<Value, EvalError> {
+    let name = f.name.name.value().as_str();
+    // try and can evaluate their arguments themselves, catching errors.
+    if name == "try" {
+        let mut last = None;
+        for a in f.args.iter() {
+            match ev.eval(a) {
+                Ok(v) if v.is_unknown() => return Ok(Value::Unknown),
+                Ok(v) => return Ok(v),
+                Err(e) => last = Some(e),
+            }
+        }
+        return Err(last.map_or_else(
+            || ev.err(span.clone(), "Invalid try call", "try() needs at least one argument."),
+            |e| ev.err(span.clone(), "No try() argument succeeded", format!("The last error was: {}: {}", e.summary, e.detail)),
+        ));
+    }
+    if name == "can" {
+        let a = f.args.iter().next().ok_or_else(|| ev.err(span.clone(), "Invalid can call", "can() takes one argument."))?;
+        return Ok(match ev.eval(a) {
+            Ok(v) if v.is_unknown() => Value::Unknown,
+            Ok(_) => Value::Bool(true),
+            Err(_) => Value::Bool(false),
+        });
+    }
+    let Some(func) = lookup(name) else {
+        return Err(ev.err(
+            f.name.name.span(),
+            format!("Call to unknown function {name:?}"),
+            format!("There is no function named {name:?}.{} See the function reference in docs/language.md.", crate::diag::suggestion(name, FUNCTION_NAMES)),
+        ));
+    };
+    let mut args = Vec::with_capacity(f.args.len());
+    for a in f.args.iter() {
+        args.push(ev.eval(a)?);
+    }
+    if f.args.expand_final() {
+        match args.pop().map(|v| v.unmarked().clone()) {
+            Some(Value::List(items)) => args.extend(items),
+            Some(Value::Unknown) => return Ok(Value::Unknown),
+            _ => return Err(ev.err(span, format!("Invalid expanding argument to {name}"), "The argument before ... must be a list.")),
+        }
+    }
+    if !HANDLES_UNKNOWN.contains(&name) && args.iter().any(|a| !a.is_wholly_known()) {
+        let sensitive = args.iter().any(Value::contains_sensitive);
+        return Ok(if sensitive { Value::Unknown.sensitive() } else { Value::Unknown });
+    }
+    let mut sensitive = false;
+    let plain: Vec<Value> = if name == "sensitive" {
+        args
+    } else {
+        args.iter()
+            .map(|a| {
+                let (v, paths) = a.deep_unmark();
+                sensitive |= !paths.is_empty();
+                v
+            })
+            .collect()
+    };
+    let ctx = FnCtx { phase: ev.phase(), base_dir: ev.base_dir() };
+    match func(&plain, &ctx) {
+        Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(ev.err(span, format!("Error in function call {name}()"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

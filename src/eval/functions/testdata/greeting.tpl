@@ -1,0 +1,1 @@
+hi ${name}: %{ for p in ports }${p},%{ endfor }

@@ -1,0 +1,220 @@
+//! Data-driven tests of the evaluator and every function, through one `check` helper.
+
+use super::super::{Evaluator, Iteration, Phase, Scope};
+use crate::addr::{InstanceKey, ResourceAddr};
+use standby_provider_sdk::Value;
+use std::path::{Path, PathBuf};
+
+struct TestScope {
+    dir: PathBuf,
+}
+
+impl Scope for TestScope {
+    fn var(&self, name: &str) -> Result<Value, String> {
+        match name {
+            "secret" => Ok(Value::from("hunter2").sensitive()),
+            "later" => Ok(Value::Unknown),
+            "names" => Ok(Value::List(vec!["a".into(), "b".into()])),
+            _ => Err(format!("no variable {name:?}")),
+        }
+    }
+    fn local(&self, name: &str) -> Result<Value, String> {
+        Err(format!("no local {name:?}"))
+    }
+    fn resource(&self, addr: &ResourceAddr, key: Option<&InstanceKey>) -> Result<(Value, bool), String> {
+        let inst = |i: u64| Value::object([("id", Value::from(format!("{}-{i}", addr.name)))]);
+        match (addr.name.as_str(), key) {
+            ("many", None) => Ok((Value::List(vec![inst(0), inst(1)]), false)),
+            ("many", Some(InstanceKey::Int(i))) => Ok((inst(*i), false)),
+            ("keyed", None) => Ok((Value::object([("x", inst(0)), ("y", inst(1))]), true)),
+            ("keyed", Some(InstanceKey::Str(k))) => Ok((inst(u64::from(k == "y")), true)),
+            _ => Err("no such resource".into()),
+        }
+    }
+    fn module(&self, name: &str, _: Option<&InstanceKey>) -> Result<Value, String> {
+        Err(format!("no module {name:?}"))
+    }
+    fn other(&self, root: &str, attr: &str) -> Result<Value, String> {
+        match (root, attr) {
+            ("env", "name") => Ok(Value::from("staging")),
+            _ => Err("no such thing".into()),
+        }
+    }
+    fn phase(&self) -> Phase {
+        Phase::Plan
+    }
+    fn base_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Evaluates `input` and compares its display form (or error summary and detail) to `expect`.
+fn check(input: &str, expect: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/eval/functions/testdata");
+    let scope = TestScope { dir };
+    let expr = hcl_edit::parser::parse_expr(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+    let mut ev = Evaluator::new(&scope, 0, Iteration::default());
+    let got = match ev.eval(&expr) {
+        Ok(v) => v.to_string(),
+        Err(e) => format!("error: {}: {}", e.summary, e.detail),
+    };
+    assert_eq!(got, expect, "input: {input}");
+}
+
+#[test]
+fn operators_and_expressions() {
+    check("1 + 2 * 3", "7");
+    check("10 / 4", "2.5");
+    check("7 % 3", "1");
+    check("-(3)", "-3");
+    check("!true", "false");
+    check("1 < 2 && 2 >= 2", "true");
+    check("\"a\" == \"a\"", "true");
+    check("[1, 2] != [1, 2]", "false");
+    check("true ? \"y\" : \"n\"", "\"y\"");
+    check("var.later ? 1 : 2", "(known after apply)");
+    check("\"x-${1 + 1}-${true}\"", "\"x-2-true\"");
+    check("\"%{ if true }yes%{ else }no%{ endif }\"", "\"yes\"");
+    check("\"%{ for n in [1, 2] }<${n}>%{ endfor }\"", "\"<1><2>\"");
+    check("\"a ${~ \"b\" ~} c\"", "\"abc\"");
+    check("[for s in [\"a\", \"b\"] : upper(s)]", "[\"A\", \"B\"]");
+    check("{for k, v in {a = 1, b = 2} : v => k}", "{1 = \"a\", 2 = \"b\"}");
+    check("[for i, v in [5, 6, 7] : v if i > 0]", "[6, 7]");
+    check("{for s in [\"a\", \"ab\", \"b\"] : substr(s, 0, 1) => s...}", "{a = [\"a\", \"ab\"], b = [\"b\"]}");
+    check("[{a = 1}, {a = 2}][*].a", "[1, 2]");
+    check("[{a = 1}, {a = 2}].*.a", "[1, 2]");
+    check("{a = [1, 2]}.a[1]", "2");
+    check("1 / 0", "error: Division by zero: The right-hand side of / is zero.");
+    check("[1][3]", "error: Invalid index: The index 3 is out of range for a list of 1 element(s).");
+    check("{name = 1}.nmae", "error: Unsupported attribute \"nmae\": This object has no attribute \"nmae\". Did you mean \"name\"? It has: name.");
+    check("\"a${[1]}\"", "error: Invalid template interpolation value: Cannot include a list in a string template; use jsonencode() or join() to turn it into a string.");
+}
+
+#[test]
+fn references_unknown_and_sensitive() {
+    check("env.name", "\"staging\"");
+    check("var.secret", "(sensitive value)");
+    check("upper(var.secret)", "(sensitive value)");
+    check("\"pw=${var.secret}\"", "(sensitive value)");
+    check("nonsensitive(var.secret)", "\"hunter2\"");
+    check("var.later", "(known after apply)");
+    check("upper(var.later)", "(known after apply)");
+    check("length([var.later, 1])", "2");
+    check("test_thing.many[1].id", "\"many-1\"");
+    check("test_thing.many[*].id", "[\"many-0\", \"many-1\"]");
+    check("test_thing.keyed[*].id", "[\"keyed-0\", \"keyed-1\"]");
+    check("test_thing.keyed[\"y\"].id", "\"keyed-1\"");
+    check("var.nope", "error: Reference to undeclared var.nope: no variable \"nope\"");
+    check("vra.x", "error: Reference to unknown name \"vra\": References start with var, local, module, data, path, env, count, each or a resource type. Did you mean \"var\"?");
+    check("count.index", "error: Reference to undeclared count.index: count.index is only available in a block that sets count.");
+}
+
+#[test]
+fn string_functions() {
+    check("format(\"%s-%03d-%.2f-%v-%q\", \"a\", 7, 3.14159, true, \"q\")", "\"a-007-3.14-true-\\\"q\\\"\"");
+    check("format(\"%-4s|%4s|%%\", \"ab\", \"cd\")", "\"ab  |  cd|%\"");
+    check("format(\"%d\")", "error: Error in function call format(): not enough arguments for format string \"%d\"");
+    check("formatlist(\"%s=%s\", [\"a\", \"b\"], \"x\")", "[\"a=x\", \"b=x\"]");
+    check("join(\", \", [\"a\", \"b\"])", "\"a, b\"");
+    check("split(\",\", \"a,b,,c\")", "[\"a\", \"b\", \"\", \"c\"]");
+    check("lower(\"AbC\")", "\"abc\"");
+    check("upper(\"abc\")", "\"ABC\"");
+    check("title(\"hello big world\")", "\"Hello Big World\"");
+    check("trimspace(\"  x \\n\")", "\"x\"");
+    check("trim(\"?!hello?!\", \"!?\")", "\"hello\"");
+    check("trimprefix(\"helloworld\", \"hello\")", "\"world\"");
+    check("trimsuffix(\"helloworld\", \"world\")", "\"hello\"");
+    check("chomp(\"x\\n\\n\")", "\"x\"");
+    check("strrev(\"abc\")", "\"cba\"");
+    check("replace(\"1 + 2 + 3\", \"+\", \"-\")", "\"1 - 2 - 3\"");
+    check("replace(\"hello world\", \"/w.*d/\", \"there\")", "\"hello there\"");
+    check("substr(\"hello world\", 1, 4)", "\"ello\"");
+    check("substr(\"hello world\", -5, -1)", "\"world\"");
+    check("startswith(\"hello\", \"he\")", "true");
+    check("endswith(\"hello\", \"lo\")", "true");
+    check("regex(\"[a-z]+\", \"53453453.345345aaabbbccc23454\")", "\"aaabbbccc\"");
+    check("regex(\"(\\\\d\\\\d\\\\d\\\\d)-(\\\\d\\\\d)\", \"2019-02-01\")", "[\"2019\", \"02\"]");
+    check("regex(\"(?P<y>\\\\d+)-(?P<m>\\\\d+)\", \"2019-02\")", "{m = \"02\", y = \"2019\"}");
+    check("regexall(\"[a-z]+\", \"1234abcd5678efgh9\")", "[\"abcd\", \"efgh\"]");
+    check("regex(\"x\", \"abc\")", "error: Error in function call regex(): pattern did not match any part of \"abc\"");
+}
+
+#[test]
+fn collection_functions() {
+    check("length([1, 2, 3])", "3");
+    check("length({a = 1})", "1");
+    check("length(\"héllo\")", "5");
+    check("concat([1], [2, 3])", "[1, 2, 3]");
+    check("merge({a = 1, b = 2}, {b = 3})", "{a = 1, b = 3}");
+    check("lookup({a = 1}, \"b\", 0)", "0");
+    check("lookup({a = 1}, \"a\")", "1");
+    check("keys({b = 1, a = 2})", "[\"a\", \"b\"]");
+    check("values({b = 1, a = 2})", "[2, 1]");
+    check("contains([\"a\", \"b\"], \"b\")", "true");
+    check("element([\"a\", \"b\"], 3)", "\"b\"");
+    check("index([\"a\", \"b\"], \"b\")", "1");
+    check("slice([1, 2, 3, 4], 1, 3)", "[2, 3]");
+    check("sort([\"c\", \"a\", \"b\"])", "[\"a\", \"b\", \"c\"]");
+    check("reverse([1, 2, 3])", "[3, 2, 1]");
+    check("compact([\"a\", \"\", null, \"b\"])", "[\"a\", \"b\"]");
+    check("flatten([[1, [2]], [], [3]])", "[1, 2, 3]");
+    check("distinct([1, 2, 1, 3])", "[1, 2, 3]");
+    check("range(3)", "[0, 1, 2]");
+    check("range(1, 8, 3)", "[1, 4, 7]");
+    check("range(5, 1, -2)", "[5, 3]");
+    check("zipmap([\"a\", \"b\"], [1, 2])", "{a = 1, b = 2}");
+    check("setunion([\"b\", \"a\"], [\"c\", \"a\"])", "[\"a\", \"b\", \"c\"]");
+    check("setintersection([\"a\", \"b\"], [\"b\", \"c\"])", "[\"b\"]");
+    check("one([])", "null");
+    check("one([5])", "5");
+    check("one([1, 2])", "error: Error in function call one(): one needs a list of zero or one element, found 2");
+    check("sum([1, 2, 3.5])", "6.5");
+    check("alltrue([true, true])", "true");
+    check("anytrue([false, true])", "true");
+    check("coalesce(null, \"\", \"x\")", "\"x\"");
+    check("coalescelist([], [1])", "[1]");
+    check("try(var.nope, \"fallback\")", "\"fallback\"");
+    check("can(var.nope)", "false");
+    check("can(1 + 1)", "true");
+    check("tostring(5)", "\"5\"");
+    check("tonumber(\"5\")", "5");
+    check("tobool(\"true\")", "true");
+    check("tolist([1])", "[1]");
+    check("toset([\"b\", \"a\", \"b\"])", "[\"a\", \"b\"]");
+    check("tomap({a = 1})", "{a = 1}");
+    check("concat(var.names, [\"c\"])", "[\"a\", \"b\", \"c\"]");
+    check("max(var.names...)", "error: Error in function call max(): argument 1 must be a number, found \"a\"");
+    check("min([3, 1, 2]...)", "1");
+    check("nosuch(1)", "error: Call to unknown function \"nosuch\": There is no function named \"nosuch\". See the function reference in docs/language.md.");
+    check("lenght([])", "error: Call to unknown function \"lenght\": There is no function named \"lenght\". Did you mean \"length\"? See the function reference in docs/language.md.");
+}
+
+#[test]
+fn encoding_numeric_fs_functions() {
+    check("jsonencode({a = [1, \"x\", true, null]})", "\"{\\\"a\\\":[1,\\\"x\\\",true,null]}\"");
+    check("jsondecode(\"{\\\"a\\\": [1, 2]}\").a[1]", "2");
+    check("base64encode(\"hello\")", "\"aGVsbG8=\"");
+    check("base64decode(\"aGVsbG8=\")", "\"hello\"");
+    check("sha256(\"hello\")", "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"");
+    check("md5(\"hello\")", "\"5d41402abc4b2a76b9719d911017c592\"");
+    check("min(3, 1, 2)", "1");
+    check("max(3, 1, 2)", "3");
+    check("abs(-4.5)", "4.5");
+    check("ceil(1.2)", "2");
+    check("floor(1.8)", "1");
+    check("pow(2, 10)", "1024");
+    check("signum(-3)", "-1");
+    check("parseint(\"ff\", 16)", "255");
+    check("cidrsubnet(\"10.1.0.0/16\", 8, 2)", "\"10.1.2.0/24\"");
+    check("cidrsubnet(\"fd00:fd12:3456:7890::/56\", 16, 162)", "\"fd00:fd12:3456:7800:a200::/72\"");
+    check("cidrhost(\"10.12.112.0/20\", 16)", "\"10.12.112.16\"");
+    check("cidrhost(\"10.12.112.0/20\", -1)", "\"10.12.127.255\"");
+    check("timestamp()", "(known after apply)");
+    check("file(\"hello.txt\")", "\"hello, file\\n\"");
+    check("fileexists(\"hello.txt\")", "true");
+    check("templatefile(\"greeting.tpl\", {name = \"east\", ports = [1, 2]})", "\"hi east: 1,2,\\n\"");
+    check("basename(\"/a/b/c.txt\")", "\"c.txt\"");
+    check("dirname(\"/a/b/c.txt\")", "\"/a/b\"");
+    check("startswith(abspath(\"x\"), \"/\")", "true");
+    check("file(\"missing.txt\")", "error: Error in function call file(): cannot read \"missing.txt\": No such file or directory (os error 2)");
+}

@@ -1,0 +1,13 @@
+//! standby: a declarative failover engine.
+//!
+//! The pipeline runs one way: [`config`] loads HCL with spans, [`eval`] evaluates expressions
+//! with unknown and sensitive values, [`graph`] orders nodes, [`state`] records what exists,
+//! [`plan`] diffs configuration against state into an execution graph, and [`apply`] runs that
+//! graph without planning again. Only the binary's `cli` module prints.
+
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod config;
+pub mod diag;
+pub mod eval;

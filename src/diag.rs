@@ -144,7 +144,11 @@ pub(crate) fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .map(|c| {
+            // Transpositions such as "vra" for "var" score low on Jaro-Winkler alone.
+            let bonus = if strsim::osa_distance(name, c) <= 1 { 1.0 } else { 0.0 };
+            (strsim::jaro_winkler(name, c) + bonus, c)
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

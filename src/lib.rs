@@ -11,3 +11,5 @@ pub mod addr;
 pub mod config;
 pub mod diag;
 pub mod eval;
+pub mod graph;
+pub mod state;

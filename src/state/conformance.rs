@@ -1,0 +1,142 @@
+//! The conformance suite every state backend passes. A backend's test module calls [`run`]
+//! with a factory that opens two handles on one fresh, empty location.
+
+use super::*;
+use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance, ResourceAddr};
+use std::time::Duration;
+
+/// Two handles on the same storage, as two processes would have.
+pub(crate) trait Backend: StateStore + StateLock {}
+impl<T: StateStore + StateLock> Backend for T {}
+
+fn inst(name: &str) -> AbsInstance {
+    AbsInstance {
+        resource: AbsResource { module: ModuleInstance::root(), resource: ResourceAddr { mode: Mode::Managed, type_name: "standby_data".into(), name: name.into() } },
+        key: None,
+    }
+}
+
+fn st(v: i64) -> InstanceState {
+    InstanceState { provider: "standby".into(), attributes: serde_json::json!({ "input": v }), sensitive_attributes: vec![], dependencies: vec![], create_before_destroy: false }
+}
+
+pub(crate) fn run(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    read_of_empty_is_none(open);
+    write_then_read(open);
+    journal_replays_on_read(open);
+    stale_journal_is_ignored(open);
+    lock_is_exclusive_and_names_holder(open);
+    force_unlock_needs_the_right_id(open);
+}
+
+fn read_of_empty_is_none(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, _) = open();
+    assert!(a.read().unwrap().is_none());
+}
+
+fn write_then_read(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, b) = open();
+    let mut s = State::new();
+    s.serial = 1;
+    s.resources.insert(inst("a"), st(1));
+    a.write(&s).unwrap();
+    assert_eq!(b.read().unwrap().unwrap(), s);
+    s.serial = 2;
+    a.write(&s).unwrap();
+    assert_eq!(b.read().unwrap().unwrap().serial, 2);
+}
+
+fn journal_replays_on_read(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, b) = open();
+    let mut s = State::new();
+    s.serial = 5;
+    s.resources.insert(inst("gone"), st(0));
+    a.write(&s).unwrap();
+    a.append(&s.lineage, 5, &[JournalEntry::Set(inst("x"), st(1))]).unwrap();
+    a.append(&s.lineage, 5, &[JournalEntry::Set(inst("y"), st(2)), JournalEntry::Remove(inst("gone"))]).unwrap();
+    let got = b.read().unwrap().unwrap();
+    assert_eq!(got.resources.len(), 2);
+    assert_eq!(got.resources[&inst("y")], st(2));
+    assert_eq!(got.serial, 5);
+}
+
+fn stale_journal_is_ignored(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, b) = open();
+    let mut s = State::new();
+    s.serial = 1;
+    a.write(&s).unwrap();
+    a.append(&s.lineage, 0, &[JournalEntry::Set(inst("old"), st(1))]).unwrap();
+    a.append("other-lineage", 1, &[JournalEntry::Set(inst("alien"), st(1))]).unwrap();
+    assert!(b.read().unwrap().unwrap().resources.is_empty());
+}
+
+fn lock_is_exclusive_and_names_holder(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, b) = open();
+    let guard = a.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
+    match b.lock(LockInfo::new("plan"), Duration::from_millis(120)) {
+        Err(StateError::Locked(info)) => {
+            assert_eq!(info.operation, "apply");
+            assert_eq!(info.id, guard.info.id);
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert_eq!(b.holder().unwrap().map(|h| h.id), Some(guard.info.id.clone()));
+    drop(guard);
+    assert!(b.holder().unwrap().is_none());
+    let again = b.lock(LockInfo::new("plan"), Duration::ZERO).unwrap();
+    drop(again);
+}
+
+fn force_unlock_needs_the_right_id(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
+    let (a, b) = open();
+    let guard = a.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
+    assert!(matches!(b.force_unlock("not-the-id"), Err(StateError::NoSuchLock(_))));
+    drop(guard);
+    assert!(matches!(b.force_unlock("not-the-id"), Err(StateError::NoSuchLock(_))));
+}
+
+#[test]
+fn local_backend_conforms() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    let open = || {
+        let d = tempfile::tempdir().unwrap();
+        let a = LocalBackend::new(d.path(), "dev");
+        let b = LocalBackend::new(d.path(), "dev");
+        dirs.borrow_mut().push(d);
+        (Box::new(a) as Box<dyn Backend>, Box::new(b) as Box<dyn Backend>)
+    };
+    run(&open);
+}
+
+#[test]
+fn local_backend_ignores_a_torn_journal_tail_and_keeps_a_backup() {
+    use std::io::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let be = LocalBackend::new(d.path(), "dev");
+    let mut s = State::new();
+    be.write(&s).unwrap();
+    be.append(&s.lineage, 0, &[JournalEntry::Set(inst("a"), st(1))]).unwrap();
+    let mut j = std::fs::OpenOptions::new().append(true).open(d.path().join(".standby/state/dev.journal")).unwrap();
+    j.write_all(b"{\"lineage\":\"trunc").unwrap();
+    assert_eq!(be.read().unwrap().unwrap().resources.len(), 1);
+    s.serial = 1;
+    be.write(&s).unwrap();
+    assert!(be.backup_path().exists());
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(be.path()).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn local_backend_refuses_a_corrupt_snapshot_and_never_overwrites_it() {
+    let d = tempfile::tempdir().unwrap();
+    let be = LocalBackend::new(d.path(), "dev");
+    be.write(&State::new()).unwrap();
+    be.write(&State::new()).unwrap();
+    std::fs::write(be.path(), b"{\"format_version\": 1, \"lin").unwrap();
+    match be.read() {
+        Err(StateError::Corrupt { backup, .. }) => assert_eq!(backup, Some(be.backup_path())),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(be.write(&State::new()).is_err());
+    assert_eq!(std::fs::read(be.path()).unwrap(), b"{\"format_version\": 1, \"lin");
+}

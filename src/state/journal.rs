@@ -1,0 +1,81 @@
+//! Journal entries: incremental changes appended during apply, replayed on load.
+
+use super::model::{from_row_json, to_row_json, InstanceState, OutputState, State};
+use crate::addr::AbsInstance;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One durable change to a state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JournalEntry {
+    /// An instance was created or changed.
+    Set(AbsInstance, InstanceState),
+    /// An instance was deleted.
+    Remove(AbsInstance),
+    /// The root outputs were recomputed.
+    Outputs(BTreeMap<String, OutputState>),
+}
+
+/// The on-disk line: the base snapshot it applies to, and the change.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Line {
+    pub lineage: String,
+    pub serial: u64,
+    pub op: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<BTreeMap<String, OutputState>>,
+}
+
+impl JournalEntry {
+    pub(crate) fn to_line(&self, lineage: &str, serial: u64) -> Line {
+        let mut line = Line { lineage: lineage.to_string(), serial, op: String::new(), instance: None, address: None, outputs: None };
+        match self {
+            JournalEntry::Set(a, st) => {
+                line.op = "set".into();
+                line.instance = Some(to_row_json(a, st));
+            }
+            JournalEntry::Remove(a) => {
+                line.op = "remove".into();
+                line.instance = Some(to_row_json(a, &InstanceState { provider: String::new(), attributes: serde_json::Value::Null, sensitive_attributes: vec![], dependencies: vec![], create_before_destroy: false }));
+                line.address = Some(a.to_string());
+            }
+            JournalEntry::Outputs(o) => {
+                line.op = "outputs".into();
+                line.outputs = Some(o.clone());
+            }
+        }
+        line
+    }
+
+    pub(crate) fn from_line(line: Line) -> Result<Self, String> {
+        match line.op.as_str() {
+            "set" => {
+                let (a, st) = from_row_json(line.instance.ok_or("set entry without instance")?).map_err(|e| e.to_string())?;
+                Ok(JournalEntry::Set(a, st))
+            }
+            "remove" => {
+                let (a, _) = from_row_json(line.instance.ok_or("remove entry without instance")?).map_err(|e| e.to_string())?;
+                Ok(JournalEntry::Remove(a))
+            }
+            "outputs" => Ok(JournalEntry::Outputs(line.outputs.unwrap_or_default())),
+            other => Err(format!("unknown journal operation {other:?}")),
+        }
+    }
+
+    /// Applies the entry to a state in memory.
+    pub fn apply_to(&self, state: &mut State) {
+        match self {
+            JournalEntry::Set(a, st) => {
+                state.resources.insert(a.clone(), st.clone());
+            }
+            JournalEntry::Remove(a) => {
+                state.resources.remove(a);
+            }
+            JournalEntry::Outputs(o) => state.outputs = o.clone(),
+        }
+    }
+}

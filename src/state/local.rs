@@ -1,0 +1,166 @@
+//! The local backend: `.standby/state/ENV.json`, with a journal beside it.
+
+use super::journal::{JournalEntry, Line};
+use super::lock::{FileLock, LockGuard, LockInfo};
+use super::model::{State, FORMAT_VERSION};
+use super::{io_err, StateError, StateLock, StateStore};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// State of one environment in a directory on the local disk.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    dir: PathBuf,
+    env: String,
+}
+
+impl LocalBackend {
+    /// The backend for `env` under `root/.standby/state`.
+    pub fn new(root: &Path, env: &str) -> Self {
+        LocalBackend { dir: root.join(".standby").join("state"), env: env.to_string() }
+    }
+
+    /// The snapshot file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.env))
+    }
+
+    /// The previous snapshot.
+    pub fn backup_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json.backup", self.env))
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.journal", self.env))
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.lock", self.env))
+    }
+
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))
+    }
+
+    fn parse(&self, path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+        let backup = Some(self.backup_path()).filter(|b| b.exists() && b != path);
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt { path: path.to_path_buf(), detail: e.to_string(), backup: backup.clone() })?;
+        let found = v.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if found > u64::from(FORMAT_VERSION) {
+            return Err(StateError::TooNew { path: path.to_path_buf(), found: u32::try_from(found).unwrap_or(u32::MAX) });
+        }
+        serde_json::from_value(v).map_err(|e| StateError::Corrupt { path: path.to_path_buf(), detail: e.to_string(), backup })
+    }
+
+    /// Replays journal lines that belong to `state`'s snapshot. A torn final line (a crash while
+    /// appending) is ignored; a bad line before the end is corruption.
+    fn replay(&self, state: &mut State) -> Result<(), StateError> {
+        let path = self.journal_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let mut lines = BufReader::new(file).lines().peekable();
+        while let Some(line) = lines.next() {
+            let line = line.map_err(io_err(&path))?;
+            let last = lines.peek().is_none();
+            let parsed: Line = match serde_json::from_str(&line) {
+                Ok(l) => l,
+                Err(_) if last => break,
+                Err(e) => return Err(StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None }),
+            };
+            // Lines from an older snapshot were compacted into the current one already.
+            if parsed.lineage != state.lineage || parsed.serial != state.serial {
+                continue;
+            }
+            let entry = JournalEntry::from_line(parsed).map_err(|detail| StateError::Corrupt { path: path.clone(), detail, backup: None })?;
+            entry.apply_to(state);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+impl StateStore for LocalBackend {
+    fn read(&self) -> Result<Option<State>, StateError> {
+        let path = self.path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let mut state = self.parse(&path, &bytes)?;
+        self.replay(&mut state)?;
+        Ok(Some(state))
+    }
+
+    fn write(&self, state: &State) -> Result<(), StateError> {
+        self.ensure_dir()?;
+        let path = self.path();
+        if path.exists() {
+            let current = std::fs::read(&path).map_err(io_err(&path))?;
+            // Never overwrite a corrupt snapshot: it may be the only copy of something.
+            self.parse(&path, &current)?;
+            atomic_write(&self.backup_path(), &current)?;
+        }
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None })?;
+        atomic_write(&path, &bytes)?;
+        // The snapshot now holds everything the journal had; lines left behind are skipped on
+        // replay anyway because they name the older serial.
+        match std::fs::remove_file(self.journal_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&self.journal_path())(e)),
+        }
+    }
+
+    fn append(&self, lineage: &str, serial: u64, entries: &[JournalEntry]) -> Result<(), StateError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.ensure_dir()?;
+        let path = self.journal_path();
+        let mut buf = Vec::new();
+        for e in entries {
+            serde_json::to_writer(&mut buf, &e.to_line(lineage, serial)).map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None })?;
+            buf.push(b'\n');
+        }
+        let mut f = OpenOptions::new().create(true).append(true).mode(0o600).open(&path).map_err(io_err(&path))?;
+        f.write_all(&buf).map_err(io_err(&path))?;
+        f.sync_data().map_err(io_err(&path))
+    }
+
+    fn describe(&self) -> String {
+        self.path().display().to_string()
+    }
+}
+
+impl StateLock for LocalBackend {
+    fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+        self.ensure_dir()?;
+        FileLock::acquire(&self.lock_path(), info, timeout)
+    }
+
+    fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        FileLock::holder(&self.lock_path())
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<(), StateError> {
+        FileLock::force_unlock(&self.lock_path(), id)
+    }
+}

@@ -13,3 +13,9 @@ pub mod diag;
 pub mod eval;
 pub mod graph;
 pub mod state;
+pub mod plan;
+pub mod registry;
+
+mod builtin;
+
+pub use builtin::StandbyProvider;

@@ -8,11 +8,13 @@
 mod convert;
 mod expr;
 mod functions;
+mod refs;
 mod template;
 
 pub use convert::convert;
 pub use expr::{EvalError, Evaluator, Iteration};
 pub use functions::FUNCTION_NAMES;
+pub use refs::{references, RefTarget, Reference};
 
 use crate::addr::{InstanceKey, ResourceAddr};
 use standby_provider_sdk::Value;

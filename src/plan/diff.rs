@@ -1,0 +1,136 @@
+//! Choosing an action for one managed resource instance, and saying why.
+
+use super::model::{Action, Reason, ResourceChange};
+use crate::addr::AbsInstance;
+use crate::config::Resource;
+use crate::diag::Diagnostic;
+use standby_provider_sdk::{PlanRequest, Provider, Schema, Value};
+use std::collections::BTreeMap;
+
+pub(crate) enum Decision {
+    Change(ResourceChange),
+    Error(Diagnostic),
+}
+
+/// Attribute names whose values differ between two objects.
+pub(crate) fn changed_attrs(a: &Value, b: &Value) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let am = match a.unmarked() {
+        Value::Map(m) => m,
+        _ => &empty,
+    };
+    let bm = match b.unmarked() {
+        Value::Map(m) => m,
+        _ => &empty,
+    };
+    let mut keys: Vec<&String> = am.keys().chain(bm.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| {
+            let x = am.get(*k).unwrap_or(&Value::Null);
+            let y = bm.get(*k).unwrap_or(&Value::Null);
+            !x.same_as(y)
+        })
+        .cloned()
+        .collect()
+}
+
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Asks the provider for the planned state and derives the action.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename these.
+pub(crate) async fn decide(
+    p: &dyn Provider,
+    addr: &AbsInstance,
+    r: &Resource,
+    schema: &Schema,
+    recorded: Option<&Value>,
+    prior: Option<&Value>,
+    mut config: Value,
+    replace_requested: bool,
+) -> Decision {
+    // ignore_changes: the recorded value stands in for the configured one.
+    if let (Some(prior), Value::Map(cfg)) = (prior, &mut config) {
+        for (name, a) in &schema.attributes {
+            if !(a.required || a.optional) {
+                continue;
+            }
+            if r.lifecycle.ignore_all || r.lifecycle.ignore_changes.contains(name) {
+                cfg.insert(name.clone(), prior.get(name).cloned().unwrap_or(Value::Null));
+            }
+        }
+    }
+    let (plain, mut sensitive_paths) = config.deep_unmark();
+    if let Some(p) = prior {
+        sensitive_paths.extend(p.deep_unmark().1);
+    }
+    let resp = match p
+        .plan(PlanRequest { type_name: addr.resource.resource.type_name.clone(), prior: prior.map(|v| v.deep_unmark().0), config: plain })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Decision::Error(Diagnostic::at(r.span.clone(), format!("Planning {addr} failed: {}", e.summary), e.detail)),
+    };
+    let mut planned = resp.planned.mark_paths(&sensitive_paths);
+    if let Value::Map(m) = &mut planned {
+        for (name, a) in &schema.attributes {
+            if a.sensitive {
+                if let Some(v) = m.remove(name) {
+                    m.insert(name.clone(), v.sensitive());
+                }
+            }
+        }
+    }
+    let mut change = ResourceChange {
+        addr: addr.clone(),
+        provider: String::new(),
+        action: Action::NoOp,
+        reason: None,
+        before: prior.cloned(),
+        after: Some(planned.clone()),
+        requires_replace: resp.requires_replace.clone(),
+        dependencies: vec![],
+        create_before_destroy: r.lifecycle.create_before_destroy,
+    };
+    let replace_action = if r.lifecycle.create_before_destroy { Action::CreateThenDelete } else { Action::DeleteThenCreate };
+    let Some(prior) = prior else {
+        change.action = Action::Create;
+        change.reason = Some(if recorded.is_some() {
+            Reason::new("create_because_deleted_outside", "create because it was deleted outside standby")
+        } else {
+            Reason::new("create_because_new", "create because it is not in the state")
+        });
+        return Decision::Change(change);
+    };
+    if replace_requested {
+        change.action = replace_action;
+        change.reason = Some(Reason::new("replace_by_request", "replace because of --replace"));
+    } else if !resp.requires_replace.is_empty() {
+        change.action = replace_action;
+        let n = &resp.requires_replace;
+        change.reason = Some(Reason::new(
+            "replace_because_cannot_update",
+            format!("replace because {} cannot be updated in place", quoted(n)),
+        ));
+    } else if !planned.same_as(prior) {
+        change.action = Action::Update;
+        let drifted = recorded.is_some_and(|rec| !rec.same_as(prior) && planned.same_as(rec));
+        let attrs = changed_attrs(prior, &planned);
+        change.reason = Some(if drifted {
+            Reason::new("update_because_drift", format!("update because of drift: {} changed outside standby", quoted(&attrs)))
+        } else {
+            Reason::new("update_because_config", format!("update because the configuration changed {}", quoted(&attrs)))
+        });
+    }
+    if change.action.is_replace() && r.lifecycle.prevent_destroy {
+        return Decision::Error(Diagnostic::at(
+            r.span.clone(),
+            format!("Instance {addr} cannot be destroyed"),
+            format!("The plan must replace it ({}), but its lifecycle sets prevent_destroy = true. Change the configuration so it can be updated in place, or remove prevent_destroy.", change.reason.as_ref().map_or("", |r| r.text.as_str())),
+        ));
+    }
+    Decision::Change(change)
+}

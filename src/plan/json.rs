@@ -1,0 +1,119 @@
+//! The public, versioned JSON form of a plan. Its `resource_changes` follow the shape of
+//! `terraform show -json`, so tools that read Terraform plans read these too. Sensitive values
+//! are replaced by `"(sensitive value)"`; unknown values are `null` with `after_unknown: true`.
+
+use super::model::{ExecNode, NodeKey, Plan, ResourceChange};
+use serde_json::{json, Map, Value as J};
+use standby_provider_sdk::Value;
+
+/// The public JSON format's version.
+pub const JSON_FORMAT_VERSION: &str = "1.0";
+
+/// JSON with sensitive parts redacted and unknowns as null.
+pub fn public_json(v: &Value) -> J {
+    match v {
+        Value::Sensitive(_) => J::String("(sensitive value)".into()),
+        Value::Unknown => J::Null,
+        Value::List(items) => items.iter().map(public_json).collect(),
+        Value::Map(m) => m.iter().map(|(k, x)| (k.clone(), public_json(x))).collect(),
+        other => other.to_json(),
+    }
+}
+
+fn change_json(c: &ResourceChange) -> J {
+    let r = &c.addr.resource;
+    let mut o = Map::new();
+    o.insert("address".into(), J::String(c.addr.to_string()));
+    if !r.module.is_root() {
+        o.insert("module_address".into(), J::String(r.module.to_string()));
+    }
+    o.insert("mode".into(), json!(r.resource.mode));
+    o.insert("type".into(), J::String(r.resource.type_name.clone()));
+    o.insert("name".into(), J::String(r.resource.name.clone()));
+    if let Some(k) = &c.addr.key {
+        o.insert("index".into(), serde_json::to_value(k).unwrap_or(J::Null));
+    }
+    o.insert("provider_name".into(), J::String(c.provider.clone()));
+    let mask = |v: &Option<Value>, f: fn(&Value) -> J| v.as_ref().map_or(J::Bool(false), f);
+    o.insert(
+        "change".into(),
+        json!({
+            "actions": c.action.terraform_actions(),
+            "before": c.before.as_ref().map_or(J::Null, public_json),
+            "after": c.after.as_ref().map_or(J::Null, public_json),
+            "after_unknown": mask(&c.after, Value::unknown_mask),
+            "before_sensitive": mask(&c.before, Value::sensitive_mask),
+            "after_sensitive": mask(&c.after, Value::sensitive_mask),
+            "replace_paths": c.requires_replace.iter().map(|p| json!([p])).collect::<Vec<_>>(),
+        }),
+    );
+    if let Some(reason) = &c.reason {
+        o.insert("action_reason".into(), J::String(reason.code.clone()));
+        o.insert("reason".into(), J::String(reason.text.clone()));
+    }
+    J::Object(o)
+}
+
+fn node_json(id: usize, n: &ExecNode, plan: &Plan) -> J {
+    let (kind, address) = match &n.key {
+        NodeKey::Instance { addr } => ("resource_instance", addr.to_string()),
+        NodeKey::Resource { addr } => ("resource", addr.to_string()),
+        other => (
+            match other {
+                NodeKey::Local { .. } => "local",
+                NodeKey::Output { .. } => "output",
+                _ => "module_inputs",
+            },
+            other.to_string(),
+        ),
+    };
+    let mut o = json!({ "id": id, "kind": kind, "address": address, "depends_on": n.deps });
+    if let Some(c) = n.change.and_then(|c| plan.changes.get(c as usize)) {
+        o["actions"] = json!(c.action.terraform_actions());
+        if let Some(r) = &c.reason {
+            o["reason"] = J::String(r.text.clone());
+        }
+    }
+    o
+}
+
+/// The whole plan as public JSON.
+pub fn plan_json(plan: &Plan) -> J {
+    let outputs: Map<String, J> = plan
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            let show = |v: &Value| if o.sensitive && !v.is_unknown() { J::String("(sensitive value)".into()) } else { public_json(v) };
+            let actions: &[&str] = match &o.before {
+                None => &["create"],
+                Some(b) if b.same_as(&o.after) => &["no-op"],
+                Some(_) if o.after.is_null() => &["delete"],
+                Some(_) => &["update"],
+            };
+            (
+                k.clone(),
+                json!({
+                    "actions": actions,
+                    "before": o.before.as_ref().map_or(J::Null, show),
+                    "after": show(&o.after),
+                    "after_unknown": o.after.unknown_mask(),
+                    "sensitive": o.sensitive,
+                }),
+            )
+        })
+        .collect();
+    let (add, change, destroy) = plan.counts();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "standby_version": plan.standby_version,
+        "environment": plan.env,
+        "plan_mode": plan.mode,
+        "prior_state": { "lineage": plan.prior.lineage, "serial": plan.prior.serial },
+        "variables": plan.variables.iter().map(|(k, v)| (k.clone(), json!({ "value": public_json(v) }))).collect::<Map<_, _>>(),
+        "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
+        "output_changes": outputs,
+        "execution_graph": { "nodes": plan.nodes.iter().enumerate().map(|(i, n)| node_json(i, n, plan)).collect::<Vec<_>>() },
+        "summary": { "add": add, "change": change, "destroy": destroy, "has_changes": plan.has_changes() },
+    })
+}

@@ -1,0 +1,28 @@
+//! Planning: diff the configuration against the state into an execution graph.
+//!
+//! The walk evaluates the configuration in dependency order (see `walk.rs`), asks each
+//! provider for a planned state, and picks an action with a reason (`diff.rs`). The result is a
+//! [`Plan`]: every resource change plus the execution graph that [`crate::apply`] runs as is.
+//! The human and JSON renderings are derived from it.
+
+mod config_graph;
+mod diff;
+mod json;
+mod model;
+mod render;
+pub(crate) mod values;
+mod variables;
+mod walk;
+
+pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
+pub use model::{Action, ExecNode, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
+pub use render::render_plan;
+pub use variables::{root_inputs, VarSource};
+pub use walk::{plan, state_digest, PlanOptions};
+
+
+/// The configuration graph as DOT or Mermaid, for `standby graph`.
+pub fn config_graph_text(config: &crate::config::Config, registry: &crate::registry::Registry, mermaid: bool) -> Result<String, crate::diag::Diagnostics> {
+    let g = config_graph::build(config, registry)?;
+    Ok(if mermaid { g.dag.to_mermaid(ToString::to_string) } else { g.dag.to_dot(ToString::to_string) })
+}

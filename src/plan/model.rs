@@ -1,0 +1,353 @@
+//! The plan: resource changes with reasons, and the execution graph that apply runs.
+//!
+//! A saved plan (`plan --out FILE`) is this structure serialised with full fidelity, unknown
+//! and sensitive marks included. The public `--json` form is derived from it in `json.rs`.
+
+use crate::addr::{AbsInstance, AbsResource, ModuleInstance};
+use serde::{Deserialize, Serialize};
+use standby_provider_sdk::Value;
+use std::collections::BTreeMap;
+
+/// The saved plan format's version.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What happens to one resource instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing.
+    NoOp,
+    /// Create it.
+    Create,
+    /// Read a data source during apply.
+    Read,
+    /// Update it in place.
+    Update,
+    /// Delete it.
+    Delete,
+    /// Replace it, creating the new object first.
+    CreateThenDelete,
+    /// Replace it, deleting the old object first.
+    DeleteThenCreate,
+}
+
+impl Action {
+    /// Terraform's `change.actions` list.
+    pub fn terraform_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::Delete => &["delete"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::DeleteThenCreate => &["delete", "create"],
+        }
+    }
+
+    /// True for both kinds of replace.
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::CreateThenDelete | Action::DeleteThenCreate)
+    }
+}
+
+/// Why an action was chosen: a stable code for tools and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// A stable identifier, such as `replace_because_cannot_update`.
+    pub code: String,
+    /// A sentence, such as `replace because "filename" cannot be updated in place`.
+    pub text: String,
+}
+
+impl Reason {
+    pub(crate) fn new(code: &str, text: impl Into<String>) -> Self {
+        Reason { code: code.to_string(), text: text.into() }
+    }
+}
+
+/// The planned change of one resource instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// The instance.
+    pub addr: AbsInstance,
+    /// The provider that manages it.
+    pub provider: String,
+    /// What happens.
+    pub action: Action,
+    /// Why.
+    pub reason: Option<Reason>,
+    /// The state before, with sensitive marks.
+    #[serde(with = "marked::opt")]
+    pub before: Option<Value>,
+    /// The state after, with unknown and sensitive marks.
+    #[serde(with = "marked::opt")]
+    pub after: Option<Value>,
+    /// Attributes that force the replace.
+    #[serde(default)]
+    pub requires_replace: Vec<String>,
+    /// Resources its configuration references, recorded in state.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// Whether replacement creates first.
+    #[serde(default)]
+    pub create_before_destroy: bool,
+}
+
+/// A node of the execution graph.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeKey {
+    /// One resource instance.
+    Instance {
+        /// The instance.
+        addr: AbsInstance,
+    },
+    /// All instances of a resource: reached when every one of them is done.
+    Resource {
+        /// The resource.
+        addr: AbsResource,
+    },
+    /// A local value of a module instance.
+    Local {
+        /// The module instance.
+        module: ModuleInstance,
+        /// The local's name.
+        name: String,
+    },
+    /// An output of a module instance.
+    Output {
+        /// The module instance.
+        module: ModuleInstance,
+        /// The output's name.
+        name: String,
+    },
+    /// The input variables of a (non-root) module instance.
+    ModuleVars {
+        /// The module instance.
+        module: ModuleInstance,
+    },
+}
+
+impl std::fmt::Display for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefix = |m: &ModuleInstance| if m.is_root() { String::new() } else { format!("{m}.") };
+        match self {
+            NodeKey::Instance { addr } => write!(f, "{addr}"),
+            NodeKey::Resource { addr } => write!(f, "{addr} (all instances)"),
+            NodeKey::Local { module, name } => write!(f, "{}local.{name}", prefix(module)),
+            NodeKey::Output { module, name } => write!(f, "{}output.{name}", prefix(module)),
+            NodeKey::ModuleVars { module } => write!(f, "{module} (inputs)"),
+        }
+    }
+}
+
+/// One step of the execution graph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecNode {
+    /// What the node is.
+    pub key: NodeKey,
+    /// Indexes of the nodes it waits for.
+    pub deps: Vec<u32>,
+    /// Index into [`Plan::changes`] for resource instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<u32>,
+    /// The planned value of an expression node.
+    #[serde(default, with = "marked::opt", skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// How the plan was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanMode {
+    /// Converge on the configuration.
+    Normal,
+    /// Delete everything.
+    Destroy,
+    /// Only record what the providers report.
+    RefreshOnly,
+}
+
+/// The state a plan was made against; apply refuses a plan whose state moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorState {
+    /// The state's lineage, empty when there was none.
+    pub lineage: String,
+    /// The state's serial.
+    pub serial: u64,
+    /// SHA-256 of the state's content, journal included.
+    pub digest: String,
+}
+
+/// A planned output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputChange {
+    /// The recorded value.
+    #[serde(with = "marked::opt")]
+    pub before: Option<Value>,
+    /// The planned value.
+    #[serde(with = "marked")]
+    pub after: Value,
+    /// Whether it is hidden.
+    pub sensitive: bool,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    /// The saved format's version.
+    pub format_version: u32,
+    /// The standby version that made it.
+    pub standby_version: String,
+    /// The environment.
+    pub env: String,
+    /// How it was made.
+    pub mode: PlanMode,
+    /// The state it was made against.
+    pub prior: PriorState,
+    /// SHA-256 of every topology file and variable input.
+    pub topology_digest: String,
+    /// Root variable values.
+    #[serde(with = "marked::map")]
+    pub variables: BTreeMap<String, Value>,
+    /// Evaluated provider configurations.
+    #[serde(with = "marked::map")]
+    pub provider_configs: BTreeMap<String, Value>,
+    /// Every resource instance, including those with no change.
+    pub changes: Vec<ResourceChange>,
+    /// Changes made outside standby, found by refresh.
+    #[serde(default)]
+    pub drift: Vec<ResourceChange>,
+    /// The execution graph.
+    pub nodes: Vec<ExecNode>,
+    /// Root outputs.
+    pub outputs: BTreeMap<String, OutputChange>,
+    /// Refreshed state to record for refresh-only plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed: Option<crate::state::State>,
+}
+
+impl Plan {
+    /// True when applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.outputs.values().any(|o| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
+            || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+    }
+
+    /// Counts of (add, change, destroy, read).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for ch in &self.changes {
+            match ch.action {
+                Action::Create => c.0 += 1,
+                Action::Update => c.1 += 1,
+                Action::Delete => c.2 += 1,
+                Action::CreateThenDelete | Action::DeleteThenCreate => {
+                    c.0 += 1;
+                    c.2 += 1;
+                }
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        c
+    }
+}
+
+/// Serde for values with marks: `{"value": ..., "unknown": mask, "sensitive": mask}`.
+pub(crate) mod marked {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use standby_provider_sdk::Value;
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        value: serde_json::Value,
+        #[serde(default, skip_serializing_if = "is_false")]
+        unknown: serde_json::Value,
+        #[serde(default, skip_serializing_if = "is_false")]
+        sensitive: serde_json::Value,
+    }
+
+    fn is_false(v: &serde_json::Value) -> bool {
+        matches!(v, serde_json::Value::Bool(false) | serde_json::Value::Null)
+    }
+
+    fn encode(v: &Value) -> Wire {
+        Wire { value: v.to_json(), unknown: v.unknown_mask(), sensitive: v.sensitive_mask() }
+    }
+
+    /// Rebuilds a value from JSON and its two masks.
+    pub(crate) fn decode(value: &serde_json::Value, unknown: &serde_json::Value, sensitive: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        if unknown == &J::Bool(true) {
+            return if sensitive == &J::Bool(true) { Value::Unknown.sensitive() } else { Value::Unknown };
+        }
+        let inner = match value {
+            J::Array(items) => Value::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| decode(x, unknown.get(i).unwrap_or(&J::Null), sensitive.get(i).unwrap_or(&J::Null)))
+                    .collect(),
+            ),
+            J::Object(m) => Value::Map(
+                m.iter()
+                    .map(|(k, x)| (k.clone(), decode(x, unknown.get(k).unwrap_or(&J::Null), sensitive.get(k).unwrap_or(&J::Null))))
+                    .collect(),
+            ),
+            other => Value::from_json(other),
+        };
+        if sensitive == &J::Bool(true) {
+            inner.sensitive()
+        } else {
+            inner
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        encode(v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let w = Wire::deserialize(d)?;
+        Ok(decode(&w.value, &w.unknown, &w.sensitive))
+    }
+
+    pub mod opt {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+            v.as_ref().map(encode).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+            Ok(Option::<Wire>::deserialize(d)?.map(|w| decode(&w.value, &w.unknown, &w.sensitive)))
+        }
+    }
+
+    pub mod map {
+        use super::*;
+        use std::collections::BTreeMap;
+
+        pub fn serialize<S: Serializer>(v: &BTreeMap<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(v.iter().map(|(k, x)| (k, encode(x))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+            Ok(BTreeMap::<String, Wire>::deserialize(d)?.into_iter().map(|(k, w)| (k, decode(&w.value, &w.unknown, &w.sensitive))).collect())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn marks_round_trip() {
+            let v = Value::object([("a", Value::Unknown), ("b", Value::from("s").sensitive()), ("c", Value::List(vec![Value::from(1.0), Value::Unknown]))]);
+            let w = encode(&v);
+            assert_eq!(decode(&w.value, &w.unknown, &w.sensitive), v);
+        }
+    }
+}

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod apply;
 pub mod config;
 pub mod diag;
 pub mod eval;

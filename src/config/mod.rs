@@ -5,10 +5,12 @@
 //! values are checked when they are evaluated.
 
 mod decode;
+mod format;
 mod load;
 mod model;
 mod type_expr;
 
+pub use format::format_hcl;
 pub use load::{load, load_var_file, VarFile};
 pub use model::{
     Attr, Body, Config, DependsOn, Expr, Lifecycle, Local, Module, ModuleCall, Output,

@@ -7,6 +7,7 @@
 
 mod config_graph;
 mod diff;
+pub(crate) mod instance;
 mod json;
 mod model;
 mod render;
@@ -15,7 +16,7 @@ mod variables;
 mod walk;
 
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
-pub use model::{Action, ExecNode, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
+pub use model::{Action, ExecNode, Expansion, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
 pub use render::render_plan;
 pub use variables::{root_inputs, VarSource};
 pub use walk::{plan, state_digest, PlanOptions};

@@ -193,6 +193,33 @@ pub struct OutputChange {
     pub sensitive: bool,
 }
 
+/// The expansion of one resource or module call in one module instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpansionRecord {
+    /// The module instance holding the block.
+    pub module: ModuleInstance,
+    /// The module call's name, for a module block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// The resource, for a resource block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<crate::addr::ResourceAddr>,
+    /// The instances.
+    pub expansion: Expansion,
+}
+
+/// How many instances a resource or module call has.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expansion {
+    /// No `count` or `for_each`.
+    Single,
+    /// `count = N`.
+    Count(u64),
+    /// `for_each`, with each key's value.
+    ForEach(#[serde(with = "marked::map")] BTreeMap<String, Value>),
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -223,6 +250,8 @@ pub struct Plan {
     pub nodes: Vec<ExecNode>,
     /// Root outputs.
     pub outputs: BTreeMap<String, OutputChange>,
+    /// How many instances each resource and module call has.
+    pub expansions: Vec<ExpansionRecord>,
     /// Refreshed state to record for refresh-only plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed: Option<crate::state::State>,

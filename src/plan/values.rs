@@ -11,16 +11,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// How many instances a resource or module call has.
-#[derive(Debug, Clone)]
-pub(crate) enum Expansion {
-    /// No `count` or `for_each`.
-    Single,
-    /// `count = N`.
-    Count(u64),
-    /// `for_each`, with each key's value.
-    ForEach(BTreeMap<String, Value>),
-}
+pub(crate) use super::model::Expansion;
 
 impl Expansion {
     pub(crate) fn keys(&self) -> Vec<Option<InstanceKey>> {

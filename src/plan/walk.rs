@@ -2,8 +2,9 @@
 //! and build the execution graph.
 
 use super::config_graph::{self, CNode};
+use super::instance::{instance_config, InstanceCtx};
 use super::diff::{decide, Decision};
-use super::model::{Action, ExecNode, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
+use super::model::{Action, ExecNode, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
 use super::values::{Expansion, NodeScope, ResourceValues, Values};
 use crate::addr::{AbsInstance, AbsResource, InstanceKey, Mode, ModuleInstance, Target};
 use crate::config::{Body, Config, Expr, Module, Resource};
@@ -50,6 +51,7 @@ pub(crate) struct Walker<'a> {
     pub diags: Diagnostics,
     provider_configs: BTreeMap<String, Value>,
     refreshed: State,
+    expansions: Vec<ExpansionRecord>,
 }
 
 /// Plans `config` against `state`.
@@ -73,7 +75,16 @@ pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, r
         diags: Diagnostics::default(),
         provider_configs: BTreeMap::new(),
         refreshed: state.clone(),
+        expansions: Vec::new(),
     };
+    // Providers without a block are still told where the topology lives.
+    for name in registry.names() {
+        if !config.root.providers.contains_key(name) {
+            if let Some(p) = registry.get(name) {
+                let _ = p.configure(ConfigureRequest { config: Value::Null, root_dir: config.root_dir.clone() }).await;
+            }
+        }
+    }
     w.values.vars.insert(ModuleInstance::root(), root_vars.clone());
     for id in &graph.order {
         let node = graph.dag.node(*id).clone();
@@ -117,6 +128,7 @@ pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, r
         drift: w.drift,
         nodes: w.nodes,
         outputs,
+        expansions: w.expansions,
         refreshed: refresh_only.then_some(w.refreshed),
     })
 }
@@ -348,10 +360,11 @@ impl<'a> Walker<'a> {
             let mut d = deps.clone();
             let Some(args) = self.eval_body(mi, cfg, &call.args, &iter, &mut d) else { continue };
             let vars = super::variables::module_inputs(self, &call.module, &call.args, args);
-            self.values.vars.insert(child.clone(), vars);
-            self.add_node(NodeKey::ModuleVars { module: child.clone() }, &d, None, None);
+            self.values.vars.insert(child.clone(), vars.clone());
+            self.add_node(NodeKey::ModuleVars { module: child.clone() }, &d, None, Some(Value::Map(vars)));
             self.instances.entry(child_path.clone()).or_default().push(child);
         }
+        self.expansions.push(ExpansionRecord { module: mi.clone(), call: Some(name.to_string()), resource: None, expansion: exp.clone() });
         self.values.modules.insert((mi.clone(), name.to_string()), exp);
     }
 
@@ -374,6 +387,7 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
         }
+        self.expansions.push(ExpansionRecord { module: mi.clone(), call: None, resource: Some(r.addr.clone()), expansion: exp.clone() });
         self.values.resources.insert(abs.clone(), ResourceValues { expansion: exp.clone(), instances: BTreeMap::new() });
         let provider = r.addr.provider().to_string();
         let data = r.addr.mode == Mode::Data;
@@ -381,30 +395,17 @@ impl<'a> Walker<'a> {
         let mut instance_ids = Vec::new();
         for key in exp.keys() {
             let addr = AbsInstance { resource: abs.clone(), key: key.clone() };
-            let iter = Iteration::for_key(key.as_ref(), exp.each_value(key.as_ref()));
             let mut deps = base_deps.clone();
-            let Some(mut body) = self.eval_body(mi, cfg, &r.body, &iter, &mut deps) else { continue };
-            let mut ok = true;
-            for (name, v) in &mut body {
-                match schema.attributes[name].ty.convert(v) {
-                    Ok(c) => *v = c,
-                    Err(expected) => {
-                        self.diags.push(Diagnostic::at(r.body[name].expr.span(), "Incorrect attribute value type", format!("{name} must be {expected}; found {}.", v.type_name())));
-                        ok = false;
-                    }
+            let cx = InstanceCtx { config: self.config, values: &self.values, module: mi, cfg, resource: r, schema: &schema, env: &self.opts.env, phase: self.opts.phase };
+            let (result, d) = instance_config(&cx, key.as_ref(), exp.each_value(key.as_ref()));
+            deps.extend(d);
+            let config_value = match result {
+                Ok(v) => v,
+                Err(diags) => {
+                    self.diags.0.extend(diags.0);
+                    continue;
                 }
-            }
-            if !ok {
-                continue;
-            }
-            for (name, a) in &schema.attributes {
-                if a.sensitive {
-                    if let Some(v) = body.remove(name) {
-                        body.insert(name.clone(), v.sensitive());
-                    }
-                }
-            }
-            let config_value = Value::Map(body);
+            };
             let p = self.registry.get(&provider).cloned();
             let Some(p) = p else { continue };
             match p.validate(ValidateRequest { type_name: r.addr.type_name.clone(), config: config_value.deep_unmark().0 }).await {

@@ -1,0 +1,324 @@
+//! The graph walk.
+
+use super::instance::run;
+use super::table::values_from_plan;
+use super::{ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Failure};
+use crate::addr::AbsInstance;
+use crate::config::Config;
+use crate::eval::{Evaluator, Iteration, Phase};
+use crate::plan::instance::{instance_config, InstanceCtx};
+use crate::plan::values::{NodeScope, Values};
+use crate::plan::{Action, NodeKey, Plan, PlanMode};
+use crate::registry::Registry;
+use crate::state::{InstanceState, JournalEntry, OutputState, State, StateStore};
+use standby_provider_sdk::{ConfigureRequest, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+struct Walk<'a> {
+    config: &'a Config,
+    registry: &'a Registry,
+    plan: &'a Plan,
+    values: Values,
+    status: Vec<Status>,
+    remaining: Vec<usize>,
+    dependents: Vec<Vec<u32>>,
+    /// For a skipped node, the failed address that caused it.
+    culprit: Vec<Option<String>>,
+    report: ApplyReport,
+}
+
+/// Applies `plan`, recording progress in `store`. `state` is the state the plan was checked
+/// against; the caller holds the lock.
+pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dyn StateStore, state: State, opts: ApplyOptions) -> Result<ApplyReport, ApplyError> {
+    let mut state = state;
+    if plan.mode == PlanMode::RefreshOnly {
+        let mut refreshed = plan.refreshed.clone().unwrap_or(state);
+        refreshed.serial += 1;
+        store.write(&refreshed)?;
+        return Ok(ApplyReport { state: refreshed, ..ApplyReport::default() });
+    }
+    for name in registry.names() {
+        let cfg = plan.provider_configs.get(name).map(|v| v.deep_unmark().0).unwrap_or(Value::Null);
+        if let Some(p) = registry.get(name) {
+            p.configure(ConfigureRequest { config: cfg, root_dir: config.root_dir.clone() }).await.map_err(|e| ApplyError::Configure(name.to_string(), e.to_string()))?;
+        }
+    }
+    let n = plan.nodes.len();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, node) in plan.nodes.iter().enumerate() {
+        for d in &node.deps {
+            dependents[*d as usize].push(i as u32);
+        }
+    }
+    let mut w = Walk {
+        config,
+        registry,
+        plan,
+        values: values_from_plan(plan),
+        status: vec![Status::Waiting; n],
+        remaining: plan.nodes.iter().map(|n| n.deps.len()).collect(),
+        dependents,
+        culprit: vec![None; n],
+        report: ApplyReport::default(),
+    };
+    let base = (state.lineage.clone(), state.serial);
+    let mut ready: Vec<u32> = (0..n as u32).filter(|i| w.remaining[*i as usize] == 0).collect();
+    ready.reverse();
+    let mut running: JoinSet<(u32, Duration, Result<Option<Value>, Failure>)> = JoinSet::new();
+    let parallelism = opts.parallelism.max(1);
+    loop {
+        // Start what is ready, within the parallelism limit.
+        while let Some(&i) = ready.last() {
+            if w.needs_provider(i) && running.len() >= parallelism {
+                break;
+            }
+            ready.pop();
+            if w.status[i as usize] == Status::Skipped {
+                w.finish(i, &mut ready);
+                continue;
+            }
+            if opts.stop.load(Ordering::SeqCst) {
+                w.report.interrupted = true;
+                w.status[i as usize] = Status::Skipped;
+                if let Some(c) = w.change_of(i).filter(|c| c.action != Action::NoOp) {
+                    w.report.not_started.push(c.addr.to_string());
+                }
+                continue;
+            }
+            match w.start(i, &opts) {
+                Some(fut) => {
+                    w.status[i as usize] = Status::Running;
+                    running.spawn(fut);
+                }
+                None => w.finish(i, &mut ready),
+            }
+        }
+        let Some(first) = running.join_next().await else { break };
+        // Group commit: take every action that has finished by now, journal them with one
+        // fsync, and only then release their dependents.
+        let mut batch = vec![first];
+        while let Some(more) = running.try_join_next() {
+            batch.push(more);
+        }
+        let mut entries = Vec::new();
+        let mut finished = Vec::new();
+        for joined in batch {
+            let (i, elapsed, result) = match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    w.report.failed.push(Failure { addr: "?".into(), summary: "an action panicked".into(), detail: e.to_string() });
+                    continue;
+                }
+            };
+            let change = w.change_of(i).cloned();
+            let Some(change) = change else { continue };
+            let addr = change.addr.to_string();
+            match result {
+                Ok(new) => {
+                    let entry = match &new {
+                        Some(v) => JournalEntry::Set(change.addr.clone(), record(&change, v)),
+                        None => JournalEntry::Remove(change.addr.clone()),
+                    };
+                    entries.push(entry);
+                    w.set_value(&change.addr, new);
+                    w.report.done.push((addr.clone(), change.action, elapsed));
+                    w.status[i as usize] = Status::Done;
+                    emit(&opts, ApplyEvent::Finished { addr, action: change.action, elapsed, error: None });
+                }
+                Err(f) => {
+                    emit(&opts, ApplyEvent::Finished { addr: addr.clone(), action: change.action, elapsed, error: Some(format!("{}: {}", f.summary, f.detail)) });
+                    w.report.failed.push(f);
+                    w.status[i as usize] = Status::Failed;
+                    w.skip_dependents(i, &addr);
+                }
+            }
+            finished.push(i);
+        }
+        if !entries.is_empty() {
+            let r = tokio::task::block_in_place(|| store.append(&base.0, base.1, &entries));
+            r?;
+            for e in &entries {
+                e.apply_to(&mut state);
+            }
+        }
+        for i in finished {
+            w.finish(i, &mut ready);
+        }
+    }
+    // Data sources read at plan time are recorded as they were read.
+    for c in &plan.changes {
+        if c.action == Action::NoOp && c.addr.resource.resource.mode == crate::addr::Mode::Data {
+            if let Some(after) = &c.after {
+                state.resources.insert(c.addr.clone(), record(c, after));
+            }
+        }
+    }
+    state.outputs = w.root_outputs();
+    state.serial += 1;
+    state.standby_version = env!("CARGO_PKG_VERSION").to_string();
+    store.write(&state)?;
+    w.report.state = state;
+    Ok(w.report)
+}
+
+fn emit(opts: &ApplyOptions, e: ApplyEvent) {
+    if let Some(tx) = &opts.events {
+        let _ = tx.send(e);
+    }
+}
+
+/// The state record of an instance after its action.
+fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
+    let (plain, paths) = v.deep_unmark();
+    InstanceState { provider: change.provider.clone(), attributes: plain.to_json(), sensitive_attributes: paths, dependencies: change.dependencies.clone(), create_before_destroy: change.create_before_destroy }
+}
+
+impl Walk<'_> {
+    fn change_of(&self, i: u32) -> Option<&crate::plan::ResourceChange> {
+        self.plan.nodes[i as usize].change.and_then(|c| self.plan.changes.get(c as usize))
+    }
+
+    fn needs_provider(&self, i: u32) -> bool {
+        self.change_of(i).is_some_and(|c| c.action != Action::NoOp)
+    }
+
+    fn set_value(&mut self, addr: &AbsInstance, v: Option<Value>) {
+        if let Some(rv) = self.values.resources.get_mut(&addr.resource) {
+            match v {
+                Some(v) => {
+                    rv.instances.insert(addr.key.clone(), v);
+                }
+                None => {
+                    rv.instances.remove(&addr.key);
+                }
+            }
+        }
+    }
+
+    /// Marks a node done and queues dependents whose dependencies are all done.
+    fn finish(&mut self, i: u32, ready: &mut Vec<u32>) {
+        if self.status[i as usize] == Status::Waiting {
+            self.status[i as usize] = Status::Done;
+        }
+        for d in self.dependents[i as usize].clone() {
+            let r = &mut self.remaining[d as usize];
+            *r -= 1;
+            if *r == 0 {
+                ready.push(d);
+            }
+        }
+    }
+
+    fn skip_dependents(&mut self, i: u32, culprit: &str) {
+        let mut stack = self.dependents[i as usize].clone();
+        while let Some(d) = stack.pop() {
+            if self.status[d as usize] != Status::Waiting {
+                continue;
+            }
+            self.status[d as usize] = Status::Skipped;
+            self.culprit[d as usize] = Some(culprit.to_string());
+            if let Some(c) = self.change_of(d).filter(|c| c.action != Action::NoOp) {
+                self.report.skipped.push((c.addr.to_string(), culprit.to_string()));
+            }
+            stack.extend(self.dependents[d as usize].iter().copied());
+        }
+    }
+
+    /// Starts a node: expression nodes are evaluated here and return `None`; resource actions
+    /// return the future to run.
+    fn start(&mut self, i: u32, opts: &ApplyOptions) -> Option<impl std::future::Future<Output = (u32, Duration, Result<Option<Value>, Failure>)> + Send + 'static> {
+        let node = &self.plan.nodes[i as usize];
+        match &node.key {
+            NodeKey::Local { module, name } => {
+                if node.value.as_ref().is_some_and(|v| !v.is_wholly_known()) {
+                    if let Some(v) = self.reeval(module, |m| m.locals.get(name).map(|l| l.expr.clone())) {
+                        self.values.locals.insert((module.clone(), name.clone()), v);
+                    }
+                }
+                None
+            }
+            NodeKey::Output { module, name } => {
+                if node.value.as_ref().is_some_and(|v| !v.is_wholly_known()) {
+                    if let Some(v) = self.reeval(module, |m| m.outputs.get(name).map(|o| o.value.clone())) {
+                        let sensitive = self.config.module(&module.path()).and_then(|m| m.outputs.get(name)).is_some_and(|o| o.sensitive);
+                        self.values.outputs.insert((module.clone(), name.clone()), if sensitive { v.sensitive() } else { v });
+                    }
+                }
+                None
+            }
+            NodeKey::ModuleVars { .. } | NodeKey::Resource { .. } => None,
+            NodeKey::Instance { addr } => {
+                let change = self.change_of(i)?.clone();
+                if change.action == Action::NoOp {
+                    return None;
+                }
+                let config = if change.after.as_ref().is_some_and(Value::is_wholly_known) || change.action == Action::Delete {
+                    None
+                } else {
+                    match self.instance_config(addr) {
+                        Ok(v) => Some(v),
+                        Err(detail) => {
+                            let a = addr.to_string();
+                            self.report.failed.push(Failure { addr: a.clone(), summary: "cannot evaluate the configuration".into(), detail });
+                            self.status[i as usize] = Status::Failed;
+                            self.skip_dependents(i, &a);
+                            return None;
+                        }
+                    }
+                };
+                let provider = self.registry.get(&change.provider)?.clone();
+                emit(opts, ApplyEvent::Started { addr: addr.to_string(), action: change.action });
+                Some(async move {
+                    let t = Instant::now();
+                    let r = run(provider, change, config).await;
+                    (i, t.elapsed(), r)
+                })
+            }
+        }
+    }
+
+    fn reeval(&self, module: &crate::addr::ModuleInstance, pick: impl Fn(&crate::config::Module) -> Option<crate::config::Expr>) -> Option<Value> {
+        let cfg = self.config.module(&module.path())?;
+        let expr = pick(cfg)?;
+        let scope = NodeScope::new(&self.values, self.config, module, cfg, &self.plan.env, Phase::Apply);
+        Evaluator::new(&scope, expr.file, Iteration::default()).eval(&expr.inner).ok()
+    }
+
+    fn instance_config(&self, addr: &AbsInstance) -> Result<Value, String> {
+        let cfg = self.config.module(&addr.resource.module.path()).ok_or("the module is no longer in the configuration")?;
+        let r = cfg.resources.get(&addr.resource.resource).ok_or("the resource is no longer in the configuration")?;
+        let data = addr.resource.resource.mode == crate::addr::Mode::Data;
+        let schema = self.registry.type_schema(addr.resource.resource.provider(), &addr.resource.resource.type_name, data).ok_or("unknown resource type")?;
+        let each = self.values.resources.get(&addr.resource).and_then(|rv| rv.expansion.each_value(addr.key.as_ref()));
+        let cx = InstanceCtx { config: self.config, values: &self.values, module: &addr.resource.module, cfg, resource: r, schema, env: &self.plan.env, phase: Phase::Apply };
+        instance_config(&cx, addr.key.as_ref(), each).0.map_err(|d| d.0.iter().map(|x| format!("{}: {}", x.summary, x.detail)).collect::<Vec<_>>().join("; "))
+    }
+
+    fn root_outputs(&self) -> BTreeMap<String, OutputState> {
+        if self.plan.mode == PlanMode::Destroy {
+            return BTreeMap::new();
+        }
+        let root = crate::addr::ModuleInstance::root();
+        self.config
+            .root
+            .outputs
+            .iter()
+            .filter_map(|(name, o)| {
+                let v = self.values.outputs.get(&(root.clone(), name.clone()))?;
+                Some((name.clone(), OutputState { value: v.deep_unmark().0.to_json(), sensitive: o.sensitive || v.contains_sensitive() }))
+            })
+            .collect()
+    }
+}

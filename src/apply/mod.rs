@@ -1,0 +1,111 @@
+//! Applying a plan: walk its execution graph with tokio, never planning again.
+//!
+//! A node starts when all its dependencies succeeded; at most `parallelism` provider calls run
+//! at once. Finished actions are appended to the state journal in groups (one fsync per group)
+//! before their dependents start, so a crash loses at most the actions in flight. The snapshot
+//! is rewritten once, at the end.
+
+mod executor;
+mod instance;
+mod table;
+
+pub use executor::apply;
+
+use crate::plan::Action;
+use crate::state::State;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors that stop an apply before or after the walk.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// State could not be read or written.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// A provider could not be configured.
+    #[error("cannot configure provider {0}: {1}")]
+    Configure(String, String),
+}
+
+/// Something that happened during apply, for progress displays.
+#[derive(Debug, Clone)]
+pub enum ApplyEvent {
+    /// An action started.
+    Started {
+        /// The instance.
+        addr: String,
+        /// The action.
+        action: Action,
+    },
+    /// An action finished.
+    Finished {
+        /// The instance.
+        addr: String,
+        /// The action.
+        action: Action,
+        /// How long it took.
+        elapsed: Duration,
+        /// The error, if it failed.
+        error: Option<String>,
+    },
+}
+
+/// How to apply.
+#[derive(Clone)]
+pub struct ApplyOptions {
+    /// At most this many provider actions at once.
+    pub parallelism: usize,
+    /// Set by the caller (on Ctrl-C) to start no new actions.
+    pub stop: Arc<AtomicBool>,
+    /// Progress events.
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<ApplyEvent>>,
+}
+
+/// One failed action.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The instance.
+    pub addr: String,
+    /// One line.
+    pub summary: String,
+    /// What the provider said.
+    pub detail: String,
+}
+
+/// What apply did.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// Actions that succeeded, with their durations.
+    pub done: Vec<(String, Action, Duration)>,
+    /// Actions that failed.
+    pub failed: Vec<Failure>,
+    /// Actions not run because something they depend on failed, with the culprit.
+    pub skipped: Vec<(String, String)>,
+    /// Actions not started because of an interrupt.
+    pub not_started: Vec<String>,
+    /// True if the stop flag was raised.
+    pub interrupted: bool,
+    /// The state after apply.
+    pub state: State,
+}
+
+impl ApplyReport {
+    /// Counts of (added, changed, destroyed).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for (_, a, _) in &self.done {
+            match a {
+                Action::Create => c.0 += 1,
+                Action::Update => c.1 += 1,
+                Action::Delete => c.2 += 1,
+                Action::CreateThenDelete | Action::DeleteThenCreate => {
+                    c.0 += 1;
+                    c.2 += 1;
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+}

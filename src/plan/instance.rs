@@ -1,0 +1,50 @@
+//! Evaluating one resource instance's configuration: shared by the plan walk and by apply,
+//! which re-evaluates instances whose configuration was partly unknown at plan time.
+
+use super::model::NodeKey;
+use super::values::{NodeScope, Values};
+use crate::addr::{InstanceKey, ModuleInstance};
+use crate::config::{Config, Module, Resource};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::eval::{Evaluator, Iteration, Phase};
+use standby_provider_sdk::{Schema, Value};
+use std::collections::BTreeMap;
+
+/// Where an instance lives and how to evaluate it.
+pub(crate) struct InstanceCtx<'a> {
+    pub config: &'a Config,
+    pub values: &'a Values,
+    pub module: &'a ModuleInstance,
+    pub cfg: &'a Module,
+    pub resource: &'a Resource,
+    pub schema: &'a Schema,
+    pub env: &'a str,
+    pub phase: Phase,
+}
+
+/// The instance's configuration as an object: converted to the schema's types, with schema
+/// sensitivity applied; plus the nodes it referenced.
+pub(crate) fn instance_config(cx: &InstanceCtx<'_>, key: Option<&InstanceKey>, each_value: Option<Value>) -> (Result<Value, Diagnostics>, Vec<NodeKey>) {
+    let scope = NodeScope::new(cx.values, cx.config, cx.module, cx.cfg, cx.env, cx.phase);
+    let mut diags = Diagnostics::default();
+    let mut out = BTreeMap::new();
+    for (name, a) in &cx.resource.body {
+        let mut ev = Evaluator::new(&scope, a.expr.file, Iteration::for_key(key, each_value.clone()));
+        let v = match ev.eval(&a.expr.inner) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(Diagnostic::from(e));
+                continue;
+            }
+        };
+        let Some(attr) = cx.schema.attributes.get(name) else { continue };
+        match attr.ty.convert(&v) {
+            Ok(c) => {
+                out.insert(name.clone(), if attr.sensitive { c.sensitive() } else { c });
+            }
+            Err(expected) => diags.push(Diagnostic::at(a.expr.span(), "Incorrect attribute value type", format!("{name} must be {expected}; found {}.", v.type_name()))),
+        }
+    }
+    let deps = scope.take_deps();
+    (diags.into_result(Value::Map(out)), deps)
+}

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `standby` binary.
+
+fn main() {
+    std::process::exit(standby::cli::main());
+}

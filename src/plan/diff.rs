@@ -118,7 +118,10 @@ pub(crate) async fn decide(
     } else if !planned.same_as(prior) {
         change.action = Action::Update;
         let drifted = recorded.is_some_and(|rec| !rec.same_as(prior) && planned.same_as(rec));
-        let attrs = changed_attrs(prior, &planned);
+        let all = changed_attrs(prior, &planned);
+        // Name what the user controls; computed attributes follow from it.
+        let settable: Vec<String> = all.iter().filter(|a| schema.is_settable(a)).cloned().collect();
+        let attrs = if settable.is_empty() { all } else { settable };
         change.reason = Some(if drifted {
             Reason::new("update_because_drift", format!("update because of drift: {} changed outside standby", quoted(&attrs)))
         } else {

@@ -27,3 +27,29 @@ pub fn config_graph_text(config: &crate::config::Config, registry: &crate::regis
     let g = config_graph::build(config, registry)?;
     Ok(if mermaid { g.dag.to_mermaid(ToString::to_string) } else { g.dag.to_dot(ToString::to_string) })
 }
+
+/// The execution graph of a plan as DOT or Mermaid: every node with its action and reason.
+pub fn execution_graph_text(plan: &Plan, mermaid: bool) -> String {
+    let mut dag = crate::graph::Dag::new();
+    let ids: Vec<_> = plan
+        .nodes
+        .iter()
+        .map(|n| {
+            let label = match n.change.and_then(|c| plan.changes.get(c as usize)) {
+                Some(c) => format!("{} [{}]", n.key, c.action.terraform_actions().join(",")),
+                None => n.key.to_string(),
+            };
+            dag.add(label)
+        })
+        .collect();
+    for (i, n) in plan.nodes.iter().enumerate() {
+        for d in &n.deps {
+            dag.depend(ids[i], ids[*d as usize]);
+        }
+    }
+    if mermaid {
+        dag.to_mermaid(Clone::clone)
+    } else {
+        dag.to_dot(Clone::clone)
+    }
+}

@@ -61,7 +61,8 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "Applying this refresh-only plan records these changes in the state; it changes nothing else.\n");
         }
     }
-    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let mut changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    changes.sort_by_key(|c| c.addr.to_string());
     let output_changes: Vec<(&String, &OutputChange)> = plan.outputs.iter().filter(|(_, o)| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after))).collect();
     if changes.is_empty() && output_changes.is_empty() {
         if plan.drift.is_empty() || plan.mode != PlanMode::RefreshOnly {

@@ -198,8 +198,8 @@ impl Scope for NodeScope<'_> {
 
     fn other(&self, root: &str, attr: &str) -> Result<Value, String> {
         match (root, attr) {
-            ("path", "module") => Ok(Value::string(self.cfg.dir.display().to_string())),
-            ("path", "root") => Ok(Value::string(self.config.root_dir.display().to_string())),
+            ("path", "module") => Ok(Value::string(relative(&self.config.root_dir, &self.cfg.dir))),
+            ("path", "root") => Ok(Value::string(".")),
             ("path", "cwd") => std::env::current_dir().map(|d| Value::string(d.display().to_string())).map_err(|e| e.to_string()),
             ("path", _) => Err(format!("path has module, root and cwd.{}", suggestion(attr, ["module", "root", "cwd"]))),
             ("env", "name") => Ok(Value::string(self.env)),
@@ -213,6 +213,17 @@ impl Scope for NodeScope<'_> {
     }
 
     fn base_dir(&self) -> &Path {
-        &self.cfg.dir
+        // As in Terraform, relative paths in file() and friends are relative to the root
+        // directory (the working directory), not to the module: use path.module for that.
+        &self.config.root_dir
+    }
+}
+
+/// `dir` relative to `root`, as Terraform spells path.module: `.` for the root itself.
+fn relative(root: &Path, dir: &Path) -> String {
+    match dir.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => dir.display().to_string(),
     }
 }

@@ -32,7 +32,9 @@ fn constant(config: &Config, e: &Expr) -> Result<Value, Diagnostic> {
 }
 
 /// Root module variable values, checked and converted.
-pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource]) -> Result<BTreeMap<String, Value>, Diagnostics> {
+///
+/// With `allow_missing`, as for `validate`, a required variable without a value is unknown.
+pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource], allow_missing: bool) -> Result<BTreeMap<String, Value>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let vars = &config.root.variables;
     let mut given: BTreeMap<String, (Value, Option<Span>)> = BTreeMap::new();
@@ -93,6 +95,7 @@ pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource]) -> Result<
                         continue;
                     }
                 },
+                None if allow_missing => (Value::Unknown, var.span.clone()),
                 None => {
                     diags.push(Diagnostic::at(var.span.clone(), format!("No value for required variable {name:?}"), format!("Set it in env/{env}.hcl, with --var {name}=VALUE or --var-file, or give the variable a default.")));
                     continue;

@@ -15,6 +15,7 @@ mod conformance;
 
 pub use journal::JournalEntry;
 pub use local::LocalBackend;
+pub(crate) use local::atomic_write;
 pub use lock::{LockGuard, LockInfo};
 pub use model::{InstanceState, OutputState, State, FORMAT_VERSION};
 

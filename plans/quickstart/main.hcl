@@ -1,0 +1,47 @@
+# A small topology with no servers: each site gets a directory of generated
+# configuration, and a routing file points at the active site.
+
+locals {
+  out_dir = "${path.root}/out/${env.name}"
+  standby = [for name, s in var.sites : name if name != var.active_site]
+}
+
+module "site" {
+  source   = "./modules/site"
+  for_each = var.sites
+
+  name    = each.key
+  region  = each.value.region
+  weight  = each.value.weight
+  out_dir = local.out_dir
+}
+
+resource "standby_data" "epoch" {
+  input            = var.active_site
+  triggers_replace = var.active_site
+}
+
+resource "local_file" "routing" {
+  filename = "${local.out_dir}/routing.json"
+  content = jsonencode({
+    active   = var.active_site
+    endpoint = module.site[var.active_site].endpoint
+    standbys = local.standby
+    epoch    = standby_data.epoch.id
+  })
+  file_permission = "0644"
+}
+
+resource "local_sensitive_file" "token" {
+  filename = "${local.out_dir}/admin.token"
+  content  = var.admin_token
+}
+
+output "active_endpoint" {
+  value       = module.site[var.active_site].endpoint
+  description = "Where traffic goes"
+}
+
+output "routing_sha256" {
+  value = local_file.routing.content_sha256
+}

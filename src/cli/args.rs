@@ -1,0 +1,251 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// standby: plan, review and apply failover topologies.
+#[derive(Parser, Debug)]
+#[command(name = "standby", version, about, long_about = "standby reads a directory of .hcl files describing sites, databases, traffic and switch policy, diffs it against the recorded state of an environment, and applies ordered actions.\n\nStart with `standby plan` in a topology directory, then `standby apply`.")]
+pub struct Cli {
+    /// Run as if standby was started in DIR (the topology directory).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Never colour the output (colour is used only on a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which environment, and its variable inputs.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnvArgs {
+    /// The environment: loads env/NAME.hcl and uses its own state.
+    #[arg(short = 'e', long = "env", env = "STANDBY_ENV", value_name = "NAME")]
+    pub env: Option<String>,
+    /// Set a variable: NAME=VALUE. Repeatable; later settings win.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a file of NAME = VALUE lines. Repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+/// State locking.
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// How long to wait for a state lock held by someone else, such as 30s or 2m.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().map_err(|_| format!("{s:?} is not a duration such as 30s or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?}; use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// What to plan.
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Plan only these resources (and what they depend on). Repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Force these instances to be replaced. Repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Plan to destroy everything in the environment.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Only read real attributes and report drift; change nothing.
+    #[arg(long)]
+    pub refresh_only: bool,
+    /// Whether to read real attributes through the providers before planning.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+/// Graph formats.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the topology: syntax, references, types, cycles. Changes nothing.
+    Validate {
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+    /// Show what apply would do.
+    Plan {
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// Save the plan to FILE; `standby apply FILE` then runs exactly it.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as versioned JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make the changes: from a saved plan, or plan now and ask for confirmation.
+    Apply {
+        /// A plan saved with `plan --out`.
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// At most this many actions at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Destroy everything standby manages in the environment.
+    Destroy {
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// Destroy only these (and what depends on them).
+        #[arg(long = "target", value_name = "ADDR")]
+        targets: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// At most this many actions at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Read real attributes through the providers and record them in the state.
+    Refresh {
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Show the state, or a saved plan.
+    Show {
+        /// A plan saved with `plan --out`; without it, the state is shown.
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        env: EnvArgs,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print root outputs from the state.
+    Output {
+        /// Only this output.
+        name: Option<String>,
+        #[command(flatten)]
+        env: EnvArgs,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the dependency graph.
+    Graph {
+        #[command(flatten)]
+        env: EnvArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+        /// Draw the execution graph of a fresh plan instead of the configuration graph.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Inspect and edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Rewrite .hcl files in the canonical format.
+    Fmt {
+        /// Files or directories; the topology directory by default.
+        paths: Vec<PathBuf>,
+        /// Change nothing; exit 3 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Also format subdirectories.
+        #[arg(long)]
+        recursive: bool,
+    },
+    /// Release a state lock left behind by a process that is gone.
+    ForceUnlock {
+        /// The lock id, as shown in the lock error.
+        id: String,
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+}
+
+/// `standby state ...`.
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List resource instances in the state.
+    List {
+        #[command(flatten)]
+        env: EnvArgs,
+        /// Only addresses inside these.
+        filter: Vec<String>,
+    },
+    /// Show one resource instance.
+    Show {
+        /// The instance address.
+        addr: String,
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+    /// Forget instances without destroying them.
+    Rm {
+        /// Instance addresses.
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Rename an instance in the state.
+    Mv {
+        /// The current address.
+        from: String,
+        /// The new address.
+        to: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Print the raw state JSON.
+    Pull {
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+}

@@ -1,0 +1,122 @@
+//! What every command needs: the topology, the environment, variable inputs and the state.
+
+use super::args::{EnvArgs, LockArgs};
+use super::CliError;
+use crate::config::{load, load_var_file, Config};
+use crate::plan::{root_inputs, VarSource};
+use crate::state::{LocalBackend, LockGuard, LockInfo, State, StateError, StateLock, StateStore};
+use sha2::Digest as _;
+use standby_provider_sdk::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The topology directory and output settings.
+pub(crate) struct Workspace {
+    pub root: PathBuf,
+    pub color: bool,
+}
+
+impl Workspace {
+    /// The environment name: `-e NAME`, or `default`. A named environment must have a file.
+    pub fn env_name(&self, env: &EnvArgs) -> Result<String, CliError> {
+        let Some(name) = &env.env else { return Ok("default".into()) };
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+            return Err(CliError::msg(format!("Invalid environment name {name:?}"), "Environment names use letters, digits, - and _."));
+        }
+        if self.root.join("env").join(format!("{name}.hcl")).is_file() {
+            return Ok(name.clone());
+        }
+        let known = self.environments();
+        Err(CliError::msg(
+            format!("No environment {name:?}"),
+            if known.is_empty() {
+                format!("There is no env/{name}.hcl and no env/ directory in {}. Create env/{name}.hcl with the environment's variable values.", self.root.display())
+            } else {
+                format!("There is no env/{name}.hcl. Environments that exist: {}.", known.join(", "))
+            },
+        ))
+    }
+
+    /// Names of `env/*.hcl`.
+    pub fn environments(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root.join("env"))
+            .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".hcl")).map(str::to_string)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Loads the topology; errors carry their sources for rendering.
+    pub fn load(&self) -> Result<Config, CliError> {
+        load(&self.root).map_err(|(s, d)| CliError::Diags(s, d))
+    }
+
+    /// SHA-256 over every topology file's path and content.
+    pub fn topology_digest(config: &Config) -> String {
+        let mut h = sha2::Sha256::new();
+        for (p, t) in config.sources.iter() {
+            h.update(p.to_string_lossy().as_bytes());
+            h.update([0]);
+            h.update(t.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// Root variable values from env/NAME.hcl, --var-file and --var, in that order.
+    pub fn inputs(&self, config: &mut Config, env_name: &str, env: &EnvArgs, allow_missing: bool) -> Result<BTreeMap<String, Value>, CliError> {
+        let mut sources = Vec::new();
+        let env_file = self.root.join("env").join(format!("{env_name}.hcl"));
+        if env_file.is_file() {
+            let f = load_var_file(&env_file, &mut config.sources).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            sources.push(VarSource::File(f));
+        }
+        for vf in &env.var_files {
+            let f = load_var_file(vf, &mut config.sources).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            sources.push(VarSource::File(f));
+        }
+        for v in &env.vars {
+            let Some((k, val)) = v.split_once('=') else {
+                return Err(CliError::msg(format!("Invalid --var {v:?}"), "Write --var NAME=VALUE."));
+            };
+            sources.push(VarSource::Flag(k.trim().to_string(), val.to_string()));
+        }
+        root_inputs(config, env_name, &sources, allow_missing).map_err(|d| CliError::Diags(config.sources.clone(), d))
+    }
+
+    /// The environment's state backend.
+    pub fn backend(&self, env_name: &str) -> LocalBackend {
+        LocalBackend::new(&self.root, env_name)
+    }
+
+    /// Takes the state lock for an operation.
+    pub fn lock(&self, backend: &LocalBackend, operation: &str, lock: &LockArgs) -> Result<LockGuard, CliError> {
+        backend.lock(LockInfo::new(operation), lock.lock_timeout).map_err(state_error)
+    }
+
+    /// Reads the state; a missing state is an empty one.
+    pub fn read_state(&self, backend: &LocalBackend) -> Result<Option<State>, CliError> {
+        backend.read().map_err(state_error)
+    }
+}
+
+/// Turns a state error into a message that says what to do.
+pub(crate) fn state_error(e: StateError) -> CliError {
+    match e {
+        StateError::Corrupt { path, detail, backup } => CliError::msg(
+            format!("The state file {} is corrupt", path.display()),
+            format!(
+                "It could not be parsed ({detail}). standby will not overwrite it. {}",
+                match backup {
+                    Some(b) => format!("The previous version is kept at {}; inspect both, then copy the good one into place.", b.display()),
+                    None => "No backup exists; restore it from your own backups.".to_string(),
+                }
+            ),
+        ),
+        StateError::Locked(info) => CliError::msg(
+            "The state is locked",
+            format!("It is held by {info}.\nWait for that operation to finish, pass --lock-timeout to wait for it, or, if that process is gone, run `standby force-unlock {}`.", info.id),
+        ),
+        other => CliError::msg("State error", other.to_string()),
+    }
+}

@@ -1,0 +1,129 @@
+//! Test support: a fluent builder that lays out a topology in a temporary directory and runs
+//! the `standby` binary in it the way a user would, plus a mock provider for engine tests.
+
+#![allow(dead_code)] // Each test binary uses a different part of the support code.
+
+pub mod mock;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A topology in a temporary directory.
+pub struct Test {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, want, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts that stdout contains `s`.
+    #[track_caller]
+    pub fn stdout_has(&self, s: &str) -> &Self {
+        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts that stderr contains `s`.
+    #[track_caller]
+    pub fn stderr_has(&self, s: &str) -> &Self {
+        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n--- stderr\n{}", self.stderr);
+        self
+    }
+
+    /// Asserts that stdout does not contain `s`.
+    #[track_caller]
+    pub fn stdout_lacks(&self, s: &str) -> &Self {
+        assert!(!self.stdout.contains(s), "stdout has {s:?}\n--- stdout\n{}", self.stdout);
+        self
+    }
+}
+
+impl Test {
+    /// An empty topology directory.
+    pub fn new() -> Self {
+        Test { dir: tempfile::tempdir().expect("tempdir"), env: vec![("NO_COLOR".into(), "1".into())] }
+    }
+
+    /// A copy of `plans/NAME`.
+    pub fn plan(name: &str) -> Self {
+        let t = Self::new();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name), t.path());
+        t
+    }
+
+    /// Writes a file, creating parent directories.
+    pub fn file(self, rel: &str, content: &str) -> Self {
+        self.write(rel, content);
+        self
+    }
+
+    /// Writes a file now.
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+
+    /// Reads a file of the topology directory.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    /// A command for the binary, run in the directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_standby"));
+        c.args(args).current_dir(self.path());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.env_remove("STANDBY_ENV");
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Runs the binary to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = self.command(args).output().expect("run standby");
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let name = e.file_name();
+        if name == "out" || name == ".standby" {
+            continue;
+        }
+        let target = to.join(&name);
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnost
 /// underlined, and the detail as help.
 pub(crate) fn render(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(110).with_context_lines(1);
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(110).with_wrap_lines(false).with_context_lines(1);
     let mut out = String::new();
     for d in diags {
         let mut md = MietteDiagnostic::new(format!("Error: {}", d.summary)).with_help(d.detail.clone());

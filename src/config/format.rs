@@ -6,10 +6,12 @@
 pub fn format_hcl(text: &str) -> Result<String, String> {
     hcl_edit::parser::parse_body(text).map_err(|e| e.to_string())?;
     let mut lines: Vec<Line> = Vec::new();
-    let mut depth: usize = 0;
+    // One indent level per line that opens brackets, however many it opens: `foo({` is one.
+    let mut groups: Vec<usize> = Vec::new();
     let mut heredoc: Option<String> = None;
     let mut in_block_comment = false;
     for raw in text.lines() {
+        let depth = groups.len();
         if let Some(end) = &heredoc {
             if raw.trim() == end {
                 heredoc = None;
@@ -26,11 +28,22 @@ pub fn format_hcl(text: &str) -> Result<String, String> {
         }
         let trimmed = raw.trim();
         let scan = scan(trimmed);
-        let starts_closing = trimmed.starts_with(['}', ']', ')']);
-        let line_depth = if starts_closing { depth.saturating_sub(1) } else { depth };
+        let lead = trimmed.chars().take_while(|c| matches!(c, '}' | ']' | ')')).count();
+        let line_depth = depth - closed_levels(&groups, lead);
         let attr = if scan.opens == 0 && scan.closes == 0 && scan.heredoc.is_none() { split_attr(trimmed) } else { None };
         lines.push(Line { text: trimmed.to_string(), depth: line_depth, verbatim: false, attr });
-        depth = (depth + scan.opens).saturating_sub(scan.closes);
+        for _ in 0..scan.closes {
+            match groups.last_mut() {
+                Some(n) if *n > 1 => *n -= 1,
+                Some(_) => {
+                    groups.pop();
+                }
+                None => {}
+            }
+        }
+        if scan.opens > 0 {
+            groups.push(scan.opens);
+        }
         heredoc = scan.heredoc;
         in_block_comment = scan.open_comment;
     }
@@ -61,6 +74,23 @@ pub fn format_hcl(text: &str) -> Result<String, String> {
         out.pop();
     }
     Ok(out)
+}
+
+/// How many indent levels `n` closing brackets at the start of a line end.
+fn closed_levels(groups: &[usize], mut n: usize) -> usize {
+    let mut levels = 0;
+    for g in groups.iter().rev() {
+        if n == 0 {
+            break;
+        }
+        if n >= *g {
+            n -= g;
+            levels += 1;
+        } else {
+            break;
+        }
+    }
+    levels
 }
 
 struct Line {
@@ -194,6 +224,12 @@ mod tests {
             "locals {\n  # note\n  text = <<EOT\n  keep   this\nEOT\n  a = 1\n}\n",
             "locals {\n  # note\n  text = <<EOT\n  keep   this\nEOT\n  a = 1\n}\n",
         );
+    }
+
+    #[test]
+    fn one_level_per_opening_line() {
+        check("locals {\nx = jsonencode({\na = 1\n})\n}\n", "locals {\n  x = jsonencode({\n    a = 1\n  })\n}\n");
+        check("locals {\nx = [\n{\na = 1\n}, {\nb = 2\n},\n]\n}\n", "locals {\n  x = [\n    {\n      a = 1\n    }, {\n      b = 2\n    },\n  ]\n}\n");
     }
 
     #[test]

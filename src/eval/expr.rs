@@ -236,7 +236,11 @@ impl<'a> Evaluator<'a> {
                     return Err(self.err(span_of(1), "Invalid module reference", "Write module.NAME.OUTPUT."));
                 };
                 let (key, used) = self.static_key(ops.get(1).map(|o| o.value()))?;
-                let v = self.scope.module(m, key.as_ref()).map_err(|d| self.err(span_of(1), format!("Reference to undeclared module {m:?}"), d))?;
+                let next = match ops.get(1 + used).map(|o| o.value()) {
+                    Some(TraversalOperator::GetAttr(a)) => Some(a.value().as_str()),
+                    _ => None,
+                };
+                let v = self.scope.module(m, key.as_ref(), next).map_err(|d| self.err(span_of(1), format!("Reference to undeclared module {m:?}"), d))?;
                 (v, 1 + used)
             }
             "data" => {

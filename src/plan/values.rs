@@ -170,7 +170,7 @@ impl Scope for NodeScope<'_> {
         }
     }
 
-    fn module(&self, name: &str, key: Option<&InstanceKey>) -> Result<Value, String> {
+    fn module(&self, name: &str, key: Option<&InstanceKey>, output: Option<&str>) -> Result<Value, String> {
         let Some(call) = self.cfg.calls.get(name) else {
             return Err(format!("No module call {name:?} is declared in this module.{}", suggestion(name, self.cfg.calls.keys().map(String::as_str))));
         };
@@ -178,7 +178,7 @@ impl Scope for NodeScope<'_> {
             return Ok(Value::Unknown);
         };
         let touch_all = |child: &ModuleInstance| {
-            for o in call.module.outputs.keys() {
+            for o in call.module.outputs.keys().filter(|o| output.is_none_or(|only| only == o.as_str())) {
                 self.touch(NodeKey::Output { module: child.clone(), name: o.clone() });
             }
             self.values.module_object(child, &call.module)

@@ -58,6 +58,7 @@ pub(crate) struct Walker<'a> {
 pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, root_vars: BTreeMap<String, Value>, opts: &PlanOptions) -> Result<Plan, Diagnostics> {
     let graph = config_graph::build(config, registry)?;
     let empty = State::new();
+    let had_state = state.is_some();
     let state = state.unwrap_or(&empty);
     let mut w = Walker {
         config,
@@ -106,7 +107,7 @@ pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, r
         return Err(w.diags);
     }
     let outputs = w.root_outputs();
-    let prior = PriorState { lineage: state.lineage.clone(), serial: state.serial, digest: state_digest(state) };
+    let prior = PriorState { lineage: if had_state { state.lineage.clone() } else { String::new() }, serial: state.serial, digest: state_digest(state) };
     let refresh_only = opts.mode == PlanMode::RefreshOnly;
     if refresh_only {
         for c in &mut w.changes {

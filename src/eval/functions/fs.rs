@@ -69,7 +69,7 @@ impl Scope for TemplateScope<'_> {
     fn resource(&self, _: &ResourceAddr, _: Option<&InstanceKey>) -> Result<(Value, bool), String> {
         Err("templates see only the variables passed to templatefile()".into())
     }
-    fn module(&self, n: &str, _: Option<&InstanceKey>) -> Result<Value, String> {
+    fn module(&self, n: &str, _: Option<&InstanceKey>, _: Option<&str>) -> Result<Value, String> {
         self.var(n)
     }
     fn other(&self, r: &str, _: &str) -> Result<Value, String> {

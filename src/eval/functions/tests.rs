@@ -31,7 +31,7 @@ impl Scope for TestScope {
             _ => Err("no such resource".into()),
         }
     }
-    fn module(&self, name: &str, _: Option<&InstanceKey>) -> Result<Value, String> {
+    fn module(&self, name: &str, _: Option<&InstanceKey>, _: Option<&str>) -> Result<Value, String> {
         Err(format!("no module {name:?}"))
     }
     fn other(&self, root: &str, attr: &str) -> Result<Value, String> {

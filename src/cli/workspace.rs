@@ -2,7 +2,7 @@
 
 use super::args::{EnvArgs, LockArgs};
 use super::CliError;
-use crate::config::{load, load_var_file, Config};
+use crate::config::{load_partial, load_var_file, Config};
 use crate::plan::{root_inputs, VarSource};
 use crate::state::{LocalBackend, LockGuard, LockInfo, State, StateError, StateLock, StateStore};
 use sha2::Digest as _;
@@ -48,7 +48,18 @@ impl Workspace {
 
     /// Loads the topology; errors carry their sources for rendering.
     pub fn load(&self) -> Result<Config, CliError> {
-        load(&self.root).map_err(|(s, d)| CliError::Diags(s, d))
+        let (config, mut diags) = load_partial(&self.root);
+        if diags.is_empty() {
+            return Ok(config);
+        }
+        // Report the structural errors together with what the static checks find in the rest.
+        let more = crate::plan::check(&config, &crate::registry::Registry::standard());
+        for d in more.0 {
+            if !diags.0.contains(&d) {
+                diags.push(d);
+            }
+        }
+        Err(CliError::Diags(config.sources, diags))
     }
 
     /// SHA-256 over every topology file's path and content.

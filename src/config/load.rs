@@ -2,6 +2,7 @@
 
 use super::decode::{Decoder, PendingCall};
 use super::model::{Attr, Body, Config, Expr, Module, ModuleCall};
+
 use crate::diag::{Diagnostic, Diagnostics, FileId, Sources, Span};
 use hcl_edit::structure::Structure;
 use hcl_edit::Span as _;
@@ -9,6 +10,17 @@ use std::path::{Path, PathBuf};
 
 /// Loads the topology in `dir` and every local module it calls. Reports every error found.
 pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
+    let (config, diags) = load_partial(dir);
+    if diags.is_empty() {
+        Ok(config)
+    } else {
+        Err((config.sources, diags))
+    }
+}
+
+/// Loads as much of the topology as can be read, with every error found. Later checks can run
+/// on the partial result, so that all problems are reported at once.
+pub fn load_partial(dir: &Path) -> (Config, Diagnostics) {
     let mut sources = Sources::default();
     let mut diags = Diagnostics::default();
     let root_dir = dir.to_path_buf();
@@ -17,10 +29,10 @@ pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
             format!("No topology directory at {}", dir.display()),
             "Pass the directory holding your .hcl files with -C DIR, or run standby from inside it.",
         ));
-        return Err((sources, diags));
+        return (Config { sources, root: Module::default(), root_dir }, diags);
     }
     let mut stack = Vec::new();
-    let root = load_module(dir, &mut sources, &mut diags, &mut stack);
+    let root = load_module(dir, dir, &mut sources, &mut diags, &mut stack);
     if root.resources.is_empty()
         && root.calls.is_empty()
         && root.outputs.is_empty()
@@ -32,11 +44,7 @@ pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
             "A topology is a directory of .hcl files; pass it with -C DIR.",
         ));
     }
-    if diags.is_empty() {
-        Ok(Config { sources, root, root_dir })
-    } else {
-        Err((sources, diags))
-    }
+    (Config { sources, root, root_dir }, diags)
 }
 
 fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -52,6 +60,7 @@ fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Parses one file into `sources`, reporting a syntax error as a diagnostic.
 pub(crate) fn parse_file(
     path: &Path,
+    shown_as: &Path,
     sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Option<(FileId, hcl_edit::structure::Body)> {
@@ -62,7 +71,7 @@ pub(crate) fn parse_file(
             return None;
         }
     };
-    let file = sources.add(path.to_path_buf(), text.clone());
+    let file = sources.add(shown_as.to_path_buf(), text.clone());
     match hcl_edit::parser::parse_body(&text) {
         Ok(body) => Some((file, body)),
         Err(e) => {
@@ -83,7 +92,7 @@ pub(crate) fn parse_file(
     }
 }
 
-fn load_module(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack: &mut Vec<PathBuf>) -> Module {
+fn load_module(root: &Path, dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack: &mut Vec<PathBuf>) -> Module {
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     stack.push(canonical);
     let mut module = Module { dir: dir.to_path_buf(), ..Module::default() };
@@ -96,7 +105,8 @@ fn load_module(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack
         }
     };
     for path in files {
-        if let Some((file, body)) = parse_file(&path, sources, diags) {
+        let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        if let Some((file, body)) = parse_file(&path, &shown, sources, diags) {
             Decoder { file, module: &mut module, calls: &mut calls, diags }.body(&body);
         }
     }
@@ -128,7 +138,7 @@ fn load_module(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack
             ));
             continue;
         }
-        let child = load_module(&child_dir, sources, diags, stack);
+        let child = load_module(root, &child_dir, sources, diags, stack);
         for (name, arg) in &call.args {
             if !child.variables.contains_key(name) {
                 diags.push(Diagnostic::at(
@@ -178,7 +188,7 @@ pub struct VarFile {
 /// Loads a file of `name = value` assignments into `sources`.
 pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let Some((file, body)) = parse_file(path, sources, &mut diags) else {
+    let Some((file, body)) = parse_file(path, path, sources, &mut diags) else {
         return Err(diags);
     };
     let mut values = Body::new();

@@ -11,7 +11,7 @@ mod model;
 mod type_expr;
 
 pub use format::format_hcl;
-pub use load::{load, load_var_file, VarFile};
+pub use load::{load, load_partial, load_var_file, VarFile};
 pub use model::{
     Attr, Body, Config, DependsOn, Expr, Lifecycle, Local, Module, ModuleCall, Output,
     ProviderBlock, Resource, Validation, Variable,

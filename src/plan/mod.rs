@@ -22,6 +22,11 @@ pub use variables::{root_inputs, VarSource};
 pub use walk::{plan, state_digest, PlanOptions};
 
 
+/// Static checks of a (possibly partial) topology: references, schemas and cycles.
+pub fn check(config: &crate::config::Config, registry: &crate::registry::Registry) -> crate::diag::Diagnostics {
+    config_graph::build(config, registry).err().unwrap_or_default()
+}
+
 /// The configuration graph as DOT or Mermaid, for `standby graph`.
 pub fn config_graph_text(config: &crate::config::Config, registry: &crate::registry::Registry, mermaid: bool) -> Result<String, crate::diag::Diagnostics> {
     let g = config_graph::build(config, registry)?;

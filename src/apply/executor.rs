@@ -55,6 +55,11 @@ pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dy
             p.configure(ConfigureRequest { config: cfg, root_dir: config.root_dir.clone() }).await.map_err(|e| ApplyError::Configure(name.to_string(), e.to_string()))?;
         }
     }
+    if plan.prior.lineage.is_empty() && plan.prior.serial == 0 {
+        // The first apply in an environment: write the empty snapshot first, so the journal
+        // entries appended below always have a base to be replayed onto after a crash.
+        store.write(&state)?;
+    }
     let n = plan.nodes.len();
     let mut dependents = vec![Vec::new(); n];
     for (i, node) in plan.nodes.iter().enumerate() {

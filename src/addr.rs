@@ -225,12 +225,19 @@ impl std::str::FromStr for Target {
             let (word, after) = split_word(rest);
             match word {
                 "module" => {
-                    let (name, after) = split_word(after.strip_prefix('.').ok_or(err("expected '.' after module"))?);
+                    let (name, after) = split_word(
+                        after
+                            .strip_prefix('.')
+                            .ok_or(err("expected '.' after module"))?,
+                    );
                     if name.is_empty() {
                         return Err(err("expected a module name"));
                     }
                     let (k, after) = parse_key(after).map_err(err)?;
-                    module.0.push(ModuleStep { name: name.to_string(), key: k });
+                    module.0.push(ModuleStep {
+                        name: name.to_string(),
+                        key: k,
+                    });
                     rest = after.strip_prefix('.').unwrap_or(after);
                     if !after.is_empty() && !after.starts_with('.') {
                         return Err(err("unexpected text after module"));
@@ -239,12 +246,17 @@ impl std::str::FromStr for Target {
                 "" => return Err(err("expected a name")),
                 _ => {
                     let (mode, type_name, after) = if word == "data" {
-                        let (t, a) = split_word(after.strip_prefix('.').ok_or(err("expected '.' after data"))?);
+                        let (t, a) = split_word(
+                            after
+                                .strip_prefix('.')
+                                .ok_or(err("expected '.' after data"))?,
+                        );
                         (Mode::Data, t, a)
                     } else {
                         (Mode::Managed, word, after)
                     };
-                    let (name, after) = split_word(after.strip_prefix('.').ok_or(err("expected TYPE.NAME"))?);
+                    let (name, after) =
+                        split_word(after.strip_prefix('.').ok_or(err("expected TYPE.NAME"))?);
                     if name.is_empty() || type_name.is_empty() {
                         return Err(err("expected TYPE.NAME"));
                     }
@@ -252,13 +264,21 @@ impl std::str::FromStr for Target {
                     if !after.is_empty() {
                         return Err(err("unexpected text after the resource"));
                     }
-                    resource = Some(ResourceAddr { mode, type_name: type_name.into(), name: name.into() });
+                    resource = Some(ResourceAddr {
+                        mode,
+                        type_name: type_name.into(),
+                        name: name.into(),
+                    });
                     key = k;
                     rest = "";
                 }
             }
         }
-        Ok(Target { module, resource, key })
+        Ok(Target {
+            module,
+            resource,
+            key,
+        })
     }
 }
 
@@ -276,9 +296,16 @@ fn parse_key(s: &str) -> Result<(Option<InstanceKey>, &str), &'static str> {
     let close = inner.find(']').ok_or("unclosed '['")?;
     let (k, after) = (&inner[..close], &inner[close + 1..]);
     let key = if let Some(q) = k.strip_prefix('"') {
-        InstanceKey::Str(q.strip_suffix('"').ok_or("unclosed string key")?.to_string())
+        InstanceKey::Str(
+            q.strip_suffix('"')
+                .ok_or("unclosed string key")?
+                .to_string(),
+        )
     } else {
-        InstanceKey::Int(k.parse().map_err(|_| "instance key must be a number or a quoted string")?)
+        InstanceKey::Int(
+            k.parse()
+                .map_err(|_| "instance key must be a number or a quoted string")?,
+        )
     };
     Ok((Some(key), after))
 }
@@ -301,7 +328,10 @@ mod tests {
         check("local_file.a", "local_file.a");
         check("local_file.a[3]", "local_file.a[3]");
         check("data.local_file.a[\"k\"]", "data.local_file.a[\"k\"]");
-        check("module.m[\"x\"].module.n.local_file.a[0]", "module.m[\"x\"].module.n.local_file.a[0]");
+        check(
+            "module.m[\"x\"].module.n.local_file.a[0]",
+            "module.m[\"x\"].module.n.local_file.a[0]",
+        );
         check("module.m", "module.m");
     }
 

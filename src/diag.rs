@@ -146,7 +146,11 @@ pub(crate) fn did_you_mean<'a>(
         .into_iter()
         .map(|c| {
             // Transpositions such as "vra" for "var" score low on Jaro-Winkler alone.
-            let bonus = if strsim::osa_distance(name, c) <= 1 { 1.0 } else { 0.0 };
+            let bonus = if strsim::osa_distance(name, c) <= 1 {
+                1.0
+            } else {
+                0.0
+            };
             (strsim::jaro_winkler(name, c) + bonus, c)
         })
         .filter(|(score, _)| *score > 0.8)

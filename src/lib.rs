@@ -14,9 +14,9 @@ pub mod config;
 pub mod diag;
 pub mod eval;
 pub mod graph;
-pub mod state;
 pub mod plan;
 pub mod registry;
+pub mod state;
 
 mod builtin;
 

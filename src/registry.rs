@@ -61,7 +61,13 @@ impl Registry {
     pub fn all_types(&self, data: bool) -> Vec<&str> {
         self.providers
             .values()
-            .flat_map(|(_, s)| if data { s.data_sources.keys() } else { s.resources.keys() })
+            .flat_map(|(_, s)| {
+                if data {
+                    s.data_sources.keys()
+                } else {
+                    s.resources.keys()
+                }
+            })
             .map(String::as_str)
             .collect()
     }

@@ -16,34 +16,82 @@ fn check(hcl: &str, expect: &[&str]) {
             r.stderr_has(e);
         }
     }
-    assert!(!t.join(".standby/state/default.json").exists(), "bad input must not write state");
+    assert!(
+        !t.join(".standby/state/default.json").exists(),
+        "bad input must not write state"
+    );
 }
 
 #[test]
 fn syntax_error() {
-    check("resource \"standby_data\" \"a\" {\n  input = \n}\n", &["Error: Syntax error", "main.hcl:2:"]);
+    check(
+        "resource \"standby_data\" \"a\" {\n  input = \n}\n",
+        &["Error: Syntax error", "main.hcl:2:"],
+    );
 }
 
 #[test]
 fn unknown_block_type_with_suggestion() {
-    check("resourse \"standby_data\" \"a\" {}\n", &["Error: Unsupported block type \"resourse\"", "Did you mean \"resource\"?", "[main.hcl:1:1]"]);
+    check(
+        "resourse \"standby_data\" \"a\" {}\n",
+        &[
+            "Error: Unsupported block type \"resourse\"",
+            "Did you mean \"resource\"?",
+            "[main.hcl:1:1]",
+        ],
+    );
 }
 
 #[test]
 fn unknown_attribute_with_suggestion() {
-    check("resource \"local_file\" \"a\" {\n  filename = \"x\"\n  contnet  = \"y\"\n}\n", &["Error: Unsupported argument \"contnet\"", "Did you mean \"content\"?", "[main.hcl:3:3]"]);
+    check(
+        "resource \"local_file\" \"a\" {\n  filename = \"x\"\n  contnet  = \"y\"\n}\n",
+        &[
+            "Error: Unsupported argument \"contnet\"",
+            "Did you mean \"content\"?",
+            "[main.hcl:3:3]",
+        ],
+    );
 }
 
 #[test]
 fn missing_required_attribute() {
-    check("resource \"local_file\" \"a\" {\n  content = \"y\"\n}\n", &["Error: Missing required argument \"filename\"", "[main.hcl:1:1]", "add filename = ... to the block"]);
+    check(
+        "resource \"local_file\" \"a\" {\n  content = \"y\"\n}\n",
+        &[
+            "Error: Missing required argument \"filename\"",
+            "[main.hcl:1:1]",
+            "add filename = ... to the block",
+        ],
+    );
 }
 
 #[test]
 fn type_mismatch_names_expected_and_found() {
-    check("resource \"local_file\" \"a\" {\n  filename = [\"x\"]\n}\n", &["Error: Incorrect attribute value type", "filename must be string; found list", "[main.hcl:2:14]"]);
-    check("variable \"n\" {\n  type    = number\n  default = \"many\"\n}\n", &["Error: Invalid value for variable \"n\"", "expected number, found string", "[main.hcl:3:13]"]);
-    check("locals {\n  x = [\"a\"]\n}\nresource \"local_file\" \"a\" {\n  filename = local.x\n}\n", &["Error: Incorrect attribute value type", "filename must be string; found list", "[main.hcl:5:14]"]);
+    check(
+        "resource \"local_file\" \"a\" {\n  filename = [\"x\"]\n}\n",
+        &[
+            "Error: Incorrect attribute value type",
+            "filename must be string; found list",
+            "[main.hcl:2:14]",
+        ],
+    );
+    check(
+        "variable \"n\" {\n  type    = number\n  default = \"many\"\n}\n",
+        &[
+            "Error: Invalid value for variable \"n\"",
+            "expected number, found string",
+            "[main.hcl:3:13]",
+        ],
+    );
+    check(
+        "locals {\n  x = [\"a\"]\n}\nresource \"local_file\" \"a\" {\n  filename = local.x\n}\n",
+        &[
+            "Error: Incorrect attribute value type",
+            "filename must be string; found list",
+            "[main.hcl:5:14]",
+        ],
+    );
 }
 
 #[test]
@@ -59,40 +107,90 @@ fn undeclared_references() {
             "[main.hcl:2:22]",
         ],
     );
-    check("locals {\n  a = 1\n}\noutput \"o\" {\n  value = local.b\n}\n", &["Did you mean \"a\"?"]);
+    check(
+        "locals {\n  a = 1\n}\noutput \"o\" {\n  value = local.b\n}\n",
+        &["Did you mean \"a\"?"],
+    );
 }
 
 #[test]
 fn duplicate_resource_names() {
-    check("resource \"standby_data\" \"a\" {}\nresource \"standby_data\" \"a\" {}\n", &["Error: Duplicate resource \"standby_data.a\"", "[main.hcl:2:1]"]);
+    check(
+        "resource \"standby_data\" \"a\" {}\nresource \"standby_data\" \"a\" {}\n",
+        &[
+            "Error: Duplicate resource \"standby_data.a\"",
+            "[main.hcl:2:1]",
+        ],
+    );
 }
 
 #[test]
 fn cycles_name_every_member_with_location() {
     check(
         "locals {\n  a = local.b\n  b = local.c\n  c = local.a\n}\n",
-        &["Error: Cycle: ", "local.a (", "local.b (", "local.c (", "main.hcl:2:3", "main.hcl:3:3", "main.hcl:4:3"],
+        &[
+            "Error: Cycle: ",
+            "local.a (",
+            "local.b (",
+            "local.c (",
+            "main.hcl:2:3",
+            "main.hcl:3:3",
+            "main.hcl:4:3",
+        ],
     );
 }
 
 #[test]
 fn invalid_count_and_for_each() {
-    check("resource \"standby_data\" \"a\" {\n  count = -1\n}\n", &["Error: Invalid count argument", "whole number", "[main.hcl:2:11]"]);
-    check("resource \"standby_data\" \"a\" {\n  count = \"x\"\n}\n", &["Error: Invalid count argument", "found string"]);
-    check("resource \"standby_data\" \"a\" {\n  for_each = 3\n}\n", &["Error: Invalid for_each argument", "found number", "[main.hcl:2:14]"]);
+    check(
+        "resource \"standby_data\" \"a\" {\n  count = -1\n}\n",
+        &[
+            "Error: Invalid count argument",
+            "whole number",
+            "[main.hcl:2:11]",
+        ],
+    );
+    check(
+        "resource \"standby_data\" \"a\" {\n  count = \"x\"\n}\n",
+        &["Error: Invalid count argument", "found string"],
+    );
+    check(
+        "resource \"standby_data\" \"a\" {\n  for_each = 3\n}\n",
+        &[
+            "Error: Invalid for_each argument",
+            "found number",
+            "[main.hcl:2:14]",
+        ],
+    );
     check("resource \"standby_data\" \"a\" {}\nresource \"standby_data\" \"b\" {\n  count = length(standby_data.a.id)\n}\n", &["Error: Invalid count argument", "known only after apply"]);
-    check("resource \"standby_data\" \"a\" {\n  input = count.index\n}\n", &["Reference to count.index outside a count block"]);
+    check(
+        "resource \"standby_data\" \"a\" {\n  input = count.index\n}\n",
+        &["Reference to count.index outside a count block"],
+    );
 }
 
 #[test]
 fn every_error_is_reported_at_once() {
     let t = Test::new()
-        .file("a.hcl", "resource \"local_file\" \"x\" {\n  filenam = \"x\"\n}\n")
-        .file("b.hcl", "output \"o\" {\n  value = var.missing\n}\nthing {}\n");
+        .file(
+            "a.hcl",
+            "resource \"local_file\" \"x\" {\n  filenam = \"x\"\n}\n",
+        )
+        .file(
+            "b.hcl",
+            "output \"o\" {\n  value = var.missing\n}\nthing {}\n",
+        );
     let r = t.run(&["validate"]);
-    r.code(1).stderr_has("Unsupported argument \"filenam\"").stderr_has("Missing required argument \"filename\"").stderr_has("Unsupported block type \"thing\"");
+    r.code(1)
+        .stderr_has("Unsupported argument \"filenam\"")
+        .stderr_has("Missing required argument \"filename\"")
+        .stderr_has("Unsupported block type \"thing\"");
     let errors = r.stderr.matches("× Error:").count();
-    assert!(errors >= 3, "expected every error at once, got {errors}:\n{}", r.stderr);
+    assert!(
+        errors >= 3,
+        "expected every error at once, got {errors}:\n{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -101,10 +199,17 @@ fn variable_validation_and_missing_values() {
         "main.hcl",
         "variable \"site\" {\n  type = string\n  validation {\n    condition     = contains([\"east\", \"west\"], var.site)\n    error_message = \"site must be east or west.\"\n  }\n}\n",
     );
-    t.run(&["plan", "--var", "site=north"]).code(1).stderr_has("site must be east or west.").stderr_has("Invalid value for variable \"site\"");
-    t.run(&["plan"]).code(1).stderr_has("No value for required variable \"site\"");
+    t.run(&["plan", "--var", "site=north"])
+        .code(1)
+        .stderr_has("site must be east or west.")
+        .stderr_has("Invalid value for variable \"site\"");
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("No value for required variable \"site\"");
     t.run(&["plan", "--var", "site=east"]).code(0);
-    t.run(&["plan", "--var", "stie=east"]).code(1).stderr_has("Did you mean \"site\"?");
+    t.run(&["plan", "--var", "stie=east"])
+        .code(1)
+        .stderr_has("Did you mean \"site\"?");
 }
 
 #[test]
@@ -112,22 +217,40 @@ fn prevent_destroy_blocks_the_plan() {
     let t = Test::new().file("main.hcl", "resource \"standby_data\" \"keep\" {\n  triggers_replace = 1\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n");
     t.run(&["apply", "--auto-approve"]).code(0);
     t.write("main.hcl", "resource \"standby_data\" \"keep\" {\n  triggers_replace = 2\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n");
-    t.run(&["plan"]).code(1).stderr_has("Instance standby_data.keep cannot be destroyed").stderr_has("prevent_destroy");
-    t.run(&["destroy", "--auto-approve"]).code(1).stderr_has("prevent_destroy");
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Instance standby_data.keep cannot be destroyed")
+        .stderr_has("prevent_destroy");
+    t.run(&["destroy", "--auto-approve"])
+        .code(1)
+        .stderr_has("prevent_destroy");
 }
 
 #[test]
 fn corrupt_state_is_refused_names_the_backup_and_is_never_overwritten() {
-    let t = Test::new().file("main.hcl", "resource \"standby_data\" \"a\" {\n  input = 1\n}\n");
+    let t = Test::new().file(
+        "main.hcl",
+        "resource \"standby_data\" \"a\" {\n  input = 1\n}\n",
+    );
     t.run(&["apply", "--auto-approve"]).code(0);
-    t.write("main.hcl", "resource \"standby_data\" \"a\" {\n  input = 2\n}\n");
+    t.write(
+        "main.hcl",
+        "resource \"standby_data\" \"a\" {\n  input = 2\n}\n",
+    );
     t.run(&["apply", "--auto-approve"]).code(0);
     let state = t.join(".standby/state/default.json");
     let full = std::fs::read_to_string(&state).unwrap();
     let truncated = &full[..full.len() / 2];
     std::fs::write(&state, truncated).unwrap();
-    for cmd in [&["plan"][..], &["apply", "--auto-approve"][..], &["state", "list"][..]] {
-        t.run(cmd).code(1).stderr_has("is corrupt").stderr_has("default.json.backup");
+    for cmd in [
+        &["plan"][..],
+        &["apply", "--auto-approve"][..],
+        &["state", "list"][..],
+    ] {
+        t.run(cmd)
+            .code(1)
+            .stderr_has("is corrupt")
+            .stderr_has("default.json.backup");
     }
     assert_eq!(std::fs::read_to_string(&state).unwrap(), truncated);
 }

@@ -15,16 +15,41 @@ fn quickstart_plan_matches_the_golden_output() {
 #[test]
 fn quickstart_applies_converges_and_destroys() {
     let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0).stdout_has("Apply complete! Resources: 5 added, 0 changed, 0 destroyed.").stdout_has("active_endpoint = \"east.us-east.internal:5432\"");
-    assert!(t.read("out/dev/routing.json").contains("\"active\":\"east\""));
-    assert!(t.read("out/dev/east/site.conf").contains("region = us-east"));
-    t.run(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    t.run(&["apply", "-e", "dev", "--auto-approve"])
+        .code(0)
+        .stdout_has("Apply complete! Resources: 5 added, 0 changed, 0 destroyed.")
+        .stdout_has("active_endpoint = \"east.us-east.internal:5432\"");
+    assert!(t
+        .read("out/dev/routing.json")
+        .contains("\"active\":\"east\""));
+    assert!(t
+        .read("out/dev/east/site.conf")
+        .contains("region = us-east"));
+    t.run(&["plan", "-e", "dev", "--detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes.");
     // Switch the active site by variable: only what depends on it changes.
-    let r = t.run(&["plan", "-e", "dev", "--var", "active_site=west", "--detailed-exitcode"]);
-    r.code(2).stdout_has("# standby_data.epoch must be replaced").stdout_has("(replace because \"triggers_replace\" cannot be updated in place)").stdout_has("Plan: 1 to add, 1 to change, 1 to destroy.");
-    t.run(&["output", "-e", "dev", "active_endpoint"]).code(0).stdout_has("east.us-east.internal:5432");
-    t.run(&["state", "list", "-e", "dev"]).code(0).stdout_has("module.site[\"west\"].local_file.conf");
-    t.run(&["destroy", "-e", "dev", "--auto-approve"]).code(0).stdout_has("Destroy complete! Resources: 0 added, 0 changed, 5 destroyed.");
+    let r = t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--detailed-exitcode",
+    ]);
+    r.code(2)
+        .stdout_has("# standby_data.epoch must be replaced")
+        .stdout_has("(replace because \"triggers_replace\" cannot be updated in place)")
+        .stdout_has("Plan: 1 to add, 1 to change, 1 to destroy.");
+    t.run(&["output", "-e", "dev", "active_endpoint"])
+        .code(0)
+        .stdout_has("east.us-east.internal:5432");
+    t.run(&["state", "list", "-e", "dev"])
+        .code(0)
+        .stdout_has("module.site[\"west\"].local_file.conf");
+    t.run(&["destroy", "-e", "dev", "--auto-approve"])
+        .code(0)
+        .stdout_has("Destroy complete! Resources: 0 added, 0 changed, 5 destroyed.");
     assert!(!t.join("out/dev/routing.json").exists());
     t.run(&["state", "list", "-e", "dev"]).code(0);
 }
@@ -36,11 +61,19 @@ fn drift_is_detected_and_repaired() {
     t.write("out/dev/east/site.conf", "edited by hand\n");
     std::fs::remove_file(t.join("out/dev/west/site.conf")).unwrap();
     let r = t.run(&["plan", "-e", "dev", "--refresh-only"]);
-    r.code(0).stdout_has("Note: Objects have changed outside of standby").stdout_has("module.site[\"east\"].local_file.conf has changed").stdout_has("module.site[\"west\"].local_file.conf has been deleted");
+    r.code(0)
+        .stdout_has("Note: Objects have changed outside of standby")
+        .stdout_has("module.site[\"east\"].local_file.conf has changed")
+        .stdout_has("module.site[\"west\"].local_file.conf has been deleted");
     let r = t.run(&["plan", "-e", "dev"]);
-    r.code(0).stdout_has("(update because of drift: \"content\" changed outside standby)").stdout_has("(create because it was deleted outside standby)").stdout_has("          - edited by hand");
+    r.code(0)
+        .stdout_has("(update because of drift: \"content\" changed outside standby)")
+        .stdout_has("(create because it was deleted outside standby)")
+        .stdout_has("          - edited by hand");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    assert!(t.read("out/dev/east/site.conf").contains("region = us-east"));
+    assert!(t
+        .read("out/dev/east/site.conf")
+        .contains("region = us-east"));
     t.run(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
 }
 
@@ -54,24 +87,42 @@ fn json_plan_follows_terraform_shape_and_hides_sensitive_values() {
     assert_eq!(j["environment"], "prod");
     let changes = j["resource_changes"].as_array().unwrap();
     assert_eq!(changes.len(), 5);
-    let token = changes.iter().find(|c| c["address"] == "local_sensitive_file.token").unwrap();
+    let token = changes
+        .iter()
+        .find(|c| c["address"] == "local_sensitive_file.token")
+        .unwrap();
     assert_eq!(token["change"]["actions"], serde_json::json!(["create"]));
     assert_eq!(token["change"]["after"]["content"], "(sensitive value)");
     assert_eq!(token["change"]["after_sensitive"]["content"], true);
     assert_eq!(token["action_reason"], "create_because_new");
-    let routing = changes.iter().find(|c| c["address"] == "local_file.routing").unwrap();
+    let routing = changes
+        .iter()
+        .find(|c| c["address"] == "local_file.routing")
+        .unwrap();
     assert_eq!(routing["change"]["after_unknown"]["content"], true);
-    assert_eq!(routing["change"]["after"]["content"], serde_json::Value::Null);
+    assert_eq!(
+        routing["change"]["after"]["content"],
+        serde_json::Value::Null
+    );
     assert_eq!(routing["type"], "local_file");
     assert_eq!(routing["name"], "routing");
     assert_eq!(routing["mode"], "managed");
-    let conf = changes.iter().find(|c| c["address"] == "module.site[\"east\"].local_file.conf").unwrap();
+    let conf = changes
+        .iter()
+        .find(|c| c["address"] == "module.site[\"east\"].local_file.conf")
+        .unwrap();
     assert_eq!(conf["module_address"], "module.site[\"east\"]");
     assert_eq!(conf["index"], serde_json::Value::Null);
-    assert!(!r.stdout.contains("prod-token-from-vault"), "a sensitive value leaked into the JSON plan");
+    assert!(
+        !r.stdout.contains("prod-token-from-vault"),
+        "a sensitive value leaked into the JSON plan"
+    );
     assert_eq!(j["variables"]["admin_token"]["value"], "(sensitive value)");
     let nodes = j["execution_graph"]["nodes"].as_array().unwrap();
-    let routing_node = nodes.iter().find(|n| n["address"] == "local_file.routing").unwrap();
+    let routing_node = nodes
+        .iter()
+        .find(|n| n["address"] == "local_file.routing")
+        .unwrap();
     assert!(!routing_node["depends_on"].as_array().unwrap().is_empty());
     assert_eq!(j["summary"]["add"], 5);
     insta::assert_json_snapshot!("quickstart_plan_json_summary", j["summary"]);
@@ -94,26 +145,53 @@ fn sensitive_values_never_print() {
 #[test]
 fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     let t = Test::plan("quickstart");
-    t.run(&["plan", "-e", "dev", "--out", "dev.plan"]).code(0).stdout_has("standby apply dev.plan");
+    t.run(&["plan", "-e", "dev", "--out", "dev.plan"])
+        .code(0)
+        .stdout_has("standby apply dev.plan");
     t.run(&["apply", "dev.plan"]).code(0).stdout_has("5 added");
     // Applying it again: the state moved on.
-    t.run(&["apply", "dev.plan"]).code(1).stderr_has("Saved plan is stale").stderr_has("The state changed since the plan was made (serial 0 then, 1 now).");
+    t.run(&["apply", "dev.plan"])
+        .code(1)
+        .stderr_has("Saved plan is stale")
+        .stderr_has("The state changed since the plan was made (serial 0 then, 1 now).");
     // A plan whose topology changed after it was saved.
-    t.run(&["plan", "-e", "dev", "--var", "active_site=west", "--out", "west.plan"]).code(0);
+    t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--out",
+        "west.plan",
+    ])
+    .code(0);
     let main = t.read("main.hcl");
     t.write("main.hcl", &format!("{main}\n# reviewed\n"));
-    t.run(&["apply", "west.plan"]).code(1).stderr_has("The topology files changed since the plan was made.");
+    t.run(&["apply", "west.plan"])
+        .code(1)
+        .stderr_has("The topology files changed since the plan was made.");
     t.write("main.hcl", &main);
-    t.run(&["apply", "west.plan"]).code(0).stdout_has("1 added, 1 changed, 1 destroyed");
-    assert!(t.read("out/dev/routing.json").contains("\"active\":\"west\""));
-    t.run(&["show", "west.plan"]).code(0).stdout_has("standby_data.epoch must be replaced");
-    t.run(&["apply", "-e", "prod", "west.plan"]).code(1).stderr_has("Environment mismatch");
+    t.run(&["apply", "west.plan"])
+        .code(0)
+        .stdout_has("1 added, 1 changed, 1 destroyed");
+    assert!(t
+        .read("out/dev/routing.json")
+        .contains("\"active\":\"west\""));
+    t.run(&["show", "west.plan"])
+        .code(0)
+        .stdout_has("standby_data.epoch must be replaced");
+    t.run(&["apply", "-e", "prod", "west.plan"])
+        .code(1)
+        .stderr_has("Environment mismatch");
 }
 
 #[test]
 fn apply_without_a_terminal_refuses_and_changes_nothing() {
     let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "dev"]).code(1).stderr_has("Refusing to apply without confirmation").stderr_has("--auto-approve");
+    t.run(&["apply", "-e", "dev"])
+        .code(1)
+        .stderr_has("Refusing to apply without confirmation")
+        .stderr_has("--auto-approve");
     assert!(!t.join("out").exists());
     assert!(!t.join(".standby/state/dev.json").exists());
 }
@@ -122,8 +200,13 @@ fn apply_without_a_terminal_refuses_and_changes_nothing() {
 fn environments_have_their_own_state_and_unknown_ones_list_the_known() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    t.run(&["plan", "-e", "prod", "--detailed-exitcode"]).code(2).stdout_has("Plan: 5 to add");
-    t.run(&["plan", "-e", "staging"]).code(1).stderr_has("No environment \"staging\"").stderr_has("Environments that exist: dev, prod.");
+    t.run(&["plan", "-e", "prod", "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("Plan: 5 to add");
+    t.run(&["plan", "-e", "staging"])
+        .code(1)
+        .stderr_has("No environment \"staging\"")
+        .stderr_has("Environments that exist: dev, prod.");
     assert!(t.join(".standby/state/dev.json").exists());
     assert!(!t.join(".standby/state/prod.json").exists());
 }
@@ -132,21 +215,53 @@ fn environments_have_their_own_state_and_unknown_ones_list_the_known() {
 fn targets_and_replace_limit_and_force_changes() {
     let t = Test::plan("quickstart");
     let r = t.run(&["plan", "-e", "dev", "--target", "local_file.routing"]);
-    r.code(0).stdout_has("Plan: 2 to add").stdout_has("standby_data.epoch will be created").stdout_lacks("local_sensitive_file.token will be created");
+    r.code(0)
+        .stdout_has("Plan: 2 to add")
+        .stdout_has("standby_data.epoch will be created")
+        .stdout_lacks("local_sensitive_file.token will be created");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    t.run(&["plan", "-e", "dev", "--replace", "module.site[\"west\"].local_file.conf"]).code(0).stdout_has("(replace because of --replace)").stdout_has("Plan: 1 to add, 0 to change, 1 to destroy.");
-    t.run(&["plan", "-e", "dev", "--target", "nonsense["]).code(1).stderr_has("Invalid address");
+    t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--replace",
+        "module.site[\"west\"].local_file.conf",
+    ])
+    .code(0)
+    .stdout_has("(replace because of --replace)")
+    .stdout_has("Plan: 1 to add, 0 to change, 1 to destroy.");
+    t.run(&["plan", "-e", "dev", "--target", "nonsense["])
+        .code(1)
+        .stderr_has("Invalid address");
 }
 
 #[test]
 fn state_commands_list_show_move_remove_and_pull() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    t.run(&["state", "show", "-e", "dev", "local_file.routing"]).code(0).stdout_has("resource \"local_file\" \"routing\"").stdout_has("file_permission");
-    t.run(&["state", "list", "-e", "dev", "module.site"]).code(0).stdout_has("module.site[\"east\"]").stdout_lacks("standby_data");
-    t.run(&["state", "mv", "-e", "dev", "standby_data.epoch", "standby_data.renamed"]).code(0);
-    t.run(&["state", "rm", "-e", "dev", "standby_data.renamed"]).code(0).stdout_has("Removed 1 instance(s)");
-    t.run(&["state", "rm", "-e", "dev", "standby_data.renamed"]).code(1).stderr_has("No instance standby_data.renamed in the state");
+    t.run(&["state", "show", "-e", "dev", "local_file.routing"])
+        .code(0)
+        .stdout_has("resource \"local_file\" \"routing\"")
+        .stdout_has("file_permission");
+    t.run(&["state", "list", "-e", "dev", "module.site"])
+        .code(0)
+        .stdout_has("module.site[\"east\"]")
+        .stdout_lacks("standby_data");
+    t.run(&[
+        "state",
+        "mv",
+        "-e",
+        "dev",
+        "standby_data.epoch",
+        "standby_data.renamed",
+    ])
+    .code(0);
+    t.run(&["state", "rm", "-e", "dev", "standby_data.renamed"])
+        .code(0)
+        .stdout_has("Removed 1 instance(s)");
+    t.run(&["state", "rm", "-e", "dev", "standby_data.renamed"])
+        .code(1)
+        .stderr_has("No instance standby_data.renamed in the state");
     let r = t.run(&["state", "pull", "-e", "dev"]);
     r.code(0);
     let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -156,25 +271,51 @@ fn state_commands_list_show_move_remove_and_pull() {
     assert!(s["resources"][0]["dependencies"].is_array());
     assert!(t.join(".standby/state/dev.json.backup").exists());
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(t.join(".standby/state/dev.json")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(t.join(".standby/state/dev.json"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
 }
 
 #[test]
 fn graph_prints_dot_and_mermaid() {
     let t = Test::plan("quickstart");
-    t.run(&["graph"]).code(0).stdout_has("digraph standby").stdout_has("label = \"local_file.routing\"");
-    t.run(&["graph", "--format", "mermaid"]).code(0).stdout_has("flowchart LR");
-    t.run(&["graph", "--plan", "-e", "dev"]).code(0).stdout_has("local_file.routing [create]");
+    t.run(&["graph"])
+        .code(0)
+        .stdout_has("digraph standby")
+        .stdout_has("label = \"local_file.routing\"");
+    t.run(&["graph", "--format", "mermaid"])
+        .code(0)
+        .stdout_has("flowchart LR");
+    t.run(&["graph", "--plan", "-e", "dev"])
+        .code(0)
+        .stdout_has("local_file.routing [create]");
 }
 
 #[test]
 fn fmt_rewrites_and_check_reports() {
-    let t = Test::new().file("main.hcl", "resource \"standby_data\" \"a\" {\ninput=1\n    triggers_replace   = 2\n}\n");
+    let t = Test::new().file(
+        "main.hcl",
+        "resource \"standby_data\" \"a\" {\ninput=1\n    triggers_replace   = 2\n}\n",
+    );
     t.run(&["fmt", "--check"]).code(3).stdout_has("main.hcl");
     t.run(&["fmt"]).code(0);
-    assert_eq!(t.read("main.hcl"), "resource \"standby_data\" \"a\" {\n  input            = 1\n  triggers_replace = 2\n}\n");
+    assert_eq!(
+        t.read("main.hcl"),
+        "resource \"standby_data\" \"a\" {\n  input            = 1\n  triggers_replace = 2\n}\n"
+    );
     t.run(&["fmt", "--check"]).code(0);
-    t.run(&["fmt", "--check", "--recursive", &format!("{}/plans", env!("CARGO_MANIFEST_DIR"))]).code(0);
+    t.run(&[
+        "fmt",
+        "--check",
+        "--recursive",
+        &format!("{}/plans", env!("CARGO_MANIFEST_DIR")),
+    ])
+    .code(0);
 }
 
 #[test]
@@ -200,14 +341,26 @@ resource "standby_data" "n" { input = "node-${var.index}" }
 output "name" { value = standby_data.n.output }
 "#,
         );
-    t.run(&["apply", "--auto-approve"]).code(0).stdout_has("names = [\"node-0\", \"node-1\", \"node-2\"]").stdout_has("second = \"node-1\"");
-    t.run(&["output", "--json"]).code(0).stdout_has("\"node-2\"");
+    t.run(&["apply", "--auto-approve"])
+        .code(0)
+        .stdout_has("names = [\"node-0\", \"node-1\", \"node-2\"]")
+        .stdout_has("second = \"node-1\"");
+    t.run(&["output", "--json"])
+        .code(0)
+        .stdout_has("\"node-2\"");
 }
 
 #[test]
 fn help_is_useful_at_every_level() {
     let t = Test::new();
-    t.run(&["--help"]).code(0).stdout_has("plan").stdout_has("apply").stdout_has("force-unlock");
+    t.run(&["--help"])
+        .code(0)
+        .stdout_has("plan")
+        .stdout_has("apply")
+        .stdout_has("force-unlock");
     t.run(&["state", "--help"]).code(0).stdout_has("mv");
-    t.run(&["plan", "--help"]).code(0).stdout_has("--detailed-exitcode").stdout_has("--out");
+    t.run(&["plan", "--help"])
+        .code(0)
+        .stdout_has("--detailed-exitcode")
+        .stdout_has("--out");
 }

@@ -7,7 +7,7 @@ use standby::apply::{apply, ApplyOptions};
 use standby::eval::Phase;
 use standby::plan::{plan, Action, PlanMode, PlanOptions};
 use standby::registry::Registry;
-use standby::state::{LocalBackend, State, StateStore as _};
+use standby::state::{LocalBackend, StateStore as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use support::mock::Mock;
@@ -25,7 +25,11 @@ impl Engine {
         let mock = Arc::new(Mock::default());
         let mut registry = Registry::standard();
         registry.register(mock.clone());
-        Engine { dir, mock, registry }
+        Engine {
+            dir,
+            mock,
+            registry,
+        }
     }
 
     fn rewrite(&self, hcl: &str) {
@@ -37,15 +41,57 @@ impl Engine {
     }
 
     /// Plans and applies; returns the plan's actions by address and the apply report.
-    fn run(&self, mode: PlanMode, parallelism: usize) -> (Vec<(String, Action)>, standby::apply::ApplyReport) {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let config = standby::config::load(self.dir.path()).map_err(|(_, d)| d).unwrap();
+    fn run(
+        &self,
+        mode: PlanMode,
+        parallelism: usize,
+    ) -> (Vec<(String, Action)>, standby::apply::ApplyReport) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = standby::config::load(self.dir.path())
+            .map_err(|(_, d)| d)
+            .unwrap();
         let state = self.backend().read().unwrap();
-        let opts = PlanOptions { env: "test".into(), mode, refresh: true, targets: vec![], replace: vec![], phase: Phase::Plan, topology_digest: String::new() };
-        let p = rt.block_on(plan(&config, &self.registry, state.as_ref(), Default::default(), &opts)).unwrap();
-        let actions = p.changes.iter().map(|c| (c.addr.to_string(), c.action)).collect();
-        let opts = ApplyOptions { parallelism, stop: Arc::new(AtomicBool::new(false)), events: None };
-        let report = rt.block_on(apply(&config, &self.registry, &p, &self.backend(), state.unwrap_or_else(State::new), opts)).unwrap();
+        let opts = PlanOptions {
+            env: "test".into(),
+            mode,
+            refresh: true,
+            targets: vec![],
+            replace: vec![],
+            phase: Phase::Plan,
+            topology_digest: String::new(),
+        };
+        let p = rt
+            .block_on(plan(
+                &config,
+                &self.registry,
+                state.as_ref(),
+                Default::default(),
+                &opts,
+            ))
+            .unwrap();
+        let actions = p
+            .changes
+            .iter()
+            .map(|c| (c.addr.to_string(), c.action))
+            .collect();
+        let opts = ApplyOptions {
+            parallelism,
+            stop: Arc::new(AtomicBool::new(false)),
+            events: None,
+        };
+        let report = rt
+            .block_on(apply(
+                &config,
+                &self.registry,
+                &p,
+                &self.backend(),
+                state.unwrap_or_default(),
+                opts,
+            ))
+            .unwrap();
         (actions, report)
     }
 }
@@ -111,17 +157,34 @@ resource "mock_thing" "independent" {{
     let skipped: Vec<&str> = report.skipped.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(skipped.len(), 2);
     assert!(skipped.contains(&"mock_thing.child") && skipped.contains(&"mock_thing.grandchild"));
-    assert!(report.skipped.iter().all(|(_, culprit)| culprit == "mock_thing.bad"));
+    assert!(report
+        .skipped
+        .iter()
+        .all(|(_, culprit)| culprit == "mock_thing.bad"));
     assert_eq!(e.mock.entries(), ["create independent"]);
     // The state keeps what finished; a re-run after the fix converges.
     assert_eq!(e.backend().read().unwrap().unwrap().resources.len(), 1);
     e.rewrite(&hcl(false));
     let (actions, report) = e.run(PlanMode::Normal, 10);
     assert!(report.failed.is_empty());
-    let created: Vec<&str> = actions.iter().filter(|(_, a)| *a == Action::Create).map(|(n, _)| n.as_str()).collect();
-    assert_eq!(created, ["mock_thing.bad", "mock_thing.child", "mock_thing.grandchild"]);
+    let created: Vec<&str> = actions
+        .iter()
+        .filter(|(_, a)| *a == Action::Create)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(
+        created,
+        [
+            "mock_thing.bad",
+            "mock_thing.child",
+            "mock_thing.grandchild"
+        ]
+    );
     let (actions, _) = e.run(PlanMode::Normal, 10);
-    assert!(actions.iter().all(|(_, a)| *a == Action::NoOp), "{actions:?}");
+    assert!(
+        actions.iter().all(|(_, a)| *a == Action::NoOp),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -138,7 +201,14 @@ resource "mock_thing" "top" { name = "top-${mock_thing.mid.id}" }
     assert!(report.failed.is_empty());
     assert!(actions.iter().all(|(_, a)| *a == Action::Delete));
     let log = e.mock.entries();
-    assert_eq!(&log[3..], ["delete top-id-mid-id-base", "delete mid-id-base", "delete base"]);
+    assert_eq!(
+        &log[3..],
+        [
+            "delete top-id-mid-id-base",
+            "delete mid-id-base",
+            "delete base"
+        ]
+    );
     assert!(e.backend().read().unwrap().unwrap().resources.is_empty());
 }
 
@@ -156,21 +226,29 @@ output "joined" { value = local.joined }
     let (_, report) = e.run(PlanMode::Normal, 10);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert!(e.mock.entries().contains(&"create ID-A+ID-B".to_string()));
-    assert_eq!(report.state.outputs["joined"].value, serde_json::json!("id-a+id-b"));
+    assert_eq!(
+        report.state.outputs["joined"].value,
+        serde_json::json!("id-a+id-b")
+    );
 }
 
 #[test]
 fn the_journal_records_each_action_before_the_snapshot_is_compacted() {
-    let e = Engine::new(r#"
+    let e = Engine::new(
+        r#"
 resource "mock_thing" "x" {
   count = 5
   name  = "x${count.index}"
 }
-"#);
+"#,
+    );
     let (_, report) = e.run(PlanMode::Normal, 2);
     assert_eq!(report.done.len(), 5);
     let state = e.backend().read().unwrap().unwrap();
     assert_eq!(state.serial, 1);
     assert_eq!(state.resources.len(), 5);
-    assert!(!e.dir.path().join(".standby/state/test.journal").exists(), "the journal is compacted away at the end");
+    assert!(
+        !e.dir.path().join(".standby/state/test.journal").exists(),
+        "the journal is compacted away at the end"
+    );
 }

@@ -41,18 +41,37 @@ struct Walk<'a> {
 
 /// Applies `plan`, recording progress in `store`. `state` is the state the plan was checked
 /// against; the caller holds the lock.
-pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dyn StateStore, state: State, opts: ApplyOptions) -> Result<ApplyReport, ApplyError> {
+pub async fn apply(
+    config: &Config,
+    registry: &Registry,
+    plan: &Plan,
+    store: &dyn StateStore,
+    state: State,
+    opts: ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
     let mut state = state;
     if plan.mode == PlanMode::RefreshOnly {
         let mut refreshed = plan.refreshed.clone().unwrap_or(state);
         refreshed.serial += 1;
         store.write(&refreshed)?;
-        return Ok(ApplyReport { state: refreshed, ..ApplyReport::default() });
+        return Ok(ApplyReport {
+            state: refreshed,
+            ..ApplyReport::default()
+        });
     }
     for name in registry.names() {
-        let cfg = plan.provider_configs.get(name).map(|v| v.deep_unmark().0).unwrap_or(Value::Null);
+        let cfg = plan
+            .provider_configs
+            .get(name)
+            .map(|v| v.deep_unmark().0)
+            .unwrap_or(Value::Null);
         if let Some(p) = registry.get(name) {
-            p.configure(ConfigureRequest { config: cfg, root_dir: config.root_dir.clone() }).await.map_err(|e| ApplyError::Configure(name.to_string(), e.to_string()))?;
+            p.configure(ConfigureRequest {
+                config: cfg,
+                root_dir: config.root_dir.clone(),
+            })
+            .await
+            .map_err(|e| ApplyError::Configure(name.to_string(), e.to_string()))?;
         }
     }
     if plan.prior.lineage.is_empty() && plan.prior.serial == 0 {
@@ -79,7 +98,9 @@ pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dy
         report: ApplyReport::default(),
     };
     let base = (state.lineage.clone(), state.serial);
-    let mut ready: Vec<u32> = (0..n as u32).filter(|i| w.remaining[*i as usize] == 0).collect();
+    let mut ready: Vec<u32> = (0..n as u32)
+        .filter(|i| w.remaining[*i as usize] == 0)
+        .collect();
     ready.reverse();
     let mut running: JoinSet<(u32, Duration, Result<Option<Value>, Failure>)> = JoinSet::new();
     let parallelism = opts.parallelism.max(1);
@@ -110,7 +131,9 @@ pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dy
                 None => w.finish(i, &mut ready),
             }
         }
-        let Some(first) = running.join_next().await else { break };
+        let Some(first) = running.join_next().await else {
+            break;
+        };
         // Group commit: take every action that has finished by now, journal them with one
         // fsync, and only then release their dependents.
         let mut batch = vec![first];
@@ -123,7 +146,11 @@ pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dy
             let (i, elapsed, result) = match joined {
                 Ok(r) => r,
                 Err(e) => {
-                    w.report.failed.push(Failure { addr: "?".into(), summary: "an action panicked".into(), detail: e.to_string() });
+                    w.report.failed.push(Failure {
+                        addr: "?".into(),
+                        summary: "an action panicked".into(),
+                        detail: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -140,10 +167,26 @@ pub async fn apply(config: &Config, registry: &Registry, plan: &Plan, store: &dy
                     w.set_value(&change.addr, new);
                     w.report.done.push((addr.clone(), change.action, elapsed));
                     w.status[i as usize] = Status::Done;
-                    emit(&opts, ApplyEvent::Finished { addr, action: change.action, elapsed, error: None });
+                    emit(
+                        &opts,
+                        ApplyEvent::Finished {
+                            addr,
+                            action: change.action,
+                            elapsed,
+                            error: None,
+                        },
+                    );
                 }
                 Err(f) => {
-                    emit(&opts, ApplyEvent::Finished { addr: addr.clone(), action: change.action, elapsed, error: Some(format!("{}: {}", f.summary, f.detail)) });
+                    emit(
+                        &opts,
+                        ApplyEvent::Finished {
+                            addr: addr.clone(),
+                            action: change.action,
+                            elapsed,
+                            error: Some(format!("{}: {}", f.summary, f.detail)),
+                        },
+                    );
                     w.report.failed.push(f);
                     w.status[i as usize] = Status::Failed;
                     w.skip_dependents(i, &addr);
@@ -187,12 +230,20 @@ fn emit(opts: &ApplyOptions, e: ApplyEvent) {
 /// The state record of an instance after its action.
 fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
     let (plain, paths) = v.deep_unmark();
-    InstanceState { provider: change.provider.clone(), attributes: plain.to_json(), sensitive_attributes: paths, dependencies: change.dependencies.clone(), create_before_destroy: change.create_before_destroy }
+    InstanceState {
+        provider: change.provider.clone(),
+        attributes: plain.to_json(),
+        sensitive_attributes: paths,
+        dependencies: change.dependencies.clone(),
+        create_before_destroy: change.create_before_destroy,
+    }
 }
 
 impl Walk<'_> {
     fn change_of(&self, i: u32) -> Option<&crate::plan::ResourceChange> {
-        self.plan.nodes[i as usize].change.and_then(|c| self.plan.changes.get(c as usize))
+        self.plan.nodes[i as usize]
+            .change
+            .and_then(|c| self.plan.changes.get(c as usize))
     }
 
     fn needs_provider(&self, i: u32) -> bool {
@@ -235,7 +286,9 @@ impl Walk<'_> {
             self.status[d as usize] = Status::Skipped;
             self.culprit[d as usize] = Some(culprit.to_string());
             if let Some(c) = self.change_of(d).filter(|c| c.action != Action::NoOp) {
-                self.report.skipped.push((c.addr.to_string(), culprit.to_string()));
+                self.report
+                    .skipped
+                    .push((c.addr.to_string(), culprit.to_string()));
             }
             stack.extend(self.dependents[d as usize].iter().copied());
         }
@@ -243,12 +296,22 @@ impl Walk<'_> {
 
     /// Starts a node: expression nodes are evaluated here and return `None`; resource actions
     /// return the future to run.
-    fn start(&mut self, i: u32, opts: &ApplyOptions) -> Option<impl std::future::Future<Output = (u32, Duration, Result<Option<Value>, Failure>)> + Send + 'static> {
+    fn start(
+        &mut self,
+        i: u32,
+        opts: &ApplyOptions,
+    ) -> Option<
+        impl std::future::Future<Output = (u32, Duration, Result<Option<Value>, Failure>)>
+            + Send
+            + 'static,
+    > {
         let node = &self.plan.nodes[i as usize];
         match &node.key {
             NodeKey::Local { module, name } => {
                 if node.value.as_ref().is_some_and(|v| !v.is_wholly_known()) {
-                    if let Some(v) = self.reeval(module, |m| m.locals.get(name).map(|l| l.expr.clone())) {
+                    if let Some(v) =
+                        self.reeval(module, |m| m.locals.get(name).map(|l| l.expr.clone()))
+                    {
                         self.values.locals.insert((module.clone(), name.clone()), v);
                     }
                 }
@@ -256,9 +319,18 @@ impl Walk<'_> {
             }
             NodeKey::Output { module, name } => {
                 if node.value.as_ref().is_some_and(|v| !v.is_wholly_known()) {
-                    if let Some(v) = self.reeval(module, |m| m.outputs.get(name).map(|o| o.value.clone())) {
-                        let sensitive = self.config.module(&module.path()).and_then(|m| m.outputs.get(name)).is_some_and(|o| o.sensitive);
-                        self.values.outputs.insert((module.clone(), name.clone()), if sensitive { v.sensitive() } else { v });
+                    if let Some(v) =
+                        self.reeval(module, |m| m.outputs.get(name).map(|o| o.value.clone()))
+                    {
+                        let sensitive = self
+                            .config
+                            .module(&module.path())
+                            .and_then(|m| m.outputs.get(name))
+                            .is_some_and(|o| o.sensitive);
+                        self.values.outputs.insert(
+                            (module.clone(), name.clone()),
+                            if sensitive { v.sensitive() } else { v },
+                        );
                     }
                 }
                 None
@@ -269,14 +341,20 @@ impl Walk<'_> {
                 if change.action == Action::NoOp {
                     return None;
                 }
-                let config = if change.after.as_ref().is_some_and(Value::is_wholly_known) || change.action == Action::Delete {
+                let config = if change.after.as_ref().is_some_and(Value::is_wholly_known)
+                    || change.action == Action::Delete
+                {
                     None
                 } else {
                     match self.instance_config(addr) {
                         Ok(v) => Some(v),
                         Err(detail) => {
                             let a = addr.to_string();
-                            self.report.failed.push(Failure { addr: a.clone(), summary: "cannot evaluate the configuration".into(), detail });
+                            self.report.failed.push(Failure {
+                                addr: a.clone(),
+                                summary: "cannot evaluate the configuration".into(),
+                                detail,
+                            });
                             self.status[i as usize] = Status::Failed;
                             self.skip_dependents(i, &a);
                             return None;
@@ -284,7 +362,13 @@ impl Walk<'_> {
                     }
                 };
                 let provider = self.registry.get(&change.provider)?.clone();
-                emit(opts, ApplyEvent::Started { addr: addr.to_string(), action: change.action });
+                emit(
+                    opts,
+                    ApplyEvent::Started {
+                        addr: addr.to_string(),
+                        action: change.action,
+                    },
+                );
                 Some(async move {
                     let t = Instant::now();
                     let r = run(provider, change, config).await;
@@ -294,21 +378,67 @@ impl Walk<'_> {
         }
     }
 
-    fn reeval(&self, module: &crate::addr::ModuleInstance, pick: impl Fn(&crate::config::Module) -> Option<crate::config::Expr>) -> Option<Value> {
+    fn reeval(
+        &self,
+        module: &crate::addr::ModuleInstance,
+        pick: impl Fn(&crate::config::Module) -> Option<crate::config::Expr>,
+    ) -> Option<Value> {
         let cfg = self.config.module(&module.path())?;
         let expr = pick(cfg)?;
-        let scope = NodeScope::new(&self.values, self.config, module, cfg, &self.plan.env, Phase::Apply);
-        Evaluator::new(&scope, expr.file, Iteration::default()).eval(&expr.inner).ok()
+        let scope = NodeScope::new(
+            &self.values,
+            self.config,
+            module,
+            cfg,
+            &self.plan.env,
+            Phase::Apply,
+        );
+        Evaluator::new(&scope, expr.file, Iteration::default())
+            .eval(&expr.inner)
+            .ok()
     }
 
     fn instance_config(&self, addr: &AbsInstance) -> Result<Value, String> {
-        let cfg = self.config.module(&addr.resource.module.path()).ok_or("the module is no longer in the configuration")?;
-        let r = cfg.resources.get(&addr.resource.resource).ok_or("the resource is no longer in the configuration")?;
+        let cfg = self
+            .config
+            .module(&addr.resource.module.path())
+            .ok_or("the module is no longer in the configuration")?;
+        let r = cfg
+            .resources
+            .get(&addr.resource.resource)
+            .ok_or("the resource is no longer in the configuration")?;
         let data = addr.resource.resource.mode == crate::addr::Mode::Data;
-        let schema = self.registry.type_schema(addr.resource.resource.provider(), &addr.resource.resource.type_name, data).ok_or("unknown resource type")?;
-        let each = self.values.resources.get(&addr.resource).and_then(|rv| rv.expansion.each_value(addr.key.as_ref()));
-        let cx = InstanceCtx { config: self.config, values: &self.values, module: &addr.resource.module, cfg, resource: r, schema, env: &self.plan.env, phase: Phase::Apply };
-        instance_config(&cx, addr.key.as_ref(), each).0.map_err(|d| d.0.iter().map(|x| format!("{}: {}", x.summary, x.detail)).collect::<Vec<_>>().join("; "))
+        let schema = self
+            .registry
+            .type_schema(
+                addr.resource.resource.provider(),
+                &addr.resource.resource.type_name,
+                data,
+            )
+            .ok_or("unknown resource type")?;
+        let each = self
+            .values
+            .resources
+            .get(&addr.resource)
+            .and_then(|rv| rv.expansion.each_value(addr.key.as_ref()));
+        let cx = InstanceCtx {
+            config: self.config,
+            values: &self.values,
+            module: &addr.resource.module,
+            cfg,
+            resource: r,
+            schema,
+            env: &self.plan.env,
+            phase: Phase::Apply,
+        };
+        instance_config(&cx, addr.key.as_ref(), each)
+            .0
+            .map_err(|d| {
+                d.0.iter()
+                    .map(|x| format!("{}: {}", x.summary, x.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
     }
 
     fn root_outputs(&self) -> BTreeMap<String, OutputState> {
@@ -322,7 +452,13 @@ impl Walk<'_> {
             .iter()
             .filter_map(|(name, o)| {
                 let v = self.values.outputs.get(&(root.clone(), name.clone()))?;
-                Some((name.clone(), OutputState { value: v.deep_unmark().0.to_json(), sensitive: o.sensitive || v.contains_sensitive() }))
+                Some((
+                    name.clone(),
+                    OutputState {
+                        value: v.deep_unmark().0.to_json(),
+                        sensitive: o.sensitive || v.contains_sensitive(),
+                    },
+                ))
             })
             .collect()
     }

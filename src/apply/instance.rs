@@ -2,7 +2,9 @@
 
 use super::Failure;
 use crate::plan::{Action, ResourceChange};
-use standby_provider_sdk::{CreateRequest, DeleteRequest, PlanRequest, Provider, ReadDataRequest, UpdateRequest, Value};
+use standby_provider_sdk::{
+    CreateRequest, DeleteRequest, PlanRequest, Provider, ReadDataRequest, UpdateRequest, Value,
+};
 use std::sync::Arc;
 
 /// Checks that a final planned value keeps every value that was known at plan time.
@@ -11,7 +13,13 @@ pub(crate) fn consistent(planned: &Value, fin: &Value) -> Result<(), String> {
         (Value::Unknown, _) => Ok(()),
         (Value::Map(a), Value::Map(b)) => {
             for (k, v) in a {
-                consistent(v, b.get(k).unwrap_or(&Value::Null)).map_err(|e| if e.is_empty() { k.clone() } else { format!("{k}.{e}") })?;
+                consistent(v, b.get(k).unwrap_or(&Value::Null)).map_err(|e| {
+                    if e.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{k}.{e}")
+                    }
+                })?;
             }
             Ok(())
         }
@@ -27,10 +35,18 @@ pub(crate) fn consistent(planned: &Value, fin: &Value) -> Result<(), String> {
 }
 
 /// Performs the change; returns the new state value, or `None` when the instance is gone.
-pub(crate) async fn run(p: Arc<dyn Provider>, change: ResourceChange, config: Option<Value>) -> Result<Option<Value>, Failure> {
+pub(crate) async fn run(
+    p: Arc<dyn Provider>,
+    change: ResourceChange,
+    config: Option<Value>,
+) -> Result<Option<Value>, Failure> {
     let addr = change.addr.to_string();
     let type_name = change.addr.resource.resource.type_name.clone();
-    let fail = |summary: &str, detail: String| Failure { addr: addr.clone(), summary: summary.to_string(), detail };
+    let fail = |summary: &str, detail: String| Failure {
+        addr: addr.clone(),
+        summary: summary.to_string(),
+        detail,
+    };
     let prior = change.before.as_ref().map(|v| v.deep_unmark().0);
     // The final planned state: the saved one, or a fresh provider plan over a configuration
     // that is now wholly known, checked against what was shown at plan time.
@@ -39,7 +55,15 @@ pub(crate) async fn run(p: Arc<dyn Provider>, change: ResourceChange, config: Op
         (Some(after), Some(cfg)) if !after.is_wholly_known() && change.action != Action::Read => {
             let (plain, paths) = cfg.deep_unmark();
             let resp = p
-                .plan(PlanRequest { type_name: type_name.clone(), prior: if change.action.is_replace() { None } else { prior.clone() }, config: plain })
+                .plan(PlanRequest {
+                    type_name: type_name.clone(),
+                    prior: if change.action.is_replace() {
+                        None
+                    } else {
+                        prior.clone()
+                    },
+                    config: plain,
+                })
                 .await
                 .map_err(|e| fail(&e.summary, e.detail))?;
             let fin = resp.planned.mark_paths(&paths);
@@ -49,34 +73,102 @@ pub(crate) async fn run(p: Arc<dyn Provider>, change: ResourceChange, config: Op
         (Some(after), _) => Some(after.clone()),
         (None, _) => None,
     };
-    let paths = planned.as_ref().map(|v| v.deep_unmark().1).unwrap_or_default();
+    let paths = planned
+        .as_ref()
+        .map(|v| v.deep_unmark().1)
+        .unwrap_or_default();
     let plain = planned.as_ref().map(|v| v.deep_unmark().0);
     let remark = |v: Value| v.mark_paths(&paths);
     let e = |e: standby_provider_sdk::ProviderError| fail(&e.summary, e.detail);
     match change.action {
         Action::NoOp => Ok(planned),
-        Action::Create => Ok(Some(remark(p.create(CreateRequest { type_name, planned: plain.unwrap_or(Value::Null) }).await.map_err(e)?.state))),
+        Action::Create => Ok(Some(remark(
+            p.create(CreateRequest {
+                type_name,
+                planned: plain.unwrap_or(Value::Null),
+            })
+            .await
+            .map_err(e)?
+            .state,
+        ))),
         Action::Update => Ok(Some(remark(
-            p.update(UpdateRequest { type_name, prior: prior.unwrap_or(Value::Null), planned: plain.unwrap_or(Value::Null) }).await.map_err(e)?.state,
+            p.update(UpdateRequest {
+                type_name,
+                prior: prior.unwrap_or(Value::Null),
+                planned: plain.unwrap_or(Value::Null),
+            })
+            .await
+            .map_err(e)?
+            .state,
         ))),
         Action::Delete => {
-            p.delete(DeleteRequest { type_name, state: prior.unwrap_or(Value::Null) }).await.map_err(e)?;
+            p.delete(DeleteRequest {
+                type_name,
+                state: prior.unwrap_or(Value::Null),
+            })
+            .await
+            .map_err(e)?;
             Ok(None)
         }
         Action::DeleteThenCreate => {
-            p.delete(DeleteRequest { type_name: type_name.clone(), state: prior.unwrap_or(Value::Null) }).await.map_err(e)?;
-            Ok(Some(remark(p.create(CreateRequest { type_name, planned: plain.unwrap_or(Value::Null) }).await.map_err(e)?.state)))
+            p.delete(DeleteRequest {
+                type_name: type_name.clone(),
+                state: prior.unwrap_or(Value::Null),
+            })
+            .await
+            .map_err(e)?;
+            Ok(Some(remark(
+                p.create(CreateRequest {
+                    type_name,
+                    planned: plain.unwrap_or(Value::Null),
+                })
+                .await
+                .map_err(e)?
+                .state,
+            )))
         }
         Action::CreateThenDelete => {
-            let created = p.create(CreateRequest { type_name: type_name.clone(), planned: plain.unwrap_or(Value::Null) }).await.map_err(e)?.state;
-            if let Err(err) = p.delete(DeleteRequest { type_name, state: prior.unwrap_or(Value::Null) }).await {
-                return Err(fail(&format!("the replacement was created but the old object could not be deleted: {}", err.summary), err.detail));
+            let created = p
+                .create(CreateRequest {
+                    type_name: type_name.clone(),
+                    planned: plain.unwrap_or(Value::Null),
+                })
+                .await
+                .map_err(e)?
+                .state;
+            if let Err(err) = p
+                .delete(DeleteRequest {
+                    type_name,
+                    state: prior.unwrap_or(Value::Null),
+                })
+                .await
+            {
+                return Err(fail(
+                    &format!(
+                        "the replacement was created but the old object could not be deleted: {}",
+                        err.summary
+                    ),
+                    err.detail,
+                ));
             }
             Ok(Some(remark(created)))
         }
         Action::Read => {
-            let cfg = plain.filter(Value::is_wholly_known).ok_or_else(|| fail("data source configuration is still unknown", "this is a bug in standby".into()))?;
-            Ok(Some(remark(p.read_data(ReadDataRequest { type_name, config: cfg }).await.map_err(e)?.state)))
+            let cfg = plain.filter(Value::is_wholly_known).ok_or_else(|| {
+                fail(
+                    "data source configuration is still unknown",
+                    "this is a bug in standby".into(),
+                )
+            })?;
+            Ok(Some(remark(
+                p.read_data(ReadDataRequest {
+                    type_name,
+                    config: cfg,
+                })
+                .await
+                .map_err(e)?
+                .state,
+            )))
         }
     }
 }
@@ -88,7 +180,18 @@ mod tests {
     #[test]
     fn known_values_must_not_change() {
         let planned = Value::object([("a", Value::from("x")), ("id", Value::Unknown)]);
-        assert!(consistent(&planned, &Value::object([("a", Value::from("x")), ("id", Value::from("1"))])).is_ok());
-        assert_eq!(consistent(&planned, &Value::object([("a", Value::from("y")), ("id", Value::from("1"))])).unwrap_err(), "a");
+        assert!(consistent(
+            &planned,
+            &Value::object([("a", Value::from("x")), ("id", Value::from("1"))])
+        )
+        .is_ok());
+        assert_eq!(
+            consistent(
+                &planned,
+                &Value::object([("a", Value::from("y")), ("id", Value::from("1"))])
+            )
+            .unwrap_err(),
+            "a"
+        );
     }
 }

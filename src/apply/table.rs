@@ -8,15 +8,26 @@ use std::collections::BTreeMap;
 
 pub(crate) fn values_from_plan(plan: &Plan) -> Values {
     let mut v = Values::default();
-    v.vars.insert(ModuleInstance::root(), plan.variables.clone());
+    v.vars
+        .insert(ModuleInstance::root(), plan.variables.clone());
     for e in &plan.expansions {
         match (&e.call, &e.resource) {
             (Some(call), _) => {
-                v.modules.insert((e.module.clone(), call.clone()), e.expansion.clone());
+                v.modules
+                    .insert((e.module.clone(), call.clone()), e.expansion.clone());
             }
             (None, Some(r)) => {
-                let abs = AbsResource { module: e.module.clone(), resource: r.clone() };
-                v.resources.insert(abs, ResourceValues { expansion: e.expansion.clone(), instances: BTreeMap::new() });
+                let abs = AbsResource {
+                    module: e.module.clone(),
+                    resource: r.clone(),
+                };
+                v.resources.insert(
+                    abs,
+                    ResourceValues {
+                        expansion: e.expansion.clone(),
+                        instances: BTreeMap::new(),
+                    },
+                );
             }
             (None, None) => {}
         }
@@ -33,7 +44,8 @@ pub(crate) fn values_from_plan(plan: &Plan) -> Values {
                 v.locals.insert((module.clone(), name.clone()), val.clone());
             }
             NodeKey::Output { module, name } => {
-                v.outputs.insert((module.clone(), name.clone()), val.clone());
+                v.outputs
+                    .insert((module.clone(), name.clone()), val.clone());
             }
             NodeKey::ModuleVars { module } => {
                 if let standby_provider_sdk::Value::Map(m) = val {

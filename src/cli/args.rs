@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 /// standby: plan, review and apply failover topologies.
 #[derive(Parser, Debug)]
-#[command(name = "standby", version, about, long_about = "standby reads a directory of .hcl files describing sites, databases, traffic and switch policy, diffs it against the recorded state of an environment, and applies ordered actions.\n\nStart with `standby plan` in a topology directory, then `standby apply`.")]
+#[command(
+    name = "standby",
+    version,
+    about,
+    long_about = "standby reads a directory of .hcl files describing sites, databases, traffic and switch policy, diffs it against the recorded state of an environment, and applies ordered actions.\n\nStart with `standby plan` in a topology directory, then `standby apply`."
+)]
 pub struct Cli {
     /// Run as if standby was started in DIR (the topology directory).
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
@@ -43,9 +48,13 @@ pub struct LockArgs {
 /// Parses `500ms`, `30s`, `2m`, `1h`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().map_err(|_| format!("{s:?} is not a duration such as 30s or 2m"))?;
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30s or 2m"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,

@@ -16,13 +16,23 @@ fn collect(p: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
     for e in entries {
         if e.is_file() && e.extension().is_some_and(|x| x == "hcl") {
             out.push(e);
-        } else if recursive && e.is_dir() && !e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        } else if recursive
+            && e.is_dir()
+            && !e
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             collect(&e, recursive, out);
         }
     }
 }
 
-pub(crate) fn fmt(ws: &Workspace, paths: &[PathBuf], check: bool, recursive: bool) -> Result<i32, CliError> {
+pub(crate) fn fmt(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    check: bool,
+    recursive: bool,
+) -> Result<i32, CliError> {
     let mut files = Vec::new();
     if paths.is_empty() {
         collect(&ws.root, recursive, &mut files);
@@ -33,14 +43,16 @@ pub(crate) fn fmt(ws: &Workspace, paths: &[PathBuf], check: bool, recursive: boo
     let mut unformatted = 0;
     let mut errors = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| CliError::msg(format!("Cannot read {}", f.display()), e.to_string()))?;
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| CliError::msg(format!("Cannot read {}", f.display()), e.to_string()))?;
         match format_hcl(&text) {
             Ok(formatted) if formatted != text => {
                 unformatted += 1;
                 println!("{}", f.display());
                 if !check {
                     let perms = std::fs::metadata(&f).map(|m| m.permissions()).ok();
-                    crate::state::atomic_write(&f, formatted.as_bytes()).map_err(super::workspace::state_error)?;
+                    crate::state::atomic_write(&f, formatted.as_bytes())
+                        .map_err(super::workspace::state_error)?;
                     if let Some(p) = perms {
                         let _ = std::fs::set_permissions(&f, p);
                     }
@@ -51,7 +63,10 @@ pub(crate) fn fmt(ws: &Workspace, paths: &[PathBuf], check: bool, recursive: boo
         }
     }
     if !errors.is_empty() {
-        return Err(CliError::msg("Some files could not be parsed", errors.join("\n")));
+        return Err(CliError::msg(
+            "Some files could not be parsed",
+            errors.join("\n"),
+        ));
     }
     Ok(if check && unformatted > 0 { 3 } else { 0 })
 }

@@ -36,14 +36,17 @@ impl CliError {
 /// Runs standby with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let color = !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color =
+        !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if let Some(dir) = &cli.dir {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("Error: cannot use -C {}: {e}", dir.display());
             return 1;
         }
     }
-    let root = std::env::current_dir().and_then(|d| d.canonicalize()).unwrap_or_else(|_| ".".into());
+    let root = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .unwrap_or_else(|_| ".".into());
     let ws = Workspace { root, color };
     let result = run(&ws, cli.command);
     match result {
@@ -61,27 +64,86 @@ pub fn main() -> i32 {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError::msg("Cannot start the async runtime", e.to_string()))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::msg("Cannot start the async runtime", e.to_string()))
 }
 
 fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
     match cmd {
         Command::Validate { env } => plan_cmd::validate(ws, &env),
-        Command::Plan { env, plan, lock, out, json, detailed_exitcode } => plan_cmd::plan(ws, &env, &plan, &lock, out.as_deref(), json, detailed_exitcode),
-        Command::Apply { plan_file, env, plan, lock, auto_approve, parallelism } => plan_cmd::apply(ws, plan_file.as_deref(), &env, &plan, &lock, auto_approve, parallelism),
-        Command::Destroy { env, lock, targets, auto_approve, parallelism } => {
-            let plan = args::PlanArgs { targets, replace: vec![], destroy: true, refresh_only: false, refresh: true };
+        Command::Plan {
+            env,
+            plan,
+            lock,
+            out,
+            json,
+            detailed_exitcode,
+        } => plan_cmd::plan(
+            ws,
+            &env,
+            &plan,
+            &lock,
+            out.as_deref(),
+            json,
+            detailed_exitcode,
+        ),
+        Command::Apply {
+            plan_file,
+            env,
+            plan,
+            lock,
+            auto_approve,
+            parallelism,
+        } => plan_cmd::apply(
+            ws,
+            plan_file.as_deref(),
+            &env,
+            &plan,
+            &lock,
+            auto_approve,
+            parallelism,
+        ),
+        Command::Destroy {
+            env,
+            lock,
+            targets,
+            auto_approve,
+            parallelism,
+        } => {
+            let plan = args::PlanArgs {
+                targets,
+                replace: vec![],
+                destroy: true,
+                refresh_only: false,
+                refresh: true,
+            };
             plan_cmd::apply(ws, None, &env, &plan, &lock, auto_approve, parallelism)
         }
         Command::Refresh { env, lock } => {
-            let plan = args::PlanArgs { targets: vec![], replace: vec![], destroy: false, refresh_only: true, refresh: true };
+            let plan = args::PlanArgs {
+                targets: vec![],
+                replace: vec![],
+                destroy: false,
+                refresh_only: true,
+                refresh: true,
+            };
             plan_cmd::apply(ws, None, &env, &plan, &lock, true, 10)
         }
         Command::Graph { env, format, plan } => plan_cmd::graph(ws, &env, format, plan),
-        Command::Show { plan_file, env, json } => state_cmd::show(ws, plan_file.as_deref(), &env, json),
+        Command::Show {
+            plan_file,
+            env,
+            json,
+        } => state_cmd::show(ws, plan_file.as_deref(), &env, json),
         Command::Output { name, env, json } => state_cmd::output(ws, name.as_deref(), &env, json),
         Command::State(sc) => state_cmd::state(ws, sc),
-        Command::Fmt { paths, check, recursive } => fmt_cmd::fmt(ws, &paths, check, recursive),
+        Command::Fmt {
+            paths,
+            check,
+            recursive,
+        } => fmt_cmd::fmt(ws, &paths, check, recursive),
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
     }
 }

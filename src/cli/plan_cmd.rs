@@ -7,7 +7,10 @@ use crate::addr::Target;
 use crate::apply::{apply as run_apply, ApplyOptions};
 use crate::config::Config;
 use crate::eval::Phase;
-use crate::plan::{execution_graph_text, plan as make_plan, plan_json, render_plan, state_digest, Plan, PlanMode, PlanOptions, PLAN_FORMAT_VERSION};
+use crate::plan::{
+    execution_graph_text, plan as make_plan, plan_json, render_plan, state_digest, Plan, PlanMode,
+    PlanOptions, PLAN_FORMAT_VERSION,
+};
 use crate::registry::Registry;
 use crate::state::State;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -16,21 +19,51 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 fn targets(list: &[String]) -> Result<Vec<Target>, CliError> {
-    list.iter().map(|t| t.parse::<Target>().map_err(|e| CliError::msg("Invalid address", e.to_string()))).collect()
+    list.iter()
+        .map(|t| {
+            t.parse::<Target>()
+                .map_err(|e| CliError::msg("Invalid address", e.to_string()))
+        })
+        .collect()
 }
 
 fn options(env: &str, p: &PlanArgs, phase: Phase, digest: String) -> Result<PlanOptions, CliError> {
     let mode = match (p.destroy, p.refresh_only) {
-        (true, true) => return Err(CliError::msg("Conflicting options", "--destroy and --refresh-only cannot be combined.")),
+        (true, true) => {
+            return Err(CliError::msg(
+                "Conflicting options",
+                "--destroy and --refresh-only cannot be combined.",
+            ))
+        }
         (true, false) => PlanMode::Destroy,
         (false, true) => PlanMode::RefreshOnly,
         (false, false) => PlanMode::Normal,
     };
-    Ok(PlanOptions { env: env.to_string(), mode, refresh: p.refresh || p.refresh_only, targets: targets(&p.targets)?, replace: targets(&p.replace)?, phase, topology_digest: digest })
+    Ok(PlanOptions {
+        env: env.to_string(),
+        mode,
+        refresh: p.refresh || p.refresh_only,
+        targets: targets(&p.targets)?,
+        replace: targets(&p.replace)?,
+        phase,
+        topology_digest: digest,
+    })
 }
 
 /// Loads everything a plan needs.
-fn prepare(ws: &Workspace, env: &EnvArgs, allow_missing: bool) -> Result<(String, Config, String, std::collections::BTreeMap<String, standby_provider_sdk::Value>), CliError> {
+fn prepare(
+    ws: &Workspace,
+    env: &EnvArgs,
+    allow_missing: bool,
+) -> Result<
+    (
+        String,
+        Config,
+        String,
+        std::collections::BTreeMap<String, standby_provider_sdk::Value>,
+    ),
+    CliError,
+> {
     let env_name = ws.env_name(env)?;
     let mut config = ws.load()?;
     let digest = Workspace::topology_digest(&config);
@@ -41,64 +74,127 @@ fn prepare(ws: &Workspace, env: &EnvArgs, allow_missing: bool) -> Result<(String
 pub(crate) fn validate(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     let (env_name, config, _, vars) = prepare(ws, env, true)?;
     let registry = Registry::standard();
-    let opts = options(&env_name, &PlanArgs { targets: vec![], replace: vec![], destroy: false, refresh_only: false, refresh: false }, Phase::Validate, String::new())?;
-    runtime()?.block_on(make_plan(&config, &registry, None, vars, &opts)).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let opts = options(
+        &env_name,
+        &PlanArgs {
+            targets: vec![],
+            replace: vec![],
+            destroy: false,
+            refresh_only: false,
+            refresh: false,
+        },
+        Phase::Validate,
+        String::new(),
+    )?;
+    runtime()?
+        .block_on(make_plan(&config, &registry, None, vars, &opts))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     println!("Success! The topology is valid.");
     Ok(0)
 }
 
-pub(crate) fn plan(ws: &Workspace, env: &EnvArgs, p: &PlanArgs, lock: &LockArgs, out: Option<&Path>, json: bool, detailed: bool) -> Result<i32, CliError> {
+pub(crate) fn plan(
+    ws: &Workspace,
+    env: &EnvArgs,
+    p: &PlanArgs,
+    lock: &LockArgs,
+    out: Option<&Path>,
+    json: bool,
+    detailed: bool,
+) -> Result<i32, CliError> {
     let (env_name, config, digest, vars) = prepare(ws, env, false)?;
     let backend = ws.backend(&env_name);
     let _guard = ws.lock(&backend, "plan", lock)?;
     let state = ws.read_state(&backend)?;
     let registry = Registry::standard();
     let opts = options(&env_name, p, Phase::Plan, digest)?;
-    let plan = runtime()?.block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts)).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let plan = runtime()?
+        .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default()
+        );
     } else {
         print!("{}", render_plan(&plan, ws.color));
     }
     if let Some(out) = out {
         save_plan(&plan, out)?;
         if !json {
-            println!("\nSaved the plan to: {}\nTo perform exactly these actions, run: standby apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to: {}\nTo perform exactly these actions, run: standby apply {}",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
 }
 
 fn save_plan(plan: &Plan, out: &Path) -> Result<(), CliError> {
-    let bytes = serde_json::to_vec(plan).map_err(|e| CliError::msg("Cannot encode the plan", e.to_string()))?;
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
+    let bytes = serde_json::to_vec(plan)
+        .map_err(|e| CliError::msg("Cannot encode the plan", e.to_string()))?;
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
     crate::state::atomic_write(out, &bytes).map_err(state_error)
 }
 
 pub(crate) fn read_plan(path: &Path) -> Result<Plan, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::msg(format!("Cannot read the plan file {}", path.display()), e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| CliError::msg(format!("{} is not a saved plan", path.display()), format!("It could not be parsed: {e}. Save plans with standby plan --out FILE.")))?;
-    let version = v.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::msg(
+            format!("Cannot read the plan file {}", path.display()),
+            e.to_string(),
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::msg(
+            format!("{} is not a saved plan", path.display()),
+            format!("It could not be parsed: {e}. Save plans with standby plan --out FILE."),
+        )
+    })?;
+    let version = v
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     if version != u64::from(PLAN_FORMAT_VERSION) {
         return Err(CliError::msg(format!("{} has plan format {version}", path.display()), format!("This standby reads plan format {PLAN_FORMAT_VERSION}. Make the plan again with this version.")));
     }
-    serde_json::from_value(v).map_err(|e| CliError::msg(format!("{} is not a valid saved plan", path.display()), e.to_string()))
+    serde_json::from_value(v).map_err(|e| {
+        CliError::msg(
+            format!("{} is not a valid saved plan", path.display()),
+            e.to_string(),
+        )
+    })
 }
 
 /// Refuses a saved plan whose state or topology moved on since it was made.
 fn check_fresh(plan: &Plan, state: Option<&State>, digest: &str) -> Result<(), CliError> {
     let empty = State::new();
     let s = state.unwrap_or(&empty);
-    let stale = |why: String| CliError::msg("Saved plan is stale", format!("{why}\nNothing was changed. Run `standby plan --out FILE` again and review the new plan."));
+    let stale = |why: String| {
+        CliError::msg("Saved plan is stale", format!("{why}\nNothing was changed. Run `standby plan --out FILE` again and review the new plan."))
+    };
     if !plan.prior.lineage.is_empty() && state.is_some() && plan.prior.lineage != s.lineage {
-        return Err(stale(format!("The plan was made for state lineage {}, but the state now has lineage {}.", plan.prior.lineage, s.lineage)));
+        return Err(stale(format!(
+            "The plan was made for state lineage {}, but the state now has lineage {}.",
+            plan.prior.lineage, s.lineage
+        )));
     }
     if plan.prior.serial != s.serial || plan.prior.digest != state_digest(s) {
-        return Err(stale(format!("The state changed since the plan was made (serial {} then, {} now).", plan.prior.serial, s.serial)));
+        return Err(stale(format!(
+            "The state changed since the plan was made (serial {} then, {} now).",
+            plan.prior.serial, s.serial
+        )));
     }
     if plan.topology_digest != digest {
-        return Err(stale("The topology files changed since the plan was made.".into()));
+        return Err(stale(
+            "The topology files changed since the plan was made.".into(),
+        ));
     }
     Ok(())
 }
@@ -110,11 +206,20 @@ fn confirm(plan: &Plan) -> Result<(), CliError> {
             "Standard input is not a terminal, so standby cannot ask. Nothing was changed. Re-run with --auto-approve, or review a saved plan (standby plan --out FILE) and apply it with standby apply FILE.",
         ));
     }
-    let what = if plan.mode == PlanMode::Destroy { "destroy all resources in this environment" } else { "perform these actions" };
-    print!("\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let what = if plan.mode == PlanMode::Destroy {
+        "destroy all resources in this environment"
+    } else {
+        "perform these actions"
+    };
+    print!(
+        "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
     let _ = std::io::stdout().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::msg("Cannot read the answer", e.to_string()))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::msg("Cannot read the answer", e.to_string()))?;
     if line.trim() != "yes" {
         println!("\nApply cancelled.");
         return Err(CliError::Exit(1));
@@ -122,14 +227,28 @@ fn confirm(plan: &Plan) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(crate) fn apply(ws: &Workspace, plan_file: Option<&Path>, env: &EnvArgs, p: &PlanArgs, lock: &LockArgs, auto_approve: bool, parallelism: usize) -> Result<i32, CliError> {
+pub(crate) fn apply(
+    ws: &Workspace,
+    plan_file: Option<&Path>,
+    env: &EnvArgs,
+    p: &PlanArgs,
+    lock: &LockArgs,
+    auto_approve: bool,
+    parallelism: usize,
+) -> Result<i32, CliError> {
     let rt = runtime()?;
     let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
         Some(file) => {
             let plan = read_plan(file)?;
             if env.env.as_deref().is_some_and(|e| e != plan.env) {
-                return Err(CliError::msg("Environment mismatch", format!("The saved plan is for environment {:?}; drop -e or pass -e {}.", plan.env, plan.env)));
+                return Err(CliError::msg(
+                    "Environment mismatch",
+                    format!(
+                        "The saved plan is for environment {:?}; drop -e or pass -e {}.",
+                        plan.env, plan.env
+                    ),
+                ));
             }
             let config = ws.load()?;
             let env_name = plan.env.clone();
@@ -151,7 +270,9 @@ pub(crate) fn apply(ws: &Workspace, plan_file: Option<&Path>, env: &EnvArgs, p: 
         (None, fresh) => {
             let (digest, vars) = fresh.unwrap_or_default();
             let opts = options(&env_name, p, Phase::Plan, digest)?;
-            let plan = rt.block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts)).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            let plan = rt
+                .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
+                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             print!("{}", render_plan(&plan, ws.color));
             if !plan.has_changes() {
                 return Ok(0);
@@ -162,11 +283,29 @@ pub(crate) fn apply(ws: &Workspace, plan_file: Option<&Path>, env: &EnvArgs, p: 
             plan
         }
     };
-    execute(ws, &rt, &registry, &config, &plan, &backend, state.unwrap_or_default(), parallelism)
+    execute(
+        ws,
+        &rt,
+        &registry,
+        &config,
+        &plan,
+        &backend,
+        state.unwrap_or_default(),
+        parallelism,
+    )
 }
 
 #[allow(clippy::too_many_arguments)] // The pieces of one apply; grouping them would only rename them.
-fn execute(ws: &Workspace, rt: &tokio::runtime::Runtime, registry: &Registry, config: &Config, plan: &Plan, backend: &crate::state::LocalBackend, state: State, parallelism: usize) -> Result<i32, CliError> {
+fn execute(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+    registry: &Registry,
+    config: &Config,
+    plan: &Plan,
+    backend: &crate::state::LocalBackend,
+    state: State,
+    parallelism: usize,
+) -> Result<i32, CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     rt.spawn(async move {
@@ -180,9 +319,17 @@ fn execute(ws: &Workspace, rt: &tokio::runtime::Runtime, registry: &Registry, co
         }
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let total = plan.changes.iter().filter(|c| c.action != crate::plan::Action::NoOp).count();
+    let total = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::plan::Action::NoOp)
+        .count();
     let shown = rt.spawn(progress::show(rx, total));
-    let opts = ApplyOptions { parallelism, stop, events: Some(tx) };
+    let opts = ApplyOptions {
+        parallelism,
+        stop,
+        events: Some(tx),
+    };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);
     let report = result.map_err(|e| match e {
@@ -192,7 +339,16 @@ fn execute(ws: &Workspace, rt: &tokio::runtime::Runtime, registry: &Registry, co
     let (add, change, destroy) = report.counts();
     let mut failed = !report.failed.is_empty();
     if failed {
-        let diags: Vec<_> = report.failed.iter().map(|f| crate::diag::Diagnostic::bare(format!("{}: {}", f.addr, f.summary), f.detail.clone())).collect();
+        let diags: Vec<_> = report
+            .failed
+            .iter()
+            .map(|f| {
+                crate::diag::Diagnostic::bare(
+                    format!("{}: {}", f.addr, f.summary),
+                    f.detail.clone(),
+                )
+            })
+            .collect();
         eprint!("{}", report::render(&Default::default(), &diags, ws.color));
         for (addr, culprit) in &report.skipped {
             eprintln!("Skipped {addr}: it depends on {culprit}, which failed.");
@@ -200,38 +356,76 @@ fn execute(ws: &Workspace, rt: &tokio::runtime::Runtime, registry: &Registry, co
     }
     if report.interrupted {
         failed = true;
-        eprintln!("Apply interrupted: {} action(s) were not started. Run standby apply again to finish.", report.not_started.len());
+        eprintln!(
+            "Apply interrupted: {} action(s) were not started. Run standby apply again to finish.",
+            report.not_started.len()
+        );
     }
-    let verb = if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" };
+    let verb = if plan.mode == PlanMode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
     if failed {
         println!("\n{verb} incomplete. Resources: {add} added, {change} changed, {destroy} destroyed. Run standby apply again after fixing the errors; it continues from here.");
     } else if plan.mode == PlanMode::RefreshOnly {
-        println!("\nRefresh complete: {} change(s) made outside standby are now recorded in the state.", plan.drift.len());
+        println!(
+            "\nRefresh complete: {} change(s) made outside standby are now recorded in the state.",
+            plan.drift.len()
+        );
     } else {
-        println!("\n{verb} complete! Resources: {add} added, {change} changed, {destroy} destroyed.");
+        println!(
+            "\n{verb} complete! Resources: {add} added, {change} changed, {destroy} destroyed."
+        );
     }
     if !report.state.outputs.is_empty() && plan.mode == PlanMode::Normal {
         println!("\nOutputs:\n");
         for (k, o) in &report.state.outputs {
-            let v = if o.sensitive { "(sensitive value)".to_string() } else { standby_provider_sdk::Value::from_json(&o.value).to_string() };
+            let v = if o.sensitive {
+                "(sensitive value)".to_string()
+            } else {
+                standby_provider_sdk::Value::from_json(&o.value).to_string()
+            };
             println!("{k} = {v}");
         }
     }
     Ok(i32::from(failed))
 }
 
-pub(crate) fn graph(ws: &Workspace, env: &EnvArgs, format: GraphFormat, with_plan: bool) -> Result<i32, CliError> {
+pub(crate) fn graph(
+    ws: &Workspace,
+    env: &EnvArgs,
+    format: GraphFormat,
+    with_plan: bool,
+) -> Result<i32, CliError> {
     let mermaid = matches!(format, GraphFormat::Mermaid);
     let registry = Registry::standard();
     if !with_plan {
         let config = ws.load()?;
-        print!("{}", crate::plan::config_graph_text(&config, &registry, mermaid).map_err(|d| CliError::Diags(config.sources.clone(), d))?);
+        print!(
+            "{}",
+            crate::plan::config_graph_text(&config, &registry, mermaid)
+                .map_err(|d| CliError::Diags(config.sources.clone(), d))?
+        );
         return Ok(0);
     }
     let (env_name, config, digest, vars) = prepare(ws, env, false)?;
     let state = ws.read_state(&ws.backend(&env_name))?;
-    let opts = options(&env_name, &PlanArgs { targets: vec![], replace: vec![], destroy: false, refresh_only: false, refresh: false }, Phase::Plan, digest)?;
-    let plan = runtime()?.block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts)).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let opts = options(
+        &env_name,
+        &PlanArgs {
+            targets: vec![],
+            replace: vec![],
+            destroy: false,
+            refresh_only: false,
+            refresh: false,
+        },
+        Phase::Plan,
+        digest,
+    )?;
+    let plan = runtime()?
+        .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     print!("{}", execution_graph_text(&plan, mermaid));
     Ok(0)
 }

@@ -14,7 +14,9 @@ fn verb(a: Action) -> (&'static str, &'static str) {
         Action::Create => ("Creating...", "Creation complete"),
         Action::Update => ("Modifying...", "Modifications complete"),
         Action::Delete => ("Destroying...", "Destruction complete"),
-        Action::CreateThenDelete | Action::DeleteThenCreate => ("Replacing...", "Replacement complete"),
+        Action::CreateThenDelete | Action::DeleteThenCreate => {
+            ("Replacing...", "Replacement complete")
+        }
         Action::Read => ("Reading...", "Read complete"),
         Action::NoOp => ("", ""),
     }
@@ -23,8 +25,15 @@ fn verb(a: Action) -> (&'static str, &'static str) {
 /// Consumes events until the sender is dropped.
 pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
     let tty = std::io::stderr().is_terminal();
-    let bar = if tty { ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = if tty {
+        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let mut done = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(200));

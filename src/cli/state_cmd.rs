@@ -9,12 +9,26 @@ use crate::state::{State, StateLock as _, StateStore as _};
 use standby_provider_sdk::Value;
 
 fn must_state(ws: &Workspace, env_name: &str) -> Result<State, CliError> {
-    ws.read_state(&ws.backend(env_name))?.ok_or_else(|| CliError::msg(format!("No state for environment {env_name:?}"), "Nothing has been applied in this environment yet. Run standby apply first."))
+    ws.read_state(&ws.backend(env_name))?.ok_or_else(|| {
+        CliError::msg(
+            format!("No state for environment {env_name:?}"),
+            "Nothing has been applied in this environment yet. Run standby apply first.",
+        )
+    })
 }
 
 fn instance_text(addr: &AbsInstance, st: &crate::state::InstanceState) -> String {
     let v = st.value();
-    let mut out = format!("# {addr}:\n{} {:?} {:?} {{\n", if addr.resource.resource.mode == crate::addr::Mode::Data { "data" } else { "resource" }, addr.resource.resource.type_name, addr.resource.resource.name);
+    let mut out = format!(
+        "# {addr}:\n{} {:?} {:?} {{\n",
+        if addr.resource.resource.mode == crate::addr::Mode::Data {
+            "data"
+        } else {
+            "resource"
+        },
+        addr.resource.resource.type_name,
+        addr.resource.resource.name
+    );
     if let Value::Map(m) = v.unmarked() {
         let width = m.keys().map(String::len).max().unwrap_or(0);
         for (k, x) in m {
@@ -53,11 +67,19 @@ fn state_json(s: &State) -> serde_json::Value {
     serde_json::json!({ "format_version": "1.0", "lineage": s.lineage, "serial": s.serial, "values": { "outputs": outputs, "resources": resources } })
 }
 
-pub(crate) fn show(ws: &Workspace, plan_file: Option<&std::path::Path>, env: &EnvArgs, json: bool) -> Result<i32, CliError> {
+pub(crate) fn show(
+    ws: &Workspace,
+    plan_file: Option<&std::path::Path>,
+    env: &EnvArgs,
+    json: bool,
+) -> Result<i32, CliError> {
     if let Some(f) = plan_file {
         let plan = super::plan_cmd::read_plan(f)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default()
+            );
         } else {
             print!("{}", render_plan(&plan, ws.color));
         }
@@ -66,7 +88,10 @@ pub(crate) fn show(ws: &Workspace, plan_file: Option<&std::path::Path>, env: &En
     let env_name = ws.env_name(env)?;
     let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default()
+        );
         return Ok(0);
     }
     if state.resources.is_empty() {
@@ -78,19 +103,47 @@ pub(crate) fn show(ws: &Workspace, plan_file: Option<&std::path::Path>, env: &En
     if !state.outputs.is_empty() {
         println!("Outputs:\n");
         for (k, o) in &state.outputs {
-            println!("{k} = {}", if o.sensitive { "(sensitive value)".into() } else { Value::from_json(&o.value).to_string() });
+            println!(
+                "{k} = {}",
+                if o.sensitive {
+                    "(sensitive value)".into()
+                } else {
+                    Value::from_json(&o.value).to_string()
+                }
+            );
         }
     }
     Ok(0)
 }
 
-pub(crate) fn output(ws: &Workspace, name: Option<&str>, env: &EnvArgs, json: bool) -> Result<i32, CliError> {
+pub(crate) fn output(
+    ws: &Workspace,
+    name: Option<&str>,
+    env: &EnvArgs,
+    json: bool,
+) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
     let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
-    let shown = |o: &crate::state::OutputState| if o.sensitive { Value::string("(sensitive value)") } else { Value::from_json(&o.value) };
+    let shown = |o: &crate::state::OutputState| {
+        if o.sensitive {
+            Value::string("(sensitive value)")
+        } else {
+            Value::from_json(&o.value)
+        }
+    };
     if let Some(n) = name {
         let o = state.outputs.get(n).ok_or_else(|| {
-            CliError::msg(format!("Output {n:?} not found"), format!("The state has {}.", if state.outputs.is_empty() { "no outputs; run standby apply first".to_string() } else { state.outputs.keys().cloned().collect::<Vec<_>>().join(", ") }))
+            CliError::msg(
+                format!("Output {n:?} not found"),
+                format!(
+                    "The state has {}.",
+                    if state.outputs.is_empty() {
+                        "no outputs; run standby apply first".to_string()
+                    } else {
+                        state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            )
         })?;
         if json {
             println!("{}", shown(o).to_json());
@@ -103,7 +156,16 @@ pub(crate) fn output(ws: &Workspace, name: Option<&str>, env: &EnvArgs, json: bo
         return Ok(0);
     }
     if json {
-        let m: serde_json::Map<_, _> = state.outputs.iter().map(|(k, o)| (k.clone(), serde_json::json!({ "value": shown(o).to_json(), "sensitive": o.sensitive }))).collect();
+        let m: serde_json::Map<_, _> = state
+            .outputs
+            .iter()
+            .map(|(k, o)| {
+                (
+                    k.clone(),
+                    serde_json::json!({ "value": shown(o).to_json(), "sensitive": o.sensitive }),
+                )
+            })
+            .collect();
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
     } else {
         for (k, o) in &state.outputs {
@@ -114,8 +176,15 @@ pub(crate) fn output(ws: &Workspace, name: Option<&str>, env: &EnvArgs, json: bo
 }
 
 fn parse_instance(s: &str) -> Result<AbsInstance, CliError> {
-    let t: Target = s.parse().map_err(|e: crate::addr::AddrError| CliError::msg("Invalid address", e.to_string()))?;
-    t.as_instance().ok_or_else(|| CliError::msg("Invalid address", format!("{s:?} names a module, not a resource instance.")))
+    let t: Target = s
+        .parse()
+        .map_err(|e: crate::addr::AddrError| CliError::msg("Invalid address", e.to_string()))?;
+    t.as_instance().ok_or_else(|| {
+        CliError::msg(
+            "Invalid address",
+            format!("{s:?} names a module, not a resource instance."),
+        )
+    })
 }
 
 pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> {
@@ -123,8 +192,18 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
         StateCommand::List { env, filter } => {
             let env_name = ws.env_name(&env)?;
             let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
-            let filters: Vec<Target> = filter.iter().map(|f| f.parse::<Target>().map_err(|e| CliError::msg("Invalid address", e.to_string()))).collect::<Result<_, _>>()?;
-            for a in state.resources.keys().filter(|a| filters.is_empty() || filters.iter().any(|f| f.matches(a))) {
+            let filters: Vec<Target> = filter
+                .iter()
+                .map(|f| {
+                    f.parse::<Target>()
+                        .map_err(|e| CliError::msg("Invalid address", e.to_string()))
+                })
+                .collect::<Result<_, _>>()?;
+            for a in state
+                .resources
+                .keys()
+                .filter(|a| filters.is_empty() || filters.iter().any(|f| f.matches(a)))
+            {
                 println!("{a}");
             }
             Ok(0)
@@ -133,7 +212,12 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
             let env_name = ws.env_name(&env)?;
             let state = must_state(ws, &env_name)?;
             let a = parse_instance(&addr)?;
-            let st = state.resources.get(&a).ok_or_else(|| CliError::msg(format!("No instance {addr} in the state"), "List what exists with standby state list."))?;
+            let st = state.resources.get(&a).ok_or_else(|| {
+                CliError::msg(
+                    format!("No instance {addr} in the state"),
+                    "List what exists with standby state list.",
+                )
+            })?;
             print!("{}", instance_text(&a, st));
             Ok(0)
         }
@@ -145,27 +229,49 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
             for addr in &addrs {
                 let a = parse_instance(addr)?;
                 if state.resources.remove(&a).is_none() {
-                    return Err(CliError::msg(format!("No instance {addr} in the state"), "Nothing was removed. List what exists with standby state list."));
+                    return Err(CliError::msg(
+                        format!("No instance {addr} in the state"),
+                        "Nothing was removed. List what exists with standby state list.",
+                    ));
                 }
             }
             state.serial += 1;
             backend.write(&state).map_err(state_error)?;
-            println!("Removed {} instance(s) from the state. The real objects were not touched.", addrs.len());
+            println!(
+                "Removed {} instance(s) from the state. The real objects were not touched.",
+                addrs.len()
+            );
             Ok(0)
         }
-        StateCommand::Mv { from, to, env, lock } => {
+        StateCommand::Mv {
+            from,
+            to,
+            env,
+            lock,
+        } => {
             let env_name = ws.env_name(&env)?;
             let backend = ws.backend(&env_name);
             let _g = ws.lock(&backend, "state mv", &lock)?;
             let mut state = must_state(ws, &env_name)?;
             let (f, t) = (parse_instance(&from)?, parse_instance(&to)?);
             if f.resource.resource.type_name != t.resource.resource.type_name {
-                return Err(CliError::msg("Cannot move between resource types", format!("{from} and {to} have different types.")));
+                return Err(CliError::msg(
+                    "Cannot move between resource types",
+                    format!("{from} and {to} have different types."),
+                ));
             }
             if state.resources.contains_key(&t) {
-                return Err(CliError::msg(format!("{to} already exists in the state"), "Remove it first with standby state rm, or pick another address."));
+                return Err(CliError::msg(
+                    format!("{to} already exists in the state"),
+                    "Remove it first with standby state rm, or pick another address.",
+                ));
             }
-            let st = state.resources.remove(&f).ok_or_else(|| CliError::msg(format!("No instance {from} in the state"), "List what exists with standby state list."))?;
+            let st = state.resources.remove(&f).ok_or_else(|| {
+                CliError::msg(
+                    format!("No instance {from} in the state"),
+                    "List what exists with standby state list.",
+                )
+            })?;
             state.resources.insert(t, st);
             state.serial += 1;
             backend.write(&state).map_err(state_error)?;
@@ -175,7 +281,10 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
         StateCommand::Pull { env } => {
             let env_name = ws.env_name(&env)?;
             let state = must_state(ws, &env_name)?;
-            println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&state).unwrap_or_default()
+            );
             Ok(0)
         }
     }

@@ -19,9 +19,18 @@ pub(crate) struct Workspace {
 impl Workspace {
     /// The environment name: `-e NAME`, or `default`. A named environment must have a file.
     pub fn env_name(&self, env: &EnvArgs) -> Result<String, CliError> {
-        let Some(name) = &env.env else { return Ok("default".into()) };
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
-            return Err(CliError::msg(format!("Invalid environment name {name:?}"), "Environment names use letters, digits, - and _."));
+        let Some(name) = &env.env else {
+            return Ok("default".into());
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CliError::msg(
+                format!("Invalid environment name {name:?}"),
+                "Environment names use letters, digits, - and _.",
+            ));
         }
         if self.root.join("env").join(format!("{name}.hcl")).is_file() {
             return Ok(name.clone());
@@ -32,7 +41,10 @@ impl Workspace {
             if known.is_empty() {
                 format!("There is no env/{name}.hcl and no env/ directory in {}. Create env/{name}.hcl with the environment's variable values.", self.root.display())
             } else {
-                format!("There is no env/{name}.hcl. Environments that exist: {}.", known.join(", "))
+                format!(
+                    "There is no env/{name}.hcl. Environments that exist: {}.",
+                    known.join(", ")
+                )
             },
         ))
     }
@@ -40,7 +52,16 @@ impl Workspace {
     /// Names of `env/*.hcl`.
     pub fn environments(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.root.join("env"))
-            .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".hcl")).map(str::to_string)).collect())
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".hcl"))
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -75,24 +96,36 @@ impl Workspace {
     }
 
     /// Root variable values from env/NAME.hcl, --var-file and --var, in that order.
-    pub fn inputs(&self, config: &mut Config, env_name: &str, env: &EnvArgs, allow_missing: bool) -> Result<BTreeMap<String, Value>, CliError> {
+    pub fn inputs(
+        &self,
+        config: &mut Config,
+        env_name: &str,
+        env: &EnvArgs,
+        allow_missing: bool,
+    ) -> Result<BTreeMap<String, Value>, CliError> {
         let mut sources = Vec::new();
         let env_file = self.root.join("env").join(format!("{env_name}.hcl"));
         if env_file.is_file() {
-            let f = load_var_file(&env_file, &mut config.sources).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            let f = load_var_file(&env_file, &mut config.sources)
+                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             sources.push(VarSource::File(f));
         }
         for vf in &env.var_files {
-            let f = load_var_file(vf, &mut config.sources).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            let f = load_var_file(vf, &mut config.sources)
+                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             sources.push(VarSource::File(f));
         }
         for v in &env.vars {
             let Some((k, val)) = v.split_once('=') else {
-                return Err(CliError::msg(format!("Invalid --var {v:?}"), "Write --var NAME=VALUE."));
+                return Err(CliError::msg(
+                    format!("Invalid --var {v:?}"),
+                    "Write --var NAME=VALUE.",
+                ));
             };
             sources.push(VarSource::Flag(k.trim().to_string(), val.to_string()));
         }
-        root_inputs(config, env_name, &sources, allow_missing).map_err(|d| CliError::Diags(config.sources.clone(), d))
+        root_inputs(config, env_name, &sources, allow_missing)
+            .map_err(|d| CliError::Diags(config.sources.clone(), d))
     }
 
     /// The environment's state backend.
@@ -101,8 +134,15 @@ impl Workspace {
     }
 
     /// Takes the state lock for an operation.
-    pub fn lock(&self, backend: &LocalBackend, operation: &str, lock: &LockArgs) -> Result<LockGuard, CliError> {
-        backend.lock(LockInfo::new(operation), lock.lock_timeout).map_err(state_error)
+    pub fn lock(
+        &self,
+        backend: &LocalBackend,
+        operation: &str,
+        lock: &LockArgs,
+    ) -> Result<LockGuard, CliError> {
+        backend
+            .lock(LockInfo::new(operation), lock.lock_timeout)
+            .map_err(state_error)
     }
 
     /// Reads the state; a missing state is an empty one.

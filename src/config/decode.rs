@@ -12,7 +12,9 @@ use hcl_edit::structure::{Block, BlockLabel, Structure};
 use hcl_edit::Span as _;
 
 /// Block types a module may contain.
-const BLOCK_TYPES: [&str; 7] = ["variable", "locals", "output", "provider", "resource", "data", "module"];
+const BLOCK_TYPES: [&str; 7] = [
+    "variable", "locals", "output", "provider", "resource", "data", "module",
+];
 
 /// A `module` block before its child module is loaded.
 pub(super) struct PendingCall {
@@ -48,7 +50,10 @@ fn block_span(file: FileId, b: &Block) -> Span {
         .and_then(|l| l.span())
         .or_else(|| b.ident.span())
         .map_or(start, |r| r.end);
-    Span { file, range: start..end }
+    Span {
+        file,
+        range: start..end,
+    }
 }
 
 impl Decoder<'_> {
@@ -57,7 +62,10 @@ impl Decoder<'_> {
     }
 
     fn expr(&self, e: &Expression) -> Expr {
-        Expr { file: self.file, inner: e.clone() }
+        Expr {
+            file: self.file,
+            inner: e.clone(),
+        }
     }
 
     pub fn body(&mut self, body: &hcl_edit::structure::Body) {
@@ -79,7 +87,10 @@ impl Decoder<'_> {
         }
         self.diags.push(Diagnostic::at(
             block_span(self.file, b),
-            format!("Wrong number of labels on a {} block", b.ident.value().as_str()),
+            format!(
+                "Wrong number of labels on a {} block",
+                b.ident.value().as_str()
+            ),
             format!("Write it as {what}; found {} label(s).", b.labels.len()),
         ));
         None
@@ -124,7 +135,10 @@ impl Decoder<'_> {
                         self.diags.push(Diagnostic::at(
                             self.span(a.key.span()),
                             format!("Attribute {name:?} is set twice"),
-                            format!("It was already set at byte {}; remove one of them.", prev.span.range.start),
+                            format!(
+                                "It was already set at byte {}; remove one of them.",
+                                prev.span.range.start
+                            ),
                         ));
                     } else {
                         out.insert(name, attr);
@@ -146,7 +160,11 @@ impl Decoder<'_> {
                     if allowed.is_empty() {
                         format!("A {within} takes no nested blocks.")
                     } else {
-                        format!("Only {} blocks may appear here.{}", allowed.join(", "), suggestion(k, allowed.iter().copied()))
+                        format!(
+                            "Only {} blocks may appear here.{}",
+                            allowed.join(", "),
+                            suggestion(k, allowed.iter().copied())
+                        )
                     },
                 ));
             }
@@ -198,25 +216,38 @@ impl Decoder<'_> {
     }
 
     fn variable(&mut self, b: &Block) {
-        let Some(l) = self.labels(b, 1, "variable \"NAME\" { ... }") else { return };
+        let Some(l) = self.labels(b, 1, "variable \"NAME\" { ... }") else {
+            return;
+        };
         let name = l[0].to_string();
         let (body, blocks) = self.attrs(&b.body);
-        self.reject_attrs(&body, &["type", "default", "description", "sensitive", "nullable"], "a variable block");
+        self.reject_attrs(
+            &body,
+            &["type", "default", "description", "sensitive", "nullable"],
+            "a variable block",
+        );
         self.reject_blocks(&blocks, &["validation"], "a variable block");
         let ty = match body.get("type") {
             None => TypeConstraint::Any,
             Some(a) => TypeConstraint::parse(&a.expr.inner).unwrap_or_else(|e| {
-                self.diags.push(Diagnostic::at(a.expr.span(), "Invalid type constraint", e));
+                self.diags
+                    .push(Diagnostic::at(a.expr.span(), "Invalid type constraint", e));
                 TypeConstraint::Any
             }),
         };
         let mut validations = Vec::new();
-        for v in blocks.iter().filter(|v| v.ident.value().as_str() == "validation") {
+        for v in blocks
+            .iter()
+            .filter(|v| v.ident.value().as_str() == "validation")
+        {
             let (vb, inner) = self.attrs(&v.body);
             self.reject_blocks(&inner, &[], "a validation block");
             self.reject_attrs(&vb, &["condition", "error_message"], "a validation block");
             match (vb.get("condition"), vb.get("error_message")) {
-                (Some(c), Some(m)) => validations.push(Validation { condition: c.expr.clone(), error_message: m.expr.clone() }),
+                (Some(c), Some(m)) => validations.push(Validation {
+                    condition: c.expr.clone(),
+                    error_message: m.expr.clone(),
+                }),
                 _ => self.diags.push(Diagnostic::at(
                     self.span(v.ident.span()),
                     "Incomplete validation block",
@@ -234,7 +265,16 @@ impl Decoder<'_> {
         }
         self.module.variables.insert(
             name.clone(),
-            Variable { name, ty, default: body.get("default").map(|a| a.expr.clone()), description, sensitive, nullable, validations, span },
+            Variable {
+                name,
+                ty,
+                default: body.get("default").map(|a| a.expr.clone()),
+                description,
+                sensitive,
+                nullable,
+                validations,
+                span,
+            },
         );
     }
 
@@ -247,7 +287,9 @@ impl Decoder<'_> {
     }
 
     fn locals(&mut self, b: &Block) {
-        let Some(_) = self.labels(b, 0, "locals { ... }") else { return };
+        let Some(_) = self.labels(b, 0, "locals { ... }") else {
+            return;
+        };
         let (body, blocks) = self.attrs(&b.body);
         self.reject_blocks(&blocks, &[], "a locals block");
         for (name, a) in body {
@@ -255,33 +297,65 @@ impl Decoder<'_> {
                 self.duplicate("local value", &name, a.span.clone());
                 continue;
             }
-            self.module.locals.insert(name.clone(), Local { name, expr: a.expr, span: a.span });
+            self.module.locals.insert(
+                name.clone(),
+                Local {
+                    name,
+                    expr: a.expr,
+                    span: a.span,
+                },
+            );
         }
     }
 
     fn output(&mut self, b: &Block) {
-        let Some(l) = self.labels(b, 1, "output \"NAME\" { value = ... }") else { return };
+        let Some(l) = self.labels(b, 1, "output \"NAME\" { value = ... }") else {
+            return;
+        };
         let name = l[0].to_string();
         let (body, blocks) = self.attrs(&b.body);
         self.reject_blocks(&blocks, &[], "an output block");
-        self.reject_attrs(&body, &["value", "description", "sensitive", "depends_on"], "an output block");
+        self.reject_attrs(
+            &body,
+            &["value", "description", "sensitive", "depends_on"],
+            "an output block",
+        );
         let span = block_span(self.file, b);
         let Some(value) = body.get("value") else {
-            self.diags.push(Diagnostic::at(span, format!("Output {name:?} has no value"), "Add `value = <expression>` to the output block."));
+            self.diags.push(Diagnostic::at(
+                span,
+                format!("Output {name:?} has no value"),
+                "Add `value = <expression>` to the output block.",
+            ));
             return;
         };
         let description = body.get("description").and_then(|a| self.literal_string(a));
         let sensitive = body.get("sensitive").is_some_and(|a| self.literal_bool(a));
-        let depends_on = body.get("depends_on").map(|a| self.depends_on(a)).unwrap_or_default();
+        let depends_on = body
+            .get("depends_on")
+            .map(|a| self.depends_on(a))
+            .unwrap_or_default();
         if self.module.outputs.contains_key(&name) {
             self.duplicate("output", &name, span);
             return;
         }
-        self.module.outputs.insert(name.clone(), Output { name, value: value.expr.clone(), description, sensitive, depends_on, span });
+        self.module.outputs.insert(
+            name.clone(),
+            Output {
+                name,
+                value: value.expr.clone(),
+                description,
+                sensitive,
+                depends_on,
+                span,
+            },
+        );
     }
 
     fn provider(&mut self, b: &Block) {
-        let Some(l) = self.labels(b, 1, "provider \"NAME\" { ... }") else { return };
+        let Some(l) = self.labels(b, 1, "provider \"NAME\" { ... }") else {
+            return;
+        };
         let name = l[0].to_string();
         let (body, blocks) = self.attrs(&b.body);
         self.reject_blocks(&blocks, &[], "a provider block");
@@ -290,7 +364,9 @@ impl Decoder<'_> {
             self.duplicate("provider configuration", &name, span);
             return;
         }
-        self.module.providers.insert(name.clone(), ProviderBlock { name, body, span });
+        self.module
+            .providers
+            .insert(name.clone(), ProviderBlock { name, body, span });
     }
 
     fn depends_on(&mut self, a: &Attr) -> Vec<DependsOn> {
@@ -323,16 +399,33 @@ impl Decoder<'_> {
         let count = body.get("count").map(|a| a.expr.clone());
         let for_each = body.get("for_each").map(|a| a.expr.clone());
         if count.is_some() && for_each.is_some() {
-            self.diags.push(Diagnostic::at(span.clone(), "Invalid combination of count and for_each", "A block may use count or for_each, not both. Remove one of them."));
+            self.diags.push(Diagnostic::at(
+                span.clone(),
+                "Invalid combination of count and for_each",
+                "A block may use count or for_each, not both. Remove one of them.",
+            ));
         }
-        let depends_on = body.get("depends_on").map(|a| self.depends_on(a)).unwrap_or_default();
+        let depends_on = body
+            .get("depends_on")
+            .map(|a| self.depends_on(a))
+            .unwrap_or_default();
         (count, for_each, depends_on)
     }
 
     fn resource(&mut self, b: &Block, mode: Mode) {
-        let what = if mode == Mode::Data { "data \"TYPE\" \"NAME\" { ... }" } else { "resource \"TYPE\" \"NAME\" { ... }" };
-        let Some(l) = self.labels(b, 2, what) else { return };
-        let addr = ResourceAddr { mode, type_name: l[0].to_string(), name: l[1].to_string() };
+        let what = if mode == Mode::Data {
+            "data \"TYPE\" \"NAME\" { ... }"
+        } else {
+            "resource \"TYPE\" \"NAME\" { ... }"
+        };
+        let Some(l) = self.labels(b, 2, what) else {
+            return;
+        };
+        let addr = ResourceAddr {
+            mode,
+            type_name: l[0].to_string(),
+            name: l[1].to_string(),
+        };
         let span = block_span(self.file, b);
         let (mut body, blocks) = self.attrs(&b.body);
         let (count, for_each, depends_on) = self.meta(&body, &span);
@@ -341,7 +434,11 @@ impl Decoder<'_> {
             body.remove(k);
         }
         if let Some(p) = provider {
-            self.diags.push(Diagnostic::at(p.span, "The provider argument is not supported yet", "Each provider has one configuration; remove `provider = ...`."));
+            self.diags.push(Diagnostic::at(
+                p.span,
+                "The provider argument is not supported yet",
+                "Each provider has one configuration; remove `provider = ...`.",
+            ));
         }
         let mut lifecycle = Lifecycle::default();
         let mut nested = Vec::new();
@@ -353,26 +450,57 @@ impl Decoder<'_> {
                 self.reject_blocks(&deeper, &[], "a nested block");
                 nested.push((
                     blk.ident.value().to_string(),
-                    blk.labels.iter().map(|l| label_str(l).to_string()).collect(),
+                    blk.labels
+                        .iter()
+                        .map(|l| label_str(l).to_string())
+                        .collect(),
                     inner,
                     self.span(blk.ident.span()),
                 ));
             }
         }
         if self.module.resources.contains_key(&addr) {
-            self.duplicate(if mode == Mode::Data { "data source" } else { "resource" }, &addr.to_string(), span);
+            self.duplicate(
+                if mode == Mode::Data {
+                    "data source"
+                } else {
+                    "resource"
+                },
+                &addr.to_string(),
+                span,
+            );
             return;
         }
-        self.module.resources.insert(addr.clone(), Resource { addr, count, for_each, depends_on, lifecycle, body, blocks: nested, span });
+        self.module.resources.insert(
+            addr.clone(),
+            Resource {
+                addr,
+                count,
+                for_each,
+                depends_on,
+                lifecycle,
+                body,
+                blocks: nested,
+                span,
+            },
+        );
     }
 
     fn lifecycle(&mut self, b: &Block) -> Lifecycle {
         let (body, blocks) = self.attrs(&b.body);
         self.reject_blocks(&blocks, &[], "a lifecycle block");
-        self.reject_attrs(&body, &["prevent_destroy", "create_before_destroy", "ignore_changes"], "a lifecycle block");
+        self.reject_attrs(
+            &body,
+            &["prevent_destroy", "create_before_destroy", "ignore_changes"],
+            "a lifecycle block",
+        );
         let mut l = Lifecycle {
-            prevent_destroy: body.get("prevent_destroy").is_some_and(|a| self.literal_bool(a)),
-            create_before_destroy: body.get("create_before_destroy").is_some_and(|a| self.literal_bool(a)),
+            prevent_destroy: body
+                .get("prevent_destroy")
+                .is_some_and(|a| self.literal_bool(a)),
+            create_before_destroy: body
+                .get("create_before_destroy")
+                .is_some_and(|a| self.literal_bool(a)),
             ..Lifecycle::default()
         };
         if let Some(a) = body.get("ignore_changes") {
@@ -386,14 +514,20 @@ impl Decoder<'_> {
                         }
                     }
                 }
-                _ => self.diags.push(Diagnostic::at(a.expr.span(), "Invalid ignore_changes", "Write a list of attribute names, such as [content], or all.")),
+                _ => self.diags.push(Diagnostic::at(
+                    a.expr.span(),
+                    "Invalid ignore_changes",
+                    "Write a list of attribute names, such as [content], or all.",
+                )),
             }
         }
         l
     }
 
     fn module_call(&mut self, b: &Block) {
-        let Some(l) = self.labels(b, 1, "module \"NAME\" { source = \"./path\" }") else { return };
+        let Some(l) = self.labels(b, 1, "module \"NAME\" { source = \"./path\" }") else {
+            return;
+        };
         let name = l[0].to_string();
         let span = block_span(self.file, b);
         let (mut args, blocks) = self.attrs(&b.body);
@@ -402,7 +536,11 @@ impl Decoder<'_> {
         let source = match args.remove("source") {
             Some(a) => self.literal_string(&a),
             None => {
-                self.diags.push(Diagnostic::at(span.clone(), format!("Module {name:?} has no source"), "Add source = \"./path/to/module\"; only local modules are supported."));
+                self.diags.push(Diagnostic::at(
+                    span.clone(),
+                    format!("Module {name:?} has no source"),
+                    "Add source = \"./path/to/module\"; only local modules are supported.",
+                ));
                 None
             }
         };
@@ -413,7 +551,15 @@ impl Decoder<'_> {
             self.duplicate("module call", &name, span);
             return;
         }
-        self.calls.push(PendingCall { name, source, count, for_each, depends_on, args, span });
+        self.calls.push(PendingCall {
+            name,
+            source,
+            count,
+            for_each,
+            depends_on,
+            args,
+            span,
+        });
     }
 }
 

@@ -15,23 +15,50 @@ pub fn format_hcl(text: &str) -> Result<String, String> {
         if let Some(end) = &heredoc {
             if raw.trim() == end {
                 heredoc = None;
-                lines.push(Line { text: raw.to_string(), depth, verbatim: true, attr: None });
+                lines.push(Line {
+                    text: raw.to_string(),
+                    depth,
+                    verbatim: true,
+                    attr: None,
+                });
             } else {
-                lines.push(Line { text: raw.to_string(), depth, verbatim: true, attr: None });
+                lines.push(Line {
+                    text: raw.to_string(),
+                    depth,
+                    verbatim: true,
+                    attr: None,
+                });
             }
             continue;
         }
         if in_block_comment {
             in_block_comment = !raw.contains("*/");
-            lines.push(Line { text: raw.trim_end().to_string(), depth, verbatim: true, attr: None });
+            lines.push(Line {
+                text: raw.trim_end().to_string(),
+                depth,
+                verbatim: true,
+                attr: None,
+            });
             continue;
         }
         let trimmed = raw.trim();
         let scan = scan(trimmed);
-        let lead = trimmed.chars().take_while(|c| matches!(c, '}' | ']' | ')')).count();
+        let lead = trimmed
+            .chars()
+            .take_while(|c| matches!(c, '}' | ']' | ')'))
+            .count();
         let line_depth = depth - closed_levels(&groups, lead);
-        let attr = if scan.opens == 0 && scan.closes == 0 && scan.heredoc.is_none() { split_attr(trimmed) } else { None };
-        lines.push(Line { text: trimmed.to_string(), depth: line_depth, verbatim: false, attr });
+        let attr = if scan.opens == 0 && scan.closes == 0 && scan.heredoc.is_none() {
+            split_attr(trimmed)
+        } else {
+            None
+        };
+        lines.push(Line {
+            text: trimmed.to_string(),
+            depth: line_depth,
+            verbatim: false,
+            attr,
+        });
         for _ in 0..scan.closes {
             match groups.last_mut() {
                 Some(n) if *n > 1 => *n -= 1,
@@ -110,7 +137,12 @@ struct Scan {
 
 /// Counts brackets outside strings and comments, and finds a heredoc opener.
 fn scan(s: &str) -> Scan {
-    let mut r = Scan { opens: 0, closes: 0, heredoc: None, open_comment: false };
+    let mut r = Scan {
+        opens: 0,
+        closes: 0,
+        heredoc: None,
+        open_comment: false,
+    };
     let b = s.as_bytes();
     let mut i = 0;
     let mut in_str = false;
@@ -151,7 +183,10 @@ fn scan(s: &str) -> Scan {
             }
             b'<' if b.get(i + 1) == Some(&b'<') => {
                 let rest = s[i + 2..].trim_start_matches('-');
-                let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 if !word.is_empty() {
                     r.heredoc = Some(word);
                 }
@@ -187,10 +222,19 @@ fn align(lines: &mut [Line]) {
         }
         let depth = lines[i].depth;
         let mut j = i;
-        while j < lines.len() && lines[j].attr.is_some() && lines[j].depth == depth && !lines[j].verbatim {
+        while j < lines.len()
+            && lines[j].attr.is_some()
+            && lines[j].depth == depth
+            && !lines[j].verbatim
+        {
             j += 1;
         }
-        let width = lines[i..j].iter().filter_map(|l| l.attr.as_ref()).map(|(k, _)| k.len()).max().unwrap_or(0);
+        let width = lines[i..j]
+            .iter()
+            .filter_map(|l| l.attr.as_ref())
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
         for l in &mut lines[i..j] {
             if let Some((k, v)) = &l.attr {
                 l.text = format!("{k:<width$} = {v}");
@@ -207,7 +251,11 @@ mod tests {
     fn check(input: &str, expect: &str) {
         let got = format_hcl(input).unwrap();
         assert_eq!(got, expect);
-        assert_eq!(format_hcl(&got).unwrap(), got, "formatting must be idempotent");
+        assert_eq!(
+            format_hcl(&got).unwrap(),
+            got,
+            "formatting must be idempotent"
+        );
     }
 
     #[test]
@@ -228,8 +276,14 @@ mod tests {
 
     #[test]
     fn one_level_per_opening_line() {
-        check("locals {\nx = jsonencode({\na = 1\n})\n}\n", "locals {\n  x = jsonencode({\n    a = 1\n  })\n}\n");
-        check("locals {\nx = [\n{\na = 1\n}, {\nb = 2\n},\n]\n}\n", "locals {\n  x = [\n    {\n      a = 1\n    }, {\n      b = 2\n    },\n  ]\n}\n");
+        check(
+            "locals {\nx = jsonencode({\na = 1\n})\n}\n",
+            "locals {\n  x = jsonencode({\n    a = 1\n  })\n}\n",
+        );
+        check(
+            "locals {\nx = [\n{\na = 1\n}, {\nb = 2\n},\n]\n}\n",
+            "locals {\n  x = [\n    {\n      a = 1\n    }, {\n      b = 2\n    },\n  ]\n}\n",
+        );
     }
 
     #[test]

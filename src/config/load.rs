@@ -29,7 +29,14 @@ pub fn load_partial(dir: &Path) -> (Config, Diagnostics) {
             format!("No topology directory at {}", dir.display()),
             "Pass the directory holding your .hcl files with -C DIR, or run standby from inside it.",
         ));
-        return (Config { sources, root: Module::default(), root_dir }, diags);
+        return (
+            Config {
+                sources,
+                root: Module::default(),
+                root_dir,
+            },
+            diags,
+        );
     }
     let mut stack = Vec::new();
     let root = load_module(dir, dir, &mut sources, &mut diags, &mut stack);
@@ -44,7 +51,14 @@ pub fn load_partial(dir: &Path) -> (Config, Diagnostics) {
             "A topology is a directory of .hcl files; pass it with -C DIR.",
         ));
     }
-    (Config { sources, root, root_dir }, diags)
+    (
+        Config {
+            sources,
+            root,
+            root_dir,
+        },
+        diags,
+    )
 }
 
 fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -67,7 +81,10 @@ pub(crate) fn parse_file(
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::bare(format!("Cannot read {}", path.display()), e.to_string()));
+            diags.push(Diagnostic::bare(
+                format!("Cannot read {}", path.display()),
+                e.to_string(),
+            ));
             return None;
         }
     };
@@ -92,26 +109,46 @@ pub(crate) fn parse_file(
     }
 }
 
-fn load_module(root: &Path, dir: &Path, sources: &mut Sources, diags: &mut Diagnostics, stack: &mut Vec<PathBuf>) -> Module {
+fn load_module(
+    root: &Path,
+    dir: &Path,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+    stack: &mut Vec<PathBuf>,
+) -> Module {
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     stack.push(canonical);
-    let mut module = Module { dir: dir.to_path_buf(), ..Module::default() };
+    let mut module = Module {
+        dir: dir.to_path_buf(),
+        ..Module::default()
+    };
     let mut calls: Vec<PendingCall> = Vec::new();
     let files = match hcl_files(dir) {
         Ok(f) => f,
         Err(e) => {
-            diags.push(Diagnostic::bare(format!("Cannot list {}", dir.display()), e.to_string()));
+            diags.push(Diagnostic::bare(
+                format!("Cannot list {}", dir.display()),
+                e.to_string(),
+            ));
             Vec::new()
         }
     };
     for path in files {
         let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
         if let Some((file, body)) = parse_file(&path, &shown, sources, diags) {
-            Decoder { file, module: &mut module, calls: &mut calls, diags }.body(&body);
+            Decoder {
+                file,
+                module: &mut module,
+                calls: &mut calls,
+                diags,
+            }
+            .body(&body);
         }
     }
     for call in calls {
-        let Some(source) = call.source.clone() else { continue };
+        let Some(source) = call.source.clone() else {
+            continue;
+        };
         if !(source.starts_with("./") || source.starts_with("../")) {
             diags.push(Diagnostic::at(
                 call.span.clone(),
@@ -121,7 +158,9 @@ fn load_module(root: &Path, dir: &Path, sources: &mut Sources, diags: &mut Diagn
             continue;
         }
         let child_dir = dir.join(&source);
-        let child_canon = child_dir.canonicalize().unwrap_or_else(|_| child_dir.clone());
+        let child_canon = child_dir
+            .canonicalize()
+            .unwrap_or_else(|_| child_dir.clone());
         if stack.contains(&child_canon) {
             diags.push(Diagnostic::at(
                 call.span.clone(),
@@ -200,7 +239,10 @@ pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diag
                     name.clone(),
                     Attr {
                         name,
-                        expr: Expr { file, inner: a.value.clone() },
+                        expr: Expr {
+                            file,
+                            inner: a.value.clone(),
+                        },
                         span: Span::new(file, a.span()),
                     },
                 );

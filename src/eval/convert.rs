@@ -11,10 +11,18 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
         (_, Value::Null | Value::Unknown) | (TypeConstraint::Any, _) => Ok(v.clone()),
         (_, Value::Sensitive(inner)) => convert(inner, ty).map(Value::sensitive),
         (TypeConstraint::String, Value::String(_)) => Ok(v.clone()),
-        (TypeConstraint::String, Value::Number(_) | Value::Bool(_)) => Ok(Value::String(v.to_string())),
-        (TypeConstraint::Number, Value::Number(_)) | (TypeConstraint::Bool, Value::Bool(_)) => Ok(v.clone()),
-        (TypeConstraint::Number, Value::String(s)) => s.trim().parse().map(Value::Number).map_err(|_| mismatch(v)),
-        (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+        (TypeConstraint::String, Value::Number(_) | Value::Bool(_)) => {
+            Ok(Value::String(v.to_string()))
+        }
+        (TypeConstraint::Number, Value::Number(_)) | (TypeConstraint::Bool, Value::Bool(_)) => {
+            Ok(v.clone())
+        }
+        (TypeConstraint::Number, Value::String(s)) => {
+            s.trim().parse().map(Value::Number).map_err(|_| mismatch(v))
+        }
+        (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Ok(Value::Bool(s == "true"))
+        }
         (TypeConstraint::List(t), Value::List(items)) => items
             .iter()
             .enumerate()
@@ -40,7 +48,11 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
             .map(Value::List),
         (TypeConstraint::Map(t), Value::Map(m)) => m
             .iter()
-            .map(|(k, x)| convert(x, t).map(|c| (k.clone(), c)).map_err(|e| format!("key {k:?}: {e}")))
+            .map(|(k, x)| {
+                convert(x, t)
+                    .map(|c| (k.clone(), c))
+                    .map_err(|e| format!("key {k:?}: {e}"))
+            })
             .collect::<Result<BTreeMap<_, _>, _>>()
             .map(Value::Map),
         (TypeConstraint::Object(attrs), Value::Map(m)) => {
@@ -48,7 +60,10 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
             for (k, (t, optional)) in attrs {
                 match m.get(k) {
                     Some(x) => {
-                        out.insert(k.clone(), convert(x, t).map_err(|e| format!("attribute {k:?}: {e}"))?);
+                        out.insert(
+                            k.clone(),
+                            convert(x, t).map_err(|e| format!("attribute {k:?}: {e}"))?,
+                        );
                     }
                     None if *optional => {
                         out.insert(k.clone(), Value::Null);
@@ -57,7 +72,10 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
                 }
             }
             if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(format!("unexpected attribute {extra:?}; the object type has {}", attrs.keys().cloned().collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "unexpected attribute {extra:?}; the object type has {}",
+                    attrs.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
             }
             Ok(Value::Map(out))
         }
@@ -79,12 +97,26 @@ mod tests {
 
     #[test]
     fn conversions() {
-        assert_eq!(convert(&Value::from(3.0), &TypeConstraint::String).unwrap(), Value::from("3"));
-        assert_eq!(convert(&Value::from("4"), &TypeConstraint::Number).unwrap(), Value::from(4.0));
-        assert!(convert(&Value::from("x"), &TypeConstraint::Number).unwrap_err().contains("expected number, found string"));
-        let obj = TypeConstraint::Object(BTreeMap::from([("a".into(), (TypeConstraint::Number, false)), ("b".into(), (TypeConstraint::String, true))]));
+        assert_eq!(
+            convert(&Value::from(3.0), &TypeConstraint::String).unwrap(),
+            Value::from("3")
+        );
+        assert_eq!(
+            convert(&Value::from("4"), &TypeConstraint::Number).unwrap(),
+            Value::from(4.0)
+        );
+        assert!(convert(&Value::from("x"), &TypeConstraint::Number)
+            .unwrap_err()
+            .contains("expected number, found string"));
+        let obj = TypeConstraint::Object(BTreeMap::from([
+            ("a".into(), (TypeConstraint::Number, false)),
+            ("b".into(), (TypeConstraint::String, true)),
+        ]));
         let v = convert(&Value::object([("a", Value::from("1"))]), &obj).unwrap();
-        assert_eq!(v, Value::object([("a", Value::from(1.0)), ("b", Value::Null)]));
+        assert_eq!(
+            v,
+            Value::object([("a", Value::from(1.0)), ("b", Value::Null)])
+        );
         assert!(convert(&Value::object([("c", Value::Null)]), &obj).is_err());
     }
 }

@@ -40,8 +40,14 @@ impl Iteration {
     /// The iteration for an instance key.
     pub fn for_key(key: Option<&InstanceKey>, each_value: Option<Value>) -> Self {
         match key {
-            Some(InstanceKey::Int(i)) => Iteration { count_index: Some(*i), each: None },
-            Some(InstanceKey::Str(s)) => Iteration { count_index: None, each: Some((s.clone(), each_value.unwrap_or(Value::Null))) },
+            Some(InstanceKey::Int(i)) => Iteration {
+                count_index: Some(*i),
+                each: None,
+            },
+            Some(InstanceKey::Str(s)) => Iteration {
+                count_index: None,
+                each: Some((s.clone(), each_value.unwrap_or(Value::Null))),
+            },
             None => Iteration::default(),
         }
     }
@@ -64,11 +70,25 @@ fn is_resource_type(name: &str) -> bool {
 impl<'a> Evaluator<'a> {
     /// An evaluator for expressions of `file`.
     pub fn new(scope: &'a dyn Scope, file: FileId, iteration: Iteration) -> Self {
-        Evaluator { scope, file, iteration, locals: Vec::new() }
+        Evaluator {
+            scope,
+            file,
+            iteration,
+            locals: Vec::new(),
+        }
     }
 
-    pub(crate) fn err(&self, at: Option<std::ops::Range<usize>>, summary: impl Into<String>, detail: impl Into<String>) -> EvalError {
-        EvalError { span: Span::new(self.file, at), summary: summary.into(), detail: detail.into() }
+    pub(crate) fn err(
+        &self,
+        at: Option<std::ops::Range<usize>>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> EvalError {
+        EvalError {
+            span: Span::new(self.file, at),
+            summary: summary.into(),
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -118,7 +138,14 @@ impl<'a> Evaluator<'a> {
                                     continue;
                                 }
                                 other => {
-                                    return Err(self.err(ke.span(), "Invalid object key", format!("An object key must be a string; found {}.", other.type_name())))
+                                    return Err(self.err(
+                                        ke.span(),
+                                        "Invalid object key",
+                                        format!(
+                                            "An object key must be a string; found {}.",
+                                            other.type_name()
+                                        ),
+                                    ))
                                 }
                             }
                         }
@@ -126,7 +153,11 @@ impl<'a> Evaluator<'a> {
                     let val = self.eval(v.expr())?;
                     out.insert(key, val);
                 }
-                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) })
+                Ok(if unknown_key {
+                    Value::Unknown
+                } else {
+                    Value::Map(out)
+                })
             }
             Expression::StringTemplate(t) => self.template(t, e.span()),
             Expression::HeredocTemplate(h) => {
@@ -151,7 +182,11 @@ impl<'a> Evaluator<'a> {
                         Value::Unknown
                     }
                     other => {
-                        return Err(self.err(c.cond_expr.span(), "Invalid condition", format!("The condition must be a bool; found {}.", other.type_name())))
+                        return Err(self.err(
+                            c.cond_expr.span(),
+                            "Invalid condition",
+                            format!("The condition must be a bool; found {}.", other.type_name()),
+                        ))
                     }
                 };
                 Ok(if sensitive { out.sensitive() } else { out })
@@ -166,7 +201,15 @@ impl<'a> Evaluator<'a> {
                     (UnaryOperator::Neg, Value::Number(n)) => Value::Number(-n),
                     (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
                     (op, other) => {
-                        return Err(self.err(e.span(), "Invalid operand", format!("The {} operator does not apply to {}.", if *op == UnaryOperator::Neg { "-" } else { "!" }, other.type_name())))
+                        return Err(self.err(
+                            e.span(),
+                            "Invalid operand",
+                            format!(
+                                "The {} operator does not apply to {}.",
+                                if *op == UnaryOperator::Neg { "-" } else { "!" },
+                                other.type_name()
+                            ),
+                        ))
                     }
                 };
                 Ok(remark(out, sens))
@@ -188,10 +231,17 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Resolves the root of a traversal, consuming the operators that are part of the address.
-    fn traversal(&mut self, root: &Expression, ops: &[hcl_edit::Decorated<TraversalOperator>]) -> R {
+    fn traversal(
+        &mut self,
+        root: &Expression,
+        ops: &[hcl_edit::Decorated<TraversalOperator>],
+    ) -> R {
         let span_of = |n: usize| -> Option<std::ops::Range<usize>> {
             let start = root.span()?.start;
-            let end = ops.get(n.saturating_sub(1)).and_then(|o| o.span()).map_or(root.span()?.end, |r| r.end);
+            let end = ops
+                .get(n.saturating_sub(1))
+                .and_then(|o| o.span())
+                .map_or(root.span()?.end, |r| r.end);
             Some(start..end)
         };
         let attr = |i: usize| -> Option<&str> {
@@ -201,7 +251,11 @@ impl<'a> Evaluator<'a> {
             }
         };
         let name = match root {
-            Expression::Variable(v) if !self.locals.iter().any(|(n, _)| n == v.value().as_str()) => v.value().as_str().to_string(),
+            Expression::Variable(v)
+                if !self.locals.iter().any(|(n, _)| n == v.value().as_str()) =>
+            {
+                v.value().as_str().to_string()
+            }
             _ => {
                 let base = self.eval(root)?;
                 return self.apply_ops(base, ops, root.span());
@@ -269,14 +323,21 @@ impl<'a> Evaluator<'a> {
     }
 
     /// An index operator whose key is known now, for instance-precise references.
-    fn static_key(&mut self, op: Option<&TraversalOperator>) -> Result<(Option<InstanceKey>, usize), EvalError> {
+    fn static_key(
+        &mut self,
+        op: Option<&TraversalOperator>,
+    ) -> Result<(Option<InstanceKey>, usize), EvalError> {
         let e = match op {
             Some(TraversalOperator::Index(e)) => e,
-            Some(TraversalOperator::LegacyIndex(i)) => return Ok((Some(InstanceKey::Int(*i.value())), 1)),
+            Some(TraversalOperator::LegacyIndex(i)) => {
+                return Ok((Some(InstanceKey::Int(*i.value())), 1))
+            }
             _ => return Ok((None, 0)),
         };
         Ok(match self.eval(e)?.unmarked() {
-            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => (Some(InstanceKey::Int(*n as u64)), 1),
+            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
+                (Some(InstanceKey::Int(*n as u64)), 1)
+            }
             Value::String(s) => (Some(InstanceKey::Str(s.clone())), 1),
             _ => (None, 0),
         })
@@ -290,23 +351,33 @@ impl<'a> Evaluator<'a> {
         span_of: &dyn Fn(usize) -> Option<std::ops::Range<usize>>,
     ) -> R {
         let (key, used) = self.static_key(ops.get(name_ops).map(|o| o.value()))?;
-        let (v, for_each) = self
-            .scope
-            .resource(addr, key.as_ref())
-            .map_err(|d| self.err(span_of(name_ops), format!("Reference to undeclared resource {addr}"), d))?;
+        let (v, for_each) = self.scope.resource(addr, key.as_ref()).map_err(|d| {
+            self.err(
+                span_of(name_ops),
+                format!("Reference to undeclared resource {addr}"),
+                d,
+            )
+        })?;
         let rest = &ops[name_ops + used..];
         // A splat over a for_each resource iterates its instances, as it does for count.
         let v = match (for_each && key.is_none(), rest.first().map(|o| o.value())) {
-            (true, Some(TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_))) => match v {
-                Value::Map(m) => Value::List(m.into_values().collect()),
-                other => other,
-            },
+            (true, Some(TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_))) => {
+                match v {
+                    Value::Map(m) => Value::List(m.into_values().collect()),
+                    other => other,
+                }
+            }
             _ => v,
         };
         self.apply_ops(v, rest, span_of(name_ops + used))
     }
 
-    fn apply_ops(&mut self, mut v: Value, ops: &[hcl_edit::Decorated<TraversalOperator>], mut span: Option<std::ops::Range<usize>>) -> R {
+    fn apply_ops(
+        &mut self,
+        mut v: Value,
+        ops: &[hcl_edit::Decorated<TraversalOperator>],
+        mut span: Option<std::ops::Range<usize>>,
+    ) -> R {
         let mut i = 0;
         while i < ops.len() {
             let op = &ops[i];
@@ -320,7 +391,11 @@ impl<'a> Evaluator<'a> {
                     let rest_end = if full {
                         ops.len()
                     } else {
-                        i + 1 + ops[i + 1..].iter().take_while(|o| matches!(o.value(), TraversalOperator::GetAttr(_))).count()
+                        i + 1
+                            + ops[i + 1..]
+                                .iter()
+                                .take_while(|o| matches!(o.value(), TraversalOperator::GetAttr(_)))
+                                .count()
                     };
                     let (inner, sens) = split_mark(v);
                     let items = match inner {
@@ -338,12 +413,16 @@ impl<'a> Evaluator<'a> {
                     span = op_span;
                     continue;
                 }
-                TraversalOperator::GetAttr(a) => v = self.get_attr(v, a.value().as_str(), op_span.clone())?,
+                TraversalOperator::GetAttr(a) => {
+                    v = self.get_attr(v, a.value().as_str(), op_span.clone())?
+                }
                 TraversalOperator::Index(e) => {
                     let k = self.eval(e)?;
                     v = self.index(v, k, op_span.clone())?;
                 }
-                TraversalOperator::LegacyIndex(n) => v = self.index(v, Value::Number(*n.value() as f64), op_span.clone())?,
+                TraversalOperator::LegacyIndex(n) => {
+                    v = self.index(v, Value::Number(*n.value() as f64), op_span.clone())?
+                }
             }
             span = op_span;
             i += 1;
@@ -377,24 +456,69 @@ impl<'a> Evaluator<'a> {
             (Value::Unknown, _) | (_, Value::Unknown) => Value::Unknown,
             (Value::List(mut items), Value::Number(n)) => {
                 if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
-                    return Err(self.err(span, "Invalid index", format!("The index {} is out of range for a list of {} element(s).", Value::Number(n), items.len())));
+                    return Err(self.err(
+                        span,
+                        "Invalid index",
+                        format!(
+                            "The index {} is out of range for a list of {} element(s).",
+                            Value::Number(n),
+                            items.len()
+                        ),
+                    ));
                 }
                 items.swap_remove(n as usize)
             }
             (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
                 let n: usize = s.parse().unwrap_or(0);
-                items.into_iter().nth(n).ok_or_else(|| self.err(span.clone(), "Invalid index", format!("The index {n} is out of range.")))?
+                items.into_iter().nth(n).ok_or_else(|| {
+                    self.err(
+                        span.clone(),
+                        "Invalid index",
+                        format!("The index {n} is out of range."),
+                    )
+                })?
             }
             (Value::Map(mut m), Value::String(s)) => match m.remove(&s) {
                 Some(x) => x,
-                None => return Err(self.err(span, "Invalid index", format!("The map has no element for the key {s:?}.{}", suggestion(&s, m.keys().map(String::as_str))))),
+                None => {
+                    return Err(self.err(
+                        span,
+                        "Invalid index",
+                        format!(
+                            "The map has no element for the key {s:?}.{}",
+                            suggestion(&s, m.keys().map(String::as_str))
+                        ),
+                    ))
+                }
             },
             (Value::Map(mut m), Value::Number(n)) => {
                 let s = Value::Number(n).to_string();
-                m.remove(&s).ok_or_else(|| self.err(span.clone(), "Invalid index", format!("The map has no element for the key {s:?}.")))?
+                m.remove(&s).ok_or_else(|| {
+                    self.err(
+                        span.clone(),
+                        "Invalid index",
+                        format!("The map has no element for the key {s:?}."),
+                    )
+                })?
             }
-            (Value::Null, _) => return Err(self.err(span, "Attempt to index null value", "The value is null, so it cannot be indexed.")),
-            (c, k) => return Err(self.err(span, "Invalid index", format!("A {} cannot be indexed by a {}.", c.type_name(), k.type_name()))),
+            (Value::Null, _) => {
+                return Err(self.err(
+                    span,
+                    "Attempt to index null value",
+                    "The value is null, so it cannot be indexed.",
+                ))
+            }
+            (c, k) => {
+                return Err(self.err(
+                    span,
+                    "Invalid index",
+                    format!(
+                        "A {} cannot be indexed by a {}.",
+                        c.type_name(),
+                        k.type_name()
+                    ),
+                ))
+            }
         };
         Ok(remark(out, sens || ksens))
     }
@@ -419,7 +543,10 @@ impl<'a> Evaluator<'a> {
                 return Ok(remark(Value::Unknown, sens));
             }
             let eq = l.same_as(&r);
-            return Ok(remark(Value::Bool(if op == BinaryOperator::Eq { eq } else { !eq }), sens));
+            return Ok(remark(
+                Value::Bool(if op == BinaryOperator::Eq { eq } else { !eq }),
+                sens,
+            ));
         }
         if l.is_unknown() || r.is_unknown() {
             return Ok(remark(Value::Unknown, sens));
@@ -427,13 +554,35 @@ impl<'a> Evaluator<'a> {
         let out = match op {
             BinaryOperator::And | BinaryOperator::Or => {
                 let (Value::Bool(a), Value::Bool(c)) = (&l, &r) else {
-                    return Err(self.err(span, "Invalid operand", format!("{} needs two bools; found {} and {}.", op.as_str(), l.type_name(), r.type_name())));
+                    return Err(self.err(
+                        span,
+                        "Invalid operand",
+                        format!(
+                            "{} needs two bools; found {} and {}.",
+                            op.as_str(),
+                            l.type_name(),
+                            r.type_name()
+                        ),
+                    ));
                 };
-                Value::Bool(if op == BinaryOperator::And { *a && *c } else { *a || *c })
+                Value::Bool(if op == BinaryOperator::And {
+                    *a && *c
+                } else {
+                    *a || *c
+                })
             }
             _ => {
                 let (Some(a), Some(c)) = (to_number(&l), to_number(&r)) else {
-                    return Err(self.err(span, "Invalid operand", format!("{} needs two numbers; found {} and {}.", op.as_str(), l.type_name(), r.type_name())));
+                    return Err(self.err(
+                        span,
+                        "Invalid operand",
+                        format!(
+                            "{} needs two numbers; found {} and {}.",
+                            op.as_str(),
+                            l.type_name(),
+                            r.type_name()
+                        ),
+                    ));
                 };
                 match op {
                     BinaryOperator::Plus => Value::Number(a + c),
@@ -441,13 +590,21 @@ impl<'a> Evaluator<'a> {
                     BinaryOperator::Mul => Value::Number(a * c),
                     BinaryOperator::Div => {
                         if c == 0.0 {
-                            return Err(self.err(span, "Division by zero", "The right-hand side of / is zero."));
+                            return Err(self.err(
+                                span,
+                                "Division by zero",
+                                "The right-hand side of / is zero.",
+                            ));
                         }
                         Value::Number(a / c)
                     }
                     BinaryOperator::Mod => {
                         if c == 0.0 {
-                            return Err(self.err(span, "Division by zero", "The right-hand side of % is zero."));
+                            return Err(self.err(
+                                span,
+                                "Division by zero",
+                                "The right-hand side of % is zero.",
+                            ));
                         }
                         Value::Number(a % c)
                     }
@@ -467,10 +624,29 @@ impl<'a> Evaluator<'a> {
         let (coll, sens) = split_mark(coll);
         let items: Vec<(Value, Value)> = match coll {
             Value::Unknown => return Ok(remark(Value::Unknown, sens)),
-            Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(i as f64), v))
+                .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-            Value::Null => return Err(self.err(f.intro.collection_expr.span(), "Iteration over null value", "A for expression needs a list, set or map; this one is null.")),
-            other => return Err(self.err(f.intro.collection_expr.span(), "Iteration over non-iterable value", format!("A for expression needs a list, set or map; found {}.", other.type_name()))),
+            Value::Null => {
+                return Err(self.err(
+                    f.intro.collection_expr.span(),
+                    "Iteration over null value",
+                    "A for expression needs a list, set or map; this one is null.",
+                ))
+            }
+            other => {
+                return Err(self.err(
+                    f.intro.collection_expr.span(),
+                    "Iteration over non-iterable value",
+                    format!(
+                        "A for expression needs a list, set or map; found {}.",
+                        other.type_name()
+                    ),
+                ))
+            }
         };
         let key_var = f.intro.key_var.as_ref().map(|k| k.value().to_string());
         let val_var = f.intro.value_var.value().to_string();
@@ -495,7 +671,16 @@ impl<'a> Evaluator<'a> {
                             unknown = true;
                             return Ok(());
                         }
-                        other => return Err(self.err(c.expr.span(), "Invalid for-expression condition", format!("The if clause must produce a bool; found {}.", other.type_name()))),
+                        other => {
+                            return Err(self.err(
+                                c.expr.span(),
+                                "Invalid for-expression condition",
+                                format!(
+                                    "The if clause must produce a bool; found {}.",
+                                    other.type_name()
+                                ),
+                            ))
+                        }
                     }
                 }
                 let val = self.eval(&f.value_expr)?;
@@ -510,17 +695,32 @@ impl<'a> Evaluator<'a> {
                                 unknown = true;
                                 return Ok(());
                             }
-                            other => return Err(self.err(ke.span(), "Invalid object key", format!("A for-expression key must be a string; found {}.", other.type_name()))),
-                        };
-                        if f.grouping {
-                            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
-                                Value::List(l) => l.push(val),
-                                _ => {}
+                            other => {
+                                return Err(self.err(
+                                    ke.span(),
+                                    "Invalid object key",
+                                    format!(
+                                        "A for-expression key must be a string; found {}.",
+                                        other.type_name()
+                                    ),
+                                ))
                             }
-                        } else if map.contains_key(&key) {
-                            return Err(self.err(span.clone(), "Duplicate object key", format!("Two elements produce the key {key:?}. Use the grouping mode `=> value...` to collect them into lists.")));
-                        } else {
-                            map.insert(key, val);
+                        };
+                        use std::collections::btree_map::Entry;
+                        match (f.grouping, map.entry(key)) {
+                            (true, entry) => {
+                                if let Value::List(l) =
+                                    entry.or_insert_with(|| Value::List(Vec::new()))
+                                {
+                                    l.push(val);
+                                }
+                            }
+                            (false, Entry::Vacant(v)) => {
+                                v.insert(val);
+                            }
+                            (false, Entry::Occupied(o)) => {
+                                return Err(self.err(span.clone(), "Duplicate object key", format!("Two elements produce the key {:?}. Use the grouping mode `=> value...` to collect them into lists.", o.key())));
+                            }
                         }
                     }
                 }
@@ -534,7 +734,11 @@ impl<'a> Evaluator<'a> {
         if unknown {
             return Ok(remark(Value::Unknown, sens));
         }
-        let out = if f.key_expr.is_some() { Value::Map(map) } else { Value::List(list) };
+        let out = if f.key_expr.is_some() {
+            Value::Map(map)
+        } else {
+            Value::List(list)
+        };
         Ok(remark(out, sens))
     }
 }
@@ -567,7 +771,11 @@ pub(crate) fn to_number(v: &Value) -> Option<f64> {
 fn strip_indent(s: &str, n: usize) -> String {
     s.split_inclusive('\n')
         .map(|line| {
-            let cut = line.chars().take(n).take_while(|c| *c == ' ' || *c == '\t').count();
+            let cut = line
+                .chars()
+                .take(n)
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .count();
             &line[cut..]
         })
         .collect()

@@ -39,11 +39,20 @@ pub trait Scope {
     fn local(&self, name: &str) -> Result<Value, String>;
     /// `TYPE.NAME` or `data.TYPE.NAME`, the whole resource, or one instance when `key` is given.
     /// The flag in the result says whether the resource uses `for_each` (a map of instances).
-    fn resource(&self, addr: &ResourceAddr, key: Option<&InstanceKey>) -> Result<(Value, bool), String>;
+    fn resource(
+        &self,
+        addr: &ResourceAddr,
+        key: Option<&InstanceKey>,
+    ) -> Result<(Value, bool), String>;
     /// `module.NAME`, the object of its outputs (a list or map of them with count or for_each).
     /// `output` names the one output the expression reads next, when it is known, so only that
     /// output becomes a dependency.
-    fn module(&self, name: &str, key: Option<&InstanceKey>, output: Option<&str>) -> Result<Value, String>;
+    fn module(
+        &self,
+        name: &str,
+        key: Option<&InstanceKey>,
+        output: Option<&str>,
+    ) -> Result<Value, String>;
     /// Other roots such as `env`, `path`, or those a later stage adds.
     fn other(&self, root: &str, attr: &str) -> Result<Value, String>;
     /// The phase.

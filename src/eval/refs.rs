@@ -104,30 +104,63 @@ fn walk(file: FileId, e: &Expression, bound: &mut Vec<String>, out: &mut Vec<Ref
             let ops = &t.operators;
             let span_to = |n: usize| {
                 let start = t.expr.span().map_or(0, |r| r.start);
-                let end = ops.get(n.saturating_sub(1)).and_then(|o| o.span()).or_else(|| t.expr.span()).map_or(start, |r| r.end);
-                Span { file, range: start..end }
+                let end = ops
+                    .get(n.saturating_sub(1))
+                    .and_then(|o| o.span())
+                    .or_else(|| t.expr.span())
+                    .map_or(start, |r| r.end);
+                Span {
+                    file,
+                    range: start..end,
+                }
             };
             let target = match (root, get_attr(ops.first()), get_attr(ops.get(1))) {
                 ("var", Some(a), _) => Some((RefTarget::Var(a.into()), 1)),
                 ("local", Some(a), _) => Some((RefTarget::Local(a.into()), 1)),
-                ("module", Some(m), out_name) => Some((RefTarget::Module(m.into(), out_name.map(str::to_string)), 1 + usize::from(out_name.is_some()))),
+                ("module", Some(m), out_name) => Some((
+                    RefTarget::Module(m.into(), out_name.map(str::to_string)),
+                    1 + usize::from(out_name.is_some()),
+                )),
                 ("module", None, _) => None,
-                ("data", Some(ty), Some(n)) => Some((RefTarget::Resource(ResourceAddr { mode: Mode::Data, type_name: ty.into(), name: n.into() }), 2)),
-                (r, Some(n), _) if r.contains('_') => Some((RefTarget::Resource(ResourceAddr { mode: Mode::Managed, type_name: r.into(), name: n.into() }), 1)),
+                ("data", Some(ty), Some(n)) => Some((
+                    RefTarget::Resource(ResourceAddr {
+                        mode: Mode::Data,
+                        type_name: ty.into(),
+                        name: n.into(),
+                    }),
+                    2,
+                )),
+                (r, Some(n), _) if r.contains('_') => Some((
+                    RefTarget::Resource(ResourceAddr {
+                        mode: Mode::Managed,
+                        type_name: r.into(),
+                        name: n.into(),
+                    }),
+                    1,
+                )),
                 (r, Some(a), _) => Some((RefTarget::Other(r.into(), a.into()), 1)),
                 (r, None, _) => Some((RefTarget::Other(r.into(), String::new()), 0)),
             };
             if let Some((target, used)) = target {
-                out.push(Reference { target, span: span_to(used) });
+                out.push(Reference {
+                    target,
+                    span: span_to(used),
+                });
             }
         }
         Expression::Variable(v) => {
             let name = v.value().as_str();
             if !bound.iter().any(|b| b == name) {
-                out.push(Reference { target: RefTarget::Other(name.into(), String::new()), span: Span::new(file, e.span()) });
+                out.push(Reference {
+                    target: RefTarget::Other(name.into(), String::new()),
+                    span: Span::new(file, e.span()),
+                });
             }
         }
-        Expression::Null(_) | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {}
+        Expression::Null(_)
+        | Expression::Bool(_)
+        | Expression::Number(_)
+        | Expression::String(_) => {}
     }
 }
 
@@ -166,15 +199,30 @@ mod tests {
 
     fn check(input: &str, expect: &[&str]) {
         let e = hcl_edit::parser::parse_expr(input).unwrap();
-        let got: Vec<String> = references(0, &e).into_iter().map(|r| format!("{:?}", r.target)).collect();
+        let got: Vec<String> = references(0, &e)
+            .into_iter()
+            .map(|r| format!("{:?}", r.target))
+            .collect();
         assert_eq!(got, expect, "input: {input}");
     }
 
     #[test]
     fn finds_references() {
         check("var.a", &["Var(\"a\")"]);
-        check("\"${local.b}-${module.m.out}\"", &["Local(\"b\")", "Module(\"m\", Some(\"out\"))"]);
-        check("local_file.x[count.index].id", &["Other(\"count\", \"index\")", "Resource(ResourceAddr { mode: Managed, type_name: \"local_file\", name: \"x\" })"]);
-        check("[for v in data.t_s.n.list : v.id]", &["Resource(ResourceAddr { mode: Data, type_name: \"t_s\", name: \"n\" })"]);
+        check(
+            "\"${local.b}-${module.m.out}\"",
+            &["Local(\"b\")", "Module(\"m\", Some(\"out\"))"],
+        );
+        check(
+            "local_file.x[count.index].id",
+            &[
+                "Other(\"count\", \"index\")",
+                "Resource(ResourceAddr { mode: Managed, type_name: \"local_file\", name: \"x\" })",
+            ],
+        );
+        check(
+            "[for v in data.t_s.n.list : v.id]",
+            &["Resource(ResourceAddr { mode: Data, type_name: \"t_s\", name: \"n\" })"],
+        );
     }
 }

@@ -36,13 +36,22 @@ impl Out {
 }
 
 impl Evaluator<'_> {
-    pub(crate) fn template(&mut self, t: &Template, _span: Option<std::ops::Range<usize>>) -> Result<Value, EvalError> {
+    pub(crate) fn template(
+        &mut self,
+        t: &Template,
+        _span: Option<std::ops::Range<usize>>,
+    ) -> Result<Value, EvalError> {
         let elements: Vec<&Element> = t.iter().collect();
         // "${x}" alone yields x itself, not its string form, as in Terraform.
         if let [Element::Interpolation(i)] = elements.as_slice() {
             return self.eval(&i.expr);
         }
-        let mut out = Out { text: String::new(), trim_next: false, unknown: false, sensitive: false };
+        let mut out = Out {
+            text: String::new(),
+            trim_next: false,
+            unknown: false,
+            sensitive: false,
+        };
         self.elements(t, &mut out)?;
         if out.unknown {
             return Ok(remark(Value::Unknown, out.sensitive));
@@ -79,7 +88,11 @@ impl Evaluator<'_> {
                             }
                             Value::Unknown => out.unknown = true,
                             other => {
-                                return Err(self.err(ifd.if_expr.cond_expr.span(), "Invalid template condition", format!("%{{ if }} needs a bool; found {}.", other.type_name())))
+                                return Err(self.err(
+                                    ifd.if_expr.cond_expr.span(),
+                                    "Invalid template condition",
+                                    format!("%{{ if }} needs a bool; found {}.", other.type_name()),
+                                ))
                             }
                         }
                         out.strip(ifd.endif_expr.strip);
@@ -93,13 +106,28 @@ impl Evaluator<'_> {
                         let (coll, sens) = split_mark(coll);
                         out.sensitive |= sens;
                         let items: Vec<(Value, Value)> = match coll {
-                            Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
-                            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+                            Value::List(items) => items
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, v)| (Value::Number(i as f64), v))
+                                .collect(),
+                            Value::Map(m) => {
+                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
+                            }
                             Value::Unknown => {
                                 out.unknown = true;
                                 Vec::new()
                             }
-                            other => return Err(self.err(f.collection_expr.span(), "Invalid template for", format!("%{{ for }} needs a list or map; found {}.", other.type_name()))),
+                            other => {
+                                return Err(self.err(
+                                    f.collection_expr.span(),
+                                    "Invalid template for",
+                                    format!(
+                                        "%{{ for }} needs a list or map; found {}.",
+                                        other.type_name()
+                                    ),
+                                ))
+                            }
                         };
                         for (k, v) in items {
                             let mut n = 1;
@@ -123,7 +151,12 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn stringify(&self, v: Value, span: Option<std::ops::Range<usize>>, out: &mut Out) -> Result<String, EvalError> {
+    fn stringify(
+        &self,
+        v: Value,
+        span: Option<std::ops::Range<usize>>,
+        out: &mut Out,
+    ) -> Result<String, EvalError> {
         let (v, sens) = split_mark(v);
         out.sensitive |= sens;
         match v {

@@ -83,9 +83,16 @@ impl<N> Dag<N> {
 
     /// Graphviz DOT, with edges drawn from dependent to dependency as Terraform draws them.
     pub fn to_dot(&self, label: impl Fn(&N) -> String) -> String {
-        let mut out = String::from("digraph standby {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n");
+        let mut out = String::from(
+            "digraph standby {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n",
+        );
         for id in self.g.node_indices() {
-            let _ = writeln!(out, "  n{} [label = {:?}, shape = \"box\"]", id.index(), label(&self.g[id]));
+            let _ = writeln!(
+                out,
+                "  n{} [label = {:?}, shape = \"box\"]",
+                id.index(),
+                label(&self.g[id])
+            );
         }
         for e in self.g.raw_edges() {
             let _ = writeln!(out, "  n{} -> n{}", e.target().index(), e.source().index());
@@ -98,7 +105,12 @@ impl<N> Dag<N> {
     pub fn to_mermaid(&self, label: impl Fn(&N) -> String) -> String {
         let mut out = String::from("flowchart LR\n");
         for id in self.g.node_indices() {
-            let _ = writeln!(out, "  n{}[\"{}\"]", id.index(), label(&self.g[id]).replace('"', "#quot;"));
+            let _ = writeln!(
+                out,
+                "  n{}[\"{}\"]",
+                id.index(),
+                label(&self.g[id]).replace('"', "#quot;")
+            );
         }
         for e in self.g.raw_edges() {
             let _ = writeln!(out, "  n{} --> n{}", e.source().index(), e.target().index());
@@ -136,7 +148,14 @@ mod tests {
         g.depend(d, d);
         let cycles = g.order().unwrap_err();
         assert_eq!(cycles.len(), 2);
-        let mut names: Vec<Vec<&str>> = cycles.iter().map(|c| { let mut v: Vec<_> = c.iter().map(|i| *g.node(*i)).collect(); v.sort(); v }).collect();
+        let mut names: Vec<Vec<&str>> = cycles
+            .iter()
+            .map(|c| {
+                let mut v: Vec<_> = c.iter().map(|i| *g.node(*i)).collect();
+                v.sort();
+                v
+            })
+            .collect();
         names.sort();
         assert_eq!(names, vec![vec!["a", "b", "c"], vec!["d"]]);
     }

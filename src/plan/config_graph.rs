@@ -22,7 +22,11 @@ pub(crate) enum CNode {
 
 impl std::fmt::Display for CNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = |path: &[String]| path.iter().map(|m| format!("module.{m}.")).collect::<String>();
+        let p = |path: &[String]| {
+            path.iter()
+                .map(|m| format!("module.{m}."))
+                .collect::<String>()
+        };
         match self {
             CNode::Provider(n) => write!(f, "provider.{n}"),
             CNode::Call(path, n) => write!(f, "{}module.{n}", p(path)),
@@ -52,7 +56,15 @@ struct Builder<'a> {
 
 /// Builds and checks the graph.
 pub(crate) fn build(config: &Config, registry: &Registry) -> Result<ConfigGraph, Diagnostics> {
-    let mut b = Builder { config, registry, dag: Dag::new(), ids: HashMap::new(), spans: HashMap::new(), diags: Diagnostics::default(), pending: Vec::new() };
+    let mut b = Builder {
+        config,
+        registry,
+        dag: Dag::new(),
+        ids: HashMap::new(),
+        spans: HashMap::new(),
+        diags: Diagnostics::default(),
+        pending: Vec::new(),
+    };
     b.add_nodes(&config.root, &[]);
     b.add_edges(&config.root, &[]);
     if !b.diags.is_empty() {
@@ -64,7 +76,16 @@ pub(crate) fn build(config: &Config, registry: &Registry) -> Result<ConfigGraph,
             for c in cycles {
                 let members: Vec<String> = c
                     .iter()
-                    .map(|id| format!("{} ({})", b.dag.node(*id), b.spans.get(id).map(|s| config.sources.location(s)).unwrap_or_default()))
+                    .map(|id| {
+                        format!(
+                            "{} ({})",
+                            b.dag.node(*id),
+                            b.spans
+                                .get(id)
+                                .map(|s| config.sources.location(s))
+                                .unwrap_or_default()
+                        )
+                    })
                     .collect();
                 let span = b.spans.get(&c[0]).cloned();
                 b.diags.push(Diagnostic {
@@ -89,7 +110,15 @@ impl Builder<'_> {
         if path.is_empty() {
             for (name, p) in &m.providers {
                 if self.registry.get(name).is_none() {
-                    self.diags.push(Diagnostic::at(p.span.clone(), format!("Unknown provider {name:?}"), format!("standby has no provider named {name:?}.{} Available: {}.", suggestion(name, self.registry.names()), self.registry.names().collect::<Vec<_>>().join(", "))));
+                    self.diags.push(Diagnostic::at(
+                        p.span.clone(),
+                        format!("Unknown provider {name:?}"),
+                        format!(
+                            "standby has no provider named {name:?}.{} Available: {}.",
+                            suggestion(name, self.registry.names()),
+                            self.registry.names().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
                 }
                 self.node(CNode::Provider(name.clone()), p.span.clone());
             }
@@ -112,54 +141,117 @@ impl Builder<'_> {
         }
     }
 
-    fn check_schema(&mut self, addr: &ResourceAddr, body: &Body, span: &Span, blocks: &[(String, Vec<String>, Body, Span)]) {
+    fn check_schema(
+        &mut self,
+        addr: &ResourceAddr,
+        body: &Body,
+        span: &Span,
+        blocks: &[(String, Vec<String>, Body, Span)],
+    ) {
         let data = addr.mode == Mode::Data;
-        let Some(schema) = self.registry.type_schema(addr.provider(), &addr.type_name, data) else {
+        let Some(schema) = self
+            .registry
+            .type_schema(addr.provider(), &addr.type_name, data)
+        else {
             let kind = if data { "data source" } else { "resource" };
             self.diags.push(Diagnostic::at(
                 span.clone(),
                 format!("Unknown {kind} type {:?}", addr.type_name),
-                format!("No provider offers a {kind} type {:?}.{} Known types: {}.", addr.type_name, suggestion(&addr.type_name, self.registry.all_types(data)), self.registry.all_types(data).join(", ")),
+                format!(
+                    "No provider offers a {kind} type {:?}.{} Known types: {}.",
+                    addr.type_name,
+                    suggestion(&addr.type_name, self.registry.all_types(data)),
+                    self.registry.all_types(data).join(", ")
+                ),
             ));
             return;
         };
         for (name, a) in body {
             if !schema.is_settable(name) {
-                let settable: Vec<&str> = schema.attributes.iter().filter(|(_, s)| s.required || s.optional).map(|(k, _)| k.as_str()).collect();
-                let why = if schema.attributes.contains_key(name) { format!("{name:?} is computed by the provider and cannot be set.") } else { format!("{} has no argument {name:?}.{}", addr.type_name, suggestion(name, settable.iter().copied())) };
-                self.diags.push(Diagnostic::at(a.span.clone(), format!("Unsupported argument {name:?}"), format!("{why} Valid arguments are: {}.", settable.join(", "))));
+                let settable: Vec<&str> = schema
+                    .attributes
+                    .iter()
+                    .filter(|(_, s)| s.required || s.optional)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                let why = if schema.attributes.contains_key(name) {
+                    format!("{name:?} is computed by the provider and cannot be set.")
+                } else {
+                    format!(
+                        "{} has no argument {name:?}.{}",
+                        addr.type_name,
+                        suggestion(name, settable.iter().copied())
+                    )
+                };
+                self.diags.push(Diagnostic::at(
+                    a.span.clone(),
+                    format!("Unsupported argument {name:?}"),
+                    format!("{why} Valid arguments are: {}.", settable.join(", ")),
+                ));
                 continue;
             }
             let ty = &schema.attributes[name].ty;
             if let Some(v) = literal_value(&a.expr) {
                 if let Err(expected) = ty.convert(&v) {
-                    self.diags.push(Diagnostic::at(a.expr.span(), "Incorrect attribute value type", format!("{name} must be {expected}; found {}.", v.type_name())));
+                    self.diags.push(Diagnostic::at(
+                        a.expr.span(),
+                        "Incorrect attribute value type",
+                        format!("{name} must be {expected}; found {}.", v.type_name()),
+                    ));
                 }
             }
         }
         for (name, s) in &schema.attributes {
             if s.required && !body.contains_key(name) {
-                self.diags.push(Diagnostic::at(span.clone(), format!("Missing required argument {name:?}"), format!("{} requires {name:?}; add {name} = ... to the block.", addr.type_name)));
+                self.diags.push(Diagnostic::at(
+                    span.clone(),
+                    format!("Missing required argument {name:?}"),
+                    format!(
+                        "{} requires {name:?}; add {name} = ... to the block.",
+                        addr.type_name
+                    ),
+                ));
             }
         }
         for (kind, _, _, bspan) in blocks {
-            self.diags.push(Diagnostic::at(bspan.clone(), format!("Unsupported block type {kind:?}"), format!("{} takes no nested {kind:?} blocks.", addr.type_name)));
+            self.diags.push(Diagnostic::at(
+                bspan.clone(),
+                format!("Unsupported block type {kind:?}"),
+                format!("{} takes no nested {kind:?} blocks.", addr.type_name),
+            ));
         }
     }
 
     fn add_edges(&mut self, m: &Module, path: &[String]) {
-        let parent_call = path.split_last().map(|(last, parent)| CNode::Call(parent.to_vec(), last.clone()));
+        let parent_call = path
+            .split_last()
+            .map(|(last, parent)| CNode::Call(parent.to_vec(), last.clone()));
         let mut edges: Vec<(CNode, Vec<&Expr>, &[DependsOn], Ctx)> = Vec::new();
         if path.is_empty() {
             for (name, p) in &m.providers {
-                edges.push((CNode::Provider(name.clone()), p.body.values().map(|a| &a.expr).collect(), &[], Ctx::default()));
+                edges.push((
+                    CNode::Provider(name.clone()),
+                    p.body.values().map(|a| &a.expr).collect(),
+                    &[],
+                    Ctx::default(),
+                ));
             }
         }
         for (name, l) in &m.locals {
-            edges.push((CNode::Local(path.to_vec(), name.clone()), vec![&l.expr], &[], Ctx::default()));
+            edges.push((
+                CNode::Local(path.to_vec(), name.clone()),
+                vec![&l.expr],
+                &[],
+                Ctx::default(),
+            ));
         }
         for (name, o) in &m.outputs {
-            edges.push((CNode::Output(path.to_vec(), name.clone()), vec![&o.value], &o.depends_on, Ctx::default()));
+            edges.push((
+                CNode::Output(path.to_vec(), name.clone()),
+                vec![&o.value],
+                &o.depends_on,
+                Ctx::default(),
+            ));
         }
         for (addr, r) in &m.resources {
             let mut exprs: Vec<&Expr> = r.body.values().map(|a| &a.expr).collect();
@@ -168,12 +260,28 @@ impl Builder<'_> {
             if self.config.root.providers.contains_key(addr.provider()) {
                 self.edge(&node, &CNode::Provider(addr.provider().to_string()));
             }
-            edges.push((node, exprs, &r.depends_on, Ctx { count: r.count.is_some(), each: r.for_each.is_some() }));
+            edges.push((
+                node,
+                exprs,
+                &r.depends_on,
+                Ctx {
+                    count: r.count.is_some(),
+                    each: r.for_each.is_some(),
+                },
+            ));
         }
         for (name, c) in &m.calls {
             let mut exprs: Vec<&Expr> = c.args.values().map(|a| &a.expr).collect();
             exprs.extend(c.count.iter().chain(c.for_each.iter()));
-            edges.push((CNode::Call(path.to_vec(), name.clone()), exprs, &c.depends_on, Ctx { count: c.count.is_some(), each: c.for_each.is_some() }));
+            edges.push((
+                CNode::Call(path.to_vec(), name.clone()),
+                exprs,
+                &c.depends_on,
+                Ctx {
+                    count: c.count.is_some(),
+                    each: c.for_each.is_some(),
+                },
+            ));
         }
         for (node, exprs, depends_on, ctx) in edges {
             if let Some(pc) = &parent_call {
@@ -191,8 +299,16 @@ impl Builder<'_> {
             }
             for d in depends_on {
                 let dep = match (&d.resource, &d.module) {
-                    (Some(addr), _) => self.resolve(m, path, &RefTarget::Resource(addr.clone()), &d.span, &ctx),
-                    (None, Some(name)) => self.resolve(m, path, &RefTarget::Module(name.clone(), None), &d.span, &ctx),
+                    (Some(addr), _) => {
+                        self.resolve(m, path, &RefTarget::Resource(addr.clone()), &d.span, &ctx)
+                    }
+                    (None, Some(name)) => self.resolve(
+                        m,
+                        path,
+                        &RefTarget::Module(name.clone(), None),
+                        &d.span,
+                        &ctx,
+                    ),
                     _ => None,
                 };
                 if let Some(dep) = dep {
@@ -217,7 +333,14 @@ impl Builder<'_> {
     }
 
     /// The node a reference depends on, or a diagnostic when it names nothing.
-    fn resolve(&mut self, m: &Module, path: &[String], t: &RefTarget, span: &Span, ctx: &Ctx) -> Option<CNode> {
+    fn resolve(
+        &mut self,
+        m: &Module,
+        path: &[String],
+        t: &RefTarget,
+        span: &Span,
+        ctx: &Ctx,
+    ) -> Option<CNode> {
         let p = path.to_vec();
         let undeclared = |what: String, detail: String| Diagnostic::at(span.clone(), what, detail);
         match t {
@@ -240,22 +363,46 @@ impl Builder<'_> {
                     Some(CNode::Resource(p, addr.clone()))
                 } else {
                     let names: Vec<String> = m.resources.keys().map(ToString::to_string).collect();
-                    let kind = if addr.mode == Mode::Data { "data source" } else { "resource" };
-                    self.diags.push(undeclared(format!("Reference to undeclared {kind} {addr}"), format!("No {kind} {addr} is declared in this module.{}", suggestion(&addr.to_string(), names.iter().map(String::as_str)))));
+                    let kind = if addr.mode == Mode::Data {
+                        "data source"
+                    } else {
+                        "resource"
+                    };
+                    self.diags.push(undeclared(
+                        format!("Reference to undeclared {kind} {addr}"),
+                        format!(
+                            "No {kind} {addr} is declared in this module.{}",
+                            suggestion(&addr.to_string(), names.iter().map(String::as_str))
+                        ),
+                    ));
                     None
                 }
             }
             RefTarget::Module(name, out) => {
                 let Some(call) = m.calls.get(name) else {
-                    self.diags.push(undeclared(format!("Reference to undeclared module {name:?}"), format!("No module block {name:?} exists in this module.{}", suggestion(name, m.calls.keys().map(String::as_str)))));
+                    self.diags.push(undeclared(
+                        format!("Reference to undeclared module {name:?}"),
+                        format!(
+                            "No module block {name:?} exists in this module.{}",
+                            suggestion(name, m.calls.keys().map(String::as_str))
+                        ),
+                    ));
                     return None;
                 };
                 let mut child = p.clone();
                 child.push(name.clone());
                 match out {
-                    Some(o) if call.module.outputs.contains_key(o) => Some(CNode::Output(child, o.clone())),
+                    Some(o) if call.module.outputs.contains_key(o) => {
+                        Some(CNode::Output(child, o.clone()))
+                    }
                     Some(o) => {
-                        self.diags.push(undeclared(format!("Unsupported attribute {o:?} of module.{name}"), format!("The module has no output {o:?}.{}", suggestion(o, call.module.outputs.keys().map(String::as_str)))));
+                        self.diags.push(undeclared(
+                            format!("Unsupported attribute {o:?} of module.{name}"),
+                            format!(
+                                "The module has no output {o:?}.{}",
+                                suggestion(o, call.module.outputs.keys().map(String::as_str))
+                            ),
+                        ));
                         None
                     }
                     None => {

@@ -8,7 +8,7 @@ use standby_provider_sdk::{PlanRequest, Provider, Schema, Value};
 use std::collections::BTreeMap;
 
 pub(crate) enum Decision {
-    Change(ResourceChange),
+    Change(Box<ResourceChange>),
     Error(Diagnostic),
 }
 
@@ -37,7 +37,11 @@ pub(crate) fn changed_attrs(a: &Value, b: &Value) -> Vec<String> {
 }
 
 fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Asks the provider for the planned state and derives the action.
@@ -59,7 +63,10 @@ pub(crate) async fn decide(
                 continue;
             }
             if r.lifecycle.ignore_all || r.lifecycle.ignore_changes.contains(name) {
-                cfg.insert(name.clone(), prior.get(name).cloned().unwrap_or(Value::Null));
+                cfg.insert(
+                    name.clone(),
+                    prior.get(name).cloned().unwrap_or(Value::Null),
+                );
             }
         }
     }
@@ -68,11 +75,21 @@ pub(crate) async fn decide(
         sensitive_paths.extend(p.deep_unmark().1);
     }
     let resp = match p
-        .plan(PlanRequest { type_name: addr.resource.resource.type_name.clone(), prior: prior.map(|v| v.deep_unmark().0), config: plain })
+        .plan(PlanRequest {
+            type_name: addr.resource.resource.type_name.clone(),
+            prior: prior.map(|v| v.deep_unmark().0),
+            config: plain,
+        })
         .await
     {
         Ok(r) => r,
-        Err(e) => return Decision::Error(Diagnostic::at(r.span.clone(), format!("Planning {addr} failed: {}", e.summary), e.detail)),
+        Err(e) => {
+            return Decision::Error(Diagnostic::at(
+                r.span.clone(),
+                format!("Planning {addr} failed: {}", e.summary),
+                e.detail,
+            ))
+        }
     };
     let mut planned = resp.planned.mark_paths(&sensitive_paths);
     if let Value::Map(m) = &mut planned {
@@ -95,19 +112,32 @@ pub(crate) async fn decide(
         dependencies: vec![],
         create_before_destroy: r.lifecycle.create_before_destroy,
     };
-    let replace_action = if r.lifecycle.create_before_destroy { Action::CreateThenDelete } else { Action::DeleteThenCreate };
+    let replace_action = if r.lifecycle.create_before_destroy {
+        Action::CreateThenDelete
+    } else {
+        Action::DeleteThenCreate
+    };
     let Some(prior) = prior else {
         change.action = Action::Create;
         change.reason = Some(if recorded.is_some() {
-            Reason::new("create_because_deleted_outside", "create because it was deleted outside standby")
+            Reason::new(
+                "create_because_deleted_outside",
+                "create because it was deleted outside standby",
+            )
         } else {
-            Reason::new("create_because_new", "create because it is not in the state")
+            Reason::new(
+                "create_because_new",
+                "create because it is not in the state",
+            )
         });
-        return Decision::Change(change);
+        return Decision::Change(Box::new(change));
     };
     if replace_requested {
         change.action = replace_action;
-        change.reason = Some(Reason::new("replace_by_request", "replace because of --replace"));
+        change.reason = Some(Reason::new(
+            "replace_by_request",
+            "replace because of --replace",
+        ));
     } else if !resp.requires_replace.is_empty() {
         change.action = replace_action;
         let n = &resp.requires_replace;
@@ -120,12 +150,28 @@ pub(crate) async fn decide(
         let drifted = recorded.is_some_and(|rec| !rec.same_as(prior) && planned.same_as(rec));
         let all = changed_attrs(prior, &planned);
         // Name what the user controls; computed attributes follow from it.
-        let settable: Vec<String> = all.iter().filter(|a| schema.is_settable(a)).cloned().collect();
+        let settable: Vec<String> = all
+            .iter()
+            .filter(|a| schema.is_settable(a))
+            .cloned()
+            .collect();
         let attrs = if settable.is_empty() { all } else { settable };
         change.reason = Some(if drifted {
-            Reason::new("update_because_drift", format!("update because of drift: {} changed outside standby", quoted(&attrs)))
+            Reason::new(
+                "update_because_drift",
+                format!(
+                    "update because of drift: {} changed outside standby",
+                    quoted(&attrs)
+                ),
+            )
         } else {
-            Reason::new("update_because_config", format!("update because the configuration changed {}", quoted(&attrs)))
+            Reason::new(
+                "update_because_config",
+                format!(
+                    "update because the configuration changed {}",
+                    quoted(&attrs)
+                ),
+            )
         });
     }
     if change.action.is_replace() && r.lifecycle.prevent_destroy {
@@ -135,5 +181,5 @@ pub(crate) async fn decide(
             format!("The plan must replace it ({}), but its lifecycle sets prevent_destroy = true. Change the configuration so it can be updated in place, or remove prevent_destroy.", change.reason.as_ref().map_or("", |r| r.text.as_str())),
         ));
     }
-    Decision::Change(change)
+    Decision::Change(Box::new(change))
 }

@@ -24,12 +24,20 @@ pub(crate) struct InstanceCtx<'a> {
 
 /// The instance's configuration as an object: converted to the schema's types, with schema
 /// sensitivity applied; plus the nodes it referenced.
-pub(crate) fn instance_config(cx: &InstanceCtx<'_>, key: Option<&InstanceKey>, each_value: Option<Value>) -> (Result<Value, Diagnostics>, Vec<NodeKey>) {
+pub(crate) fn instance_config(
+    cx: &InstanceCtx<'_>,
+    key: Option<&InstanceKey>,
+    each_value: Option<Value>,
+) -> (Result<Value, Diagnostics>, Vec<NodeKey>) {
     let scope = NodeScope::new(cx.values, cx.config, cx.module, cx.cfg, cx.env, cx.phase);
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
     for (name, a) in &cx.resource.body {
-        let mut ev = Evaluator::new(&scope, a.expr.file, Iteration::for_key(key, each_value.clone()));
+        let mut ev = Evaluator::new(
+            &scope,
+            a.expr.file,
+            Iteration::for_key(key, each_value.clone()),
+        );
         let v = match ev.eval(&a.expr.inner) {
             Ok(v) => v,
             Err(e) => {
@@ -37,12 +45,18 @@ pub(crate) fn instance_config(cx: &InstanceCtx<'_>, key: Option<&InstanceKey>, e
                 continue;
             }
         };
-        let Some(attr) = cx.schema.attributes.get(name) else { continue };
+        let Some(attr) = cx.schema.attributes.get(name) else {
+            continue;
+        };
         match attr.ty.convert(&v) {
             Ok(c) => {
                 out.insert(name.clone(), if attr.sensitive { c.sensitive() } else { c });
             }
-            Err(expected) => diags.push(Diagnostic::at(a.expr.span(), "Incorrect attribute value type", format!("{name} must be {expected}; found {}.", v.type_name()))),
+            Err(expected) => diags.push(Diagnostic::at(
+                a.expr.span(),
+                "Incorrect attribute value type",
+                format!("{name} must be {expected}; found {}.", v.type_name()),
+            )),
         }
     }
     let deps = scope.take_deps();

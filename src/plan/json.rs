@@ -83,7 +83,13 @@ pub fn plan_json(plan: &Plan) -> J {
         .outputs
         .iter()
         .map(|(k, o)| {
-            let show = |v: &Value| if o.sensitive && !v.is_unknown() { J::String("(sensitive value)".into()) } else { public_json(v) };
+            let show = |v: &Value| {
+                if o.sensitive && !v.is_unknown() {
+                    J::String("(sensitive value)".into())
+                } else {
+                    public_json(v)
+                }
+            };
             let actions: &[&str] = match &o.before {
                 None => &["create"],
                 Some(b) if b.same_as(&o.after) => &["no-op"],

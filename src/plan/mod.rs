@@ -16,21 +16,36 @@ mod variables;
 mod walk;
 
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
-pub use model::{Action, ExecNode, Expansion, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
+pub use model::{
+    Action, ExecNode, Expansion, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode,
+    PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION,
+};
 pub use render::render_plan;
 pub use variables::{root_inputs, VarSource};
 pub use walk::{plan, state_digest, PlanOptions};
 
-
 /// Static checks of a (possibly partial) topology: references, schemas and cycles.
-pub fn check(config: &crate::config::Config, registry: &crate::registry::Registry) -> crate::diag::Diagnostics {
-    config_graph::build(config, registry).err().unwrap_or_default()
+pub fn check(
+    config: &crate::config::Config,
+    registry: &crate::registry::Registry,
+) -> crate::diag::Diagnostics {
+    config_graph::build(config, registry)
+        .err()
+        .unwrap_or_default()
 }
 
 /// The configuration graph as DOT or Mermaid, for `standby graph`.
-pub fn config_graph_text(config: &crate::config::Config, registry: &crate::registry::Registry, mermaid: bool) -> Result<String, crate::diag::Diagnostics> {
+pub fn config_graph_text(
+    config: &crate::config::Config,
+    registry: &crate::registry::Registry,
+    mermaid: bool,
+) -> Result<String, crate::diag::Diagnostics> {
     let g = config_graph::build(config, registry)?;
-    Ok(if mermaid { g.dag.to_mermaid(ToString::to_string) } else { g.dag.to_dot(ToString::to_string) })
+    Ok(if mermaid {
+        g.dag.to_mermaid(ToString::to_string)
+    } else {
+        g.dag.to_dot(ToString::to_string)
+    })
 }
 
 /// The execution graph of a plan as DOT or Mermaid: every node with its action and reason.

@@ -62,7 +62,10 @@ pub struct Reason {
 
 impl Reason {
     pub(crate) fn new(code: &str, text: impl Into<String>) -> Self {
-        Reason { code: code.to_string(), text: text.into() }
+        Reason {
+            code: code.to_string(),
+            text: text.into(),
+        }
     }
 }
 
@@ -131,7 +134,13 @@ pub enum NodeKey {
 
 impl std::fmt::Display for NodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let prefix = |m: &ModuleInstance| if m.is_root() { String::new() } else { format!("{m}.") };
+        let prefix = |m: &ModuleInstance| {
+            if m.is_root() {
+                String::new()
+            } else {
+                format!("{m}.")
+            }
+        };
         match self {
             NodeKey::Instance { addr } => write!(f, "{addr}"),
             NodeKey::Resource { addr } => write!(f, "{addr} (all instances)"),
@@ -261,7 +270,10 @@ impl Plan {
     /// True when applying would change anything.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
-            || self.outputs.values().any(|o| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
+            || self
+                .outputs
+                .values()
+                .any(|o| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
     }
 
@@ -303,26 +315,53 @@ pub(crate) mod marked {
     }
 
     fn encode(v: &Value) -> Wire {
-        Wire { value: v.to_json(), unknown: v.unknown_mask(), sensitive: v.sensitive_mask() }
+        Wire {
+            value: v.to_json(),
+            unknown: v.unknown_mask(),
+            sensitive: v.sensitive_mask(),
+        }
     }
 
     /// Rebuilds a value from JSON and its two masks.
-    pub(crate) fn decode(value: &serde_json::Value, unknown: &serde_json::Value, sensitive: &serde_json::Value) -> Value {
+    pub(crate) fn decode(
+        value: &serde_json::Value,
+        unknown: &serde_json::Value,
+        sensitive: &serde_json::Value,
+    ) -> Value {
         use serde_json::Value as J;
         if unknown == &J::Bool(true) {
-            return if sensitive == &J::Bool(true) { Value::Unknown.sensitive() } else { Value::Unknown };
+            return if sensitive == &J::Bool(true) {
+                Value::Unknown.sensitive()
+            } else {
+                Value::Unknown
+            };
         }
         let inner = match value {
             J::Array(items) => Value::List(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, x)| decode(x, unknown.get(i).unwrap_or(&J::Null), sensitive.get(i).unwrap_or(&J::Null)))
+                    .map(|(i, x)| {
+                        decode(
+                            x,
+                            unknown.get(i).unwrap_or(&J::Null),
+                            sensitive.get(i).unwrap_or(&J::Null),
+                        )
+                    })
                     .collect(),
             ),
             J::Object(m) => Value::Map(
                 m.iter()
-                    .map(|(k, x)| (k.clone(), decode(x, unknown.get(k).unwrap_or(&J::Null), sensitive.get(k).unwrap_or(&J::Null))))
+                    .map(|(k, x)| {
+                        (
+                            k.clone(),
+                            decode(
+                                x,
+                                unknown.get(k).unwrap_or(&J::Null),
+                                sensitive.get(k).unwrap_or(&J::Null),
+                            ),
+                        )
+                    })
                     .collect(),
             ),
             other => Value::from_json(other),
@@ -359,12 +398,20 @@ pub(crate) mod marked {
         use super::*;
         use std::collections::BTreeMap;
 
-        pub fn serialize<S: Serializer>(v: &BTreeMap<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            v: &BTreeMap<String, Value>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             s.collect_map(v.iter().map(|(k, x)| (k, encode(x))))
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
-            Ok(BTreeMap::<String, Wire>::deserialize(d)?.into_iter().map(|(k, w)| (k, decode(&w.value, &w.unknown, &w.sensitive))).collect())
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<BTreeMap<String, Value>, D::Error> {
+            Ok(BTreeMap::<String, Wire>::deserialize(d)?
+                .into_iter()
+                .map(|(k, w)| (k, decode(&w.value, &w.unknown, &w.sensitive)))
+                .collect())
         }
     }
 
@@ -374,7 +421,11 @@ pub(crate) mod marked {
 
         #[test]
         fn marks_round_trip() {
-            let v = Value::object([("a", Value::Unknown), ("b", Value::from("s").sensitive()), ("c", Value::List(vec![Value::from(1.0), Value::Unknown]))]);
+            let v = Value::object([
+                ("a", Value::Unknown),
+                ("b", Value::from("s").sensitive()),
+                ("c", Value::List(vec![Value::from(1.0), Value::Unknown])),
+            ]);
             let w = encode(&v);
             assert_eq!(decode(&w.value, &w.unknown, &w.sensitive), v);
         }

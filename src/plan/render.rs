@@ -52,7 +52,11 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        let _ = writeln!(out, "{}\n", p.bold("Note: Objects have changed outside of standby"));
+        let _ = writeln!(
+            out,
+            "{}\n",
+            p.bold("Note: Objects have changed outside of standby")
+        );
         let _ = writeln!(out, "standby detected the following changes made outside of standby since the last apply:\n");
         for c in &plan.drift {
             render_change(&mut out, c, p, true);
@@ -61,12 +65,24 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "Applying this refresh-only plan records these changes in the state; it changes nothing else.\n");
         }
     }
-    let mut changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let mut changes: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     changes.sort_by_key(|c| c.addr.to_string());
-    let output_changes: Vec<(&String, &OutputChange)> = plan.outputs.iter().filter(|(_, o)| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after))).collect();
+    let output_changes: Vec<(&String, &OutputChange)> = plan
+        .outputs
+        .iter()
+        .filter(|(_, o)| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
+        .collect();
     if changes.is_empty() && output_changes.is_empty() {
         if plan.drift.is_empty() || plan.mode != PlanMode::RefreshOnly {
-            let _ = writeln!(out, "{} Your infrastructure matches the configuration.", p.green(&p.bold("No changes.")));
+            let _ = writeln!(
+                out,
+                "{} Your infrastructure matches the configuration.",
+                p.green(&p.bold("No changes."))
+            );
         }
         return out;
     }
@@ -76,16 +92,37 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             render_change(&mut out, c, p, false);
         }
         let (add, change, destroy) = plan.counts();
-        let _ = writeln!(out, "{} {add} to add, {change} to change, {destroy} to destroy.", p.bold("Plan:"));
+        let _ = writeln!(
+            out,
+            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            p.bold("Plan:")
+        );
     }
     if !output_changes.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");
-        let width = output_changes.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let width = output_changes
+            .iter()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
         for (name, o) in output_changes {
             let (m, text) = match &o.before {
                 None => ("+", show(&o.after, o.sensitive)),
-                Some(_) if o.after.is_null() => ("-", format!("{} -> null", show(o.before.as_ref().unwrap_or(&Value::Null), o.sensitive))),
-                Some(b) => ("~", format!("{} -> {}", show(b, o.sensitive), show(&o.after, o.sensitive))),
+                Some(_) if o.after.is_null() => (
+                    "-",
+                    format!(
+                        "{} -> null",
+                        show(o.before.as_ref().unwrap_or(&Value::Null), o.sensitive)
+                    ),
+                ),
+                Some(b) => (
+                    "~",
+                    format!(
+                        "{} -> {}",
+                        show(b, o.sensitive),
+                        show(&o.after, o.sensitive)
+                    ),
+                ),
             };
             let _ = writeln!(out, "  {} {name:<width$} = {text}", p.marker(m));
         }
@@ -128,9 +165,19 @@ fn render_change(out: &mut String, c: &ResourceChange, p: Paint, drift: bool) {
             let _ = writeln!(out, "  # ({})", r.text);
         }
     }
-    let kind = if c.addr.resource.resource.mode == crate::addr::Mode::Data { "data" } else { "resource" };
+    let kind = if c.addr.resource.resource.mode == crate::addr::Mode::Data {
+        "data"
+    } else {
+        "resource"
+    };
     let pad = " ".repeat(3usize.saturating_sub(marker.len()));
-    let _ = writeln!(out, "{pad}{} {kind} {:?} {:?} {{", p.marker(marker), c.addr.resource.resource.type_name, c.addr.resource.resource.name);
+    let _ = writeln!(
+        out,
+        "{pad}{} {kind} {:?} {:?} {{",
+        p.marker(marker),
+        c.addr.resource.resource.type_name,
+        c.addr.resource.resource.name
+    );
     let empty = BTreeMap::new();
     let before = match c.before.as_ref().map(Value::unmarked) {
         Some(Value::Map(m)) => m,
@@ -175,12 +222,24 @@ fn render_change(out: &mut String, c: &ResourceChange, p: Paint, drift: bool) {
     }
     let width = lines.iter().map(|(_, k, _)| k.len()).max().unwrap_or(0);
     for (m, k, text) in &lines {
-        let text = if text.contains('\n') { text.replace('\n', "\n      ") } else { text.clone() };
-        let text = if c.requires_replace.contains(k) && p.on { text.replace("# forces replacement", &p.red("# forces replacement")) } else { text };
+        let text = if text.contains('\n') {
+            text.replace('\n', "\n      ")
+        } else {
+            text.clone()
+        };
+        let text = if c.requires_replace.contains(k) && p.on {
+            text.replace("# forces replacement", &p.red("# forces replacement"))
+        } else {
+            text
+        };
         let _ = writeln!(out, "      {} {k:<width$} = {text}", p.marker(m));
     }
     if unchanged > 0 {
-        let _ = writeln!(out, "        # ({unchanged} unchanged attribute{} hidden)", if unchanged == 1 { "" } else { "s" });
+        let _ = writeln!(
+            out,
+            "        # ({unchanged} unchanged attribute{} hidden)",
+            if unchanged == 1 { "" } else { "s" }
+        );
     }
     let _ = writeln!(out, "    }}\n");
 }
@@ -190,7 +249,10 @@ fn value_text(after: &Value, before: Option<&Value>) -> String {
     let multi = |v: &Value| matches!(v, Value::String(s) if s.contains('\n'));
     match before {
         Some(b) if multi(b) || multi(after) => {
-            let (Some(old), Some(new)) = (b.as_str().filter(|_| !b.is_sensitive()), after.as_str().filter(|_| !after.is_sensitive())) else {
+            let (Some(old), Some(new)) = (
+                b.as_str().filter(|_| !b.is_sensitive()),
+                after.as_str().filter(|_| !after.is_sensitive()),
+            ) else {
                 return format!("{b} -> {after}");
             };
             let mut s = String::from("<<-EOT\n");

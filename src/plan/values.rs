@@ -18,7 +18,10 @@ impl Expansion {
         match self {
             Expansion::Single => vec![None],
             Expansion::Count(n) => (0..*n).map(|i| Some(InstanceKey::Int(i))).collect(),
-            Expansion::ForEach(m) => m.keys().map(|k| Some(InstanceKey::Str(k.clone()))).collect(),
+            Expansion::ForEach(m) => m
+                .keys()
+                .map(|k| Some(InstanceKey::Str(k.clone())))
+                .collect(),
         }
     }
 
@@ -41,7 +44,13 @@ impl Expansion {
         match self {
             Expansion::Single => "it has no count or for_each, so it takes no index".into(),
             Expansion::Count(n) => format!("it has count = {n}"),
-            Expansion::ForEach(m) => format!("its for_each keys are {}", m.keys().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")),
+            Expansion::ForEach(m) => format!(
+                "its for_each keys are {}",
+                m.keys()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
@@ -87,7 +96,11 @@ impl Values {
             m.outputs
                 .iter()
                 .map(|(name, o)| {
-                    let v = self.outputs.get(&(child.clone(), name.clone())).cloned().unwrap_or(Value::Unknown);
+                    let v = self
+                        .outputs
+                        .get(&(child.clone(), name.clone()))
+                        .cloned()
+                        .unwrap_or(Value::Unknown);
                     (name.clone(), if o.sensitive { v.sensitive() } else { v })
                 })
                 .collect(),
@@ -107,8 +120,23 @@ pub(crate) struct NodeScope<'a> {
 }
 
 impl<'a> NodeScope<'a> {
-    pub(crate) fn new(values: &'a Values, config: &'a Config, module: &'a ModuleInstance, cfg: &'a Module, env: &'a str, phase: Phase) -> Self {
-        NodeScope { values, config, module, cfg, env, phase, deps: RefCell::new(Vec::new()) }
+    pub(crate) fn new(
+        values: &'a Values,
+        config: &'a Config,
+        module: &'a ModuleInstance,
+        cfg: &'a Module,
+        env: &'a str,
+        phase: Phase,
+    ) -> Self {
+        NodeScope {
+            values,
+            config,
+            module,
+            cfg,
+            env,
+            phase,
+            deps: RefCell::new(Vec::new()),
+        }
     }
 
     fn touch(&self, k: NodeKey) {
@@ -130,25 +158,54 @@ impl Scope for NodeScope<'_> {
             return Err(format!("No variable {name:?} is declared in this module.{} Declare it with a variable block.", suggestion(name, self.cfg.variables.keys().map(String::as_str))));
         }
         if !self.module.is_root() {
-            self.touch(NodeKey::ModuleVars { module: self.module.clone() });
+            self.touch(NodeKey::ModuleVars {
+                module: self.module.clone(),
+            });
         }
-        Ok(self.values.vars.get(self.module).and_then(|v| v.get(name)).cloned().unwrap_or(Value::Unknown))
+        Ok(self
+            .values
+            .vars
+            .get(self.module)
+            .and_then(|v| v.get(name))
+            .cloned()
+            .unwrap_or(Value::Unknown))
     }
 
     fn local(&self, name: &str) -> Result<Value, String> {
         if !self.cfg.locals.contains_key(name) {
-            return Err(format!("No local value {name:?} is declared in this module.{}", suggestion(name, self.cfg.locals.keys().map(String::as_str))));
+            return Err(format!(
+                "No local value {name:?} is declared in this module.{}",
+                suggestion(name, self.cfg.locals.keys().map(String::as_str))
+            ));
         }
-        self.touch(NodeKey::Local { module: self.module.clone(), name: name.into() });
-        Ok(self.values.locals.get(&(self.module.clone(), name.to_string())).cloned().unwrap_or(Value::Unknown))
+        self.touch(NodeKey::Local {
+            module: self.module.clone(),
+            name: name.into(),
+        });
+        Ok(self
+            .values
+            .locals
+            .get(&(self.module.clone(), name.to_string()))
+            .cloned()
+            .unwrap_or(Value::Unknown))
     }
 
-    fn resource(&self, addr: &ResourceAddr, key: Option<&InstanceKey>) -> Result<(Value, bool), String> {
+    fn resource(
+        &self,
+        addr: &ResourceAddr,
+        key: Option<&InstanceKey>,
+    ) -> Result<(Value, bool), String> {
         if !self.cfg.resources.contains_key(addr) {
             let names: Vec<String> = self.cfg.resources.keys().map(ToString::to_string).collect();
-            return Err(format!("No {addr} is declared in this module.{}", suggestion(&addr.to_string(), names.iter().map(String::as_str))));
+            return Err(format!(
+                "No {addr} is declared in this module.{}",
+                suggestion(&addr.to_string(), names.iter().map(String::as_str))
+            ));
         }
-        let abs = AbsResource { module: self.module.clone(), resource: addr.clone() };
+        let abs = AbsResource {
+            module: self.module.clone(),
+            resource: addr.clone(),
+        };
         let Some(rv) = self.values.resources.get(&abs) else {
             self.touch(NodeKey::Resource { addr: abs });
             return Ok((Value::Unknown, false));
@@ -157,10 +214,24 @@ impl Scope for NodeScope<'_> {
         match key {
             Some(k) => {
                 if !rv.expansion.has(k) {
-                    return Err(format!("{abs} has no instance {k}: {}.", rv.expansion.describe()));
+                    return Err(format!(
+                        "{abs} has no instance {k}: {}.",
+                        rv.expansion.describe()
+                    ));
                 }
-                self.touch(NodeKey::Instance { addr: crate::addr::AbsInstance { resource: abs, key: Some(k.clone()) } });
-                Ok((rv.instances.get(&Some(k.clone())).cloned().unwrap_or(Value::Unknown), for_each))
+                self.touch(NodeKey::Instance {
+                    addr: crate::addr::AbsInstance {
+                        resource: abs,
+                        key: Some(k.clone()),
+                    },
+                });
+                Ok((
+                    rv.instances
+                        .get(&Some(k.clone()))
+                        .cloned()
+                        .unwrap_or(Value::Unknown),
+                    for_each,
+                ))
             }
             None => {
                 let v = self.values.collective(rv);
@@ -170,40 +241,88 @@ impl Scope for NodeScope<'_> {
         }
     }
 
-    fn module(&self, name: &str, key: Option<&InstanceKey>, output: Option<&str>) -> Result<Value, String> {
+    fn module(
+        &self,
+        name: &str,
+        key: Option<&InstanceKey>,
+        output: Option<&str>,
+    ) -> Result<Value, String> {
         let Some(call) = self.cfg.calls.get(name) else {
-            return Err(format!("No module call {name:?} is declared in this module.{}", suggestion(name, self.cfg.calls.keys().map(String::as_str))));
+            return Err(format!(
+                "No module call {name:?} is declared in this module.{}",
+                suggestion(name, self.cfg.calls.keys().map(String::as_str))
+            ));
         };
-        let Some(exp) = self.values.modules.get(&(self.module.clone(), name.to_string())) else {
+        let Some(exp) = self
+            .values
+            .modules
+            .get(&(self.module.clone(), name.to_string()))
+        else {
             return Ok(Value::Unknown);
         };
         let touch_all = |child: &ModuleInstance| {
-            for o in call.module.outputs.keys().filter(|o| output.is_none_or(|only| only == o.as_str())) {
-                self.touch(NodeKey::Output { module: child.clone(), name: o.clone() });
+            for o in call
+                .module
+                .outputs
+                .keys()
+                .filter(|o| output.is_none_or(|only| only == o.as_str()))
+            {
+                self.touch(NodeKey::Output {
+                    module: child.clone(),
+                    name: o.clone(),
+                });
             }
             self.values.module_object(child, &call.module)
         };
         if let Some(k) = key {
             if !exp.has(k) {
-                return Err(format!("module.{name} has no instance {k}: {}.", exp.describe()));
+                return Err(format!(
+                    "module.{name} has no instance {k}: {}.",
+                    exp.describe()
+                ));
             }
             return Ok(touch_all(&self.module.child(name, Some(k.clone()))));
         }
         Ok(match exp {
             Expansion::Single => touch_all(&self.module.child(name, None)),
-            Expansion::Count(_) => Value::List(exp.keys().into_iter().map(|k| touch_all(&self.module.child(name, k))).collect()),
-            Expansion::ForEach(m) => Value::Map(m.keys().map(|k| (k.clone(), touch_all(&self.module.child(name, Some(InstanceKey::Str(k.clone())))))).collect()),
+            Expansion::Count(_) => Value::List(
+                exp.keys()
+                    .into_iter()
+                    .map(|k| touch_all(&self.module.child(name, k)))
+                    .collect(),
+            ),
+            Expansion::ForEach(m) => Value::Map(
+                m.keys()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            touch_all(&self.module.child(name, Some(InstanceKey::Str(k.clone())))),
+                        )
+                    })
+                    .collect(),
+            ),
         })
     }
 
     fn other(&self, root: &str, attr: &str) -> Result<Value, String> {
         match (root, attr) {
-            ("path", "module") => Ok(Value::string(relative(&self.config.root_dir, &self.cfg.dir))),
+            ("path", "module") => Ok(Value::string(relative(
+                &self.config.root_dir,
+                &self.cfg.dir,
+            ))),
             ("path", "root") => Ok(Value::string(".")),
-            ("path", "cwd") => std::env::current_dir().map(|d| Value::string(d.display().to_string())).map_err(|e| e.to_string()),
-            ("path", _) => Err(format!("path has module, root and cwd.{}", suggestion(attr, ["module", "root", "cwd"]))),
+            ("path", "cwd") => std::env::current_dir()
+                .map(|d| Value::string(d.display().to_string()))
+                .map_err(|e| e.to_string()),
+            ("path", _) => Err(format!(
+                "path has module, root and cwd.{}",
+                suggestion(attr, ["module", "root", "cwd"])
+            )),
             ("env", "name") => Ok(Value::string(self.env)),
-            ("env", _) => Err(format!("env has only the attribute name.{}", suggestion(attr, ["name"]))),
+            ("env", _) => Err(format!(
+                "env has only the attribute name.{}",
+                suggestion(attr, ["name"])
+            )),
             _ => Err(format!("{root} is not a known reference root")),
         }
     }

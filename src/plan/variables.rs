@@ -25,16 +25,26 @@ fn constant(config: &Config, e: &Expr) -> Result<Value, Diagnostic> {
     let m = Module::default();
     let root = ModuleInstance::root();
     let scope = NodeScope::new(&values, config, &root, &m, "", Phase::Plan);
-    Evaluator::new(&scope, e.file, Iteration::default()).eval(&e.inner).map_err(|mut d| {
-        d.detail = format!("{} Variable values must be constants: literals and function calls.", d.detail);
-        Diagnostic::from(d)
-    })
+    Evaluator::new(&scope, e.file, Iteration::default())
+        .eval(&e.inner)
+        .map_err(|mut d| {
+            d.detail = format!(
+                "{} Variable values must be constants: literals and function calls.",
+                d.detail
+            );
+            Diagnostic::from(d)
+        })
 }
 
 /// Root module variable values, checked and converted.
 ///
 /// With `allow_missing`, as for `validate`, a required variable without a value is unknown.
-pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource], allow_missing: bool) -> Result<BTreeMap<String, Value>, Diagnostics> {
+pub fn root_inputs(
+    config: &Config,
+    env: &str,
+    sources: &[VarSource],
+    allow_missing: bool,
+) -> Result<BTreeMap<String, Value>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let vars = &config.root.variables;
     let mut given: BTreeMap<String, (Value, Option<Span>)> = BTreeMap::new();
@@ -56,11 +66,20 @@ pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource], allow_miss
             }
             VarSource::Flag(name, raw) => {
                 let Some(var) = vars.get(name) else {
-                    diags.push(Diagnostic::bare(format!("Value for undeclared variable {name:?}"), format!("--var {name}=... names no variable.{}", suggestion(name, vars.keys().map(String::as_str)))));
+                    diags.push(Diagnostic::bare(
+                        format!("Value for undeclared variable {name:?}"),
+                        format!(
+                            "--var {name}=... names no variable.{}",
+                            suggestion(name, vars.keys().map(String::as_str))
+                        ),
+                    ));
                     continue;
                 };
                 let v = match var.ty {
-                    TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool | TypeConstraint::Any => Value::String(raw.clone()),
+                    TypeConstraint::String
+                    | TypeConstraint::Number
+                    | TypeConstraint::Bool
+                    | TypeConstraint::Any => Value::String(raw.clone()),
                     _ => match hcl_edit::parser::parse_expr(raw) {
                         Ok(e) => {
                             let mut sources = config.sources.clone();
@@ -68,7 +87,10 @@ pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource], allow_miss
                             match constant(config, &Expr { file, inner: e }) {
                                 Ok(v) => v,
                                 Err(d) => {
-                                    diags.push(Diagnostic::bare(format!("Invalid value for --var {name}"), d.detail));
+                                    diags.push(Diagnostic::bare(
+                                        format!("Invalid value for --var {name}"),
+                                        d.detail,
+                                    ));
                                     continue;
                                 }
                             }
@@ -110,22 +132,42 @@ pub fn root_inputs(config: &Config, env: &str, sources: &[VarSource], allow_miss
 }
 
 /// Converts, checks nullability, runs validation blocks and applies the sensitive mark.
-fn check(config: &Config, var: &Variable, value: Value, span: Span, diags: &mut Diagnostics) -> Option<Value> {
+fn check(
+    config: &Config,
+    var: &Variable,
+    value: Value,
+    span: Span,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
     if value.is_null() && !var.nullable {
-        diags.push(Diagnostic::at(span, format!("Invalid value for variable {:?}", var.name), "The variable is declared nullable = false, so it must not be null."));
+        diags.push(Diagnostic::at(
+            span,
+            format!("Invalid value for variable {:?}", var.name),
+            "The variable is declared nullable = false, so it must not be null.",
+        ));
         return None;
     }
     let v = match convert(&value, &var.ty) {
         Ok(v) => v,
         Err(e) => {
-            diags.push(Diagnostic::at(span, format!("Invalid value for variable {:?}", var.name), format!("The value does not match the variable's type: {e}.")));
+            diags.push(Diagnostic::at(
+                span,
+                format!("Invalid value for variable {:?}", var.name),
+                format!("The value does not match the variable's type: {e}."),
+            ));
             return None;
         }
     };
     if !var.validations.is_empty() && v.is_wholly_known() {
         let mut values = Values::default();
-        values.vars.insert(ModuleInstance::root(), BTreeMap::from([(var.name.clone(), v.clone())]));
-        let m = Module { variables: BTreeMap::from([(var.name.clone(), var.clone())]), ..Module::default() };
+        values.vars.insert(
+            ModuleInstance::root(),
+            BTreeMap::from([(var.name.clone(), v.clone())]),
+        );
+        let m = Module {
+            variables: BTreeMap::from([(var.name.clone(), var.clone())]),
+            ..Module::default()
+        };
         let root = ModuleInstance::root();
         let scope = NodeScope::new(&values, config, &root, &m, "", Phase::Plan);
         for val in &var.validations {
@@ -138,9 +180,20 @@ fn check(config: &Config, var: &Variable, value: Value, span: Span, diags: &mut 
                         .ok()
                         .and_then(|m| m.as_str().map(str::to_string))
                         .unwrap_or_else(|| "the validation condition is false".into());
-                    diags.push(Diagnostic::at(span.clone(), format!("Invalid value for variable {:?}", var.name), format!("{msg}\n\nThis was checked by the validation rule at {}.", config.sources.location(&val.condition.span()))));
+                    diags.push(Diagnostic::at(
+                        span.clone(),
+                        format!("Invalid value for variable {:?}", var.name),
+                        format!(
+                            "{msg}\n\nThis was checked by the validation rule at {}.",
+                            config.sources.location(&val.condition.span())
+                        ),
+                    ));
                 }
-                Ok(other) => diags.push(Diagnostic::at(val.condition.span(), "Invalid validation condition", format!("The condition must be a bool; found {}.", other.type_name()))),
+                Ok(other) => diags.push(Diagnostic::at(
+                    val.condition.span(),
+                    "Invalid validation condition",
+                    format!("The condition must be a bool; found {}.", other.type_name()),
+                )),
                 Err(e) => diags.push(Diagnostic::from(e)),
             }
         }
@@ -149,7 +202,12 @@ fn check(config: &Config, var: &Variable, value: Value, span: Span, diags: &mut 
 }
 
 /// The variables of one module instance from its call's evaluated arguments.
-pub(crate) fn module_inputs(w: &mut Walker<'_>, m: &Module, body: &Body, mut args: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+pub(crate) fn module_inputs(
+    w: &mut Walker<'_>,
+    m: &Module,
+    body: &Body,
+    mut args: BTreeMap<String, Value>,
+) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let config = w.config;
     for (name, var) in &m.variables {

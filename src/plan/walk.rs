@@ -2,9 +2,12 @@
 //! and build the execution graph.
 
 use super::config_graph::{self, CNode};
-use super::instance::{instance_config, InstanceCtx};
 use super::diff::{decide, Decision};
-use super::model::{Action, ExecNode, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION};
+use super::instance::{instance_config, InstanceCtx};
+use super::model::{
+    Action, ExecNode, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason,
+    ResourceChange, PLAN_FORMAT_VERSION,
+};
 use super::values::{Expansion, NodeScope, ResourceValues, Values};
 use crate::addr::{AbsInstance, AbsResource, InstanceKey, Mode, ModuleInstance, Target};
 use crate::config::{Body, Config, Expr, Module, Resource};
@@ -12,7 +15,9 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Evaluator, Iteration, Phase};
 use crate::registry::Registry;
 use crate::state::State;
-use standby_provider_sdk::{ConfigureRequest, ReadDataRequest, ReadRequest, ValidateRequest, Value};
+use standby_provider_sdk::{
+    ConfigureRequest, ReadDataRequest, ReadRequest, ValidateRequest, Value,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What to plan.
@@ -55,7 +60,13 @@ pub(crate) struct Walker<'a> {
 }
 
 /// Plans `config` against `state`.
-pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, root_vars: BTreeMap<String, Value>, opts: &PlanOptions) -> Result<Plan, Diagnostics> {
+pub async fn plan(
+    config: &Config,
+    registry: &Registry,
+    state: Option<&State>,
+    root_vars: BTreeMap<String, Value>,
+    opts: &PlanOptions,
+) -> Result<Plan, Diagnostics> {
     let graph = config_graph::build(config, registry)?;
     let empty = State::new();
     let had_state = state.is_some();
@@ -82,11 +93,18 @@ pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, r
     for name in registry.names() {
         if !config.root.providers.contains_key(name) {
             if let Some(p) = registry.get(name) {
-                let _ = p.configure(ConfigureRequest { config: Value::Null, root_dir: config.root_dir.clone() }).await;
+                let _ = p
+                    .configure(ConfigureRequest {
+                        config: Value::Null,
+                        root_dir: config.root_dir.clone(),
+                    })
+                    .await;
             }
         }
     }
-    w.values.vars.insert(ModuleInstance::root(), root_vars.clone());
+    w.values
+        .vars
+        .insert(ModuleInstance::root(), root_vars.clone());
     for id in &graph.order {
         let node = graph.dag.node(*id).clone();
         w.visit(&node).await;
@@ -107,7 +125,15 @@ pub async fn plan(config: &Config, registry: &Registry, state: Option<&State>, r
         return Err(w.diags);
     }
     let outputs = w.root_outputs();
-    let prior = PriorState { lineage: if had_state { state.lineage.clone() } else { String::new() }, serial: state.serial, digest: state_digest(state) };
+    let prior = PriorState {
+        lineage: if had_state {
+            state.lineage.clone()
+        } else {
+            String::new()
+        },
+        serial: state.serial,
+        digest: state_digest(state),
+    };
     let refresh_only = opts.mode == PlanMode::RefreshOnly;
     if refresh_only {
         for c in &mut w.changes {
@@ -140,7 +166,9 @@ pub fn state_digest(state: &State) -> String {
     if state.serial == 0 && state.resources.is_empty() && state.outputs.is_empty() {
         return String::new();
     }
-    hex::encode(sha2::Sha256::digest(serde_json::to_vec(state).unwrap_or_default()))
+    hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(state).unwrap_or_default(),
+    ))
 }
 
 impl<'a> Walker<'a> {
@@ -149,14 +177,36 @@ impl<'a> Walker<'a> {
     }
 
     /// Evaluates an expression in a module instance; returns the value and the nodes touched.
-    pub(crate) fn eval(&self, mi: &ModuleInstance, cfg: &Module, e: &Expr, iter: Iteration) -> (Result<Value, Diagnostic>, Vec<NodeKey>) {
-        let scope = NodeScope::new(&self.values, self.config, mi, cfg, &self.opts.env, self.opts.phase);
-        let r = Evaluator::new(&scope, e.file, iter).eval(&e.inner).map_err(Diagnostic::from);
+    pub(crate) fn eval(
+        &self,
+        mi: &ModuleInstance,
+        cfg: &Module,
+        e: &Expr,
+        iter: Iteration,
+    ) -> (Result<Value, Diagnostic>, Vec<NodeKey>) {
+        let scope = NodeScope::new(
+            &self.values,
+            self.config,
+            mi,
+            cfg,
+            &self.opts.env,
+            self.opts.phase,
+        );
+        let r = Evaluator::new(&scope, e.file, iter)
+            .eval(&e.inner)
+            .map_err(Diagnostic::from);
         (r, scope.take_deps())
     }
 
     /// Evaluates every attribute of a body into an object.
-    pub(crate) fn eval_body(&mut self, mi: &ModuleInstance, cfg: &Module, body: &Body, iter: &Iteration, deps: &mut Vec<NodeKey>) -> Option<BTreeMap<String, Value>> {
+    pub(crate) fn eval_body(
+        &mut self,
+        mi: &ModuleInstance,
+        cfg: &Module,
+        body: &Body,
+        iter: &Iteration,
+        deps: &mut Vec<NodeKey>,
+    ) -> Option<BTreeMap<String, Value>> {
         let mut out = BTreeMap::new();
         let mut ok = true;
         for (name, a) in body {
@@ -175,9 +225,19 @@ impl<'a> Walker<'a> {
         ok.then_some(out)
     }
 
-    pub(crate) fn add_node(&mut self, key: NodeKey, deps: &[NodeKey], change: Option<u32>, value: Option<Value>) -> u32 {
+    pub(crate) fn add_node(
+        &mut self,
+        key: NodeKey,
+        deps: &[NodeKey],
+        change: Option<u32>,
+        value: Option<Value>,
+    ) -> u32 {
         let id = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
-        let mut dep_ids: Vec<u32> = deps.iter().filter_map(|k| self.index.get(k).copied()).filter(|d| *d != id).collect();
+        let mut dep_ids: Vec<u32> = deps
+            .iter()
+            .filter_map(|k| self.index.get(k).copied())
+            .filter(|d| *d != id)
+            .collect();
         dep_ids.sort_unstable();
         dep_ids.dedup();
         let mut rdeps = BTreeSet::new();
@@ -198,7 +258,12 @@ impl<'a> Walker<'a> {
         }
         self.resource_deps.push(rdeps);
         self.index.insert(key.clone(), id);
-        self.nodes.push(ExecNode { key, deps: dep_ids, change, value });
+        self.nodes.push(ExecNode {
+            key,
+            deps: dep_ids,
+            change,
+            value,
+        });
         id
     }
 
@@ -219,8 +284,18 @@ impl<'a> Walker<'a> {
                         self.diags.push(d);
                         Value::Unknown
                     });
-                    self.values.locals.insert((mi.clone(), name.clone()), v.clone());
-                    self.add_node(NodeKey::Local { module: mi, name: name.clone() }, &deps, None, Some(v));
+                    self.values
+                        .locals
+                        .insert((mi.clone(), name.clone()), v.clone());
+                    self.add_node(
+                        NodeKey::Local {
+                            module: mi,
+                            name: name.clone(),
+                        },
+                        &deps,
+                        None,
+                        Some(v),
+                    );
                 }
             }
             CNode::Output(path, name) => {
@@ -230,7 +305,12 @@ impl<'a> Walker<'a> {
                     let (r, mut deps) = self.eval(&mi, cfg, &o.value, Iteration::default());
                     for d in &o.depends_on {
                         if let Some(addr) = &d.resource {
-                            deps.push(NodeKey::Resource { addr: AbsResource { module: mi.clone(), resource: addr.clone() } });
+                            deps.push(NodeKey::Resource {
+                                addr: AbsResource {
+                                    module: mi.clone(),
+                                    resource: addr.clone(),
+                                },
+                            });
                         }
                     }
                     let mut v = r.unwrap_or_else(|d| {
@@ -242,8 +322,18 @@ impl<'a> Walker<'a> {
                     } else if mi.is_root() && v.contains_sensitive() {
                         self.diags.push(Diagnostic::at(o.span.clone(), "Output refers to sensitive values", format!("The value of output {name:?} includes sensitive data. Add sensitive = true to the output block to confirm it may be stored, and it will be shown as (sensitive value).")));
                     }
-                    self.values.outputs.insert((mi.clone(), name.clone()), v.clone());
-                    self.add_node(NodeKey::Output { module: mi, name: name.clone() }, &deps, None, Some(v));
+                    self.values
+                        .outputs
+                        .insert((mi.clone(), name.clone()), v.clone());
+                    self.add_node(
+                        NodeKey::Output {
+                            module: mi,
+                            name: name.clone(),
+                        },
+                        &deps,
+                        None,
+                        Some(v),
+                    );
                 }
             }
             CNode::Resource(path, addr) => {
@@ -259,7 +349,15 @@ impl<'a> Walker<'a> {
     async fn provider(&mut self, name: &str) {
         let block = &self.config.root.providers[name];
         let mut deps = Vec::new();
-        let Some(body) = self.eval_body(&ModuleInstance::root(), &self.config.root, &block.body, &Iteration::default(), &mut deps) else { return };
+        let Some(body) = self.eval_body(
+            &ModuleInstance::root(),
+            &self.config.root,
+            &block.body,
+            &Iteration::default(),
+            &mut deps,
+        ) else {
+            return;
+        };
         let v = Value::Map(body);
         if !v.is_wholly_known() {
             self.diags.push(Diagnostic::at(block.span.clone(), format!("Provider {name:?} configuration depends on unknown values"), "A provider block may only use values known at plan time: variables, locals and literals."));
@@ -267,14 +365,31 @@ impl<'a> Walker<'a> {
         }
         self.provider_configs.insert(name.to_string(), v.clone());
         if let Some(p) = self.registry.get(name) {
-            if let Err(e) = p.configure(ConfigureRequest { config: v.deep_unmark().0, root_dir: self.config.root_dir.clone() }).await {
-                self.diags.push(Diagnostic::at(block.span.clone(), format!("Cannot configure provider {name:?}: {}", e.summary), e.detail));
+            if let Err(e) = p
+                .configure(ConfigureRequest {
+                    config: v.deep_unmark().0,
+                    root_dir: self.config.root_dir.clone(),
+                })
+                .await
+            {
+                self.diags.push(Diagnostic::at(
+                    block.span.clone(),
+                    format!("Cannot configure provider {name:?}: {}", e.summary),
+                    e.detail,
+                ));
             }
         }
     }
 
     /// Evaluates `count` or `for_each` into an expansion, or reports why it cannot be used.
-    pub(crate) fn expansion(&mut self, mi: &ModuleInstance, cfg: &Module, count: Option<&Expr>, for_each: Option<&Expr>, deps: &mut Vec<NodeKey>) -> Option<Expansion> {
+    pub(crate) fn expansion(
+        &mut self,
+        mi: &ModuleInstance,
+        cfg: &Module,
+        count: Option<&Expr>,
+        for_each: Option<&Expr>,
+        deps: &mut Vec<NodeKey>,
+    ) -> Option<Expansion> {
         if let Some(e) = count {
             let (r, d) = self.eval(mi, cfg, e, Iteration::default());
             deps.extend(d);
@@ -286,18 +401,33 @@ impl<'a> Walker<'a> {
                 }
             };
             return match v.unmarked() {
-                Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => Some(Expansion::Count(*n as u64)),
+                Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
+                    Some(Expansion::Count(*n as u64))
+                }
                 Value::Unknown => {
                     self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", "The count value depends on values that are known only after apply, so standby cannot tell how many instances to plan. Use values known at plan time, or apply the dependency first with --target."));
                     None
                 }
                 other => {
-                    self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", format!("count must be a whole number of zero or more; found {}.", if matches!(other, Value::Number(_)) { other.to_string() } else { other.type_name().to_string() })));
+                    self.diags.push(Diagnostic::at(
+                        e.span(),
+                        "Invalid count argument",
+                        format!(
+                            "count must be a whole number of zero or more; found {}.",
+                            if matches!(other, Value::Number(_)) {
+                                other.to_string()
+                            } else {
+                                other.type_name().to_string()
+                            }
+                        ),
+                    ));
                     None
                 }
             };
         }
-        let Some(e) = for_each else { return Some(Expansion::Single) };
+        let Some(e) = for_each else {
+            return Some(Expansion::Single);
+        };
         let (r, d) = self.eval(mi, cfg, e, Iteration::default());
         deps.extend(d);
         let v = match r {
@@ -342,7 +472,10 @@ impl<'a> Walker<'a> {
                 None
             }
             other => {
-                self.diags.push(bad(format!("for_each needs a map, or a set of strings; found {}.", other.type_name())));
+                self.diags.push(bad(format!(
+                    "for_each needs a map, or a set of strings; found {}.",
+                    other.type_name()
+                )));
                 None
             }
         }
@@ -352,35 +485,86 @@ impl<'a> Walker<'a> {
         let cfg = self.module_cfg(path);
         let call = &cfg.calls[name];
         let mut deps = Vec::new();
-        let Some(exp) = self.expansion(mi, cfg, call.count.as_ref(), call.for_each.as_ref(), &mut deps) else { return };
+        let Some(exp) = self.expansion(
+            mi,
+            cfg,
+            call.count.as_ref(),
+            call.for_each.as_ref(),
+            &mut deps,
+        ) else {
+            return;
+        };
         let mut child_path = path.to_vec();
         child_path.push(name.to_string());
         for key in exp.keys() {
             let child = mi.child(name, key.clone());
             let iter = Iteration::for_key(key.as_ref(), exp.each_value(key.as_ref()));
             let mut d = deps.clone();
-            let Some(args) = self.eval_body(mi, cfg, &call.args, &iter, &mut d) else { continue };
+            let Some(args) = self.eval_body(mi, cfg, &call.args, &iter, &mut d) else {
+                continue;
+            };
             let vars = super::variables::module_inputs(self, &call.module, &call.args, args);
             self.values.vars.insert(child.clone(), vars.clone());
-            self.add_node(NodeKey::ModuleVars { module: child.clone() }, &d, None, Some(Value::Map(vars)));
-            self.instances.entry(child_path.clone()).or_default().push(child);
+            self.add_node(
+                NodeKey::ModuleVars {
+                    module: child.clone(),
+                },
+                &d,
+                None,
+                Some(Value::Map(vars)),
+            );
+            self.instances
+                .entry(child_path.clone())
+                .or_default()
+                .push(child);
         }
-        self.expansions.push(ExpansionRecord { module: mi.clone(), call: Some(name.to_string()), resource: None, expansion: exp.clone() });
-        self.values.modules.insert((mi.clone(), name.to_string()), exp);
+        self.expansions.push(ExpansionRecord {
+            module: mi.clone(),
+            call: Some(name.to_string()),
+            resource: None,
+            expansion: exp.clone(),
+        });
+        self.values
+            .modules
+            .insert((mi.clone(), name.to_string()), exp);
     }
 
     async fn resource(&mut self, mi: &ModuleInstance, cfg: &Module, r: &Resource) {
-        let abs = AbsResource { module: mi.clone(), resource: r.addr.clone() };
+        let abs = AbsResource {
+            module: mi.clone(),
+            resource: r.addr.clone(),
+        };
         let mut base_deps = Vec::new();
-        let Some(exp) = self.expansion(mi, cfg, r.count.as_ref(), r.for_each.as_ref(), &mut base_deps) else { return };
+        let Some(exp) = self.expansion(
+            mi,
+            cfg,
+            r.count.as_ref(),
+            r.for_each.as_ref(),
+            &mut base_deps,
+        ) else {
+            return;
+        };
         for d in &r.depends_on {
             match (&d.resource, &d.module) {
-                (Some(addr), _) => base_deps.push(NodeKey::Resource { addr: AbsResource { module: mi.clone(), resource: addr.clone() } }),
+                (Some(addr), _) => base_deps.push(NodeKey::Resource {
+                    addr: AbsResource {
+                        module: mi.clone(),
+                        resource: addr.clone(),
+                    },
+                }),
                 (None, Some(m)) => {
                     if let Some(call) = cfg.calls.get(m) {
-                        for child in self.instances.get(&[mi.path(), vec![m.clone()]].concat()).cloned().unwrap_or_default() {
+                        for child in self
+                            .instances
+                            .get(&[mi.path(), vec![m.clone()]].concat())
+                            .cloned()
+                            .unwrap_or_default()
+                        {
                             for o in call.module.outputs.keys() {
-                                base_deps.push(NodeKey::Output { module: child.clone(), name: o.clone() });
+                                base_deps.push(NodeKey::Output {
+                                    module: child.clone(),
+                                    name: o.clone(),
+                                });
                             }
                         }
                     }
@@ -388,16 +572,45 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
         }
-        self.expansions.push(ExpansionRecord { module: mi.clone(), call: None, resource: Some(r.addr.clone()), expansion: exp.clone() });
-        self.values.resources.insert(abs.clone(), ResourceValues { expansion: exp.clone(), instances: BTreeMap::new() });
+        self.expansions.push(ExpansionRecord {
+            module: mi.clone(),
+            call: None,
+            resource: Some(r.addr.clone()),
+            expansion: exp.clone(),
+        });
+        self.values.resources.insert(
+            abs.clone(),
+            ResourceValues {
+                expansion: exp.clone(),
+                instances: BTreeMap::new(),
+            },
+        );
         let provider = r.addr.provider().to_string();
         let data = r.addr.mode == Mode::Data;
-        let Some(schema) = self.registry.type_schema(&provider, &r.addr.type_name, data).cloned() else { return };
+        let Some(schema) = self
+            .registry
+            .type_schema(&provider, &r.addr.type_name, data)
+            .cloned()
+        else {
+            return;
+        };
         let mut instance_ids = Vec::new();
         for key in exp.keys() {
-            let addr = AbsInstance { resource: abs.clone(), key: key.clone() };
+            let addr = AbsInstance {
+                resource: abs.clone(),
+                key: key.clone(),
+            };
             let mut deps = base_deps.clone();
-            let cx = InstanceCtx { config: self.config, values: &self.values, module: mi, cfg, resource: r, schema: &schema, env: &self.opts.env, phase: self.opts.phase };
+            let cx = InstanceCtx {
+                config: self.config,
+                values: &self.values,
+                module: mi,
+                cfg,
+                resource: r,
+                schema: &schema,
+                env: &self.opts.env,
+                phase: self.opts.phase,
+            };
             let (result, d) = instance_config(&cx, key.as_ref(), exp.each_value(key.as_ref()));
             deps.extend(d);
             let config_value = match result {
@@ -409,20 +622,33 @@ impl<'a> Walker<'a> {
             };
             let p = self.registry.get(&provider).cloned();
             let Some(p) = p else { continue };
-            match p.validate(ValidateRequest { type_name: r.addr.type_name.clone(), config: config_value.deep_unmark().0 }).await {
+            match p
+                .validate(ValidateRequest {
+                    type_name: r.addr.type_name.clone(),
+                    config: config_value.deep_unmark().0,
+                })
+                .await
+            {
                 Ok(resp) => {
                     for i in resp.issues {
-                        let span = i.attribute.as_ref().and_then(|a| r.body.get(a)).map_or(r.span.clone(), |a| a.expr.span());
+                        let span = i
+                            .attribute
+                            .as_ref()
+                            .and_then(|a| r.body.get(a))
+                            .map_or(r.span.clone(), |a| a.expr.span());
                         self.diags.push(Diagnostic::at(span, i.summary, i.detail));
                     }
                 }
-                Err(e) => self.diags.push(Diagnostic::at(r.span.clone(), e.summary, e.detail)),
+                Err(e) => self
+                    .diags
+                    .push(Diagnostic::at(r.span.clone(), e.summary, e.detail)),
             }
             self.seen.insert(addr.clone());
             let change = if data {
                 self.plan_data(&addr, &provider, config_value).await
             } else {
-                self.plan_managed(&addr, r, &provider, &schema, config_value).await
+                self.plan_managed(&addr, r, &provider, &schema, config_value)
+                    .await
             };
             let Some(mut change) = change else { continue };
             let value = change.after.clone().unwrap_or(Value::Null);
@@ -430,7 +656,12 @@ impl<'a> Walker<'a> {
                 rv.instances.insert(key.clone(), value);
             }
             let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
-            let nid = self.add_node(NodeKey::Instance { addr: addr.clone() }, &deps, Some(cid), None);
+            let nid = self.add_node(
+                NodeKey::Instance { addr: addr.clone() },
+                &deps,
+                Some(cid),
+                None,
+            );
             change.dependencies = self.resource_deps[nid as usize].iter().cloned().collect();
             self.changes.push(change);
             instance_ids.push(NodeKey::Instance { addr });
@@ -438,9 +669,28 @@ impl<'a> Walker<'a> {
         self.add_node(NodeKey::Resource { addr: abs }, &instance_ids, None, None);
     }
 
-    async fn plan_data(&mut self, addr: &AbsInstance, provider: &str, config: Value) -> Option<ResourceChange> {
-        let before = self.state.resources.get(addr).map(crate::state::InstanceState::value);
-        let mut change = ResourceChange { addr: addr.clone(), provider: provider.to_string(), action: Action::NoOp, reason: None, before, after: None, requires_replace: vec![], dependencies: vec![], create_before_destroy: false };
+    async fn plan_data(
+        &mut self,
+        addr: &AbsInstance,
+        provider: &str,
+        config: Value,
+    ) -> Option<ResourceChange> {
+        let before = self
+            .state
+            .resources
+            .get(addr)
+            .map(crate::state::InstanceState::value);
+        let mut change = ResourceChange {
+            addr: addr.clone(),
+            provider: provider.to_string(),
+            action: Action::NoOp,
+            reason: None,
+            before,
+            after: None,
+            requires_replace: vec![],
+            dependencies: vec![],
+            create_before_destroy: false,
+        };
         if self.opts.phase == Phase::Validate || !config.is_wholly_known() {
             change.action = Action::Read;
             change.reason = Some(Reason::new("read_because_config_unknown", "read during apply because its configuration depends on values known only after apply"));
@@ -449,46 +699,81 @@ impl<'a> Walker<'a> {
         }
         let p = self.registry.get(provider)?.clone();
         let (plain, paths) = config.deep_unmark();
-        match p.read_data(ReadDataRequest { type_name: addr.resource.resource.type_name.clone(), config: plain }).await {
+        match p
+            .read_data(ReadDataRequest {
+                type_name: addr.resource.resource.type_name.clone(),
+                config: plain,
+            })
+            .await
+        {
             Ok(resp) => {
                 change.after = Some(resp.state.mark_paths(&paths));
                 Some(change)
             }
             Err(e) => {
-                self.diags.push(Diagnostic::bare(format!("{addr}: {}", e.summary), e.detail));
+                self.diags
+                    .push(Diagnostic::bare(format!("{addr}: {}", e.summary), e.detail));
                 None
             }
         }
     }
 
-    async fn plan_managed(&mut self, addr: &AbsInstance, r: &Resource, provider: &str, schema: &standby_provider_sdk::Schema, config: Value) -> Option<ResourceChange> {
+    async fn plan_managed(
+        &mut self,
+        addr: &AbsInstance,
+        r: &Resource,
+        provider: &str,
+        schema: &standby_provider_sdk::Schema,
+        config: Value,
+    ) -> Option<ResourceChange> {
         let p = self.registry.get(provider)?.clone();
         let recorded = self.state.resources.get(addr);
         let recorded_value = recorded.map(crate::state::InstanceState::value);
         let mut prior = recorded_value.clone();
         if self.opts.refresh && self.opts.phase == Phase::Plan {
             if let Some(rec) = &recorded_value {
-                match p.read(ReadRequest { type_name: addr.resource.resource.type_name.clone(), state: rec.deep_unmark().0 }).await {
+                match p
+                    .read(ReadRequest {
+                        type_name: addr.resource.resource.type_name.clone(),
+                        state: rec.deep_unmark().0,
+                    })
+                    .await
+                {
                     Ok(resp) => {
-                        let paths = recorded.map(|s| s.sensitive_attributes.clone()).unwrap_or_default();
+                        let paths = recorded
+                            .map(|s| s.sensitive_attributes.clone())
+                            .unwrap_or_default();
                         prior = resp.state.map(|s| s.mark_paths(&paths));
                         if !prior.as_ref().is_some_and(|p| p.same_as(rec)) {
                             self.note_drift(addr, provider, rec, prior.as_ref());
                         }
                     }
                     Err(e) => {
-                        self.diags.push(Diagnostic::bare(format!("Refreshing {addr} failed: {}", e.summary), e.detail));
+                        self.diags.push(Diagnostic::bare(
+                            format!("Refreshing {addr} failed: {}", e.summary),
+                            e.detail,
+                        ));
                         return None;
                     }
                 }
             }
         }
         let replace_requested = self.opts.replace.iter().any(|t| t.matches(addr));
-        let decision: Decision = decide(&*p, addr, r, schema, recorded_value.as_ref(), prior.as_ref(), config, replace_requested).await;
+        let decision: Decision = decide(
+            &*p,
+            addr,
+            r,
+            schema,
+            recorded_value.as_ref(),
+            prior.as_ref(),
+            config,
+            replace_requested,
+        )
+        .await;
         match decision {
             Decision::Change(mut c) => {
                 c.provider = provider.to_string();
-                Some(c)
+                Some(*c)
             }
             Decision::Error(d) => {
                 self.diags.push(d);
@@ -497,7 +782,13 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn note_drift(&mut self, addr: &AbsInstance, provider: &str, recorded: &Value, now: Option<&Value>) {
+    fn note_drift(
+        &mut self,
+        addr: &AbsInstance,
+        provider: &str,
+        recorded: &Value,
+        now: Option<&Value>,
+    ) {
         let (action, text) = match now {
             None => (Action::Delete, "deleted outside standby"),
             Some(_) => (Action::Update, "changed outside standby"),
@@ -514,7 +805,17 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        self.drift.push(ResourceChange { addr: addr.clone(), provider: provider.to_string(), action, reason: Some(Reason::new("drift", text)), before: Some(recorded.clone()), after: now.cloned(), requires_replace: vec![], dependencies: vec![], create_before_destroy: false });
+        self.drift.push(ResourceChange {
+            addr: addr.clone(),
+            provider: provider.to_string(),
+            action,
+            reason: Some(Reason::new("drift", text)),
+            before: Some(recorded.clone()),
+            after: now.cloned(),
+            requires_replace: vec![],
+            dependencies: vec![],
+            create_before_destroy: false,
+        });
     }
 
     fn root_outputs(&self) -> BTreeMap<String, OutputChange> {
@@ -522,25 +823,58 @@ impl<'a> Walker<'a> {
         if self.opts.mode == PlanMode::Destroy {
             for (name, o) in &self.state.outputs {
                 let before = Value::from_json(&o.value);
-                let before = if o.sensitive { before.sensitive() } else { before };
-                out.insert(name.clone(), OutputChange { before: Some(before), after: Value::Null, sensitive: o.sensitive });
+                let before = if o.sensitive {
+                    before.sensitive()
+                } else {
+                    before
+                };
+                out.insert(
+                    name.clone(),
+                    OutputChange {
+                        before: Some(before),
+                        after: Value::Null,
+                        sensitive: o.sensitive,
+                    },
+                );
             }
             return out;
         }
         for (name, o) in &self.config.root.outputs {
-            let after = self.values.outputs.get(&(ModuleInstance::root(), name.clone())).cloned().unwrap_or(Value::Null);
+            let after = self
+                .values
+                .outputs
+                .get(&(ModuleInstance::root(), name.clone()))
+                .cloned()
+                .unwrap_or(Value::Null);
             let before = self.state.outputs.get(name).map(|s| {
                 let v = Value::from_json(&s.value);
-                if s.sensitive { v.sensitive() } else { v }
+                if s.sensitive {
+                    v.sensitive()
+                } else {
+                    v
+                }
             });
-            out.insert(name.clone(), OutputChange { before, after, sensitive: o.sensitive });
+            out.insert(
+                name.clone(),
+                OutputChange {
+                    before,
+                    after,
+                    sensitive: o.sensitive,
+                },
+            );
         }
         out
     }
 
     /// Instances in state that the configuration no longer has.
     fn orphans(&mut self) {
-        let orphaned: Vec<AbsInstance> = self.state.resources.keys().filter(|a| !self.seen.contains(*a)).cloned().collect();
+        let orphaned: Vec<AbsInstance> = self
+            .state
+            .resources
+            .keys()
+            .filter(|a| !self.seen.contains(*a))
+            .cloned()
+            .collect();
         for addr in orphaned {
             let reason = self.orphan_reason(&addr);
             self.delete_change(addr, reason);
@@ -550,23 +884,53 @@ impl<'a> Walker<'a> {
     fn orphan_reason(&self, addr: &AbsInstance) -> Reason {
         let path = addr.resource.module.path();
         let Some(m) = self.config.module(&path) else {
-            return Reason::new("delete_because_no_module", format!("delete because {} is no longer in configuration", addr.resource.module));
+            return Reason::new(
+                "delete_because_no_module",
+                format!(
+                    "delete because {} is no longer in configuration",
+                    addr.resource.module
+                ),
+            );
         };
-        if !self.instances.get(&path).is_some_and(|is| is.contains(&addr.resource.module)) {
-            return Reason::new("delete_because_no_module", format!("delete because {} is no longer an instance of the module", addr.resource.module));
+        if !self
+            .instances
+            .get(&path)
+            .is_some_and(|is| is.contains(&addr.resource.module))
+        {
+            return Reason::new(
+                "delete_because_no_module",
+                format!(
+                    "delete because {} is no longer an instance of the module",
+                    addr.resource.module
+                ),
+            );
         }
         if !m.resources.contains_key(&addr.resource.resource) {
-            return Reason::new("delete_because_no_resource_config", "delete because no longer in configuration");
+            return Reason::new(
+                "delete_because_no_resource_config",
+                "delete because no longer in configuration",
+            );
         }
         match &addr.key {
-            Some(InstanceKey::Int(i)) => Reason::new("delete_because_count_index", format!("delete because index [{i}] is out of range for count")),
-            Some(InstanceKey::Str(k)) => Reason::new("delete_because_each_key", format!("delete because key {k:?} is not in for_each")),
-            None => Reason::new("delete_because_no_resource_config", "delete because the resource now uses count or for_each"),
+            Some(InstanceKey::Int(i)) => Reason::new(
+                "delete_because_count_index",
+                format!("delete because index [{i}] is out of range for count"),
+            ),
+            Some(InstanceKey::Str(k)) => Reason::new(
+                "delete_because_each_key",
+                format!("delete because key {k:?} is not in for_each"),
+            ),
+            None => Reason::new(
+                "delete_because_no_resource_config",
+                "delete because the resource now uses count or for_each",
+            ),
         }
     }
 
     fn delete_change(&mut self, addr: AbsInstance, reason: Reason) {
-        let Some(st) = self.state.resources.get(&addr) else { return };
+        let Some(st) = self.state.resources.get(&addr) else {
+            return;
+        };
         if let Some(m) = self.config.module(&addr.resource.module.path()) {
             if let Some(r) = m.resources.get(&addr.resource.resource) {
                 if r.lifecycle.prevent_destroy {
@@ -576,7 +940,17 @@ impl<'a> Walker<'a> {
             }
         }
         let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
-        self.changes.push(ResourceChange { addr: addr.clone(), provider: st.provider.clone(), action: Action::Delete, reason: Some(reason), before: Some(st.value()), after: None, requires_replace: vec![], dependencies: st.dependencies.clone(), create_before_destroy: false });
+        self.changes.push(ResourceChange {
+            addr: addr.clone(),
+            provider: st.provider.clone(),
+            action: Action::Delete,
+            reason: Some(reason),
+            before: Some(st.value()),
+            after: None,
+            requires_replace: vec![],
+            dependencies: st.dependencies.clone(),
+            create_before_destroy: false,
+        });
         self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
     }
 
@@ -588,7 +962,13 @@ impl<'a> Walker<'a> {
         self.resource_deps.clear();
         let all: Vec<AbsInstance> = self.state.resources.keys().cloned().collect();
         for addr in all {
-            self.delete_change(addr, Reason::new("delete_because_destroy", "delete because the plan destroys everything"));
+            self.delete_change(
+                addr,
+                Reason::new(
+                    "delete_because_destroy",
+                    "delete because the plan destroys everything",
+                ),
+            );
         }
     }
 
@@ -599,7 +979,10 @@ impl<'a> Walker<'a> {
         for (i, n) in self.nodes.iter().enumerate() {
             if let (NodeKey::Instance { addr }, Some(c)) = (&n.key, n.change) {
                 if self.changes[c as usize].action == Action::Delete {
-                    by_resource.entry(addr.resource.to_string()).or_default().push(i as u32);
+                    by_resource
+                        .entry(addr.resource.to_string())
+                        .or_default()
+                        .push(i as u32);
                 }
             }
         }
@@ -607,7 +990,9 @@ impl<'a> Walker<'a> {
             return;
         }
         for (addr, st) in &self.state.resources {
-            let Some(&dependent) = self.index.get(&NodeKey::Instance { addr: addr.clone() }) else { continue };
+            let Some(&dependent) = self.index.get(&NodeKey::Instance { addr: addr.clone() }) else {
+                continue;
+            };
             for d in &st.dependencies {
                 for &del in by_resource.get(d).map(Vec::as_slice).unwrap_or(&[]) {
                     if del != dependent && !self.nodes[del as usize].deps.contains(&dependent) {

@@ -11,13 +11,26 @@ impl<T: StateStore + StateLock> Backend for T {}
 
 fn inst(name: &str) -> AbsInstance {
     AbsInstance {
-        resource: AbsResource { module: ModuleInstance::root(), resource: ResourceAddr { mode: Mode::Managed, type_name: "standby_data".into(), name: name.into() } },
+        resource: AbsResource {
+            module: ModuleInstance::root(),
+            resource: ResourceAddr {
+                mode: Mode::Managed,
+                type_name: "standby_data".into(),
+                name: name.into(),
+            },
+        },
         key: None,
     }
 }
 
 fn st(v: i64) -> InstanceState {
-    InstanceState { provider: "standby".into(), attributes: serde_json::json!({ "input": v }), sensitive_attributes: vec![], dependencies: vec![], create_before_destroy: false }
+    InstanceState {
+        provider: "standby".into(),
+        attributes: serde_json::json!({ "input": v }),
+        sensitive_attributes: vec![],
+        dependencies: vec![],
+        create_before_destroy: false,
+    }
 }
 
 pub(crate) fn run(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
@@ -52,8 +65,17 @@ fn journal_replays_on_read(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend
     s.serial = 5;
     s.resources.insert(inst("gone"), st(0));
     a.write(&s).unwrap();
-    a.append(&s.lineage, 5, &[JournalEntry::Set(inst("x"), st(1))]).unwrap();
-    a.append(&s.lineage, 5, &[JournalEntry::Set(inst("y"), st(2)), JournalEntry::Remove(inst("gone"))]).unwrap();
+    a.append(&s.lineage, 5, &[JournalEntry::Set(inst("x"), st(1))])
+        .unwrap();
+    a.append(
+        &s.lineage,
+        5,
+        &[
+            JournalEntry::Set(inst("y"), st(2)),
+            JournalEntry::Remove(inst("gone")),
+        ],
+    )
+    .unwrap();
     let got = b.read().unwrap().unwrap();
     assert_eq!(got.resources.len(), 2);
     assert_eq!(got.resources[&inst("y")], st(2));
@@ -65,8 +87,14 @@ fn stale_journal_is_ignored(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backen
     let mut s = State::new();
     s.serial = 1;
     a.write(&s).unwrap();
-    a.append(&s.lineage, 0, &[JournalEntry::Set(inst("old"), st(1))]).unwrap();
-    a.append("other-lineage", 1, &[JournalEntry::Set(inst("alien"), st(1))]).unwrap();
+    a.append(&s.lineage, 0, &[JournalEntry::Set(inst("old"), st(1))])
+        .unwrap();
+    a.append(
+        "other-lineage",
+        1,
+        &[JournalEntry::Set(inst("alien"), st(1))],
+    )
+    .unwrap();
     assert!(b.read().unwrap().unwrap().resources.is_empty());
 }
 
@@ -80,7 +108,10 @@ fn lock_is_exclusive_and_names_holder(open: &dyn Fn() -> (Box<dyn Backend>, Box<
         }
         other => panic!("expected Locked, got {other:?}"),
     }
-    assert_eq!(b.holder().unwrap().map(|h| h.id), Some(guard.info.id.clone()));
+    assert_eq!(
+        b.holder().unwrap().map(|h| h.id),
+        Some(guard.info.id.clone())
+    );
     drop(guard);
     assert!(b.holder().unwrap().is_none());
     let again = b.lock(LockInfo::new("plan"), Duration::ZERO).unwrap();
@@ -90,9 +121,15 @@ fn lock_is_exclusive_and_names_holder(open: &dyn Fn() -> (Box<dyn Backend>, Box<
 fn force_unlock_needs_the_right_id(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend>)) {
     let (a, b) = open();
     let guard = a.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
-    assert!(matches!(b.force_unlock("not-the-id"), Err(StateError::NoSuchLock(_))));
+    assert!(matches!(
+        b.force_unlock("not-the-id"),
+        Err(StateError::NoSuchLock(_))
+    ));
     drop(guard);
-    assert!(matches!(b.force_unlock("not-the-id"), Err(StateError::NoSuchLock(_))));
+    assert!(matches!(
+        b.force_unlock("not-the-id"),
+        Err(StateError::NoSuchLock(_))
+    ));
 }
 
 #[test]
@@ -103,7 +140,10 @@ fn local_backend_conforms() {
         let a = LocalBackend::new(d.path(), "dev");
         let b = LocalBackend::new(d.path(), "dev");
         dirs.borrow_mut().push(d);
-        (Box::new(a) as Box<dyn Backend>, Box::new(b) as Box<dyn Backend>)
+        (
+            Box::new(a) as Box<dyn Backend>,
+            Box::new(b) as Box<dyn Backend>,
+        )
     };
     run(&open);
 }
@@ -115,15 +155,22 @@ fn local_backend_ignores_a_torn_journal_tail_and_keeps_a_backup() {
     let be = LocalBackend::new(d.path(), "dev");
     let mut s = State::new();
     be.write(&s).unwrap();
-    be.append(&s.lineage, 0, &[JournalEntry::Set(inst("a"), st(1))]).unwrap();
-    let mut j = std::fs::OpenOptions::new().append(true).open(d.path().join(".standby/state/dev.journal")).unwrap();
+    be.append(&s.lineage, 0, &[JournalEntry::Set(inst("a"), st(1))])
+        .unwrap();
+    let mut j = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.path().join(".standby/state/dev.journal"))
+        .unwrap();
     j.write_all(b"{\"lineage\":\"trunc").unwrap();
     assert_eq!(be.read().unwrap().unwrap().resources.len(), 1);
     s.serial = 1;
     be.write(&s).unwrap();
     assert!(be.backup_path().exists());
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(be.path()).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(be.path()).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -138,5 +185,8 @@ fn local_backend_refuses_a_corrupt_snapshot_and_never_overwrites_it() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
     assert!(be.write(&State::new()).is_err());
-    assert_eq!(std::fs::read(be.path()).unwrap(), b"{\"format_version\": 1, \"lin");
+    assert_eq!(
+        std::fs::read(be.path()).unwrap(),
+        b"{\"format_version\": 1, \"lin"
+    );
 }

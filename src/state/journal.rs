@@ -32,7 +32,14 @@ pub(crate) struct Line {
 
 impl JournalEntry {
     pub(crate) fn to_line(&self, lineage: &str, serial: u64) -> Line {
-        let mut line = Line { lineage: lineage.to_string(), serial, op: String::new(), instance: None, address: None, outputs: None };
+        let mut line = Line {
+            lineage: lineage.to_string(),
+            serial,
+            op: String::new(),
+            instance: None,
+            address: None,
+            outputs: None,
+        };
         match self {
             JournalEntry::Set(a, st) => {
                 line.op = "set".into();
@@ -40,7 +47,16 @@ impl JournalEntry {
             }
             JournalEntry::Remove(a) => {
                 line.op = "remove".into();
-                line.instance = Some(to_row_json(a, &InstanceState { provider: String::new(), attributes: serde_json::Value::Null, sensitive_attributes: vec![], dependencies: vec![], create_before_destroy: false }));
+                line.instance = Some(to_row_json(
+                    a,
+                    &InstanceState {
+                        provider: String::new(),
+                        attributes: serde_json::Value::Null,
+                        sensitive_attributes: vec![],
+                        dependencies: vec![],
+                        create_before_destroy: false,
+                    },
+                ));
                 line.address = Some(a.to_string());
             }
             JournalEntry::Outputs(o) => {
@@ -54,11 +70,13 @@ impl JournalEntry {
     pub(crate) fn from_line(line: Line) -> Result<Self, String> {
         match line.op.as_str() {
             "set" => {
-                let (a, st) = from_row_json(line.instance.ok_or("set entry without instance")?).map_err(|e| e.to_string())?;
+                let (a, st) = from_row_json(line.instance.ok_or("set entry without instance")?)
+                    .map_err(|e| e.to_string())?;
                 Ok(JournalEntry::Set(a, st))
             }
             "remove" => {
-                let (a, _) = from_row_json(line.instance.ok_or("remove entry without instance")?).map_err(|e| e.to_string())?;
+                let (a, _) = from_row_json(line.instance.ok_or("remove entry without instance")?)
+                    .map_err(|e| e.to_string())?;
                 Ok(JournalEntry::Remove(a))
             }
             "outputs" => Ok(JournalEntry::Outputs(line.outputs.unwrap_or_default())),

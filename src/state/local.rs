@@ -20,7 +20,10 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// The backend for `env` under `root/.standby/state`.
     pub fn new(root: &Path, env: &str) -> Self {
-        LocalBackend { dir: root.join(".standby").join("state"), env: env.to_string() }
+        LocalBackend {
+            dir: root.join(".standby").join("state"),
+            env: env.to_string(),
+        }
     }
 
     /// The snapshot file.
@@ -47,12 +50,27 @@ impl LocalBackend {
 
     fn parse(&self, path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         let backup = Some(self.backup_path()).filter(|b| b.exists() && b != path);
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt { path: path.to_path_buf(), detail: e.to_string(), backup: backup.clone() })?;
-        let found = v.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+                backup: backup.clone(),
+            })?;
+        let found = v
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
         if found > u64::from(FORMAT_VERSION) {
-            return Err(StateError::TooNew { path: path.to_path_buf(), found: u32::try_from(found).unwrap_or(u32::MAX) });
+            return Err(StateError::TooNew {
+                path: path.to_path_buf(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
         }
-        serde_json::from_value(v).map_err(|e| StateError::Corrupt { path: path.to_path_buf(), detail: e.to_string(), backup })
+        serde_json::from_value(v).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+            backup,
+        })
     }
 
     /// Replays journal lines that belong to `state`'s snapshot. A torn final line (a crash while
@@ -71,13 +89,23 @@ impl LocalBackend {
             let parsed: Line = match serde_json::from_str(&line) {
                 Ok(l) => l,
                 Err(_) if last => break,
-                Err(e) => return Err(StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None }),
+                Err(e) => {
+                    return Err(StateError::Corrupt {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                        backup: None,
+                    })
+                }
             };
             // Lines from an older snapshot were compacted into the current one already.
             if parsed.lineage != state.lineage || parsed.serial != state.serial {
                 continue;
             }
-            let entry = JournalEntry::from_line(parsed).map_err(|detail| StateError::Corrupt { path: path.clone(), detail, backup: None })?;
+            let entry = JournalEntry::from_line(parsed).map_err(|detail| StateError::Corrupt {
+                path: path.clone(),
+                detail,
+                backup: None,
+            })?;
             entry.apply_to(state);
         }
         Ok(())
@@ -86,14 +114,25 @@ impl LocalBackend {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 impl StateStore for LocalBackend {
@@ -118,7 +157,11 @@ impl StateStore for LocalBackend {
             self.parse(&path, &current)?;
             atomic_write(&self.backup_path(), &current)?;
         }
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None })?;
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+            backup: None,
+        })?;
         atomic_write(&path, &bytes)?;
         // The snapshot now holds everything the journal had; lines left behind are skipped on
         // replay anyway because they name the older serial.
@@ -129,7 +172,12 @@ impl StateStore for LocalBackend {
         }
     }
 
-    fn append(&self, lineage: &str, serial: u64, entries: &[JournalEntry]) -> Result<(), StateError> {
+    fn append(
+        &self,
+        lineage: &str,
+        serial: u64,
+        entries: &[JournalEntry],
+    ) -> Result<(), StateError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -137,10 +185,21 @@ impl StateStore for LocalBackend {
         let path = self.journal_path();
         let mut buf = Vec::new();
         for e in entries {
-            serde_json::to_writer(&mut buf, &e.to_line(lineage, serial)).map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string(), backup: None })?;
+            serde_json::to_writer(&mut buf, &e.to_line(lineage, serial)).map_err(|e| {
+                StateError::Corrupt {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                    backup: None,
+                }
+            })?;
             buf.push(b'\n');
         }
-        let mut f = OpenOptions::new().create(true).append(true).mode(0o600).open(&path).map_err(io_err(&path))?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
         f.write_all(&buf).map_err(io_err(&path))?;
         f.sync_data().map_err(io_err(&path))
     }

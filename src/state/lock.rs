@@ -27,20 +27,28 @@ impl LockInfo {
     /// A new record for this process.
     pub fn new(operation: &str) -> Self {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
             who: format!("{user}@{host}"),
             pid: std::process::id(),
-            created: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            created: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
         }
     }
 }
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {}) for {} since {}, lock id {}", self.who, self.pid, self.operation, self.created, self.id)
+        write!(
+            f,
+            "{} (pid {}) for {} since {}, lock id {}",
+            self.who, self.pid, self.operation, self.created, self.id
+        )
     }
 }
 
@@ -67,7 +75,13 @@ pub(crate) struct FileLock;
 
 impl FileLock {
     fn open(path: &Path) -> Result<File, StateError> {
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err(path))
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err(path))
     }
 
     fn read_info(f: &mut File) -> Option<LockInfo> {
@@ -77,7 +91,11 @@ impl FileLock {
         serde_json::from_str(&s).ok()
     }
 
-    pub(crate) fn acquire(path: &Path, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+    pub(crate) fn acquire(
+        path: &Path,
+        info: LockInfo,
+        timeout: Duration,
+    ) -> Result<LockGuard, StateError> {
         let mut f = Self::open(path)?;
         let start = Instant::now();
         loop {
@@ -85,16 +103,26 @@ impl FileLock {
                 break;
             }
             if start.elapsed() >= timeout {
-                let holder = Self::read_info(&mut f).unwrap_or_else(|| LockInfo { id: "?".into(), operation: "?".into(), who: "another process".into(), pid: 0, created: "?".into() });
+                let holder = Self::read_info(&mut f).unwrap_or_else(|| LockInfo {
+                    id: "?".into(),
+                    operation: "?".into(),
+                    who: "another process".into(),
+                    pid: 0,
+                    created: "?".into(),
+                });
                 return Err(StateError::Locked(Box::new(holder)));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         f.set_len(0).map_err(io_err(path))?;
         f.rewind().map_err(io_err(path))?;
-        f.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes()).map_err(io_err(path))?;
+        f.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes())
+            .map_err(io_err(path))?;
         f.sync_data().map_err(io_err(path))?;
-        Ok(LockGuard { file: Some(f), info })
+        Ok(LockGuard {
+            file: Some(f),
+            info,
+        })
     }
 
     pub(crate) fn holder(path: &Path) -> Result<Option<LockInfo>, StateError> {
@@ -119,7 +147,11 @@ impl FileLock {
                 f.set_len(0).map_err(io_err(path))?;
             }
             let _ = FileExt::unlock(&f);
-            return if matches { Ok(()) } else { Err(StateError::NoSuchLock(id.to_string())) };
+            return if matches {
+                Ok(())
+            } else {
+                Err(StateError::NoSuchLock(id.to_string()))
+            };
         }
         match info {
             Some(i) if i.id == id => Err(StateError::Locked(Box::new(i))),

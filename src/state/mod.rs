@@ -14,8 +14,8 @@ mod model;
 mod conformance;
 
 pub use journal::JournalEntry;
-pub use local::LocalBackend;
 pub(crate) use local::atomic_write;
+pub use local::LocalBackend;
 pub use lock::{LockGuard, LockInfo};
 pub use model::{InstanceState, OutputState, State, FORMAT_VERSION};
 
@@ -60,7 +60,10 @@ pub enum StateError {
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io { path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Where state snapshots and journals are kept.
@@ -70,7 +73,12 @@ pub trait StateStore: Send + Sync {
     /// Replaces the snapshot atomically and discards the journal. Keeps the previous version.
     fn write(&self, state: &State) -> Result<(), StateError>;
     /// Appends entries durably on top of the snapshot identified by `lineage` and `serial`.
-    fn append(&self, lineage: &str, serial: u64, entries: &[JournalEntry]) -> Result<(), StateError>;
+    fn append(
+        &self,
+        lineage: &str,
+        serial: u64,
+        entries: &[JournalEntry],
+    ) -> Result<(), StateError>;
     /// Where the state lives, for messages.
     fn describe(&self) -> String;
 }

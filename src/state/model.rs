@@ -114,7 +114,11 @@ impl Row {
         let addr = AbsInstance {
             resource: AbsResource {
                 module: self.module,
-                resource: ResourceAddr { mode: self.mode, type_name: self.type_name, name: self.name },
+                resource: ResourceAddr {
+                    mode: self.mode,
+                    type_name: self.type_name,
+                    name: self.name,
+                },
             },
             key: self.index_key,
         };
@@ -126,12 +130,20 @@ mod instances {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<AbsInstance, InstanceState>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<AbsInstance, InstanceState>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter().map(|(a, st)| Row::new(a, st)))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<AbsInstance, InstanceState>, D::Error> {
-        Ok(Vec::<Row>::deserialize(d)?.into_iter().map(Row::into_pair).collect())
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<AbsInstance, InstanceState>, D::Error> {
+        Ok(Vec::<Row>::deserialize(d)?
+            .into_iter()
+            .map(Row::into_pair)
+            .collect())
     }
 }
 
@@ -141,6 +153,8 @@ pub(crate) fn to_row_json(a: &AbsInstance, st: &InstanceState) -> serde_json::Va
 }
 
 /// The inverse of [`to_row_json`].
-pub(crate) fn from_row_json(v: serde_json::Value) -> Result<(AbsInstance, InstanceState), serde_json::Error> {
+pub(crate) fn from_row_json(
+    v: serde_json::Value,
+) -> Result<(AbsInstance, InstanceState), serde_json::Error> {
     serde_json::from_value::<Row>(v).map(Row::into_pair)
 }

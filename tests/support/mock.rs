@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use standby_provider_sdk::{
-    AttrType, Attribute, CreateRequest, CreateResponse, DeleteRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ReadResponse, Schema, UpdateRequest, Value,
+    AttrType, Attribute, CreateRequest, CreateResponse, DeleteRequest, Provider, ProviderError,
+    ProviderSchema, ReadRequest, ReadResponse, Schema, UpdateRequest, Value,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,9 +28,16 @@ impl Mock {
         let ms = v.get("delay_ms").and_then(Value::as_f64).unwrap_or(0.0);
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
-        let name = v.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
+        let name = v
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
         if v.get("fail").and_then(Value::as_bool) == Some(true) {
-            return Err(ProviderError::new("mock failure", format!("{name} was told to fail")));
+            return Err(ProviderError::new(
+                "mock failure",
+                format!("{name} was told to fail"),
+            ));
         }
         self.log.lock().expect("log").push(format!("{verb} {name}"));
         Ok(())
@@ -55,7 +63,11 @@ impl Provider for Mock {
             ("fail", Attribute::optional(AttrType::Bool)),
             ("id", Attribute::computed(AttrType::String)),
         ]);
-        ProviderSchema { provider: Schema::default(), resources: BTreeMap::from([("mock_thing".to_string(), s)]), data_sources: BTreeMap::new() }
+        ProviderSchema {
+            provider: Schema::default(),
+            resources: BTreeMap::from([("mock_thing".to_string(), s)]),
+            data_sources: BTreeMap::new(),
+        }
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
@@ -64,13 +76,20 @@ impl Provider for Mock {
             Value::Map(m) => m,
             _ => BTreeMap::new(),
         };
-        let id = format!("id-{}", m.get("name").and_then(Value::as_str).unwrap_or("?"));
+        let id = format!(
+            "id-{}",
+            m.get("name").and_then(Value::as_str).unwrap_or("?")
+        );
         m.insert("id".into(), Value::string(id));
-        Ok(CreateResponse { state: Value::Map(m) })
+        Ok(CreateResponse {
+            state: Value::Map(m),
+        })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        Ok(ReadResponse { state: Some(req.state) })
+        Ok(ReadResponse {
+            state: Some(req.state),
+        })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
@@ -79,8 +98,13 @@ impl Provider for Mock {
             Value::Map(m) => m,
             _ => BTreeMap::new(),
         };
-        m.insert("id".into(), req.prior.get("id").cloned().unwrap_or(Value::Null));
-        Ok(CreateResponse { state: Value::Map(m) })
+        m.insert(
+            "id".into(),
+            req.prior.get("id").cloned().unwrap_or(Value::Null),
+        );
+        Ok(CreateResponse {
+            state: Value::Map(m),
+        })
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {

@@ -25,28 +25,45 @@ impl Run {
     /// Asserts the exit code, showing the output when it differs.
     #[track_caller]
     pub fn code(&self, want: i32) -> &Self {
-        assert_eq!(self.code, want, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, want,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Asserts that stdout contains `s`.
     #[track_caller]
     pub fn stdout_has(&self, s: &str) -> &Self {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     /// Asserts that stderr contains `s`.
     #[track_caller]
     pub fn stderr_has(&self, s: &str) -> &Self {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n--- stderr\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n--- stderr\n{}",
+            self.stderr
+        );
         self
     }
 
     /// Asserts that stdout does not contain `s`.
     #[track_caller]
     pub fn stdout_lacks(&self, s: &str) -> &Self {
-        assert!(!self.stdout.contains(s), "stdout has {s:?}\n--- stdout\n{}", self.stdout);
+        assert!(
+            !self.stdout.contains(s),
+            "stdout has {s:?}\n--- stdout\n{}",
+            self.stdout
+        );
         self
     }
 }
@@ -54,13 +71,21 @@ impl Run {
 impl Test {
     /// An empty topology directory.
     pub fn new() -> Self {
-        Test { dir: tempfile::tempdir().expect("tempdir"), env: vec![("NO_COLOR".into(), "1".into())] }
+        Test {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: vec![("NO_COLOR".into(), "1".into())],
+        }
     }
 
     /// A copy of `plans/NAME`.
     pub fn plan(name: &str) -> Self {
         let t = Self::new();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name), t.path());
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plans")
+                .join(name),
+            t.path(),
+        );
         t
     }
 
@@ -107,7 +132,11 @@ impl Test {
     /// Runs the binary to completion.
     pub fn run(&self, args: &[&str]) -> Run {
         let out: Output = self.command(args).output().expect("run standby");
-        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 

@@ -40,7 +40,10 @@ impl LocalProvider {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            self.root.read().map(|r| r.join(p)).unwrap_or_else(|_| p.to_path_buf())
+            self.root
+                .read()
+                .map(|r| r.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
         }
     }
 }
@@ -112,8 +115,14 @@ fn hashes(bytes: &[u8]) -> BTreeMap<String, Value> {
     BTreeMap::from([
         ("id".to_string(), Value::string(sha1.clone())),
         ("content_sha1".to_string(), Value::string(sha1)),
-        ("content_md5".to_string(), Value::string(hex::encode(md5::Md5::digest(bytes)))),
-        ("content_sha256".to_string(), Value::string(hex::encode(sha256))),
+        (
+            "content_md5".to_string(),
+            Value::string(hex::encode(md5::Md5::digest(bytes))),
+        ),
+        (
+            "content_sha256".to_string(),
+            Value::string(hex::encode(sha256)),
+        ),
         (
             "content_base64sha256".to_string(),
             Value::string(base64::engine::general_purpose::STANDARD.encode(sha256)),
@@ -183,8 +192,11 @@ impl LocalProvider {
             if !parent.exists() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| perr(&format!("cannot create {}", parent.display()), e))?;
-                std::fs::set_permissions(parent, std::fs::Permissions::from_mode(parse_mode(&dmode)?))
-                    .map_err(|e| perr("cannot set directory permission", e))?;
+                std::fs::set_permissions(
+                    parent,
+                    std::fs::Permissions::from_mode(parse_mode(&dmode)?),
+                )
+                .map_err(|e| perr("cannot set directory permission", e))?;
             }
         }
         // Write beside the target and rename, so a reader never sees a half-written file.
@@ -192,10 +204,12 @@ impl LocalProvider {
             ".{}.standby-tmp",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
         ));
-        std::fs::write(&tmp, &bytes).map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
+        std::fs::write(&tmp, &bytes)
+            .map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(parse_mode(&fmode)?))
             .map_err(|e| perr("cannot set file permission", e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
         let mut state = match planned {
             Value::Map(m) => m.clone(),
             _ => BTreeMap::new(),
@@ -242,7 +256,10 @@ impl Provider for LocalProvider {
                 issues.push(ValidationIssue {
                     attribute: Some(set[1].to_string()),
                     summary: "conflicting content attributes".into(),
-                    detail: format!("set only one of content, content_base64 and source; found {}", set.join(", ")),
+                    detail: format!(
+                        "set only one of content, content_base64 and source; found {}",
+                        set.join(", ")
+                    ),
                 });
             }
             for k in ["file_permission", "directory_permission"] {
@@ -262,7 +279,8 @@ impl Provider for LocalProvider {
 
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         let schema = file_schema(req.type_name == "local_sensitive_file");
-        let mut resp = standby_provider_sdk::plan_with_schema(&schema, req.prior.as_ref(), &req.config);
+        let mut resp =
+            standby_provider_sdk::plan_with_schema(&schema, req.prior.as_ref(), &req.config);
         let Value::Map(planned) = &mut resp.planned else {
             return Ok(resp);
         };
@@ -281,9 +299,15 @@ impl Provider for LocalProvider {
             }
             Err(e) => return Err(e),
         }
-        let old_mode = req.prior.as_ref().and_then(|p| p.get("directory_permission")).cloned();
+        let old_mode = req
+            .prior
+            .as_ref()
+            .and_then(|p| p.get("directory_permission"))
+            .cloned();
         if old_mode.is_some_and(|o| !o.same_as(&planned["directory_permission"]))
-            && !resp.requires_replace.contains(&"directory_permission".to_string())
+            && !resp
+                .requires_replace
+                .contains(&"directory_permission".to_string())
         {
             resp.requires_replace.push("directory_permission".into());
         }
@@ -316,7 +340,10 @@ impl Provider for LocalProvider {
         if recorded.as_ref() != fresh.get("content_sha256") {
             // Drift: record what is really there, so the plan shows an update back.
             if state.get("content").is_some_and(|c| !c.is_null()) {
-                state.insert("content".into(), Value::string(String::from_utf8_lossy(&bytes)));
+                state.insert(
+                    "content".into(),
+                    Value::string(String::from_utf8_lossy(&bytes)),
+                );
             }
             if state.get("content_base64").is_some_and(|c| !c.is_null()) {
                 state.insert(
@@ -354,10 +381,14 @@ impl Provider for LocalProvider {
 
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
         let path = self.resolve(&req.id);
-        let bytes = std::fs::read(&path).map_err(|e| perr(&format!("cannot import {}", req.id), e))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| perr(&format!("cannot import {}", req.id), e))?;
         let mut state = hashes(&bytes);
         state.insert("filename".into(), Value::string(req.id));
-        state.insert("content".into(), Value::string(String::from_utf8_lossy(&bytes)));
+        state.insert(
+            "content".into(),
+            Value::string(String::from_utf8_lossy(&bytes)),
+        );
         Ok(CreateResponse {
             state: Value::Map(state),
         })
@@ -378,7 +409,10 @@ impl Provider for LocalProvider {
         })?;
         let mut state = hashes(&bytes);
         state.insert("filename".into(), Value::string(filename));
-        state.insert("content".into(), Value::string(String::from_utf8_lossy(&bytes)));
+        state.insert(
+            "content".into(),
+            Value::string(String::from_utf8_lossy(&bytes)),
+        );
         state.insert(
             "content_base64".into(),
             Value::string(base64::engine::general_purpose::STANDARD.encode(&bytes)),
@@ -401,16 +435,52 @@ mod tests {
     async fn content_change_is_update_filename_change_is_replace() {
         let p = LocalProvider::new();
         let dir = tempfile::tempdir().unwrap();
-        p.configure(ConfigureRequest { config: Value::Null, root_dir: dir.path().into() }).await.unwrap();
+        p.configure(ConfigureRequest {
+            config: Value::Null,
+            root_dir: dir.path().into(),
+        })
+        .await
+        .unwrap();
         let c1 = cfg(&[("filename", "a.txt"), ("content", "one")]);
-        let planned = p.plan(PlanRequest { type_name: "local_file".into(), prior: None, config: c1 }).await.unwrap();
-        let st = p.create(CreateRequest { type_name: "local_file".into(), planned: planned.planned }).await.unwrap().state;
-        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "one");
+        let planned = p
+            .plan(PlanRequest {
+                type_name: "local_file".into(),
+                prior: None,
+                config: c1,
+            })
+            .await
+            .unwrap();
+        let st = p
+            .create(CreateRequest {
+                type_name: "local_file".into(),
+                planned: planned.planned,
+            })
+            .await
+            .unwrap()
+            .state;
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+            "one"
+        );
         let c2 = cfg(&[("filename", "a.txt"), ("content", "two")]);
-        let r = p.plan(PlanRequest { type_name: "local_file".into(), prior: Some(st.clone()), config: c2 }).await.unwrap();
+        let r = p
+            .plan(PlanRequest {
+                type_name: "local_file".into(),
+                prior: Some(st.clone()),
+                config: c2,
+            })
+            .await
+            .unwrap();
         assert!(r.requires_replace.is_empty());
         let c3 = cfg(&[("filename", "b.txt"), ("content", "one")]);
-        let r = p.plan(PlanRequest { type_name: "local_file".into(), prior: Some(st.clone()), config: c3 }).await.unwrap();
+        let r = p
+            .plan(PlanRequest {
+                type_name: "local_file".into(),
+                prior: Some(st.clone()),
+                config: c3,
+            })
+            .await
+            .unwrap();
         assert_eq!(r.requires_replace, vec!["filename".to_string()]);
     }
 
@@ -418,17 +488,48 @@ mod tests {
     async fn read_detects_edit_and_removal() {
         let p = LocalProvider::new();
         let dir = tempfile::tempdir().unwrap();
-        p.configure(ConfigureRequest { config: Value::Null, root_dir: dir.path().into() }).await.unwrap();
+        p.configure(ConfigureRequest {
+            config: Value::Null,
+            root_dir: dir.path().into(),
+        })
+        .await
+        .unwrap();
         let planned = p
-            .plan(PlanRequest { type_name: "local_file".into(), prior: None, config: cfg(&[("filename", "a"), ("content", "x")]) })
+            .plan(PlanRequest {
+                type_name: "local_file".into(),
+                prior: None,
+                config: cfg(&[("filename", "a"), ("content", "x")]),
+            })
             .await
             .unwrap();
-        let st = p.create(CreateRequest { type_name: "local_file".into(), planned: planned.planned }).await.unwrap().state;
+        let st = p
+            .create(CreateRequest {
+                type_name: "local_file".into(),
+                planned: planned.planned,
+            })
+            .await
+            .unwrap()
+            .state;
         std::fs::write(dir.path().join("a"), "edited").unwrap();
-        let read = p.read(ReadRequest { type_name: "local_file".into(), state: st.clone() }).await.unwrap();
-        assert_eq!(read.state.unwrap().get("content").unwrap().as_str(), Some("edited"));
+        let read = p
+            .read(ReadRequest {
+                type_name: "local_file".into(),
+                state: st.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            read.state.unwrap().get("content").unwrap().as_str(),
+            Some("edited")
+        );
         std::fs::remove_file(dir.path().join("a")).unwrap();
-        let read = p.read(ReadRequest { type_name: "local_file".into(), state: st }).await.unwrap();
+        let read = p
+            .read(ReadRequest {
+                type_name: "local_file".into(),
+                state: st,
+            })
+            .await
+            .unwrap();
         assert!(read.state.is_none());
     }
 }

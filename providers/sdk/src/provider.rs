@@ -174,9 +174,10 @@ pub trait Provider: Send + Sync {
     /// [`crate::plan_with_schema`].
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         let schema = self.schema();
-        let s = schema.resources.get(&req.type_name).ok_or_else(|| {
-            ProviderError::new("unknown resource type", req.type_name.clone())
-        })?;
+        let s = schema
+            .resources
+            .get(&req.type_name)
+            .ok_or_else(|| ProviderError::new("unknown resource type", req.type_name.clone()))?;
         Ok(crate::plan_with_schema(s, req.prior.as_ref(), &req.config))
     }
 

@@ -167,10 +167,7 @@ impl Schema {
     /// A schema from `(name, attribute)` pairs.
     pub fn new(attrs: impl IntoIterator<Item = (&'static str, Attribute)>) -> Self {
         Schema {
-            attributes: attrs
-                .into_iter()
-                .map(|(k, a)| (k.to_string(), a))
-                .collect(),
+            attributes: attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect(),
         }
     }
 
@@ -202,9 +199,12 @@ pub fn plan_with_schema(schema: &Schema, prior: Option<&Value>, config: &Value) 
     let mut config_changed = prior.is_none();
     for (name, attr) in &schema.attributes {
         let cfg = config.get(name).cloned().unwrap_or(Value::Null);
-        let old = prior.and_then(|p| p.get(name)).cloned().unwrap_or(Value::Null);
+        let old = prior
+            .and_then(|p| p.get(name))
+            .cloned()
+            .unwrap_or(Value::Null);
         if attr.required || attr.optional {
-            let differs = !cfg.same_as(&old) && !(cfg.is_null() && attr.computed);
+            let differs = !(cfg.same_as(&old) || (cfg.is_null() && attr.computed));
             if prior.is_some() && differs {
                 config_changed = true;
                 if attr.force_new {
@@ -216,7 +216,10 @@ pub fn plan_with_schema(schema: &Schema, prior: Option<&Value>, config: &Value) 
     let replacing = !requires_replace.is_empty();
     for (name, attr) in &schema.attributes {
         let cfg = config.get(name).cloned().unwrap_or(Value::Null);
-        let old = prior.and_then(|p| p.get(name)).cloned().unwrap_or(Value::Null);
+        let old = prior
+            .and_then(|p| p.get(name))
+            .cloned()
+            .unwrap_or(Value::Null);
         let v = if (attr.required || attr.optional) && !cfg.is_null() {
             cfg
         } else if attr.computed {

@@ -383,7 +383,10 @@ mod tests {
     fn unmark_then_mark_round_trips() {
         let v = Value::object([
             ("a", Value::from("x").sensitive()),
-            ("b", Value::List(vec![Value::from(1.0), Value::from("s").sensitive()])),
+            (
+                "b",
+                Value::List(vec![Value::from(1.0), Value::from("s").sensitive()]),
+            ),
         ]);
         let (plain, paths) = v.deep_unmark();
         assert!(!plain.contains_sensitive());

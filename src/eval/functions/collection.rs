@@ -13,7 +13,12 @@ pub(super) fn length(a: &[Value], _: &FnCtx) -> R {
         Value::Map(m) => Value::Number(m.len() as f64),
         Value::String(s) => Value::Number(s.chars().count() as f64),
         Value::Unknown => Value::Unknown,
-        other => return Err(format!("length needs a list, map or string, found {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "length needs a list, map or string, found {}",
+                other.type_name()
+            ))
+        }
     })
 }
 
@@ -31,7 +36,12 @@ pub(super) fn merge(a: &[Value], _: &FnCtx) -> R {
         match v {
             Value::Map(m) => out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
             Value::Null => {}
-            other => return Err(format!("merge needs maps or objects, found {}", other.type_name())),
+            other => {
+                return Err(format!(
+                    "merge needs maps or objects, found {}",
+                    other.type_name()
+                ))
+            }
         }
     }
     Ok(Value::Map(out))
@@ -40,7 +50,11 @@ pub(super) fn merge(a: &[Value], _: &FnCtx) -> R {
 fn map_arg(a: &[Value], i: usize) -> Result<&BTreeMap<String, Value>, String> {
     match arg(a, i)? {
         Value::Map(m) => Ok(m),
-        other => Err(format!("argument {} must be a map, found {}", i + 1, other.type_name())),
+        other => Err(format!(
+            "argument {} must be a map, found {}",
+            i + 1,
+            other.type_name()
+        )),
     }
 }
 
@@ -55,7 +69,12 @@ pub(super) fn lookup(a: &[Value], _: &FnCtx) -> R {
 }
 
 pub(super) fn keys(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::List(map_arg(a, 0)?.keys().map(|k| Value::from(k.as_str())).collect()))
+    Ok(Value::List(
+        map_arg(a, 0)?
+            .keys()
+            .map(|k| Value::from(k.as_str()))
+            .collect(),
+    ))
 }
 
 pub(super) fn values(a: &[Value], _: &FnCtx) -> R {
@@ -64,7 +83,9 @@ pub(super) fn values(a: &[Value], _: &FnCtx) -> R {
 
 pub(super) fn contains(a: &[Value], _: &FnCtx) -> R {
     let needle = arg(a, 1)?;
-    Ok(Value::Bool(list_arg(a, 0)?.iter().any(|v| v.same_as(needle))))
+    Ok(Value::Bool(
+        list_arg(a, 0)?.iter().any(|v| v.same_as(needle)),
+    ))
 }
 
 pub(super) fn element(a: &[Value], _: &FnCtx) -> R {
@@ -92,7 +113,10 @@ pub(super) fn slice(a: &[Value], _: &FnCtx) -> R {
     let l = list_arg(a, 0)?;
     let (from, to) = (num_arg(a, 1)? as usize, num_arg(a, 2)? as usize);
     if from > to || to > l.len() {
-        return Err(format!("slice indexes {from}..{to} are out of range for a list of {}", l.len()));
+        return Err(format!(
+            "slice indexes {from}..{to} are out of range for a list of {}",
+            l.len()
+        ));
     }
     Ok(Value::List(l[from..to].to_vec()))
 }
@@ -103,7 +127,12 @@ pub(super) fn sort(a: &[Value], _: &FnCtx) -> R {
         match v {
             Value::String(s) => items.push(s.clone()),
             Value::Number(_) | Value::Bool(_) => items.push(v.to_string()),
-            other => return Err(format!("sort needs a list of strings, found {}", other.type_name())),
+            other => {
+                return Err(format!(
+                    "sort needs a list of strings, found {}",
+                    other.type_name()
+                ))
+            }
         }
     }
     items.sort();
@@ -133,7 +162,9 @@ fn flatten_into(v: &Value, out: &mut Vec<Value>) {
 
 pub(super) fn flatten(a: &[Value], _: &FnCtx) -> R {
     let mut out = Vec::new();
-    list_arg(a, 0)?.iter().for_each(|x| flatten_into(x, &mut out));
+    list_arg(a, 0)?
+        .iter()
+        .for_each(|x| flatten_into(x, &mut out));
     Ok(Value::List(out))
 }
 
@@ -163,19 +194,32 @@ pub(super) fn range(a: &[Value], _: &FnCtx) -> R {
     }
     let count = ((end - start) / step).ceil().max(0.0) as usize;
     if count > 1_048_576 {
-        return Err(format!("range would produce {count} elements; the limit is 1048576"));
+        return Err(format!(
+            "range would produce {count} elements; the limit is 1048576"
+        ));
     }
-    Ok(Value::List((0..count).map(|i| Value::Number(start + step * i as f64)).collect()))
+    Ok(Value::List(
+        (0..count)
+            .map(|i| Value::Number(start + step * i as f64))
+            .collect(),
+    ))
 }
 
 pub(super) fn zipmap(a: &[Value], _: &FnCtx) -> R {
     let (k, v) = (list_arg(a, 0)?, list_arg(a, 1)?);
     if k.len() != v.len() {
-        return Err(format!("keys and values must have the same length; found {} and {}", k.len(), v.len()));
+        return Err(format!(
+            "keys and values must have the same length; found {} and {}",
+            k.len(),
+            v.len()
+        ));
     }
     let mut out = BTreeMap::new();
     for (key, val) in k.iter().zip(v) {
-        let key = key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string());
+        let key = key
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| key.to_string());
         out.insert(key, val.clone());
     }
     Ok(Value::Map(out))
@@ -214,7 +258,10 @@ pub(super) fn one(a: &[Value], _: &FnCtx) -> R {
     match list_arg(a, 0)? {
         [] => Ok(Value::Null),
         [x] => Ok(x.clone()),
-        l => Err(format!("one needs a list of zero or one element, found {}", l.len())),
+        l => Err(format!(
+            "one needs a list of zero or one element, found {}",
+            l.len()
+        )),
     }
 }
 
@@ -225,7 +272,9 @@ pub(super) fn sum(a: &[Value], _: &FnCtx) -> R {
     }
     let mut total = 0.0;
     for (i, v) in l.iter().enumerate() {
-        total += v.as_f64().ok_or_else(|| format!("element {i} is a {}, not a number", v.type_name()))?;
+        total += v
+            .as_f64()
+            .ok_or_else(|| format!("element {i} is a {}, not a number", v.type_name()))?;
     }
     Ok(Value::Number(total))
 }
@@ -236,7 +285,10 @@ fn bools(a: &[Value]) -> Result<Vec<bool>, String> {
         .map(|v| match v {
             Value::Bool(b) => Ok(*b),
             Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
-            other => Err(format!("expected a list of bools, found an element of type {}", other.type_name())),
+            other => Err(format!(
+                "expected a list of bools, found an element of type {}",
+                other.type_name()
+            )),
         })
         .collect()
 }
@@ -299,7 +351,11 @@ pub(super) fn tostring(a: &[Value], _: &FnCtx) -> R {
 pub(super) fn tonumber(a: &[Value], _: &FnCtx) -> R {
     match arg(a, 0)? {
         Value::Number(_) | Value::Null => Ok(a[0].clone()),
-        Value::String(s) => s.trim().parse().map(Value::Number).map_err(|_| format!("cannot convert {s:?} to a number")),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map(Value::Number)
+            .map_err(|_| format!("cannot convert {s:?} to a number")),
         other => Err(format!("cannot convert {} to a number", other.type_name())),
     }
 }

@@ -9,29 +9,40 @@ type R = Result<Value, String>;
 
 pub(super) fn jsonencode(a: &[Value], _: &FnCtx) -> R {
     let v = a.first().ok_or("jsonencode takes one argument")?;
-    serde_json::to_string(&v.to_json()).map(Value::String).map_err(|e| e.to_string())
+    serde_json::to_string(&v.to_json())
+        .map(Value::String)
+        .map_err(|e| e.to_string())
 }
 
 pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {
-    let j: serde_json::Value = serde_json::from_str(str_arg(a, 0)?).map_err(|e| format!("invalid JSON: {e}"))?;
+    let j: serde_json::Value =
+        serde_json::from_str(str_arg(a, 0)?).map_err(|e| format!("invalid JSON: {e}"))?;
     Ok(Value::from_json(&j))
 }
 
 pub(super) fn base64encode(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(str_arg(a, 0)?)))
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(str_arg(a, 0)?),
+    ))
 }
 
 pub(super) fn base64decode(a: &[Value], _: &FnCtx) -> R {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(str_arg(a, 0)?)
         .map_err(|e| format!("invalid base64: {e}"))?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| "the decoded bytes are not valid UTF-8".into())
+    String::from_utf8(bytes)
+        .map(Value::String)
+        .map_err(|_| "the decoded bytes are not valid UTF-8".into())
 }
 
 pub(super) fn sha256(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(sha2::Sha256::digest(str_arg(a, 0)?.as_bytes()))))
+    Ok(Value::String(hex::encode(sha2::Sha256::digest(
+        str_arg(a, 0)?.as_bytes(),
+    ))))
 }
 
 pub(super) fn md5(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(md5::Md5::digest(str_arg(a, 0)?.as_bytes()))))
+    Ok(Value::String(hex::encode(md5::Md5::digest(
+        str_arg(a, 0)?.as_bytes(),
+    ))))
 }

@@ -42,7 +42,11 @@ pub(super) fn abspath(a: &[Value], ctx: &FnCtx) -> R {
 
 pub(super) fn basename(a: &[Value], _: &FnCtx) -> R {
     let p = str_arg(a, 0)?;
-    Ok(Value::from(Path::new(p).file_name().map_or(p.to_string(), |n| n.to_string_lossy().to_string())))
+    Ok(Value::from(
+        Path::new(p)
+            .file_name()
+            .map_or(p.to_string(), |n| n.to_string_lossy().to_string()),
+    ))
 }
 
 pub(super) fn dirname(a: &[Value], _: &FnCtx) -> R {
@@ -88,16 +92,28 @@ pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
     let text = read(ctx, path)?;
     let vars = match arg(a, 1)? {
         Value::Map(m) => m.clone(),
-        other => return Err(format!("the second argument must be a map of variables, found {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "the second argument must be a map of variables, found {}",
+                other.type_name()
+            ))
+        }
     };
-    let template = hcl_edit::parser::parse_template(&text).map_err(|e| format!("{path}: {}", e.message()))?;
-    let scope = TemplateScope { phase: ctx.phase, dir: ctx.base_dir };
+    let template =
+        hcl_edit::parser::parse_template(&text).map_err(|e| format!("{path}: {}", e.message()))?;
+    let scope = TemplateScope {
+        phase: ctx.phase,
+        dir: ctx.base_dir,
+    };
     let mut ev = Evaluator::new(&scope, u32::MAX, Iteration::default());
     for (k, v) in vars {
         ev.push_local(&k, v);
     }
     ev.template(&template, None).map_err(|e: EvalError| {
-        let line = text[..e.span.range.start.min(text.len())].matches('\n').count() + 1;
+        let line = text[..e.span.range.start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         format!("{path}:{line}: {}: {}", e.summary, e.detail)
     })
 }

@@ -27,14 +27,84 @@ const HANDLES_UNKNOWN: [&str; 3] = ["coalesce", "length", "sensitive"];
 
 /// Every function name, sorted, for documentation and "did you mean".
 pub const FUNCTION_NAMES: [&str; 78] = [
-    "abs", "abspath", "alltrue", "anytrue", "base64decode", "base64encode", "basename", "can", "ceil", "chomp",
-    "cidrhost", "cidrsubnet", "coalesce", "coalescelist", "compact", "concat", "contains", "dirname", "distinct",
-    "element", "endswith", "file", "fileexists", "flatten", "floor", "format", "formatlist", "index", "join",
-    "jsondecode", "jsonencode", "keys", "length", "log", "lookup", "lower", "max", "md5", "merge", "min",
-    "nonsensitive", "one", "parseint", "pow", "range", "regex", "regexall", "replace", "reverse", "sensitive",
-    "setunion", "sha256", "signum", "slice", "sort", "split", "startswith", "strrev", "substr", "sum",
-    "templatefile", "timestamp", "title", "tobool", "tolist", "tomap", "tonumber", "toset", "tostring", "trim",
-    "trimprefix", "trimspace", "trimsuffix", "try", "upper", "values", "zipmap", "setintersection",
+    "abs",
+    "abspath",
+    "alltrue",
+    "anytrue",
+    "base64decode",
+    "base64encode",
+    "basename",
+    "can",
+    "ceil",
+    "chomp",
+    "cidrhost",
+    "cidrsubnet",
+    "coalesce",
+    "coalescelist",
+    "compact",
+    "concat",
+    "contains",
+    "dirname",
+    "distinct",
+    "element",
+    "endswith",
+    "file",
+    "fileexists",
+    "flatten",
+    "floor",
+    "format",
+    "formatlist",
+    "index",
+    "join",
+    "jsondecode",
+    "jsonencode",
+    "keys",
+    "length",
+    "log",
+    "lookup",
+    "lower",
+    "max",
+    "md5",
+    "merge",
+    "min",
+    "nonsensitive",
+    "one",
+    "parseint",
+    "pow",
+    "range",
+    "regex",
+    "regexall",
+    "replace",
+    "reverse",
+    "sensitive",
+    "setunion",
+    "sha256",
+    "signum",
+    "slice",
+    "sort",
+    "split",
+    "startswith",
+    "strrev",
+    "substr",
+    "sum",
+    "templatefile",
+    "timestamp",
+    "title",
+    "tobool",
+    "tolist",
+    "tomap",
+    "tonumber",
+    "toset",
+    "tostring",
+    "trim",
+    "trimprefix",
+    "trimspace",
+    "trimsuffix",
+    "try",
+    "upper",
+    "values",
+    "zipmap",
+    "setintersection",
 ];
 
 fn lookup(name: &str) -> Option<Func> {
@@ -121,33 +191,52 @@ fn lookup(name: &str) -> Option<Func> {
 
 /// The `i`th argument, or an error naming the missing position.
 pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value, String> {
-    args.get(i).ok_or_else(|| format!("missing argument {}", i + 1))
+    args.get(i)
+        .ok_or_else(|| format!("missing argument {}", i + 1))
 }
 
 pub(crate) fn str_arg(args: &[Value], i: usize) -> Result<&str, String> {
     match arg(args, i)? {
         Value::String(s) => Ok(s),
-        other => Err(format!("argument {} must be a string, found {}", i + 1, other.type_name())),
+        other => Err(format!(
+            "argument {} must be a string, found {}",
+            i + 1,
+            other.type_name()
+        )),
     }
 }
 
 pub(crate) fn num_arg(args: &[Value], i: usize) -> Result<f64, String> {
     match arg(args, i)? {
         Value::Number(n) => Ok(*n),
-        Value::String(s) => s.parse().map_err(|_| format!("argument {} must be a number, found {s:?}", i + 1)),
-        other => Err(format!("argument {} must be a number, found {}", i + 1, other.type_name())),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| format!("argument {} must be a number, found {s:?}", i + 1)),
+        other => Err(format!(
+            "argument {} must be a number, found {}",
+            i + 1,
+            other.type_name()
+        )),
     }
 }
 
 pub(crate) fn list_arg(args: &[Value], i: usize) -> Result<&[Value], String> {
     match arg(args, i)? {
         Value::List(l) => Ok(l),
-        other => Err(format!("argument {} must be a list, found {}", i + 1, other.type_name())),
+        other => Err(format!(
+            "argument {} must be a list, found {}",
+            i + 1,
+            other.type_name()
+        )),
     }
 }
 
 /// Evaluates a function call expression.
-pub(crate) fn call_expr(ev: &mut Evaluator<'_>, f: &FuncCall, span: Option<std::ops::Range<usize>>) -> Result<Value, EvalError> {
+pub(crate) fn call_expr(
+    ev: &mut Evaluator<'_>,
+    f: &FuncCall,
+    span: Option<std::ops::Range<usize>>,
+) -> Result<Value, EvalError> {
     let name = f.name.name.value().as_str();
     // try and can evaluate their arguments themselves, catching errors.
     if name == "try" {
@@ -160,12 +249,30 @@ pub(crate) fn call_expr(ev: &mut Evaluator<'_>, f: &FuncCall, span: Option<std::
             }
         }
         return Err(last.map_or_else(
-            || ev.err(span.clone(), "Invalid try call", "try() needs at least one argument."),
-            |e| ev.err(span.clone(), "No try() argument succeeded", format!("The last error was: {}: {}", e.summary, e.detail)),
+            || {
+                ev.err(
+                    span.clone(),
+                    "Invalid try call",
+                    "try() needs at least one argument.",
+                )
+            },
+            |e| {
+                ev.err(
+                    span.clone(),
+                    "No try() argument succeeded",
+                    format!("The last error was: {}: {}", e.summary, e.detail),
+                )
+            },
         ));
     }
     if name == "can" {
-        let a = f.args.iter().next().ok_or_else(|| ev.err(span.clone(), "Invalid can call", "can() takes one argument."))?;
+        let a = f.args.iter().next().ok_or_else(|| {
+            ev.err(
+                span.clone(),
+                "Invalid can call",
+                "can() takes one argument.",
+            )
+        })?;
         return Ok(match ev.eval(a) {
             Ok(v) if v.is_unknown() => Value::Unknown,
             Ok(_) => Value::Bool(true),
@@ -187,12 +294,22 @@ pub(crate) fn call_expr(ev: &mut Evaluator<'_>, f: &FuncCall, span: Option<std::
         match args.pop().map(|v| v.unmarked().clone()) {
             Some(Value::List(items)) => args.extend(items),
             Some(Value::Unknown) => return Ok(Value::Unknown),
-            _ => return Err(ev.err(span, format!("Invalid expanding argument to {name}"), "The argument before ... must be a list.")),
+            _ => {
+                return Err(ev.err(
+                    span,
+                    format!("Invalid expanding argument to {name}"),
+                    "The argument before ... must be a list.",
+                ))
+            }
         }
     }
     if !HANDLES_UNKNOWN.contains(&name) && args.iter().any(|a| !a.is_wholly_known()) {
         let sensitive = args.iter().any(Value::contains_sensitive);
-        return Ok(if sensitive { Value::Unknown.sensitive() } else { Value::Unknown });
+        return Ok(if sensitive {
+            Value::Unknown.sensitive()
+        } else {
+            Value::Unknown
+        });
     }
     let mut sensitive = false;
     let plain: Vec<Value> = if name == "sensitive" {
@@ -206,7 +323,10 @@ pub(crate) fn call_expr(ev: &mut Evaluator<'_>, f: &FuncCall, span: Option<std::
             })
             .collect()
     };
-    let ctx = FnCtx { phase: ev.phase(), base_dir: ev.base_dir() };
+    let ctx = FnCtx {
+        phase: ev.phase(),
+        base_dir: ev.base_dir(),
+    };
     match func(&plain, &ctx) {
         Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
         Ok(v) => Ok(v),

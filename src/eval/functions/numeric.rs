@@ -15,11 +15,15 @@ fn numbers(a: &[Value]) -> Result<Vec<f64>, String> {
 }
 
 pub(super) fn min(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(numbers(a)?.into_iter().fold(f64::INFINITY, f64::min)))
+    Ok(Value::Number(
+        numbers(a)?.into_iter().fold(f64::INFINITY, f64::min),
+    ))
 }
 
 pub(super) fn max(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(numbers(a)?.into_iter().fold(f64::NEG_INFINITY, f64::max)))
+    Ok(Value::Number(
+        numbers(a)?.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    ))
 }
 
 pub(super) fn abs(a: &[Value], _: &FnCtx) -> R {
@@ -53,7 +57,9 @@ pub(super) fn parseint(a: &[Value], _: &FnCtx) -> R {
         return Err("the base must be between 2 and 62".into());
     }
     let s = str_arg(a, 0)?;
-    i64::from_str_radix(s, base.min(36)).map(|n| Value::Number(n as f64)).map_err(|_| format!("cannot parse {s:?} as a base-{base} integer"))
+    i64::from_str_radix(s, base.min(36))
+        .map(|n| Value::Number(n as f64))
+        .map_err(|_| format!("cannot parse {s:?} as a base-{base} integer"))
 }
 
 /// `timestamp()` is unknown until apply, as in Terraform: its value would differ at apply time.
@@ -62,11 +68,14 @@ pub(super) fn timestamp(_: &[Value], ctx: &FnCtx) -> R {
         return Ok(Value::Unknown);
     }
     let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339).map(Value::String).map_err(|e| e.to_string())
+    now.format(&time::format_description::well_known::Rfc3339)
+        .map(Value::String)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
-    s.parse().map_err(|_| format!("{s:?} is not a CIDR prefix such as 10.0.0.0/16"))
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a CIDR prefix such as 10.0.0.0/16"))
 }
 
 pub(super) fn cidrsubnet(a: &[Value], _: &FnCtx) -> R {
@@ -75,10 +84,15 @@ pub(super) fn cidrsubnet(a: &[Value], _: &FnCtx) -> R {
     let num = num_arg(a, 2)? as u128;
     let new_len = net.prefix_len() + newbits;
     if new_len > net.max_prefix_len() {
-        return Err(format!("cannot extend a /{} prefix by {newbits} bits", net.prefix_len()));
+        return Err(format!(
+            "cannot extend a /{} prefix by {newbits} bits",
+            net.prefix_len()
+        ));
     }
     if newbits < 128 && num >= (1u128 << newbits) {
-        return Err(format!("network number {num} does not fit in {newbits} bits"));
+        return Err(format!(
+            "network number {num} does not fit in {newbits} bits"
+        ));
     }
     let host_bits = u32::from(net.max_prefix_len() - new_len);
     let out = match net.network() {
@@ -100,10 +114,16 @@ pub(super) fn cidrhost(a: &[Value], _: &FnCtx) -> R {
     let net = parse_net(str_arg(a, 0)?)?;
     let host = num_arg(a, 1)? as i128;
     let host_bits = u32::from(net.max_prefix_len() - net.prefix_len());
-    let size: i128 = if host_bits >= 127 { i128::MAX } else { 1i128 << host_bits };
+    let size: i128 = if host_bits >= 127 {
+        i128::MAX
+    } else {
+        1i128 << host_bits
+    };
     let idx = if host < 0 { size + host } else { host };
     if idx < 0 || idx >= size {
-        return Err(format!("host number {host} does not fit in the prefix {net}"));
+        return Err(format!(
+            "host number {host} does not fit in the prefix {net}"
+        ));
     }
     Ok(Value::String(match net.network() {
         IpAddr::V4(v4) => std::net::Ipv4Addr::from(u32::from(v4) + idx as u32).to_string(),

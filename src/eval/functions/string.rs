@@ -14,7 +14,12 @@ fn format_verb(verb: char, precision: Option<usize>, v: &Value) -> Result<String
         ('s' | 'v', Value::Number(_) | Value::Bool(_)) => v.to_string(),
         ('v', other) => serde_json::to_string(&other.to_json()).map_err(|e| e.to_string())?,
         ('d', Value::Number(n)) => format!("{}", n.trunc() as i64),
-        ('d', Value::String(x)) => format!("{}", x.parse::<f64>().map_err(|_| format!("%d needs a number, found {x:?}"))?.trunc() as i64),
+        ('d', Value::String(x)) => format!(
+            "{}",
+            x.parse::<f64>()
+                .map_err(|_| format!("%d needs a number, found {x:?}"))?
+                .trunc() as i64
+        ),
         ('f', Value::Number(n)) => format!("{:.*}", precision.unwrap_or(6), n),
         ('e', Value::Number(n)) => format!("{:.*e}", precision.unwrap_or(6), n),
         ('t', Value::Bool(b)) => b.to_string(),
@@ -63,8 +68,12 @@ pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
             }
             precision = Some(p.parse().unwrap_or(0));
         }
-        let verb = chars.next().ok_or("format string ends with an incomplete % verb")?;
-        let v = args.get(next).ok_or_else(|| format!("not enough arguments for format string {spec:?}"))?;
+        let verb = chars
+            .next()
+            .ok_or("format string ends with an incomplete % verb")?;
+        let v = args
+            .get(next)
+            .ok_or_else(|| format!("not enough arguments for format string {spec:?}"))?;
         next += 1;
         let mut text = format_verb(verb, precision, v)?;
         if flags.contains('+') && matches!(v, Value::Number(n) if *n >= 0.0) {
@@ -85,7 +94,10 @@ pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
         out.push_str(&text);
     }
     if next < args.len() {
-        return Err(format!("too many arguments; the format string uses {next} but {} were given", args.len()));
+        return Err(format!(
+            "too many arguments; the format string uses {next} but {} were given",
+            args.len()
+        ));
     }
     Ok(out)
 }
@@ -99,9 +111,17 @@ pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     let rest = &a[1..];
     let n = rest
         .iter()
-        .filter_map(|v| if let Value::List(l) = v { Some(l.len()) } else { None })
+        .filter_map(|v| {
+            if let Value::List(l) = v {
+                Some(l.len())
+            } else {
+                None
+            }
+        })
         .try_fold(None, |acc: Option<usize>, len| match acc {
-            Some(prev) if prev != len => Err(format!("all list arguments must have the same length; found {prev} and {len}")),
+            Some(prev) if prev != len => Err(format!(
+                "all list arguments must have the same length; found {prev} and {len}"
+            )),
             _ => Ok(Some(len)),
         })?
         .unwrap_or(1);
@@ -127,7 +147,12 @@ pub(super) fn join(a: &[Value], _: &FnCtx) -> Result<Value, String> {
             match v {
                 Value::String(x) => parts.push(x.clone()),
                 Value::Number(_) | Value::Bool(_) => parts.push(v.to_string()),
-                other => return Err(format!("join needs a list of strings, found an element of type {}", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "join needs a list of strings, found an element of type {}",
+                        other.type_name()
+                    ))
+                }
             }
         }
     }
@@ -198,8 +223,11 @@ pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     let with = str_arg(a, 2)?;
     // A search string wrapped in slashes is a regular expression, as in Terraform.
     if search.len() > 1 && search.starts_with('/') && search.ends_with('/') {
-        let re = regex::Regex::new(&search[1..search.len() - 1]).map_err(|e| format!("invalid regular expression: {e}"))?;
-        return s(re.replace_all(text, with.replace("$", "$$").replace("$$1", "$1")).to_string());
+        let re = regex::Regex::new(&search[1..search.len() - 1])
+            .map_err(|e| format!("invalid regular expression: {e}"))?;
+        return s(re
+            .replace_all(text, with.replace("$", "$$").replace("$$1", "$1"))
+            .to_string());
     }
     s(text.replace(search, with))
 }
@@ -209,9 +237,19 @@ pub(super) fn substr(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     let offset = num_arg(a, 1)? as i64;
     let length = num_arg(a, 2)? as i64;
     let len = chars.len() as i64;
-    let start = if offset < 0 { (len + offset).max(0) } else { offset.min(len) };
-    let end = if length < 0 { len } else { (start + length).min(len) };
-    s(chars[start as usize..end.max(start) as usize].iter().collect::<String>())
+    let start = if offset < 0 {
+        (len + offset).max(0)
+    } else {
+        offset.min(len)
+    };
+    let end = if length < 0 {
+        len
+    } else {
+        (start + length).min(len)
+    };
+    s(chars[start as usize..end.max(start) as usize]
+        .iter()
+        .collect::<String>())
 }
 
 pub(super) fn startswith(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -232,22 +270,41 @@ fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
             names
                 .iter()
                 .flatten()
-                .map(|n| ((*n).to_string(), caps.name(n).map_or(Value::Null, |m| Value::from(m.as_str()))))
+                .map(|n| {
+                    (
+                        (*n).to_string(),
+                        caps.name(n)
+                            .map_or(Value::Null, |m| Value::from(m.as_str())),
+                    )
+                })
                 .collect(),
         );
     }
-    Value::List(caps.iter().skip(1).map(|m| m.map_or(Value::Null, |m| Value::from(m.as_str()))).collect())
+    Value::List(
+        caps.iter()
+            .skip(1)
+            .map(|m| m.map_or(Value::Null, |m| Value::from(m.as_str())))
+            .collect(),
+    )
 }
 
 pub(super) fn regex(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let re = regex::Regex::new(str_arg(a, 0)?).map_err(|e| format!("invalid regular expression: {e}"))?;
+    let re = regex::Regex::new(str_arg(a, 0)?)
+        .map_err(|e| format!("invalid regular expression: {e}"))?;
     let text = str_arg(a, 1)?;
-    let caps = re.captures(text).ok_or_else(|| format!("pattern did not match any part of {text:?}"))?;
+    let caps = re
+        .captures(text)
+        .ok_or_else(|| format!("pattern did not match any part of {text:?}"))?;
     Ok(captures_value(&re, &caps))
 }
 
 pub(super) fn regexall(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let re = regex::Regex::new(str_arg(a, 0)?).map_err(|e| format!("invalid regular expression: {e}"))?;
+    let re = regex::Regex::new(str_arg(a, 0)?)
+        .map_err(|e| format!("invalid regular expression: {e}"))?;
     let text = str_arg(a, 1)?;
-    Ok(Value::List(re.captures_iter(text).map(|c| captures_value(&re, &c)).collect()))
+    Ok(Value::List(
+        re.captures_iter(text)
+            .map(|c| captures_value(&re, &c))
+            .collect(),
+    ))
 }

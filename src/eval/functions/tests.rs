@@ -21,7 +21,11 @@ impl Scope for TestScope {
     fn local(&self, name: &str) -> Result<Value, String> {
         Err(format!("no local {name:?}"))
     }
-    fn resource(&self, addr: &ResourceAddr, key: Option<&InstanceKey>) -> Result<(Value, bool), String> {
+    fn resource(
+        &self,
+        addr: &ResourceAddr,
+        key: Option<&InstanceKey>,
+    ) -> Result<(Value, bool), String> {
         let inst = |i: u64| Value::object([("id", Value::from(format!("{}-{i}", addr.name)))]);
         match (addr.name.as_str(), key) {
             ("many", None) => Ok((Value::List(vec![inst(0), inst(1)]), false)),
@@ -31,7 +35,12 @@ impl Scope for TestScope {
             _ => Err("no such resource".into()),
         }
     }
-    fn module(&self, name: &str, _: Option<&InstanceKey>, _: Option<&str>) -> Result<Value, String> {
+    fn module(
+        &self,
+        name: &str,
+        _: Option<&InstanceKey>,
+        _: Option<&str>,
+    ) -> Result<Value, String> {
         Err(format!("no module {name:?}"))
     }
     fn other(&self, root: &str, attr: &str) -> Result<Value, String> {
@@ -78,14 +87,26 @@ fn operators_and_expressions() {
     check("\"%{ for n in [1, 2] }<${n}>%{ endfor }\"", "\"<1><2>\"");
     check("\"a ${~ \"b\" ~} c\"", "\"abc\"");
     check("[for s in [\"a\", \"b\"] : upper(s)]", "[\"A\", \"B\"]");
-    check("{for k, v in {a = 1, b = 2} : v => k}", "{1 = \"a\", 2 = \"b\"}");
+    check(
+        "{for k, v in {a = 1, b = 2} : v => k}",
+        "{1 = \"a\", 2 = \"b\"}",
+    );
     check("[for i, v in [5, 6, 7] : v if i > 0]", "[6, 7]");
-    check("{for s in [\"a\", \"ab\", \"b\"] : substr(s, 0, 1) => s...}", "{a = [\"a\", \"ab\"], b = [\"b\"]}");
+    check(
+        "{for s in [\"a\", \"ab\", \"b\"] : substr(s, 0, 1) => s...}",
+        "{a = [\"a\", \"ab\"], b = [\"b\"]}",
+    );
     check("[{a = 1}, {a = 2}][*].a", "[1, 2]");
     check("[{a = 1}, {a = 2}].*.a", "[1, 2]");
     check("{a = [1, 2]}.a[1]", "2");
-    check("1 / 0", "error: Division by zero: The right-hand side of / is zero.");
-    check("[1][3]", "error: Invalid index: The index 3 is out of range for a list of 1 element(s).");
+    check(
+        "1 / 0",
+        "error: Division by zero: The right-hand side of / is zero.",
+    );
+    check(
+        "[1][3]",
+        "error: Invalid index: The index 3 is out of range for a list of 1 element(s).",
+    );
     check("{name = 1}.nmae", "error: Unsupported attribute \"nmae\": This object has no attribute \"nmae\". Did you mean \"name\"? It has: name.");
     check("\"a${[1]}\"", "error: Invalid template interpolation value: Cannot include a list in a string template; use jsonencode() or join() to turn it into a string.");
 }
@@ -104,17 +125,29 @@ fn references_unknown_and_sensitive() {
     check("test_thing.many[*].id", "[\"many-0\", \"many-1\"]");
     check("test_thing.keyed[*].id", "[\"keyed-0\", \"keyed-1\"]");
     check("test_thing.keyed[\"y\"].id", "\"keyed-1\"");
-    check("var.nope", "error: Reference to undeclared var.nope: no variable \"nope\"");
+    check(
+        "var.nope",
+        "error: Reference to undeclared var.nope: no variable \"nope\"",
+    );
     check("vra.x", "error: Reference to unknown name \"vra\": References start with var, local, module, data, path, env, count, each or a resource type. Did you mean \"var\"?");
     check("count.index", "error: Reference to undeclared count.index: count.index is only available in a block that sets count.");
 }
 
 #[test]
 fn string_functions() {
-    check("format(\"%s-%03d-%.2f-%v-%q\", \"a\", 7, 3.14159, true, \"q\")", "\"a-007-3.14-true-\\\"q\\\"\"");
+    check(
+        "format(\"%s-%03d-%.2f-%v-%q\", \"a\", 7, 3.14159, true, \"q\")",
+        "\"a-007-3.14-true-\\\"q\\\"\"",
+    );
     check("format(\"%-4s|%4s|%%\", \"ab\", \"cd\")", "\"ab  |  cd|%\"");
-    check("format(\"%d\")", "error: Error in function call format(): not enough arguments for format string \"%d\"");
-    check("formatlist(\"%s=%s\", [\"a\", \"b\"], \"x\")", "[\"a=x\", \"b=x\"]");
+    check(
+        "format(\"%d\")",
+        "error: Error in function call format(): not enough arguments for format string \"%d\"",
+    );
+    check(
+        "formatlist(\"%s=%s\", [\"a\", \"b\"], \"x\")",
+        "[\"a=x\", \"b=x\"]",
+    );
     check("join(\", \", [\"a\", \"b\"])", "\"a, b\"");
     check("split(\",\", \"a,b,,c\")", "[\"a\", \"b\", \"\", \"c\"]");
     check("lower(\"AbC\")", "\"abc\"");
@@ -127,16 +160,34 @@ fn string_functions() {
     check("chomp(\"x\\n\\n\")", "\"x\"");
     check("strrev(\"abc\")", "\"cba\"");
     check("replace(\"1 + 2 + 3\", \"+\", \"-\")", "\"1 - 2 - 3\"");
-    check("replace(\"hello world\", \"/w.*d/\", \"there\")", "\"hello there\"");
+    check(
+        "replace(\"hello world\", \"/w.*d/\", \"there\")",
+        "\"hello there\"",
+    );
     check("substr(\"hello world\", 1, 4)", "\"ello\"");
     check("substr(\"hello world\", -5, -1)", "\"world\"");
     check("startswith(\"hello\", \"he\")", "true");
     check("endswith(\"hello\", \"lo\")", "true");
-    check("regex(\"[a-z]+\", \"53453453.345345aaabbbccc23454\")", "\"aaabbbccc\"");
-    check("regex(\"(\\\\d\\\\d\\\\d\\\\d)-(\\\\d\\\\d)\", \"2019-02-01\")", "[\"2019\", \"02\"]");
-    check("regex(\"(?P<y>\\\\d+)-(?P<m>\\\\d+)\", \"2019-02\")", "{m = \"02\", y = \"2019\"}");
-    check("regexall(\"[a-z]+\", \"1234abcd5678efgh9\")", "[\"abcd\", \"efgh\"]");
-    check("regex(\"x\", \"abc\")", "error: Error in function call regex(): pattern did not match any part of \"abc\"");
+    check(
+        "regex(\"[a-z]+\", \"53453453.345345aaabbbccc23454\")",
+        "\"aaabbbccc\"",
+    );
+    check(
+        "regex(\"(\\\\d\\\\d\\\\d\\\\d)-(\\\\d\\\\d)\", \"2019-02-01\")",
+        "[\"2019\", \"02\"]",
+    );
+    check(
+        "regex(\"(?P<y>\\\\d+)-(?P<m>\\\\d+)\", \"2019-02\")",
+        "{m = \"02\", y = \"2019\"}",
+    );
+    check(
+        "regexall(\"[a-z]+\", \"1234abcd5678efgh9\")",
+        "[\"abcd\", \"efgh\"]",
+    );
+    check(
+        "regex(\"x\", \"abc\")",
+        "error: Error in function call regex(): pattern did not match any part of \"abc\"",
+    );
 }
 
 #[test]
@@ -163,11 +214,17 @@ fn collection_functions() {
     check("range(1, 8, 3)", "[1, 4, 7]");
     check("range(5, 1, -2)", "[5, 3]");
     check("zipmap([\"a\", \"b\"], [1, 2])", "{a = 1, b = 2}");
-    check("setunion([\"b\", \"a\"], [\"c\", \"a\"])", "[\"a\", \"b\", \"c\"]");
+    check(
+        "setunion([\"b\", \"a\"], [\"c\", \"a\"])",
+        "[\"a\", \"b\", \"c\"]",
+    );
     check("setintersection([\"a\", \"b\"], [\"b\", \"c\"])", "[\"b\"]");
     check("one([])", "null");
     check("one([5])", "5");
-    check("one([1, 2])", "error: Error in function call one(): one needs a list of zero or one element, found 2");
+    check(
+        "one([1, 2])",
+        "error: Error in function call one(): one needs a list of zero or one element, found 2",
+    );
     check("sum([1, 2, 3.5])", "6.5");
     check("alltrue([true, true])", "true");
     check("anytrue([false, true])", "true");
@@ -183,7 +240,10 @@ fn collection_functions() {
     check("toset([\"b\", \"a\", \"b\"])", "[\"a\", \"b\"]");
     check("tomap({a = 1})", "{a = 1}");
     check("concat(var.names, [\"c\"])", "[\"a\", \"b\", \"c\"]");
-    check("max(var.names...)", "error: Error in function call max(): argument 1 must be a number, found \"a\"");
+    check(
+        "max(var.names...)",
+        "error: Error in function call max(): argument 1 must be a number, found \"a\"",
+    );
     check("min([3, 1, 2]...)", "1");
     check("nosuch(1)", "error: Call to unknown function \"nosuch\": There is no function named \"nosuch\". See the function reference in docs/language.md.");
     check("lenght([])", "error: Call to unknown function \"lenght\": There is no function named \"lenght\". Did you mean \"length\"? See the function reference in docs/language.md.");
@@ -191,11 +251,17 @@ fn collection_functions() {
 
 #[test]
 fn encoding_numeric_fs_functions() {
-    check("jsonencode({a = [1, \"x\", true, null]})", "\"{\\\"a\\\":[1,\\\"x\\\",true,null]}\"");
+    check(
+        "jsonencode({a = [1, \"x\", true, null]})",
+        "\"{\\\"a\\\":[1,\\\"x\\\",true,null]}\"",
+    );
     check("jsondecode(\"{\\\"a\\\": [1, 2]}\").a[1]", "2");
     check("base64encode(\"hello\")", "\"aGVsbG8=\"");
     check("base64decode(\"aGVsbG8=\")", "\"hello\"");
-    check("sha256(\"hello\")", "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"");
+    check(
+        "sha256(\"hello\")",
+        "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"",
+    );
     check("md5(\"hello\")", "\"5d41402abc4b2a76b9719d911017c592\"");
     check("min(3, 1, 2)", "1");
     check("max(3, 1, 2)", "3");
@@ -206,13 +272,19 @@ fn encoding_numeric_fs_functions() {
     check("signum(-3)", "-1");
     check("parseint(\"ff\", 16)", "255");
     check("cidrsubnet(\"10.1.0.0/16\", 8, 2)", "\"10.1.2.0/24\"");
-    check("cidrsubnet(\"fd00:fd12:3456:7890::/56\", 16, 162)", "\"fd00:fd12:3456:7800:a200::/72\"");
+    check(
+        "cidrsubnet(\"fd00:fd12:3456:7890::/56\", 16, 162)",
+        "\"fd00:fd12:3456:7800:a200::/72\"",
+    );
     check("cidrhost(\"10.12.112.0/20\", 16)", "\"10.12.112.16\"");
     check("cidrhost(\"10.12.112.0/20\", -1)", "\"10.12.127.255\"");
     check("timestamp()", "(known after apply)");
     check("file(\"hello.txt\")", "\"hello, file\\n\"");
     check("fileexists(\"hello.txt\")", "true");
-    check("templatefile(\"greeting.tpl\", {name = \"east\", ports = [1, 2]})", "\"hi east: 1,2,\\n\"");
+    check(
+        "templatefile(\"greeting.tpl\", {name = \"east\", ports = [1, 2]})",
+        "\"hi east: 1,2,\\n\"",
+    );
     check("basename(\"/a/b/c.txt\")", "\"c.txt\"");
     check("dirname(\"/a/b/c.txt\")", "\"/a/b\"");
     check("startswith(abspath(\"x\"), \"/\")", "true");

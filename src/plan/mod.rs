@@ -6,7 +6,9 @@
 //! The human and JSON renderings are derived from it.
 
 mod config_graph;
+mod deletes;
 mod diff;
+mod expansion;
 pub(crate) mod instance;
 mod json;
 mod model;

@@ -8,8 +8,8 @@ use super::model::{
     Action, ExecNode, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason,
     ResourceChange, PLAN_FORMAT_VERSION,
 };
-use super::values::{Expansion, NodeScope, ResourceValues, Values};
-use crate::addr::{AbsInstance, AbsResource, InstanceKey, Mode, ModuleInstance, Target};
+use super::values::{NodeScope, ResourceValues, Values};
+use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance, Target};
 use crate::config::{Body, Config, Expr, Module, Resource};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Evaluator, Iteration, Phase};
@@ -40,23 +40,23 @@ pub struct PlanOptions {
 }
 
 pub(crate) struct Walker<'a> {
-    pub config: &'a Config,
-    pub registry: &'a Registry,
-    pub opts: &'a PlanOptions,
-    pub state: &'a State,
-    pub values: Values,
-    instances: HashMap<Vec<String>, Vec<ModuleInstance>>,
-    pub changes: Vec<ResourceChange>,
-    drift: Vec<ResourceChange>,
-    pub nodes: Vec<ExecNode>,
-    index: HashMap<NodeKey, u32>,
+    pub(super) config: &'a Config,
+    pub(super) registry: &'a Registry,
+    pub(super) opts: &'a PlanOptions,
+    pub(super) state: &'a State,
+    pub(super) values: Values,
+    pub(super) instances: HashMap<Vec<String>, Vec<ModuleInstance>>,
+    pub(super) changes: Vec<ResourceChange>,
+    pub(super) drift: Vec<ResourceChange>,
+    pub(super) nodes: Vec<ExecNode>,
+    pub(super) index: HashMap<NodeKey, u32>,
     /// Resource addresses each node depends on, through expression nodes.
-    resource_deps: Vec<BTreeSet<String>>,
-    seen: HashSet<AbsInstance>,
-    pub diags: Diagnostics,
-    provider_configs: BTreeMap<String, Value>,
-    refreshed: State,
-    expansions: Vec<ExpansionRecord>,
+    pub(super) resource_deps: Vec<BTreeSet<String>>,
+    pub(super) seen: HashSet<AbsInstance>,
+    pub(super) diags: Diagnostics,
+    pub(super) provider_configs: BTreeMap<String, Value>,
+    pub(super) refreshed: State,
+    pub(super) expansions: Vec<ExpansionRecord>,
 }
 
 /// Plans `config` against `state`.
@@ -225,7 +225,7 @@ impl<'a> Walker<'a> {
         ok.then_some(out)
     }
 
-    pub(crate) fn add_node(
+    pub(super) fn add_node(
         &mut self,
         key: NodeKey,
         deps: &[NodeKey],
@@ -377,106 +377,6 @@ impl<'a> Walker<'a> {
                     format!("Cannot configure provider {name:?}: {}", e.summary),
                     e.detail,
                 ));
-            }
-        }
-    }
-
-    /// Evaluates `count` or `for_each` into an expansion, or reports why it cannot be used.
-    pub(crate) fn expansion(
-        &mut self,
-        mi: &ModuleInstance,
-        cfg: &Module,
-        count: Option<&Expr>,
-        for_each: Option<&Expr>,
-        deps: &mut Vec<NodeKey>,
-    ) -> Option<Expansion> {
-        if let Some(e) = count {
-            let (r, d) = self.eval(mi, cfg, e, Iteration::default());
-            deps.extend(d);
-            let v = match r {
-                Ok(v) => v,
-                Err(diag) => {
-                    self.diags.push(diag);
-                    return None;
-                }
-            };
-            return match v.unmarked() {
-                Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
-                    Some(Expansion::Count(*n as u64))
-                }
-                Value::Unknown => {
-                    self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", "The count value depends on values that are known only after apply, so standby cannot tell how many instances to plan. Use values known at plan time, or apply the dependency first with --target."));
-                    None
-                }
-                other => {
-                    self.diags.push(Diagnostic::at(
-                        e.span(),
-                        "Invalid count argument",
-                        format!(
-                            "count must be a whole number of zero or more; found {}.",
-                            if matches!(other, Value::Number(_)) {
-                                other.to_string()
-                            } else {
-                                other.type_name().to_string()
-                            }
-                        ),
-                    ));
-                    None
-                }
-            };
-        }
-        let Some(e) = for_each else {
-            return Some(Expansion::Single);
-        };
-        let (r, d) = self.eval(mi, cfg, e, Iteration::default());
-        deps.extend(d);
-        let v = match r {
-            Ok(v) => v,
-            Err(diag) => {
-                self.diags.push(diag);
-                return None;
-            }
-        };
-        let bad = |detail: String| Diagnostic::at(e.span(), "Invalid for_each argument", detail);
-        if v.is_sensitive() {
-            self.diags.push(bad("for_each may not use a sensitive value: its keys would be shown as instance addresses.".into()));
-            return None;
-        }
-        match v {
-            Value::Map(m) => Some(Expansion::ForEach(m)),
-            Value::List(items) => {
-                let mut m = BTreeMap::new();
-                for i in items {
-                    match i.unmarked() {
-                        Value::String(s) => {
-                            m.insert(s.clone(), Value::String(s.clone()));
-                        }
-                        Value::Unknown => {
-                            self.diags.push(bad("The set of keys depends on values known only after apply. Use keys known at plan time.".into()));
-                            return None;
-                        }
-                        other => {
-                            self.diags.push(bad(format!("for_each needs a map, or a set of strings; this list has an element of type {}. Use toset() on a list of strings.", other.type_name())));
-                            return None;
-                        }
-                    }
-                }
-                Some(Expansion::ForEach(m))
-            }
-            Value::Unknown => {
-                self.diags.push(bad("The for_each value depends on values known only after apply, so standby cannot tell which instances to plan. Use keys known at plan time.".into()));
-                None
-            }
-            Value::Null => {
-                self.diags.push(bad("for_each must not be null.".into()));
-                None
-            }
-            other => {
-                self.diags.push(bad(format!(
-                    "for_each needs a map, or a set of strings; found {}.",
-                    other.type_name()
-                )));
-                None
             }
         }
     }
@@ -864,185 +764,5 @@ impl<'a> Walker<'a> {
             );
         }
         out
-    }
-
-    /// Instances in state that the configuration no longer has.
-    fn orphans(&mut self) {
-        let orphaned: Vec<AbsInstance> = self
-            .state
-            .resources
-            .keys()
-            .filter(|a| !self.seen.contains(*a))
-            .cloned()
-            .collect();
-        for addr in orphaned {
-            let reason = self.orphan_reason(&addr);
-            self.delete_change(addr, reason);
-        }
-    }
-
-    fn orphan_reason(&self, addr: &AbsInstance) -> Reason {
-        let path = addr.resource.module.path();
-        let Some(m) = self.config.module(&path) else {
-            return Reason::new(
-                "delete_because_no_module",
-                format!(
-                    "delete because {} is no longer in configuration",
-                    addr.resource.module
-                ),
-            );
-        };
-        if !self
-            .instances
-            .get(&path)
-            .is_some_and(|is| is.contains(&addr.resource.module))
-        {
-            return Reason::new(
-                "delete_because_no_module",
-                format!(
-                    "delete because {} is no longer an instance of the module",
-                    addr.resource.module
-                ),
-            );
-        }
-        if !m.resources.contains_key(&addr.resource.resource) {
-            return Reason::new(
-                "delete_because_no_resource_config",
-                "delete because no longer in configuration",
-            );
-        }
-        match &addr.key {
-            Some(InstanceKey::Int(i)) => Reason::new(
-                "delete_because_count_index",
-                format!("delete because index [{i}] is out of range for count"),
-            ),
-            Some(InstanceKey::Str(k)) => Reason::new(
-                "delete_because_each_key",
-                format!("delete because key {k:?} is not in for_each"),
-            ),
-            None => Reason::new(
-                "delete_because_no_resource_config",
-                "delete because the resource now uses count or for_each",
-            ),
-        }
-    }
-
-    fn delete_change(&mut self, addr: AbsInstance, reason: Reason) {
-        let Some(st) = self.state.resources.get(&addr) else {
-            return;
-        };
-        if let Some(m) = self.config.module(&addr.resource.module.path()) {
-            if let Some(r) = m.resources.get(&addr.resource.resource) {
-                if r.lifecycle.prevent_destroy {
-                    self.diags.push(Diagnostic::at(r.span.clone(), format!("Instance {addr} cannot be destroyed"), "Its lifecycle sets prevent_destroy = true. Remove that setting first if you really mean to destroy it."));
-                    return;
-                }
-            }
-        }
-        let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
-        self.changes.push(ResourceChange {
-            addr: addr.clone(),
-            provider: st.provider.clone(),
-            action: Action::Delete,
-            reason: Some(reason),
-            before: Some(st.value()),
-            after: None,
-            requires_replace: vec![],
-            dependencies: st.dependencies.clone(),
-            create_before_destroy: false,
-        });
-        self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
-    }
-
-    fn destroy_all(&mut self) {
-        // Forget the walk's changes: in destroy mode everything recorded goes.
-        self.changes.clear();
-        self.nodes.clear();
-        self.index.clear();
-        self.resource_deps.clear();
-        let all: Vec<AbsInstance> = self.state.resources.keys().cloned().collect();
-        for addr in all {
-            self.delete_change(
-                addr,
-                Reason::new(
-                    "delete_because_destroy",
-                    "delete because the plan destroys everything",
-                ),
-            );
-        }
-    }
-
-    /// Deletions run in reverse dependency order: an instance is deleted only after everything
-    /// that depended on it (per the state) was deleted or updated.
-    fn order_deletes(&mut self) {
-        let mut by_resource: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, n) in self.nodes.iter().enumerate() {
-            if let (NodeKey::Instance { addr }, Some(c)) = (&n.key, n.change) {
-                if self.changes[c as usize].action == Action::Delete {
-                    by_resource
-                        .entry(addr.resource.to_string())
-                        .or_default()
-                        .push(i as u32);
-                }
-            }
-        }
-        if by_resource.is_empty() {
-            return;
-        }
-        for (addr, st) in &self.state.resources {
-            let Some(&dependent) = self.index.get(&NodeKey::Instance { addr: addr.clone() }) else {
-                continue;
-            };
-            for d in &st.dependencies {
-                for &del in by_resource.get(d).map(Vec::as_slice).unwrap_or(&[]) {
-                    if del != dependent && !self.nodes[del as usize].deps.contains(&dependent) {
-                        self.nodes[del as usize].deps.push(dependent);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Keeps only the targeted instances and what they depend on (or, when destroying, what
-    /// depends on them); everything else becomes a no-op.
-    fn apply_targets(&mut self) {
-        let destroy = self.opts.mode == PlanMode::Destroy;
-        let mut keep: HashSet<u32> = HashSet::new();
-        let mut stack: Vec<u32> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| matches!(&n.key, NodeKey::Instance { addr } if self.opts.targets.iter().any(|t| t.matches(addr))))
-            .map(|(i, _)| i as u32)
-            .collect();
-        let mut dependents: HashMap<u32, Vec<u32>> = HashMap::new();
-        if destroy {
-            for (i, n) in self.nodes.iter().enumerate() {
-                for d in &n.deps {
-                    dependents.entry(*d).or_default().push(i as u32);
-                }
-            }
-        }
-        while let Some(i) = stack.pop() {
-            if !keep.insert(i) {
-                continue;
-            }
-            if destroy {
-                stack.extend(dependents.get(&i).cloned().unwrap_or_default());
-            } else {
-                stack.extend(self.nodes[i as usize].deps.iter().copied());
-            }
-        }
-        for (i, n) in self.nodes.iter().enumerate() {
-            if keep.contains(&(i as u32)) {
-                continue;
-            }
-            if let Some(c) = n.change {
-                let ch = &mut self.changes[c as usize];
-                ch.action = Action::NoOp;
-                ch.after = ch.before.clone();
-                ch.reason = Some(Reason::new("excluded_by_target", "excluded by --target"));
-            }
-        }
     }
 }

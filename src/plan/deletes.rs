@@ -1,0 +1,190 @@
+//! Deletions and targeting: instances the configuration no longer has, destroy plans, the
+//! reverse-dependency order of deletions, and `--target` pruning.
+
+use super::model::{Action, NodeKey, PlanMode, Reason, ResourceChange};
+use super::walk::Walker;
+use crate::addr::{AbsInstance, InstanceKey};
+use crate::diag::Diagnostic;
+use std::collections::{HashMap, HashSet};
+
+impl Walker<'_> {
+    /// Instances in state that the configuration no longer has.
+    pub(super) fn orphans(&mut self) {
+        let orphaned: Vec<AbsInstance> = self
+            .state
+            .resources
+            .keys()
+            .filter(|a| !self.seen.contains(*a))
+            .cloned()
+            .collect();
+        for addr in orphaned {
+            let reason = self.orphan_reason(&addr);
+            self.delete_change(addr, reason);
+        }
+    }
+
+    fn orphan_reason(&self, addr: &AbsInstance) -> Reason {
+        let path = addr.resource.module.path();
+        let Some(m) = self.config.module(&path) else {
+            return Reason::new(
+                "delete_because_no_module",
+                format!(
+                    "delete because {} is no longer in configuration",
+                    addr.resource.module
+                ),
+            );
+        };
+        if !self
+            .instances
+            .get(&path)
+            .is_some_and(|is| is.contains(&addr.resource.module))
+        {
+            return Reason::new(
+                "delete_because_no_module",
+                format!(
+                    "delete because {} is no longer an instance of the module",
+                    addr.resource.module
+                ),
+            );
+        }
+        if !m.resources.contains_key(&addr.resource.resource) {
+            return Reason::new(
+                "delete_because_no_resource_config",
+                "delete because no longer in configuration",
+            );
+        }
+        match &addr.key {
+            Some(InstanceKey::Int(i)) => Reason::new(
+                "delete_because_count_index",
+                format!("delete because index [{i}] is out of range for count"),
+            ),
+            Some(InstanceKey::Str(k)) => Reason::new(
+                "delete_because_each_key",
+                format!("delete because key {k:?} is not in for_each"),
+            ),
+            None => Reason::new(
+                "delete_because_no_resource_config",
+                "delete because the resource now uses count or for_each",
+            ),
+        }
+    }
+
+    fn delete_change(&mut self, addr: AbsInstance, reason: Reason) {
+        let Some(st) = self.state.resources.get(&addr) else {
+            return;
+        };
+        if let Some(m) = self.config.module(&addr.resource.module.path()) {
+            if let Some(r) = m.resources.get(&addr.resource.resource) {
+                if r.lifecycle.prevent_destroy {
+                    self.diags.push(Diagnostic::at(r.span.clone(), format!("Instance {addr} cannot be destroyed"), "Its lifecycle sets prevent_destroy = true. Remove that setting first if you really mean to destroy it."));
+                    return;
+                }
+            }
+        }
+        let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
+        self.changes.push(ResourceChange {
+            addr: addr.clone(),
+            provider: st.provider.clone(),
+            action: Action::Delete,
+            reason: Some(reason),
+            before: Some(st.value()),
+            after: None,
+            requires_replace: vec![],
+            dependencies: st.dependencies.clone(),
+            create_before_destroy: false,
+        });
+        self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
+    }
+
+    pub(super) fn destroy_all(&mut self) {
+        // Forget the walk's changes: in destroy mode everything recorded goes.
+        self.changes.clear();
+        self.nodes.clear();
+        self.index.clear();
+        self.resource_deps.clear();
+        let all: Vec<AbsInstance> = self.state.resources.keys().cloned().collect();
+        for addr in all {
+            self.delete_change(
+                addr,
+                Reason::new(
+                    "delete_because_destroy",
+                    "delete because the plan destroys everything",
+                ),
+            );
+        }
+    }
+
+    /// Deletions run in reverse dependency order: an instance is deleted only after everything
+    /// that depended on it (per the state) was deleted or updated.
+    pub(super) fn order_deletes(&mut self) {
+        let mut by_resource: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let (NodeKey::Instance { addr }, Some(c)) = (&n.key, n.change) {
+                if self.changes[c as usize].action == Action::Delete {
+                    by_resource
+                        .entry(addr.resource.to_string())
+                        .or_default()
+                        .push(i as u32);
+                }
+            }
+        }
+        if by_resource.is_empty() {
+            return;
+        }
+        for (addr, st) in &self.state.resources {
+            let Some(&dependent) = self.index.get(&NodeKey::Instance { addr: addr.clone() }) else {
+                continue;
+            };
+            for d in &st.dependencies {
+                for &del in by_resource.get(d).map(Vec::as_slice).unwrap_or(&[]) {
+                    if del != dependent && !self.nodes[del as usize].deps.contains(&dependent) {
+                        self.nodes[del as usize].deps.push(dependent);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps only the targeted instances and what they depend on (or, when destroying, what
+    /// depends on them); everything else becomes a no-op.
+    pub(super) fn apply_targets(&mut self) {
+        let destroy = self.opts.mode == PlanMode::Destroy;
+        let mut keep: HashSet<u32> = HashSet::new();
+        let mut stack: Vec<u32> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(&n.key, NodeKey::Instance { addr } if self.opts.targets.iter().any(|t| t.matches(addr))))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let mut dependents: HashMap<u32, Vec<u32>> = HashMap::new();
+        if destroy {
+            for (i, n) in self.nodes.iter().enumerate() {
+                for d in &n.deps {
+                    dependents.entry(*d).or_default().push(i as u32);
+                }
+            }
+        }
+        while let Some(i) = stack.pop() {
+            if !keep.insert(i) {
+                continue;
+            }
+            if destroy {
+                stack.extend(dependents.get(&i).cloned().unwrap_or_default());
+            } else {
+                stack.extend(self.nodes[i as usize].deps.iter().copied());
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if keep.contains(&(i as u32)) {
+                continue;
+            }
+            if let Some(c) = n.change {
+                let ch = &mut self.changes[c as usize];
+                ch.action = Action::NoOp;
+                ch.after = ch.before.clone();
+                ch.reason = Some(Reason::new("excluded_by_target", "excluded by --target"));
+            }
+        }
+    }
+}

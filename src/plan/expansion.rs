@@ -1,0 +1,113 @@
+//! `count` and `for_each`: how many instances a block has, or why that cannot be known.
+
+use super::model::NodeKey;
+use super::values::Expansion;
+use super::walk::Walker;
+use crate::addr::ModuleInstance;
+use crate::config::{Expr, Module};
+use crate::diag::Diagnostic;
+use crate::eval::Iteration;
+use standby_provider_sdk::Value;
+use std::collections::BTreeMap;
+
+impl Walker<'_> {
+    /// Evaluates `count` or `for_each` into an expansion, or reports why it cannot be used.
+    pub(crate) fn expansion(
+        &mut self,
+        mi: &ModuleInstance,
+        cfg: &Module,
+        count: Option<&Expr>,
+        for_each: Option<&Expr>,
+        deps: &mut Vec<NodeKey>,
+    ) -> Option<Expansion> {
+        if let Some(e) = count {
+            let (r, d) = self.eval(mi, cfg, e, Iteration::default());
+            deps.extend(d);
+            let v = match r {
+                Ok(v) => v,
+                Err(diag) => {
+                    self.diags.push(diag);
+                    return None;
+                }
+            };
+            return match v.unmarked() {
+                Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
+                    Some(Expansion::Count(*n as u64))
+                }
+                Value::Unknown => {
+                    self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", "The count value depends on values that are known only after apply, so standby cannot tell how many instances to plan. Use values known at plan time, or apply the dependency first with --target."));
+                    None
+                }
+                other => {
+                    self.diags.push(Diagnostic::at(
+                        e.span(),
+                        "Invalid count argument",
+                        format!(
+                            "count must be a whole number of zero or more; found {}.",
+                            if matches!(other, Value::Number(_)) {
+                                other.to_string()
+                            } else {
+                                other.type_name().to_string()
+                            }
+                        ),
+                    ));
+                    None
+                }
+            };
+        }
+        let Some(e) = for_each else {
+            return Some(Expansion::Single);
+        };
+        let (r, d) = self.eval(mi, cfg, e, Iteration::default());
+        deps.extend(d);
+        let v = match r {
+            Ok(v) => v,
+            Err(diag) => {
+                self.diags.push(diag);
+                return None;
+            }
+        };
+        let bad = |detail: String| Diagnostic::at(e.span(), "Invalid for_each argument", detail);
+        if v.is_sensitive() {
+            self.diags.push(bad("for_each may not use a sensitive value: its keys would be shown as instance addresses.".into()));
+            return None;
+        }
+        match v {
+            Value::Map(m) => Some(Expansion::ForEach(m)),
+            Value::List(items) => {
+                let mut m = BTreeMap::new();
+                for i in items {
+                    match i.unmarked() {
+                        Value::String(s) => {
+                            m.insert(s.clone(), Value::String(s.clone()));
+                        }
+                        Value::Unknown => {
+                            self.diags.push(bad("The set of keys depends on values known only after apply. Use keys known at plan time.".into()));
+                            return None;
+                        }
+                        other => {
+                            self.diags.push(bad(format!("for_each needs a map, or a set of strings; this list has an element of type {}. Use toset() on a list of strings.", other.type_name())));
+                            return None;
+                        }
+                    }
+                }
+                Some(Expansion::ForEach(m))
+            }
+            Value::Unknown => {
+                self.diags.push(bad("The for_each value depends on values known only after apply, so standby cannot tell which instances to plan. Use keys known at plan time.".into()));
+                None
+            }
+            Value::Null => {
+                self.diags.push(bad("for_each must not be null.".into()));
+                None
+            }
+            other => {
+                self.diags.push(bad(format!(
+                    "for_each needs a map, or a set of strings; found {}.",
+                    other.type_name()
+                )));
+                None
+            }
+        }
+    }
+}

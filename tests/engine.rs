@@ -68,7 +68,7 @@ impl Engine {
                 &config,
                 &self.registry,
                 state.as_ref(),
-                Default::default(),
+                standby::plan::root_inputs(&config, "test", &[], false).unwrap(),
                 &opts,
             ))
             .unwrap();
@@ -250,5 +250,113 @@ resource "mock_thing" "x" {
     assert!(
         !e.dir.path().join(".standby/state/test.journal").exists(),
         "the journal is compacted away at the end"
+    );
+}
+
+#[test]
+fn ignore_changes_keeps_the_recorded_value() {
+    let hcl = |v: &str| {
+        format!("resource \"mock_thing\" \"a\" {{\n  name  = \"a\"\n  value = \"{v}\"\n  lifecycle {{\n    ignore_changes = [value]\n  }}\n}}\n")
+    };
+    let e = Engine::new(&hcl("one"));
+    e.run(PlanMode::Normal, 10);
+    e.rewrite(&hcl("two"));
+    let (actions, _) = e.run(PlanMode::Normal, 10);
+    assert_eq!(actions, [("mock_thing.a".to_string(), Action::NoOp)]);
+}
+
+#[test]
+fn create_before_destroy_creates_the_replacement_first() {
+    let hcl = |n: &str| {
+        format!("resource \"standby_data\" \"t\" {{\n  triggers_replace = \"{n}\"\n  lifecycle {{\n    create_before_destroy = true\n  }}\n}}\n")
+    };
+    let e = Engine::new(&hcl("1"));
+    e.run(PlanMode::Normal, 10);
+    e.rewrite(&hcl("2"));
+    let (actions, report) = e.run(PlanMode::Normal, 10);
+    assert_eq!(
+        actions,
+        [("standby_data.t".to_string(), Action::CreateThenDelete)]
+    );
+    assert!(report.failed.is_empty());
+}
+
+#[test]
+fn data_sources_are_read_at_plan_time_and_feed_resources() {
+    let e = Engine::new(
+        r#"
+data "local_file" "seed" {
+  filename = "seed.txt"
+}
+resource "mock_thing" "from_seed" {
+  name = trimspace(data.local_file.seed.content)
+}
+"#,
+    );
+    std::fs::write(e.dir.path().join("seed.txt"), "seeded\n").unwrap();
+    let (_, report) = e.run(PlanMode::Normal, 10);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(e.mock.entries(), ["create seeded"]);
+    let state = e.backend().read().unwrap().unwrap();
+    assert!(state
+        .resources
+        .keys()
+        .any(|a| a.to_string() == "data.local_file.seed"));
+}
+
+#[test]
+fn for_each_modules_and_removed_keys_are_deleted_with_a_reason() {
+    let e = Engine::new(
+        r#"
+variable "names" {
+  default = ["a", "b"]
+}
+module "m" {
+  source   = "./m"
+  for_each = toset(var.names)
+  name     = each.key
+}
+"#,
+    );
+    std::fs::create_dir_all(e.dir.path().join("m")).unwrap();
+    std::fs::write(
+        e.dir.path().join("m/main.hcl"),
+        "variable \"name\" {}\nresource \"mock_thing\" \"x\" {\n  name = var.name\n}\n",
+    )
+    .unwrap();
+    e.run(PlanMode::Normal, 10);
+    e.rewrite("module \"m\" {\n  source   = \"./m\"\n  for_each = toset([\"a\"])\n  name     = each.key\n}\n");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = standby::config::load(e.dir.path())
+        .map_err(|(_, d)| d)
+        .unwrap();
+    let state = e.backend().read().unwrap();
+    let opts = PlanOptions {
+        env: "test".into(),
+        mode: PlanMode::Normal,
+        refresh: false,
+        targets: vec![],
+        replace: vec![],
+        phase: Phase::Plan,
+        topology_digest: String::new(),
+    };
+    let p = rt
+        .block_on(plan(
+            &config,
+            &e.registry,
+            state.as_ref(),
+            Default::default(),
+            &opts,
+        ))
+        .unwrap();
+    let gone = p
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Delete)
+        .unwrap();
+    assert_eq!(gone.addr.to_string(), "module.m[\"b\"].mock_thing.x");
+    assert_eq!(
+        gone.reason.as_ref().unwrap().code,
+        "delete_because_no_module"
     );
 }

@@ -35,7 +35,7 @@ impl LocalProvider {
         Self::default()
     }
 
-    fn resolve(&self, filename: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, filename: &str) -> PathBuf {
         let p = Path::new(filename);
         if p.is_absolute() {
             p.to_path_buf()
@@ -233,6 +233,10 @@ impl Provider for LocalProvider {
             resources: BTreeMap::from([
                 ("local_file".to_string(), file_schema(false)),
                 ("local_sensitive_file".to_string(), file_schema(true)),
+                (
+                    "sqlite_database".to_string(),
+                    crate::member::sqlite_schema(),
+                ),
             ]),
             data_sources: BTreeMap::from([("local_file".to_string(), data_schema())]),
         }
@@ -278,6 +282,9 @@ impl Provider for LocalProvider {
     }
 
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
+        if req.type_name == "sqlite_database" {
+            return Ok(crate::member::plan(&req));
+        }
         let schema = file_schema(req.type_name == "local_sensitive_file");
         let mut resp =
             standby_provider_sdk::plan_with_schema(&schema, req.prior.as_ref(), &req.config);
@@ -315,11 +322,17 @@ impl Provider for LocalProvider {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        if req.type_name == "sqlite_database" {
+            return crate::member::create(self, req).await;
+        }
         let state = self.write(&req.type_name, &req.planned)?;
         Ok(CreateResponse { state })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        if req.type_name == "sqlite_database" {
+            return crate::member::read(self, req).await;
+        }
         let Some(filename) = req.state.get("filename").and_then(Value::as_str) else {
             return Ok(ReadResponse { state: None });
         };
@@ -363,11 +376,24 @@ impl Provider for LocalProvider {
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
+        if req.type_name == "sqlite_database" {
+            return crate::member::create(
+                self,
+                CreateRequest {
+                    type_name: req.type_name,
+                    planned: req.planned,
+                },
+            )
+            .await;
+        }
         let state = self.write(&req.type_name, &req.planned)?;
         Ok(CreateResponse { state })
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
+        if req.type_name == "sqlite_database" {
+            return crate::member::delete(self, req).await;
+        }
         let Some(filename) = req.state.get("filename").and_then(Value::as_str) else {
             return Ok(());
         };
@@ -377,6 +403,10 @@ impl Provider for LocalProvider {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(perr(&format!("cannot delete {}", path.display()), e)),
         }
+    }
+
+    fn replication(&self) -> Option<&dyn standby_provider_sdk::Replication> {
+        Some(self)
     }
 
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {

@@ -7,5 +7,7 @@
 #![warn(missing_docs)]
 
 mod file;
+mod member;
+mod sqlite;
 
 pub use file::LocalProvider;

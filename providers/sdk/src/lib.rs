@@ -12,6 +12,7 @@
 
 mod path;
 mod provider;
+mod replication;
 mod schema;
 mod value;
 
@@ -20,6 +21,9 @@ pub use provider::{
     ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest, ImportRequest, PlanRequest,
     PlanResponse, Provider, ProviderError, ReadDataRequest, ReadRequest, ReadResponse,
     UpdateRequest, ValidateRequest, ValidateResponse, ValidationIssue,
+};
+pub use replication::{
+    Checksums, FenceOutcome, Member, MemberStatus, Mode as ReplicationMode, Replication, Role,
 };
 pub use schema::{plan_with_schema, AttrType, Attribute, ProviderSchema, Schema};
 pub use value::Value;

@@ -201,6 +201,11 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// The replication capability, for providers whose resources can be failover members.
+    fn replication(&self) -> Option<&dyn crate::Replication> {
+        None
+    }
+
     /// Reads a data source.
     async fn read_data(&self, req: ReadDataRequest) -> Result<CreateResponse, ProviderError> {
         Err(ProviderError::new(

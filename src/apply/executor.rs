@@ -236,6 +236,7 @@ fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
         sensitive_attributes: paths,
         dependencies: change.dependencies.clone(),
         create_before_destroy: change.create_before_destroy,
+        site: change.site.clone(),
     }
 }
 

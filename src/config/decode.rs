@@ -32,6 +32,8 @@ pub(super) struct Decoder<'a> {
     pub module: &'a mut Module,
     pub calls: &'a mut Vec<PendingCall>,
     pub diags: &'a mut Diagnostics,
+    /// Whether this is the root module, where sites and failover groups live.
+    pub root: bool,
 }
 
 fn label_str(l: &BlockLabel) -> &str {
@@ -106,6 +108,7 @@ impl Decoder<'_> {
             "resource" => self.resource(b, Mode::Managed),
             "data" => self.resource(b, Mode::Data),
             "module" => self.module_call(b),
+            "site" | "failover" | "parity" => self.failover_block(b),
             other => self.diags.push(Diagnostic::at(
                 self.span(b.ident.span()),
                 format!("Unsupported block type {other:?}"),
@@ -430,6 +433,7 @@ impl Decoder<'_> {
         let (mut body, blocks) = self.attrs(&b.body);
         let (count, for_each, depends_on) = self.meta(&body, &span);
         let provider = body.remove("provider");
+        let site = body.remove("site").map(|a| a.expr);
         for k in ["count", "for_each", "depends_on"] {
             body.remove(k);
         }
@@ -482,6 +486,7 @@ impl Decoder<'_> {
                 body,
                 blocks: nested,
                 span,
+                site,
             },
         );
     }
@@ -581,5 +586,106 @@ pub(crate) fn traversal_names(e: &Expression) -> Option<Vec<&str>> {
             Some(names)
         }
         _ => None,
+    }
+}
+
+impl Decoder<'_> {
+    /// `site`, `failover` and `parity`: the failover model, root module only.
+    fn failover_block(&mut self, b: &Block) {
+        let kind = b.ident.value().to_string();
+        if !self.root {
+            self.diags.push(Diagnostic::at(self.span(b.ident.span()), format!("A {kind} block must be in the root module"), "Sites, failover groups and parity rules describe a whole topology; move the block to the root directory."));
+            return;
+        }
+        let span = block_span(self.file, b);
+        match kind.as_str() {
+            "site" => {
+                let Some(l) = self.labels(b, 1, "site \"NAME\" { region = ... }") else { return };
+                let name = l[0].to_string();
+                let (body, blocks) = self.attrs(&b.body);
+                self.reject_blocks(&blocks, &[], "a site block");
+                if self.module.sites.contains_key(&name) {
+                    self.duplicate("site", &name, span);
+                    return;
+                }
+                self.module.sites.insert(name.clone(), crate::config::Site { name, body, span });
+            }
+            "failover" => {
+                let Some(l) = self.labels(b, 1, "failover \"NAME\" { active = ..., members = { ... } }") else { return };
+                let name = l[0].to_string();
+                let (body, blocks) = self.attrs(&b.body);
+                self.reject_attrs(&body, &["active", "members", "rpo", "rto", "approval"], "a failover block");
+                for required in ["active", "members"] {
+                    if !body.contains_key(required) {
+                        self.diags.push(Diagnostic::at(span.clone(), format!("Missing required argument {required:?} in failover {name:?}"), format!("A failover group needs {required} = ...: active is the site that should be primary, members maps each site to its member resource.")));
+                    }
+                }
+                self.reject_blocks(&blocks, &["replication", "health_check", "verify", "hook"], "a failover block");
+                let mut fo = crate::config::Failover { name: name.clone(), body, replication: Body::new(), health_check: Body::new(), verify: Body::new(), hooks: Vec::new(), span: span.clone() };
+                for blk in blocks {
+                    let (inner, deeper) = self.attrs(&blk.body);
+                    self.reject_blocks(&deeper, &[], "this block");
+                    match blk.ident.value().as_str() {
+                        "replication" => {
+                            self.reject_attrs(&inner, &["mode", "max_lag"], "a replication block");
+                            fo.replication = inner;
+                        }
+                        "health_check" => {
+                            self.reject_attrs(&inner, &["interval", "timeout", "failures"], "a health_check block");
+                            fo.health_check = inner;
+                        }
+                        "verify" => {
+                            self.reject_attrs(&inner, &["checksum"], "a verify block");
+                            fo.verify = inner;
+                        }
+                        "hook" => {
+                            let Some(l) = self.labels(blk, 1, "hook \"before_fence\" { command = [...] }") else { continue };
+                            let when = l[0].to_string();
+                            const WHEN: [&str; 3] = ["before_fence", "after_promote", "after_switch"];
+                            if !WHEN.contains(&when.as_str()) {
+                                self.diags.push(Diagnostic::at(block_span(self.file, blk), format!("Unknown hook {when:?}"), format!("Hooks run at before_fence, after_promote or after_switch.{}", suggestion(&when, WHEN))));
+                                continue;
+                            }
+                            self.reject_attrs(&inner, &["command"], "a hook block");
+                            match inner.get("command") {
+                                Some(c) => fo.hooks.push(crate::config::Hook { when, command: c.expr.clone(), span: block_span(self.file, blk) }),
+                                None => self.diags.push(Diagnostic::at(block_span(self.file, blk), "Hook without command", "Add command = [\"./script\", \"arg\"].")),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if self.module.failovers.contains_key(&name) {
+                    self.duplicate("failover group", &name, span);
+                    return;
+                }
+                self.module.failovers.insert(name, fo);
+            }
+            _ => {
+                let Some(_) = self.labels(b, 0, "parity { must_match = [...] }") else { return };
+                let (body, blocks) = self.attrs(&b.body);
+                self.reject_blocks(&blocks, &[], "a parity block");
+                self.reject_attrs(&body, &["must_match"], "a parity block");
+                let mut must_match = Vec::new();
+                if let Some(a) = body.get("must_match") {
+                    match &a.expr.inner {
+                        Expression::Array(items) => {
+                            for i in items.iter() {
+                                match i {
+                                    Expression::String(s) => must_match.push((s.value().to_string(), self.span(i.span()))),
+                                    _ => self.diags.push(Diagnostic::at(self.span(i.span()), "Invalid must_match entry", "Write each entry as a quoted ADDRESS.ATTRIBUTE string, such as \"local_file.routing.file_permission\".")),
+                                }
+                            }
+                        }
+                        _ => self.diags.push(Diagnostic::at(a.expr.span(), "Invalid must_match", "Write a list of quoted ADDRESS.ATTRIBUTE strings.")),
+                    }
+                }
+                if self.module.parity.is_some() {
+                    self.diags.push(Diagnostic::at(span, "Duplicate parity block", "Merge the parity blocks into one."));
+                    return;
+                }
+                self.module.parity = Some(crate::config::Parity { must_match });
+            }
+        }
     }
 }

@@ -136,11 +136,13 @@ fn load_module(
     for path in files {
         let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
         if let Some((file, body)) = parse_file(&path, &shown, sources, diags) {
+            let root_module = stack.len() == 1;
             Decoder {
                 file,
                 module: &mut module,
                 calls: &mut calls,
                 diags,
+                root: root_module,
             }
             .body(&body);
         }

@@ -78,6 +78,60 @@ pub struct Module {
     pub resources: BTreeMap<ResourceAddr, Resource>,
     /// `module` blocks, each with its loaded module.
     pub calls: BTreeMap<String, ModuleCall>,
+    /// `site` blocks (root module only).
+    pub sites: BTreeMap<String, Site>,
+    /// `failover` blocks (root module only).
+    pub failovers: BTreeMap<String, Failover>,
+    /// The `parity` block: what must match between environments.
+    pub parity: Option<Parity>,
+}
+
+/// A `site` block: a place where things run.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The name.
+    pub name: String,
+    /// Its attributes, such as `region`.
+    pub body: Body,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// A `hook` block of a failover group: a command run at a point of the switch.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    /// When: `before_fence`, `after_promote` or `after_switch`.
+    pub when: String,
+    /// The command and its arguments.
+    pub command: Expr,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// A `failover` block: a group of members, one per site, one of them active.
+#[derive(Clone, Debug)]
+pub struct Failover {
+    /// The group's name.
+    pub name: String,
+    /// Top-level attributes: `active`, `members`, `rpo`, `rto`, `approval`.
+    pub body: Body,
+    /// `replication { mode, max_lag }`.
+    pub replication: Body,
+    /// `health_check { interval, timeout, failures }`.
+    pub health_check: Body,
+    /// `verify { checksum }`.
+    pub verify: Body,
+    /// `hook` blocks in file order.
+    pub hooks: Vec<Hook>,
+    /// The block's labels.
+    pub span: Span,
+}
+
+/// The `parity` block.
+#[derive(Clone, Debug)]
+pub struct Parity {
+    /// `ADDR.ATTR` paths whose values must be equal between environments.
+    pub must_match: Vec<(String, Span)>,
 }
 
 /// A `validation` block of a variable.
@@ -192,6 +246,8 @@ pub struct Resource {
     pub blocks: Vec<(String, Vec<String>, Body, Span)>,
     /// The block's labels.
     pub span: Span,
+    /// The `site = site.NAME` meta-argument.
+    pub site: Option<Expr>,
 }
 
 /// A `module` block, with the module it loads.

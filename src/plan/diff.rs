@@ -111,6 +111,7 @@ pub(crate) async fn decide(
         requires_replace: resp.requires_replace.clone(),
         dependencies: vec![],
         create_before_destroy: r.lifecycle.create_before_destroy,
+        site: None,
     };
     let replace_action = if r.lifecycle.create_before_destroy {
         Action::CreateThenDelete

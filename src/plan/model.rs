@@ -95,6 +95,9 @@ pub struct ResourceChange {
     /// Whether replacement creates first.
     #[serde(default)]
     pub create_before_destroy: bool,
+    /// The site it runs at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// A node of the execution graph.

@@ -590,6 +590,7 @@ impl<'a> Walker<'a> {
             requires_replace: vec![],
             dependencies: vec![],
             create_before_destroy: false,
+            site: None,
         };
         if self.opts.phase == Phase::Validate || !config.is_wholly_known() {
             change.action = Action::Read;
@@ -715,6 +716,7 @@ impl<'a> Walker<'a> {
             requires_replace: vec![],
             dependencies: vec![],
             create_before_destroy: false,
+            site: None,
         });
     }
 

@@ -30,6 +30,7 @@ fn st(v: i64) -> InstanceState {
         sensitive_attributes: vec![],
         dependencies: vec![],
         create_before_destroy: false,
+        site: None,
     }
 }
 

@@ -14,6 +14,8 @@ pub enum JournalEntry {
     Remove(AbsInstance),
     /// The root outputs were recomputed.
     Outputs(BTreeMap<String, OutputState>),
+    /// A failover group's record after a completed switch.
+    Failover(String, super::FailoverState),
 }
 
 /// The on-disk line: the base snapshot it applies to, and the change.
@@ -28,6 +30,8 @@ pub(crate) struct Line {
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<BTreeMap<String, OutputState>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<(String, super::FailoverState)>,
 }
 
 impl JournalEntry {
@@ -39,6 +43,7 @@ impl JournalEntry {
             instance: None,
             address: None,
             outputs: None,
+            failover: None,
         };
         match self {
             JournalEntry::Set(a, st) => {
@@ -55,6 +60,7 @@ impl JournalEntry {
                         sensitive_attributes: vec![],
                         dependencies: vec![],
                         create_before_destroy: false,
+                        site: None,
                     },
                 ));
                 line.address = Some(a.to_string());
@@ -62,6 +68,10 @@ impl JournalEntry {
             JournalEntry::Outputs(o) => {
                 line.op = "outputs".into();
                 line.outputs = Some(o.clone());
+            }
+            JournalEntry::Failover(name, f) => {
+                line.op = "failover".into();
+                line.failover = Some((name.clone(), f.clone()));
             }
         }
         line
@@ -80,6 +90,10 @@ impl JournalEntry {
                 Ok(JournalEntry::Remove(a))
             }
             "outputs" => Ok(JournalEntry::Outputs(line.outputs.unwrap_or_default())),
+            "failover" => {
+                let (name, f) = line.failover.ok_or("failover entry without a record")?;
+                Ok(JournalEntry::Failover(name, f))
+            }
             other => Err(format!("unknown journal operation {other:?}")),
         }
     }
@@ -94,6 +108,9 @@ impl JournalEntry {
                 state.resources.remove(a);
             }
             JournalEntry::Outputs(o) => state.outputs = o.clone(),
+            JournalEntry::Failover(name, f) => {
+                state.failovers.insert(name.clone(), f.clone());
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! conformance suite (`conformance.rs`). During apply only journal entries are appended, one
 //! batch per group of finished actions; the snapshot is rewritten once at the end.
 
+mod failover;
 mod journal;
 mod local;
 mod lock;
@@ -13,6 +14,7 @@ mod model;
 #[cfg(test)]
 mod conformance;
 
+pub use failover::{FailoverState, Override, StepRecord, SwitchRecord};
 pub use journal::JournalEntry;
 pub(crate) use local::atomic_write;
 pub use local::LocalBackend;

@@ -25,6 +25,9 @@ pub struct State {
     /// Root module outputs.
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputState>,
+    /// Failover groups.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failovers: BTreeMap<String, super::FailoverState>,
 }
 
 impl State {
@@ -37,6 +40,7 @@ impl State {
             standby_version: env!("CARGO_PKG_VERSION").to_string(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            failovers: BTreeMap::new(),
         }
     }
 }
@@ -63,6 +67,9 @@ pub struct InstanceState {
     /// Replace it by creating first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
+    /// The site it runs at, from `site = site.NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl InstanceState {

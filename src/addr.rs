@@ -100,15 +100,6 @@ pub struct ResourceAddr {
     pub name: String,
 }
 
-impl ResourceAddr {
-    /// The provider that owns the type: the part before the first underscore.
-    pub fn provider(&self) -> &str {
-        self.type_name
-            .split_once('_')
-            .map_or(self.type_name.as_str(), |(p, _)| p)
-    }
-}
-
 impl fmt::Display for ResourceAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.mode == Mode::Data {

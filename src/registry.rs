@@ -42,14 +42,36 @@ impl Registry {
         self.providers.get(name).map(|(_, s)| s.as_ref())
     }
 
-    /// The schema of a resource or data source type, found through its provider prefix.
-    pub fn type_schema(&self, provider: &str, type_name: &str, data: bool) -> Option<&Schema> {
-        let s = self.schema(provider)?;
+    /// The schema of a resource or data source type.
+    pub fn type_schema(&self, type_name: &str, data: bool) -> Option<&Schema> {
+        let s = self.schema(self.provider_for(type_name, data)?)?;
         if data {
             s.data_sources.get(type_name)
         } else {
             s.resources.get(type_name)
         }
+    }
+
+    /// The provider that offers a type: the one named by the type's prefix (`local_file` ->
+    /// `local`) when it has the type, else any provider that declares it (`sqlite_database`).
+    pub fn provider_for(&self, type_name: &str, data: bool) -> Option<&str> {
+        let has = |schema: &ProviderSchema| {
+            if data {
+                schema.data_sources.contains_key(type_name)
+            } else {
+                schema.resources.contains_key(type_name)
+            }
+        };
+        let prefix = type_name.split_once('_').map_or(type_name, |(p, _)| p);
+        if let Some((name, (_, s))) = self.providers.get_key_value(prefix) {
+            if has(s) {
+                return Some(name.as_str());
+            }
+        }
+        self.providers
+            .iter()
+            .find(|(_, (_, s))| has(s))
+            .map(|(n, _)| n.as_str())
     }
 
     /// Every registered provider name.

@@ -18,3 +18,13 @@ variable "admin_token" {
   sensitive = true
   default   = "change-me"
 }
+
+variable "replication_mode" {
+  type    = string
+  default = "async"
+}
+
+variable "approval" {
+  type    = string
+  default = "auto"
+}

@@ -1,6 +1,7 @@
 //! The graph walk.
 
 use super::instance::run;
+use super::switch::{StepCtx, StepError, StepOutcome, SwitchRun};
 use super::table::values_from_plan;
 use super::{ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Failure};
 use crate::addr::AbsInstance;
@@ -37,7 +38,22 @@ struct Walk<'a> {
     /// For a skipped node, the failed address that caused it.
     culprit: Vec<Option<String>>,
     report: ApplyReport,
+    runs: BTreeMap<String, SwitchRun>,
+    failed_groups: std::collections::BTreeSet<String>,
+    root: std::path::PathBuf,
 }
+
+/// What a spawned task produced.
+enum Outcome {
+    Resource(Result<Option<Value>, Failure>),
+    Step(
+        String,
+        crate::plan::StepKind,
+        Result<StepOutcome, StepError>,
+    ),
+}
+
+type Task = (u32, Duration, Outcome);
 
 /// Applies `plan`, recording progress in `store`. `state` is the state the plan was checked
 /// against; the caller holds the lock.
@@ -96,13 +112,16 @@ pub async fn apply(
         dependents,
         culprit: vec![None; n],
         report: ApplyReport::default(),
+        runs: BTreeMap::new(),
+        failed_groups: std::collections::BTreeSet::new(),
+        root: config.root_dir.clone(),
     };
     let base = (state.lineage.clone(), state.serial);
     let mut ready: Vec<u32> = (0..n as u32)
         .filter(|i| w.remaining[*i as usize] == 0)
         .collect();
     ready.reverse();
-    let mut running: JoinSet<(u32, Duration, Result<Option<Value>, Failure>)> = JoinSet::new();
+    let mut running: JoinSet<Task> = JoinSet::new();
     let parallelism = opts.parallelism.max(1);
     loop {
         // Start what is ready, within the parallelism limit.
@@ -153,6 +172,14 @@ pub async fn apply(
                     });
                     continue;
                 }
+            };
+            let result = match result {
+                Outcome::Step(group, step, r) => {
+                    w.step_done(i, &group, &step, elapsed, r, &opts, &state, &mut entries);
+                    finished.push(i);
+                    continue;
+                }
+                Outcome::Resource(r) => r,
             };
             let change = w.change_of(i).cloned();
             let Some(change) = change else { continue };
@@ -205,6 +232,7 @@ pub async fn apply(
             w.finish(i, &mut ready);
         }
     }
+    w.compensate(registry).await;
     // Data sources read at plan time are recorded as they were read.
     for c in &plan.changes {
         if c.action == Action::NoOp && c.addr.resource.resource.mode == crate::addr::Mode::Data {
@@ -249,6 +277,172 @@ impl Walk<'_> {
 
     fn needs_provider(&self, i: u32) -> bool {
         self.change_of(i).is_some_and(|c| c.action != Action::NoOp)
+            || matches!(self.plan.nodes[i as usize].key, NodeKey::Step { .. })
+    }
+
+    /// The group's value for traffic resources, with member attributes as applied.
+    fn refresh_failover(&mut self, name: &str) {
+        let Some(mut v) = self.values.failovers.get(name).cloned() else {
+            return;
+        };
+        let Some(members) = self.plan.failover_members.get(name) else {
+            return;
+        };
+        let current: BTreeMap<String, Value> = members
+            .iter()
+            .map(|(site, a)| {
+                (
+                    site.clone(),
+                    self.values
+                        .resources
+                        .get(&a.resource)
+                        .and_then(|rv| rv.instances.get(&a.key))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        if let Value::Map(m) = &mut v {
+            let active = m
+                .get("active")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            m.insert(
+                "active_member".into(),
+                current.get(&active).cloned().unwrap_or(Value::Null),
+            );
+            m.insert("members".into(), Value::Map(current));
+        }
+        self.values.failovers.insert(name.to_string(), v);
+    }
+
+    #[allow(clippy::too_many_arguments)] // The pieces of one completion; a struct would only rename them.
+    fn step_done(
+        &mut self,
+        i: u32,
+        group: &str,
+        step: &crate::plan::StepKind,
+        elapsed: Duration,
+        r: Result<StepOutcome, StepError>,
+        opts: &ApplyOptions,
+        state: &State,
+        entries: &mut Vec<JournalEntry>,
+    ) {
+        let label = format!("failover.{group}: {step}");
+        match r {
+            Ok(o) => {
+                let run = self
+                    .runs
+                    .entry(group.to_string())
+                    .or_insert_with(SwitchRun::new);
+                run.absorb(step, elapsed, o);
+                if *step == crate::plan::StepKind::Record {
+                    if let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) {
+                        let rec = run.record(sw, state.failovers.get(group), &self.root);
+                        entries.push(JournalEntry::Failover(group.to_string(), rec));
+                        self.report.switched.push(match &sw.from {
+                            Some(f) if *f != sw.to => format!(
+                                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s",
+                                sw.to,
+                                sw.epoch,
+                                run.started.elapsed().as_secs_f64()
+                            ),
+                            _ => format!(
+                                "failover.{group}: {} is primary (epoch {})",
+                                sw.to, sw.epoch
+                            ),
+                        });
+                    }
+                }
+                self.status[i as usize] = Status::Done;
+                self.report
+                    .done
+                    .push((label.clone(), Action::NoOp, elapsed));
+                emit(
+                    opts,
+                    ApplyEvent::Finished {
+                        addr: label,
+                        action: Action::Update,
+                        elapsed,
+                        error: None,
+                    },
+                );
+            }
+            Err(StepError::AwaitingApproval) => {
+                self.report.awaiting_approval.push(group.to_string());
+                self.status[i as usize] = Status::Skipped;
+                emit(
+                    opts,
+                    ApplyEvent::Finished {
+                        addr: label.clone(),
+                        action: Action::Update,
+                        elapsed,
+                        error: Some("awaiting approval".into()),
+                    },
+                );
+                self.skip_dependents(i, &format!("the approval of failover.{group}"));
+            }
+            Err(StepError::Failed(f)) => {
+                emit(
+                    opts,
+                    ApplyEvent::Finished {
+                        addr: label.clone(),
+                        action: Action::Update,
+                        elapsed,
+                        error: Some(format!("{}: {}", f.summary, f.detail)),
+                    },
+                );
+                self.report.failed.push(f);
+                self.failed_groups.insert(group.to_string());
+                self.status[i as usize] = Status::Failed;
+                self.skip_dependents(i, &label);
+            }
+        }
+    }
+
+    /// After a failed switch: a primary that was fenced but never replaced takes writes again.
+    async fn compensate(&mut self, registry: &Registry) {
+        for group in self.failed_groups.clone() {
+            let Some(run) = self.runs.get(&group).cloned() else {
+                continue;
+            };
+            let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) else {
+                continue;
+            };
+            let Some(from) = sw.from.clone() else {
+                continue;
+            };
+            if !run.fenced || run.promoted {
+                if run.promoted {
+                    self.report.compensations.push(format!("failover.{group}: {} was already promoted, so nothing was undone; the switch is not recorded until a re-run completes it", sw.to));
+                }
+                continue;
+            }
+            let Some(m) = sw.members.get(&from) else {
+                continue;
+            };
+            let Some(p) = registry.get(&m.provider).cloned() else {
+                continue;
+            };
+            let Some(r) = p.replication() else { continue };
+            let state = self
+                .values
+                .resources
+                .get(&m.addr.resource)
+                .and_then(|rv| rv.instances.get(&m.addr.key))
+                .map(|v| v.deep_unmark().0)
+                .unwrap_or(Value::Null);
+            let member = standby_provider_sdk::Member {
+                site: from.clone(),
+                type_name: m.addr.resource.resource.type_name.clone(),
+                state,
+            };
+            match r.unfence(&member).await {
+                Ok(()) => self.report.compensations.push(format!("failover.{group}: unfenced {from}, which stays primary: the switch stopped before promotion and no traffic moved")),
+                Err(e) => self.report.compensations.push(format!("failover.{group}: could not unfence {from}: {}: {}", e.summary, e.detail)),
+            }
+        }
     }
 
     fn set_value(&mut self, addr: &AbsInstance, v: Option<Value>) {
@@ -301,13 +495,74 @@ impl Walk<'_> {
         &mut self,
         i: u32,
         opts: &ApplyOptions,
-    ) -> Option<
-        impl std::future::Future<Output = (u32, Duration, Result<Option<Value>, Failure>)>
-            + Send
-            + 'static,
-    > {
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = Task> + Send + 'static>>> {
         let node = &self.plan.nodes[i as usize];
         match &node.key {
+            NodeKey::Failover { name } => {
+                let name = name.clone();
+                self.refresh_failover(&name);
+                None
+            }
+            NodeKey::Step { group, step } => {
+                let sw = self
+                    .plan
+                    .switches
+                    .iter()
+                    .find(|s| s.group == *group)?
+                    .clone();
+                let provider = self
+                    .registry
+                    .get(&sw.members.get(&sw.to)?.provider)?
+                    .clone();
+                let (group, step) = (group.clone(), step.clone());
+                let final_position = self
+                    .runs
+                    .entry(group.clone())
+                    .or_insert_with(SwitchRun::new)
+                    .final_position;
+                let members = sw
+                    .members
+                    .iter()
+                    .map(|(site, m)| {
+                        (
+                            site.clone(),
+                            self.values
+                                .resources
+                                .get(&m.addr.resource)
+                                .and_then(|rv| rv.instances.get(&m.addr.key))
+                                .cloned()
+                                .unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect();
+                let ctx = StepCtx {
+                    step: step.clone(),
+                    provider,
+                    members,
+                    final_position,
+                    accept_data_loss: opts.accept_data_loss.contains(&group),
+                    approvals: opts.approvals.clone(),
+                    root: self.root.clone(),
+                    env: self.plan.env.clone(),
+                    plan: sw,
+                };
+                emit(
+                    opts,
+                    ApplyEvent::Started {
+                        addr: format!("failover.{group}: {step}"),
+                        action: Action::Update,
+                    },
+                );
+                Some(Box::pin(async move {
+                    let t = Instant::now();
+                    let r = if step == crate::plan::StepKind::Record {
+                        Ok(StepOutcome::default())
+                    } else {
+                        ctx.run().await
+                    };
+                    (i, t.elapsed(), Outcome::Step(group, step, r))
+                }))
+            }
             NodeKey::Local { module, name } => {
                 if node.value.as_ref().is_some_and(|v| !v.is_wholly_known()) {
                     if let Some(v) =
@@ -370,11 +625,11 @@ impl Walk<'_> {
                         action: change.action,
                     },
                 );
-                Some(async move {
+                Some(Box::pin(async move {
                     let t = Instant::now();
                     let r = run(provider, change, config).await;
-                    (i, t.elapsed(), r)
-                })
+                    (i, t.elapsed(), Outcome::Resource(r))
+                }))
             }
         }
     }
@@ -411,11 +666,7 @@ impl Walk<'_> {
         let data = addr.resource.resource.mode == crate::addr::Mode::Data;
         let schema = self
             .registry
-            .type_schema(
-                addr.resource.resource.provider(),
-                &addr.resource.resource.type_name,
-                data,
-            )
+            .type_schema(&addr.resource.resource.type_name, data)
             .ok_or("unknown resource type")?;
         let each = self
             .values

@@ -7,9 +7,11 @@
 
 mod executor;
 mod instance;
+mod switch;
 mod table;
 
 pub use executor::apply;
+pub use switch::Approvals;
 
 use crate::plan::Action;
 use crate::state::State;
@@ -60,6 +62,10 @@ pub struct ApplyOptions {
     pub stop: Arc<AtomicBool>,
     /// Progress events.
     pub events: Option<tokio::sync::mpsc::UnboundedSender<ApplyEvent>>,
+    /// How approval gates are passed.
+    pub approvals: Approvals,
+    /// Groups whose promotion may lose data (`--accept-data-loss GROUP`).
+    pub accept_data_loss: std::collections::BTreeSet<String>,
 }
 
 /// One failed action.
@@ -86,6 +92,12 @@ pub struct ApplyReport {
     pub not_started: Vec<String>,
     /// True if the stop flag was raised.
     pub interrupted: bool,
+    /// Groups whose switch stopped at an approval gate.
+    pub awaiting_approval: Vec<String>,
+    /// Compensating actions taken after a failed switch.
+    pub compensations: Vec<String>,
+    /// Completed switches, one line each.
+    pub switched: Vec<String>,
     /// The state after apply.
     pub state: State,
 }

@@ -85,6 +85,20 @@ pub struct PlanArgs {
     pub refresh: bool,
 }
 
+/// How apply passes failover gates.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateArgs {
+    /// Approve the switch of this failover group (for CI). Repeatable.
+    #[arg(long = "approve", value_name = "GROUP")]
+    pub approve: Vec<String>,
+    /// A file of `GROUP PLAN-HASH` lines approving switches of exactly that plan.
+    #[arg(long = "approval-file", value_name = "FILE")]
+    pub approval_file: Option<PathBuf>,
+    /// Allow promoting this group's target even if that loses data. Repeatable.
+    #[arg(long = "accept-data-loss", value_name = "GROUP")]
+    pub accept_data_loss: Vec<String>,
+}
+
 /// Graph formats.
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum GraphFormat {
@@ -130,6 +144,8 @@ pub enum Command {
         plan: PlanArgs,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        gates: GateArgs,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
@@ -137,6 +153,48 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
     },
+    /// Emergency failover: make SITE active now, when the current primary is down.
+    Failover {
+        /// The failover group.
+        group: String,
+        /// The site to promote.
+        #[arg(long, value_name = "SITE")]
+        to: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
+        gates: GateArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Planned switch to SITE without editing the topology (leaves an override).
+    Switchover {
+        /// The failover group.
+        group: String,
+        /// The site to make active.
+        #[arg(long, value_name = "SITE")]
+        to: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
+        gates: GateArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Show each failover group: active site, epoch, member roles and lag, override, last switch.
+    Status {
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+    /// Compare environments.
+    #[command(subcommand)]
+    Envs(EnvsCommand),
     /// Destroy everything standby manages in the environment.
     Destroy {
         #[command(flatten)]
@@ -212,6 +270,20 @@ pub enum Command {
         #[command(flatten)]
         env: EnvArgs,
     },
+}
+
+/// `standby envs ...`.
+#[derive(Subcommand, Debug)]
+pub enum EnvsCommand {
+    /// Report structural differences between two environments; exit 2 when they differ.
+    Diff {
+        /// The first environment.
+        a: String,
+        /// The second environment.
+        b: String,
+    },
+    /// List the environments.
+    List,
 }
 
 /// `standby state ...`.

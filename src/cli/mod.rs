@@ -1,6 +1,8 @@
 //! The command-line interface: the only module that prints.
 
 mod args;
+mod envs_cmd;
+mod failover_cmd;
 mod fmt_cmd;
 mod plan_cmd;
 mod progress;
@@ -71,6 +73,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
+    use plan_cmd::Run;
+    let plain = |destroy, refresh_only, targets| args::PlanArgs {
+        targets,
+        replace: vec![],
+        destroy,
+        refresh_only,
+        refresh: true,
+    };
     match cmd {
         Command::Validate { env } => plan_cmd::validate(ws, &env),
         Command::Plan {
@@ -94,6 +104,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             env,
             plan,
             lock,
+            gates,
             auto_approve,
             parallelism,
         } => plan_cmd::apply(
@@ -102,8 +113,12 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             &env,
             &plan,
             &lock,
-            auto_approve,
-            parallelism,
+            &Run {
+                auto_approve,
+                parallelism,
+                gates,
+                force: None,
+            },
         ),
         Command::Destroy {
             env,
@@ -111,26 +126,50 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             targets,
             auto_approve,
             parallelism,
-        } => {
-            let plan = args::PlanArgs {
-                targets,
-                replace: vec![],
-                destroy: true,
-                refresh_only: false,
-                refresh: true,
-            };
-            plan_cmd::apply(ws, None, &env, &plan, &lock, auto_approve, parallelism)
-        }
-        Command::Refresh { env, lock } => {
-            let plan = args::PlanArgs {
-                targets: vec![],
-                replace: vec![],
-                destroy: false,
-                refresh_only: true,
-                refresh: true,
-            };
-            plan_cmd::apply(ws, None, &env, &plan, &lock, true, 10)
-        }
+        } => plan_cmd::apply(
+            ws,
+            None,
+            &env,
+            &plain(true, false, targets),
+            &lock,
+            &Run {
+                auto_approve,
+                parallelism,
+                gates: Default::default(),
+                force: None,
+            },
+        ),
+        Command::Refresh { env, lock } => plan_cmd::apply(
+            ws,
+            None,
+            &env,
+            &plain(false, true, vec![]),
+            &lock,
+            &Run {
+                auto_approve: true,
+                parallelism: 10,
+                gates: Default::default(),
+                force: None,
+            },
+        ),
+        Command::Failover {
+            group,
+            to,
+            env,
+            lock,
+            gates,
+            auto_approve,
+        } => failover_cmd::switch(ws, &group, &to, true, &env, &lock, gates, auto_approve),
+        Command::Switchover {
+            group,
+            to,
+            env,
+            lock,
+            gates,
+            auto_approve,
+        } => failover_cmd::switch(ws, &group, &to, false, &env, &lock, gates, auto_approve),
+        Command::Status { env } => failover_cmd::status(ws, &env),
+        Command::Envs(c) => envs_cmd::envs(ws, c),
         Command::Graph { env, format, plan } => plan_cmd::graph(ws, &env, format, plan),
         Command::Show {
             plan_file,

@@ -1,6 +1,6 @@
 //! `validate`, `plan`, `apply`, `destroy`, `refresh` and `graph`.
 
-use super::args::{EnvArgs, GraphFormat, LockArgs, PlanArgs};
+use super::args::{EnvArgs, GateArgs, GraphFormat, LockArgs, PlanArgs};
 use super::workspace::{state_error, Workspace};
 use super::{progress, report, runtime, CliError};
 use crate::addr::Target;
@@ -47,6 +47,7 @@ fn options(env: &str, p: &PlanArgs, phase: Phase, digest: String) -> Result<Plan
         replace: targets(&p.replace)?,
         phase,
         topology_digest: digest,
+        force: None,
     })
 }
 
@@ -118,6 +119,28 @@ pub(crate) fn plan(
         );
     } else {
         print!("{}", render_plan(&plan, ws.color));
+    }
+    if !json
+        && plan
+            .switches
+            .iter()
+            .any(|s| s.approval_manual && s.steps.contains(&crate::plan::StepKind::Approval))
+    {
+        println!(
+            "\nPlan hash: {} (approval files name it: `GROUP HASH`)",
+            plan_hash(&plan)
+        );
+    }
+    if !json
+        && plan
+            .switches
+            .iter()
+            .any(|s| s.steps.contains(&crate::plan::StepKind::Approval))
+    {
+        println!(
+            "\nPlan hash: {} (approval files name it as `GROUP HASH`)",
+            plan_hash(&plan)
+        );
     }
     if let Some(out) = out {
         save_plan(&plan, out)?;
@@ -227,15 +250,23 @@ fn confirm(plan: &Plan) -> Result<(), CliError> {
     Ok(())
 }
 
+/// How an apply runs.
+pub(crate) struct Run {
+    pub auto_approve: bool,
+    pub parallelism: usize,
+    pub gates: GateArgs,
+    pub force: Option<crate::plan::ForcedSwitch>,
+}
+
 pub(crate) fn apply(
     ws: &Workspace,
     plan_file: Option<&Path>,
     env: &EnvArgs,
     p: &PlanArgs,
     lock: &LockArgs,
-    auto_approve: bool,
-    parallelism: usize,
+    run: &Run,
 ) -> Result<i32, CliError> {
+    let auto_approve = run.auto_approve;
     let rt = runtime()?;
     let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
@@ -269,11 +300,20 @@ pub(crate) fn apply(
         }
         (None, fresh) => {
             let (digest, vars) = fresh.unwrap_or_default();
-            let opts = options(&env_name, p, Phase::Plan, digest)?;
+            let mut opts = options(&env_name, p, Phase::Plan, digest)?;
+            opts.force = run.force.clone();
             let plan = rt
                 .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             print!("{}", render_plan(&plan, ws.color));
+            if let Some(f) = &run.force {
+                if !plan.switches.iter().any(|s| s.group == f.group) {
+                    println!(
+                        "\nfailover.{} is already active on {}; nothing to switch.",
+                        f.group, f.to
+                    );
+                }
+            }
             if !plan.has_changes() {
                 return Ok(0);
             }
@@ -291,7 +331,7 @@ pub(crate) fn apply(
         &plan,
         &backend,
         state.unwrap_or_default(),
-        parallelism,
+        run,
     )
 }
 
@@ -304,8 +344,17 @@ fn execute(
     plan: &Plan,
     backend: &crate::state::LocalBackend,
     state: State,
-    parallelism: usize,
+    run: &Run,
 ) -> Result<i32, CliError> {
+    for sw in plan.switches.iter().filter(|s| s.needs_data_loss_ack) {
+        if !run.gates.accept_data_loss.contains(&sw.group) {
+            return Err(CliError::msg(
+                format!("failover.{} needs --accept-data-loss {}", sw.group, sw.group),
+                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), |e| format!("{} bytes, {:.1}s behind", e.lag_bytes, e.lag_seconds)), sw.group),
+            ));
+        }
+    }
+    let approvals = approvals(ws, plan, &run.gates)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     rt.spawn(async move {
@@ -323,12 +372,15 @@ fn execute(
         .changes
         .iter()
         .filter(|c| c.action != crate::plan::Action::NoOp)
-        .count();
+        .count()
+        + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
     let shown = rt.spawn(progress::show(rx, total));
     let opts = ApplyOptions {
-        parallelism,
+        parallelism: run.parallelism,
         stop,
         events: Some(tx),
+        approvals,
+        accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
     };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);
@@ -353,6 +405,12 @@ fn execute(
         for (addr, culprit) in &report.skipped {
             eprintln!("Skipped {addr}: it depends on {culprit}, which failed.");
         }
+    }
+    for c in &report.compensations {
+        eprintln!("Compensation: {c}");
+    }
+    for s in &report.switched {
+        println!("Switched {s}");
     }
     if report.interrupted {
         failed = true;
@@ -389,7 +447,95 @@ fn execute(
             println!("{k} = {v}");
         }
     }
+    if !failed && !report.awaiting_approval.is_empty() {
+        println!(
+            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or an approval file line `GROUP {}`) and run apply again.",
+            report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
+            report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
+            plan_hash(plan)
+        );
+        return Ok(4);
+    }
+    if !failed && !report.awaiting_approval.is_empty() {
+        println!(
+            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or an approval file line `GROUP {}`) and run apply again.",
+            report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
+            report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
+            plan_hash(plan)
+        );
+        return Ok(4);
+    }
     Ok(i32::from(failed))
+}
+
+/// The plan's hash, which approval files name.
+pub(crate) fn plan_hash(plan: &Plan) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(plan).unwrap_or_default(),
+    ))
+}
+
+fn approvals(
+    ws: &Workspace,
+    plan: &Plan,
+    gates: &GateArgs,
+) -> Result<crate::apply::Approvals, CliError> {
+    let mut file = Vec::new();
+    if let Some(f) = &gates.approval_file {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            CliError::msg(
+                format!("Cannot read the approval file {}", f.display()),
+                e.to_string(),
+            )
+        })?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next()) {
+                (Some(g), Some(h)) => file.push((g.to_string(), h.to_string())),
+                _ => {
+                    return Err(CliError::msg(
+                        "Invalid approval file",
+                        format!("{line:?} is not a `GROUP PLAN-HASH` line"),
+                    ))
+                }
+            }
+        }
+    }
+    let color = ws.color;
+    let prompt: Option<Arc<dyn Fn(&crate::plan::SwitchPlan) -> bool + Send + Sync>> =
+        if std::io::stdin().is_terminal() {
+            Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
+                let what = format!(
+                    "switch of failover.{} from {} to {}",
+                    sw.group,
+                    sw.from.as_deref().unwrap_or("-"),
+                    sw.to
+                );
+                eprint!(
+                    "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
+                    if color {
+                        "\x1b[1mApproval gate\x1b[0m"
+                    } else {
+                        "Approval gate"
+                    }
+                );
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+            }))
+        } else {
+            None
+        };
+    Ok(crate::apply::Approvals {
+        groups: gates.approve.iter().cloned().collect(),
+        file,
+        plan_hash: plan_hash(plan),
+        prompt,
+    })
 }
 
 pub(crate) fn graph(

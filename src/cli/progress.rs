@@ -44,7 +44,7 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                 match ev {
                     ApplyEvent::Started { addr, action } => {
                         if !tty {
-                            eprintln!("{addr}: {}", verb(action).0);
+                            eprintln!("{addr}: {}", if addr.starts_with("failover.") { "Running..." } else { verb(action).0 });
                         }
                         running.insert(addr, Instant::now());
                     }
@@ -53,7 +53,7 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                         done += 1;
                         bar.set_position(done as u64);
                         let line = match &error {
-                            None => format!("{addr}: {} after {:.1}s [{done}/{total}]", verb(action).1, elapsed.as_secs_f64()),
+                            None => format!("{addr}: {} after {:.1}s [{done}/{total}]", if addr.starts_with("failover.") { "Done" } else { verb(action).1 }, elapsed.as_secs_f64()),
                             Some(e) => format!("{addr}: FAILED after {:.1}s [{done}/{total}]: {e}", elapsed.as_secs_f64()),
                         };
                         if tty { bar.println(line) } else { eprintln!("{line}") }

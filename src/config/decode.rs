@@ -600,7 +600,9 @@ impl Decoder<'_> {
         let span = block_span(self.file, b);
         match kind.as_str() {
             "site" => {
-                let Some(l) = self.labels(b, 1, "site \"NAME\" { region = ... }") else { return };
+                let Some(l) = self.labels(b, 1, "site \"NAME\" { region = ... }") else {
+                    return;
+                };
                 let name = l[0].to_string();
                 let (body, blocks) = self.attrs(&b.body);
                 self.reject_blocks(&blocks, &[], "a site block");
@@ -608,20 +610,44 @@ impl Decoder<'_> {
                     self.duplicate("site", &name, span);
                     return;
                 }
-                self.module.sites.insert(name.clone(), crate::config::Site { name, body, span });
+                self.module
+                    .sites
+                    .insert(name.clone(), crate::config::Site { name, body, span });
             }
             "failover" => {
-                let Some(l) = self.labels(b, 1, "failover \"NAME\" { active = ..., members = { ... } }") else { return };
+                let Some(l) = self.labels(
+                    b,
+                    1,
+                    "failover \"NAME\" { active = ..., members = { ... } }",
+                ) else {
+                    return;
+                };
                 let name = l[0].to_string();
                 let (body, blocks) = self.attrs(&b.body);
-                self.reject_attrs(&body, &["active", "members", "rpo", "rto", "approval"], "a failover block");
+                self.reject_attrs(
+                    &body,
+                    &["active", "members", "rpo", "rto", "approval"],
+                    "a failover block",
+                );
                 for required in ["active", "members"] {
                     if !body.contains_key(required) {
                         self.diags.push(Diagnostic::at(span.clone(), format!("Missing required argument {required:?} in failover {name:?}"), format!("A failover group needs {required} = ...: active is the site that should be primary, members maps each site to its member resource.")));
                     }
                 }
-                self.reject_blocks(&blocks, &["replication", "health_check", "verify", "hook"], "a failover block");
-                let mut fo = crate::config::Failover { name: name.clone(), body, replication: Body::new(), health_check: Body::new(), verify: Body::new(), hooks: Vec::new(), span: span.clone() };
+                self.reject_blocks(
+                    &blocks,
+                    &["replication", "health_check", "verify", "hook"],
+                    "a failover block",
+                );
+                let mut fo = crate::config::Failover {
+                    name: name.clone(),
+                    body,
+                    replication: Body::new(),
+                    health_check: Body::new(),
+                    verify: Body::new(),
+                    hooks: Vec::new(),
+                    span: span.clone(),
+                };
                 for blk in blocks {
                     let (inner, deeper) = self.attrs(&blk.body);
                     self.reject_blocks(&deeper, &[], "this block");
@@ -631,7 +657,11 @@ impl Decoder<'_> {
                             fo.replication = inner;
                         }
                         "health_check" => {
-                            self.reject_attrs(&inner, &["interval", "timeout", "failures"], "a health_check block");
+                            self.reject_attrs(
+                                &inner,
+                                &["interval", "timeout", "failures"],
+                                "a health_check block",
+                            );
                             fo.health_check = inner;
                         }
                         "verify" => {
@@ -639,17 +669,30 @@ impl Decoder<'_> {
                             fo.verify = inner;
                         }
                         "hook" => {
-                            let Some(l) = self.labels(blk, 1, "hook \"before_fence\" { command = [...] }") else { continue };
+                            let Some(l) =
+                                self.labels(blk, 1, "hook \"before_fence\" { command = [...] }")
+                            else {
+                                continue;
+                            };
                             let when = l[0].to_string();
-                            const WHEN: [&str; 3] = ["before_fence", "after_promote", "after_switch"];
+                            const WHEN: [&str; 3] =
+                                ["before_fence", "after_promote", "after_switch"];
                             if !WHEN.contains(&when.as_str()) {
                                 self.diags.push(Diagnostic::at(block_span(self.file, blk), format!("Unknown hook {when:?}"), format!("Hooks run at before_fence, after_promote or after_switch.{}", suggestion(&when, WHEN))));
                                 continue;
                             }
                             self.reject_attrs(&inner, &["command"], "a hook block");
                             match inner.get("command") {
-                                Some(c) => fo.hooks.push(crate::config::Hook { when, command: c.expr.clone(), span: block_span(self.file, blk) }),
-                                None => self.diags.push(Diagnostic::at(block_span(self.file, blk), "Hook without command", "Add command = [\"./script\", \"arg\"].")),
+                                Some(c) => fo.hooks.push(crate::config::Hook {
+                                    when,
+                                    command: c.expr.clone(),
+                                    span: block_span(self.file, blk),
+                                }),
+                                None => self.diags.push(Diagnostic::at(
+                                    block_span(self.file, blk),
+                                    "Hook without command",
+                                    "Add command = [\"./script\", \"arg\"].",
+                                )),
                             }
                         }
                         _ => {}
@@ -662,7 +705,9 @@ impl Decoder<'_> {
                 self.module.failovers.insert(name, fo);
             }
             _ => {
-                let Some(_) = self.labels(b, 0, "parity { must_match = [...] }") else { return };
+                let Some(_) = self.labels(b, 0, "parity { must_match = [...] }") else {
+                    return;
+                };
                 let (body, blocks) = self.attrs(&b.body);
                 self.reject_blocks(&blocks, &[], "a parity block");
                 self.reject_attrs(&body, &["must_match"], "a parity block");
@@ -677,11 +722,19 @@ impl Decoder<'_> {
                                 }
                             }
                         }
-                        _ => self.diags.push(Diagnostic::at(a.expr.span(), "Invalid must_match", "Write a list of quoted ADDRESS.ATTRIBUTE strings.")),
+                        _ => self.diags.push(Diagnostic::at(
+                            a.expr.span(),
+                            "Invalid must_match",
+                            "Write a list of quoted ADDRESS.ATTRIBUTE strings.",
+                        )),
                     }
                 }
                 if self.module.parity.is_some() {
-                    self.diags.push(Diagnostic::at(span, "Duplicate parity block", "Merge the parity blocks into one."));
+                    self.diags.push(Diagnostic::at(
+                        span,
+                        "Duplicate parity block",
+                        "Merge the parity blocks into one.",
+                    ));
                     return;
                 }
                 self.module.parity = Some(crate::config::Parity { must_match });

@@ -262,7 +262,7 @@ impl<'a> Evaluator<'a> {
             }
         };
         let (base, used) = match name.as_str() {
-            "var" | "local" | "path" | "env" | "count" | "each" | "terraform" => {
+            "var" | "local" | "path" | "env" | "count" | "each" | "terraform" | "site" | "failover" => {
                 let Some(a) = attr(0) else {
                     return Err(self.err(span_of(1), format!("Invalid reference to {name}"), format!("Write {name}.NAME: {name} must be followed by an attribute name.")));
                 };

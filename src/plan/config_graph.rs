@@ -18,6 +18,7 @@ pub(crate) enum CNode {
     Local(Vec<String>, String),
     Output(Vec<String>, String),
     Resource(Vec<String>, ResourceAddr),
+    Failover(String),
 }
 
 impl std::fmt::Display for CNode {
@@ -33,6 +34,7 @@ impl std::fmt::Display for CNode {
             CNode::Local(path, n) => write!(f, "{}local.{n}", p(path)),
             CNode::Output(path, n) => write!(f, "{}output.{n}", p(path)),
             CNode::Resource(path, a) => write!(f, "{}{a}", p(path)),
+            CNode::Failover(n) => write!(f, "failover.{n}"),
         }
     }
 }
@@ -126,6 +128,9 @@ impl Builder<'_> {
         for (name, l) in &m.locals {
             self.node(CNode::Local(path.to_vec(), name.clone()), l.span.clone());
         }
+        for (name, fo) in &m.failovers {
+            self.node(CNode::Failover(name.clone()), fo.span.clone());
+        }
         for (name, o) in &m.outputs {
             self.node(CNode::Output(path.to_vec(), name.clone()), o.span.clone());
         }
@@ -149,10 +154,7 @@ impl Builder<'_> {
         blocks: &[(String, Vec<String>, Body, Span)],
     ) {
         let data = addr.mode == Mode::Data;
-        let Some(schema) = self
-            .registry
-            .type_schema(addr.provider(), &addr.type_name, data)
-        else {
+        let Some(schema) = self.registry.type_schema(&addr.type_name, data) else {
             let kind = if data { "data source" } else { "resource" };
             self.diags.push(Diagnostic::at(
                 span.clone(),
@@ -245,6 +247,27 @@ impl Builder<'_> {
                 Ctx::default(),
             ));
         }
+        for (name, fo) in &m.failovers {
+            let mut exprs: Vec<&Expr> = fo
+                .body
+                .values()
+                .chain(fo.replication.values())
+                .chain(fo.health_check.values())
+                .chain(fo.verify.values())
+                .map(|a| &a.expr)
+                .collect();
+            exprs.extend(fo.hooks.iter().map(|h| &h.command));
+            edges.push((CNode::Failover(name.clone()), exprs, &[], Ctx::default()));
+        }
+        for site in m.sites.values() {
+            for a in site.body.values() {
+                for r in references(a.expr.file, &a.expr.inner) {
+                    if !matches!(r.target, RefTarget::Var(_)) {
+                        self.diags.push(Diagnostic::at(r.span, "Sites may only use variables", "A site's attributes are evaluated before anything else; use literals and var.NAME."));
+                    }
+                }
+            }
+        }
         for (name, o) in &m.outputs {
             edges.push((
                 CNode::Output(path.to_vec(), name.clone()),
@@ -255,10 +278,15 @@ impl Builder<'_> {
         }
         for (addr, r) in &m.resources {
             let mut exprs: Vec<&Expr> = r.body.values().map(|a| &a.expr).collect();
-            exprs.extend(r.count.iter().chain(r.for_each.iter()));
+            exprs.extend(r.count.iter().chain(r.for_each.iter()).chain(r.site.iter()));
             let node = CNode::Resource(path.to_vec(), addr.clone());
-            if self.config.root.providers.contains_key(addr.provider()) {
-                self.edge(&node, &CNode::Provider(addr.provider().to_string()));
+            let provider = self
+                .registry
+                .provider_for(&addr.type_name, addr.mode == crate::addr::Mode::Data)
+                .unwrap_or_default()
+                .to_string();
+            if self.config.root.providers.contains_key(&provider) {
+                self.edge(&node, &CNode::Provider(provider));
             }
             edges.push((
                 node,
@@ -417,6 +445,10 @@ impl Builder<'_> {
             RefTarget::Other(root, attr) => {
                 match (root.as_str(), attr.as_str()) {
                     ("path", "module" | "root" | "cwd") | ("env", "name") => {}
+                    ("site", s) if self.config.root.sites.contains_key(s) => {}
+                    ("site", s) => self.diags.push(undeclared(format!("Reference to undeclared site {s:?}"), format!("No site block {s:?} exists.{}", suggestion(s, self.config.root.sites.keys().map(String::as_str))))),
+                    ("failover", g) if self.config.root.failovers.contains_key(g) => return Some(CNode::Failover(g.to_string())),
+                    ("failover", g) => self.diags.push(undeclared(format!("Reference to undeclared failover group {g:?}"), format!("No failover block {g:?} exists.{}", suggestion(g, self.config.root.failovers.keys().map(String::as_str))))),
                     ("count", "index") if ctx.count => {}
                     ("each", "key" | "value") if ctx.each => {}
                     ("count", _) | ("each", _) if !(ctx.count || ctx.each) => self.diags.push(undeclared(
@@ -426,7 +458,7 @@ impl Builder<'_> {
                     ("count", _) | ("each", _) => self.diags.push(undeclared(format!("Invalid reference {root}.{attr}"), if ctx.count { "This block uses count; use count.index.".to_string() } else { "This block uses for_each; use each.key or each.value.".to_string() })),
                     (_, "") => self.diags.push(undeclared(format!("Invalid reference {root:?}"), format!("A bare name is not a value. Did you mean a string (\"{root}\") or a reference such as var.{root}?"))),
                     ("path", a) | ("env", a) => self.diags.push(undeclared(format!("Unsupported attribute {a:?} of {root}"), format!("{root} has {}.", if root == "path" { "module, root and cwd" } else { "name" }))),
-                    (r, _) => self.diags.push(undeclared(format!("Reference to unknown name {r:?}"), format!("References start with var, local, module, data, path, env, count, each or a resource type.{}", suggestion(r, ["var", "local", "module", "data", "path", "env", "count", "each"])))),
+                    (r, _) => self.diags.push(undeclared(format!("Reference to unknown name {r:?}"), format!("References start with var, local, module, data, path, env, count, each, site, failover or a resource type.{}", suggestion(r, ["var", "local", "module", "data", "path", "env", "count", "each", "site", "failover"])))),
                 }
                 None
             }

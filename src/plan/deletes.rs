@@ -92,7 +92,7 @@ impl Walker<'_> {
             requires_replace: vec![],
             dependencies: st.dependencies.clone(),
             create_before_destroy: false,
-            site: None,
+            site: st.site.clone(),
         });
         self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
     }

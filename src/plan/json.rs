@@ -120,6 +120,27 @@ pub fn plan_json(plan: &Plan) -> J {
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
         "output_changes": outputs,
         "execution_graph": { "nodes": plan.nodes.iter().enumerate().map(|(i, n)| node_json(i, n, plan)).collect::<Vec<_>>() },
+        "failover_switches": plan.switches.iter().map(switch_json).collect::<Vec<_>>(),
+        "failover_notes": plan.failover_notes,
         "summary": { "add": add, "change": change, "destroy": destroy, "has_changes": plan.has_changes() },
+    })
+}
+
+fn switch_json(sw: &super::SwitchPlan) -> J {
+    json!({
+        "group": sw.group,
+        "kind": sw.kind,
+        "from": sw.from,
+        "to": sw.to,
+        "epoch": sw.epoch,
+        "mode": sw.mode,
+        "approval": if sw.approval_manual { "manual" } else { "auto" },
+        "reason": sw.reason.text,
+        "action_reason": sw.reason.code,
+        "steps": super::step_lines(sw).into_iter().map(|(step, description)| json!({ "step": step, "description": description })).collect::<Vec<_>>(),
+        "traffic": sw.traffic,
+        "estimate": sw.estimate,
+        "needs_data_loss_ack": sw.needs_data_loss_ack,
+        "notes": sw.notes,
     })
 }

@@ -9,20 +9,25 @@ mod config_graph;
 mod deletes;
 mod diff;
 mod expansion;
+mod failover;
 pub(crate) mod instance;
 mod json;
 mod model;
 mod render;
+mod switch_render;
 pub(crate) mod values;
 mod variables;
 mod walk;
 
+pub use failover::ForcedSwitch;
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
 pub use model::{
-    Action, ExecNode, Expansion, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode,
-    PriorState, Reason, ResourceChange, PLAN_FORMAT_VERSION,
+    Action, Estimate, ExecNode, Expansion, ExpansionRecord, HookSpec, MemberRef, NodeKey,
+    OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, StepKind, SwitchKind,
+    SwitchPlan, PLAN_FORMAT_VERSION,
 };
 pub use render::render_plan;
+pub use switch_render::{describe_step, headline as switch_headline, step_lines};
 pub use variables::{root_inputs, VarSource};
 pub use walk::{plan, state_digest, PlanOptions};
 

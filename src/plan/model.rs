@@ -133,6 +133,163 @@ pub enum NodeKey {
         /// The module instance.
         module: ModuleInstance,
     },
+    /// The value of a failover group, `failover.NAME`, which traffic resources read.
+    Failover {
+        /// The group.
+        name: String,
+    },
+    /// One step of a failover group's switch.
+    Step {
+        /// The group.
+        group: String,
+        /// The step.
+        step: StepKind,
+    },
+}
+
+/// The steps of a switch, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Make one member primary and the others standbys (first apply, or a new member).
+    Configure,
+    /// The target is healthy and close enough.
+    Precheck,
+    /// Manual approval.
+    Approval,
+    /// A hook command; the index is into the group's hooks.
+    Hook(u32),
+    /// The old primary stops taking writes.
+    Fence,
+    /// The target replays everything the fenced primary wrote.
+    CatchUp,
+    /// Emergency failover: measure how far behind the target is instead of waiting.
+    MeasureGap,
+    /// The target becomes primary.
+    Promote,
+    /// Checksums and health after traffic moved.
+    Verify,
+    /// The former primary rejoins as a standby.
+    Reprotect,
+    /// The state records the switch.
+    Record,
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepKind::Configure => write!(f, "configure"),
+            StepKind::Precheck => write!(f, "precheck"),
+            StepKind::Approval => write!(f, "approval"),
+            StepKind::Hook(i) => write!(f, "hook[{i}]"),
+            StepKind::Fence => write!(f, "fence"),
+            StepKind::CatchUp => write!(f, "catch-up"),
+            StepKind::MeasureGap => write!(f, "measure-gap"),
+            StepKind::Promote => write!(f, "promote"),
+            StepKind::Verify => write!(f, "verify"),
+            StepKind::Reprotect => write!(f, "re-protect"),
+            StepKind::Record => write!(f, "record"),
+        }
+    }
+}
+
+/// What kind of switch a group undergoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchKind {
+    /// First apply: set up roles.
+    Initial,
+    /// Members changed: sync the new ones.
+    Resync,
+    /// A planned switch, from the topology or `standby switchover`.
+    Switchover,
+    /// `standby failover`: the primary is down or unreachable.
+    Failover,
+    /// Only the state changes (an override is cleared).
+    RecordOnly,
+}
+
+/// A member resource of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRef {
+    /// The member resource instance.
+    pub addr: AbsInstance,
+    /// Its provider.
+    pub provider: String,
+}
+
+/// A hook command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSpec {
+    /// `before_fence`, `after_promote` or `after_switch`.
+    pub when: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+}
+
+/// What plan time observed of the members, for the data-loss estimate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Whether the target answered and is healthy.
+    pub target_healthy: bool,
+    /// The target's lag in bytes.
+    pub lag_bytes: u64,
+    /// The target's lag in seconds.
+    pub lag_seconds: f64,
+    /// Whether the target is an in-sync synchronous standby.
+    pub in_sync: bool,
+    /// Whether the current primary answered.
+    pub primary_reachable: bool,
+}
+
+/// The planned switch of one failover group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwitchPlan {
+    /// The group.
+    pub group: String,
+    /// What kind of switch.
+    pub kind: SwitchKind,
+    /// The site active before, if any.
+    pub from: Option<String>,
+    /// The site active after.
+    pub to: String,
+    /// The epoch after.
+    pub epoch: u64,
+    /// Members by site.
+    pub members: BTreeMap<String, MemberRef>,
+    /// `sync` or `async`.
+    pub mode: String,
+    /// Promotion beyond this lag needs `--accept-data-loss`.
+    pub max_lag_bytes: Option<u64>,
+    /// Recovery point objective, seconds.
+    pub rpo_seconds: Option<f64>,
+    /// Recovery time objective, seconds.
+    pub rto_seconds: Option<f64>,
+    /// Whether the approval gate applies.
+    pub approval_manual: bool,
+    /// Data sets compared after the switch.
+    pub checksum: Vec<String>,
+    /// Hook commands.
+    pub hooks: Vec<HookSpec>,
+    /// Health check settings as written, for the monitor and parity checks.
+    #[serde(default)]
+    pub health_check: BTreeMap<String, String>,
+    /// Observations at plan time.
+    pub estimate: Option<Estimate>,
+    /// Whether `--accept-data-loss GROUP` is needed.
+    pub needs_data_loss_ack: bool,
+    /// Set an override with this reason when the switch completes.
+    pub set_override: Option<String>,
+    /// Clear the override when the switch completes.
+    pub clear_override: bool,
+    /// Why.
+    pub reason: Reason,
+    /// Things the reviewer must know, such as a topology that disagrees with an override.
+    pub notes: Vec<String>,
+    /// Traffic resources repointed by the switch.
+    pub traffic: Vec<String>,
+    /// The steps in order.
+    pub steps: Vec<StepKind>,
 }
 
 impl std::fmt::Display for NodeKey {
@@ -150,6 +307,8 @@ impl std::fmt::Display for NodeKey {
             NodeKey::Local { module, name } => write!(f, "{}local.{name}", prefix(module)),
             NodeKey::Output { module, name } => write!(f, "{}output.{name}", prefix(module)),
             NodeKey::ModuleVars { module } => write!(f, "{module} (inputs)"),
+            NodeKey::Failover { name } => write!(f, "failover.{name}"),
+            NodeKey::Step { group, step } => write!(f, "failover.{group}: {step}"),
         }
     }
 }
@@ -264,6 +423,15 @@ pub struct Plan {
     pub outputs: BTreeMap<String, OutputChange>,
     /// How many instances each resource and module call has.
     pub expansions: Vec<ExpansionRecord>,
+    /// Failover switches.
+    #[serde(default)]
+    pub switches: Vec<SwitchPlan>,
+    /// Notes about failover groups with nothing to do, such as a standing override.
+    #[serde(default)]
+    pub failover_notes: Vec<String>,
+    /// Member instances of every failover group, by site.
+    #[serde(default)]
+    pub failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
     /// Refreshed state to record for refresh-only plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed: Option<crate::state::State>,
@@ -278,6 +446,7 @@ impl Plan {
                 .values()
                 .any(|o| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+            || !self.switches.is_empty()
     }
 
     /// Counts of (add, change, destroy, read).

@@ -76,7 +76,10 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         .iter()
         .filter(|(_, o)| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
         .collect();
-    if changes.is_empty() && output_changes.is_empty() {
+    for n in &plan.failover_notes {
+        let _ = writeln!(out, "{} {n}\n", p.bold("Note:"));
+    }
+    if changes.is_empty() && output_changes.is_empty() && plan.switches.is_empty() {
         if plan.drift.is_empty() || plan.mode != PlanMode::RefreshOnly {
             let _ = writeln!(
                 out,
@@ -91,10 +94,33 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         for c in &changes {
             render_change(&mut out, c, p, false);
         }
+    }
+    for sw in &plan.switches {
+        render_switch(&mut out, sw, p);
+    }
+    if !changes.is_empty() || !plan.switches.is_empty() {
         let (add, change, destroy) = plan.counts();
+        let switches: Vec<String> = plan
+            .switches
+            .iter()
+            .filter(|s| s.from.as_ref().is_some_and(|f| *f != s.to))
+            .map(|s| {
+                format!(
+                    "failover.{} {} -> {}",
+                    s.group,
+                    s.from.as_deref().unwrap_or("-"),
+                    s.to
+                )
+            })
+            .collect();
+        let switch_text = if switches.is_empty() {
+            String::new()
+        } else {
+            format!(" Switch: {}.", switches.join(", "))
+        };
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            "{} {add} to add, {change} to change, {destroy} to destroy.{switch_text}",
             p.bold("Plan:")
         );
     }
@@ -278,4 +304,31 @@ fn value_text(after: &Value, before: Option<&Value>) -> String {
         }
         None => after.to_string(),
     }
+}
+
+fn render_switch(out: &mut String, sw: &super::SwitchPlan, p: Paint) {
+    let _ = writeln!(
+        out,
+        "  {}",
+        p.bold(&format!("# {}", super::switch_headline(sw)))
+    );
+    let _ = writeln!(out, "  # ({})", sw.reason.text);
+    for n in &sw.notes {
+        let _ = writeln!(out, "  # note: {n}");
+    }
+    if sw.needs_data_loss_ack {
+        let _ = writeln!(
+            out,
+            "  # {}",
+            p.red(&format!(
+                "promotion may lose data: apply needs --accept-data-loss {}",
+                sw.group
+            ))
+        );
+    }
+    let _ = writeln!(out, "{} failover {:?} {{", p.yellow("<->"), sw.group);
+    for (i, (name, text)) in super::step_lines(sw).iter().enumerate() {
+        let _ = writeln!(out, "      {:>2}. {name:<11} {text}", i + 1);
+    }
+    let _ = writeln!(out, "    }}\n");
 }

@@ -70,6 +70,8 @@ pub(crate) struct Values {
     pub outputs: HashMap<(ModuleInstance, String), Value>,
     pub resources: HashMap<AbsResource, ResourceValues>,
     pub modules: HashMap<(ModuleInstance, String), Expansion>,
+    pub sites: BTreeMap<String, Value>,
+    pub failovers: BTreeMap<String, Value>,
 }
 
 impl Values {
@@ -319,6 +321,29 @@ impl Scope for NodeScope<'_> {
                 suggestion(attr, ["module", "root", "cwd"])
             )),
             ("env", "name") => Ok(Value::string(self.env)),
+            ("site", s) => self.values.sites.get(s).cloned().ok_or_else(|| {
+                format!(
+                    "No site {s:?} is declared.{}",
+                    suggestion(s, self.values.sites.keys().map(String::as_str))
+                )
+            }),
+            ("failover", g) => {
+                if !self.config.root.failovers.contains_key(g) {
+                    return Err(format!(
+                        "No failover group {g:?} is declared.{}",
+                        suggestion(g, self.config.root.failovers.keys().map(String::as_str))
+                    ));
+                }
+                self.touch(NodeKey::Failover {
+                    name: g.to_string(),
+                });
+                Ok(self
+                    .values
+                    .failovers
+                    .get(g)
+                    .cloned()
+                    .unwrap_or(Value::Unknown))
+            }
             ("env", _) => Err(format!(
                 "env has only the attribute name.{}",
                 suggestion(attr, ["name"])

@@ -37,6 +37,8 @@ pub struct PlanOptions {
     pub phase: Phase,
     /// Digest of the topology and inputs, recorded in the plan.
     pub topology_digest: String,
+    /// A switch requested on the command line.
+    pub force: Option<super::failover::ForcedSwitch>,
 }
 
 pub(crate) struct Walker<'a> {
@@ -57,6 +59,9 @@ pub(crate) struct Walker<'a> {
     pub(super) provider_configs: BTreeMap<String, Value>,
     pub(super) refreshed: State,
     pub(super) expansions: Vec<ExpansionRecord>,
+    pub(super) switches: Vec<super::model::SwitchPlan>,
+    pub(super) failover_notes: Vec<String>,
+    pub(super) failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
 }
 
 /// Plans `config` against `state`.
@@ -88,6 +93,9 @@ pub async fn plan(
         provider_configs: BTreeMap::new(),
         refreshed: state.clone(),
         expansions: Vec::new(),
+        switches: Vec::new(),
+        failover_notes: Vec::new(),
+        failover_members: BTreeMap::new(),
     };
     // Providers without a block are still told where the topology lives.
     for name in registry.names() {
@@ -105,6 +113,7 @@ pub async fn plan(
     w.values
         .vars
         .insert(ModuleInstance::root(), root_vars.clone());
+    w.sites();
     for id in &graph.order {
         let node = graph.dag.node(*id).clone();
         w.visit(&node).await;
@@ -114,8 +123,13 @@ pub async fn plan(
     }
     if opts.mode == PlanMode::Destroy {
         w.destroy_all();
+        w.switches.clear();
     } else {
         w.orphans();
+        w.link_traffic();
+        if opts.force.is_some() {
+            w.restrict_to_forced();
+        }
     }
     w.order_deletes();
     if !opts.targets.is_empty() {
@@ -156,6 +170,9 @@ pub async fn plan(
         nodes: w.nodes,
         outputs,
         expansions: w.expansions,
+        switches: w.switches,
+        failover_notes: w.failover_notes,
+        failover_members: w.failover_members,
         refreshed: refresh_only.then_some(w.refreshed),
     })
 }
@@ -225,6 +242,28 @@ impl<'a> Walker<'a> {
         ok.then_some(out)
     }
 
+    pub(super) fn node_index(&self, key: &NodeKey) -> Option<&u32> {
+        self.index.get(key)
+    }
+
+    /// Evaluates `site` blocks; `site.NAME` reads them.
+    fn sites(&mut self) {
+        let root = ModuleInstance::root();
+        for (name, site) in &self.config.root.sites {
+            let mut obj = BTreeMap::from([("name".to_string(), Value::string(name.clone()))]);
+            for (k, a) in &site.body {
+                let (r, _) = self.eval(&root, &self.config.root, &a.expr, Iteration::default());
+                match r {
+                    Ok(v) => {
+                        obj.insert(k.clone(), v);
+                    }
+                    Err(d) => self.diags.push(d),
+                }
+            }
+            self.values.sites.insert(name.clone(), Value::Map(obj));
+        }
+    }
+
     pub(super) fn add_node(
         &mut self,
         key: NodeKey,
@@ -270,6 +309,7 @@ impl<'a> Walker<'a> {
     async fn visit(&mut self, node: &CNode) {
         match node {
             CNode::Provider(name) => self.provider(name).await,
+            CNode::Failover(name) => self.failover(name).await,
             CNode::Call(path, name) => {
                 for mi in self.instances.get(path).cloned().unwrap_or_default() {
                     self.module_call(path, &mi, name);
@@ -485,13 +525,13 @@ impl<'a> Walker<'a> {
                 instances: BTreeMap::new(),
             },
         );
-        let provider = r.addr.provider().to_string();
-        let data = r.addr.mode == Mode::Data;
-        let Some(schema) = self
+        let provider = self
             .registry
-            .type_schema(&provider, &r.addr.type_name, data)
-            .cloned()
-        else {
+            .provider_for(&r.addr.type_name, r.addr.mode == Mode::Data)
+            .unwrap_or_default()
+            .to_string();
+        let data = r.addr.mode == Mode::Data;
+        let Some(schema) = self.registry.type_schema(&r.addr.type_name, data).cloned() else {
             return;
         };
         let mut instance_ids = Vec::new();
@@ -551,6 +591,19 @@ impl<'a> Walker<'a> {
                     .await
             };
             let Some(mut change) = change else { continue };
+            if let Some(e) = &r.site {
+                let (res, d) = self.eval(mi, cfg, e, Iteration::default());
+                deps.extend(d);
+                match res.map(|v| v.get("name").and_then(Value::as_str).map(str::to_string)) {
+                    Ok(Some(name)) => change.site = Some(name),
+                    Ok(None) => self.diags.push(Diagnostic::at(
+                        e.span(),
+                        "Invalid site",
+                        "site must be a site reference, such as site.east.",
+                    )),
+                    Err(d) => self.diags.push(d),
+                }
+            }
             let value = change.after.clone().unwrap_or(Value::Null);
             if let Some(rv) = self.values.resources.get_mut(&abs) {
                 rv.instances.insert(key.clone(), value);

@@ -4,3 +4,5 @@ sites = {
   east = { region = "us-east", weight = 100 }
   west = { region = "us-west", weight = 100 }
 }
+replication_mode = "sync"
+approval         = "manual"

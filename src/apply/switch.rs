@@ -1,0 +1,515 @@
+//! Running the steps of a failover switch through the members' replication capability.
+
+use super::Failure;
+use crate::plan::{StepKind, SwitchKind, SwitchPlan};
+use crate::state::{FailoverState, Override, StepRecord, SwitchRecord};
+use standby_provider_sdk::{Member, Provider, ReplicationMode, Role, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Decides approval gates.
+#[derive(Clone, Default)]
+pub struct Approvals {
+    /// Groups approved with `--approve GROUP`.
+    pub groups: BTreeSet<String>,
+    /// `(group, plan hash)` lines of an approval file.
+    pub file: Vec<(String, String)>,
+    /// The hash of the plan being applied.
+    pub plan_hash: String,
+    /// Asks a person; `None` when nobody can be asked.
+    pub prompt: Option<Arc<dyn Fn(&SwitchPlan) -> bool + Send + Sync>>,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepOutcome {
+    pub detail: String,
+    pub final_position: Option<u64>,
+    pub fenced: bool,
+    pub promoted: bool,
+    pub verification: BTreeMap<String, (String, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Why a step did not succeed.
+#[derive(Debug, Clone)]
+pub(crate) enum StepError {
+    Failed(Failure),
+    AwaitingApproval,
+}
+
+/// Everything a step needs, owned, so the step can run on its own task.
+pub(crate) struct StepCtx {
+    pub plan: SwitchPlan,
+    pub step: StepKind,
+    pub provider: Arc<dyn Provider>,
+    pub members: BTreeMap<String, Value>,
+    pub final_position: Option<u64>,
+    pub accept_data_loss: bool,
+    pub approvals: Approvals,
+    pub root: PathBuf,
+    pub env: String,
+}
+
+/// The progress of one group's switch during apply.
+#[derive(Debug, Clone)]
+pub(crate) struct SwitchRun {
+    pub started: Instant,
+    pub started_at: String,
+    pub steps: Vec<StepRecord>,
+    pub verification: BTreeMap<String, (String, String)>,
+    pub notes: Vec<String>,
+    pub final_position: Option<u64>,
+    pub fenced: bool,
+    pub promoted: bool,
+}
+
+impl SwitchRun {
+    pub(crate) fn new() -> Self {
+        SwitchRun {
+            started: Instant::now(),
+            started_at: now_rfc3339(),
+            steps: Vec::new(),
+            verification: BTreeMap::new(),
+            notes: Vec::new(),
+            final_position: None,
+            fenced: false,
+            promoted: false,
+        }
+    }
+
+    pub(crate) fn absorb(&mut self, step: &StepKind, took: Duration, o: StepOutcome) {
+        self.steps.push(StepRecord {
+            step: step.to_string(),
+            seconds: took.as_secs_f64(),
+            detail: o.detail,
+        });
+        self.final_position = o.final_position.or(self.final_position);
+        self.fenced |= o.fenced;
+        self.promoted |= o.promoted;
+        self.verification.extend(o.verification);
+        self.notes.extend(o.notes);
+    }
+
+    /// The group's state record once the switch completed.
+    pub(crate) fn record(
+        &self,
+        plan: &SwitchPlan,
+        previous: Option<&FailoverState>,
+        root: &std::path::Path,
+    ) -> FailoverState {
+        let by = crate::state::LockInfo::new("switch").who;
+        let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
+        if plan.kind != SwitchKind::RecordOnly {
+            history.push(SwitchRecord {
+                kind: match plan.kind {
+                    SwitchKind::Initial => "initial",
+                    SwitchKind::Resync => "resync",
+                    SwitchKind::Switchover => "switchover",
+                    SwitchKind::Failover => "failover",
+                    SwitchKind::RecordOnly => "record",
+                }
+                .into(),
+                from: plan.from.clone(),
+                to: plan.to.clone(),
+                epoch: plan.epoch,
+                by: by.clone(),
+                started: self.started_at.clone(),
+                seconds: self.started.elapsed().as_secs_f64(),
+                git_commit: git_commit(root),
+                steps: self.steps.clone(),
+                verification: self.verification.clone(),
+                notes: self.notes.clone(),
+            });
+        }
+        let override_ = match (&plan.set_override, plan.clear_override) {
+            (Some(reason), _) => Some(Override {
+                site: plan.to.clone(),
+                reason: reason.clone(),
+                by,
+                at: now_rfc3339(),
+            }),
+            (None, true) => None,
+            (None, false) => previous.and_then(|p| p.override_.clone()),
+        };
+        FailoverState {
+            active: plan.to.clone(),
+            epoch: plan.epoch,
+            mode: plan.mode.clone(),
+            members: plan
+                .members
+                .iter()
+                .map(|(s, m)| (s.clone(), m.addr.to_string()))
+                .collect(),
+            override_,
+            history,
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn git_commit(root: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1_048_576 {
+        format!("{:.1} MiB", n as f64 / 1_048_576.0)
+    } else if n >= 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+impl StepCtx {
+    fn member(&self, site: &str) -> Result<Member, StepError> {
+        let m = self.plan.members.get(site).ok_or_else(|| {
+            self.fail("unknown site", format!("the group has no member at {site}"))
+        })?;
+        let state = self
+            .members
+            .get(site)
+            .map(|v| v.deep_unmark().0)
+            .unwrap_or(Value::Null);
+        Ok(Member {
+            site: site.to_string(),
+            type_name: m.addr.resource.resource.type_name.clone(),
+            state,
+        })
+    }
+
+    fn fail(&self, summary: &str, detail: impl Into<String>) -> StepError {
+        StepError::Failed(Failure {
+            addr: format!("failover.{}: {}", self.plan.group, self.step),
+            summary: summary.to_string(),
+            detail: detail.into(),
+        })
+    }
+
+    fn pe(&self, e: standby_provider_sdk::ProviderError) -> StepError {
+        self.fail(&e.summary, e.detail)
+    }
+
+    fn mode(&self) -> ReplicationMode {
+        if self.plan.mode == "sync" {
+            ReplicationMode::Sync
+        } else {
+            ReplicationMode::Async
+        }
+    }
+
+    /// Runs the step.
+    pub(crate) async fn run(self) -> Result<StepOutcome, StepError> {
+        let r = self
+            .provider
+            .replication()
+            .ok_or_else(|| self.fail("the provider cannot replicate", self.plan.group.clone()))?;
+        let emergency = self.plan.kind == SwitchKind::Failover;
+        let to = self.member(&self.plan.to)?;
+        let from = match &self.plan.from {
+            Some(f) => Some(self.member(f)?),
+            None => None,
+        };
+        let mut out = StepOutcome::default();
+        match &self.step {
+            StepKind::Configure => {
+                let standbys: Vec<Member> = self
+                    .plan
+                    .members
+                    .keys()
+                    .filter(|s| **s != self.plan.to)
+                    .map(|s| self.member(s))
+                    .collect::<Result<_, _>>()?;
+                r.configure_roles(&to, &standbys, self.mode())
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                out.detail = format!(
+                    "{} is primary; {} following it ({})",
+                    self.plan.to,
+                    if standbys.is_empty() {
+                        "no standbys".to_string()
+                    } else {
+                        standbys
+                            .iter()
+                            .map(|m| m.site.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                    self.plan.mode
+                );
+            }
+            StepKind::Precheck => {
+                let reachable = match &from {
+                    Some(f) => r
+                        .status(f, None)
+                        .await
+                        .is_ok_and(|s| s.healthy && s.role != Role::Down),
+                    None => false,
+                };
+                let st = r
+                    .status(&to, from.as_ref().filter(|_| reachable))
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                if !st.healthy || st.role == Role::Down {
+                    return Err(self.fail(
+                        &format!("{} is not healthy", self.plan.to),
+                        format!("status: {} {}", st.role, st.detail),
+                    ));
+                }
+                let beyond = self.plan.max_lag_bytes.is_some_and(|m| st.lag_bytes > m);
+                if beyond && !self.accept_data_loss {
+                    return Err(self.fail(
+                        &format!("{} is {} behind, beyond max_lag", self.plan.to, human_bytes(st.lag_bytes)),
+                        format!("max_lag is {}. Wait for it to catch up, or accept the risk with --accept-data-loss {}.", human_bytes(self.plan.max_lag_bytes.unwrap_or(0)), self.plan.group),
+                    ));
+                }
+                out.detail = format!(
+                    "{} healthy ({}), lag {} / {:.1}s{}",
+                    self.plan.to,
+                    st.role,
+                    human_bytes(st.lag_bytes),
+                    st.lag_seconds,
+                    if reachable {
+                        ""
+                    } else {
+                        "; current primary unreachable"
+                    }
+                );
+            }
+            StepKind::Approval => {
+                let a = &self.approvals;
+                let by_file = a
+                    .file
+                    .iter()
+                    .any(|(g, h)| *g == self.plan.group && *h == a.plan_hash);
+                if a.groups.contains(&self.plan.group) || by_file {
+                    out.detail = if by_file {
+                        format!(
+                            "approved by approval file for plan {}",
+                            &a.plan_hash[..12.min(a.plan_hash.len())]
+                        )
+                    } else {
+                        "approved with --approve".into()
+                    };
+                } else if let Some(prompt) = a.prompt.clone() {
+                    let plan = self.plan.clone();
+                    let yes = tokio::task::spawn_blocking(move || prompt(&plan))
+                        .await
+                        .unwrap_or(false);
+                    if !yes {
+                        return Err(self.fail(
+                            "approval refused",
+                            "the switch was not approved at the prompt; nothing after the gate ran",
+                        ));
+                    }
+                    out.detail = "approved at the prompt".into();
+                } else {
+                    return Err(StepError::AwaitingApproval);
+                }
+            }
+            StepKind::Hook(i) => {
+                let h = self
+                    .plan
+                    .hooks
+                    .get(*i as usize)
+                    .ok_or_else(|| self.fail("unknown hook", i.to_string()))?;
+                let o = tokio::process::Command::new(&h.command[0])
+                    .args(&h.command[1..])
+                    .current_dir(&self.root)
+                    .env("STANDBY_GROUP", &self.plan.group)
+                    .env("STANDBY_FROM", self.plan.from.clone().unwrap_or_default())
+                    .env("STANDBY_TO", &self.plan.to)
+                    .env("STANDBY_EPOCH", self.plan.epoch.to_string())
+                    .env("STANDBY_ENV", &self.env)
+                    .env("STANDBY_HOOK", &h.when)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .await
+                    .map_err(|e| {
+                        self.fail(
+                            &format!("cannot run hook {}", h.command.join(" ")),
+                            e.to_string(),
+                        )
+                    })?;
+                if !o.status.success() {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    return Err(self.fail(
+                        &format!("hook {} failed with {}", h.command.join(" "), o.status),
+                        err.lines()
+                            .rev()
+                            .take(5)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ));
+                }
+                out.detail = format!("{} ran: {}", h.when, h.command.join(" "));
+            }
+            StepKind::Fence => {
+                let f = from
+                    .as_ref()
+                    .ok_or_else(|| self.fail("nothing to fence", "no previous primary"))?;
+                let o = r
+                    .fence(f, self.plan.epoch, emergency)
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                if !o.confirmed && !emergency {
+                    return Err(self.fail(
+                        &format!("fencing {} could not be confirmed", f.site),
+                        o.detail,
+                    ));
+                }
+                if !o.confirmed {
+                    out.notes
+                        .push(format!("fence of {} not confirmed: {}", f.site, o.detail));
+                }
+                out.fenced = o.confirmed;
+                out.final_position = o.final_position;
+                out.detail = o.detail;
+            }
+            StepKind::CatchUp => {
+                let f = from
+                    .as_ref()
+                    .ok_or_else(|| self.fail("nothing to catch up with", "no previous primary"))?;
+                let want = self.final_position.unwrap_or(0);
+                let timeout =
+                    Duration::from_secs_f64(self.plan.rto_seconds.unwrap_or(60.0).max(1.0));
+                let got = r
+                    .catch_up(&to, f, want, timeout)
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                out.detail = format!(
+                    "{} replayed position {got} (fenced primary's final position {want})",
+                    self.plan.to
+                );
+            }
+            StepKind::MeasureGap => {
+                let st = r
+                    .status(&to, from.as_ref().filter(|_| self.final_position.is_some()))
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                let gap = st.lag_bytes;
+                let note = format!(
+                    "catch-up skipped; {} was {} behind at promotion{}",
+                    self.plan.to,
+                    human_bytes(gap),
+                    if self.final_position.is_none() {
+                        " (old primary unreachable: measured from the last status)"
+                    } else {
+                        ""
+                    }
+                );
+                let needs_ack = (self.plan.mode == "sync" && !st.in_sync && gap > 0)
+                    || self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m);
+                if needs_ack && !self.accept_data_loss {
+                    return Err(self.fail(
+                        "promotion would lose data",
+                        format!(
+                            "{note}. Accept it with --accept-data-loss {}.",
+                            self.plan.group
+                        ),
+                    ));
+                }
+                out.notes.push(note.clone());
+                out.detail = note;
+            }
+            StepKind::Promote => {
+                r.promote(&to, self.plan.epoch)
+                    .await
+                    .map_err(|e| self.pe(e))?;
+                out.promoted = true;
+                out.detail = format!("{} promoted at epoch {}", self.plan.to, self.plan.epoch);
+            }
+            StepKind::Verify => {
+                let st = r.status(&to, None).await.map_err(|e| self.pe(e))?;
+                if st.role != Role::Primary || !st.healthy {
+                    return Err(self.fail(
+                        &format!("{} is not a healthy primary after promotion", self.plan.to),
+                        format!("status: {} {}", st.role, st.detail),
+                    ));
+                }
+                let mut parts = vec![format!("{} is a healthy primary", self.plan.to)];
+                if !self.plan.checksum.is_empty() {
+                    match &from {
+                        Some(f) if r.status(f, None).await.is_ok_and(|s| s.role != Role::Down) => {
+                            let old = r
+                                .checksum(f, &self.plan.checksum)
+                                .await
+                                .map_err(|e| self.pe(e))?;
+                            let new = r
+                                .checksum(&to, &self.plan.checksum)
+                                .await
+                                .map_err(|e| self.pe(e))?;
+                            for name in &self.plan.checksum {
+                                let (a, b) = (
+                                    old.get(name).cloned().unwrap_or_default(),
+                                    new.get(name).cloned().unwrap_or_default(),
+                                );
+                                if a != b && !emergency {
+                                    return Err(self.fail(
+                                        &format!("checksum of {name} differs"),
+                                        format!("old primary {a}, new primary {b}"),
+                                    ));
+                                }
+                                if a != b {
+                                    out.notes.push(format!("checksum of {name} differs after the emergency failover: old {a}, new {b}"));
+                                }
+                                out.verification.insert(name.clone(), (a, b));
+                            }
+                            parts.push(format!(
+                                "checksums equal for {}",
+                                self.plan.checksum.join(", ")
+                            ));
+                        }
+                        _ => out
+                            .notes
+                            .push("checksums skipped: the old primary is unreachable".into()),
+                    }
+                }
+                out.detail = parts.join("; ");
+            }
+            StepKind::Reprotect => {
+                let mut done = Vec::new();
+                for site in self.plan.members.keys().filter(|s| **s != self.plan.to) {
+                    let m = self.member(site)?;
+                    match r.rejoin(&m, &to, self.mode()).await {
+                        Ok(()) => done.push(site.clone()),
+                        Err(e) if emergency => out.notes.push(format!("{site} could not rejoin yet ({}); run apply again once it is reachable", e.summary)),
+                        Err(e) => return Err(self.pe(e)),
+                    }
+                }
+                out.detail = format!(
+                    "{} following {} ({})",
+                    if done.is_empty() {
+                        "no standbys".to_string()
+                    } else {
+                        done.join(", ")
+                    },
+                    self.plan.to,
+                    self.plan.mode
+                );
+            }
+            StepKind::Record => {}
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,175 @@
+//! `standby envs list` and `standby envs diff A B`: environment parity.
+
+use super::args::{EnvArgs, EnvsCommand};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::eval::Phase;
+use crate::plan::{plan, Plan, PlanMode, PlanOptions};
+use crate::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>), CliError> {
+    let args = EnvArgs {
+        env: Some(env.to_string()),
+        vars: vec![],
+        var_files: vec![],
+    };
+    let env_name = ws.env_name(&args)?;
+    let mut config = ws.load()?;
+    let vars = ws.inputs(&mut config, &env_name, &args, false)?;
+    let opts = PlanOptions {
+        env: env_name,
+        mode: PlanMode::Normal,
+        refresh: false,
+        targets: vec![],
+        replace: vec![],
+        phase: Phase::Validate,
+        topology_digest: String::new(),
+        force: None,
+    };
+    let registry = Registry::standard();
+    let p = runtime()?
+        .block_on(plan(&config, &registry, None, vars, &opts))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let must_match = config
+        .root
+        .parity
+        .as_ref()
+        .map(|p| p.must_match.iter().map(|(s, _)| s.clone()).collect())
+        .unwrap_or_default();
+    Ok((p, must_match))
+}
+
+/// The failover settings that must agree between environments.
+fn group_facts(p: &Plan) -> BTreeMap<String, BTreeMap<&'static str, String>> {
+    p.switches
+        .iter()
+        .map(|s| {
+            let mut f = BTreeMap::new();
+            f.insert("replication.mode", s.mode.clone());
+            f.insert(
+                "replication.max_lag",
+                s.max_lag_bytes
+                    .map_or("unset".into(), |b| format!("{b} bytes")),
+            );
+            f.insert(
+                "rpo",
+                s.rpo_seconds.map_or("unset".into(), |v| format!("{v}s")),
+            );
+            f.insert(
+                "rto",
+                s.rto_seconds.map_or("unset".into(), |v| format!("{v}s")),
+            );
+            f.insert(
+                "approval",
+                if s.approval_manual {
+                    "manual".into()
+                } else {
+                    "auto".into()
+                },
+            );
+            f.insert(
+                "sites",
+                s.members.keys().cloned().collect::<Vec<_>>().join(", "),
+            );
+            f.insert("verify.checksum", s.checksum.join(", "));
+            f.insert(
+                "hooks",
+                s.hooks
+                    .iter()
+                    .map(|h| h.when.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            for (k, v) in &s.health_check {
+                f.insert(
+                    match k.as_str() {
+                        "interval" => "health_check.interval",
+                        "timeout" => "health_check.timeout",
+                        _ => "health_check.failures",
+                    },
+                    v.clone(),
+                );
+            }
+            (s.group.clone(), f)
+        })
+        .collect()
+}
+
+pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
+    let (a, b) = match cmd {
+        EnvsCommand::List => {
+            for e in ws.environments() {
+                println!("{e}");
+            }
+            return Ok(0);
+        }
+        EnvsCommand::Diff { a, b } => (a, b),
+    };
+    let (pa, must_match) = evaluate(ws, &a)?;
+    let (pb, _) = evaluate(ws, &b)?;
+    let mut diffs = Vec::new();
+    let addrs = |p: &Plan| {
+        p.changes
+            .iter()
+            .map(|c| c.addr.to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    let (ra, rb) = (addrs(&pa), addrs(&pb));
+    for only in ra.difference(&rb) {
+        diffs.push(format!("{only}: only in {a}"));
+    }
+    for only in rb.difference(&ra) {
+        diffs.push(format!("{only}: only in {b}"));
+    }
+    let (ga, gb) = (group_facts(&pa), group_facts(&pb));
+    for g in ga.keys().chain(gb.keys()).collect::<BTreeSet<_>>() {
+        match (ga.get(g), gb.get(g)) {
+            (Some(x), Some(y)) => {
+                for (k, va) in x {
+                    let vb = y.get(k).cloned().unwrap_or_default();
+                    if *va != vb {
+                        diffs.push(format!("failover.{g}: {k} is {va} in {a} but {vb} in {b}"));
+                    }
+                }
+            }
+            (Some(_), None) => diffs.push(format!("failover.{g}: only in {a}")),
+            (None, Some(_)) => diffs.push(format!("failover.{g}: only in {b}")),
+            (None, None) => {}
+        }
+    }
+    for path in &must_match {
+        let value = |p: &Plan| -> Option<String> {
+            let (addr, attr) = path.rsplit_once('.')?;
+            let c = p.changes.iter().find(|c| c.addr.to_string() == addr)?;
+            c.after.as_ref()?.get(attr).map(ToString::to_string)
+        };
+        let (va, vb) = (value(&pa), value(&pb));
+        if va != vb {
+            diffs.push(format!(
+                "{path} (must match): {} in {a} but {} in {b}",
+                va.unwrap_or_else(|| "absent".into()),
+                vb.unwrap_or_else(|| "absent".into())
+            ));
+        }
+    }
+    if diffs.is_empty() {
+        println!(
+            "Environments {a} and {b} agree: same resources, same failover policy{}.",
+            if must_match.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", and the {} must_match value(s) are equal",
+                    must_match.len()
+                )
+            }
+        );
+        return Ok(0);
+    }
+    println!("Environments {a} and {b} differ:");
+    for d in &diffs {
+        println!("  - {d}");
+    }
+    Ok(2)
+}

@@ -1,0 +1,162 @@
+//! `standby failover`, `standby switchover` and `standby status`.
+
+use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
+use super::plan_cmd::{apply, Run};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::plan::ForcedSwitch;
+use crate::registry::Registry;
+use standby_provider_sdk::{ConfigureRequest, Member, Value};
+
+#[allow(clippy::too_many_arguments)] // One command's flags.
+pub(crate) fn switch(
+    ws: &Workspace,
+    group: &str,
+    to: &str,
+    emergency: bool,
+    env: &EnvArgs,
+    lock: &LockArgs,
+    gates: GateArgs,
+    auto_approve: bool,
+) -> Result<i32, CliError> {
+    let config = ws.load()?;
+    if !config.root.failovers.contains_key(group) {
+        return Err(CliError::msg(
+            format!("No failover group {group:?}"),
+            format!(
+                "The topology declares {}.",
+                if config.root.failovers.is_empty() {
+                    "no failover groups".to_string()
+                } else {
+                    config
+                        .root
+                        .failovers
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        ));
+    }
+    let plan = PlanArgs {
+        targets: vec![],
+        replace: vec![],
+        destroy: false,
+        refresh_only: false,
+        refresh: true,
+    };
+    let force = ForcedSwitch {
+        group: group.to_string(),
+        to: to.to_string(),
+        emergency,
+    };
+    apply(
+        ws,
+        None,
+        env,
+        &plan,
+        lock,
+        &Run {
+            auto_approve,
+            parallelism: 10,
+            gates,
+            force: Some(force),
+        },
+    )
+}
+
+pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
+    let env_name = ws.env_name(env)?;
+    let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
+    if state.failovers.is_empty() {
+        println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");
+        return Ok(0);
+    }
+    let registry = Registry::standard();
+    let rt = runtime()?;
+    for name in registry.names() {
+        if let Some(p) = registry.get(name) {
+            let _ = rt.block_on(p.configure(ConfigureRequest {
+                config: Value::Null,
+                root_dir: ws.root.clone(),
+            }));
+        }
+    }
+    for (group, f) in &state.failovers {
+        println!("failover.{group}");
+        println!("  active:   {} (epoch {}, {})", f.active, f.epoch, f.mode);
+        if let Some(o) = &f.override_ {
+            println!(
+                "  override: active is {} by {} ({} at {}); the topology file may say otherwise",
+                o.site, o.reason, o.by, o.at
+            );
+        }
+        let member = |site: &str| -> Option<(Member, String)> {
+            let addr = f.members.get(site)?;
+            let (a, st) = state
+                .resources
+                .iter()
+                .find(|(a, _)| a.to_string() == *addr)?;
+            Some((
+                Member {
+                    site: site.to_string(),
+                    type_name: a.resource.resource.type_name.clone(),
+                    state: st.value().deep_unmark().0,
+                },
+                st.provider.clone(),
+            ))
+        };
+        let primary = member(&f.active).map(|(m, _)| m);
+        for site in f.members.keys() {
+            let Some((m, provider)) = member(site) else {
+                println!("  {site:<8}  (no member in the state)");
+                continue;
+            };
+            let line = match registry
+                .get(&provider)
+                .and_then(|p| p.replication().map(|_| p.clone()))
+            {
+                Some(p) => {
+                    let r = p.replication().expect("checked above");
+                    let prim = primary.as_ref().filter(|p| p.site != *site);
+                    match rt.block_on(r.status(&m, prim)) {
+                        Ok(s) => format!(
+                            "{:<8} healthy={} position={} lag={}B/{:.1}s{}",
+                            s.role.to_string(),
+                            s.healthy,
+                            s.position,
+                            s.lag_bytes,
+                            s.lag_seconds,
+                            if s.in_sync && s.role.to_string() == "standby" {
+                                " in-sync"
+                            } else {
+                                ""
+                            }
+                        ),
+                        Err(e) => format!("unknown ({})", e.summary),
+                    }
+                }
+                None => "provider cannot report status".into(),
+            };
+            println!("  {site:<8}  {line}");
+        }
+        match f.history.last() {
+            Some(h) => println!(
+                "  last:     {} {} -> {} at {} by {} in {:.2}s{}",
+                h.kind,
+                h.from.as_deref().unwrap_or("-"),
+                h.to,
+                h.started,
+                h.by,
+                h.seconds,
+                h.git_commit.as_ref().map_or(String::new(), |c| format!(
+                    " (commit {})",
+                    &c[..12.min(c.len())]
+                ))
+            ),
+            None => println!("  last:     never switched"),
+        }
+    }
+    Ok(0)
+}

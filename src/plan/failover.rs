@@ -1,0 +1,661 @@
+//! Planning failover groups: which site should be active, and the ordered, gated steps of a
+//! switch as nodes of the execution graph.
+
+use super::model::{
+    Estimate, HookSpec, MemberRef, NodeKey, Reason, StepKind, SwitchKind, SwitchPlan,
+};
+use super::walk::Walker;
+use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance};
+use crate::config::{Body, Failover};
+use crate::diag::{Diagnostic, Span};
+use crate::eval::{references, Iteration, Phase, RefTarget};
+use standby_provider_sdk::{Member, Value};
+use std::collections::BTreeMap;
+
+/// A switch requested on the command line (`standby failover` or `standby switchover`).
+#[derive(Debug, Clone)]
+pub struct ForcedSwitch {
+    /// The group.
+    pub group: String,
+    /// The site to make active.
+    pub to: String,
+    /// Emergency failover: best-effort fencing, no catch-up.
+    pub emergency: bool,
+}
+
+/// Parses sizes such as `1MiB`, `512KB`, `0`.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 512KiB or 1MiB"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "KiB" => 1024.0,
+        "MB" => 1e6,
+        "MiB" => 1_048_576.0,
+        "GB" => 1e9,
+        "GiB" => 1_073_741_824.0,
+        u => {
+            return Err(format!(
+                "unknown size unit {u:?}; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    Ok((n * mult) as u64)
+}
+
+/// Parses durations such as `500ms`, `30s`, `5m`.
+pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 30s or 5m"))?;
+    Ok(match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        u => return Err(format!("unknown duration unit {u:?}; use ms, s, m or h")),
+    })
+}
+
+/// A group's settings, evaluated.
+pub(crate) struct Settings {
+    pub active: String,
+    pub members: BTreeMap<String, MemberRef>,
+    pub member_values: BTreeMap<String, Value>,
+    pub mode: String,
+    pub max_lag_bytes: Option<u64>,
+    pub rpo_seconds: Option<f64>,
+    pub rto_seconds: Option<f64>,
+    pub approval_manual: bool,
+    pub checksum: Vec<String>,
+    pub hooks: Vec<HookSpec>,
+    pub health_check: BTreeMap<String, String>,
+    pub deps: Vec<NodeKey>,
+}
+
+impl Walker<'_> {
+    fn eval_attr(
+        &mut self,
+        body: &Body,
+        name: &str,
+        deps: &mut Vec<NodeKey>,
+    ) -> Option<(Value, Span)> {
+        let a = body.get(name)?;
+        let (r, d) = self.eval(
+            &ModuleInstance::root(),
+            &self.config.root,
+            &a.expr,
+            Iteration::default(),
+        );
+        deps.extend(d);
+        match r {
+            Ok(v) => Some((v, a.expr.span())),
+            Err(diag) => {
+                self.diags.push(diag);
+                None
+            }
+        }
+    }
+
+    fn string_attr(
+        &mut self,
+        body: &Body,
+        name: &str,
+        deps: &mut Vec<NodeKey>,
+        allowed: &[&str],
+    ) -> Option<String> {
+        let (v, span) = self.eval_attr(body, name, deps)?;
+        match v.unmarked() {
+            Value::String(s) if allowed.is_empty() || allowed.contains(&s.as_str()) => {
+                Some(s.clone())
+            }
+            Value::Unknown => {
+                self.diags.push(Diagnostic::at(span, format!("{name} must be known at plan time"), "Failover settings decide the plan; they may use variables and literals, not values known only after apply."));
+                None
+            }
+            other => {
+                self.diags.push(Diagnostic::at(
+                    span,
+                    format!("Invalid {name}"),
+                    if allowed.is_empty() {
+                        format!("Expected a string; found {}.", other.type_name())
+                    } else {
+                        format!("Expected one of {}; found {other}.", allowed.join(", "))
+                    },
+                ));
+                None
+            }
+        }
+    }
+
+    fn parsed<T>(
+        &mut self,
+        body: &Body,
+        name: &str,
+        deps: &mut Vec<NodeKey>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let s = self.string_attr(body, name, deps, &[])?;
+        let span = body[name].expr.span();
+        parse(&s)
+            .map_err(|e| {
+                self.diags
+                    .push(Diagnostic::at(span, format!("Invalid {name}"), e))
+            })
+            .ok()
+    }
+
+    /// Evaluates a `failover` block.
+    pub(crate) fn settings(&mut self, fo: &Failover) -> Option<Settings> {
+        let mut deps = Vec::new();
+        let errors = self.diags.0.len();
+        // Members: each entry must name a resource of the root module whose provider replicates.
+        let mut members = BTreeMap::new();
+        if let Some(a) = fo.body.get("members") {
+            match &a.expr.inner {
+                hcl_edit::expr::Expression::Object(o) => {
+                    for (k, v) in o.iter() {
+                        let site = match k {
+                            hcl_edit::expr::ObjectKey::Ident(i) => i.value().to_string(),
+                            hcl_edit::expr::ObjectKey::Expression(hcl_edit::expr::Expression::String(s)) => s.value().to_string(),
+                            _ => continue,
+                        };
+                        let refs = references(a.expr.file, v.expr());
+                        let Some(RefTarget::Resource(addr)) = refs.first().map(|r| r.target.clone()).filter(|_| refs.len() == 1) else {
+                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("Invalid member for site {site:?}"), "Each member must be a plain reference to one resource, such as sqlite_database.east."));
+                            continue;
+                        };
+                        if !self.config.root.sites.is_empty() && !self.config.root.sites.contains_key(&site) {
+                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("Unknown site {site:?}"), format!("Declare site {site:?} {{ ... }} or use one of: {}.", self.config.root.sites.keys().cloned().collect::<Vec<_>>().join(", "))));
+                        }
+                        let provider = self.registry.provider_for(&addr.type_name, false).unwrap_or_default().to_string();
+                        let replicates = self.registry.get(&provider).is_some_and(|p| p.replication().is_some());
+                        if addr.mode != Mode::Managed || !replicates {
+                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{addr} cannot be a failover member"), format!("The provider {provider:?} cannot replicate {}. Members must be of a type whose provider implements replication, such as sqlite_database.", addr.type_name)));
+                            continue;
+                        }
+                        let inst = AbsInstance { resource: AbsResource { module: ModuleInstance::root(), resource: addr }, key: None };
+                        deps.push(NodeKey::Instance { addr: inst.clone() });
+                        members.insert(site, MemberRef { addr: inst, provider });
+                    }
+                }
+                _ => self.diags.push(Diagnostic::at(a.expr.span(), "Invalid members", "members is an object from site name to member resource: { east = sqlite_database.east, west = sqlite_database.west }.")),
+            }
+        }
+        let member_values: BTreeMap<String, Value> = members
+            .iter()
+            .map(|(site, m)| {
+                let v = self
+                    .values
+                    .resources
+                    .get(&m.addr.resource)
+                    .and_then(|rv| rv.instances.get(&None))
+                    .cloned()
+                    .unwrap_or(Value::Unknown);
+                (site.clone(), v)
+            })
+            .collect();
+        let sites: Vec<&str> = members.keys().map(String::as_str).collect();
+        let sites: Vec<String> = sites.iter().map(|s| (*s).to_string()).collect();
+        let site_refs: Vec<&str> = sites.iter().map(String::as_str).collect();
+        let active = self.string_attr(&fo.body, "active", &mut deps, &site_refs);
+        let mode = if fo.replication.contains_key("mode") {
+            self.string_attr(&fo.replication, "mode", &mut deps, &["sync", "async"])
+        } else {
+            Some("async".into())
+        };
+        let max_lag_bytes = if fo.replication.contains_key("max_lag") {
+            self.parsed(&fo.replication, "max_lag", &mut deps, parse_size)
+        } else {
+            None
+        };
+        let rpo_seconds = if fo.body.contains_key("rpo") {
+            self.parsed(&fo.body, "rpo", &mut deps, parse_seconds)
+        } else {
+            None
+        };
+        let rto_seconds = if fo.body.contains_key("rto") {
+            self.parsed(&fo.body, "rto", &mut deps, parse_seconds)
+        } else {
+            None
+        };
+        let approval = if fo.body.contains_key("approval") {
+            self.string_attr(&fo.body, "approval", &mut deps, &["manual", "auto"])
+        } else {
+            Some("auto".into())
+        };
+        let mut health_check = BTreeMap::new();
+        for k in ["interval", "timeout"] {
+            if fo.health_check.contains_key(k) {
+                if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_seconds) {
+                    health_check.insert(k.to_string(), format!("{secs}s"));
+                }
+            }
+        }
+        if let Some((v, span)) = self.eval_attr(&fo.health_check, "failures", &mut deps) {
+            if matches!(v.as_f64(), Some(n) if n >= 1.0 && n.fract() == 0.0) {
+                health_check.insert("failures".into(), v.to_string());
+            } else {
+                self.diags.push(Diagnostic::at(span, "Invalid failures", "health_check.failures is a whole number of consecutive failed checks, at least 1."));
+            }
+        }
+        let mut checksum = Vec::new();
+        if let Some((v, span)) = self.eval_attr(&fo.verify, "checksum", &mut deps) {
+            match v.unmarked() {
+                Value::List(items) if items.iter().all(|i| i.as_str().is_some()) => {
+                    checksum = items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(str::to_string))
+                        .collect()
+                }
+                _ => self.diags.push(Diagnostic::at(
+                    span,
+                    "Invalid checksum",
+                    "verify.checksum is a list of data set names, such as [\"public.orders\"].",
+                )),
+            }
+        }
+        let mut hooks = Vec::new();
+        for h in &fo.hooks {
+            let (r, d) = self.eval(
+                &ModuleInstance::root(),
+                &self.config.root,
+                &h.command,
+                Iteration::default(),
+            );
+            deps.extend(d);
+            match r.map(|v| v.unmarked().clone()) {
+                Ok(Value::List(items)) if !items.is_empty() && items.iter().all(|i| i.as_str().is_some()) => hooks.push(HookSpec { when: h.when.clone(), command: items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect() }),
+                Ok(Value::Unknown) => self.diags.push(Diagnostic::at(h.command.span(), "Hook command must be known at plan time", "Build the command from variables, locals and literals, not from values known only after apply.")),
+                Ok(other) => self.diags.push(Diagnostic::at(h.command.span(), "Invalid hook command", format!("command is a non-empty list of strings: the program and its arguments; found {other}."))),
+                Err(d) => self.diags.push(d),
+            }
+        }
+        if self.diags.0.len() > errors {
+            return None;
+        }
+        Some(Settings {
+            active: active?,
+            members,
+            member_values,
+            mode: mode?,
+            max_lag_bytes,
+            rpo_seconds,
+            rto_seconds,
+            approval_manual: approval? == "manual",
+            checksum,
+            hooks,
+            health_check,
+            deps,
+        })
+    }
+
+    /// Plans one failover group: its value for traffic resources and, when needed, a switch.
+    pub(crate) async fn failover(&mut self, name: &str) {
+        let fo = self.config.root.failovers[name].clone();
+        let Some(st) = self.settings(&fo) else { return };
+        self.failover_members.insert(
+            name.to_string(),
+            st.members
+                .iter()
+                .map(|(s, m)| (s.clone(), m.addr.clone()))
+                .collect(),
+        );
+        let recorded = self.state.failovers.get(name).cloned();
+        let forced = self.opts.force.clone().filter(|f| f.group == name);
+        let mut notes = Vec::new();
+        let mut set_override = None;
+        let mut clear_override = false;
+        if let Some(f) = &forced {
+            if !st.members.contains_key(&f.to) {
+                self.diags.push(Diagnostic::at(
+                    fo.span.clone(),
+                    format!("failover.{name} has no member at site {:?}", f.to),
+                    format!(
+                        "Its sites are {}.",
+                        st.members.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                return;
+            }
+        }
+        let target = match (
+            &forced,
+            recorded.as_ref().and_then(|r| r.override_.as_ref()),
+        ) {
+            (Some(f), _) => {
+                set_override = Some(if f.emergency {
+                    "emergency failover".to_string()
+                } else {
+                    "switchover command".to_string()
+                });
+                f.to.clone()
+            }
+            (None, Some(ov)) if ov.site == st.active => {
+                clear_override = true;
+                notes.push(format!("The topology now says active = {:?}, which matches the override set by {} at {}; the override is cleared.", st.active, ov.reason, ov.at));
+                ov.site.clone()
+            }
+            (None, Some(ov)) => {
+                self.failover_notes.push(format!(
+                    "failover.{name} is active on {:?} by override ({} by {} at {}), but the topology says active = {:?}. standby will not switch back on its own. To resolve it, set active = {:?} in the topology, which clears the override, or switch back explicitly with `standby failover {name} --to {}` or `standby switchover {name} --to {}`.",
+                    ov.site, ov.reason, ov.by, ov.at, st.active, ov.site, st.active, st.active
+                ));
+                ov.site.clone()
+            }
+            (None, None) => st.active.clone(),
+        };
+        let from = recorded.as_ref().map(|r| r.active.clone());
+        let recorded_members: Vec<String> = recorded
+            .as_ref()
+            .map(|r| r.members.keys().cloned().collect())
+            .unwrap_or_default();
+        let kind = match &recorded {
+            None => Some(SwitchKind::Initial),
+            Some(r) if r.active != target => {
+                Some(if forced.as_ref().is_some_and(|f| f.emergency) {
+                    SwitchKind::Failover
+                } else {
+                    SwitchKind::Switchover
+                })
+            }
+            Some(_) if recorded_members != st.members.keys().cloned().collect::<Vec<_>>() => {
+                Some(SwitchKind::Resync)
+            }
+            Some(_) if clear_override || set_override.is_some() => Some(SwitchKind::RecordOnly),
+            Some(_) => None,
+        };
+        let epoch = recorded.as_ref().map_or(0, |r| r.epoch)
+            + u64::from(matches!(
+                kind,
+                Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
+            ));
+        let standbys: Vec<Value> = st
+            .members
+            .keys()
+            .filter(|s| **s != target)
+            .map(|s| Value::string(s.clone()))
+            .collect();
+        let value = Value::object([
+            ("name", Value::string(name)),
+            ("active", Value::string(target.clone())),
+            (
+                "active_member",
+                st.member_values
+                    .get(&target)
+                    .cloned()
+                    .unwrap_or(Value::Unknown),
+            ),
+            ("standbys", Value::List(standbys)),
+            ("epoch", Value::Number(epoch as f64)),
+            ("mode", Value::string(st.mode.clone())),
+            ("members", Value::Map(st.member_values.clone())),
+        ]);
+        self.values
+            .failovers
+            .insert(name.to_string(), value.clone());
+        let Some(kind) = kind else {
+            self.add_node(
+                NodeKey::Failover { name: name.into() },
+                &st.deps,
+                None,
+                Some(value),
+            );
+            return;
+        };
+        let mut steps = Vec::new();
+        match kind {
+            SwitchKind::Initial | SwitchKind::Resync => steps.push(StepKind::Configure),
+            SwitchKind::RecordOnly => {}
+            SwitchKind::Switchover | SwitchKind::Failover => {
+                let emergency = kind == SwitchKind::Failover;
+                steps.push(StepKind::Precheck);
+                if st.approval_manual && !emergency {
+                    steps.push(StepKind::Approval);
+                }
+                steps.extend(hooks_at(&st.hooks, "before_fence"));
+                steps.push(StepKind::Fence);
+                steps.push(if emergency {
+                    StepKind::MeasureGap
+                } else {
+                    StepKind::CatchUp
+                });
+                steps.push(StepKind::Promote);
+                steps.extend(hooks_at(&st.hooks, "after_promote"));
+                steps.push(StepKind::Verify);
+                steps.extend(hooks_at(&st.hooks, "after_switch"));
+                steps.push(StepKind::Reprotect);
+            }
+        }
+        steps.push(StepKind::Record);
+        let estimate = if matches!(kind, SwitchKind::Switchover | SwitchKind::Failover)
+            && self.opts.phase == Phase::Plan
+        {
+            self.estimate(&st, from.as_deref(), &target).await
+        } else {
+            None
+        };
+        let needs_data_loss_ack = estimate.as_ref().is_some_and(|e| {
+            let beyond = st.max_lag_bytes.is_some_and(|m| e.lag_bytes > m);
+            let unsynced_sync = kind == SwitchKind::Failover && st.mode == "sync" && !e.in_sync;
+            let gap = kind == SwitchKind::Failover
+                && e.lag_bytes > 0
+                && st.max_lag_bytes.is_none_or(|m| e.lag_bytes > m);
+            beyond || unsynced_sync || gap
+        });
+        let reason = match (kind, &from) {
+            (SwitchKind::Initial, _) => Reason::new(
+                "switch_initial",
+                format!(
+                    "set up replication: {target} is primary, {} following it ({})",
+                    if st.members.len() > 1 {
+                        st.members
+                            .keys()
+                            .filter(|s| **s != target)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    } else {
+                        "no standbys".into()
+                    },
+                    st.mode
+                ),
+            ),
+            (SwitchKind::Resync, _) => Reason::new(
+                "switch_resync",
+                "sync the standbys because the members changed",
+            ),
+            (SwitchKind::RecordOnly, _) => Reason::new(
+                "switch_record_only",
+                "record that the topology agrees with the override",
+            ),
+            (SwitchKind::Failover, Some(f)) => Reason::new(
+                "switch_failover",
+                format!("emergency failover from {f} to {target} requested by `standby failover`"),
+            ),
+            (_, Some(f)) if forced.is_some() => Reason::new(
+                "switch_requested",
+                format!("switch from {f} to {target} requested by `standby switchover`"),
+            ),
+            (_, f) => Reason::new(
+                "switch_active_changed",
+                format!(
+                    "switch because active changed from {:?} to {target:?}",
+                    f.as_deref().unwrap_or("")
+                ),
+            ),
+        };
+        // Nodes: the steps in a chain after the members are provisioned; the group's value
+        // (which traffic resources read) after promotion.
+        let mut prev: Vec<NodeKey> = st.deps.clone();
+        let mut value_added = false;
+        for step in &steps {
+            let key = NodeKey::Step {
+                group: name.into(),
+                step: step.clone(),
+            };
+            if matches!(step, StepKind::Verify | StepKind::Record) && !value_added {
+                self.add_node(
+                    NodeKey::Failover { name: name.into() },
+                    &prev,
+                    None,
+                    Some(value.clone()),
+                );
+                prev.push(NodeKey::Failover { name: name.into() });
+                value_added = true;
+            }
+            self.add_node(key.clone(), &prev, None, None);
+            prev = vec![key];
+        }
+        let plan = SwitchPlan {
+            group: name.to_string(),
+            kind,
+            from,
+            to: target,
+            epoch,
+            members: st.members,
+            mode: st.mode,
+            max_lag_bytes: st.max_lag_bytes,
+            rpo_seconds: st.rpo_seconds,
+            rto_seconds: st.rto_seconds,
+            approval_manual: st.approval_manual,
+            checksum: st.checksum,
+            hooks: st.hooks,
+            health_check: st.health_check,
+            estimate,
+            needs_data_loss_ack,
+            set_override,
+            clear_override,
+            reason,
+            notes,
+            traffic: Vec::new(),
+            steps,
+        };
+        self.switches.push(plan);
+    }
+
+    async fn estimate(&self, st: &Settings, from: Option<&str>, to: &str) -> Option<Estimate> {
+        let member = |site: &str| -> Option<Member> {
+            let m = st.members.get(site)?;
+            Some(Member {
+                site: site.to_string(),
+                type_name: m.addr.resource.resource.type_name.clone(),
+                state: st.member_values.get(site)?.deep_unmark().0,
+            })
+        };
+        let target = member(to)?;
+        let primary = from.and_then(member);
+        let repl = self.registry.get(&st.members.get(to)?.provider)?.clone();
+        let r = repl.replication()?;
+        let primary_reachable = match &primary {
+            Some(p) => r.status(p, None).await.is_ok_and(|s| s.healthy),
+            None => false,
+        };
+        let s = r
+            .status(&target, primary.as_ref().filter(|_| primary_reachable))
+            .await
+            .ok();
+        Some(Estimate {
+            target_healthy: s.as_ref().is_some_and(|s| s.healthy),
+            lag_bytes: s.as_ref().map_or(0, |s| s.lag_bytes),
+            lag_seconds: s.as_ref().map_or(0.0, |s| s.lag_seconds),
+            in_sync: s.as_ref().is_some_and(|s| s.in_sync),
+            primary_reachable,
+        })
+    }
+
+    /// Verification waits for every traffic resource: instances that read a group's value.
+    pub(crate) fn link_traffic(&mut self) {
+        for i in 0..self.switches.len() {
+            let group = self.switches[i].group.clone();
+            let Some(&fnode) = self.node_index(&NodeKey::Failover {
+                name: group.clone(),
+            }) else {
+                continue;
+            };
+            let Some(&verify) = self.node_index(&NodeKey::Step {
+                group: group.clone(),
+                step: StepKind::Verify,
+            }) else {
+                continue;
+            };
+            let traffic: Vec<u32> = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.change.is_some() && n.deps.contains(&fnode))
+                .map(|(j, _)| j as u32)
+                .collect();
+            let mut names = Vec::new();
+            for t in traffic {
+                if let Some(c) = self.nodes[t as usize]
+                    .change
+                    .and_then(|c| self.changes.get(c as usize))
+                {
+                    if c.action != super::model::Action::NoOp {
+                        names.push(c.addr.to_string());
+                    }
+                }
+                if !self.nodes[verify as usize].deps.contains(&t) {
+                    self.nodes[verify as usize].deps.push(t);
+                }
+            }
+            self.switches[i].traffic = names;
+        }
+    }
+}
+
+impl Walker<'_> {
+    /// `standby failover` and `standby switchover` run only the group's switch and the traffic
+    /// that follows it; every other pending change waits for a normal apply.
+    pub(crate) fn restrict_to_forced(&mut self) {
+        let Some(f) = self.opts.force.clone() else {
+            return;
+        };
+        self.switches.retain(|s| s.group == f.group);
+        let traffic: std::collections::BTreeSet<String> = self
+            .switches
+            .iter()
+            .flat_map(|s| s.traffic.iter().cloned())
+            .collect();
+        for c in &mut self.changes {
+            if c.action != super::model::Action::NoOp && !traffic.contains(&c.addr.to_string()) {
+                c.action = super::model::Action::NoOp;
+                c.after = c.before.clone();
+                c.reason = Some(Reason::new(
+                    "excluded_by_switch",
+                    format!(
+                        "excluded: `standby {}` runs only the switch of failover.{}",
+                        if f.emergency {
+                            "failover"
+                        } else {
+                            "switchover"
+                        },
+                        f.group
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn hooks_at(hooks: &[HookSpec], when: &str) -> Vec<StepKind> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.when == when)
+        .map(|(i, _)| StepKind::Hook(i as u32))
+        .collect()
+}

@@ -47,6 +47,9 @@ pub(crate) fn values_from_plan(plan: &Plan) -> Values {
                 v.outputs
                     .insert((module.clone(), name.clone()), val.clone());
             }
+            NodeKey::Failover { name } => {
+                v.failovers.insert(name.clone(), val.clone());
+            }
             NodeKey::ModuleVars { module } => {
                 if let standby_provider_sdk::Value::Map(m) = val {
                     v.vars.insert(module.clone(), m.clone());

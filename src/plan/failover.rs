@@ -612,6 +612,7 @@ impl Walker<'_> {
                     self.nodes[verify as usize].deps.push(t);
                 }
             }
+            names.sort();
             self.switches[i].traffic = names;
         }
     }

@@ -426,6 +426,9 @@ pub struct Plan {
     /// Failover switches.
     #[serde(default)]
     pub switches: Vec<SwitchPlan>,
+    /// Evaluated `site` blocks.
+    #[serde(default, with = "marked::map")]
+    pub sites: BTreeMap<String, Value>,
     /// Notes about failover groups with nothing to do, such as a standing override.
     #[serde(default)]
     pub failover_notes: Vec<String>,

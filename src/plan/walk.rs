@@ -171,6 +171,7 @@ pub async fn plan(
         outputs,
         expansions: w.expansions,
         switches: w.switches,
+        sites: w.values.sites.clone(),
         failover_notes: w.failover_notes,
         failover_members: w.failover_members,
         refreshed: refresh_only.then_some(w.refreshed),

@@ -15,13 +15,21 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct Mock {
     /// `create NAME`, `update NAME`, `delete NAME`, in completion order.
-    pub log: Mutex<Vec<String>>,
+    pub log: std::sync::Arc<Mutex<Vec<String>>>,
     running: AtomicUsize,
     /// The most actions seen running at once.
     pub max_running: AtomicUsize,
 }
 
 impl Mock {
+    /// A mock that writes into a log shared with other test providers.
+    pub fn with_log(log: std::sync::Arc<Mutex<Vec<String>>>) -> Self {
+        Mock {
+            log,
+            ..Mock::default()
+        }
+    }
+
     async fn act(&self, verb: &str, v: &Value) -> Result<(), ProviderError> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);

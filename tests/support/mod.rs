@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
 pub mod mock;
+pub mod replica;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

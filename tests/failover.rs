@@ -1,0 +1,464 @@
+//! The failover model through the library API with a mock replicating provider: step order,
+//! approval gates, data-loss acknowledgement, failure at every step with its compensation, and
+//! the override rules.
+
+mod support;
+
+use standby::apply::{apply, ApplyOptions, ApplyReport, Approvals};
+use standby::eval::Phase;
+use standby::plan::{plan, ForcedSwitch, Plan, PlanMode, PlanOptions, StepKind};
+use standby::registry::Registry;
+use standby::state::{LocalBackend, State, StateStore as _};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use support::mock::Mock;
+use support::replica::Replica;
+
+fn topology(active: &str, approval: &str, max_lag: &str) -> String {
+    format!(
+        r#"
+resource "mockdb_member" "east" {{ name = "east" }}
+resource "mockdb_member" "west" {{ name = "west" }}
+
+failover "orders" {{
+  active  = "{active}"
+  members = {{
+    east = mockdb_member.east
+    west = mockdb_member.west
+  }}
+  replication {{
+    mode    = "sync"
+    max_lag = "{max_lag}"
+  }}
+  approval = "{approval}"
+  verify {{
+    checksum = ["public.orders"]
+  }}
+}}
+
+resource "mock_thing" "dns" {{ name = "dns->${{failover.orders.active_member.address}}" }}
+resource "mock_thing" "lb" {{ name = "lb->${{failover.orders.active}}" }}
+resource "mock_thing" "unrelated" {{ name = "unrelated-{active}" }}
+"#
+    )
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    replica: Arc<Replica>,
+    registry: Registry,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rig {
+    fn new(hcl: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.hcl"), hcl).unwrap();
+        let replica = Arc::new(Replica::default());
+        let mut registry = Registry::standard();
+        registry.register(replica.clone());
+        registry.register(Arc::new(Mock::with_log(replica.log.clone())));
+        Rig {
+            dir,
+            replica,
+            registry,
+            rt: tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn write(&self, hcl: &str) {
+        std::fs::write(self.dir.path().join("main.hcl"), hcl).unwrap();
+    }
+
+    fn backend(&self) -> LocalBackend {
+        LocalBackend::new(self.dir.path(), "test")
+    }
+
+    fn state(&self) -> State {
+        self.backend().read().unwrap().unwrap_or_default()
+    }
+
+    fn plan(&self, force: Option<ForcedSwitch>) -> Plan {
+        let config = standby::config::load(self.dir.path())
+            .map_err(|(_, d)| d)
+            .unwrap();
+        let state = self.backend().read().unwrap();
+        let opts = PlanOptions {
+            env: "test".into(),
+            mode: PlanMode::Normal,
+            refresh: true,
+            targets: vec![],
+            replace: vec![],
+            phase: Phase::Plan,
+            topology_digest: String::new(),
+            force,
+        };
+        self.rt
+            .block_on(plan(
+                &config,
+                &self.registry,
+                state.as_ref(),
+                Default::default(),
+                &opts,
+            ))
+            .unwrap()
+    }
+
+    fn apply_with(&self, p: &Plan, approvals: Approvals, accept: &[&str]) -> ApplyReport {
+        let config = standby::config::load(self.dir.path())
+            .map_err(|(_, d)| d)
+            .unwrap();
+        let opts = ApplyOptions {
+            parallelism: 10,
+            stop: Arc::new(AtomicBool::new(false)),
+            events: None,
+            approvals,
+            accept_data_loss: accept
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>(),
+        };
+        self.rt
+            .block_on(apply(
+                &config,
+                &self.registry,
+                p,
+                &self.backend(),
+                self.state(),
+                opts,
+            ))
+            .unwrap()
+    }
+
+    fn apply(&self, force: Option<ForcedSwitch>) -> ApplyReport {
+        let p = self.plan(force);
+        self.apply_with(&p, Approvals::default(), &[])
+    }
+
+    fn clear_log(&self) {
+        self.replica.log.lock().unwrap().clear();
+    }
+}
+
+fn approve(group: &str) -> Approvals {
+    Approvals {
+        groups: [group.to_string()].into(),
+        ..Approvals::default()
+    }
+}
+
+#[test]
+fn a_switch_runs_its_steps_in_order_with_traffic_after_promotion() {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    let report = r.apply(None);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(r
+        .replica
+        .steps()
+        .contains(&"configure east <- west (Sync)".to_string()));
+    assert_eq!(r.state().failovers["orders"].active, "east");
+    r.clear_log();
+    r.write(&topology("west", "auto", "1MiB"));
+    let p = r.plan(None);
+    let sw = &p.switches[0];
+    assert_eq!(
+        sw.steps,
+        [
+            StepKind::Precheck,
+            StepKind::Fence,
+            StepKind::CatchUp,
+            StepKind::Promote,
+            StepKind::Verify,
+            StepKind::Reprotect,
+            StepKind::Record
+        ]
+    );
+    assert_eq!(sw.traffic, ["mock_thing.dns", "mock_thing.lb"]);
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let log = r.replica.steps();
+    let pos = |s: &str| {
+        log.iter()
+            .position(|l| l.starts_with(s))
+            .unwrap_or_else(|| panic!("{s} missing from {log:?}"))
+    };
+    assert!(pos("fence east epoch 2") < pos("catch_up west from east to 100"));
+    assert!(pos("catch_up west") < pos("promote west epoch 2"));
+    for traffic in ["update dns->west.db.internal", "update lb->west"] {
+        assert!(
+            pos("promote west") < pos(traffic),
+            "{traffic} must follow promotion: {log:?}"
+        );
+        assert!(
+            pos(traffic) < pos("checksum east"),
+            "{traffic} must precede verification: {log:?}"
+        );
+    }
+    assert!(pos("checksum west") < pos("rejoin east to west"));
+    let f = &r.state().failovers["orders"];
+    assert_eq!((f.active.as_str(), f.epoch), ("west", 2));
+    let last = f.history.last().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.from.as_deref(), last.to.as_str()),
+        ("switchover", Some("east"), "west")
+    );
+    assert_eq!(
+        last.steps
+            .iter()
+            .map(|s| s.step.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "precheck",
+            "fence",
+            "catch-up",
+            "promote",
+            "verify",
+            "re-protect",
+            "record"
+        ]
+    );
+    assert_eq!(
+        last.verification["public.orders"],
+        ("sum".to_string(), "sum".to_string())
+    );
+}
+
+#[test]
+fn the_approval_gate_stops_before_the_switch_and_opens_with_approval() {
+    let r = Rig::new(&topology("east", "manual", "1MiB"));
+    r.apply(None);
+    r.write(&topology("west", "manual", "1MiB"));
+    r.clear_log();
+    let p = r.plan(None);
+    assert!(p.switches[0].steps.contains(&StepKind::Approval));
+    // CI without approval: the gate holds; work before it (precheck, unrelated resources) ran.
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert_eq!(report.awaiting_approval, ["orders"]);
+    assert!(report.failed.is_empty());
+    let log = r.replica.steps();
+    assert!(log.iter().any(|l| l == "update unrelated-west"), "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.starts_with("fence")),
+        "nothing after the gate may run: {log:?}"
+    );
+    assert_eq!(r.state().failovers["orders"].active, "east");
+    // An approval file must name this exact plan.
+    let p = r.plan(None);
+    let wrong = Approvals {
+        file: vec![("orders".into(), "0000".into())],
+        plan_hash: "abcd".into(),
+        ..Approvals::default()
+    };
+    assert_eq!(r.apply_with(&p, wrong, &[]).awaiting_approval, ["orders"]);
+    // Interactively: a refusal fails the gate, a yes passes it.
+    let no = Approvals {
+        prompt: Some(Arc::new(|_| false)),
+        ..Approvals::default()
+    };
+    let report = r.apply_with(&p, no, &[]);
+    assert_eq!(report.failed[0].summary, "approval refused");
+    let p = r.plan(None);
+    let yes = Approvals {
+        prompt: Some(Arc::new(|sw| sw.group == "orders")),
+        ..Approvals::default()
+    };
+    let report = r.apply_with(&p, yes, &[]);
+    assert!(
+        report.failed.is_empty() && report.awaiting_approval.is_empty(),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(r.state().failovers["orders"].active, "west");
+    // --approve GROUP for CI, and a matching approval file, also pass.
+    r.write(&topology("east", "manual", "1MiB"));
+    let p = r.plan(None);
+    assert!(r
+        .apply_with(&p, approve("orders"), &[])
+        .awaiting_approval
+        .is_empty());
+    assert_eq!(r.state().failovers["orders"].active, "east");
+    r.write(&topology("west", "manual", "1MiB"));
+    let p = r.plan(None);
+    let file = Approvals {
+        file: vec![("orders".into(), "h1".into())],
+        plan_hash: "h1".into(),
+        ..Approvals::default()
+    };
+    assert!(r.apply_with(&p, file, &[]).awaiting_approval.is_empty());
+    assert_eq!(r.state().failovers["orders"].active, "west");
+}
+
+#[test]
+fn promotion_beyond_max_lag_needs_an_acknowledgement() {
+    let r = Rig::new(&topology("east", "auto", "1KiB"));
+    r.apply(None);
+    r.replica.lag.store(1_000_000, Ordering::SeqCst);
+    r.write(&topology("west", "auto", "1KiB"));
+    let p = r.plan(None);
+    assert!(p.switches[0].needs_data_loss_ack);
+    assert_eq!(
+        p.switches[0].estimate.as_ref().unwrap().lag_bytes,
+        1_000_000
+    );
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(
+        report.failed[0].summary.contains("beyond max_lag"),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(r.state().failovers["orders"].active, "east");
+    let p = r.plan(None);
+    let report = r.apply_with(&p, Approvals::default(), &["orders"]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(r.state().failovers["orders"].active, "west");
+}
+
+#[test]
+fn a_failure_at_any_step_stops_the_switch_compensates_and_a_rerun_converges() {
+    for (op, unfenced, promoted) in [
+        ("status", false, false),
+        ("fence", false, false),
+        ("catch_up", true, false),
+        ("promote", true, false),
+        ("checksum", false, true),
+        ("rejoin", false, true),
+    ] {
+        let r = Rig::new(&topology("east", "auto", "1MiB"));
+        r.apply(None);
+        r.write(&topology("west", "auto", "1MiB"));
+        r.clear_log();
+        *r.replica.fail_on.lock().unwrap() = Some(op.to_string());
+        let report = r.apply(None);
+        assert_eq!(report.failed.len(), 1, "{op}: {:?}", report.failed);
+        let log = r.replica.steps();
+        assert_eq!(
+            log.iter().any(|l| l == "unfence east"),
+            unfenced,
+            "{op}: {log:?}"
+        );
+        if unfenced {
+            assert!(
+                report.compensations[0].contains("unfenced east"),
+                "{op}: {:?}",
+                report.compensations
+            );
+        }
+        if promoted {
+            assert!(
+                report.compensations[0].contains("already promoted"),
+                "{op}: {:?}",
+                report.compensations
+            );
+        }
+        if !promoted {
+            assert!(
+                !log.iter().any(|l| l.starts_with("update dns")),
+                "{op}: traffic must not move before promotion: {log:?}"
+            );
+        }
+        let f = &r.state().failovers["orders"];
+        assert_eq!(
+            (f.active.as_str(), f.history.len()),
+            ("east", 1),
+            "{op}: an incomplete switch is never recorded"
+        );
+        *r.replica.fail_on.lock().unwrap() = None;
+        let report = r.apply(None);
+        assert!(report.failed.is_empty(), "{op} rerun: {:?}", report.failed);
+        assert_eq!(
+            r.state().failovers["orders"].active,
+            "west",
+            "{op}: the re-run converges"
+        );
+    }
+}
+
+#[test]
+fn an_emergency_failover_leaves_an_override_that_plans_never_silently_undo() {
+    let r = Rig::new(&topology("east", "manual", "1MiB"));
+    r.apply(None);
+    r.replica.down.lock().unwrap().insert("east".into());
+    r.clear_log();
+    let force = ForcedSwitch {
+        group: "orders".into(),
+        to: "west".into(),
+        emergency: true,
+    };
+    let p = r.plan(Some(force));
+    let sw = &p.switches[0];
+    assert!(
+        !sw.steps.contains(&StepKind::Approval)
+            && sw.steps.contains(&StepKind::MeasureGap)
+            && !sw.steps.contains(&StepKind::CatchUp)
+    );
+    let unrelated = p
+        .changes
+        .iter()
+        .find(|c| c.addr.to_string() == "mock_thing.unrelated")
+        .unwrap();
+    assert_eq!(unrelated.action, standby::plan::Action::NoOp);
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let log = r.replica.steps();
+    assert!(
+        log.contains(&"fence east unconfirmed".to_string())
+            && log.contains(&"promote west epoch 2".to_string()),
+        "{log:?}"
+    );
+    let f = r.state().failovers["orders"].clone();
+    assert_eq!(f.active, "west");
+    let ov = f.override_.unwrap();
+    assert_eq!(
+        (ov.site.as_str(), ov.reason.as_str()),
+        ("west", "emergency failover")
+    );
+    let notes = &f.history.last().unwrap().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("fence of east not confirmed")),
+        "{notes:?}"
+    );
+    // The topology still says east: no switch back, and the plan says why and what to do.
+    r.replica.down.lock().unwrap().clear();
+    let p = r.plan(None);
+    assert!(p.switches.is_empty());
+    assert!(
+        p.failover_notes[0].contains("will not switch back on its own"),
+        "{:?}",
+        p.failover_notes
+    );
+    assert!(p.failover_notes[0].contains("set active = \"west\""));
+    // Once the file agrees, the override is cleared.
+    r.write(&topology("west", "manual", "1MiB"));
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::RecordOnly);
+    assert!(p.switches[0].clear_override);
+    r.apply_with(&p, Approvals::default(), &[]);
+    assert!(r.state().failovers["orders"].override_.is_none());
+}
+
+#[test]
+fn a_switchover_command_is_a_planned_switch_with_an_override() {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    let force = ForcedSwitch {
+        group: "orders".into(),
+        to: "west".into(),
+        emergency: false,
+    };
+    let report = r.apply(Some(force));
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let f = r.state().failovers["orders"].clone();
+    assert_eq!(f.active, "west");
+    assert_eq!(f.override_.unwrap().reason, "switchover command");
+    assert!(r
+        .replica
+        .steps()
+        .iter()
+        .any(|l| l.starts_with("catch_up west")));
+}

@@ -50,6 +50,7 @@ fn run_case(shape: &str, n: usize) {
         replace: vec![],
         phase,
         topology_digest: String::new(),
+        force: None,
     };
 
     let t = Instant::now();
@@ -87,6 +88,8 @@ fn run_case(shape: &str, n: usize) {
         parallelism: 10,
         stop: Arc::new(AtomicBool::new(false)),
         events: None,
+        approvals: Default::default(),
+        accept_data_loss: Default::default(),
     };
     let report = rt
         .block_on(apply(&config, &registry, &p, &backend, State::new(), ao))

@@ -17,7 +17,7 @@ fn quickstart_applies_converges_and_destroys() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"])
         .code(0)
-        .stdout_has("Apply complete! Resources: 5 added, 0 changed, 0 destroyed.")
+        .stdout_has("Apply complete! Resources: 8 added, 0 changed, 0 destroyed.")
         .stdout_has("active_endpoint = \"east.us-east.internal:5432\"");
     assert!(t
         .read("out/dev/routing.json")
@@ -40,7 +40,9 @@ fn quickstart_applies_converges_and_destroys() {
     r.code(2)
         .stdout_has("# standby_data.epoch must be replaced")
         .stdout_has("(replace because \"triggers_replace\" cannot be updated in place)")
-        .stdout_has("Plan: 1 to add, 1 to change, 1 to destroy.");
+        .stdout_has(
+            "Plan: 1 to add, 2 to change, 1 to destroy. Switch: failover.orders east -> west.",
+        );
     t.run(&["output", "-e", "dev", "active_endpoint"])
         .code(0)
         .stdout_has("east.us-east.internal:5432");
@@ -49,7 +51,7 @@ fn quickstart_applies_converges_and_destroys() {
         .stdout_has("module.site[\"west\"].local_file.conf");
     t.run(&["destroy", "-e", "dev", "--auto-approve"])
         .code(0)
-        .stdout_has("Destroy complete! Resources: 0 added, 0 changed, 5 destroyed.");
+        .stdout_has("Destroy complete! Resources: 0 added, 0 changed, 8 destroyed.");
     assert!(!t.join("out/dev/routing.json").exists());
     t.run(&["state", "list", "-e", "dev"]).code(0);
 }
@@ -86,7 +88,7 @@ fn json_plan_follows_terraform_shape_and_hides_sensitive_values() {
     assert_eq!(j["format_version"], "1.0");
     assert_eq!(j["environment"], "prod");
     let changes = j["resource_changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 5);
+    assert_eq!(changes.len(), 8);
     let token = changes
         .iter()
         .find(|c| c["address"] == "local_sensitive_file.token")
@@ -124,7 +126,7 @@ fn json_plan_follows_terraform_shape_and_hides_sensitive_values() {
         .find(|n| n["address"] == "local_file.routing")
         .unwrap();
     assert!(!routing_node["depends_on"].as_array().unwrap().is_empty());
-    assert_eq!(j["summary"]["add"], 5);
+    assert_eq!(j["summary"]["add"], 8);
     insta::assert_json_snapshot!("quickstart_plan_json_summary", j["summary"]);
 }
 
@@ -148,7 +150,7 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     t.run(&["plan", "-e", "dev", "--out", "dev.plan"])
         .code(0)
         .stdout_has("standby apply dev.plan");
-    t.run(&["apply", "dev.plan"]).code(0).stdout_has("5 added");
+    t.run(&["apply", "dev.plan"]).code(0).stdout_has("8 added");
     // Applying it again: the state moved on.
     t.run(&["apply", "dev.plan"])
         .code(1)
@@ -173,7 +175,7 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     t.write("main.hcl", &main);
     t.run(&["apply", "west.plan"])
         .code(0)
-        .stdout_has("1 added, 1 changed, 1 destroyed");
+        .stdout_has("1 added, 2 changed, 1 destroyed");
     assert!(t
         .read("out/dev/routing.json")
         .contains("\"active\":\"west\""));
@@ -202,11 +204,11 @@ fn environments_have_their_own_state_and_unknown_ones_list_the_known() {
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
     t.run(&["plan", "-e", "prod", "--detailed-exitcode"])
         .code(2)
-        .stdout_has("Plan: 5 to add");
-    t.run(&["plan", "-e", "staging"])
+        .stdout_has("Plan: 8 to add");
+    t.run(&["plan", "-e", "qa"])
         .code(1)
-        .stderr_has("No environment \"staging\"")
-        .stderr_has("Environments that exist: dev, prod.");
+        .stderr_has("No environment \"qa\"")
+        .stderr_has("Environments that exist: dev, prod, staging.");
     assert!(t.join(".standby/state/dev.json").exists());
     assert!(!t.join(".standby/state/prod.json").exists());
 }
@@ -267,7 +269,7 @@ fn state_commands_list_show_move_remove_and_pull() {
     let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(s["format_version"], 1);
     assert_eq!(s["serial"], 3);
-    assert_eq!(s["resources"].as_array().unwrap().len(), 4);
+    assert_eq!(s["resources"].as_array().unwrap().len(), 7);
     assert!(s["resources"][0]["dependencies"].is_array());
     assert!(t.join(".standby/state/dev.json.backup").exists());
     use std::os::unix::fs::PermissionsExt as _;

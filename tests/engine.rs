@@ -62,6 +62,7 @@ impl Engine {
             replace: vec![],
             phase: Phase::Plan,
             topology_digest: String::new(),
+            force: None,
         };
         let p = rt
             .block_on(plan(
@@ -81,6 +82,8 @@ impl Engine {
             parallelism,
             stop: Arc::new(AtomicBool::new(false)),
             events: None,
+            approvals: Default::default(),
+            accept_data_loss: Default::default(),
         };
         let report = rt
             .block_on(apply(
@@ -339,6 +342,7 @@ module "m" {
         replace: vec![],
         phase: Phase::Plan,
         topology_digest: String::new(),
+        force: None,
     };
     let p = rt
         .block_on(plan(

@@ -39,6 +39,9 @@ struct Walk<'a> {
     culprit: Vec<Option<String>>,
     report: ApplyReport,
     runs: BTreeMap<String, SwitchRun>,
+    /// Members' attributes as recorded before this apply, for members the plan leaves alone
+    /// (such as an old primary that is gone during an emergency failover).
+    recorded_members: BTreeMap<AbsInstance, Value>,
     failed_groups: std::collections::BTreeSet<String>,
     root: std::path::PathBuf,
 }
@@ -113,6 +116,12 @@ pub async fn apply(
         culprit: vec![None; n],
         report: ApplyReport::default(),
         runs: BTreeMap::new(),
+        recorded_members: plan
+            .failover_members
+            .values()
+            .flat_map(|m| m.values())
+            .filter_map(|a| state.resources.get(a).map(|st| (a.clone(), st.value())))
+            .collect(),
         failed_groups: std::collections::BTreeSet::new(),
         root: config.root_dir.clone(),
     };
@@ -524,15 +533,17 @@ impl Walk<'_> {
                     .members
                     .iter()
                     .map(|(site, m)| {
-                        (
-                            site.clone(),
-                            self.values
-                                .resources
-                                .get(&m.addr.resource)
-                                .and_then(|rv| rv.instances.get(&m.addr.key))
-                                .cloned()
-                                .unwrap_or(Value::Null),
-                        )
+                        let current = self
+                            .values
+                            .resources
+                            .get(&m.addr.resource)
+                            .and_then(|rv| rv.instances.get(&m.addr.key))
+                            .cloned();
+                        let value = current
+                            .filter(|v| !v.is_null())
+                            .or_else(|| self.recorded_members.get(&m.addr).cloned())
+                            .unwrap_or(Value::Null);
+                        (site.clone(), value)
                     })
                     .collect();
                 let ctx = StepCtx {

@@ -11,7 +11,7 @@ mod switch;
 mod table;
 
 pub use executor::apply;
-pub use switch::Approvals;
+pub use switch::{Approvals, Prompt};
 
 use crate::plan::Action;
 use crate::state::State;

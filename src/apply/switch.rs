@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Asks a person to approve a switch.
+pub type Prompt = Arc<dyn Fn(&SwitchPlan) -> bool + Send + Sync>;
+
 /// Decides approval gates.
 #[derive(Clone, Default)]
 pub struct Approvals {
@@ -19,7 +22,7 @@ pub struct Approvals {
     /// The hash of the plan being applied.
     pub plan_hash: String,
     /// Asks a person; `None` when nobody can be asked.
-    pub prompt: Option<Arc<dyn Fn(&SwitchPlan) -> bool + Send + Sync>>,
+    pub prompt: Option<Prompt>,
 }
 
 /// What one step did.

@@ -507,29 +507,28 @@ fn approvals(
         }
     }
     let color = ws.color;
-    let prompt: Option<Arc<dyn Fn(&crate::plan::SwitchPlan) -> bool + Send + Sync>> =
-        if std::io::stdin().is_terminal() {
-            Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
-                let what = format!(
-                    "switch of failover.{} from {} to {}",
-                    sw.group,
-                    sw.from.as_deref().unwrap_or("-"),
-                    sw.to
-                );
-                eprint!(
-                    "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
-                    if color {
-                        "\x1b[1mApproval gate\x1b[0m"
-                    } else {
-                        "Approval gate"
-                    }
-                );
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
-            }))
-        } else {
-            None
-        };
+    let prompt: Option<crate::apply::Prompt> = if std::io::stdin().is_terminal() {
+        Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
+            let what = format!(
+                "switch of failover.{} from {} to {}",
+                sw.group,
+                sw.from.as_deref().unwrap_or("-"),
+                sw.to
+            );
+            eprint!(
+                "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
+                if color {
+                    "\x1b[1mApproval gate\x1b[0m"
+                } else {
+                    "Approval gate"
+                }
+            );
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+        }))
+    } else {
+        None
+    };
     Ok(crate::apply::Approvals {
         groups: gates.approve.iter().cloned().collect(),
         file,

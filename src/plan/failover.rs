@@ -374,7 +374,8 @@ impl Walker<'_> {
             Some(_) if recorded_members != st.members.keys().cloned().collect::<Vec<_>>() => {
                 Some(SwitchKind::Resync)
             }
-            Some(_) if clear_override || set_override.is_some() => Some(SwitchKind::RecordOnly),
+            Some(_) if forced.is_some() => None,
+            Some(_) if clear_override => Some(SwitchKind::RecordOnly),
             Some(_) => None,
         };
         let epoch = recorded.as_ref().map_or(0, |r| r.epoch)

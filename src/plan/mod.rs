@@ -62,9 +62,15 @@ pub fn execution_graph_text(plan: &Plan, mermaid: bool) -> String {
         .nodes
         .iter()
         .map(|n| {
-            let label = match n.change.and_then(|c| plan.changes.get(c as usize)) {
-                Some(c) => format!("{} [{}]", n.key, c.action.terraform_actions().join(",")),
-                None => n.key.to_string(),
+            let label = match (n.change.and_then(|c| plan.changes.get(c as usize)), &n.key) {
+                (Some(c), _) => format!("{} [{}]", n.key, c.action.terraform_actions().join(",")),
+                (None, NodeKey::Step { group, step }) => {
+                    match plan.switches.iter().find(|s| s.group == *group) {
+                        Some(sw) => format!("{}: {}", n.key, describe_step(sw, step)),
+                        None => n.key.to_string(),
+                    }
+                }
+                (None, _) => n.key.to_string(),
             };
             dag.add(label)
         })

@@ -462,3 +462,21 @@ fn a_switchover_command_is_a_planned_switch_with_an_override() {
         .iter()
         .any(|l| l.starts_with("catch_up west")));
 }
+
+#[test]
+fn adding_a_standby_site_plans_its_provisioning_and_initial_sync() {
+    let one = topology("east", "auto", "1MiB").replace("    west = mockdb_member.west\n", "");
+    let r = Rig::new(&one);
+    r.apply(None);
+    assert_eq!(r.state().failovers["orders"].members.len(), 1);
+    r.write(&topology("east", "auto", "1MiB"));
+    r.clear_log();
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Resync);
+    assert_eq!(p.switches[0].steps, [StepKind::Configure, StepKind::Record]);
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(r.replica.steps().contains(&"configure east <- west (Sync)".to_string()));
+    assert_eq!(r.state().failovers["orders"].members.len(), 2);
+    assert!(r.plan(None).switches.is_empty(), "nothing left to do");
+}

@@ -62,12 +62,20 @@ fn node_json(id: usize, n: &ExecNode, plan: &Plan) -> J {
             match other {
                 NodeKey::Local { .. } => "local",
                 NodeKey::Output { .. } => "output",
+                NodeKey::Failover { .. } => "failover",
+                NodeKey::Step { .. } => "switch_step",
                 _ => "module_inputs",
             },
             other.to_string(),
         ),
     };
     let mut o = json!({ "id": id, "kind": kind, "address": address, "depends_on": n.deps });
+    if let NodeKey::Step { group, step } = &n.key {
+        if let Some(sw) = plan.switches.iter().find(|s| s.group == *group) {
+            o["step"] = J::String(step.to_string());
+            o["reason"] = J::String(super::describe_step(sw, step));
+        }
+    }
     if let Some(c) = n.change.and_then(|c| plan.changes.get(c as usize)) {
         o["actions"] = json!(c.action.terraform_actions());
         if let Some(r) = &c.reason {

@@ -476,7 +476,10 @@ fn adding_a_standby_site_plans_its_provisioning_and_initial_sync() {
     assert_eq!(p.switches[0].steps, [StepKind::Configure, StepKind::Record]);
     let report = r.apply_with(&p, Approvals::default(), &[]);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
-    assert!(r.replica.steps().contains(&"configure east <- west (Sync)".to_string()));
+    assert!(r
+        .replica
+        .steps()
+        .contains(&"configure east <- west (Sync)".to_string()));
     assert_eq!(r.state().failovers["orders"].members.len(), 2);
     assert!(r.plan(None).switches.is_empty(), "nothing left to do");
 }

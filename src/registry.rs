@@ -23,6 +23,7 @@ impl Registry {
         let mut r = Self::new();
         r.register(Arc::new(StandbyProvider));
         r.register(Arc::new(LocalProvider::new()));
+        r.register(Arc::new(standby_provider_postgres::PostgresProvider::new()));
         r
     }
 

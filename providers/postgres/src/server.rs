@@ -1,0 +1,367 @@
+//! One PostgreSQL server: its settings from resource attributes, its processes, its SQL.
+
+use standby_provider_sdk::{ProviderError, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+pub(crate) fn perr(summary: impl Into<String>, e: impl std::error::Error) -> ProviderError {
+    // tokio-postgres prints "db error" and keeps the server's message in the source.
+    let detail = match e.source() {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    };
+    ProviderError::new(summary, detail)
+}
+
+/// The newest `/usr/lib/postgresql/*/bin`, or `pg_config --bindir`.
+pub(crate) fn default_bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    dirs.sort();
+    if let Some((_, d)) = dirs.pop() {
+        return Some(d);
+    }
+    let out = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map(|u| u == "0")
+        })
+        .unwrap_or(false)
+}
+
+fn user_ids(user: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&user))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+    })
+}
+
+/// A server as its resource describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Server {
+    pub listen: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub run_as: Option<String>,
+    pub superuser: String,
+    pub password: Option<String>,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Server {
+    /// Reads the attributes; relative paths resolve against `root`.
+    pub(crate) fn from_value(v: &Value, root: &Path) -> Result<Server, ProviderError> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let listen = s("listen").ok_or_else(|| {
+            ProviderError::new(
+                "listen is required",
+                "set listen to a loopback address such as 127.0.0.2",
+            )
+        })?;
+        let port =
+            v.get("port").and_then(Value::as_f64).ok_or_else(|| {
+                ProviderError::new("port is required", "set port to a free TCP port")
+            })? as u16;
+        let data_dir = s("data_dir").ok_or_else(|| {
+            ProviderError::new(
+                "data_dir is required",
+                "set data_dir to a directory for the cluster",
+            )
+        })?;
+        let data_dir = if Path::new(&data_dir).is_absolute() {
+            PathBuf::from(data_dir)
+        } else {
+            root.join(data_dir)
+        };
+        let bin_dir = match s("bin_dir") {
+            Some(b) => PathBuf::from(b),
+            None => default_bin_dir().ok_or_else(|| ProviderError::new("PostgreSQL is not installed", "no /usr/lib/postgresql/*/bin and no pg_config on PATH; install it (apt-get install postgresql) or set bin_dir"))?,
+        };
+        let settings = match v.get("settings") {
+            Some(Value::Map(m)) => m
+                .iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        x.as_str().map_or_else(|| x.to_string(), str::to_string),
+                    )
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        Ok(Server {
+            listen,
+            port,
+            data_dir,
+            bin_dir,
+            run_as: s("run_as"),
+            superuser: s("superuser").unwrap_or_else(|| "postgres".into()),
+            password: s("superuser_password"),
+            settings,
+        })
+    }
+
+    /// A command for one of the server programs, run as `run_as` when we are root.
+    pub(crate) fn command(&self, program: &str) -> tokio::process::Command {
+        let bin = self.bin_dir.join(program);
+        let mut c = match &self.run_as {
+            Some(user) if running_as_root() => {
+                let mut c = tokio::process::Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(bin);
+                c
+            }
+            _ => tokio::process::Command::new(bin),
+        };
+        if let Some(p) = &self.password {
+            c.env("PGPASSWORD", p);
+        }
+        c.env("LC_ALL", "C.UTF-8")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs a server program, failing with its output.
+    pub(crate) async fn run(&self, program: &str, args: &[&str]) -> Result<String, ProviderError> {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .await
+            .map_err(|e| perr(format!("cannot run {program}"), e))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() {
+            return Err(ProviderError::new(
+                format!("{program} failed ({})", out.status),
+                text.lines()
+                    .rev()
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// Gives a path to `run_as`.
+    pub(crate) fn chown(&self, path: &Path) -> Result<(), ProviderError> {
+        let Some(user) = &self.run_as else {
+            return Ok(());
+        };
+        if !running_as_root() {
+            return Ok(());
+        }
+        let (uid, gid) = user_ids(user).ok_or_else(|| {
+            ProviderError::new(
+                format!("no user {user:?}"),
+                "run_as must name an existing OS user, such as postgres",
+            )
+        })?;
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(|e| perr(format!("cannot chown {}", path.display()), e))
+    }
+
+    /// The connection string for libpq tools.
+    pub(crate) fn conninfo(&self) -> String {
+        let mut s = format!(
+            "host={} port={} user={} dbname=postgres connect_timeout=3",
+            self.listen, self.port, self.superuser
+        );
+        if let Some(p) = &self.password {
+            s.push_str(&format!(" password={p}"));
+        }
+        s
+    }
+
+    /// Connects as the superuser.
+    pub(crate) async fn connect(&self) -> Result<Client, ProviderError> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&self.listen)
+            .port(self.port)
+            .user(&self.superuser)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(3))
+            .application_name("standby");
+        if let Some(p) = &self.password {
+            cfg.password(p);
+        }
+        let (client, conn) = cfg.connect(NoTls).await.map_err(|e| {
+            perr(
+                format!("cannot connect to {}:{}", self.listen, self.port),
+                e,
+            )
+        })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    /// The settings file standby owns, from the resource's attributes.
+    pub(crate) fn write_conf(&self) -> Result<(), ProviderError> {
+        let mut conf = format!(
+            // No unix socket: it would live in the data directory, where pg_rewind trips over it.
+            "# Written by standby from the postgres_server resource; edits are overwritten.\nlisten_addresses = '{}'\nport = {}\nunix_socket_directories = ''\nwal_level = replica\nwal_log_hints = on\nmax_wal_senders = 10\nmax_replication_slots = 10\nhot_standby = on\nwal_keep_size = '512MB'\n",
+            self.listen, self.port
+        );
+        for (k, v) in &self.settings {
+            conf.push_str(&format!("{k} = '{}'\n", v.replace('\'', "''")));
+        }
+        self.write_file("standby.conf", &conf)?;
+        let main = self.data_dir.join("postgresql.conf");
+        let text =
+            std::fs::read_to_string(&main).map_err(|e| perr("cannot read postgresql.conf", e))?;
+        if !text.contains("include_if_exists = 'standby.conf'") {
+            self.write_file("postgresql.conf", &format!("{text}\ninclude_if_exists = 'standby.conf'\ninclude_if_exists = 'standby-role.conf'\n"))?;
+        }
+        Ok(())
+    }
+
+    /// The member's own name, which walsenders report and `synchronous_standby_names` uses.
+    pub(crate) fn write_role_conf(&self, cluster_name: &str) -> Result<(), ProviderError> {
+        self.write_file(
+            "standby-role.conf",
+            &format!("cluster_name = '{cluster_name}'\n"),
+        )
+    }
+
+    pub(crate) fn write_file(&self, name: &str, text: &str) -> Result<(), ProviderError> {
+        let path = self.data_dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| perr(format!("cannot write {}", path.display()), e))?;
+        self.chown(&path)
+    }
+
+    pub(crate) async fn start(&self) -> Result<(), ProviderError> {
+        let log = self.data_dir.join("server.log");
+        let dir = self.data_dir.display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &dir,
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub(crate) async fn stop(&self, mode: &str) -> Result<(), ProviderError> {
+        let dir = self.data_dir.display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &dir, "-m", mode, "-w", "-t", "60", "stop"],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether a postmaster runs for this data directory.
+    pub(crate) async fn is_running(&self) -> bool {
+        let dir = self.data_dir.display().to_string();
+        self.command("pg_ctl")
+            .args(["-D", &dir, "status"])
+            .output()
+            .await
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Creates the data directory with initdb.
+    pub(crate) async fn initdb(&self) -> Result<(), ProviderError> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| perr(format!("cannot create {}", self.data_dir.display()), e))?;
+        self.chown(&self.data_dir)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| perr("cannot set permissions", e))?;
+        let dir = self.data_dir.display().to_string();
+        let auth = if self.password.is_some() {
+            "scram-sha-256"
+        } else {
+            "trust"
+        };
+        let mut args = vec![
+            "-D".to_string(),
+            dir,
+            "--data-checksums".into(),
+            "-U".into(),
+            self.superuser.clone(),
+            "--auth-local=trust".into(),
+            format!("--auth-host={auth}"),
+        ];
+        let pwfile = self.data_dir.with_extension("pwfile");
+        if let Some(p) = &self.password {
+            std::fs::write(&pwfile, p).map_err(|e| perr("cannot write the password file", e))?;
+            self.chown(&pwfile)?;
+            args.push(format!("--pwfile={}", pwfile.display()));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = self.run("initdb", &refs).await;
+        let _ = std::fs::remove_file(&pwfile);
+        r?;
+        let hba = self.data_dir.join("pg_hba.conf");
+        let mut text =
+            std::fs::read_to_string(&hba).map_err(|e| perr("cannot read pg_hba.conf", e))?;
+        text.push_str(&format!("\n# standby: loopback clients and replication\nhost all all 127.0.0.0/8 {auth}\nhost replication all 127.0.0.0/8 {auth}\n"));
+        self.write_file("pg_hba.conf", &text)?;
+        self.write_conf()
+    }
+
+    /// Removes the data directory's contents, keeping the directory.
+    pub(crate) fn wipe(&self) -> Result<(), ProviderError> {
+        if self.data_dir.exists() {
+            std::fs::remove_dir_all(&self.data_dir)
+                .map_err(|e| perr(format!("cannot remove {}", self.data_dir.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// `X/Y` to a number.
+pub(crate) fn parse_lsn(s: &str) -> u64 {
+    let (hi, lo) = s.split_once('/').unwrap_or(("0", "0"));
+    (u64::from_str_radix(hi, 16).unwrap_or(0) << 32) | u64::from_str_radix(lo, 16).unwrap_or(0)
+}
+
+/// A number to `X/Y`.
+pub(crate) fn format_lsn(n: u64) -> String {
+    format!("{:X}/{:X}", n >> 32, n & 0xFFFF_FFFF)
+}

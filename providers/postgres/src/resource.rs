@@ -122,9 +122,9 @@ fn literal(s: &str) -> String {
 async fn client_for(v: &Value) -> Result<tokio_postgres::Client, ProviderError> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host(&s("host").unwrap_or_default())
+    cfg.host(s("host").unwrap_or_default())
         .port(v.get("port").and_then(Value::as_f64).unwrap_or(5432.0) as u16)
-        .user(&s("username").unwrap_or_else(|| "postgres".into()))
+        .user(s("username").unwrap_or_else(|| "postgres".into()))
         .dbname("postgres")
         .connect_timeout(std::time::Duration::from_secs(3));
     if let Some(p) = s("password") {

@@ -524,11 +524,12 @@ impl Walk<'_> {
                     .get(&sw.members.get(&sw.to)?.provider)?
                     .clone();
                 let (group, step) = (group.clone(), step.clone());
-                let final_position = self
+                let run = self
                     .runs
                     .entry(group.clone())
-                    .or_insert_with(SwitchRun::new)
-                    .final_position;
+                    .or_insert_with(SwitchRun::new);
+                let (final_position, target_checksums) =
+                    (run.final_position, run.target_checksums.clone());
                 let members = sw
                     .members
                     .iter()
@@ -551,6 +552,7 @@ impl Walk<'_> {
                     provider,
                     members,
                     final_position,
+                    target_checksums,
                     accept_data_loss: opts.accept_data_loss.contains(&group),
                     approvals: opts.approvals.clone(),
                     root: self.root.clone(),

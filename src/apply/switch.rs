@@ -33,6 +33,7 @@ pub(crate) struct StepOutcome {
     pub fenced: bool,
     pub promoted: bool,
     pub verification: BTreeMap<String, (String, String)>,
+    pub target_checksums: BTreeMap<String, String>,
     pub notes: Vec<String>,
 }
 
@@ -50,6 +51,8 @@ pub(crate) struct StepCtx {
     pub provider: Arc<dyn Provider>,
     pub members: BTreeMap<String, Value>,
     pub final_position: Option<u64>,
+    /// The new primary's checksums, taken at promotion, before traffic moved.
+    pub target_checksums: BTreeMap<String, String>,
     pub accept_data_loss: bool,
     pub approvals: Approvals,
     pub root: PathBuf,
@@ -63,6 +66,7 @@ pub(crate) struct SwitchRun {
     pub started_at: String,
     pub steps: Vec<StepRecord>,
     pub verification: BTreeMap<String, (String, String)>,
+    pub target_checksums: BTreeMap<String, String>,
     pub notes: Vec<String>,
     pub final_position: Option<u64>,
     pub fenced: bool,
@@ -76,6 +80,7 @@ impl SwitchRun {
             started_at: now_rfc3339(),
             steps: Vec::new(),
             verification: BTreeMap::new(),
+            target_checksums: BTreeMap::new(),
             notes: Vec::new(),
             final_position: None,
             fenced: false,
@@ -93,6 +98,7 @@ impl SwitchRun {
         self.fenced |= o.fenced;
         self.promoted |= o.promoted;
         self.verification.extend(o.verification);
+        self.target_checksums.extend(o.target_checksums);
         self.notes.extend(o.notes);
     }
 
@@ -440,6 +446,14 @@ impl StepCtx {
                     .await
                     .map_err(|e| self.pe(e))?;
                 out.promoted = true;
+                // Checksum the new primary now: traffic moves only after this step, so the data
+                // is exactly what the fenced primary handed over.
+                if !self.plan.checksum.is_empty() {
+                    out.target_checksums = r
+                        .checksum(&to, &self.plan.checksum)
+                        .await
+                        .map_err(|e| self.pe(e))?;
+                }
                 out.detail = format!("{} promoted at epoch {}", self.plan.to, self.plan.epoch);
             }
             StepKind::Verify => {
@@ -458,10 +472,13 @@ impl StepCtx {
                                 .checksum(f, &self.plan.checksum)
                                 .await
                                 .map_err(|e| self.pe(e))?;
-                            let new = r
-                                .checksum(&to, &self.plan.checksum)
-                                .await
-                                .map_err(|e| self.pe(e))?;
+                            let new = if self.target_checksums.is_empty() {
+                                r.checksum(&to, &self.plan.checksum)
+                                    .await
+                                    .map_err(|e| self.pe(e))?
+                            } else {
+                                self.target_checksums.clone()
+                            };
                             for name in &self.plan.checksum {
                                 let (a, b) = (
                                     old.get(name).cloned().unwrap_or_default(),

@@ -124,7 +124,33 @@ impl PostgresProvider {
         } else {
             "ALTER SYSTEM RESET synchronous_standby_names".to_string()
         };
-        alter_system(&c, &[&sql], "set the replication mode").await
+        alter_system(&c, &[&sql], "set the replication mode").await?;
+        if mode == ReplicationMode::Sync && !standbys.is_empty() {
+            // The reload is asynchronous: report sync only once a standby is in sync.
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                let n: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| perr("cannot read replication", e))?
+                    .get(0);
+                if n > 0 {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            return Err(ProviderError::new(
+                "no standby became synchronous",
+                format!(
+                    "synchronous_standby_names names {}, but none is in sync after 10 s",
+                    standbys.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
     async fn epoch_seen(c: &tokio_postgres::Client) -> u64 {

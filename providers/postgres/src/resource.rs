@@ -195,6 +195,12 @@ impl PostgresProvider {
             return srv.start().await;
         }
         let c = srv.connect().await?;
+        // A value set with ALTER SYSTEM would override standby.conf: the resource wins.
+        for k in srv.settings.keys() {
+            let _ = c
+                .batch_execute(&format!("ALTER SYSTEM RESET {}", ident(k)))
+                .await;
+        }
         c.batch_execute("SELECT pg_reload_conf()")
             .await
             .map_err(|e| perr("cannot reload", e))?;

@@ -327,11 +327,13 @@ impl Replication for PostgresProvider {
             }),
             Err(e) if best_effort => {
                 // Unreachable: make sure it is not running before anyone else takes writes.
-                let stopped = if s.data_dir.exists() {
+                let stopped = if !s.data_dir.exists() {
+                    false
+                } else if s.is_running().await {
                     let _ = s.stop("immediate").await;
                     !s.is_running().await
                 } else {
-                    false
+                    true
                 };
                 Ok(FenceOutcome {
                     confirmed: stopped,
@@ -412,16 +414,27 @@ impl Replication for PostgresProvider {
             .map_err(|e| perr("cannot read the role", e))?
             .get(0);
         if recovering {
-            let ok: bool = c
-                .query_one("SELECT pg_promote(true, 60)", &[])
+            // pg_promote(wait => true) polls every 100 ms; poll ourselves, much more often.
+            c.batch_execute("SELECT pg_promote(false)")
                 .await
-                .map_err(|e| perr("pg_promote failed", e))?
-                .get(0);
-            if !ok {
-                return Err(ProviderError::new(
-                    "promotion did not finish",
-                    "pg_promote returned false within 60 s",
-                ));
+                .map_err(|e| perr("pg_promote failed", e))?;
+            let start = Instant::now();
+            loop {
+                let still: bool = c
+                    .query_one("SELECT pg_is_in_recovery()", &[])
+                    .await
+                    .map_err(|e| perr("cannot read the role", e))?
+                    .get(0);
+                if !still {
+                    break;
+                }
+                if start.elapsed() > Duration::from_secs(60) {
+                    return Err(ProviderError::new(
+                        "promotion did not finish",
+                        "the server was still in recovery 60 s after pg_promote",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }
         // Until re-protect, the new primary must not wait for a standby that is not there yet.

@@ -294,14 +294,28 @@ impl Server {
         .map(|_| ())
     }
 
-    /// Whether a postmaster runs for this data directory.
+    /// Whether a postmaster runs for this data directory. A killed postmaster may linger as a
+    /// zombie (pg_ctl would still call it running), so read its state from /proc.
     pub(crate) async fn is_running(&self) -> bool {
-        let dir = self.data_dir.display().to_string();
-        self.command("pg_ctl")
-            .args(["-D", &dir, "status"])
-            .output()
-            .await
-            .is_ok_and(|o| o.status.success())
+        let Ok(pidfile) = std::fs::read_to_string(self.data_dir.join("postmaster.pid")) else {
+            return false;
+        };
+        let Some(pid) = pidfile
+            .lines()
+            .next()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        else {
+            return false;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state is the field after the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X"),
+            Err(_) => false,
+        }
     }
 
     /// Creates the data directory with initdb.

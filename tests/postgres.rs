@@ -463,3 +463,105 @@ fn refresh_detects_a_stopped_server_and_a_changed_setting() {
     t.run(&["destroy", "-e", "dev", "--var", &port, "--auto-approve"])
         .code(0);
 }
+
+#[test]
+fn unplanned_failover_in_async_mode_reports_the_loss_it_causes() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    t.run(&["apply", "-e", "dev", "--var", &port, "--auto-approve"])
+        .code(0);
+    let rt = rt();
+    // Freeze the primary's WAL sender so acknowledged rows exist only on the primary.
+    let sender: i32 = rt.block_on(async {
+        let east = sql("127.0.0.2", base).await;
+        east.batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap();
+        streaming_standby(("127.0.0.2", base), "west").await;
+        east.query_one(
+            "SELECT pid FROM pg_stat_replication WHERE application_name = 'west'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    });
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &sender.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let w = writer(&t, "dev", stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = t
+        .read("data/dev/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    for p in [pid, sender.to_string()] {
+        assert!(std::process::Command::new("kill")
+            .args(["-9", &p])
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 20, "the writer wrote ({} rows)", acked.len());
+    t.run(&[
+        "failover",
+        "orders",
+        "--to",
+        "west",
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--auto-approve",
+    ])
+    .code(0)
+    .stdout_has("Switched failover.orders: east -> west");
+    let lost = rt.block_on(async { missing("127.0.0.3", base + 1, &acked).await });
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    let notes: Vec<String> = s["failovers"]["orders"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let reported: u64 = notes
+        .iter()
+        .find_map(|n| n.split("estimated loss ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no loss estimate in {notes:?}"));
+    eprintln!(
+        "async failover: {} acknowledged rows lost, {reported} bytes of WAL reported lost",
+        lost.len()
+    );
+    assert!(!lost.is_empty(), "the held receiver should have cost rows");
+    // Each lost row is at least one WAL record (a heap insert plus an index insert and a commit).
+    assert!(
+        reported >= lost.len() as u64 * 100,
+        "reported {reported} bytes for {} lost rows",
+        lost.len()
+    );
+    assert!(
+        reported <= (lost.len() as u64 + 5) * 600,
+        "reported {reported} bytes is far more than {} lost rows explain",
+        lost.len()
+    );
+    t.run(&["destroy", "-e", "dev", "--var", &port, "--auto-approve"])
+        .code(0);
+}

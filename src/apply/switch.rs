@@ -412,23 +412,36 @@ impl StepCtx {
                 );
             }
             StepKind::MeasureGap => {
-                let st = r
-                    .status(&to, from.as_ref().filter(|_| self.final_position.is_some()))
-                    .await
-                    .map_err(|e| self.pe(e))?;
-                let gap = st.lag_bytes;
-                let note = format!(
-                    "catch-up skipped; {} was {} behind at promotion{}",
-                    self.plan.to,
-                    human_bytes(gap),
-                    if self.final_position.is_none() {
-                        " (old primary unreachable: measured from the last status)"
-                    } else {
-                        ""
-                    }
-                );
-                let needs_ack = (self.plan.mode == "sync" && !st.in_sync && gap > 0)
-                    || self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m);
+                let st = r.status(&to, None).await.map_err(|e| self.pe(e))?;
+                // The fenced (or dead) primary's final position, when the provider could read
+                // it, against what the target has replayed; else the target's own estimate.
+                let gap = match self.final_position {
+                    Some(p) => p.saturating_sub(st.position),
+                    None => st.lag_bytes,
+                };
+                let sync = self.plan.mode == "sync";
+                let measured = if self.final_position.is_some() {
+                    ""
+                } else {
+                    " (the old primary's final position is unknown: measured from the target's own status)"
+                };
+                let note = if sync {
+                    format!("catch-up skipped; sync mode: every commit the old primary acknowledged is on {}; {gap} bytes of unacknowledged WAL are discarded{measured}", self.plan.to)
+                } else {
+                    format!("catch-up skipped; estimated loss {gap} bytes: {} was {} behind the old primary's final position{measured}", self.plan.to, human_bytes(gap))
+                };
+                // In sync mode commits wait for the standby, so WAL it lacks was never
+                // acknowledged; only a standby known to be out of sync risks acknowledged data.
+                let needs_ack = if sync {
+                    !st.in_sync
+                        && self
+                            .plan
+                            .estimate
+                            .as_ref()
+                            .is_some_and(|e| !e.in_sync && e.primary_reachable)
+                } else {
+                    self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m)
+                };
                 if needs_ack && !self.accept_data_loss {
                     return Err(self.fail(
                         "promotion would lose data",

@@ -335,9 +335,11 @@ impl Replication for PostgresProvider {
                 } else {
                     true
                 };
+                // A stopped primary's WAL on disk says how far it wrote: the gap to measure.
+                let final_position = if stopped { s.wal_end().await } else { None };
                 Ok(FenceOutcome {
                     confirmed: stopped,
-                    final_position: None,
+                    final_position,
                     detail: if stopped {
                         format!(
                             "{}; confirmed that no server runs in {}",

@@ -369,6 +369,49 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The end of the WAL on disk of a stopped server: how far it wrote before it died. Read
+    /// with pg_controldata (where to start) and pg_waldump (where valid records end).
+    pub(crate) async fn wal_end(&self) -> Option<u64> {
+        let dir = self.data_dir.display().to_string();
+        let control = self.run("pg_controldata", &["-D", &dir]).await.ok()?;
+        let redo = control
+            .lines()
+            .find(|l| l.starts_with("Latest checkpoint's REDO location:"))?
+            .rsplit(':')
+            .next()?
+            .trim()
+            .to_string();
+        let wal = self.data_dir.join("pg_wal").display().to_string();
+        let out = self
+            .command("pg_waldump")
+            .args(["--path", &wal, "--start", &redo])
+            .output()
+            .await
+            .ok()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "error in WAL record at A/B: invalid record length at C/D": C/D is where the WAL ends.
+        if let Some(line) = text
+            .lines()
+            .rev()
+            .find(|l| l.contains("invalid record length at") || l.contains("invalid magic number"))
+        {
+            if let Some(pos) = line.rsplit("at ").next().and_then(|t| t.split(':').next()) {
+                return Some(parse_lsn(pos.trim()));
+            }
+        }
+        text.lines()
+            .rev()
+            .find_map(|l| l.split("lsn: ").nth(1))
+            .and_then(|t| t.split(',').next())
+            .map(|l| parse_lsn(l.trim()))
+    }
+}
+
 /// `X/Y` to a number.
 pub(crate) fn parse_lsn(s: &str) -> u64 {
     let (hi, lo) = s.split_once('/').unwrap_or(("0", "0"));

@@ -201,6 +201,19 @@ fn provision_in_async_and_sync_mode() {
             .unwrap()
             .get(0);
         assert_eq!(checksums, "on");
+        // The application's role and database were made on the primary and replicated.
+        for c in [&east, &west] {
+            let mut found = false;
+            for _ in 0..100 {
+                let q = "SELECT 1 FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = 'app' AND r.rolname = 'app'";
+                if c.query_opt(q, &[]).await.unwrap().is_some() {
+                    found = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(found, "database app owned by role app");
+        }
     });
     let port2 = format!("base_port={}", base + 10);
     t.run(&[&["apply"][..], &args("prod", &port2, &["--auto-approve"])].concat())

@@ -96,6 +96,21 @@ failover "orders" {
   }
 }
 
+# What the application needs, created on whichever member is primary (and replicated).
+resource "postgres_role" "app" {
+  host          = failover.orders.active_member.address
+  port          = failover.orders.active_member.port
+  name          = "app"
+  role_password = "app-secret"
+}
+
+resource "postgres_database" "app" {
+  host  = failover.orders.active_member.address
+  port  = failover.orders.active_member.port
+  name  = "app"
+  owner = postgres_role.app.name
+}
+
 resource "local_file" "connection" {
   filename        = "${var.data_root}/${env.name}/connection.txt"
   content         = "postgresql://postgres@${failover.orders.active_member.address}:${failover.orders.active_member.port}/postgres\n"

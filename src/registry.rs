@@ -24,6 +24,8 @@ impl Registry {
         r.register(Arc::new(StandbyProvider));
         r.register(Arc::new(LocalProvider::new()));
         r.register(Arc::new(standby_provider_postgres::PostgresProvider::new()));
+        r.register(Arc::new(standby_provider_dns::DnsProvider));
+        r.register(Arc::new(standby_provider_haproxy::HaproxyProvider));
         r
     }
 

@@ -215,12 +215,65 @@ impl Builder<'_> {
                 ));
             }
         }
-        for (kind, _, _, bspan) in blocks {
-            self.diags.push(Diagnostic::at(
-                bspan.clone(),
-                format!("Unsupported block type {kind:?}"),
-                format!("{} takes no nested {kind:?} blocks.", addr.type_name),
-            ));
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, _, inner, bspan) in blocks {
+            let Some(bs) = schema.blocks.get(kind) else {
+                self.diags.push(Diagnostic::at(
+                    bspan.clone(),
+                    format!("Unsupported block type {kind:?}"),
+                    if schema.blocks.is_empty() {
+                        format!("{} takes no nested blocks.", addr.type_name)
+                    } else {
+                        format!(
+                            "{} takes nested {} blocks.{}",
+                            addr.type_name,
+                            schema.blocks.keys().cloned().collect::<Vec<_>>().join(", "),
+                            suggestion(kind, schema.blocks.keys().map(String::as_str))
+                        )
+                    },
+                ));
+                continue;
+            };
+            if !seen.insert(kind.clone()) {
+                self.diags.push(Diagnostic::at(
+                    bspan.clone(),
+                    format!("Duplicate {kind} block"),
+                    format!("{} takes one {kind} block.", addr.type_name),
+                ));
+            }
+            for (name, a) in inner {
+                if !bs.is_settable(name) {
+                    let settable: Vec<&str> = bs.attributes.keys().map(String::as_str).collect();
+                    self.diags.push(Diagnostic::at(
+                        a.span.clone(),
+                        format!("Unsupported argument {name:?} in the {kind} block"),
+                        format!(
+                            "Valid arguments are: {}.{}",
+                            settable.join(", "),
+                            suggestion(name, settable.iter().copied())
+                        ),
+                    ));
+                }
+            }
+            for (name, at) in &bs.attributes {
+                if at.required && !inner.contains_key(name) {
+                    self.diags.push(Diagnostic::at(
+                        bspan.clone(),
+                        format!("Missing required argument {name:?} in the {kind} block"),
+                        format!("Add {name} = ... to the {kind} block."),
+                    ));
+                }
+            }
+        }
+        for (kind, bs) in &schema.blocks {
+            if bs.attributes.values().any(|a| a.required) && !blocks.iter().any(|(k, ..)| k == kind)
+            {
+                self.diags.push(Diagnostic::at(
+                    span.clone(),
+                    format!("Missing {kind} block"),
+                    format!("{} needs a {kind} {{ ... }} block.", addr.type_name),
+                ));
+            }
         }
     }
 
@@ -279,6 +332,11 @@ impl Builder<'_> {
         for (addr, r) in &m.resources {
             let mut exprs: Vec<&Expr> = r.body.values().map(|a| &a.expr).collect();
             exprs.extend(r.count.iter().chain(r.for_each.iter()).chain(r.site.iter()));
+            exprs.extend(
+                r.blocks
+                    .iter()
+                    .flat_map(|(_, _, b, _)| b.values().map(|a| &a.expr)),
+            );
             let node = CNode::Resource(path.to_vec(), addr.clone());
             let provider = self
                 .registry

@@ -59,6 +59,39 @@ pub(crate) fn instance_config(
             )),
         }
     }
+    // Nested blocks arrive as object attributes named after the block.
+    for (kind, _, body, _) in &cx.resource.blocks {
+        let Some(bs) = cx.schema.blocks.get(kind) else {
+            continue;
+        };
+        let mut obj = BTreeMap::new();
+        for (name, a) in body {
+            let mut ev = Evaluator::new(
+                &scope,
+                a.expr.file,
+                Iteration::for_key(key, each_value.clone()),
+            );
+            match ev.eval(&a.expr.inner) {
+                Ok(v) => match bs
+                    .attributes
+                    .get(name)
+                    .map(|at| (at.ty.convert(&v), at.sensitive))
+                {
+                    Some((Ok(c), sensitive)) => {
+                        obj.insert(name.clone(), if sensitive { c.sensitive() } else { c });
+                    }
+                    Some((Err(expected), _)) => diags.push(Diagnostic::at(
+                        a.expr.span(),
+                        "Incorrect attribute value type",
+                        format!("{kind}.{name} must be {expected}; found {}.", v.type_name()),
+                    )),
+                    None => {}
+                },
+                Err(e) => diags.push(Diagnostic::from(e)),
+            }
+        }
+        out.insert(kind.clone(), Value::Map(obj));
+    }
     let deps = scope.take_deps();
     (diags.into_result(Value::Map(out)), deps)
 }

@@ -5,6 +5,7 @@
 
 pub mod mock;
 pub mod replica;
+pub mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

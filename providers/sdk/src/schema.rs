@@ -161,6 +161,9 @@ impl Attribute {
 pub struct Schema {
     /// Attributes by name.
     pub attributes: BTreeMap<String, Attribute>,
+    /// Nested blocks, at most one of each, by block type: `key { name = ... }` arrives in the
+    /// configuration as an object attribute named after the block.
+    pub blocks: BTreeMap<String, Schema>,
 }
 
 impl Schema {
@@ -168,7 +171,14 @@ impl Schema {
     pub fn new(attrs: impl IntoIterator<Item = (&'static str, Attribute)>) -> Self {
         Schema {
             attributes: attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect(),
+            blocks: BTreeMap::new(),
         }
+    }
+
+    /// Adds a nested block type.
+    pub fn with_block(mut self, name: &str, schema: Schema) -> Self {
+        self.blocks.insert(name.to_string(), schema);
+        self
     }
 
     /// True if the attribute may be set in configuration.
@@ -232,6 +242,17 @@ pub fn plan_with_schema(schema: &Schema, prior: Option<&Value>, config: &Value) 
             cfg
         };
         planned.insert(name.clone(), v);
+    }
+    for (name, block) in &schema.blocks {
+        let cfg = config.get(name).cloned().unwrap_or(Value::Null);
+        let old = prior
+            .and_then(|p| p.get(name))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if prior.is_some() && !cfg.same_as(&old) && block.attributes.values().any(|a| a.force_new) {
+            requires_replace.push(name.clone());
+        }
+        planned.insert(name.clone(), cfg);
     }
     PlanResponse {
         planned: Value::Map(planned),

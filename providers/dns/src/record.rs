@@ -1,0 +1,242 @@
+//! `dns_record`.
+
+use crate::wire::{lookup, replace, rtype, Key};
+use async_trait::async_trait;
+use standby_provider_sdk::{
+    AttrType, Attribute, CreateRequest, CreateResponse, DeleteRequest, Provider, ProviderError,
+    ProviderSchema, ReadRequest, ReadResponse, Schema, UpdateRequest, Value,
+};
+use std::collections::BTreeMap;
+
+/// The DNS provider.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DnsProvider;
+
+fn schema() -> Schema {
+    Schema::new([
+        (
+            "server",
+            Attribute::required(AttrType::String).describe("host:port of the primary DNS server"),
+        ),
+        ("zone", Attribute::required(AttrType::String).force_new()),
+        (
+            "name",
+            Attribute::required(AttrType::String)
+                .force_new()
+                .describe("the record's full name, inside the zone"),
+        ),
+        (
+            "type",
+            Attribute::required(AttrType::String)
+                .force_new()
+                .describe("A, AAAA, CNAME, TXT or SRV"),
+        ),
+        ("ttl", Attribute::optional(AttrType::Number)),
+        (
+            "records",
+            Attribute::required(AttrType::List(Box::new(AttrType::String))),
+        ),
+        ("id", Attribute::computed(AttrType::String)),
+    ])
+    .with_block(
+        "key",
+        Schema::new([
+            ("name", Attribute::required(AttrType::String)),
+            ("algorithm", Attribute::optional(AttrType::String)),
+            ("secret", Attribute::required(AttrType::String).sensitive()),
+        ]),
+    )
+}
+
+struct Rec {
+    server: String,
+    zone: String,
+    name: String,
+    kind: String,
+    ttl: u32,
+    records: Vec<String>,
+    key: Key,
+}
+
+fn rec(v: &Value) -> Result<Rec, ProviderError> {
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let key = v.get("key").ok_or_else(|| {
+        ProviderError::new(
+            "dns_record needs a key block",
+            "add key { name = ..., algorithm = \"hmac-sha256\", secret = ... }",
+        )
+    })?;
+    let ks = |k: &str| key.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut records: Vec<String> = match v.get("records") {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|x| x.as_str().map(|s| s.trim_end_matches('.').to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    records.sort();
+    Ok(Rec {
+        server: s("server"),
+        zone: s("zone"),
+        name: s("name"),
+        kind: s("type").to_ascii_uppercase(),
+        ttl: v.get("ttl").and_then(Value::as_f64).unwrap_or(300.0) as u32,
+        records,
+        key: Key {
+            name: ks("name").unwrap_or_default(),
+            algorithm: ks("algorithm").unwrap_or_else(|| "hmac-sha256".into()),
+            secret: ks("secret").unwrap_or_default(),
+        },
+    })
+}
+
+fn state(planned: Value, r: &Rec) -> Value {
+    let mut m = match planned {
+        Value::Map(m) => m,
+        _ => BTreeMap::new(),
+    };
+    m.insert(
+        "id".into(),
+        Value::string(format!(
+            "{}/{}/{}",
+            r.zone.trim_end_matches('.'),
+            r.name.trim_end_matches('.'),
+            r.kind
+        )),
+    );
+    m.insert(
+        "records".into(),
+        Value::List(r.records.iter().map(|x| Value::string(x.clone())).collect()),
+    );
+    Value::Map(m)
+}
+
+#[async_trait]
+impl Provider for DnsProvider {
+    fn name(&self) -> &'static str {
+        "dns"
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        ProviderSchema {
+            provider: Schema::default(),
+            resources: BTreeMap::from([("dns_record".to_string(), schema())]),
+            data_sources: BTreeMap::new(),
+        }
+    }
+
+    async fn plan(
+        &self,
+        req: standby_provider_sdk::PlanRequest,
+    ) -> Result<standby_provider_sdk::PlanResponse, ProviderError> {
+        let mut resp =
+            standby_provider_sdk::plan_with_schema(&schema(), req.prior.as_ref(), &req.config);
+        // Records compare as a set: keep them sorted like the server returns them.
+        if let Value::Map(m) = &mut resp.planned {
+            if let Some(Value::List(l)) = m.get_mut("records") {
+                if l.iter().all(|x| x.as_str().is_some()) {
+                    l.sort_by_key(|x| {
+                        x.as_str()
+                            .unwrap_or_default()
+                            .trim_end_matches('.')
+                            .to_string()
+                    });
+                    for x in l.iter_mut() {
+                        if let Some(s) = x.as_str() {
+                            *x = Value::string(s.trim_end_matches('.'));
+                        }
+                    }
+                }
+            }
+            if resp.requires_replace.is_empty() {
+                if let Some(prior) = &req.prior {
+                    m.insert(
+                        "id".into(),
+                        prior.get("id").cloned().unwrap_or(Value::Unknown),
+                    );
+                }
+            }
+        }
+        Ok(resp)
+    }
+
+    async fn validate(
+        &self,
+        req: standby_provider_sdk::ValidateRequest,
+    ) -> Result<standby_provider_sdk::ValidateResponse, ProviderError> {
+        let mut issues = Vec::new();
+        if let Some(t) = req.config.get("type").and_then(Value::as_str) {
+            if let Err(e) = rtype(&t.to_ascii_uppercase()) {
+                issues.push(standby_provider_sdk::ValidationIssue {
+                    attribute: Some("type".into()),
+                    summary: e.summary,
+                    detail: e.detail,
+                });
+            }
+        }
+        Ok(standby_provider_sdk::ValidateResponse { issues })
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        let r = rec(&req.planned)?;
+        replace(
+            &r.server,
+            &r.zone,
+            &r.name,
+            rtype(&r.kind)?,
+            r.ttl,
+            &r.records,
+            &r.key,
+        )
+        .await?;
+        Ok(CreateResponse {
+            state: state(req.planned, &r),
+        })
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let r = rec(&req.state)?;
+        let Some((ttl, values)) = lookup(&r.server, &r.name, rtype(&r.kind)?).await? else {
+            return Ok(ReadResponse { state: None });
+        };
+        let mut m = match req.state {
+            Value::Map(m) => m,
+            _ => BTreeMap::new(),
+        };
+        m.insert(
+            "records".into(),
+            Value::List(values.into_iter().map(Value::String).collect()),
+        );
+        m.insert("ttl".into(), Value::Number(f64::from(ttl)));
+        Ok(ReadResponse {
+            state: Some(Value::Map(m)),
+        })
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
+        self.create(CreateRequest {
+            type_name: req.type_name,
+            planned: req.planned,
+        })
+        .await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
+        let r = rec(&req.state)?;
+        replace(
+            &r.server,
+            &r.zone,
+            &r.name,
+            rtype(&r.kind)?,
+            r.ttl,
+            &[],
+            &r.key,
+        )
+        .await
+    }
+}

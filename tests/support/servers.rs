@@ -1,0 +1,125 @@
+//! Real servers for provider tests, started in a test's temporary directory on loopback and
+//! stopped when dropped: BIND (named) for DNS and HAProxy.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed on drop.
+pub struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A base64 HMAC-SHA256 secret (32 bytes), different every run.
+pub fn secret() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        *b = (t.wrapping_mul(2654435761).wrapping_add(i as u32 * 40503) >> (i % 24)) as u8;
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Starts named for zone `dr.test` on 127.0.0.1:`port`, accepting updates signed with
+/// `standby-key`. Returns once it answers.
+pub fn named(dir: &Path, port: u16, secret: &str) -> Server {
+    let d = dir.join("named");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("dr.test.zone"), "$TTL 60\n@ IN SOA ns.dr.test. admin.dr.test. 1 60 60 600 60\n@ IN NS ns.dr.test.\nns IN A 127.0.0.1\n").unwrap();
+    let conf = format!(
+        "options {{ directory \"{d}\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; pid-file \"{d}/named.pid\"; recursion no; dnssec-validation no; }};\n\
+         controls {{ }};\n\
+         key \"standby-key\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n\
+         zone \"dr.test\" {{ type primary; file \"{d}/dr.test.zone\"; allow-update {{ key \"standby-key\"; }}; }};\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("named.conf"), conf).unwrap();
+    for p in [dir, d.as_path()] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let _ = Command::new("chown")
+        .args(["-R", "bind:bind"])
+        .arg(&d)
+        .status();
+    let child = Command::new("/usr/sbin/named")
+        .args(["-u", "bind", "-g", "-c"])
+        .arg(d.join("named.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start named (apt-get install bind9)");
+    let s = Server { child };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if !dig(port, "dr.test", "SOA").is_empty() {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("named did not start on port {port}");
+}
+
+/// `dig +short` against the test server.
+pub fn dig(port: u16, name: &str, kind: &str) -> Vec<String> {
+    let out = Command::new("dig")
+        .args([
+            "+short",
+            "+time=1",
+            "+tries=1",
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            name,
+            kind,
+        ])
+        .output()
+        .expect("dig (apt-get install bind9-dnsutils)");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts HAProxy with a TCP frontend on 127.0.0.1:`port` and backend `db` with servers east
+/// and west at the given addresses, and an admin socket (plus a user-level one) in `dir`.
+pub fn haproxy(dir: &Path, port: u16, east: &str, west: &str) -> (Server, PathBuf) {
+    let d = dir.join("haproxy");
+    std::fs::create_dir_all(&d).unwrap();
+    let sock = d.join("admin.sock");
+    let conf = format!(
+        "global\n  stats socket {sock} mode 600 level admin\n  stats socket {user} mode 600 level user\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n  default_backend db\nbackend db\n  server east {east}\n  server west {west} disabled\n",
+        sock = sock.display(),
+        user = d.join("user.sock").display()
+    );
+    std::fs::write(d.join("haproxy.cfg"), conf).unwrap();
+    let child = Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(d.join("haproxy.cfg"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start haproxy (apt-get install haproxy)");
+    let s = Server { child };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) && !sock.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sock.exists(), "haproxy did not start");
+    (s, sock)
+}

@@ -578,3 +578,62 @@ fn unplanned_failover_in_async_mode_reports_the_loss_it_causes() {
     t.run(&["destroy", "-e", "dev", "--var", &port, "--auto-approve"])
         .code(0);
 }
+
+#[test]
+fn a_switchover_moves_the_dns_answer_and_the_haproxy_route() {
+    use support::servers::{dig, haproxy, named, secret};
+    let (t, base, _servers) = cluster();
+    let (dns_port, front) = (base + 8, base + 9);
+    let key = secret();
+    let _named = named(t.path(), dns_port, &key);
+    let (_hp, sock) = haproxy(t.path(), front, "127.0.0.2:1", "127.0.0.3:1");
+    let vars = [
+        format!("base_port={base}"),
+        format!("dns_server=127.0.0.1:{dns_port}"),
+        format!("dns_secret={key}"),
+        format!("haproxy_socket={}", sock.display()),
+    ];
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = extra.to_vec();
+        a.extend(["-e", "dev"]);
+        for v in &vars {
+            a.extend(["--var", v.as_str()]);
+        }
+        t.run(&a)
+    };
+    run(&["apply", "--auto-approve"]).code(0);
+    assert_eq!(dig(dns_port, "db.dr.test", "A"), ["127.0.0.2"]);
+    let rt = rt();
+    rt.block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+    let served_by = |rt: &tokio::runtime::Runtime| -> (String, bool) {
+        rt.block_on(async {
+            let c = sql("127.0.0.1", front).await;
+            let r = c
+                .query_one("SELECT host(inet_server_addr()), pg_is_in_recovery()", &[])
+                .await
+                .unwrap();
+            (r.get(0), r.get(1))
+        })
+    };
+    assert_eq!(served_by(&rt), ("127.0.0.2".to_string(), false));
+    let p = run(&["plan", "--var", "active_site=west"]);
+    p.code(0).stdout_has("5. repoint     dns_record.db[0], haproxy_backend.db[0], local_file.connection, postgres_database.app, postgres_role.app (in parallel)");
+    run(&["apply", "--var", "active_site=west", "--auto-approve"])
+        .code(0)
+        .stdout_has("Switched failover.orders: east -> west");
+    assert_eq!(dig(dns_port, "db.dr.test", "A"), ["127.0.0.3"]);
+    assert_eq!(
+        served_by(&rt),
+        ("127.0.0.3".to_string(), false),
+        "HAProxy routes to the new primary"
+    );
+    run(&["apply", "--var", "active_site=west", "--auto-approve"])
+        .code(0)
+        .stdout_has("No changes.");
+}

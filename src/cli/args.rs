@@ -15,6 +15,10 @@ pub struct Cli {
     /// Run as if standby was started in DIR (the topology directory).
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Where state lives: `local` (default: .standby/state) or `pg:CONN_STR[#SCHEMA]`.
+    /// Overrides the topology's `backend` block.
+    #[arg(long, global = true, env = "STANDBY_BACKEND", value_name = "SPEC")]
+    pub backend: Option<String>,
     /// Never colour the output (colour is used only on a terminal anyway).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -319,6 +323,19 @@ pub enum StateCommand {
         from: String,
         /// The new address.
         to: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Copy the environment's state to another backend (which must be empty, unless --force).
+    Migrate {
+        /// The target: `local` or `pg:CONN_STR[#SCHEMA]`.
+        #[arg(long = "to", value_name = "SPEC")]
+        to: String,
+        /// Overwrite state that already exists at the target.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         env: EnvArgs,
         #[command(flatten)]

@@ -68,7 +68,9 @@ pub(crate) fn switch(
 
 pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
-    let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
+    let state = ws
+        .read_state(ws.backend(&env_name)?.as_ref())?
+        .unwrap_or_default();
     if state.failovers.is_empty() {
         println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");
         return Ok(0);

@@ -49,7 +49,11 @@ pub fn main() -> i32 {
     let root = std::env::current_dir()
         .and_then(|d| d.canonicalize())
         .unwrap_or_else(|_| ".".into());
-    let ws = Workspace { root, color };
+    let ws = Workspace {
+        root,
+        color,
+        backend: cli.backend.clone(),
+    };
     let result = run(&ws, cli.command);
     match result {
         Ok(code) => code,

@@ -104,9 +104,9 @@ pub(crate) fn plan(
     detailed: bool,
 ) -> Result<i32, CliError> {
     let (env_name, config, digest, vars) = prepare(ws, env, false)?;
-    let backend = ws.backend(&env_name);
-    let _guard = ws.lock(&backend, "plan", lock)?;
-    let state = ws.read_state(&backend)?;
+    let backend = ws.backend(&env_name)?;
+    let _guard = ws.lock(backend.as_ref(), "plan", lock)?;
+    let state = ws.read_state(backend.as_ref())?;
     let registry = Registry::standard();
     let opts = options(&env_name, p, Phase::Plan, digest)?;
     let plan = runtime()?
@@ -290,9 +290,9 @@ pub(crate) fn apply(
             (None, config, env_name, Some((digest, vars)))
         }
     };
-    let backend = ws.backend(&env_name);
-    let _guard = ws.lock(&backend, "apply", lock)?;
-    let state = ws.read_state(&backend)?;
+    let backend = ws.backend(&env_name)?;
+    let _guard = ws.lock(backend.as_ref(), "apply", lock)?;
+    let state = ws.read_state(backend.as_ref())?;
     let plan = match (saved, fresh) {
         (Some(plan), _) => {
             check_fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))?;
@@ -329,7 +329,7 @@ pub(crate) fn apply(
         &registry,
         &config,
         &plan,
-        &backend,
+        backend.as_ref(),
         state.unwrap_or_default(),
         run,
     )
@@ -342,7 +342,7 @@ fn execute(
     registry: &Registry,
     config: &Config,
     plan: &Plan,
-    backend: &crate::state::LocalBackend,
+    backend: &dyn crate::state::Backend,
     state: State,
     run: &Run,
 ) -> Result<i32, CliError> {
@@ -555,7 +555,7 @@ pub(crate) fn graph(
         return Ok(0);
     }
     let (env_name, config, digest, vars) = prepare(ws, env, false)?;
-    let state = ws.read_state(&ws.backend(&env_name))?;
+    let state = ws.read_state(ws.backend(&env_name)?.as_ref())?;
     let opts = options(
         &env_name,
         &PlanArgs {

@@ -5,16 +5,17 @@ use super::workspace::{state_error, Workspace};
 use super::CliError;
 use crate::addr::{AbsInstance, Target};
 use crate::plan::{plan_json, public_json, render_plan};
-use crate::state::{State, StateLock as _, StateStore as _};
+use crate::state::State;
 use standby_provider_sdk::Value;
 
 fn must_state(ws: &Workspace, env_name: &str) -> Result<State, CliError> {
-    ws.read_state(&ws.backend(env_name))?.ok_or_else(|| {
-        CliError::msg(
-            format!("No state for environment {env_name:?}"),
-            "Nothing has been applied in this environment yet. Run standby apply first.",
-        )
-    })
+    ws.read_state(ws.backend(env_name)?.as_ref())?
+        .ok_or_else(|| {
+            CliError::msg(
+                format!("No state for environment {env_name:?}"),
+                "Nothing has been applied in this environment yet. Run standby apply first.",
+            )
+        })
 }
 
 fn instance_text(addr: &AbsInstance, st: &crate::state::InstanceState) -> String {
@@ -86,7 +87,9 @@ pub(crate) fn show(
         return Ok(0);
     }
     let env_name = ws.env_name(env)?;
-    let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
+    let state = ws
+        .read_state(ws.backend(&env_name)?.as_ref())?
+        .unwrap_or_default();
     if json {
         println!(
             "{}",
@@ -123,7 +126,9 @@ pub(crate) fn output(
     json: bool,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
-    let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
+    let state = ws
+        .read_state(ws.backend(&env_name)?.as_ref())?
+        .unwrap_or_default();
     let shown = |o: &crate::state::OutputState| {
         if o.sensitive {
             Value::string("(sensitive value)")
@@ -191,7 +196,9 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
     match cmd {
         StateCommand::List { env, filter } => {
             let env_name = ws.env_name(&env)?;
-            let state = ws.read_state(&ws.backend(&env_name))?.unwrap_or_default();
+            let state = ws
+                .read_state(ws.backend(&env_name)?.as_ref())?
+                .unwrap_or_default();
             let filters: Vec<Target> = filter
                 .iter()
                 .map(|f| {
@@ -223,8 +230,8 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
         }
         StateCommand::Rm { addrs, env, lock } => {
             let env_name = ws.env_name(&env)?;
-            let backend = ws.backend(&env_name);
-            let _g = ws.lock(&backend, "state rm", &lock)?;
+            let backend = ws.backend(&env_name)?;
+            let _g = ws.lock(backend.as_ref(), "state rm", &lock)?;
             let mut state = must_state(ws, &env_name)?;
             for addr in &addrs {
                 let a = parse_instance(addr)?;
@@ -250,8 +257,8 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
             lock,
         } => {
             let env_name = ws.env_name(&env)?;
-            let backend = ws.backend(&env_name);
-            let _g = ws.lock(&backend, "state mv", &lock)?;
+            let backend = ws.backend(&env_name)?;
+            let _g = ws.lock(backend.as_ref(), "state mv", &lock)?;
             let mut state = must_state(ws, &env_name)?;
             let (f, t) = (parse_instance(&from)?, parse_instance(&to)?);
             if f.resource.resource.type_name != t.resource.resource.type_name {
@@ -278,6 +285,31 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
             println!("Moved {from} to {to}.");
             Ok(0)
         }
+        StateCommand::Migrate {
+            to,
+            force,
+            env,
+            lock,
+        } => {
+            let env_name = ws.env_name(&env)?;
+            let from = ws.backend(&env_name)?;
+            let target = super::workspace::open_backend(&ws.root, Some(&to), &env_name)?;
+            let _a = ws.lock(from.as_ref(), "state migrate", &lock)?;
+            let _b = ws.lock(target.as_ref(), "state migrate", &lock)?;
+            let state = must_state(ws, &env_name)?;
+            if let Some(existing) = ws.read_state(target.as_ref())? {
+                if !force {
+                    return Err(CliError::msg(
+                        "The target already has state",
+                        format!("{} holds serial {} of lineage {}. Nothing was copied; pass --force to overwrite it.", target.describe(), existing.serial, existing.lineage),
+                    ));
+                }
+            }
+            target.write(&state).map_err(state_error)?;
+            println!("Copied the state of {env_name:?} (lineage {}, serial {}, {} instance(s)) from {} to {}.", state.lineage, state.serial, state.resources.len(), from.describe(), target.describe());
+            println!("Point standby at the new backend (backend block, --backend or STANDBY_BACKEND) before the next apply.");
+            Ok(0)
+        }
         StateCommand::Pull { env } => {
             let env_name = ws.env_name(&env)?;
             let state = must_state(ws, &env_name)?;
@@ -292,7 +324,7 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
 
 pub(crate) fn force_unlock(ws: &Workspace, id: &str, env: &EnvArgs) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
-    let backend = ws.backend(&env_name);
+    let backend = ws.backend(&env_name)?;
     match backend.force_unlock(id) {
         Ok(()) => {
             println!("The lock {id} was released.");

@@ -4,7 +4,7 @@ use super::args::{EnvArgs, LockArgs};
 use super::CliError;
 use crate::config::{load_partial, load_var_file, Config};
 use crate::plan::{root_inputs, VarSource};
-use crate::state::{LocalBackend, LockGuard, LockInfo, State, StateError, StateLock, StateStore};
+use crate::state::{Backend, LocalBackend, LockGuard, LockInfo, PgBackend, State, StateError};
 use sha2::Digest as _;
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub(crate) struct Workspace {
     pub root: PathBuf,
     pub color: bool,
+    /// `--backend`: `local`, or `pg:CONN_STR` with an optional `#SCHEMA`.
+    pub backend: Option<String>,
 }
 
 impl Workspace {
@@ -129,14 +131,30 @@ impl Workspace {
     }
 
     /// The environment's state backend.
-    pub fn backend(&self, env_name: &str) -> LocalBackend {
-        LocalBackend::new(&self.root, env_name)
+    pub fn backend(&self, env_name: &str) -> Result<Box<dyn Backend>, CliError> {
+        // --backend / STANDBY_BACKEND wins over the topology's backend block.
+        let spec = match &self.backend {
+            Some(s) => Some(s.clone()),
+            None => {
+                let (config, _) = crate::config::load_partial(&self.root);
+                config
+                    .root
+                    .backend
+                    .map(|b| match (b.kind.as_str(), b.conn_str) {
+                        ("pg", Some(c)) => {
+                            format!("pg:{}#{}", c, b.schema.unwrap_or_else(|| "standby".into()))
+                        }
+                        (kind, _) => kind.to_string(),
+                    })
+            }
+        };
+        open_backend(&self.root, spec.as_deref(), env_name)
     }
 
     /// Takes the state lock for an operation.
     pub fn lock(
         &self,
-        backend: &LocalBackend,
+        backend: &dyn Backend,
         operation: &str,
         lock: &LockArgs,
     ) -> Result<LockGuard, CliError> {
@@ -146,7 +164,7 @@ impl Workspace {
     }
 
     /// Reads the state; a missing state is an empty one.
-    pub fn read_state(&self, backend: &LocalBackend) -> Result<Option<State>, CliError> {
+    pub fn read_state(&self, backend: &dyn Backend) -> Result<Option<State>, CliError> {
         backend.read().map_err(state_error)
     }
 }
@@ -169,5 +187,23 @@ pub(crate) fn state_error(e: StateError) -> CliError {
             format!("It is held by {info}.\nWait for that operation to finish, pass --lock-timeout to wait for it, or, if that process is gone, run `standby force-unlock {}`.", info.id),
         ),
         other => CliError::msg("State error", other.to_string()),
+    }
+}
+
+/// Opens a backend from its spec: `local` (the default) or `pg:CONN_STR[#SCHEMA]`.
+pub(crate) fn open_backend(
+    root: &std::path::Path,
+    spec: Option<&str>,
+    env_name: &str,
+) -> Result<Box<dyn Backend>, CliError> {
+    match spec {
+        None | Some("local" | "") => Ok(Box::new(LocalBackend::new(root, env_name))),
+        Some(s) => match s.strip_prefix("pg:") {
+            Some(rest) => {
+                let (conn, schema) = rest.rsplit_once('#').unwrap_or((rest, "standby"));
+                Ok(Box::new(PgBackend::new(conn, schema, env_name).map_err(state_error)?))
+            }
+            None => Err(CliError::msg(format!("Unknown backend {s:?}"), "Use local, or pg:CONN_STR[#SCHEMA] such as pg:host=127.0.0.1 port=5432 user=standby dbname=standby#standby.")),
+        },
     }
 }

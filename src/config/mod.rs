@@ -13,7 +13,7 @@ mod type_expr;
 pub use format::format_hcl;
 pub use load::{load, load_partial, load_var_file, VarFile};
 pub use model::{
-    Attr, Body, Config, DependsOn, Expr, Failover, Hook, Lifecycle, Local, Module, ModuleCall,
-    Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,
+    Attr, BackendBlock, Body, Config, DependsOn, Expr, Failover, Hook, Lifecycle, Local, Module,
+    ModuleCall, Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,
 };
 pub use type_expr::TypeConstraint;

@@ -84,6 +84,22 @@ pub struct Module {
     pub failovers: BTreeMap<String, Failover>,
     /// The `parity` block: what must match between environments.
     pub parity: Option<Parity>,
+    /// The `backend "KIND" { ... }` block: where state lives.
+    pub backend: Option<BackendBlock>,
+}
+
+/// A `backend` block. Its settings are literal strings: a backend is chosen before anything
+/// is evaluated.
+#[derive(Clone, Debug)]
+pub struct BackendBlock {
+    /// `local` or `pg`.
+    pub kind: String,
+    /// `conn_str` for pg.
+    pub conn_str: Option<String>,
+    /// `schema` for pg (default `standby`).
+    pub schema: Option<String>,
+    /// The block's labels.
+    pub span: Span,
 }
 
 /// A `site` block: a place where things run.

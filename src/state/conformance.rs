@@ -5,10 +5,6 @@ use super::*;
 use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance, ResourceAddr};
 use std::time::Duration;
 
-/// Two handles on the same storage, as two processes would have.
-pub(crate) trait Backend: StateStore + StateLock {}
-impl<T: StateStore + StateLock> Backend for T {}
-
 fn inst(name: &str) -> AbsInstance {
     AbsInstance {
         resource: AbsResource {
@@ -190,4 +186,93 @@ fn local_backend_refuses_a_corrupt_snapshot_and_never_overwrites_it() {
         std::fs::read(be.path()).unwrap(),
         b"{\"format_version\": 1, \"lin"
     );
+}
+
+/// A throwaway PostgreSQL server for the pg backend, stopped on drop.
+struct TestServer {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl TestServer {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is not installed: run scripts/test, which installs it")
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .expect("initdb");
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let data = dir.path().join("data");
+        let port = 36000 + (std::process::id() % 1000) as u16;
+        let as_pg = |prog: &str, args: &[&str]| {
+            let st = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(bin.join(prog))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                st.status.success(),
+                "{prog}: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+        };
+        let d = data.display().to_string();
+        as_pg("initdb", &["-D", &d, "-U", "postgres", "--auth=trust"]);
+        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
+        let log = dir.path().join("log").display().to_string();
+        as_pg(
+            "pg_ctl",
+            &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"],
+        );
+        TestServer { dir, bin, port }
+    }
+
+    fn conn(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let d = self.dir.path().join("data");
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(d)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn pg_backend_conforms() {
+    let server = TestServer::start();
+    let n = std::cell::Cell::new(0);
+    let open = || {
+        n.set(n.get() + 1);
+        let schema = format!("conformance_{}", n.get());
+        let a = PgBackend::new(&server.conn(), &schema, "dev").unwrap();
+        let b = PgBackend::new(&server.conn(), &schema, "dev").unwrap();
+        (
+            Box::new(a) as Box<dyn Backend>,
+            Box::new(b) as Box<dyn Backend>,
+        )
+    };
+    run(&open);
+    // Environments are separate within one schema.
+    let dev = PgBackend::new(&server.conn(), "envs", "dev").unwrap();
+    let prod = PgBackend::new(&server.conn(), "envs", "prod").unwrap();
+    dev.write(&State::new()).unwrap();
+    assert!(prod.read().unwrap().is_none());
+    let _held = dev.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
+    prod.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
 }

@@ -114,3 +114,19 @@ impl JournalEntry {
         }
     }
 }
+
+/// Replays one journal line onto `state`. Lines of an older snapshot are skipped (they were
+/// compacted into it already); a line that does not parse is an error unless it is the last
+/// one, which a crash may have torn.
+pub(crate) fn replay_line(state: &mut State, line: &str, last: bool) -> Result<(), String> {
+    let parsed: Line = match serde_json::from_str(line) {
+        Ok(l) => l,
+        Err(_) if last => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if parsed.lineage != state.lineage || parsed.serial != state.serial {
+        return Ok(());
+    }
+    JournalEntry::from_line(parsed)?.apply_to(state);
+    Ok(())
+}

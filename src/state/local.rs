@@ -1,6 +1,6 @@
 //! The local backend: `.standby/state/ENV.json`, with a journal beside it.
 
-use super::journal::{JournalEntry, Line};
+use super::journal::JournalEntry;
 use super::lock::{FileLock, LockGuard, LockInfo};
 use super::model::{State, FORMAT_VERSION};
 use super::{io_err, StateError, StateLock, StateStore};
@@ -86,27 +86,13 @@ impl LocalBackend {
         while let Some(line) = lines.next() {
             let line = line.map_err(io_err(&path))?;
             let last = lines.peek().is_none();
-            let parsed: Line = match serde_json::from_str(&line) {
-                Ok(l) => l,
-                Err(_) if last => break,
-                Err(e) => {
-                    return Err(StateError::Corrupt {
-                        path: path.clone(),
-                        detail: e.to_string(),
-                        backup: None,
-                    })
+            super::journal::replay_line(state, &line, last).map_err(|detail| {
+                StateError::Corrupt {
+                    path: path.clone(),
+                    detail,
+                    backup: None,
                 }
-            };
-            // Lines from an older snapshot were compacted into the current one already.
-            if parsed.lineage != state.lineage || parsed.serial != state.serial {
-                continue;
-            }
-            let entry = JournalEntry::from_line(parsed).map_err(|detail| StateError::Corrupt {
-                path: path.clone(),
-                detail,
-                backup: None,
             })?;
-            entry.apply_to(state);
         }
         Ok(())
     }

@@ -53,18 +53,34 @@ impl std::fmt::Display for LockInfo {
 }
 
 /// A held lock; dropping it releases the lock.
-#[derive(Debug)]
 pub struct LockGuard {
-    file: Option<File>,
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
     /// The record written for this hold.
     pub info: LockInfo,
 }
 
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LockGuard {
+    /// A hold that runs `release` when dropped.
+    pub fn new(info: LockInfo, release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        LockGuard {
+            release: Some(Box::new(release)),
+            info,
+        }
+    }
+}
+
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        if let Some(f) = self.file.take() {
-            let _ = f.set_len(0);
-            let _ = FileExt::unlock(&f);
+        if let Some(r) = self.release.take() {
+            r();
         }
     }
 }
@@ -119,10 +135,10 @@ impl FileLock {
         f.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes())
             .map_err(io_err(path))?;
         f.sync_data().map_err(io_err(path))?;
-        Ok(LockGuard {
-            file: Some(f),
-            info,
-        })
+        Ok(LockGuard::new(info, move || {
+            let _ = f.set_len(0);
+            let _ = FileExt::unlock(&f);
+        }))
     }
 
     pub(crate) fn holder(path: &Path) -> Result<Option<LockInfo>, StateError> {

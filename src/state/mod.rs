@@ -10,6 +10,7 @@ mod journal;
 mod local;
 mod lock;
 mod model;
+mod pg;
 
 #[cfg(test)]
 mod conformance;
@@ -20,6 +21,7 @@ pub(crate) use local::atomic_write;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockInfo};
 pub use model::{InstanceState, OutputState, State, FORMAT_VERSION};
+pub use pg::PgBackend;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,6 +86,10 @@ pub trait StateStore: Send + Sync {
     /// Where the state lives, for messages.
     fn describe(&self) -> String;
 }
+
+/// A complete backend: storage and locking.
+pub trait Backend: StateStore + StateLock {}
+impl<T: StateStore + StateLock> Backend for T {}
 
 /// Mutual exclusion for operations that may write state.
 pub trait StateLock: Send + Sync {

@@ -123,3 +123,71 @@ pub fn haproxy(dir: &Path, port: u16, east: &str, west: &str) -> (Server, PathBu
     assert!(sock.exists(), "haproxy did not start");
     (s, sock)
 }
+
+/// A PostgreSQL server for state-backend tests, run as `postgres`, stopped on drop.
+pub struct PgServer {
+    data: PathBuf,
+    bin: PathBuf,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl PgServer {
+    /// initdb and start a trust-auth server on 127.0.0.1:`port` under `dir`.
+    pub fn start(dir: &Path, port: u16) -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is not installed: run scripts/test, which installs it")
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .expect("initdb");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::create_dir_all(dir).unwrap();
+        for d in [Some(dir), dir.parent()].into_iter().flatten() {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let data = dir.join("pgstate");
+        let as_pg = |prog: &str, args: &[&str]| {
+            let out = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(bin.join(prog))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{prog}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let d = data.display().to_string();
+        as_pg("initdb", &["-D", &d, "-U", "postgres", "--auth=trust"]);
+        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
+        let log = dir.join("pgstate.log").display().to_string();
+        as_pg(
+            "pg_ctl",
+            &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"],
+        );
+        PgServer { data, bin, port }
+    }
+
+    /// The `--backend` spec for this server.
+    pub fn spec(&self, schema: &str) -> String {
+        format!(
+            "pg:host=127.0.0.1 port={} user=postgres dbname=postgres#{schema}",
+            self.port
+        )
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}

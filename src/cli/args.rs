@@ -103,6 +103,17 @@ pub struct GateArgs {
     pub accept_data_loss: Vec<String>,
 }
 
+/// `check` output formats.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum CheckFormat {
+    /// One line per finding with its location.
+    Text,
+    /// SARIF 2.1.0, for code-host annotations.
+    Sarif,
+    /// A JSON list.
+    Json,
+}
+
 /// Graph formats.
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum GraphFormat {
@@ -190,6 +201,14 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Check the topology and its plan against built-in and `policy/*.hcl` rules.
+    Check {
+        #[command(flatten)]
+        env: EnvArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
     },
     /// Show each failover group: active site, epoch, member roles and lag, override, last switch.
     Status {

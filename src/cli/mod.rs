@@ -1,6 +1,7 @@
 //! The command-line interface: the only module that prints.
 
 mod args;
+mod check_cmd;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
@@ -173,6 +174,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             auto_approve,
         } => failover_cmd::switch(ws, &group, &to, false, &env, &lock, gates, auto_approve),
         Command::Status { env } => failover_cmd::status(ws, &env),
+        Command::Check { env, format } => check_cmd::check(ws, &env, format),
         Command::Envs(c) => envs_cmd::envs(ws, c),
         Command::Graph { env, format, plan } => plan_cmd::graph(ws, &env, format, plan),
         Command::Show {

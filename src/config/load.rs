@@ -258,3 +258,13 @@ pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diag
     }
     diags.into_result(VarFile { values })
 }
+
+/// Parses a policy file into `sources`, for `standby check`.
+pub fn parse_policy_file(
+    path: &Path,
+    shown_as: &Path,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<(FileId, hcl_edit::structure::Body)> {
+    parse_file(path, shown_as, sources, diags)
+}

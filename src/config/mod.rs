@@ -11,7 +11,7 @@ mod model;
 mod type_expr;
 
 pub use format::format_hcl;
-pub use load::{load, load_partial, load_var_file, VarFile};
+pub use load::{load, load_partial, load_var_file, parse_policy_file, VarFile};
 pub use model::{
     Attr, BackendBlock, Body, Config, DependsOn, Expr, Failover, Hook, Lifecycle, Local, Module,
     ModuleCall, Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,

@@ -99,7 +99,8 @@ impl<'a> Evaluator<'a> {
         self.scope.base_dir()
     }
 
-    pub(crate) fn push_local(&mut self, name: &str, v: Value) {
+    /// Binds a name visible to bare references, as for-expression variables are.
+    pub fn push_local(&mut self, name: &str, v: Value) {
         self.locals.push((name.to_string(), v));
     }
 

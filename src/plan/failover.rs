@@ -313,6 +313,26 @@ impl Walker<'_> {
                 .map(|(s, m)| (s.clone(), m.addr.clone()))
                 .collect(),
         );
+        self.groups.insert(
+            name.to_string(),
+            super::model::GroupSummary {
+                active: String::new(),
+                sites: st.members.keys().cloned().collect(),
+                mode: st.mode.clone(),
+                approval: if st.approval_manual {
+                    "manual".into()
+                } else {
+                    "auto".into()
+                },
+                max_lag_bytes: st.max_lag_bytes,
+                rpo_seconds: st.rpo_seconds,
+                rto_seconds: st.rto_seconds,
+                health_check: st.health_check.clone(),
+                checksum: st.checksum.clone(),
+                has_verify: !fo.verify.is_empty(),
+                traffic: Vec::new(),
+            },
+        );
         let recorded = self.state.failovers.get(name).cloned();
         let forced = self.opts.force.clone().filter(|f| f.group == name);
         let mut notes = Vec::new();
@@ -358,6 +378,9 @@ impl Walker<'_> {
             (None, None) => st.active.clone(),
         };
         let from = recorded.as_ref().map(|r| r.active.clone());
+        if let Some(g) = self.groups.get_mut(name) {
+            g.active = target.clone();
+        }
         let recorded_members: Vec<String> = recorded
             .as_ref()
             .map(|r| r.members.keys().cloned().collect())
@@ -579,6 +602,25 @@ impl Walker<'_> {
 
     /// Verification waits for every traffic resource: instances that read a group's value.
     pub(crate) fn link_traffic(&mut self) {
+        // Every group's traffic resources, switching or not, for checks and reviews.
+        for (group, summary) in self.groups.iter_mut() {
+            if let Some(&fnode) = self.index.get(&NodeKey::Failover {
+                name: group.clone(),
+            }) {
+                let mut names: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.deps.contains(&fnode))
+                    .filter_map(|n| {
+                        n.change
+                            .and_then(|c| self.changes.get(c as usize))
+                            .map(|c| c.addr.to_string())
+                    })
+                    .collect();
+                names.sort();
+                summary.traffic = names;
+            }
+        }
         for i in 0..self.switches.len() {
             let group = self.switches[i].group.clone();
             let Some(&fnode) = self.node_index(&NodeKey::Failover {

@@ -22,9 +22,9 @@ mod walk;
 pub use failover::ForcedSwitch;
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
 pub use model::{
-    Action, Estimate, ExecNode, Expansion, ExpansionRecord, HookSpec, MemberRef, NodeKey,
-    OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, StepKind, SwitchKind,
-    SwitchPlan, PLAN_FORMAT_VERSION,
+    Action, Estimate, ExecNode, Expansion, ExpansionRecord, GroupSummary, HookSpec, MemberRef,
+    NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, StepKind,
+    SwitchKind, SwitchPlan, PLAN_FORMAT_VERSION,
 };
 pub use render::render_plan;
 pub use switch_render::{describe_step, headline as switch_headline, step_lines};

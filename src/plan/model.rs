@@ -242,6 +242,34 @@ pub struct Estimate {
     pub primary_reachable: bool,
 }
 
+/// A failover group's evaluated settings, for policy checks and parity, whether or not it
+/// switches.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupSummary {
+    /// The active site after the plan.
+    pub active: String,
+    /// Member sites.
+    pub sites: Vec<String>,
+    /// `sync` or `async`.
+    pub mode: String,
+    /// `manual` or `auto`.
+    pub approval: String,
+    /// `max_lag` in bytes.
+    pub max_lag_bytes: Option<u64>,
+    /// `rpo` in seconds.
+    pub rpo_seconds: Option<f64>,
+    /// `rto` in seconds.
+    pub rto_seconds: Option<f64>,
+    /// `health_check` settings (interval and timeout in seconds, failures).
+    pub health_check: BTreeMap<String, String>,
+    /// `verify.checksum`.
+    pub checksum: Vec<String>,
+    /// Whether a `verify` block is present.
+    pub has_verify: bool,
+    /// Traffic resources (addresses) that read the group.
+    pub traffic: Vec<String>,
+}
+
 /// The planned switch of one failover group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SwitchPlan {
@@ -432,6 +460,9 @@ pub struct Plan {
     /// Notes about failover groups with nothing to do, such as a standing override.
     #[serde(default)]
     pub failover_notes: Vec<String>,
+    /// Every failover group's settings.
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupSummary>,
     /// Member instances of every failover group, by site.
     #[serde(default)]
     pub failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,

@@ -62,6 +62,7 @@ pub(crate) struct Walker<'a> {
     pub(super) switches: Vec<super::model::SwitchPlan>,
     pub(super) failover_notes: Vec<String>,
     pub(super) failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
+    pub(super) groups: BTreeMap<String, super::model::GroupSummary>,
 }
 
 /// Plans `config` against `state`.
@@ -96,6 +97,7 @@ pub async fn plan(
         switches: Vec::new(),
         failover_notes: Vec::new(),
         failover_members: BTreeMap::new(),
+        groups: BTreeMap::new(),
     };
     // Providers without a block are still told where the topology lives.
     for name in registry.names() {
@@ -174,6 +176,7 @@ pub async fn plan(
         sites: w.values.sites.clone(),
         failover_notes: w.failover_notes,
         failover_members: w.failover_members,
+        groups: w.groups,
         refreshed: refresh_only.then_some(w.refreshed),
     })
 }

@@ -1,0 +1,77 @@
+//! `standby check`.
+
+use super::args::{CheckFormat, EnvArgs};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::check::{check as run_checks, sarif, Severity};
+use crate::eval::Phase;
+use crate::plan::{plan, PlanMode, PlanOptions};
+use crate::registry::Registry;
+
+pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Result<i32, CliError> {
+    let env_name = ws.env_name(env)?;
+    let mut config = ws.load()?;
+    let digest = Workspace::topology_digest(&config);
+    let vars = ws.inputs(&mut config, &env_name, env, false)?;
+    let state = ws.read_state(ws.backend(&env_name)?.as_ref())?;
+    let opts = PlanOptions {
+        env: env_name.clone(),
+        mode: PlanMode::Normal,
+        refresh: false,
+        targets: vec![],
+        replace: vec![],
+        phase: Phase::Plan,
+        topology_digest: digest,
+        force: None,
+    };
+    let p = runtime()?
+        .block_on(plan(
+            &config,
+            &Registry::standard(),
+            state.as_ref(),
+            vars,
+            &opts,
+        ))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let findings =
+        run_checks(&mut config, &p).map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    match format {
+        CheckFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&sarif(&findings, &config.sources)).unwrap_or_default()
+        ),
+        CheckFormat::Json => {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|f| serde_json::json!({ "rule": f.rule, "severity": if f.severity == Severity::Error { "error" } else { "warning" }, "message": f.message, "location": f.span.as_ref().map(|s| config.sources.location(s)) }))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        }
+        CheckFormat::Text => {
+            for f in &findings {
+                let level = if f.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
+                println!("{level}[{}]: {}", f.rule, f.message);
+                if let Some(s) = &f.span {
+                    println!("  --> {}", config.sources.location(s));
+                }
+            }
+            println!(
+                "{} finding(s): {errors} error(s), {} warning(s) in environment {env_name:?}.",
+                findings.len(),
+                findings.len() - errors
+            );
+        }
+    }
+    Ok(i32::from(errors > 0))
+}

@@ -1,0 +1,146 @@
+//! `standby check`: built-in failover rules, rules written in HCL under `policy/`, locations,
+//! SARIF output and exit codes.
+
+mod support;
+
+use support::Test;
+
+const TOPOLOGY: &str = r#"
+variable "mode" {
+  default = "async"
+}
+
+resource "sqlite_database" "east" {
+  path = "east.db"
+}
+
+resource "sqlite_database" "west" {
+  path = "west.db"
+}
+
+failover "orders" {
+  active = "east"
+  members = {
+    east = sqlite_database.east
+    west = sqlite_database.west
+  }
+  replication {
+    mode = var.mode
+  }
+  rto      = "2s"
+  approval = "auto"
+  health_check {
+    interval = "1s"
+    failures = 3
+  }
+}
+
+failover "lonely" {
+  active = "east"
+  members = {
+    east = sqlite_database.east
+  }
+  health_check {
+    interval = "1s"
+    failures = 1
+  }
+  verify {
+    checksum = ["main.t"]
+  }
+}
+
+resource "local_file" "conn" {
+  filename        = "conn.txt"
+  content         = failover.orders.active_member.address
+  file_permission = "0644"
+}
+"#;
+
+const POLICY: &str = r#"
+rule "connection-files-are-private" {
+  severity  = "warning"
+  condition = alltrue([for r in resources : r.values.file_permission == "0600" if r.type == "local_file"])
+  message   = "connection files must be readable by their owner only"
+}
+
+rule "no-destroys" {
+  condition = summary.destroy == 0
+  message   = "this plan destroys ${summary.destroy} resource(s)"
+}
+
+rule "groups-name-their-sites" {
+  condition = alltrue([for name, g in failovers : length(g.sites) > 0])
+  message   = "every group has members"
+}
+"#;
+
+#[test]
+fn built_in_and_user_rules_report_with_locations() {
+    let t = Test::new()
+        .file("main.hcl", TOPOLOGY)
+        .file("env/prod.hcl", "")
+        .file("policy/team.hcl", POLICY);
+    let r = t.run(&["check", "-e", "prod"]);
+    r.code(1)
+        .stdout_has("error[prod-requires-sync-and-manual-approval]: failover.orders uses async replication and auto approval in prod")
+        .stdout_has("error[group-has-health-check-and-verify]: failover.orders has no verify block")
+        .stdout_has("error[rto-covers-detection]: failover.orders has rto 2s, but detecting a failure takes 1s x 3")
+        .stdout_has("error[group-has-a-standby]: failover.lonely has no standby: east is its only member")
+        .stdout_has("warning[connection-files-are-private]: connection files must be readable by their owner only")
+        .stdout_has("--> main.hcl:14:1")
+        .stdout_has("--> policy/team.hcl:4:15")
+        .stdout_lacks("no-destroys")
+        .stdout_lacks("groups-name-their-sites");
+    // Outside prod the prod rule does not apply.
+    t.run(&["check"]).code(1).stdout_lacks("prod-requires");
+}
+
+#[test]
+fn sarif_output_has_the_required_fields() {
+    let t = Test::new()
+        .file("main.hcl", TOPOLOGY)
+        .file("policy/team.hcl", POLICY);
+    let r = t.run(&["check", "--format", "sarif"]);
+    r.code(1);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let run = &s["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "standby");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"rto-covers-detection") && rules.contains(&"connection-files-are-private")
+    );
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for res in results {
+        assert!(res["ruleId"].is_string() && res["message"]["text"].is_string());
+        assert!(res["level"] == "error" || res["level"] == "warning");
+        let loc = &res["locations"][0]["physicalLocation"];
+        assert!(loc["artifactLocation"]["uri"].is_string());
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn a_clean_topology_passes_and_bad_rules_are_reported() {
+    let t = Test::plan("quickstart");
+    t.run(&["check", "-e", "prod"])
+        .code(0)
+        .stdout_has("0 finding(s)");
+    t.write(
+        "policy/bad.hcl",
+        "rule \"broken\" {\n  condition = nosuch.thing\n  message   = \"x\"\n}\n",
+    );
+    t.run(&["check", "-e", "prod"])
+        .code(1)
+        .stderr_has("policy/bad.hcl:2:15");
+    t.write("policy/bad.hcl", "rule \"warn-only\" {\n  severity  = \"warning\"\n  condition = false\n  message   = \"just so you know\"\n}\n");
+    t.run(&["check", "-e", "prod", "--format", "json"])
+        .code(0)
+        .stdout_has("\"severity\": \"warning\"");
+}

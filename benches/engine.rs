@@ -90,6 +90,7 @@ fn run_case(shape: &str, n: usize) {
         events: None,
         approvals: Default::default(),
         accept_data_loss: Default::default(),
+        commit: None,
     };
     let report = rt
         .block_on(apply(&config, &registry, &p, &backend, State::new(), ao))

@@ -17,7 +17,9 @@ pub mod eval;
 pub mod graph;
 pub mod plan;
 pub mod registry;
+pub mod review;
 pub mod state;
+pub mod vcs;
 
 mod builtin;
 

@@ -84,6 +84,7 @@ impl Engine {
             events: None,
             approvals: Default::default(),
             accept_data_loss: Default::default(),
+            commit: None,
         };
         let report = rt
             .block_on(apply(

@@ -251,6 +251,17 @@ pub async fn apply(
         }
     }
     state.outputs = w.root_outputs();
+    let (add, change, destroy) = w.report.counts();
+    state.applies.push(crate::state::ApplyRecord {
+        at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        by: crate::state::LockInfo::new("apply").who,
+        commit: opts.commit.clone(),
+        counts: (add, change, destroy),
+    });
+    let excess = state.applies.len().saturating_sub(50);
+    state.applies.drain(..excess);
     state.serial += 1;
     state.standby_version = env!("CARGO_PKG_VERSION").to_string();
     store.write(&state)?;

@@ -66,6 +66,8 @@ pub struct ApplyOptions {
     pub approvals: Approvals,
     /// Groups whose promotion may lose data (`--accept-data-loss GROUP`).
     pub accept_data_loss: std::collections::BTreeSet<String>,
+    /// The commit being applied, recorded in the state.
+    pub commit: Option<crate::vcs::CommitInfo>,
 }
 
 /// One failed action.

@@ -103,6 +103,15 @@ pub struct GateArgs {
     pub accept_data_loss: Vec<String>,
 }
 
+/// `review` output formats.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ReviewFormat {
+    /// A Markdown PR comment.
+    Markdown,
+    /// JSON.
+    Json,
+}
+
 /// `check` output formats.
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum CheckFormat {
@@ -148,6 +157,12 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also show the topology diff from this git revision (such as origin/main).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// Plan the topology as it is at this git revision instead of the working tree.
+        #[arg(long, value_name = "REV")]
+        head: Option<String>,
     },
     /// Make the changes: from a saved plan, or plan now and ask for confirmation.
     Apply {
@@ -201,6 +216,24 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Review a change for a pull request: topology diff, plans, risk flags, as one comment.
+    Review {
+        /// The base revision, such as origin/main.
+        #[arg(long, value_name = "REV")]
+        base: String,
+        /// The head revision; the working tree by default.
+        #[arg(long, value_name = "REV")]
+        head: Option<String>,
+        /// Environments to plan (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "NAME", required = true)]
+        envs: Vec<String>,
+        /// Markdown for a PR comment, or JSON for bots.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReviewFormat,
+        /// Write the comment to FILE (FILE.1.md, FILE.2.md ... when it is split).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Check the topology and its plan against built-in and `policy/*.hcl` rules.
     Check {

@@ -71,6 +71,13 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     let state = ws
         .read_state(ws.backend(&env_name)?.as_ref())?
         .unwrap_or_default();
+    if let Some(a) = state.applies.last() {
+        let (add, change, destroy) = a.counts;
+        match &a.commit {
+            Some(c) => println!("last apply: {} by {} from commit {} ({}{}) by {}: {add} added, {change} changed, {destroy} destroyed", a.at, a.by, &c.sha[..12.min(c.sha.len())], c.summary, if c.clean { "" } else { ", dirty tree" }, c.author),
+            None => println!("last apply: {} by {} (not from a git repository): {add} added, {change} changed, {destroy} destroyed", a.at, a.by),
+        }
+    }
     if state.failovers.is_empty() {
         println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");
         return Ok(0);

@@ -8,6 +8,7 @@ mod fmt_cmd;
 mod plan_cmd;
 mod progress;
 mod report;
+mod review_cmd;
 mod state_cmd;
 mod workspace;
 
@@ -95,6 +96,8 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             out,
             json,
             detailed_exitcode,
+            base,
+            head,
         } => plan_cmd::plan(
             ws,
             &env,
@@ -103,6 +106,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             out.as_deref(),
             json,
             detailed_exitcode,
+            (base.as_deref(), head.as_deref()),
         ),
         Command::Apply {
             plan_file,
@@ -175,6 +179,13 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         } => failover_cmd::switch(ws, &group, &to, false, &env, &lock, gates, auto_approve),
         Command::Status { env } => failover_cmd::status(ws, &env),
         Command::Check { env, format } => check_cmd::check(ws, &env, format),
+        Command::Review {
+            base,
+            head,
+            envs,
+            format,
+            output,
+        } => review_cmd::review(ws, &base, head.as_deref(), &envs, format, output.as_deref()),
         Command::Envs(c) => envs_cmd::envs(ws, c),
         Command::Graph { env, format, plan } => plan_cmd::graph(ws, &env, format, plan),
         Command::Show {

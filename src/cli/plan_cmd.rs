@@ -94,6 +94,7 @@ pub(crate) fn validate(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
+#[allow(clippy::too_many_arguments)] // Mirrors the plan command's flags.
 pub(crate) fn plan(
     ws: &Workspace,
     env: &EnvArgs,
@@ -102,8 +103,33 @@ pub(crate) fn plan(
     out: Option<&Path>,
     json: bool,
     detailed: bool,
+    revs: (Option<&str>, Option<&str>),
 ) -> Result<i32, CliError> {
-    let (env_name, config, digest, vars) = prepare(ws, env, false)?;
+    let (env_name, config, digest, vars) = match revs.1 {
+        None => prepare(ws, env, false)?,
+        Some(head) => {
+            let env_name = ws.env_name(env)?;
+            let mut config = ws.load_rev(head)?;
+            let digest = Workspace::topology_digest(&config);
+            let vars = ws.inputs(&mut config, &env_name, env, false)?;
+            (env_name, config, digest, vars)
+        }
+    };
+    if let Some(base) = revs.0 {
+        let base_config = ws.load_rev(base)?;
+        let changes = crate::config::diff(&base_config, &config);
+        if !json {
+            if changes.is_empty() {
+                println!("Topology changes from {base}: none.\n");
+            } else {
+                println!(
+                    "Topology changes from {base} to {}:\n{}",
+                    revs.1.unwrap_or("the working tree"),
+                    crate::config::render_diff(&changes)
+                );
+            }
+        }
+    }
     let backend = ws.backend(&env_name)?;
     let _guard = ws.lock(backend.as_ref(), "plan", lock)?;
     let state = ws.read_state(backend.as_ref())?;
@@ -354,6 +380,7 @@ fn execute(
             ));
         }
     }
+    protected(config, &plan.env)?;
     let approvals = approvals(ws, plan, &run.gates)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -375,7 +402,11 @@ fn execute(
         .count()
         + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
     let shown = rt.spawn(progress::show(rx, total));
+    let commit = crate::vcs::Repo::discover(&config.root_dir)
+        .ok()
+        .and_then(|r| r.head(&config.root_dir).ok());
     let opts = ApplyOptions {
+        commit,
         parallelism: run.parallelism,
         stop,
         events: Some(tx),
@@ -573,4 +604,39 @@ pub(crate) fn graph(
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     print!("{}", execution_graph_text(&plan, mermaid));
     Ok(0)
+}
+
+/// A protected environment applies only from a clean tree at a commit on its branch.
+fn protected(config: &Config, env: &str) -> Result<(), CliError> {
+    let Some(rule) = config.root.environments.get(env).filter(|e| e.protected) else {
+        return Ok(());
+    };
+    let repo = crate::vcs::Repo::discover(&config.root_dir).map_err(|e| {
+        CliError::msg(
+            format!("Environment {env:?} is protected and needs git"),
+            format!("{e}. Protected environments apply only committed topology."),
+        )
+    })?;
+    let head = repo
+        .head(&config.root_dir)
+        .map_err(|e| CliError::msg("Cannot read the current commit", e.to_string()))?;
+    if !head.clean {
+        return Err(CliError::msg(
+            format!("Environment {env:?} is protected: refusing to apply from a dirty tree"),
+            format!("The topology directory has uncommitted changes. Nothing was changed. Commit them, get them reviewed and merged into {}, then apply from there.", rule.branch),
+        ));
+    }
+    let on = repo.on_branch(&head.sha, &rule.branch).map_err(|e| {
+        CliError::msg(
+            format!("Cannot check branch {}", rule.branch),
+            e.to_string(),
+        )
+    })?;
+    if !on {
+        return Err(CliError::msg(
+            format!("Environment {env:?} is protected: commit {} is not on branch {}", &head.sha[..12], rule.branch),
+            format!("Apply {env} only from commits reachable from {}. Nothing was changed. Merge the change first.", rule.branch),
+        ));
+    }
+    Ok(())
 }

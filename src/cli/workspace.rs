@@ -34,7 +34,7 @@ impl Workspace {
                 "Environment names use letters, digits, - and _.",
             ));
         }
-        if self.root.join("env").join(format!("{name}.hcl")).is_file() {
+        if name == "default" || self.root.join("env").join(format!("{name}.hcl")).is_file() {
             return Ok(name.clone());
         }
         let known = self.environments();
@@ -83,6 +83,21 @@ impl Workspace {
             }
         }
         Err(CliError::Diags(config.sources, diags))
+    }
+
+    /// Loads the topology as it is at a git revision, straight from git objects.
+    pub fn load_rev(&self, rev: &str) -> Result<Config, CliError> {
+        let repo = crate::vcs::Repo::discover(&self.root)
+            .map_err(|e| CliError::msg("Cannot read the topology from git", e.to_string()))?;
+        let files = repo
+            .tree_files(rev, &self.root)
+            .map_err(|e| CliError::msg(format!("Cannot read revision {rev}"), e.to_string()))?;
+        let (config, diags) = crate::config::load_partial_from(&self.root, &files);
+        if diags.is_empty() {
+            Ok(config)
+        } else {
+            Err(CliError::Diags(config.sources, diags))
+        }
     }
 
     /// SHA-256 over every topology file's path and content.

@@ -110,6 +110,7 @@ impl Decoder<'_> {
             "module" => self.module_call(b),
             "site" | "failover" | "parity" => self.failover_block(b),
             "backend" => self.backend(b),
+            "environment" => self.environment(b),
             other => self.diags.push(Diagnostic::at(
                 self.span(b.ident.span()),
                 format!("Unsupported block type {other:?}"),
@@ -800,5 +801,35 @@ impl Decoder<'_> {
             schema,
             span,
         });
+    }
+}
+
+impl Decoder<'_> {
+    fn environment(&mut self, b: &Block) {
+        let Some(l) = self.labels(b, 1, "environment \"prod\" { protected = true }") else {
+            return;
+        };
+        let name = l[0].to_string();
+        let span = block_span(self.file, b);
+        let (body, blocks) = self.attrs(&b.body);
+        self.reject_blocks(&blocks, &[], "an environment block");
+        self.reject_attrs(&body, &["protected", "branch"], "an environment block");
+        let protected = body.get("protected").is_some_and(|a| self.literal_bool(a));
+        let branch = body
+            .get("branch")
+            .and_then(|a| self.literal_string(a))
+            .unwrap_or_else(|| "main".into());
+        if self.module.environments.contains_key(&name) {
+            self.duplicate("environment", &name, span);
+            return;
+        }
+        self.module.environments.insert(
+            name,
+            crate::config::EnvironmentBlock {
+                protected,
+                branch,
+                span,
+            },
+        );
     }
 }

@@ -8,6 +8,87 @@ use hcl_edit::structure::Structure;
 use hcl_edit::Span as _;
 use std::path::{Path, PathBuf};
 
+/// Where topology files come from: the disk, or a git tree read without a checkout.
+pub trait FileSource {
+    /// Whether `p` is a directory.
+    fn is_dir(&self, p: &Path) -> bool;
+    /// The `.hcl` files directly in `dir`, sorted.
+    fn hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+    /// A file's text.
+    fn read(&self, p: &Path) -> std::io::Result<String>;
+    /// A canonical form of `p`, for detecting module recursion.
+    fn canonical(&self, p: &Path) -> PathBuf;
+}
+
+/// The filesystem.
+pub struct Disk;
+
+impl FileSource for Disk {
+    fn is_dir(&self, p: &Path) -> bool {
+        p.is_dir()
+    }
+    fn hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        hcl_files(dir)
+    }
+    fn read(&self, p: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(p)
+    }
+    fn canonical(&self, p: &Path) -> PathBuf {
+        p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Files held in memory by absolute path, such as a git tree.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFiles {
+    /// Path to text.
+    pub files: std::collections::BTreeMap<PathBuf, String>,
+}
+
+/// `a/b/../c` to `a/c`, without touching the disk.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl FileSource for MemoryFiles {
+    fn is_dir(&self, p: &Path) -> bool {
+        let p = normalize(p);
+        self.files.keys().any(|f| f.starts_with(&p) && *f != p)
+    }
+    fn hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let dir = normalize(dir);
+        Ok(self
+            .files
+            .keys()
+            .filter(|f| {
+                f.parent() == Some(dir.as_path()) && f.extension().is_some_and(|e| e == "hcl")
+            })
+            .cloned()
+            .collect())
+    }
+    fn read(&self, p: &Path) -> std::io::Result<String> {
+        self.files.get(&normalize(p)).cloned().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not in the revision", p.display()),
+            )
+        })
+    }
+    fn canonical(&self, p: &Path) -> PathBuf {
+        normalize(p)
+    }
+}
+
 /// Loads the topology in `dir` and every local module it calls. Reports every error found.
 pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
     let (config, diags) = load_partial(dir);
@@ -21,10 +102,15 @@ pub fn load(dir: &Path) -> Result<Config, (Sources, Diagnostics)> {
 /// Loads as much of the topology as can be read, with every error found. Later checks can run
 /// on the partial result, so that all problems are reported at once.
 pub fn load_partial(dir: &Path) -> (Config, Diagnostics) {
+    load_partial_from(dir, &Disk)
+}
+
+/// As [`load_partial`], reading files from `fs`.
+pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostics) {
     let mut sources = Sources::default();
     let mut diags = Diagnostics::default();
     let root_dir = dir.to_path_buf();
-    if !dir.is_dir() {
+    if !fs.is_dir(dir) {
         diags.push(Diagnostic::bare(
             format!("No topology directory at {}", dir.display()),
             "Pass the directory holding your .hcl files with -C DIR, or run standby from inside it.",
@@ -39,7 +125,7 @@ pub fn load_partial(dir: &Path) -> (Config, Diagnostics) {
         );
     }
     let mut stack = Vec::new();
-    let root = load_module(dir, dir, &mut sources, &mut diags, &mut stack);
+    let root = load_module(fs, dir, dir, &mut sources, &mut diags, &mut stack);
     if root.resources.is_empty()
         && root.calls.is_empty()
         && root.outputs.is_empty()
@@ -73,12 +159,13 @@ fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Parses one file into `sources`, reporting a syntax error as a diagnostic.
 pub(crate) fn parse_file(
+    fs: &dyn FileSource,
     path: &Path,
     shown_as: &Path,
     sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Option<(FileId, hcl_edit::structure::Body)> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match fs.read(path) {
         Ok(t) => t,
         Err(e) => {
             diags.push(Diagnostic::bare(
@@ -110,20 +197,21 @@ pub(crate) fn parse_file(
 }
 
 fn load_module(
+    fs: &dyn FileSource,
     root: &Path,
     dir: &Path,
     sources: &mut Sources,
     diags: &mut Diagnostics,
     stack: &mut Vec<PathBuf>,
 ) -> Module {
-    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let canonical = fs.canonical(dir);
     stack.push(canonical);
     let mut module = Module {
         dir: dir.to_path_buf(),
         ..Module::default()
     };
     let mut calls: Vec<PendingCall> = Vec::new();
-    let files = match hcl_files(dir) {
+    let files = match fs.hcl_files(dir) {
         Ok(f) => f,
         Err(e) => {
             diags.push(Diagnostic::bare(
@@ -135,7 +223,7 @@ fn load_module(
     };
     for path in files {
         let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        if let Some((file, body)) = parse_file(&path, &shown, sources, diags) {
+        if let Some((file, body)) = parse_file(fs, &path, &shown, sources, diags) {
             let root_module = stack.len() == 1;
             Decoder {
                 file,
@@ -160,9 +248,7 @@ fn load_module(
             continue;
         }
         let child_dir = dir.join(&source);
-        let child_canon = child_dir
-            .canonicalize()
-            .unwrap_or_else(|_| child_dir.clone());
+        let child_canon = fs.canonical(&child_dir);
         if stack.contains(&child_canon) {
             diags.push(Diagnostic::at(
                 call.span.clone(),
@@ -171,7 +257,7 @@ fn load_module(
             ));
             continue;
         }
-        if !child_dir.is_dir() {
+        if !fs.is_dir(&child_dir) {
             diags.push(Diagnostic::at(
                 call.span.clone(),
                 format!("Module directory {source:?} does not exist"),
@@ -179,7 +265,7 @@ fn load_module(
             ));
             continue;
         }
-        let child = load_module(root, &child_dir, sources, diags, stack);
+        let child = load_module(fs, root, &child_dir, sources, diags, stack);
         for (name, arg) in &call.args {
             if !child.variables.contains_key(name) {
                 diags.push(Diagnostic::at(
@@ -229,7 +315,7 @@ pub struct VarFile {
 /// Loads a file of `name = value` assignments into `sources`.
 pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let Some((file, body)) = parse_file(path, path, sources, &mut diags) else {
+    let Some((file, body)) = parse_file(&Disk, path, path, sources, &mut diags) else {
         return Err(diags);
     };
     let mut values = Body::new();
@@ -266,5 +352,5 @@ pub fn parse_policy_file(
     sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Option<(FileId, hcl_edit::structure::Body)> {
-    parse_file(path, shown_as, sources, diags)
+    parse_file(&Disk, path, shown_as, sources, diags)
 }

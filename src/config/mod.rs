@@ -5,15 +5,20 @@
 //! values are checked when they are evaluated.
 
 mod decode;
+mod diff;
 mod format;
 mod load;
 mod model;
 mod type_expr;
 
+pub use diff::{diff, render_diff, ChangeKind, TopologyChange};
 pub use format::format_hcl;
-pub use load::{load, load_partial, load_var_file, parse_policy_file, VarFile};
+pub use load::{
+    load, load_partial, load_partial_from, load_var_file, parse_policy_file, Disk, FileSource,
+    MemoryFiles, VarFile,
+};
 pub use model::{
-    Attr, BackendBlock, Body, Config, DependsOn, Expr, Failover, Hook, Lifecycle, Local, Module,
-    ModuleCall, Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,
+    Attr, BackendBlock, Body, Config, DependsOn, EnvironmentBlock, Expr, Failover, Hook, Lifecycle,
+    Local, Module, ModuleCall, Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,
 };
 pub use type_expr::TypeConstraint;

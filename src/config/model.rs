@@ -86,6 +86,19 @@ pub struct Module {
     pub parity: Option<Parity>,
     /// The `backend "KIND" { ... }` block: where state lives.
     pub backend: Option<BackendBlock>,
+    /// `environment "NAME" { protected = true, branch = "main" }` blocks.
+    pub environments: BTreeMap<String, EnvironmentBlock>,
+}
+
+/// Rules for one environment.
+#[derive(Clone, Debug)]
+pub struct EnvironmentBlock {
+    /// Apply only from a clean tree at a commit on `branch`.
+    pub protected: bool,
+    /// The branch protected applies must come from (default `main`).
+    pub branch: String,
+    /// The block's labels.
+    pub span: Span,
 }
 
 /// A `backend` block. Its settings are literal strings: a backend is chosen before anything

@@ -318,6 +318,11 @@ impl Walker<'_> {
             super::model::GroupSummary {
                 active: String::new(),
                 sites: st.members.keys().cloned().collect(),
+                members: st
+                    .members
+                    .iter()
+                    .map(|(s, m)| (s.clone(), m.addr.to_string()))
+                    .collect(),
                 mode: st.mode.clone(),
                 approval: if st.approval_manual {
                     "manual".into()

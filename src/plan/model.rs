@@ -250,6 +250,9 @@ pub struct GroupSummary {
     pub active: String,
     /// Member sites.
     pub sites: Vec<String>,
+    /// Member resource addresses by site.
+    #[serde(default)]
+    pub members: BTreeMap<String, String>,
     /// `sync` or `async`.
     pub mode: String,
     /// `manual` or `auto`.

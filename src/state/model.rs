@@ -28,6 +28,23 @@ pub struct State {
     /// Failover groups.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failovers: BTreeMap<String, super::FailoverState>,
+    /// The latest applies, newest last (at most 50 are kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies: Vec<ApplyRecord>,
+}
+
+/// One apply: when, by whom, from which commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplyRecord {
+    /// RFC 3339.
+    pub at: String,
+    /// `user@host`.
+    pub by: String,
+    /// The git commit of the topology, when it is in a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::vcs::CommitInfo>,
+    /// Added, changed, destroyed.
+    pub counts: (usize, usize, usize),
 }
 
 impl State {
@@ -41,6 +58,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             failovers: BTreeMap::new(),
+            applies: Vec::new(),
         }
     }
 }

@@ -1,0 +1,130 @@
+//! `standby review`.
+
+use super::args::{EnvArgs, ReviewFormat};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::eval::Phase;
+use crate::plan::{plan, root_inputs, PlanMode, PlanOptions, VarSource};
+use crate::registry::Registry;
+use crate::review::{json, markdown, risk_flags, EnvReview, MAX_COMMENT};
+use std::path::Path;
+
+pub(crate) fn review(
+    ws: &Workspace,
+    base: &str,
+    head: Option<&str>,
+    envs: &[String],
+    format: ReviewFormat,
+    output: Option<&Path>,
+) -> Result<i32, CliError> {
+    let base_config = ws.load_rev(base)?;
+    let head_config = match head {
+        Some(h) => ws.load_rev(h)?,
+        None => ws.load()?,
+    };
+    let changes = crate::config::diff(&base_config, &head_config);
+    let registry = Registry::standard();
+    let rt = runtime()?;
+    let mut reviews = Vec::new();
+    for env in envs {
+        let args = EnvArgs {
+            env: Some(env.clone()),
+            vars: vec![],
+            var_files: vec![],
+        };
+        let env_name = ws.env_name(&args)?;
+        let mut config = head_config.clone();
+        let vars = ws.inputs(&mut config, &env_name, &args, false)?;
+        let state = ws.read_state(ws.backend(&env_name)?.as_ref())?;
+        let opts = |phase| PlanOptions {
+            env: env_name.clone(),
+            mode: PlanMode::Normal,
+            refresh: false,
+            targets: vec![],
+            replace: vec![],
+            phase,
+            topology_digest: String::new(),
+            force: None,
+        };
+        let p = rt
+            .block_on(plan(
+                &config,
+                &registry,
+                state.as_ref(),
+                vars,
+                &opts(Phase::Plan),
+            ))
+            .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+        // The base's failover settings, evaluated with the same environment inputs.
+        let mut bc = base_config.clone();
+        let env_file = ws.root.join("env").join(format!("{env_name}.hcl"));
+        let mut sources = Vec::new();
+        if env_file.is_file() {
+            let mut f = crate::config::load_var_file(&env_file, &mut bc.sources)
+                .map_err(|d| CliError::Diags(bc.sources.clone(), d))?;
+            // The head's environment file may set variables the base does not declare yet.
+            f.values.retain(|k, _| bc.root.variables.contains_key(k));
+            sources.push(VarSource::File(f));
+        }
+        let base_groups = root_inputs(&bc, &env_name, &sources, true)
+            .ok()
+            .and_then(|bv| {
+                rt.block_on(plan(&bc, &registry, None, bv, &opts(Phase::Validate)))
+                    .ok()
+            })
+            .map(|bp| bp.groups)
+            .unwrap_or_default();
+        let protected = head_config
+            .root
+            .environments
+            .get(&env_name)
+            .is_some_and(|e| e.protected);
+        reviews.push(EnvReview {
+            env: env_name,
+            protected,
+            plan: p,
+            base_groups,
+        });
+    }
+    let flags = risk_flags(&reviews);
+    let head_name = head.unwrap_or("working tree");
+    match format {
+        ReviewFormat::Json => {
+            let text =
+                serde_json::to_string_pretty(&json(base, head_name, &changes, &reviews, &flags))
+                    .unwrap_or_default();
+            match output {
+                Some(f) => std::fs::write(f, text).map_err(|e| {
+                    CliError::msg(format!("Cannot write {}", f.display()), e.to_string())
+                })?,
+                None => println!("{text}"),
+            }
+        }
+        ReviewFormat::Markdown => {
+            let parts = markdown(base, head_name, &changes, &reviews, &flags, MAX_COMMENT);
+            match output {
+                Some(f) if parts.len() == 1 => std::fs::write(f, &parts[0]).map_err(|e| {
+                    CliError::msg(format!("Cannot write {}", f.display()), e.to_string())
+                })?,
+                Some(f) => {
+                    for (i, p) in parts.iter().enumerate() {
+                        let name = f.with_extension(format!("{}.md", i + 1));
+                        std::fs::write(&name, p).map_err(|e| {
+                            CliError::msg(format!("Cannot write {}", name.display()), e.to_string())
+                        })?;
+                        println!("{}", name.display());
+                    }
+                }
+                None => {
+                    for (i, p) in parts.iter().enumerate() {
+                        if i > 0 {
+                            println!("\n<!-- standby: next comment -->\n");
+                        }
+                        print!("{p}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(0)
+}

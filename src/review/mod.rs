@@ -1,0 +1,260 @@
+//! Pull-request review: risk flags from a plan and the topology diff, and the review comment
+//! (Markdown, split under GitHub's size limit, or JSON for bots).
+
+mod markdown;
+
+pub use markdown::{markdown, MAX_COMMENT};
+
+use crate::config::TopologyChange;
+use crate::plan::{plan_json, Action, GroupSummary, Plan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One environment of a review.
+pub struct EnvReview {
+    /// The environment.
+    pub env: String,
+    /// Whether it is protected.
+    pub protected: bool,
+    /// The plan the head implies against the recorded state.
+    pub plan: Plan,
+    /// Failover groups as the base revision declares them.
+    pub base_groups: BTreeMap<String, GroupSummary>,
+}
+
+/// Something a reviewer must look at.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RiskFlag {
+    /// `high` or `medium`.
+    pub severity: &'static str,
+    /// The environment, or `all` for cross-environment flags.
+    pub env: String,
+    /// A stable identifier.
+    pub code: &'static str,
+    /// What and where.
+    pub message: String,
+}
+
+fn secs(g: &GroupSummary, k: &str) -> Option<f64> {
+    g.health_check
+        .get(k)
+        .and_then(|v| v.trim_end_matches('s').parse().ok())
+}
+
+/// Risk flags for every environment, plus cross-environment drift.
+pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
+    let mut out = Vec::new();
+    for e in envs {
+        let mut flag = |severity, code, message: String| {
+            out.push(RiskFlag {
+                severity,
+                env: e.env.clone(),
+                code,
+                message,
+            })
+        };
+        for sw in &e.plan.switches {
+            if let Some(from) = sw.from.as_ref().filter(|f| **f != sw.to) {
+                if e.protected {
+                    flag("high", "switch_protected", format!("switches the active site of protected environment {}: failover.{} {from} -> {}", e.env, sw.group, sw.to));
+                } else {
+                    flag(
+                        "medium",
+                        "switch",
+                        format!("switches failover.{} from {from} to {}", sw.group, sw.to),
+                    );
+                }
+            }
+        }
+        for (name, g) in &e.plan.groups {
+            let Some(b) = e.base_groups.get(name) else {
+                continue;
+            };
+            if b.mode == "sync" && g.mode == "async" {
+                flag(
+                    "high",
+                    "sync_to_async",
+                    format!("lowers failover.{name} from sync to async replication"),
+                );
+            }
+            let raised = |old: Option<f64>, new: Option<f64>| match (old, new) {
+                (Some(o), Some(n)) => n > o,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if raised(b.rpo_seconds, g.rpo_seconds) {
+                flag(
+                    "medium",
+                    "rpo_raised",
+                    format!(
+                        "raises failover.{name} rpo from {}s to {}",
+                        b.rpo_seconds.unwrap_or(0.0),
+                        g.rpo_seconds.map_or("unset".into(), |v| format!("{v}s"))
+                    ),
+                );
+            }
+            if raised(
+                b.max_lag_bytes.map(|v| v as f64),
+                g.max_lag_bytes.map(|v| v as f64),
+            ) {
+                flag(
+                    "medium",
+                    "max_lag_raised",
+                    format!(
+                        "raises failover.{name} max_lag from {} to {} bytes",
+                        b.max_lag_bytes.unwrap_or(0),
+                        g.max_lag_bytes
+                            .map_or("unlimited".into(), |v| v.to_string())
+                    ),
+                );
+            }
+            let removed: Vec<&String> = b.sites.iter().filter(|s| !g.sites.contains(s)).collect();
+            if !removed.is_empty() {
+                flag(
+                    "high",
+                    "standby_removed",
+                    format!(
+                        "removes {} from failover.{name}",
+                        removed
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            if b.approval == "manual" && g.approval == "auto" {
+                flag(
+                    "high",
+                    "approval_removed",
+                    format!("changes failover.{name} approval from manual to auto"),
+                );
+            }
+        }
+        for (name, g) in &e.plan.groups {
+            if g.sites.len() < 2 {
+                flag(
+                    "high",
+                    "single_member",
+                    format!(
+                        "leaves failover.{name} with a single member ({})",
+                        g.sites.join(", ")
+                    ),
+                );
+            }
+            if let (Some(rto), Some(i), Some(f)) =
+                (g.rto_seconds, secs(g, "interval"), secs(g, "failures"))
+            {
+                let ttl = e
+                    .plan
+                    .changes
+                    .iter()
+                    .filter(|c| {
+                        g.traffic.contains(&c.addr.to_string())
+                            && c.addr.resource.resource.type_name == "dns_record"
+                    })
+                    .filter_map(|c| {
+                        c.after
+                            .as_ref()
+                            .and_then(|a| a.get("ttl"))
+                            .and_then(|v| v.as_f64())
+                    })
+                    .fold(0.0, f64::max);
+                if i * f + ttl > rto {
+                    flag("medium", "detection_exceeds_rto", format!("failover.{name}: detection ({i}s x {f} + DNS TTL {ttl}s = {}s) exceeds rto {rto}s", i * f + ttl));
+                }
+            }
+        }
+        // Members as the head or the base declares them: a removed member is still one.
+        let mut members: Vec<String> = e
+            .plan
+            .failover_members
+            .values()
+            .flat_map(|m| m.values().map(ToString::to_string))
+            .collect();
+        members.extend(
+            e.base_groups
+                .values()
+                .flat_map(|g| g.members.values().cloned()),
+        );
+        for c in &e.plan.changes {
+            let addr = c.addr.to_string();
+            if members.contains(&addr) && (c.action == Action::Delete || c.action.is_replace()) {
+                flag(
+                    "high",
+                    "member_destroyed",
+                    format!(
+                        "{} failover member {addr} ({})",
+                        if c.action == Action::Delete {
+                            "destroys"
+                        } else {
+                            "replaces"
+                        },
+                        c.reason.as_ref().map_or("", |r| r.text.as_str())
+                    ),
+                );
+            }
+        }
+    }
+    // Environments drifting apart: the same group configured differently.
+    for pair in envs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        for (name, ga) in &a.plan.groups {
+            match b.plan.groups.get(name) {
+                None => out.push(RiskFlag {
+                    severity: "medium",
+                    env: "all".into(),
+                    code: "env_drift",
+                    message: format!("failover.{name} exists in {} but not in {}", a.env, b.env),
+                }),
+                Some(gb) => {
+                    let facts = |g: &GroupSummary| {
+                        (
+                            g.mode.clone(),
+                            g.approval.clone(),
+                            g.sites.clone(),
+                            g.health_check.clone(),
+                            g.checksum.clone(),
+                        )
+                    };
+                    if facts(ga) != facts(gb) {
+                        out.push(RiskFlag { severity: "medium", env: "all".into(), code: "env_drift", message: format!("failover.{name} differs between {} and {} (replication, approval, sites, health check or verify)", a.env, b.env) });
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|x, y| {
+        x.severity
+            .cmp(y.severity)
+            .then_with(|| x.env.cmp(&y.env))
+            .then_with(|| x.message.cmp(&y.message))
+    });
+    out
+}
+
+/// The review as JSON, for bots.
+pub fn json(
+    base: &str,
+    head: &str,
+    changes: &[TopologyChange],
+    envs: &[EnvReview],
+    flags: &[RiskFlag],
+) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": "1.0",
+        "base": base,
+        "head": head,
+        "risk_flags": flags,
+        "topology_changes": changes,
+        "environments": envs.iter().map(|e| {
+            let (add, change, destroy) = e.plan.counts();
+            serde_json::json!({
+                "env": e.env,
+                "protected": e.protected,
+                "summary": { "add": add, "change": change, "destroy": destroy, "switches": e.plan.switches.iter().filter(|s| s.from.as_ref().is_some_and(|f| *f != s.to)).map(|s| format!("{} {} -> {}", s.group, s.from.as_deref().unwrap_or("-"), s.to)).collect::<Vec<_>>() },
+                "plan": plan_json(&e.plan),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}

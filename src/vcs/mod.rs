@@ -1,0 +1,143 @@
+//! Git: topologies read straight from commits (no checkout), the commit an apply came from,
+//! and the checks protected environments need.
+
+use crate::config::MemoryFiles;
+use std::path::{Path, PathBuf};
+
+/// Errors from git.
+#[derive(Debug, thiserror::Error)]
+pub enum VcsError {
+    /// Not inside a repository.
+    #[error("{0} is not inside a git repository")]
+    NotARepo(PathBuf),
+    /// A revision that does not resolve.
+    #[error("unknown revision {rev:?}: {detail}")]
+    BadRevision {
+        /// The revision.
+        rev: String,
+        /// git's message.
+        detail: String,
+    },
+    /// Anything else git reports.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// The commit standby applied from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitInfo {
+    /// Full SHA.
+    pub sha: String,
+    /// `Name <email>`.
+    pub author: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// Whether the topology directory had no uncommitted changes.
+    pub clean: bool,
+}
+
+/// A repository containing a topology directory.
+pub struct Repo {
+    repo: git2::Repository,
+    workdir: PathBuf,
+}
+
+impl Repo {
+    /// The repository that contains `path`.
+    pub fn discover(path: &Path) -> Result<Repo, VcsError> {
+        let repo =
+            git2::Repository::discover(path).map_err(|_| VcsError::NotARepo(path.to_path_buf()))?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| VcsError::NotARepo(path.to_path_buf()))?;
+        let workdir = workdir
+            .canonicalize()
+            .unwrap_or_else(|_| workdir.to_path_buf());
+        Ok(Repo { repo, workdir })
+    }
+
+    fn commit(&self, rev: &str) -> Result<git2::Commit<'_>, VcsError> {
+        self.repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| VcsError::BadRevision {
+                rev: rev.to_string(),
+                detail: e.message().to_string(),
+            })
+    }
+
+    /// Every file of the commit `rev` under `dir` (an absolute path in the work tree), keyed by
+    /// where it would be on disk: read from git objects, with no checkout.
+    pub fn tree_files(&self, rev: &str, dir: &Path) -> Result<MemoryFiles, VcsError> {
+        let commit = self.commit(rev)?;
+        let tree = commit.tree()?;
+        let rel = dir
+            .strip_prefix(&self.workdir)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let mut files = MemoryFiles::default();
+        let mut err = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let path = Path::new(parent).join(entry.name().unwrap_or_default());
+            if !path.starts_with(&rel) {
+                return git2::TreeWalkResult::Ok;
+            }
+            match self.repo.find_blob(entry.id()) {
+                Ok(blob) => {
+                    files.files.insert(
+                        self.workdir.join(&path),
+                        String::from_utf8_lossy(blob.content()).into_owned(),
+                    );
+                }
+                Err(e) => err = Some(e),
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        match err {
+            Some(e) => Err(e.into()),
+            None => Ok(files),
+        }
+    }
+
+    /// Whether the files under `dir` match HEAD (untracked files count; ignored ones and
+    /// standby's own `.standby/` do not).
+    pub fn is_clean(&self, dir: &Path) -> Result<bool, VcsError> {
+        let rel = dir.strip_prefix(&self.workdir).unwrap_or(Path::new(""));
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let statuses = self.repo.statuses(Some(&mut opts))?;
+        Ok(statuses.iter().all(|s| {
+            let p = Path::new(s.path().unwrap_or_default());
+            !p.starts_with(rel)
+                || p.components().any(|c| c.as_os_str() == ".standby")
+                || s.status().is_empty()
+        }))
+    }
+
+    /// The commit HEAD names, and whether `dir` is clean.
+    pub fn head(&self, dir: &Path) -> Result<CommitInfo, VcsError> {
+        let c = self.commit("HEAD")?;
+        let a = c.author();
+        Ok(CommitInfo {
+            sha: c.id().to_string(),
+            author: format!("{} <{}>", a.name().unwrap_or("?"), a.email().unwrap_or("?")),
+            summary: c.summary().ok().flatten().unwrap_or_default().to_string(),
+            clean: self.is_clean(dir)?,
+        })
+    }
+
+    /// Whether commit `sha` is on branch `branch` (equal to its tip or an ancestor of it).
+    pub fn on_branch(&self, sha: &str, branch: &str) -> Result<bool, VcsError> {
+        let tip = self
+            .commit(&format!("refs/heads/{branch}"))
+            .or_else(|_| self.commit(branch))?
+            .id();
+        let c = git2::Oid::from_str(sha)?;
+        Ok(tip == c || self.repo.graph_descendant_of(tip, c)?)
+    }
+}

@@ -1,0 +1,288 @@
+//! Git-aware plans and pull-request review on a real repository built by the tests: the
+//! topology diff and plan between branches, planning a revision without a checkout, the commit
+//! recorded on apply, protected environments, the review comment and its splitting.
+
+mod support;
+
+use support::Test;
+
+fn git(t: &Test, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(t.path())
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn topology(
+    mode: &str,
+    approval: &str,
+    rpo: &str,
+    max_lag: &str,
+    rto: &str,
+    active: &str,
+    payments_west: bool,
+) -> String {
+    let base = payments_west;
+    let west = if payments_west {
+        "resource \"sqlite_database\" \"pay_west\" {\n  path   = \"data/${env.name}/pay_west.db\"\n  schema = \"CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)\"\n}\n"
+    } else {
+        ""
+    };
+    let pay_members = if payments_west {
+        "    east = sqlite_database.pay_east\n    west = sqlite_database.pay_west\n"
+    } else {
+        "    east = sqlite_database.pay_east\n"
+    };
+    let mode_expr = if base {
+        "var.mode".to_string()
+    } else {
+        format!("\"{mode}\"")
+    };
+    let failures = if base { "3" } else { "var.failures" };
+    let failures_var = if base {
+        ""
+    } else {
+        "variable \"failures\" {\n  default = 3\n}\n"
+    };
+    format!(
+        r#"variable "mode" {{
+  default = "sync"
+}}
+{failures_var}
+
+environment "prod" {{
+  protected = true
+  branch    = "main"
+}}
+
+resource "sqlite_database" "east" {{
+  path = "data/${{env.name}}/east.db"
+  schema = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)"
+}}
+
+resource "sqlite_database" "west" {{
+  path = "data/${{env.name}}/west.db"
+  schema = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)"
+}}
+
+resource "sqlite_database" "pay_east" {{
+  path = "data/${{env.name}}/pay_east.db"
+  schema = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)"
+}}
+
+{west}
+failover "orders" {{
+  active = "{active}"
+  members = {{
+    east = sqlite_database.east
+    west = sqlite_database.west
+  }}
+  replication {{
+    mode    = {mode_expr}
+    max_lag = "{max_lag}"
+  }}
+  rpo      = "{rpo}"
+  rto      = "{rto}"
+  approval = "{approval}"
+  health_check {{
+    interval = "1s"
+    failures = {failures}
+  }}
+  verify {{
+    checksum = ["main.t"]
+  }}
+}}
+
+failover "payments" {{
+  active = "east"
+  members = {{
+{pay_members}  }}
+  health_check {{
+    interval = "1s"
+    failures = 1
+  }}
+  verify {{
+    checksum = ["main.t"]
+  }}
+}}
+"#
+    )
+}
+
+/// A repository with the base topology committed on main, applied to dev and prod from main,
+/// and a branch `risky` that changes it in every way a reviewer should notice.
+fn repo() -> Test {
+    let t = Test::new()
+        .file(".gitignore", ".standby/\ndata/\n*.md\n")
+        .file("env/dev.hcl", "mode = \"async\"\n")
+        .file("env/prod.hcl", "mode = \"sync\"\n")
+        .file(
+            "main.hcl",
+            &topology("sync", "manual", "0s", "1MiB", "30s", "east", true),
+        );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "base topology"]);
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    git(&t, &["checkout", "-q", "-b", "risky"]);
+    t.write(
+        "main.hcl",
+        &topology("async", "auto", "5s", "16MiB", "2s", "west", false),
+    );
+    t.write("env/prod.hcl", "mode = \"sync\"\nfailures = 2\n");
+    git(&t, &["commit", "-q", "-am", "risky change"]);
+    t
+}
+
+#[test]
+fn plan_shows_the_topology_diff_and_plans_a_revision_without_checkout() {
+    let t = repo();
+    let r = t.run(&["plan", "-e", "dev", "--base", "main"]);
+    r.code(0)
+        .stdout_has("Topology changes from main to the working tree:")
+        .stdout_has("~ failover.orders.active: \"east\" -> \"west\" (main.hcl:")
+        .stdout_has("~ failover.orders.replication.mode: var.mode -> \"async\"")
+        .stdout_has("- resource.sqlite_database.pay_west (main.hcl:")
+        .stdout_has("failover.orders will switch from east to west");
+    // Plan main while the working tree holds the branch: nothing is checked out.
+    let r = t.run(&["plan", "-e", "dev", "--head", "main", "--detailed-exitcode"]);
+    r.code(0).stdout_has("No changes.");
+    assert!(
+        t.read("main.hcl").contains("\"west\""),
+        "the working tree was not touched"
+    );
+    t.run(&["plan", "-e", "dev", "--base", "nosuchrev"])
+        .code(1)
+        .stderr_has("Cannot read revision nosuchrev");
+}
+
+#[test]
+fn apply_records_its_commit_and_protected_environments_refuse_dirty_or_unmerged_trees() {
+    let t = repo();
+    let sha = git(&t, &["rev-parse", "HEAD"]);
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    let last = s["applies"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["commit"]["sha"], sha.as_str());
+    assert_eq!(last["commit"]["clean"], true);
+    assert_eq!(last["commit"]["author"], "Ada <ada@example.test>");
+    t.run(&["status", "-e", "dev"])
+        .code(0)
+        .stdout_has(&format!("from commit {}", &sha[..12]))
+        .stdout_has("risky change");
+    // prod is protected: not from a branch other than main...
+    t.run(&["apply", "-e", "prod", "--auto-approve"])
+        .code(1)
+        .stderr_has("is not on branch main");
+    // ...and not from a dirty tree, even on main.
+    git(&t, &["checkout", "-q", "main"]);
+    t.write(
+        "main.hcl",
+        &format!(
+            "{}\nresource \"standby_data\" \"extra\" {{}}\n",
+            t.read("main.hcl")
+        ),
+    );
+    t.run(&[
+        "apply",
+        "-e",
+        "prod",
+        "--auto-approve",
+        "--var",
+        "mode=sync",
+    ])
+    .code(1)
+    .stderr_has("refusing to apply from a dirty tree");
+    git(&t, &["checkout", "-q", "--", "main.hcl"]);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+}
+
+#[test]
+fn review_comment_flags_every_risk() {
+    let t = repo();
+    let r = t.run(&["review", "--base", "main", "-e", "dev", "-e", "prod"]);
+    r.code(0);
+    for flag in [
+        "switches the active site of protected environment prod: failover.orders east -> west",
+        "lowers failover.orders from sync to async replication",
+        "raises failover.orders rpo from 0s to 5s",
+        "raises failover.orders max_lag from 1048576 to 16777216 bytes",
+        "removes west from failover.payments",
+        "leaves failover.payments with a single member (east)",
+        "changes failover.orders approval from manual to auto",
+        "destroys failover member sqlite_database.pay_west",
+        "failover.orders: detection (1s x 3 + DNS TTL 0s = 3s) exceeds rto 2s",
+        "failover.orders differs between dev and prod",
+    ] {
+        r.stdout_has(flag);
+    }
+    r.stdout_has("| prod 🔒 |")
+        .stdout_has("<details><summary>Plan for prod</summary>");
+    insta::assert_snapshot!("review_comment", r.stdout);
+    let j: serde_json::Value = serde_json::from_str(
+        &t.run(&["review", "--base", "main", "-e", "prod", "--format", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(j["environments"][0]["env"], "prod");
+    assert!(j["risk_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "sync_to_async"));
+}
+
+#[test]
+fn a_long_review_is_split_under_the_comment_limit() {
+    let t = Test::new().file(".gitignore", ".standby/\n").file(
+        "main.hcl",
+        "resource \"standby_data\" \"big\" {\n  count = 1\n  input = \"x\"\n}\n",
+    );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "small"]);
+    t.write("main.hcl", "resource \"standby_data\" \"big\" {\n  count = 600\n  input = \"a long enough input value to make the plan text big: ${count.index}\"\n}\n");
+    t.run(&[
+        "review",
+        "--base",
+        "main",
+        "-e",
+        "default",
+        "--output",
+        "review.md",
+    ])
+    .code(0)
+    .stdout_has("review.1.md")
+    .stdout_has("review.2.md");
+    let mut all = String::new();
+    let mut n = 0;
+    while let Ok(part) = std::fs::read_to_string(t.join(&format!("review.{}.md", n + 1))) {
+        n += 1;
+        assert!(
+            part.chars().count() <= 65_536,
+            "part {n} is {} characters",
+            part.chars().count()
+        );
+        assert!(part.starts_with(&format!("_standby review, part {n} of")));
+        all.push_str(&part);
+    }
+    assert!(n >= 2);
+    assert_eq!(
+        all.matches("# standby_data.big[").count(),
+        600,
+        "every resource appears once across the parts"
+    );
+}

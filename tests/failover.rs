@@ -121,6 +121,7 @@ impl Rig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect::<BTreeSet<_>>(),
+            commit: None,
         };
         self.rt
             .block_on(apply(

@@ -29,6 +29,12 @@ variable "data_root" {
   default = "data"
 }
 
+variable "health_failures" {
+  type        = number
+  default     = 3
+  description = "consecutive failed checks before the monitor fails over"
+}
+
 variable "run_as" {
   type    = string
   default = "postgres"
@@ -88,7 +94,7 @@ failover "orders" {
   health_check {
     interval = "1s"
     timeout  = "500ms"
-    failures = 3
+    failures = var.health_failures
   }
 
   verify {

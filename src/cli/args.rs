@@ -243,6 +243,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
     },
+    /// Watch every failover group's members and fail over when the active one is down.
+    Monitor {
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// Stop after this long (for drills and tests), such as 30s.
+        #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
+        run_for: Option<std::time::Duration>,
+    },
+    /// Run a failover plan the monitor saved for approval.
+    Approve {
+        /// The plan file the monitor named.
+        plan_file: PathBuf,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Show each failover group: active site, epoch, member roles and lag, override, last switch.
     Status {
         #[command(flatten)]

@@ -5,6 +5,7 @@ mod check_cmd;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
+mod monitor_cmd;
 mod plan_cmd;
 mod progress;
 mod report;
@@ -107,6 +108,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             json,
             detailed_exitcode,
             (base.as_deref(), head.as_deref()),
+            None,
         ),
         Command::Apply {
             plan_file,
@@ -179,6 +181,8 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         } => failover_cmd::switch(ws, &group, &to, false, &env, &lock, gates, auto_approve),
         Command::Status { env } => failover_cmd::status(ws, &env),
         Command::Check { env, format } => check_cmd::check(ws, &env, format),
+        Command::Monitor { env, lock, run_for } => monitor_cmd::monitor(ws, &env, &lock, run_for),
+        Command::Approve { plan_file, lock } => monitor_cmd::approve(ws, &plan_file, &lock),
         Command::Review {
             base,
             head,

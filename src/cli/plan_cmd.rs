@@ -104,6 +104,7 @@ pub(crate) fn plan(
     json: bool,
     detailed: bool,
     revs: (Option<&str>, Option<&str>),
+    force: Option<crate::plan::ForcedSwitch>,
 ) -> Result<i32, CliError> {
     let (env_name, config, digest, vars) = match revs.1 {
         None => prepare(ws, env, false)?,
@@ -134,7 +135,8 @@ pub(crate) fn plan(
     let _guard = ws.lock(backend.as_ref(), "plan", lock)?;
     let state = ws.read_state(backend.as_ref())?;
     let registry = Registry::standard();
-    let opts = options(&env_name, p, Phase::Plan, digest)?;
+    let mut opts = options(&env_name, p, Phase::Plan, digest)?;
+    opts.force = force;
     let plan = runtime()?
         .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;

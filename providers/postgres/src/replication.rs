@@ -294,7 +294,22 @@ impl Replication for PostgresProvider {
     ) -> Result<FenceOutcome, ProviderError> {
         let s = self.member(member)?;
         let attempt = async {
-            let c = s.connect().await?;
+            // A postmaster that is gone cannot take writes: say so without waiting on the
+            // network (a dead server's port may still accept connections for a while).
+            if s.data_dir.join("PG_VERSION").exists() && !s.is_running().await {
+                return Err(ProviderError::new(
+                    format!("no server runs in {}", s.data_dir.display()),
+                    "the postmaster is gone",
+                ));
+            }
+            let c = tokio::time::timeout(Duration::from_secs(1), s.connect())
+                .await
+                .map_err(|_| {
+                    ProviderError::new(
+                        format!("{}:{} does not answer", s.listen, s.port),
+                        "no answer within 1 s",
+                    )
+                })??;
             alter_system(
                 &c,
                 &["ALTER SYSTEM SET default_transaction_read_only = on"],

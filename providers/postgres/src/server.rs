@@ -375,20 +375,26 @@ impl Server {
     pub(crate) async fn wal_end(&self) -> Option<u64> {
         let dir = self.data_dir.display().to_string();
         let control = self.run("pg_controldata", &["-D", &dir]).await.ok()?;
-        let redo = control
-            .lines()
-            .find(|l| l.starts_with("Latest checkpoint's REDO location:"))?
-            .rsplit(':')
-            .next()?
-            .trim()
-            .to_string();
+        let field = |name: &str| {
+            control
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(':').next())
+                .map(|v| v.trim().to_string())
+        };
+        let redo = field("Latest checkpoint's REDO location:")?;
+        // pg_waldump assumes timeline 1 and waits for files that never come otherwise.
+        let timeline = field("Latest checkpoint's TimeLineID:").unwrap_or_else(|| "1".into());
         let wal = self.data_dir.join("pg_wal").display().to_string();
-        let out = self
-            .command("pg_waldump")
-            .args(["--path", &wal, "--start", &redo])
-            .output()
-            .await
-            .ok()?;
+        let out = tokio::time::timeout(
+            Duration::from_secs(3),
+            self.command("pg_waldump")
+                .args(["--path", &wal, "--timeline", &timeline, "--start", &redo])
+                .output(),
+        )
+        .await
+        .ok()?
+        .ok()?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

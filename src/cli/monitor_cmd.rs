@@ -1,0 +1,326 @@
+//! `standby monitor` and `standby approve`: health checks of every failover group's members,
+//! and automatic (or approved) failover when the active member is down.
+//!
+//! A failure counts only when the standby's replication position also stopped advancing, so a
+//! blip between the monitor and the primary alone does not trigger anything. With
+//! `approval = "auto"` the monitor runs the same emergency failover as `standby failover`, with
+//! every safeguard; with `"manual"` it saves that plan and waits for `standby approve PLAN`.
+
+use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
+use super::plan_cmd::{apply, plan, Run};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::plan::ForcedSwitch;
+use crate::registry::Registry;
+use standby_provider_sdk::{ConfigureRequest, Member, Role, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// One group as the monitor watches it.
+struct Watch {
+    group: String,
+    active: String,
+    members: BTreeMap<String, (Member, String)>,
+    interval: Duration,
+    timeout: Duration,
+    failures: u32,
+    manual: bool,
+    streak: u32,
+    standby_pos: BTreeMap<String, u64>,
+}
+
+fn secs(v: Option<&String>, default: f64) -> Duration {
+    Duration::from_secs_f64(
+        v.and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
+            .unwrap_or(default)
+            .max(0.01),
+    )
+}
+
+fn stamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The groups to watch, from the recorded state and the topology's settings.
+fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, CliError> {
+    let state = ws
+        .read_state(ws.backend(env_name)?.as_ref())?
+        .unwrap_or_default();
+    let mut config = ws.load()?;
+    let vars = ws.inputs(&mut config, env_name, env, false)?;
+    let opts = crate::plan::PlanOptions {
+        env: env_name.to_string(),
+        mode: crate::plan::PlanMode::Normal,
+        refresh: false,
+        targets: vec![],
+        replace: vec![],
+        phase: crate::eval::Phase::Validate,
+        topology_digest: String::new(),
+        force: None,
+    };
+    let p = runtime()?
+        .block_on(crate::plan::plan(
+            &config,
+            &Registry::standard(),
+            Some(&state),
+            vars,
+            &opts,
+        ))
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    let mut out = Vec::new();
+    for (group, f) in &state.failovers {
+        let Some(g) = p.groups.get(group) else {
+            continue;
+        };
+        let mut members = BTreeMap::new();
+        for (site, addr) in &f.members {
+            if let Some((a, st)) = state.resources.iter().find(|(a, _)| a.to_string() == *addr) {
+                members.insert(
+                    site.clone(),
+                    (
+                        Member {
+                            site: site.clone(),
+                            type_name: a.resource.resource.type_name.clone(),
+                            state: st.value().deep_unmark().0,
+                        },
+                        st.provider.clone(),
+                    ),
+                );
+            }
+        }
+        out.push(Watch {
+            group: group.clone(),
+            active: f.active.clone(),
+            members,
+            interval: secs(g.health_check.get("interval"), 1.0),
+            timeout: secs(g.health_check.get("timeout"), 0.5),
+            failures: g
+                .health_check
+                .get("failures")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+            manual: g.approval == "manual",
+            streak: 0,
+            standby_pos: BTreeMap::new(),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn monitor(
+    ws: &Workspace,
+    env: &EnvArgs,
+    lock: &LockArgs,
+    run_for: Option<Duration>,
+) -> Result<i32, CliError> {
+    let env_name = ws.env_name(env)?;
+    let registry = Registry::standard();
+    let rt = runtime()?;
+    for name in registry.names() {
+        if let Some(p) = registry.get(name) {
+            let _ = rt.block_on(p.configure(ConfigureRequest {
+                config: Value::Null,
+                root_dir: ws.root.clone(),
+            }));
+        }
+    }
+    eprintln!("{} monitor: warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment", stamp());
+    let mut groups = watches(ws, env, &env_name)?;
+    if groups.is_empty() {
+        return Err(CliError::msg(
+            format!("Nothing to monitor in environment {env_name:?}"),
+            "No failover group is recorded in the state yet; apply the topology first.",
+        ));
+    }
+    for g in &groups {
+        eprintln!("{} monitor: watching failover.{} (active {}, every {:?}, timeout {:?}, {} failures, {} approval)", stamp(), g.group, g.active, g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" });
+    }
+    let started = Instant::now();
+    let tick = groups
+        .iter()
+        .map(|g| g.interval)
+        .min()
+        .unwrap_or(Duration::from_secs(1));
+    loop {
+        if run_for.is_some_and(|d| started.elapsed() >= d) {
+            return Ok(0);
+        }
+        let t0 = Instant::now();
+        let mut trigger: Option<(String, String, bool)> = None;
+        for g in &mut groups {
+            let Some((active, provider)) = g.members.get(&g.active).cloned() else {
+                continue;
+            };
+            let Some(p) = registry.get(&provider).cloned() else {
+                continue;
+            };
+            let Some(r) = p.replication() else { continue };
+            let ok = rt.block_on(async {
+                tokio::time::timeout(g.timeout, r.status(&active, None))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|s| s.healthy && s.role == Role::Primary)
+            });
+            // What the standbys see: a position still advancing means the primary lives.
+            let mut advancing = false;
+            let mut best: Option<(String, u64)> = None;
+            for (site, (m, _)) in g.members.iter().filter(|(s, _)| **s != g.active) {
+                let st = rt.block_on(async {
+                    tokio::time::timeout(g.timeout, r.status(m, None))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                });
+                if let Some(st) = st.filter(|s| s.healthy) {
+                    if g.standby_pos.get(site).is_some_and(|p| st.position > *p) {
+                        advancing = true;
+                    }
+                    g.standby_pos.insert(site.clone(), st.position);
+                    if best.as_ref().is_none_or(|(_, p)| st.position > *p) {
+                        best = Some((site.clone(), st.position));
+                    }
+                }
+            }
+            if ok {
+                if g.streak > 0 {
+                    eprintln!(
+                        "{} monitor: failover.{}: {} answers again after {} failed check(s)",
+                        stamp(),
+                        g.group,
+                        g.active,
+                        g.streak
+                    );
+                }
+                g.streak = 0;
+                continue;
+            }
+            if advancing {
+                eprintln!("{} monitor: failover.{}: {} does not answer the monitor, but its standby still receives WAL: not counted", stamp(), g.group, g.active);
+                continue;
+            }
+            g.streak += 1;
+            eprintln!(
+                "{} monitor: failover.{}: check {}/{} of {} failed",
+                stamp(),
+                g.group,
+                g.streak,
+                g.failures,
+                g.active
+            );
+            if g.streak >= g.failures {
+                match best {
+                    Some((to, _)) => trigger = Some((g.group.clone(), to, g.manual)),
+                    None => eprintln!(
+                        "{} monitor: failover.{}: triggered, but no healthy standby to promote",
+                        stamp(),
+                        g.group
+                    ),
+                }
+            }
+        }
+        if let Some((group, to, manual)) = trigger {
+            eprintln!(
+                "{} monitor: failover.{group}: TRIGGER: failing over to {to}",
+                stamp()
+            );
+            let force = ForcedSwitch {
+                group: group.clone(),
+                to: to.clone(),
+                emergency: true,
+            };
+            let plain = PlanArgs {
+                targets: vec![],
+                replace: vec![],
+                destroy: false,
+                refresh_only: false,
+                refresh: false,
+            };
+            if manual {
+                let dir = ws.root.join(".standby").join("pending");
+                let _ = std::fs::create_dir_all(&dir);
+                let file = dir.join(format!(
+                    "{env_name}-{group}-{}.plan",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                ));
+                plan(
+                    ws,
+                    env,
+                    &plain,
+                    lock,
+                    Some(&file),
+                    false,
+                    false,
+                    (None, None),
+                    Some(force),
+                )?;
+                eprintln!("{} monitor: failover.{group}: approval = \"manual\": saved the failover plan; run `standby approve {}` to fail over", stamp(), file.display());
+                return Ok(4);
+            }
+            let code = apply(
+                ws,
+                None,
+                env,
+                &plain,
+                lock,
+                &Run {
+                    auto_approve: true,
+                    parallelism: 10,
+                    gates: GateArgs::default(),
+                    force: Some(force),
+                },
+            )?;
+            eprintln!(
+                "{} monitor: failover.{group}: failover finished with exit code {code}",
+                stamp()
+            );
+            groups = watches(ws, env, &env_name)?;
+        }
+        let spent = t0.elapsed();
+        if spent < tick {
+            std::thread::sleep(tick - spent);
+        }
+    }
+}
+
+pub(crate) fn approve(
+    ws: &Workspace,
+    plan_file: &std::path::Path,
+    lock: &LockArgs,
+) -> Result<i32, CliError> {
+    let plan = super::plan_cmd::read_plan(plan_file)?;
+    let gates = GateArgs {
+        approve: plan.switches.iter().map(|s| s.group.clone()).collect(),
+        approval_file: None,
+        accept_data_loss: vec![],
+    };
+    let env = EnvArgs {
+        env: Some(plan.env.clone()),
+        vars: vec![],
+        var_files: vec![],
+    };
+    let plain = PlanArgs {
+        targets: vec![],
+        replace: vec![],
+        destroy: false,
+        refresh_only: false,
+        refresh: false,
+    };
+    apply(
+        ws,
+        Some(plan_file),
+        &env,
+        &plain,
+        lock,
+        &Run {
+            auto_approve: true,
+            parallelism: 10,
+            gates,
+            force: None,
+        },
+    )
+}

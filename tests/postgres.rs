@@ -637,3 +637,229 @@ fn a_switchover_moves_the_dns_answer_and_the_haproxy_route() {
         .code(0)
         .stdout_has("No changes.");
 }
+
+/// `standby monitor` as a child process, killed when dropped.
+struct Monitor(std::process::Child, std::path::PathBuf);
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Monitor {
+    fn start(t: &Test, args: &[&str]) -> Monitor {
+        let log = t.join("monitor.log");
+        let mut all = vec!["monitor"];
+        all.extend_from_slice(args);
+        let child = t
+            .command(&all)
+            .stdout(std::fs::File::create(t.join("monitor.out")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Wait until it watches.
+        for _ in 0..200 {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("watching failover.orders")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Monitor(child, log)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+}
+
+#[test]
+fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sync_mode() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let rt = rt();
+    rt.block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+    let mon = Monitor::start(&t, &vars);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let w = writer(&t, "dev", stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = t
+        .read("data/dev/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let killed = Instant::now();
+    let first_write = rt.block_on(async {
+        while killed.elapsed() < Duration::from_secs(20) {
+            if let Ok((c, conn)) = tokio_postgres::connect(
+                &format!(
+                    "host=127.0.0.3 port={} user=postgres dbname=postgres connect_timeout=1",
+                    base + 1
+                ),
+                tokio_postgres::NoTls,
+            )
+            .await
+            {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
+                    .await
+                    .is_ok()
+                {
+                    return killed.elapsed();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("no write accepted on west; monitor log:\n{}", mon.log());
+    });
+    eprintln!(
+        "monitor: kill -9 to first accepted write: {:.3}s",
+        first_write.as_secs_f64()
+    );
+    assert!(
+        first_write < Duration::from_secs(3),
+        "took {first_write:?}; log:\n{}",
+        mon.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let lost = rt.block_on(async { missing("127.0.0.3", base + 1, &acked).await });
+    assert!(
+        lost.is_empty(),
+        "sync mode lost acknowledged rows: {lost:?}"
+    );
+    let log = mon.log();
+    assert!(
+        log.contains("check 2/2 of east failed") && log.contains("TRIGGER: failing over to west"),
+        "{log}"
+    );
+    assert!(
+        log.contains("single point of failure"),
+        "the missing lease is called out"
+    );
+}
+
+#[test]
+fn a_blip_shorter_than_the_threshold_causes_no_failover() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = ["-e", "dev", "--var", &port, "--var", "health_failures=3"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let mon = Monitor::start(&t, &vars);
+    // Freeze the primary for about one check: it answers nothing, then comes back.
+    let pid = t
+        .read("data/dev/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(3500));
+    let log = mon.log();
+    assert!(
+        !log.contains("TRIGGER"),
+        "a blip must not fail over:\n{log}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    assert_eq!(s["failovers"]["orders"]["active"], "east");
+}
+
+#[test]
+fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = ["-e", "prod", "--var", &port, "--var", "health_failures=2"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+    let mut mon = Monitor::start(&t, &vars);
+    let pid = t
+        .read("data/prod/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = (0..200).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        mon.0.try_wait().unwrap()
+    });
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(4),
+        "the monitor stops with the plan awaiting approval:\n{}",
+        mon.log()
+    );
+    let log = mon.log();
+    let file = log
+        .split("standby approve ")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("no plan named in:\n{log}"))
+        .to_string();
+    // Nothing switched yet.
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "prod"]).stdout).unwrap();
+    assert_eq!(s["failovers"]["orders"]["active"], "east");
+    t.run(&["approve", &file])
+        .code(0)
+        .stdout_has("Switched failover.orders: east -> west");
+}

@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub(crate) mod drill;
 pub mod eval;
 pub mod graph;
 pub mod plan;

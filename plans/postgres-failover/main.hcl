@@ -29,6 +29,12 @@ variable "data_root" {
   default = "data"
 }
 
+variable "rto" {
+  type        = string
+  default     = "30s"
+  description = "the recovery time objective drills are judged against"
+}
+
 variable "health_failures" {
   type        = number
   default     = 3
@@ -88,7 +94,7 @@ failover "orders" {
     max_lag = "16MiB"
   }
   rpo      = var.replication_mode == "sync" ? "0s" : "5s"
-  rto      = "30s"
+  rto      = var.rto
   approval = var.approval
 
   health_check {

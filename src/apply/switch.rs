@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long an emergency failover waits for the old primary to rejoin before recording the
+/// switch without it (a later apply rejoins it).
+const REJOIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Asks a person to approve a switch.
 pub type Prompt = Arc<dyn Fn(&SwitchPlan) -> bool + Send + Sync>;
 
@@ -524,7 +528,22 @@ impl StepCtx {
                 let mut done = Vec::new();
                 for site in self.plan.members.keys().filter(|s| **s != self.plan.to) {
                     let m = self.member(site)?;
-                    match r.rejoin(&m, &to, self.mode()).await {
+                    // After a failover the old primary may be frozen, not dead: it must not
+                    // hold the switch's record hostage, so give up on it after a while.
+                    let rejoin = r.rejoin(&m, &to, self.mode());
+                    let result = if emergency {
+                        tokio::time::timeout(REJOIN_PATIENCE, rejoin)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(standby_provider_sdk::ProviderError::new(
+                                    "no answer",
+                                    format!("gave up after {REJOIN_PATIENCE:?}"),
+                                ))
+                            })
+                    } else {
+                        rejoin.await
+                    };
+                    match result {
                         Ok(()) => done.push(site.clone()),
                         Err(e) if emergency => out.notes.push(format!("{site} could not rejoin yet ({}); run apply again once it is reachable", e.summary)),
                         Err(e) => return Err(self.pe(e)),

@@ -103,6 +103,31 @@ pub struct GateArgs {
     pub accept_data_loss: Vec<String>,
 }
 
+/// Drill scenarios.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// SIGKILL of the primary's postmaster.
+    KillPrimary,
+    /// Graceful (fast) shutdown of the primary.
+    StopPrimary,
+    /// SIGSTOP of the primary and its backends: alive, but answering nothing.
+    HangPrimary,
+    /// A planned switchover under load.
+    Switchover,
+}
+
+impl Scenario {
+    /// The name as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::KillPrimary => "kill-primary",
+            Scenario::StopPrimary => "stop-primary",
+            Scenario::HangPrimary => "hang-primary",
+            Scenario::Switchover => "switchover",
+        }
+    }
+}
+
 /// `review` output formats.
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum ReviewFormat {
@@ -252,6 +277,23 @@ pub enum Command {
         /// Stop after this long (for drills and tests), such as 30s.
         #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
         run_for: Option<std::time::Duration>,
+    },
+    /// Inject a disaster into a non-production environment under load and check recovery.
+    Drill {
+        /// The failover group.
+        group: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        /// What goes wrong.
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        /// Allow drilling a protected environment.
+        #[arg(long = "i-know")]
+        i_know: bool,
+        /// Write report.json, report.md and timeline.svg to DIR
+        /// (default .standby/drills/ENV-GROUP-SCENARIO-TIME).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Run a failover plan the monitor saved for approval.
     Approve {

@@ -2,6 +2,7 @@
 
 mod args;
 mod check_cmd;
+mod drill_cmd;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
@@ -183,6 +184,13 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         Command::Check { env, format } => check_cmd::check(ws, &env, format),
         Command::Monitor { env, lock, run_for } => monitor_cmd::monitor(ws, &env, &lock, run_for),
         Command::Approve { plan_file, lock } => monitor_cmd::approve(ws, &plan_file, &lock),
+        Command::Drill {
+            group,
+            env,
+            scenario,
+            i_know,
+            out,
+        } => drill_cmd::drill(ws, &group, &env, scenario, i_know, out.as_deref()),
         Command::Review {
             base,
             head,

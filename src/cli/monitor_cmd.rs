@@ -26,7 +26,6 @@ struct Watch {
     failures: u32,
     manual: bool,
     streak: u32,
-    standby_pos: BTreeMap<String, u64>,
 }
 
 fn secs(v: Option<&String>, default: f64) -> Duration {
@@ -43,8 +42,12 @@ fn stamp() -> String {
         .unwrap_or_default()
 }
 
-/// The groups to watch, from the recorded state and the topology's settings.
-fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, CliError> {
+/// The recorded state and a plan of the environment, for its groups' settings.
+pub(crate) fn state_and_plan(
+    ws: &Workspace,
+    env: &EnvArgs,
+    env_name: &str,
+) -> Result<(crate::state::State, crate::plan::Plan), CliError> {
     let state = ws
         .read_state(ws.backend(env_name)?.as_ref())?
         .unwrap_or_default();
@@ -69,31 +72,60 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
             &opts,
         ))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    Ok((state, p))
+}
+
+/// A group's members as providers see them: site to (member, provider name).
+pub(crate) fn members_of(
+    state: &crate::state::State,
+    f: &crate::state::FailoverState,
+) -> BTreeMap<String, (Member, String)> {
+    let mut members = BTreeMap::new();
+    for (site, addr) in &f.members {
+        if let Some((a, st)) = state.resources.iter().find(|(a, _)| a.to_string() == *addr) {
+            members.insert(
+                site.clone(),
+                (
+                    Member {
+                        site: site.clone(),
+                        type_name: a.resource.resource.type_name.clone(),
+                        state: st.value().deep_unmark().0,
+                    },
+                    st.provider.clone(),
+                ),
+            );
+        }
+    }
+    members
+}
+
+/// The standard providers, configured for this workspace.
+pub(crate) fn configured_registry(ws: &Workspace) -> Result<Registry, CliError> {
+    let registry = Registry::standard();
+    let rt = runtime()?;
+    for name in registry.names() {
+        if let Some(p) = registry.get(name) {
+            let _ = rt.block_on(p.configure(ConfigureRequest {
+                config: Value::Null,
+                root_dir: ws.root.clone(),
+            }));
+        }
+    }
+    Ok(registry)
+}
+
+/// The groups to watch, from the recorded state and the topology's settings.
+fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, CliError> {
+    let (state, p) = state_and_plan(ws, env, env_name)?;
     let mut out = Vec::new();
     for (group, f) in &state.failovers {
         let Some(g) = p.groups.get(group) else {
             continue;
         };
-        let mut members = BTreeMap::new();
-        for (site, addr) in &f.members {
-            if let Some((a, st)) = state.resources.iter().find(|(a, _)| a.to_string() == *addr) {
-                members.insert(
-                    site.clone(),
-                    (
-                        Member {
-                            site: site.clone(),
-                            type_name: a.resource.resource.type_name.clone(),
-                            state: st.value().deep_unmark().0,
-                        },
-                        st.provider.clone(),
-                    ),
-                );
-            }
-        }
         out.push(Watch {
             group: group.clone(),
             active: f.active.clone(),
-            members,
+            members: members_of(&state, f),
             interval: secs(g.health_check.get("interval"), 1.0),
             timeout: secs(g.health_check.get("timeout"), 0.5),
             failures: g
@@ -103,7 +135,6 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
                 .unwrap_or(3),
             manual: g.approval == "manual",
             streak: 0,
-            standby_pos: BTreeMap::new(),
         });
     }
     Ok(out)
@@ -116,16 +147,8 @@ pub(crate) fn monitor(
     run_for: Option<Duration>,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
-    let registry = Registry::standard();
+    let registry = configured_registry(ws)?;
     let rt = runtime()?;
-    for name in registry.names() {
-        if let Some(p) = registry.get(name) {
-            let _ = rt.block_on(p.configure(ConfigureRequest {
-                config: Value::Null,
-                root_dir: ws.root.clone(),
-            }));
-        }
-    }
     eprintln!("{} monitor: warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment", stamp());
     let mut groups = watches(ws, env, &env_name)?;
     if groups.is_empty() {
@@ -157,6 +180,25 @@ pub(crate) fn monitor(
                 continue;
             };
             let Some(r) = p.replication() else { continue };
+            // What the standbys see, before and after asking the primary: a position that
+            // advances meanwhile means the primary lives and only the monitor lost it.
+            let positions = |g: &Watch| -> BTreeMap<String, u64> {
+                g.members
+                    .iter()
+                    .filter(|(s, _)| **s != g.active)
+                    .filter_map(|(site, (m, _))| {
+                        let st = rt.block_on(async {
+                            tokio::time::timeout(g.timeout, r.status(m, None))
+                                .await
+                                .ok()
+                                .and_then(Result::ok)
+                        })?;
+                        st.healthy.then(|| (site.clone(), st.position))
+                    })
+                    .collect()
+            };
+            let before = positions(g);
+            let sampled = Instant::now();
             let ok = rt.block_on(async {
                 tokio::time::timeout(g.timeout, r.status(&active, None))
                     .await
@@ -164,26 +206,21 @@ pub(crate) fn monitor(
                     .and_then(Result::ok)
                     .is_some_and(|s| s.healthy && s.role == Role::Primary)
             });
-            // What the standbys see: a position still advancing means the primary lives.
-            let mut advancing = false;
-            let mut best: Option<(String, u64)> = None;
-            for (site, (m, _)) in g.members.iter().filter(|(s, _)| **s != g.active) {
-                let st = rt.block_on(async {
-                    tokio::time::timeout(g.timeout, r.status(m, None))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                });
-                if let Some(st) = st.filter(|s| s.healthy) {
-                    if g.standby_pos.get(site).is_some_and(|p| st.position > *p) {
-                        advancing = true;
-                    }
-                    g.standby_pos.insert(site.clone(), st.position);
-                    if best.as_ref().is_none_or(|(_, p)| st.position > *p) {
-                        best = Some((site.clone(), st.position));
-                    }
+            let (advancing, best) = if ok {
+                (false, None)
+            } else {
+                // A live primary under load streams WAL within a fraction of a second.
+                let window = Duration::from_millis(200);
+                if sampled.elapsed() < window {
+                    std::thread::sleep(window - sampled.elapsed());
                 }
-            }
+                let after = positions(g);
+                let advancing = after
+                    .iter()
+                    .any(|(site, pos)| before.get(site).is_some_and(|p| pos > p));
+                let best = after.into_iter().max_by_key(|(_, pos)| *pos);
+                (advancing, best)
+            };
             if ok {
                 if g.streak > 0 {
                     eprintln!(

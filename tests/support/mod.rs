@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
 pub mod mock;
+pub mod pg;
 pub mod replica;
 pub mod servers;
 

@@ -345,7 +345,13 @@ impl Replication for PostgresProvider {
                 let stopped = if !s.data_dir.exists() {
                     false
                 } else if s.is_running().await {
-                    let _ = s.stop("immediate").await;
+                    // A hung postmaster (SIGSTOP, a frozen VM) never acts on pg_ctl's signal,
+                    // so give it a moment, then shoot it: nothing else may take writes first.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), s.stop("immediate")).await;
+                    if s.is_running().await {
+                        s.kill().await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                     !s.is_running().await
                 } else {
                     true

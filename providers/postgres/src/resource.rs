@@ -130,10 +130,19 @@ async fn client_for(v: &Value) -> Result<tokio_postgres::Client, ProviderError> 
     if let Some(p) = s("password") {
         cfg.password(p);
     }
-    let (c, conn) = cfg
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| perr("cannot connect", e))?;
+    // The deadline covers the whole handshake: a frozen server accepts TCP and then hangs.
+    let (c, conn) = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        cfg.connect(tokio_postgres::NoTls),
+    )
+    .await
+    .map_err(|_| {
+        ProviderError::new(
+            "cannot connect",
+            "the server accepted the connection but did not finish the handshake within 3 s",
+        )
+    })?
+    .map_err(|e| perr("cannot connect", e))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });

@@ -217,12 +217,22 @@ impl Server {
         if let Some(p) = &self.password {
             cfg.password(p);
         }
-        let (client, conn) = cfg.connect(NoTls).await.map_err(|e| {
-            perr(
-                format!("cannot connect to {}:{}", self.listen, self.port),
-                e,
-            )
-        })?;
+        // connect_timeout covers the TCP connect only; a frozen server accepts that and then
+        // never finishes the handshake, so bound the whole of it.
+        let (client, conn) = tokio::time::timeout(Duration::from_secs(3), cfg.connect(NoTls))
+            .await
+            .map_err(|_| {
+                ProviderError::new(
+                    format!("{}:{} does not answer", self.listen, self.port),
+                    "the connection handshake did not finish within 3 s",
+                )
+            })?
+            .map_err(|e| {
+                perr(
+                    format!("cannot connect to {}:{}", self.listen, self.port),
+                    e,
+                )
+            })?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -294,18 +304,30 @@ impl Server {
         .map(|_| ())
     }
 
-    /// Whether a postmaster runs for this data directory. A killed postmaster may linger as a
-    /// zombie (pg_ctl would still call it running), so read its state from /proc.
-    pub(crate) async fn is_running(&self) -> bool {
-        let Ok(pidfile) = std::fs::read_to_string(self.data_dir.join("postmaster.pid")) else {
-            return false;
-        };
-        let Some(pid) = pidfile
+    /// SIGKILL to the postmaster: the fence of last resort for a server that answers nothing.
+    pub(crate) async fn kill(&self) {
+        if let Some(pid) = self.postmaster_pid() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .await;
+        }
+    }
+
+    fn postmaster_pid(&self) -> Option<String> {
+        let pidfile = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        pidfile
             .lines()
             .next()
             .map(str::trim)
             .filter(|p| !p.is_empty())
-        else {
+            .map(str::to_string)
+    }
+
+    /// Whether a postmaster runs for this data directory. A killed postmaster may linger as a
+    /// zombie (pg_ctl would still call it running), so read its state from /proc.
+    pub(crate) async fn is_running(&self) -> bool {
+        let Some(pid) = self.postmaster_pid() else {
             return false;
         };
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

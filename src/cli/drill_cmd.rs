@@ -1,0 +1,688 @@
+//! `standby drill`: inject a disaster into a non-production environment while a writer inserts
+//! unique rows, let the monitor (or a planned switchover) recover, then check every write and
+//! report the timeline against the declared RTO and RPO.
+
+use super::args::{EnvArgs, Scenario};
+use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
+use super::workspace::Workspace;
+use super::{runtime, CliError};
+use crate::drill::{check, Event, Objective, Outcome, Report};
+use standby_provider_sdk::Role;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// A PostgreSQL member as the drill drives it.
+#[derive(Clone)]
+struct Pg {
+    site: String,
+    host: String,
+    port: u16,
+    user: String,
+    password: Option<String>,
+    data_dir: PathBuf,
+}
+
+impl Pg {
+    fn conn_str(&self) -> String {
+        let mut s = format!(
+            "host={} port={} user={} dbname=postgres connect_timeout=1",
+            self.host, self.port, self.user
+        );
+        if let Some(p) = &self.password {
+            s.push_str(&format!(" password='{}'", p.replace('\'', "\\'")));
+        }
+        s
+    }
+
+    fn pids(&self) -> Result<Vec<String>, CliError> {
+        let pidfile = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
+            .map_err(|e| CliError::msg(format!("{} is not running", self.site), e.to_string()))?;
+        let pm = pidfile
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut all = vec![pm.clone()];
+        // Its children too: a hung machine freezes every backend, not only the postmaster.
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            if let Some((_, rest)) = stat.rsplit_once(')') {
+                if rest.split_whitespace().nth(1) == Some(pm.as_str()) {
+                    all.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+fn signal(pids: &[String], sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids)
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn pg_member(m: &standby_provider_sdk::Member, root: &Path) -> Result<Pg, CliError> {
+    let get = |k: &str| m.state.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    if m.type_name != "postgres_server" {
+        return Err(CliError::msg(
+            format!("Drills need postgres_server members; {} is a {}", m.site, m.type_name),
+            "Faults are injected into the member's server process and the writer speaks PostgreSQL.",
+        ));
+    }
+    Ok(Pg {
+        site: m.site.clone(),
+        host: get("listen").unwrap_or_else(|| "127.0.0.1".into()),
+        port: m
+            .state
+            .get("port")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(5432.0) as u16,
+        user: get("superuser").unwrap_or_else(|| "postgres".into()),
+        password: get("superuser_password"),
+        data_dir: root.join(get("data_dir").unwrap_or_default()),
+    })
+}
+
+/// One insert as the writer saw it.
+struct Attempt {
+    id: i64,
+    outcome: Outcome,
+    at: Instant,
+    /// `host:port` of the server the connection reached.
+    server: Arc<str>,
+}
+
+/// Inserts unique rows through a read-write-routing multi-host connection until stopped.
+fn writer(
+    hosts: Vec<(String, Arc<str>)>,
+    run: String,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<Attempt>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let mut id = 0_i64;
+            let mut client: Option<(tokio_postgres::Client, Arc<str>)> = None;
+            let mut start = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let (c, server) = match client.take() {
+                    Some(c) if !c.0.is_closed() => c,
+                    _ => match connect_rw(&hosts, &mut start).await {
+                        Some(c) => c,
+                        None => {
+                            // Never sent: no id is used up.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                    },
+                };
+                id += 1;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, &run];
+                let sent = c.execute(
+                    "INSERT INTO standby_drill (id, run) VALUES ($1, $2)",
+                    &params,
+                );
+                let outcome = match tokio::time::timeout(Duration::from_secs(1), sent).await {
+                    Ok(Ok(_)) => {
+                        client = Some((c, server.clone()));
+                        Outcome::Acknowledged
+                    }
+                    Ok(Err(e)) if e.as_db_error().is_some() => {
+                        // Refused (read-only, shutting down): a committed row is impossible,
+                        // except for a commit whose sync-replication wait was cancelled.
+                        let cancelled = e
+                            .as_db_error()
+                            .is_some_and(|d| d.code().code().starts_with("57"));
+                        if cancelled {
+                            Outcome::Indeterminate
+                        } else {
+                            Outcome::Failed
+                        }
+                    }
+                    _ => Outcome::Indeterminate,
+                };
+                if let Ok(mut l) = log.lock() {
+                    l.push(Attempt {
+                        id,
+                        outcome,
+                        at: Instant::now(),
+                        server,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+    })
+}
+
+/// Connects to the first member that accepts writes, as libpq's multi-host
+/// `target_session_attrs=read-write` does, but with a deadline per host covering the whole
+/// handshake: a frozen server accepts TCP connections and then never answers.
+async fn connect_rw(
+    hosts: &[(String, Arc<str>)],
+    start: &mut usize,
+) -> Option<(tokio_postgres::Client, Arc<str>)> {
+    for k in 0..hosts.len() {
+        let i = (*start + k) % hosts.len();
+        let (conn, tag) = &hosts[i];
+        let attempt = async {
+            let (c, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls)
+                .await
+                .ok()?;
+            tokio::spawn(connection);
+            let ro: String = c
+                .query_one("SHOW transaction_read_only", &[])
+                .await
+                .ok()?
+                .get(0);
+            (ro == "off").then_some(c)
+        };
+        if let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+            *start = i;
+            return Some((c, tag.clone()));
+        }
+    }
+    None
+}
+
+/// Runs this same binary as a child in the workspace.
+fn standby(ws: &Workspace, args: &[String]) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "standby".into());
+    let mut c = Command::new(exe);
+    c.arg("-C").arg(&ws.root);
+    if let Some(b) = &ws.backend {
+        c.arg("--backend").arg(b);
+    }
+    c.args(args);
+    c
+}
+
+fn env_flags(env_name: &str, env: &EnvArgs) -> Vec<String> {
+    let mut v = vec!["-e".to_string(), env_name.to_string()];
+    for x in &env.vars {
+        v.extend(["--var".to_string(), x.clone()]);
+    }
+    for f in &env.var_files {
+        v.extend(["--var-file".to_string(), f.display().to_string()]);
+    }
+    v
+}
+
+/// Seconds from `fault` to an RFC 3339 stamp.
+fn since(fault: OffsetDateTime, stamp: &str) -> Option<f64> {
+    let t = OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((t - fault).as_seconds_f64())
+}
+
+/// The first log line containing `needle`, as seconds after the fault.
+fn log_event(log: &str, needle: &str, fault: OffsetDateTime) -> Option<f64> {
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .find_map(|l| since(fault, l.split_whitespace().next()?))
+}
+
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `standby drill GROUP -e ENV --scenario NAME`.
+#[allow(clippy::too_many_lines)] // reason: one drill, read top to bottom as its timeline
+pub(crate) fn drill(
+    ws: &Workspace,
+    group: &str,
+    env: &EnvArgs,
+    scenario: Scenario,
+    i_know: bool,
+    out: Option<&Path>,
+) -> Result<i32, CliError> {
+    let env_name = ws.env_name(env)?;
+    let config = ws.load()?;
+    if config
+        .root
+        .environments
+        .get(&env_name)
+        .is_some_and(|e| e.protected)
+        && !i_know
+    {
+        return Err(CliError::msg(
+            format!("Refusing to drill the protected environment {env_name:?}"),
+            "Drills inject real faults. Run them against staging, or pass --i-know if this is intended.",
+        ));
+    }
+    let (state, plan) = state_and_plan(ws, env, &env_name)?;
+    let (Some(f), Some(g)) = (state.failovers.get(group), plan.groups.get(group)) else {
+        return Err(CliError::msg(
+            format!("No failover group {group:?} in environment {env_name:?}"),
+            "Apply the topology first; `standby status` lists the groups.",
+        ));
+    };
+    let members = members_of(&state, f);
+    let pgs: BTreeMap<String, Pg> = members
+        .iter()
+        .map(|(s, (m, _))| pg_member(m, &ws.root).map(|p| (s.clone(), p)))
+        .collect::<Result<_, _>>()?;
+    let from = f.active.clone();
+    let primary = pgs[&from].clone();
+    let Some(other) = pgs.keys().find(|s| **s != from).cloned() else {
+        return Err(CliError::msg(
+            "The group has no standby",
+            "Add a second member.",
+        ));
+    };
+    let rt = runtime()?;
+    let run = uuid::Uuid::new_v4().to_string();
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(&primary.conn_str(), tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        c.batch_execute("CREATE TABLE IF NOT EXISTS standby_drill (id bigint NOT NULL, run text NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run, id))").await
+    })
+    .map_err(|e| CliError::msg(format!("Cannot prepare the drill table on {from}"), e.to_string()))?;
+    let started = OffsetDateTime::now_utc();
+    let dir = out.map_or_else(
+        || {
+            ws.root.join(".standby").join("drills").join(format!(
+                "{env_name}-{group}-{}-{}",
+                scenario.name(),
+                started.unix_timestamp()
+            ))
+        },
+        Path::to_path_buf,
+    );
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
+    let flags = env_flags(&env_name, env);
+    let mon_log = dir.join("monitor.log");
+    let mut monitor = Guard(None);
+    if scenario != Scenario::Switchover {
+        let mut args = vec!["monitor".to_string()];
+        args.extend(flags.iter().cloned());
+        args.extend(["--for".into(), "300s".into()]);
+        let file = std::fs::File::create(&mon_log)
+            .map_err(|e| CliError::msg("Cannot write the monitor log", e.to_string()))?;
+        monitor.0 = Some(
+            standby(ws, &args)
+                .stdout(Stdio::null())
+                .stderr(file)
+                .spawn()
+                .map_err(|e| CliError::msg("Cannot start the monitor", e.to_string()))?,
+        );
+        let t = Instant::now();
+        while !std::fs::read_to_string(&mon_log)
+            .unwrap_or_default()
+            .contains("watching")
+        {
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err(CliError::msg(
+                    "The monitor did not start",
+                    std::fs::read_to_string(&mon_log).unwrap_or_default(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The writer follows whichever member accepts writes, as a multi-host client does.
+    let hosts: Vec<&Pg> = pgs.values().collect();
+    let targets: Vec<(String, Arc<str>)> = hosts
+        .iter()
+        .map(|p| (p.conn_str(), format!("{}:{}", p.host, p.port).into()))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let w = writer(targets.clone(), run.clone(), stop.clone(), log.clone());
+    std::thread::sleep(Duration::from_millis(1000));
+    let pids = primary.pids()?;
+    let fault = Instant::now();
+    let fault_wall = OffsetDateTime::now_utc();
+    let mut timeline = vec![];
+    let mut switch_child = Guard(None);
+    let what = match scenario {
+        Scenario::KillPrimary => {
+            signal(&pids[..1], "KILL");
+            "SIGKILL to the primary's postmaster"
+        }
+        Scenario::StopPrimary => {
+            signal(&pids[..1], "INT");
+            "fast shutdown (SIGINT) of the primary"
+        }
+        Scenario::HangPrimary => {
+            signal(&pids, "STOP");
+            "SIGSTOP to the primary's postmaster and backends"
+        }
+        Scenario::Switchover => {
+            let mut args = vec![
+                "switchover".to_string(),
+                group.to_string(),
+                "--to".into(),
+                other.clone(),
+            ];
+            args.extend(flags.iter().cloned());
+            args.extend([
+                "--auto-approve".into(),
+                "--approve".into(),
+                group.to_string(),
+            ]);
+            switch_child.0 = Some(
+                standby(ws, &args)
+                    .stdout(
+                        std::fs::File::create(dir.join("switchover.log"))
+                            .map_err(|e| CliError::msg("Cannot write the log", e.to_string()))?,
+                    )
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| CliError::msg("Cannot start the switchover", e.to_string()))?,
+            );
+            "planned switchover under load"
+        }
+    };
+    timeline.push(Event {
+        name: "fault injected".into(),
+        at: 0.0,
+        detail: what.into(),
+    });
+    // Wait for the first write on another member, and for the switch to finish.
+    let limit = Duration::from_secs_f64(g.rto_seconds.unwrap_or(30.0).max(10.0) * 2.0);
+    let old = format!("{}:{}", primary.host, primary.port);
+    let mut first_write: Option<f64> = None;
+    let mut switch_done: Option<f64> = None;
+    let mut woke = false;
+    while fault.elapsed() < limit {
+        if let Some(c) = switch_child.0.as_mut() {
+            if switch_done.is_none() && c.try_wait().ok().flatten().is_some() {
+                switch_done = Some(fault.elapsed().as_secs_f64());
+            }
+        }
+        if first_write.is_none() {
+            first_write = log.lock().ok().and_then(|l| {
+                l.iter()
+                    .find(|a| {
+                        a.at > fault && a.outcome == Outcome::Acknowledged && *a.server != *old
+                    })
+                    .map(|a| (a.at - fault).as_secs_f64())
+            });
+        }
+        if scenario == Scenario::HangPrimary && first_write.is_some() && !woke {
+            // The frozen machine wakes up once the others moved on: whatever the fence left
+            // of it must not take writes.
+            signal(&pids, "CONT");
+            woke = true;
+        }
+        let finished = match scenario {
+            Scenario::Switchover => switch_done.is_some(),
+            _ => std::fs::read_to_string(&mon_log)
+                .unwrap_or_default()
+                .contains("failover finished"),
+        };
+        if finished && first_write.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if scenario == Scenario::HangPrimary && !woke {
+        signal(&pids, "CONT");
+    }
+    let switched_to = ws
+        .read_state(ws.backend(&env_name)?.as_ref())?
+        .unwrap_or_default()
+        .failovers
+        .get(group)
+        .map(|f| f.active.clone())
+        .filter(|a| *a != from);
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::SeqCst);
+    let _ = w.join();
+    drop(monitor);
+    let mlog = std::fs::read_to_string(&mon_log).unwrap_or_default();
+    if let Some(t) = log_event(&mlog, "check 1/", fault_wall) {
+        timeline.push(Event {
+            name: "first failed check".into(),
+            at: t,
+            detail: "monitor log".into(),
+        });
+    }
+    if let Some(t) = log_event(&mlog, "TRIGGER", fault_wall) {
+        timeline.push(Event {
+            name: "trigger".into(),
+            at: t,
+            detail: "monitor log".into(),
+        });
+    }
+    // Fence and promote from the switch's own record.
+    let after = ws
+        .read_state(ws.backend(&env_name)?.as_ref())?
+        .unwrap_or_default();
+    let record = after
+        .failovers
+        .get(group)
+        .and_then(|f| f.history.last())
+        .filter(|_| switched_to.is_some())
+        .cloned();
+    let mut lsn_gap = None;
+    let bytes = regex::Regex::new(r"(\d+) bytes").ok();
+    if let Some(r) = &record {
+        let mut t = since(fault_wall, &r.started).unwrap_or(0.0);
+        for s in &r.steps {
+            t += s.seconds;
+            let name = match s.step.as_str() {
+                "fence" => "fence",
+                "promote" => "promote",
+                _ => "",
+            };
+            if !name.is_empty() {
+                timeline.push(Event {
+                    name: name.into(),
+                    at: t,
+                    detail: s.detail.clone(),
+                });
+            }
+            if s.step == "measure-gap" || s.step == "catch-up" {
+                lsn_gap = bytes
+                    .as_ref()
+                    .and_then(|re| re.captures(&s.detail))
+                    .and_then(|c| c[1].parse().ok())
+                    .or(Some(0));
+            }
+        }
+    }
+    let traffic_at = if scenario == Scenario::Switchover {
+        switch_done
+    } else {
+        log_event(&mlog, "failover finished", fault_wall)
+    };
+    if let Some(t) = traffic_at {
+        timeline.push(Event {
+            name: "traffic switched".into(),
+            at: t,
+            detail: "the switch's apply, traffic dependants included, finished".into(),
+        });
+    }
+    if let Some(t) = first_write {
+        timeline.push(Event {
+            name: "first successful write".into(),
+            at: t,
+            detail: "writer".into(),
+        });
+    }
+    timeline.sort_by(|a, b| a.at.total_cmp(&b.at));
+    // Rejoin: the old primary should now be a standby; one apply converges it if not.
+    let registry = configured_registry(ws)?;
+    let now_members = after
+        .failovers
+        .get(group)
+        .map(|f| members_of(&after, f))
+        .unwrap_or_default();
+    let rejoined = |members: &BTreeMap<String, (standby_provider_sdk::Member, String)>| {
+        let (m, p) = members.get(&from)?;
+        let r = registry.get(p)?.replication()?;
+        let s = rt.block_on(r.status(m, None)).ok()?;
+        Some(s.healthy && s.role == Role::Standby)
+    };
+    let mut rejoin = (
+        rejoined(&now_members) == Some(true),
+        "rejoined during the switch".to_string(),
+    );
+    if !rejoin.0 && switched_to.is_some() {
+        let mut args = vec!["apply".to_string()];
+        args.extend(flags.iter().cloned());
+        args.push("--auto-approve".into());
+        let ok = standby(ws, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        rejoin = (
+            ok && rejoined(&now_members) == Some(true),
+            format!(
+                "rejoined by `standby apply` after the drill (apply {})",
+                if ok { "succeeded" } else { "failed" }
+            ),
+        );
+    }
+    // Checksums: the switch's own when it could compare, otherwise the rejoined old primary
+    // against the new one once it has replayed.
+    let mut checksums = record
+        .as_ref()
+        .map(|r| r.verification.clone())
+        .unwrap_or_default();
+    if checksums.is_empty() && rejoin.0 && !g.checksum.is_empty() {
+        if let Some(((old, p), (new, _))) = switched_to
+            .as_ref()
+            .and_then(|to| Some((now_members.get(&from)?, now_members.get(to)?)))
+        {
+            if let Some(r) = registry.get(p).and_then(|p| p.replication()) {
+                for _ in 0..20 {
+                    let (a, b) = rt.block_on(async {
+                        (
+                            r.checksum(old, &g.checksum).await,
+                            r.checksum(new, &g.checksum).await,
+                        )
+                    });
+                    let (Ok(a), Ok(b)) = (a, b) else { break };
+                    checksums = g
+                        .checksum
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.clone(),
+                                (
+                                    a.get(t).cloned().unwrap_or_default(),
+                                    b.get(t).cloned().unwrap_or_default(),
+                                ),
+                            )
+                        })
+                        .collect();
+                    if a == b {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+    // Read everything back from whoever takes writes now.
+    let present: BTreeSet<i64> = rt
+        .block_on(async {
+            let mut start = 0;
+            let (c, who) = connect_rw(&targets, &mut start).await?;
+            let rows = c
+                .query("SELECT id FROM standby_drill WHERE run = $1", &[&run])
+                .await
+                .ok()?;
+            drop(who);
+            Some(rows)
+        })
+        .ok_or_else(|| {
+            CliError::msg(
+                "Cannot read the drill's rows back",
+                "No member accepts writes after the drill: the group did not recover.",
+            )
+        })?
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .collect();
+    let attempts = log
+        .lock()
+        .map(|l| {
+            l.iter()
+                .map(|a| (a.id, a.outcome))
+                .collect::<BTreeMap<_, _>>()
+        })
+        .unwrap_or_default();
+    let writes = check(&attempts, &present);
+    let lost_window = log.lock().ok().and_then(|l| {
+        l.iter()
+            .filter(|a| writes.lost.binary_search(&a.id).is_ok())
+            .map(|a| {
+                fault
+                    .saturating_duration_since(a.at)
+                    .as_secs_f64()
+                    .max(0.001)
+            })
+            .reduce(f64::max)
+    });
+    let mut report = Report {
+        format_version: 1,
+        scenario: scenario.name().into(),
+        group: format!("failover.{group}"),
+        env: env_name.clone(),
+        started: started
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        from: from.clone(),
+        to: switched_to,
+        verdict: String::new(),
+        reasons: vec![],
+        timeline,
+        rto: Objective::new(g.rto_seconds, first_write),
+        rpo: Objective::new(
+            Some(g.rpo_seconds.unwrap_or(0.0)),
+            Some(lost_window.unwrap_or(0.0)),
+        ),
+        lsn_gap_bytes: lsn_gap,
+        writes,
+        checksums,
+        rejoin,
+        traffic_path: format!(
+            "a multi-host read-write client over {}",
+            hosts
+                .iter()
+                .map(|p| format!("{}:{}", p.host, p.port))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    report.decide();
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    for (name, text) in [
+        ("report.json", json),
+        ("report.md", report.markdown()),
+        ("timeline.svg", report.svg()),
+    ] {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| CliError::msg(format!("Cannot write {name}"), e.to_string()))?;
+    }
+    println!("{}", report.markdown());
+    println!("Reports written to {}", dir.display());
+    Ok(i32::from(!report.passed()))
+}

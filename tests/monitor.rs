@@ -1,0 +1,465 @@
+//! `standby monitor` and `standby drill` against real PostgreSQL servers started by the tests:
+//! automatic failover after SIGKILL, blips that must not count, manual approval, and drill
+//! reports with their verdicts.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::pg::{cluster, missing, rt, sql, writer};
+use support::Test;
+
+/// `standby monitor` as a child process, killed when dropped.
+struct Monitor(std::process::Child, std::path::PathBuf);
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Monitor {
+    fn start(t: &Test, args: &[&str]) -> Monitor {
+        let log = t.join("monitor.log");
+        let mut all = vec!["monitor"];
+        all.extend_from_slice(args);
+        let child = t
+            .command(&all)
+            .stdout(std::fs::File::create(t.join("monitor.out")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Wait until it watches.
+        for _ in 0..200 {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("watching failover.orders")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Monitor(child, log)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+}
+
+#[test]
+fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sync_mode() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let rt = rt();
+    rt.block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+    let mon = Monitor::start(&t, &vars);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let w = writer(&t, "dev", stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = t
+        .read("data/dev/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let killed = Instant::now();
+    let first_write = rt.block_on(async {
+        while killed.elapsed() < Duration::from_secs(20) {
+            if let Ok((c, conn)) = tokio_postgres::connect(
+                &format!(
+                    "host=127.0.0.3 port={} user=postgres dbname=postgres connect_timeout=1",
+                    base + 1
+                ),
+                tokio_postgres::NoTls,
+            )
+            .await
+            {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
+                    .await
+                    .is_ok()
+                {
+                    return killed.elapsed();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("no write accepted on west; monitor log:\n{}", mon.log());
+    });
+    eprintln!(
+        "monitor: kill -9 to first accepted write: {:.3}s",
+        first_write.as_secs_f64()
+    );
+    assert!(
+        first_write < Duration::from_secs(3),
+        "took {first_write:?}; log:\n{}",
+        mon.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let lost = rt.block_on(async { missing("127.0.0.3", base + 1, &acked).await });
+    assert!(
+        lost.is_empty(),
+        "sync mode lost acknowledged rows: {lost:?}"
+    );
+    let log = mon.log();
+    assert!(
+        log.contains("check 2/2 of east failed") && log.contains("TRIGGER: failing over to west"),
+        "{log}"
+    );
+    assert!(
+        log.contains("single point of failure"),
+        "the missing lease is called out"
+    );
+}
+
+#[test]
+fn a_blip_shorter_than_the_threshold_causes_no_failover() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = ["-e", "dev", "--var", &port, "--var", "health_failures=3"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let mon = Monitor::start(&t, &vars);
+    // Freeze the primary for about one check: it answers nothing, then comes back.
+    let pid = t
+        .read("data/dev/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(3500));
+    let log = mon.log();
+    assert!(
+        !log.contains("TRIGGER"),
+        "a blip must not fail over:\n{log}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    assert_eq!(s["failovers"]["orders"]["active"], "east");
+}
+
+#[test]
+fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = ["-e", "prod", "--var", &port, "--var", "health_failures=2"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+    let mut mon = Monitor::start(&t, &vars);
+    let pid = t
+        .read("data/prod/east/postmaster.pid")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = (0..200).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        mon.0.try_wait().unwrap()
+    });
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(4),
+        "the monitor stops with the plan awaiting approval:\n{}",
+        mon.log()
+    );
+    let log = mon.log();
+    let file = log
+        .split("standby approve ")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("no plan named in:\n{log}"))
+        .to_string();
+    // Nothing switched yet.
+    let s: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "prod"]).stdout).unwrap();
+    assert_eq!(s["failovers"]["orders"]["active"], "east");
+    t.run(&["approve", &file])
+        .code(0)
+        .stdout_has("Switched failover.orders: east -> west");
+}
+
+/// Applies the topology with `vars`, creates the checksummed table, runs a drill, and returns
+/// its exit code and JSON report.
+fn drill(t: &Test, base: u16, vars: &[&str], scenario: &str) -> (i32, serde_json::Value) {
+    t.run(&[&["apply", "--auto-approve"][..], vars].concat())
+        .code(0);
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL); INSERT INTO orders VALUES (1, 'a'), (2, 'b')")
+            .await
+            .unwrap()
+    });
+    let out = format!("drill-{scenario}");
+    let r = t.run(
+        &[
+            &["drill", "orders", "--scenario", scenario, "--out", &out][..],
+            vars,
+        ]
+        .concat(),
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.join(&format!("{out}/report.json"))).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}):\n{}\n{}\nmonitor log:\n{}",
+            r.stdout,
+            r.stderr,
+            std::fs::read_to_string(t.join(&format!("{out}/monitor.log"))).unwrap_or_default()
+        )
+    });
+    assert!(t
+        .read(&format!("{out}/report.md"))
+        .contains(&format!("# Drill `{scenario}`")));
+    assert!(t.read(&format!("{out}/timeline.svg")).starts_with("<svg"));
+    eprintln!("{scenario}: {}", t.read(&format!("{out}/report.md")));
+    (r.code, report)
+}
+
+fn events(report: &serde_json::Value) -> Vec<String> {
+    report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_kill_primary_drill_in_sync_mode_recovers_within_3_seconds_and_loses_nothing() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    let (code, r) = drill(&t, base, &vars, "kill-primary");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "pass");
+    assert_eq!(r["to"], "west");
+    assert!(r["writes"]["lost"].as_array().unwrap().is_empty());
+    assert!(r["writes"]["unexpected"].as_array().unwrap().is_empty());
+    assert!(r["writes"]["acknowledged"].as_u64().unwrap() > 100, "{r:#}");
+    assert!(
+        r["rto"]["measured_seconds"].as_f64().unwrap() < 3.0,
+        "{r:#}"
+    );
+    let at = |name: &str| {
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {r:#}"))["at"]
+            .as_f64()
+            .unwrap()
+    };
+    let order = [
+        "fault injected",
+        "first failed check",
+        "trigger",
+        "fence",
+        "promote",
+    ];
+    for w in order.windows(2) {
+        assert!(at(w[0]) <= at(w[1]), "{} before {}: {r:#}", w[0], w[1]);
+    }
+    assert!(
+        at("first successful write") >= at("fence"),
+        "no write on the new primary before the old one is fenced"
+    );
+    assert!(at("traffic switched") >= at("promote"));
+    let sums = &r["checksums"]["public.orders"];
+    assert!(
+        sums[0].is_string() && sums[0] == sums[1],
+        "checksums of the rejoined old primary and the new one: {r:#}"
+    );
+    assert_eq!(r["rejoin"][0], true, "{r:#}");
+}
+
+#[test]
+fn a_graceful_stop_drill_in_async_mode_stays_within_its_rpo() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = ["-e", "dev", "--var", &port, "--var", "health_failures=2"];
+    let (code, r) = drill(&t, base, &vars, "stop-primary");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["rpo"]["declared_seconds"], 5.0);
+    assert!(r["rpo"]["met"].as_bool().unwrap());
+    assert!(
+        r["lsn_gap_bytes"].is_u64(),
+        "the switch measured the gap: {r:#}"
+    );
+}
+
+#[test]
+fn a_hung_primary_is_fenced_and_cannot_take_writes_when_it_wakes_up() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    let (code, r) = drill(&t, base, &vars, "hang-primary");
+    assert_eq!(code, 0, "{r:#}");
+    assert!(r["writes"]["lost"].as_array().unwrap().is_empty());
+    assert_eq!(r["rejoin"][0], true, "{r:#}");
+    // Only one member takes writes.
+    let writable: Vec<bool> = rt().block_on(async {
+        let mut v = vec![];
+        for (h, p) in [("127.0.0.2", base), ("127.0.0.3", base + 1)] {
+            let ro: String = sql(h, p)
+                .await
+                .query_one("SHOW transaction_read_only", &[])
+                .await
+                .unwrap()
+                .get(0);
+            v.push(ro == "off");
+        }
+        v
+    });
+    assert_eq!(writable, [false, true]);
+}
+
+#[test]
+fn a_switchover_drill_under_load_loses_nothing() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+    ];
+    let (code, r) = drill(&t, base, &vars, "switchover");
+    assert_eq!(code, 0, "{r:#}");
+    assert!(r["writes"]["lost"].as_array().unwrap().is_empty());
+    assert_eq!(r["lsn_gap_bytes"], 0, "{r:#}");
+    assert!(
+        !events(&r).contains(&"trigger".to_string()),
+        "no monitor in a planned switch"
+    );
+}
+
+#[test]
+fn a_drill_that_misses_its_rto_fails_with_exit_code_1() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+        "--var",
+        "rto=1s",
+    ];
+    let (code, r) = drill(&t, base, &vars, "kill-primary");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "fail");
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the declared 1s"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_drill_refuses_a_protected_environment_without_i_know() {
+    let t = Test::plan("postgres-failover");
+    t.write(
+        "protect.hcl",
+        "environment \"staging\" {\n  protected = true\n}\n",
+    );
+    t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "staging",
+        "--var",
+        "base_port=1",
+        "--scenario",
+        "kill-primary",
+    ])
+    .code(1)
+    .stderr_has("Refusing to drill the protected environment \"staging\"")
+    .stderr_has("--i-know");
+}

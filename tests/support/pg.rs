@@ -1,0 +1,147 @@
+//! A two-site PostgreSQL cluster from plans/postgres-failover for the provider, monitor and
+//! drill tests, with the helpers that write to it and read it back.
+
+use super::Test;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub static NEXT: AtomicU16 = AtomicU16::new(0);
+
+/// Stops every server of a test directory when the test ends, pass or fail, so no server
+/// outlives its data directory.
+pub struct StopServers(pub std::path::PathBuf);
+
+impl Drop for StopServers {
+    fn drop(&mut self) {
+        for env in ["dev", "staging", "prod"] {
+            for site in ["east", "west"] {
+                let dir = self.0.join("data").join(env).join(site);
+                if dir.join("postmaster.pid").exists() {
+                    let _ = std::process::Command::new("runuser")
+                        .args([
+                            "-u",
+                            "postgres",
+                            "--",
+                            "/usr/lib/postgresql/15/bin/pg_ctl",
+                            "-D",
+                        ])
+                        .arg(&dir)
+                        .args(["-m", "immediate", "-w", "stop"])
+                        .output();
+                }
+            }
+        }
+    }
+}
+
+/// The example topology in a temporary directory the `postgres` user can reach, on ports of
+/// its own.
+pub fn cluster() -> (Test, u16, StopServers) {
+    let t = Test::plan("postgres-failover");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let base =
+        31000 + (std::process::id() % 500) as u16 * 40 + NEXT.fetch_add(12, Ordering::SeqCst);
+    let guard = StopServers(t.path().to_path_buf());
+    (t, base, guard)
+}
+
+pub fn args<'a>(env: &'a str, port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["-e", env, "--var", port];
+    v.extend_from_slice(extra);
+    v
+}
+
+pub async fn sql(host: &str, port: u16) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(
+        &format!("host={host} port={port} user=postgres dbname=postgres connect_timeout=3"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    c
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Inserts rows one at a time into whatever the connection file names, reconnecting after
+/// errors, and records every id whose insert was acknowledged.
+pub fn writer(
+    t: &Test,
+    env: &str,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<i64>>>,
+) -> std::thread::JoinHandle<()> {
+    let file = t.join(&format!("data/{env}/connection.txt"));
+    std::thread::spawn(move || {
+        rt().block_on(async move {
+            let mut client: Option<tokio_postgres::Client> = None;
+            let mut n = 0i64;
+            while !stop.load(Ordering::SeqCst) {
+                if client.is_none() {
+                    let url = std::fs::read_to_string(&file).unwrap_or_default();
+                    let hp = url
+                        .trim()
+                        .rsplit('@')
+                        .next()
+                        .unwrap_or("")
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    if let Some((h, p)) = hp.split_once(':') {
+                        if let Ok((c, conn)) = tokio_postgres::connect(
+                            &format!(
+                                "host={h} port={p} user=postgres dbname=postgres connect_timeout=1"
+                            ),
+                            tokio_postgres::NoTls,
+                        )
+                        .await
+                        {
+                            tokio::spawn(async move {
+                                let _ = conn.await;
+                            });
+                            client = Some(c);
+                        }
+                    }
+                }
+                n += 1;
+                let ok = match &client {
+                    Some(c) => tokio::time::timeout(
+                        Duration::from_secs(5),
+                        c.execute("INSERT INTO orders (id, item) VALUES ($1, 'x')", &[&n]),
+                    )
+                    .await
+                    .is_ok_and(|r| r.is_ok()),
+                    None => false,
+                };
+                if ok {
+                    acked.lock().unwrap().push(n);
+                } else {
+                    client = None;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        });
+    })
+}
+
+pub async fn missing(host: &str, port: u16, acked: &[i64]) -> Vec<i64> {
+    let c = sql(host, port).await;
+    let rows = c.query("SELECT id FROM orders", &[]).await.unwrap();
+    let have: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    acked
+        .iter()
+        .copied()
+        .filter(|id| !have.contains(id))
+        .collect()
+}

@@ -183,6 +183,61 @@ fn a_blip_shorter_than_the_threshold_causes_no_failover() {
     assert_eq!(s["failovers"]["orders"]["active"], "east");
 }
 
+/// A one-shot HTTP GET on loopback.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// Receives webhook POSTs and keeps their bodies.
+fn webhook_sink() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = vec![0u8; 65536];
+            let mut n = 0;
+            // Read until the body named by Content-Length is complete.
+            loop {
+                let k = c.read(&mut buf[n..]).unwrap_or(0);
+                n += k;
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        g.lock()
+                            .unwrap()
+                            .push(serde_json::from_str(body).unwrap_or_default());
+                        let _ =
+                            c.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+                        break;
+                    }
+                }
+                if k == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (url, got)
+}
+
 #[test]
 fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
     let (t, base, _servers) = cluster();
@@ -197,7 +252,36 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
             .await
             .unwrap()
     });
-    let mut mon = Monitor::start(&t, &vars);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = free.local_addr().unwrap().to_string();
+    drop(free);
+    let (hook, got) = webhook_sink();
+    let mut mon = Monitor::start(
+        &t,
+        &[&vars[..], &["--listen", &listen, "--webhook", &hook]].concat(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    // Its status, three ways.
+    let status: serde_json::Value = serde_json::from_str(&http_get(&listen, "/")).unwrap();
+    assert_eq!(status["groups"]["orders"]["active"], "east", "{status:#}");
+    assert_eq!(
+        status["groups"]["orders"]["members"]["east"]["healthy"], true,
+        "{status:#}"
+    );
+    assert_eq!(
+        status["groups"]["orders"]["members"]["west"]["role"], "standby",
+        "{status:#}"
+    );
+    assert!(status["lease_holder"]
+        .as_str()
+        .unwrap()
+        .contains("no etcd lease"));
+    let metrics = http_get(&listen, "/metrics");
+    assert!(metrics.contains("standby_member_healthy{env=\"prod\",group=\"orders\",site=\"east\",role=\"primary\"} 1"), "{metrics}");
+    t.run(&["status", "-e", "prod", "--var", &port])
+        .code(0)
+        .stdout_has("monitor: pid")
+        .stdout_has("0 of 2 failed checks");
     let pid = t
         .read("data/prod/east/postmaster.pid")
         .lines()
@@ -227,10 +311,22 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         .and_then(|r| r.split('`').next())
         .unwrap_or_else(|| panic!("no plan named in:\n{log}"))
         .to_string();
+    let events: Vec<serde_json::Value> = got.lock().unwrap().clone();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["failover_triggered", "failover_awaiting_approval"],
+        "{events:?}"
+    );
+    assert_eq!(events[1]["plan"], file.as_str());
     // Nothing switched yet.
     let s: serde_json::Value =
         serde_json::from_str(&t.run(&["state", "pull", "-e", "prod"]).stdout).unwrap();
     assert_eq!(s["failovers"]["orders"]["active"], "east");
+    t.run(&["status", "-e", "prod", "--var", &port])
+        .stdout_has("monitor: not running");
     t.run(&["approve", &file])
         .code(0)
         .stdout_has("Switched failover.orders: east -> west");

@@ -277,6 +277,14 @@ pub enum Command {
         /// Stop after this long (for drills and tests), such as 30s.
         #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
         run_for: Option<std::time::Duration>,
+        /// Serve the status as JSON (`/`) and Prometheus text (`/metrics`) on ADDR, such as
+        /// 127.0.0.1:9469.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// POST a JSON notification to this http:// URL when a failover triggers, finishes,
+        /// or awaits approval.
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
     },
     /// Inject a disaster into a non-production environment under load and check recovery.
     Drill {

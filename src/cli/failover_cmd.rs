@@ -1,6 +1,7 @@
 //! `standby failover`, `standby switchover` and `standby status`.
 
 use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
+use super::monitor_http::MonitorStatus;
 use super::plan_cmd::{apply, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
@@ -92,6 +93,7 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             }));
         }
     }
+    let monitor = running_monitor(ws, &env_name);
     for (group, f) in &state.failovers {
         println!("failover.{group}");
         println!("  active:   {} (epoch {}, {})", f.active, f.epoch, f.mode);
@@ -166,6 +168,36 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             ),
             None => println!("  last:     never switched"),
         }
+        if let Some(m) = &monitor {
+            if let Some(g) = m.groups.get(group) {
+                println!(
+                    "  monitor:  {} of {} failed checks, last check {}, {} failover(s) triggered, {} approval",
+                    g.consecutive_failures,
+                    g.failures_to_trigger,
+                    g.last_check,
+                    g.failovers_triggered,
+                    g.approval
+                );
+            }
+        }
     }
     Ok(0)
+}
+
+/// The running monitor's snapshot, announced; none when no monitor runs.
+fn running_monitor(ws: &Workspace, env_name: &str) -> Option<MonitorStatus> {
+    let text = std::fs::read_to_string(super::monitor_cmd::status_file(ws, env_name)).ok()?;
+    let m: MonitorStatus = serde_json::from_str(&text).ok()?;
+    if !std::path::Path::new(&format!("/proc/{}", m.pid)).exists() {
+        println!(
+            "monitor: not running (the last one, pid {}, started {})",
+            m.pid, m.started
+        );
+        return None;
+    }
+    println!(
+        "monitor: pid {} since {}; lease holder: {}",
+        m.pid, m.started, m.lease_holder
+    );
+    Some(m)
 }

@@ -7,6 +7,7 @@ mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
 mod monitor_cmd;
+mod monitor_http;
 mod plan_cmd;
 mod progress;
 mod report;
@@ -182,7 +183,19 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         } => failover_cmd::switch(ws, &group, &to, false, &env, &lock, gates, auto_approve),
         Command::Status { env } => failover_cmd::status(ws, &env),
         Command::Check { env, format } => check_cmd::check(ws, &env, format),
-        Command::Monitor { env, lock, run_for } => monitor_cmd::monitor(ws, &env, &lock, run_for),
+        Command::Monitor {
+            env,
+            lock,
+            run_for,
+            listen,
+            webhook,
+        } => monitor_cmd::monitor(
+            ws,
+            &env,
+            &lock,
+            run_for,
+            &monitor_cmd::Outputs { listen, webhook },
+        ),
         Command::Approve { plan_file, lock } => monitor_cmd::approve(ws, &plan_file, &lock),
         Command::Drill {
             group,

@@ -7,6 +7,7 @@
 //! every safeguard; with `"manual"` it saves that plan and waits for `standby approve PLAN`.
 
 use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
+use super::monitor_http::{self, MemberStatus, MonitorStatus};
 use super::plan_cmd::{apply, plan, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
@@ -14,6 +15,7 @@ use crate::plan::ForcedSwitch;
 use crate::registry::Registry;
 use standby_provider_sdk::{ConfigureRequest, Member, Role, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One group as the monitor watches it.
@@ -140,11 +142,42 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
     Ok(out)
 }
 
+/// Where the monitor reports besides its log.
+pub(crate) struct Outputs {
+    /// The HTTP status endpoint's address.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The webhook URL.
+    pub webhook: Option<String>,
+}
+
+impl Outputs {
+    fn notify(&self, event: &str, env: &str, group: &str, extra: serde_json::Value) {
+        let Some(url) = &self.webhook else { return };
+        let mut body =
+            serde_json::json!({"event": event, "env": env, "group": group, "at": stamp()});
+        if let (Some(b), serde_json::Value::Object(e)) = (body.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        if let Err(e) = monitor_http::notify(url, &body) {
+            eprintln!("{} monitor: webhook {event} failed: {e}", stamp());
+        }
+    }
+}
+
+/// The status snapshot's file, which `standby status` reads.
+pub(crate) fn status_file(ws: &Workspace, env_name: &str) -> std::path::PathBuf {
+    ws.root
+        .join(".standby")
+        .join("monitor")
+        .join(format!("{env_name}.json"))
+}
+
 pub(crate) fn monitor(
     ws: &Workspace,
     env: &EnvArgs,
     lock: &LockArgs,
     run_for: Option<Duration>,
+    outputs: &Outputs,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
     let registry = configured_registry(ws)?;
@@ -160,6 +193,31 @@ pub(crate) fn monitor(
     for g in &groups {
         eprintln!("{} monitor: watching failover.{} (active {}, every {:?}, timeout {:?}, {} failures, {} approval)", stamp(), g.group, g.active, g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" });
     }
+    let status = Arc::new(Mutex::new(MonitorStatus {
+        env: env_name.clone(),
+        pid: std::process::id(),
+        started: stamp(),
+        lease_holder: format!(
+            "this monitor (pid {}); no etcd lease configured",
+            std::process::id()
+        ),
+        groups: BTreeMap::new(),
+    }));
+    if let Some(addr) = outputs.listen {
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+            CliError::msg(
+                format!("Cannot listen on {addr}"),
+                format!("{e}. Choose another --listen address."),
+            )
+        })?;
+        eprintln!(
+            "{} monitor: status on http://{addr}/ and http://{addr}/metrics",
+            stamp()
+        );
+        monitor_http::serve(listener, status.clone());
+    }
+    let snapshot = status_file(ws, &env_name);
+    let mut triggered: BTreeMap<String, u64> = BTreeMap::new();
     let started = Instant::now();
     let tick = groups
         .iter()
@@ -206,6 +264,31 @@ pub(crate) fn monitor(
                     .and_then(Result::ok)
                     .is_some_and(|s| s.healthy && s.role == Role::Primary)
             });
+            if let Ok(mut st) = status.lock() {
+                let gs = st.groups.entry(g.group.clone()).or_default();
+                gs.active.clone_from(&g.active);
+                gs.failures_to_trigger = g.failures;
+                gs.approval = if g.manual { "manual" } else { "auto" }.to_string();
+                gs.last_check = stamp();
+                gs.failovers_triggered = triggered.get(&g.group).copied().unwrap_or(0);
+                gs.members = g
+                    .members
+                    .keys()
+                    .map(|site| {
+                        let primary = *site == g.active;
+                        let position = before.get(site).copied();
+                        (
+                            site.clone(),
+                            MemberStatus {
+                                role: if primary { "primary" } else { "standby" }.to_string(),
+                                healthy: if primary { ok } else { position.is_some() },
+                                position,
+                            },
+                        )
+                    })
+                    .collect();
+                gs.consecutive_failures = if ok { 0 } else { g.streak + 1 };
+            }
             let (advancing, best) = if ok {
                 (false, None)
             } else {
@@ -263,6 +346,13 @@ pub(crate) fn monitor(
                 "{} monitor: failover.{group}: TRIGGER: failing over to {to}",
                 stamp()
             );
+            *triggered.entry(group.clone()).or_default() += 1;
+            outputs.notify(
+                "failover_triggered",
+                &env_name,
+                &group,
+                serde_json::json!({"to": to, "approval": if manual { "manual" } else { "auto" }}),
+            );
             let force = ForcedSwitch {
                 group: group.clone(),
                 to: to.clone(),
@@ -296,6 +386,12 @@ pub(crate) fn monitor(
                     Some(force),
                 )?;
                 eprintln!("{} monitor: failover.{group}: approval = \"manual\": saved the failover plan; run `standby approve {}` to fail over", stamp(), file.display());
+                outputs.notify(
+                    "failover_awaiting_approval",
+                    &env_name,
+                    &group,
+                    serde_json::json!({"to": to, "plan": file.display().to_string(), "approve": format!("standby approve {}", file.display())}),
+                );
                 return Ok(4);
             }
             let code = apply(
@@ -315,7 +411,16 @@ pub(crate) fn monitor(
                 "{} monitor: failover.{group}: failover finished with exit code {code}",
                 stamp()
             );
+            outputs.notify(
+                "failover_finished",
+                &env_name,
+                &group,
+                serde_json::json!({"to": to, "exit_code": code}),
+            );
             groups = watches(ws, env, &env_name)?;
+        }
+        if let Ok(st) = status.lock() {
+            st.save(&snapshot);
         }
         let spent = t0.elapsed();
         if spent < tick {

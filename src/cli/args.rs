@@ -89,6 +89,19 @@ pub struct PlanArgs {
     pub refresh: bool,
 }
 
+impl PlanArgs {
+    /// A whole-topology plan that reads no real attributes: the switch commands' plan.
+    pub fn without_refresh() -> PlanArgs {
+        PlanArgs {
+            targets: vec![],
+            replace: vec![],
+            destroy: false,
+            refresh_only: false,
+            refresh: false,
+        }
+    }
+}
+
 /// How apply passes failover gates.
 #[derive(Args, Debug, Clone, Default)]
 pub struct GateArgs {

@@ -6,8 +6,7 @@ use super::plan_cmd::{apply, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
 use crate::plan::ForcedSwitch;
-use crate::registry::Registry;
-use standby_provider_sdk::{ConfigureRequest, Member, Value};
+use standby_provider_sdk::Member;
 
 #[allow(clippy::too_many_arguments)] // One command's flags.
 pub(crate) fn switch(
@@ -83,16 +82,8 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
         println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");
         return Ok(0);
     }
-    let registry = Registry::standard();
+    let registry = super::monitor_cmd::configured_registry(ws)?;
     let rt = runtime()?;
-    for name in registry.names() {
-        if let Some(p) = registry.get(name) {
-            let _ = rt.block_on(p.configure(ConfigureRequest {
-                config: Value::Null,
-                root_dir: ws.root.clone(),
-            }));
-        }
-    }
     let monitor = running_monitor(ws, &env_name);
     for (group, f) in &state.failovers {
         println!("failover.{group}");

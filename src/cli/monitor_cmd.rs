@@ -358,13 +358,7 @@ pub(crate) fn monitor(
                 to: to.clone(),
                 emergency: true,
             };
-            let plain = PlanArgs {
-                targets: vec![],
-                replace: vec![],
-                destroy: false,
-                refresh_only: false,
-                refresh: false,
-            };
+            let plain = PlanArgs::without_refresh();
             if manual {
                 let dir = ws.root.join(".standby").join("pending");
                 let _ = std::fs::create_dir_all(&dir);
@@ -445,13 +439,7 @@ pub(crate) fn approve(
         vars: vec![],
         var_files: vec![],
     };
-    let plain = PlanArgs {
-        targets: vec![],
-        replace: vec![],
-        destroy: false,
-        refresh_only: false,
-        refresh: false,
-    };
+    let plain = PlanArgs::without_refresh();
     apply(
         ws,
         Some(plan_file),

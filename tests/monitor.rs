@@ -252,14 +252,26 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
             .await
             .unwrap()
     });
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let listen = free.local_addr().unwrap().to_string();
-    drop(free);
     let (hook, got) = webhook_sink();
+    // Port 0: the monitor picks a free port and logs it, so nothing else can take it first.
     let mut mon = Monitor::start(
         &t,
-        &[&vars[..], &["--listen", &listen, "--webhook", &hook]].concat(),
+        &[&vars[..], &["--listen", "127.0.0.1:0", "--webhook", &hook]].concat(),
     );
+    let listen = (0..100)
+        .find_map(|_| {
+            let found = mon
+                .log()
+                .split("status on http://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .map(str::to_string);
+            if found.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            found
+        })
+        .unwrap_or_else(|| panic!("no status address in:\n{}", mon.log()));
     std::thread::sleep(Duration::from_millis(1500));
     // Its status, three ways.
     let status: serde_json::Value = serde_json::from_str(&http_get(&listen, "/")).unwrap();

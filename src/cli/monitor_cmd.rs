@@ -210,6 +210,8 @@ pub(crate) fn monitor(
                 format!("{e}. Choose another --listen address."),
             )
         })?;
+        // With port 0 the system picks one: say which.
+        let addr = listener.local_addr().unwrap_or(addr);
         eprintln!(
             "{} monitor: status on http://{addr}/ and http://{addr}/metrics",
             stamp()

@@ -184,12 +184,15 @@ fn a_blip_shorter_than_the_threshold_causes_no_failover() {
 }
 
 /// A one-shot HTTP GET on loopback.
-fn http_get(addr: &str, path: &str) -> String {
+fn http_get(mon: &Monitor, addr: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
+    std::net::TcpStream::connect(addr)
+        .and_then(|mut c| {
+            write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+            c.read_to_string(&mut out)
+        })
+        .unwrap_or_else(|e| panic!("GET {path}: {e}; monitor log:\n{}", mon.log()));
     out.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
@@ -242,7 +245,18 @@ fn webhook_sink() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
 fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    let vars = ["-e", "prod", "--var", &port, "--var", "health_failures=2"];
+    // A generous check timeout: this test is about approval and status, and a busy CI machine
+    // must not make the monitor act before the status is read.
+    let vars = [
+        "-e",
+        "prod",
+        "--var",
+        &port,
+        "--var",
+        "health_failures=2",
+        "--var",
+        "health_timeout=3s",
+    ];
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
     rt().block_on(async {
@@ -274,7 +288,7 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         .unwrap_or_else(|| panic!("no status address in:\n{}", mon.log()));
     std::thread::sleep(Duration::from_millis(1500));
     // Its status, three ways.
-    let status: serde_json::Value = serde_json::from_str(&http_get(&listen, "/")).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&http_get(&mon, &listen, "/")).unwrap();
     assert_eq!(status["groups"]["orders"]["active"], "east", "{status:#}");
     assert_eq!(
         status["groups"]["orders"]["members"]["east"]["healthy"], true,
@@ -288,7 +302,7 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         .as_str()
         .unwrap()
         .contains("no etcd lease"));
-    let metrics = http_get(&listen, "/metrics");
+    let metrics = http_get(&mon, &listen, "/metrics");
     assert!(metrics.contains("standby_member_healthy{env=\"prod\",group=\"orders\",site=\"east\",role=\"primary\"} 1"), "{metrics}");
     t.run(&["status", "-e", "prod", "--var", &port])
         .code(0)

@@ -35,6 +35,12 @@ variable "rto" {
   description = "the recovery time objective drills are judged against"
 }
 
+variable "health_timeout" {
+  type        = string
+  default     = "500ms"
+  description = "how long one health check may take"
+}
+
 variable "health_failures" {
   type        = number
   default     = 3
@@ -99,7 +105,7 @@ failover "orders" {
 
   health_check {
     interval = "1s"
-    timeout  = "500ms"
+    timeout  = var.health_timeout
     failures = var.health_failures
   }
 

@@ -7,7 +7,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::pg::{cluster, missing, rt, sql, writer};
+use support::pg::{cluster, first_write, missing, rt, sql, writer};
 use support::Test;
 
 /// `standby monitor` as a child process, killed when dropped.
@@ -91,31 +91,9 @@ fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sy
         .unwrap()
         .success());
     let killed = Instant::now();
-    let first_write = rt.block_on(async {
-        while killed.elapsed() < Duration::from_secs(20) {
-            if let Ok((c, conn)) = tokio_postgres::connect(
-                &format!(
-                    "host=127.0.0.3 port={} user=postgres dbname=postgres connect_timeout=1",
-                    base + 1
-                ),
-                tokio_postgres::NoTls,
-            )
-            .await
-            {
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
-                    .await
-                    .is_ok()
-                {
-                    return killed.elapsed();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("no write accepted on west; monitor log:\n{}", mon.log());
-    });
+    let first_write = rt
+        .block_on(first_write("127.0.0.3", base + 1, killed))
+        .unwrap_or_else(|| panic!("no write accepted on west; monitor log:\n{}", mon.log()));
     eprintln!(
         "monitor: kill -9 to first accepted write: {:.3}s",
         first_write.as_secs_f64()
@@ -186,13 +164,27 @@ fn a_blip_shorter_than_the_threshold_causes_no_failover() {
 /// A one-shot HTTP GET on loopback.
 fn http_get(mon: &Monitor, addr: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
+    // A few attempts: under parallel load a connection is now and then reset before the
+    // request is written (seen only when nine PostgreSQL tests share two cores; not explained).
+    let mut last = None;
     let mut out = String::new();
-    std::net::TcpStream::connect(addr)
-        .and_then(|mut c| {
+    for _ in 0..10 {
+        out.clear();
+        match std::net::TcpStream::connect(addr).and_then(|mut c| {
             write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
             c.read_to_string(&mut out)
-        })
-        .unwrap_or_else(|e| panic!("GET {path}: {e}; monitor log:\n{}", mon.log()));
+        }) {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if let Some(e) = last {
+        panic!("GET {path}: {e}; monitor log:\n{}", mon.log());
+    }
     out.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()

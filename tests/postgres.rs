@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::pg::{args, cluster, missing, rt, sql, writer};
+use support::pg::{args, cluster, first_write, missing, rt, sql, writer};
 
 async fn streaming_standby(primary: (&str, u16), name: &str) -> (String, String) {
     let c = sql(primary.0, primary.1).await;
@@ -232,30 +232,9 @@ fn unplanned_failover_after_sigkill_keeps_every_acknowledged_row_in_sync_mode() 
     r.code(0)
         .stdout_has("Switched failover.orders: east -> west (epoch 2)");
     // The first write accepted on the new primary.
-    let first_write = rt.block_on(async {
-        loop {
-            if let Ok((c, conn)) = tokio_postgres::connect(
-                &format!(
-                    "host=127.0.0.3 port={} user=postgres dbname=postgres connect_timeout=1",
-                    base + 1
-                ),
-                tokio_postgres::NoTls,
-            )
-            .await
-            {
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
-                    .await
-                    .is_ok()
-                {
-                    return start.elapsed();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    let first_write = rt
+        .block_on(first_write("127.0.0.3", base + 1, start))
+        .expect("no write accepted on west within 20 s");
     eprintln!(
         "failover command to first accepted write: {:.3}s",
         first_write.as_secs_f64()

@@ -145,3 +145,28 @@ pub async fn missing(host: &str, port: u16, acked: &[i64]) -> Vec<i64> {
         .filter(|id| !have.contains(id))
         .collect()
 }
+
+/// Polls host:port with a probe INSERT into `orders` until one is accepted; returns the time
+/// from `since`, or none after 20 s.
+pub async fn first_write(host: &str, port: u16, since: std::time::Instant) -> Option<Duration> {
+    while since.elapsed() < Duration::from_secs(20) {
+        if let Ok((c, conn)) = tokio_postgres::connect(
+            &format!("host={host} port={port} user=postgres dbname=postgres connect_timeout=1"),
+            tokio_postgres::NoTls,
+        )
+        .await
+        {
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
+                .await
+                .is_ok()
+            {
+                return Some(since.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
+}

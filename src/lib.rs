@@ -16,6 +16,7 @@ pub mod diag;
 pub(crate) mod drill;
 pub mod eval;
 pub mod graph;
+pub mod lease;
 pub mod plan;
 pub mod registry;
 pub mod review;

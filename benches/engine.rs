@@ -85,6 +85,7 @@ fn run_case(shape: &str, n: usize) {
 
     let t = Instant::now();
     let ao = ApplyOptions {
+        guard: None,
         parallelism: 10,
         stop: Arc::new(AtomicBool::new(false)),
         events: None,

@@ -1,19 +1,15 @@
 //! Leader election and the fencing token against a real etcd started by the tests: one holder
-//! at a time, takeover after resignation or expiry, and no promotion by a holder whose lease
-//! lapsed.
+//! at a time, takeover after resignation or expiry, no promotion by a holder whose lease lapsed,
+//! and two `standby monitor` processes over real PostgreSQL servers of which exactly one acts.
 
 mod support;
 
 use standby::lease::{Election, LeaseError, Standing};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::etcd::etcd;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use support::monitor::Monitor;
+use support::pg::{cluster, first_write, rt, sql};
+use support::Test;
 
 async fn candidate(url: &str, name: &str) -> Election {
     Election::connect(&[url.to_string()], "dev", name, Duration::from_secs(2))
@@ -123,5 +119,245 @@ fn a_wrong_etcd_address_is_a_clear_error() {
         err.to_string()
             .starts_with("cannot reach etcd at http://127.0.0.1:9"),
         "{err}"
+    );
+}
+
+/// Applies the topology and creates the table its checksums cover.
+fn provision(t: &Test, vars: &[&str], base: u16) {
+    t.run(&[&["apply", "--auto-approve"][..], vars].concat())
+        .code(0);
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+}
+
+fn kill9(t: &Test, site: &str) -> Instant {
+    let pid = t.read(&format!("data/dev/{site}/postmaster.pid"));
+    let pid = pid.lines().next().unwrap().trim();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", pid])
+        .status()
+        .unwrap()
+        .success());
+    Instant::now()
+}
+
+/// Waits until `standby` streams from `primary` as a standby, running one
+/// `standby apply` if the failover could not rejoin it on its own.
+fn wait_rejoined(t: &Test, vars: &[&str], standby: &str, primary: (&str, u16)) {
+    let streaming = || {
+        rt().block_on(async {
+            let c = sql(primary.0, primary.1).await;
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            n > 0
+        })
+    };
+    for attempt in 0..2 {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if streaming() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if attempt == 0 {
+            t.run(&[&["apply", "--auto-approve"][..], vars].concat())
+                .code(0);
+        }
+    }
+    panic!("{standby} did not rejoin");
+}
+
+#[test]
+fn two_monitors_elect_one_that_acts_and_the_other_takes_over_when_it_dies() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    provision(&t, &vars, base);
+    let elect = |name: &'static str| {
+        let mut a = vars.to_vec();
+        a.extend_from_slice(&["--etcd", &e.url, "--lease-ttl", "2s", "--name", name]);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let (a1, a2) = (elect("m1"), elect("m2"));
+    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
+    let a2: Vec<&str> = a2.iter().map(String::as_str).collect();
+    let mut m1 = Monitor::named(&t, "m1", &a1);
+    assert!(
+        m1.wait_for("acquired the lease", Duration::from_secs(5)),
+        "{}",
+        m1.log()
+    );
+    let m2 = Monitor::named(&t, "m2", &a2);
+    assert!(
+        m2.wait_for("following: m1 holds the lease", Duration::from_secs(5)),
+        "{}",
+        m2.log()
+    );
+    assert!(!m1.log().contains("single point of failure"));
+    // Each monitor writes its snapshot at the end of its first round.
+    let both = |out: &str| out.contains("monitor m1:") && out.contains("monitor m2:");
+    let mut status = t.run(&["status", "-e", "dev", "--var", &port]);
+    for _ in 0..30 {
+        if both(&status.stdout) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        status = t.run(&["status", "-e", "dev", "--var", &port]);
+    }
+    status.code(0);
+    assert!(
+        both(&status.stdout)
+            && status.stdout.contains("monitor m1: pid")
+            && status
+                .stdout
+                .contains(", acting; lease holder: m1 (this monitor, fencing token")
+            && status.stdout.contains("lease holder: m1\n"),
+        "{}",
+        status.stdout
+    );
+
+    // First fault: the leader acts, the follower does not.
+    let killed = kill9(&t, "east");
+    let took = rt()
+        .block_on(first_write("127.0.0.3", base + 1, killed))
+        .unwrap_or_else(|| panic!("no failover; m1:\n{}\nm2:\n{}", m1.log(), m2.log()));
+    eprintln!(
+        "leader monitor: kill -9 to first write {:.3}s",
+        took.as_secs_f64()
+    );
+    assert!(
+        m1.wait_for(
+            "failover finished with exit code 0",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m1.log()
+    );
+    assert!(!m2.log().contains("TRIGGER"), "{}", m2.log());
+    let state = t.read(".standby/state/dev.json");
+    assert!(
+        state.contains("epoch 2 claimed in etcd with fencing token"),
+        "the promotion claimed its epoch: {state}"
+    );
+
+    // The leader dies without resigning; the follower takes the lease once it expires.
+    wait_rejoined(&t, &vars, "east", ("127.0.0.3", base + 1));
+    m1.0.kill().unwrap();
+    m1.0.wait().unwrap();
+    let dead = Instant::now();
+    assert!(
+        m2.wait_for("acquired the lease", Duration::from_secs(10)),
+        "{}",
+        m2.log()
+    );
+    eprintln!(
+        "follower took the lease {:.1}s after the leader died",
+        dead.elapsed().as_secs_f64()
+    );
+    // ...and acts on the next fault.
+    let killed = kill9(&t, "west");
+    rt().block_on(first_write("127.0.0.2", base, killed))
+        .unwrap_or_else(|| {
+            panic!(
+                "no second failover; m2:\n{}\n{}",
+                m2.log(),
+                t.read("m2.out")
+            )
+        });
+    assert!(
+        m2.wait_for(
+            "failover finished with exit code 0",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m2.log()
+    );
+    assert!(m2.log().contains("TRIGGER: failing over to east"));
+    assert_eq!(m1.log().matches("TRIGGER").count(), 1, "{}", m1.log());
+    let state = t.read(".standby/state/dev.json");
+    assert!(
+        state.contains("epoch 3 claimed in etcd with fencing token"),
+        "{state}"
+    );
+}
+
+fn signal(m: &Monitor, sig: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([sig, &m.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn a_frozen_leader_whose_lease_expired_does_not_act_when_it_wakes() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let port = format!("base_port={base}");
+    let vars = ["-e", "dev", "--var", &port, "--var", "health_failures=2"];
+    provision(&t, &vars, base);
+    let with = |name: &str| {
+        let mut a: Vec<String> = vars.iter().map(|s| s.to_string()).collect();
+        a.extend(["--etcd", &e.url, "--lease-ttl", "2s", "--name", name].map(String::from));
+        a
+    };
+    let (a1, a2) = (with("m1"), with("m2"));
+    let m1 = Monitor::named(&t, "m1", &a1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(m1.wait_for("acquired the lease", Duration::from_secs(5)));
+    let m2 = Monitor::named(&t, "m2", &a2.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(m2.wait_for("following: m1", Duration::from_secs(5)));
+    // m1 freezes (a long GC pause, a stalled VM): its lease runs out and m2 takes over.
+    signal(&m1, "-STOP");
+    assert!(
+        m2.wait_for("acquired the lease", Duration::from_secs(10)),
+        "{}",
+        m2.log()
+    );
+    kill9(&t, "east");
+    assert!(
+        m2.wait_for(
+            "failover finished with exit code 0",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        m2.log()
+    );
+    // m1 wakes up still believing it leads, with a view from before the failover.
+    signal(&m1, "-CONT");
+    assert!(
+        m1.wait_for("lost the lease", Duration::from_secs(5)),
+        "{}",
+        m1.log()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let log = m1.log();
+    assert!(!log.contains("TRIGGER"), "{log}");
+    let state = t.read(".standby/state/dev.json");
+    assert_eq!(
+        state.matches("claimed in etcd with fencing token").count(),
+        1,
+        "{state}"
     );
 }

@@ -79,6 +79,7 @@ impl Engine {
             .map(|c| (c.addr.to_string(), c.action))
             .collect();
         let opts = ApplyOptions {
+            guard: None,
             parallelism,
             stop: Arc::new(AtomicBool::new(false)),
             events: None,

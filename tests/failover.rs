@@ -113,6 +113,7 @@ impl Rig {
             .map_err(|(_, d)| d)
             .unwrap();
         let opts = ApplyOptions {
+            guard: None,
             parallelism: 10,
             stop: Arc::new(AtomicBool::new(false)),
             events: None,

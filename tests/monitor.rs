@@ -7,47 +7,9 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::monitor::Monitor;
 use support::pg::{cluster, first_write, missing, rt, sql, writer};
 use support::Test;
-
-/// `standby monitor` as a child process, killed when dropped.
-struct Monitor(std::process::Child, std::path::PathBuf);
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Monitor {
-    fn start(t: &Test, args: &[&str]) -> Monitor {
-        let log = t.join("monitor.log");
-        let mut all = vec!["monitor"];
-        all.extend_from_slice(args);
-        let child = t
-            .command(&all)
-            .stdout(std::fs::File::create(t.join("monitor.out")).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        // Wait until it watches.
-        for _ in 0..200 {
-            if std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("watching failover.orders")
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Monitor(child, log)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.1).unwrap_or_default()
-    }
-}
 
 #[test]
 fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sync_mode() {

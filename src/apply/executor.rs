@@ -566,6 +566,7 @@ impl Walk<'_> {
                     target_checksums,
                     accept_data_loss: opts.accept_data_loss.contains(&group),
                     approvals: opts.approvals.clone(),
+                    guard: opts.guard.clone(),
                     root: self.root.clone(),
                     env: self.plan.env.clone(),
                     plan: sw,

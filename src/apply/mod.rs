@@ -11,7 +11,7 @@ mod switch;
 mod table;
 
 pub use executor::apply;
-pub use switch::{Approvals, Prompt};
+pub use switch::{Approvals, PromotionGuard, Prompt};
 
 use crate::plan::Action;
 use crate::state::State;
@@ -68,6 +68,8 @@ pub struct ApplyOptions {
     pub accept_data_loss: std::collections::BTreeSet<String>,
     /// The commit being applied, recorded in the state.
     pub commit: Option<crate::vcs::CommitInfo>,
+    /// Checked before fencing and promotion, when the caller was elected.
+    pub guard: Option<Arc<dyn PromotionGuard>>,
 }
 
 /// One failed action.

@@ -13,6 +13,18 @@ use std::time::{Duration, Instant};
 /// switch without it (a later apply rejoins it).
 const REJOIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Proof, at the moment a switch acts, that whoever runs it still has the right to: a monitor
+/// elected through a lease claims the plan's epoch with its fencing token. Without a guard
+/// (a person running apply holds the state lock) nothing extra is asked.
+#[async_trait::async_trait]
+pub trait PromotionGuard: Send + Sync {
+    /// Before the old primary is fenced: the caller may still act.
+    async fn may_fence(&self, plan: &SwitchPlan) -> Result<(), String>;
+    /// Immediately before promotion: claims `plan.epoch` atomically; returns a line for the
+    /// switch's record.
+    async fn claim(&self, plan: &SwitchPlan) -> Result<String, String>;
+}
+
 /// Asks a person to approve a switch.
 pub type Prompt = Arc<dyn Fn(&SwitchPlan) -> bool + Send + Sync>;
 
@@ -59,6 +71,7 @@ pub(crate) struct StepCtx {
     pub target_checksums: BTreeMap<String, String>,
     pub accept_data_loss: bool,
     pub approvals: Approvals,
+    pub guard: Option<Arc<dyn PromotionGuard>>,
     pub root: PathBuf,
     pub env: String,
 }
@@ -381,6 +394,11 @@ impl StepCtx {
                 let f = from
                     .as_ref()
                     .ok_or_else(|| self.fail("nothing to fence", "no previous primary"))?;
+                if let Some(g) = &self.guard {
+                    g.may_fence(&self.plan)
+                        .await
+                        .map_err(|e| self.fail("not allowed to fence", e))?;
+                }
                 let o = r
                     .fence(f, self.plan.epoch, emergency)
                     .await
@@ -459,6 +477,13 @@ impl StepCtx {
                 out.detail = note;
             }
             StepKind::Promote => {
+                if let Some(g) = &self.guard {
+                    let claimed = g
+                        .claim(&self.plan)
+                        .await
+                        .map_err(|e| self.fail("promotion refused: the epoch claim failed", e))?;
+                    out.notes.push(claimed);
+                }
                 r.promote(&to, self.plan.epoch)
                     .await
                     .map_err(|e| self.pe(e))?;

@@ -298,6 +298,18 @@ pub enum Command {
         /// or awaits approval.
         #[arg(long, value_name = "URL")]
         webhook: Option<String>,
+        /// etcd endpoints (comma-separated), such as http://127.0.0.1:2379: several monitors
+        /// then elect one that acts, through a lease. Without it this monitor is a single point
+        /// of failure.
+        #[arg(long, env = "STANDBY_ETCD", value_delimiter = ',', value_name = "URL")]
+        etcd: Vec<String>,
+        /// The lease's time to live: how soon another monitor takes over after the holder
+        /// dies (whole seconds, at least 1).
+        #[arg(long = "lease-ttl", value_parser = parse_duration, default_value = "3s", value_name = "DURATION")]
+        lease_ttl: std::time::Duration,
+        /// This monitor's name in the election (default HOST-PID).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Inject a disaster into a non-production environment under load and check recovery.
     Drill {

@@ -62,6 +62,7 @@ pub(crate) fn switch(
             parallelism: 10,
             gates,
             force: Some(force),
+            guard: None,
         },
     )
 }
@@ -175,20 +176,45 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// The running monitor's snapshot, announced; none when no monitor runs.
+/// The running monitors' snapshots, announced; returns the one that acts (the lease holder, or
+/// a lone monitor), none when no monitor runs.
 fn running_monitor(ws: &Workspace, env_name: &str) -> Option<MonitorStatus> {
-    let text = std::fs::read_to_string(super::monitor_cmd::status_file(ws, env_name)).ok()?;
-    let m: MonitorStatus = serde_json::from_str(&text).ok()?;
-    if !std::path::Path::new(&format!("/proc/{}", m.pid)).exists() {
+    let mut found: Vec<MonitorStatus> = std::fs::read_dir(super::monitor_cmd::status_dir(ws))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n == format!("{env_name}.json")
+                || (n.starts_with(&format!("{env_name}.")) && n.ends_with(".json"))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .filter(|m: &MonitorStatus| m.env == env_name)
+        .collect();
+    found.sort_by(|a, b| b.leader.cmp(&a.leader).then(a.name.cmp(&b.name)));
+    let mut acting = None;
+    for m in found {
+        let who = if m.name.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", m.name)
+        };
+        if !std::path::Path::new(&format!("/proc/{}", m.pid)).exists() {
+            println!(
+                "monitor{who}: not running (the last one, pid {}, started {})",
+                m.pid, m.started
+            );
+            continue;
+        }
+        let role = if m.leader { ", acting" } else { "" };
         println!(
-            "monitor: not running (the last one, pid {}, started {})",
-            m.pid, m.started
+            "monitor{who}: pid {} since {}{role}; lease holder: {}",
+            m.pid, m.started, m.lease_holder
         );
-        return None;
+        if acting.is_none() {
+            acting = Some(m);
+        }
     }
-    println!(
-        "monitor: pid {} since {}; lease holder: {}",
-        m.pid, m.started, m.lease_holder
-    );
-    Some(m)
+    acting
 }

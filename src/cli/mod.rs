@@ -8,6 +8,7 @@ mod failover_cmd;
 mod fmt_cmd;
 mod monitor_cmd;
 mod monitor_http;
+mod monitor_lease;
 mod plan_cmd;
 mod progress;
 mod report;
@@ -131,6 +132,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 parallelism,
                 gates,
                 force: None,
+                guard: None,
             },
         ),
         Command::Destroy {
@@ -150,6 +152,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 parallelism,
                 gates: Default::default(),
                 force: None,
+                guard: None,
             },
         ),
         Command::Refresh { env, lock } => plan_cmd::apply(
@@ -163,6 +166,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 parallelism: 10,
                 gates: Default::default(),
                 force: None,
+                guard: None,
             },
         ),
         Command::Failover {
@@ -189,12 +193,20 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             run_for,
             listen,
             webhook,
+            etcd,
+            lease_ttl,
+            name,
         } => monitor_cmd::monitor(
             ws,
             &env,
             &lock,
             run_for,
             &monitor_cmd::Outputs { listen, webhook },
+            &monitor_lease::ElectionArgs {
+                etcd,
+                ttl: lease_ttl,
+                name,
+            },
         ),
         Command::Approve { plan_file, lock } => monitor_cmd::approve(ws, &plan_file, &lock),
         Command::Drill {

@@ -8,6 +8,7 @@
 
 use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
 use super::monitor_http::{self, MemberStatus, MonitorStatus};
+use super::monitor_lease::{ElectionArgs, Lease};
 use super::plan_cmd::{apply, plan, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
@@ -164,12 +165,19 @@ impl Outputs {
     }
 }
 
-/// The status snapshot's file, which `standby status` reads.
-pub(crate) fn status_file(ws: &Workspace, env_name: &str) -> std::path::PathBuf {
-    ws.root
-        .join(".standby")
-        .join("monitor")
-        .join(format!("{env_name}.json"))
+/// The status snapshots' directory, which `standby status` reads.
+pub(crate) fn status_dir(ws: &Workspace) -> std::path::PathBuf {
+    ws.root.join(".standby").join("monitor")
+}
+
+/// A monitor's status snapshot: `ENV.json`, or `ENV.NAME.json` when several monitors are
+/// elected among.
+fn status_file(ws: &Workspace, env_name: &str, lease: &Lease) -> std::path::PathBuf {
+    status_dir(ws).join(if lease.elected() {
+        format!("{env_name}.{}.json", lease.name)
+    } else {
+        format!("{env_name}.json")
+    })
 }
 
 pub(crate) fn monitor(
@@ -178,11 +186,22 @@ pub(crate) fn monitor(
     lock: &LockArgs,
     run_for: Option<Duration>,
     outputs: &Outputs,
+    election: &ElectionArgs,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
     let registry = configured_registry(ws)?;
     let rt = runtime()?;
-    eprintln!("{} monitor: warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment", stamp());
+    let mut lease = Lease::connect(election, &env_name, &rt)?;
+    if lease.elected() {
+        eprintln!(
+            "{} monitor: {} joins the election for {env_name} (lease TTL {:?})",
+            stamp(),
+            lease.name,
+            election.ttl
+        );
+    } else {
+        eprintln!("{} monitor: warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment", stamp());
+    }
     let mut groups = watches(ws, env, &env_name)?;
     if groups.is_empty() {
         return Err(CliError::msg(
@@ -197,10 +216,13 @@ pub(crate) fn monitor(
         env: env_name.clone(),
         pid: std::process::id(),
         started: stamp(),
-        lease_holder: format!(
-            "this monitor (pid {}); no etcd lease configured",
-            std::process::id()
-        ),
+        name: if lease.elected() {
+            lease.name.clone()
+        } else {
+            String::new()
+        },
+        leader: false,
+        lease_holder: lease.holder_text(),
         groups: BTreeMap::new(),
     }));
     if let Some(addr) = outputs.listen {
@@ -218,9 +240,11 @@ pub(crate) fn monitor(
         );
         monitor_http::serve(listener, status.clone());
     }
-    let snapshot = status_file(ws, &env_name);
+    let snapshot = status_file(ws, &env_name, &lease);
+    let log = |m: &str| eprintln!("{} monitor: {m}", stamp());
     let mut triggered: BTreeMap<String, u64> = BTreeMap::new();
     let started = Instant::now();
+    let mut reloaded = started;
     let tick = groups
         .iter()
         .map(|g| g.interval)
@@ -228,9 +252,21 @@ pub(crate) fn monitor(
         .unwrap_or(Duration::from_secs(1));
     loop {
         if run_for.is_some_and(|d| started.elapsed() >= d) {
+            lease.resign(&rt);
             return Ok(0);
         }
         let t0 = Instant::now();
+        let (may_act, won) = lease.round(&rt, log);
+        // A monitor that was not acting may hold an old view: another one may have failed
+        // over meanwhile. Start from the recorded state whenever it wins, and now and then.
+        if won || (!may_act && reloaded.elapsed() >= Duration::from_secs(5)) {
+            groups = watches(ws, env, &env_name)?;
+            reloaded = Instant::now();
+        }
+        if let Ok(mut st) = status.lock() {
+            st.leader = may_act && lease.elected();
+            st.lease_holder = lease.holder_text();
+        }
         let mut trigger: Option<(String, String, bool)> = None;
         for g in &mut groups {
             let Some((active, provider)) = g.members.get(&g.active).cloned() else {
@@ -332,7 +368,11 @@ pub(crate) fn monitor(
                 g.failures,
                 g.active
             );
-            if g.streak >= g.failures {
+            if g.streak >= g.failures && !may_act {
+                if g.streak == g.failures {
+                    log(&format!("failover.{}: would fail over, but this monitor does not hold the lease ({}); not acting", g.group, lease.holder_text()));
+                }
+            } else if g.streak >= g.failures {
                 match best {
                     Some((to, _)) => trigger = Some((g.group.clone(), to, g.manual)),
                     None => eprintln!(
@@ -344,6 +384,18 @@ pub(crate) fn monitor(
             }
         }
         if let Some((group, to, manual)) = trigger {
+            // The recorded state decides: if someone switched meanwhile, start over from it.
+            let fresh = watches(ws, env, &env_name)?;
+            let moved = fresh.iter().any(|f| {
+                groups
+                    .iter()
+                    .any(|g| f.group == g.group && f.active != g.active)
+            });
+            if moved {
+                log(&format!("failover.{group}: the recorded state changed meanwhile; watching it afresh instead of acting"));
+                groups = fresh;
+                continue;
+            }
             eprintln!(
                 "{} monitor: failover.{group}: TRIGGER: failing over to {to}",
                 stamp()
@@ -401,6 +453,7 @@ pub(crate) fn monitor(
                     parallelism: 10,
                     gates: GateArgs::default(),
                     force: Some(force),
+                    guard: lease.guard(),
                 },
             )?;
             eprintln!(
@@ -453,6 +506,7 @@ pub(crate) fn approve(
             parallelism: 10,
             gates,
             force: None,
+            guard: None,
         },
     )
 }

@@ -50,6 +50,12 @@ pub(crate) struct MonitorStatus {
     pub pid: u32,
     /// When it started (RFC 3339).
     pub started: String,
+    /// This monitor's name in the election.
+    #[serde(default)]
+    pub name: String,
+    /// Whether it holds the lease (false when no election runs).
+    #[serde(default)]
+    pub leader: bool,
     /// Who may act: without etcd, this monitor alone.
     pub lease_holder: String,
     /// Group name to status.
@@ -65,6 +71,13 @@ impl MonitorStatus {
             "# HELP standby_monitor_up The monitor is running.\n# TYPE standby_monitor_up gauge\n",
         );
         let _ = writeln!(s, "standby_monitor_up{{env=\"{env}\"}} 1");
+        s.push_str("# HELP standby_monitor_leader The monitor holds the election's lease.\n# TYPE standby_monitor_leader gauge\n");
+        let _ = writeln!(
+            s,
+            "standby_monitor_leader{{env=\"{env}\",name=\"{}\"}} {}",
+            self.name,
+            u8::from(self.leader)
+        );
         s.push_str("# HELP standby_member_healthy Whether the member answered the last check.\n# TYPE standby_member_healthy gauge\n");
         for (g, st) in &self.groups {
             for (site, m) in &st.members {

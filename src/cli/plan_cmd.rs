@@ -284,6 +284,8 @@ pub(crate) struct Run {
     pub parallelism: usize,
     pub gates: GateArgs,
     pub force: Option<crate::plan::ForcedSwitch>,
+    /// Set by an elected monitor: its lease guards fencing and promotion.
+    pub guard: Option<Arc<dyn crate::apply::PromotionGuard>>,
 }
 
 pub(crate) fn apply(
@@ -414,6 +416,7 @@ fn execute(
         events: Some(tx),
         approvals,
         accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
+        guard: run.guard.clone(),
     };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);

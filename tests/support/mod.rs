@@ -5,6 +5,7 @@
 
 pub mod etcd;
 pub mod mock;
+pub mod monitor;
 pub mod pg;
 pub mod replica;
 pub mod servers;

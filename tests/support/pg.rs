@@ -159,9 +159,11 @@ pub async fn first_write(host: &str, port: u16, since: std::time::Instant) -> Op
             tokio::spawn(async move {
                 let _ = conn.await;
             });
-            if c.batch_execute("INSERT INTO orders VALUES (-1, 'probe')")
-                .await
-                .is_ok()
+            if c.batch_execute(
+                "INSERT INTO orders VALUES (-1, 'probe') ON CONFLICT (id) DO NOTHING",
+            )
+            .await
+            .is_ok()
             {
                 return Some(since.elapsed());
             }

@@ -1,0 +1,54 @@
+//! `standby monitor` as a child process of a test, killed when dropped.
+
+use super::Test;
+use std::time::{Duration, Instant};
+
+/// A running monitor and its log file.
+pub struct Monitor(pub std::process::Child, pub std::path::PathBuf);
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Monitor {
+    /// Starts `standby monitor ARGS`, logging to monitor.log; returns once it watches.
+    pub fn start(t: &Test, args: &[&str]) -> Monitor {
+        Monitor::named(t, "monitor", args)
+    }
+
+    /// Starts `standby monitor ARGS`, logging to NAME.log; returns once it watches.
+    pub fn named(t: &Test, name: &str, args: &[&str]) -> Monitor {
+        let log = t.join(&format!("{name}.log"));
+        let mut all = vec!["monitor"];
+        all.extend_from_slice(args);
+        let child = t
+            .command(&all)
+            .stdout(std::fs::File::create(t.join(&format!("{name}.out"))).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let m = Monitor(child, log);
+        m.wait_for("watching failover.orders", Duration::from_secs(4));
+        m
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `text`; false on timeout.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}

@@ -254,3 +254,33 @@ fn corrupt_state_is_refused_names_the_backup_and_is_never_overwritten() {
     }
     assert_eq!(std::fs::read_to_string(&state).unwrap(), truncated);
 }
+
+const MEMBERS: &str = "resource \"sqlite_database\" \"east\" {\n  path = \"east.db\"\n}\nresource \"sqlite_database\" \"west\" {\n  path = \"west.db\"\n}\n";
+
+#[test]
+fn health_check_kind_and_targets_are_checked() {
+    check(
+        &format!("{MEMBERS}failover \"orders\" {{\n  active  = \"east\"\n  members = {{ east = sqlite_database.east, west = sqlite_database.west }}\n  health_check {{\n    type = \"ping\"\n    address = {{ east = \"10.0.0.1\", north = \"10.0.0.2:5432\" }}\n  }}\n}}\n"),
+        &[
+            "Error: Invalid type",
+            "Expected one of replication, sql, tcp, http; found \"ping\"",
+            "[main.hcl:11:12]",
+            "Error: Invalid address for \"east\"",
+            "Expected host:port.",
+            "Error: Unknown member site \"north\" in health_check.address",
+            "The group's members are at: east, west.",
+        ],
+    );
+}
+
+#[test]
+fn an_http_health_check_needs_a_url_for_every_member() {
+    check(
+        &format!("{MEMBERS}failover \"orders\" {{\n  active  = \"east\"\n  members = {{ east = sqlite_database.east, west = sqlite_database.west }}\n  health_check {{\n    type = \"http\"\n    url  = {{ east = \"http://10.0.0.1:8008/health\" }}\n  }}\n}}\n"),
+        &[
+            "Error: health_check type \"http\" needs a URL for every member",
+            "[main.hcl:11:12]",
+            "Add url = { west = \"http://...\" } for: west.",
+        ],
+    );
+}

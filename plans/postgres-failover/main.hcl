@@ -47,6 +47,18 @@ variable "health_failures" {
   description = "consecutive failed checks before the monitor fails over"
 }
 
+variable "health_type" {
+  type        = string
+  default     = "replication"
+  description = "how the monitor checks members: replication, sql, tcp or http"
+}
+
+variable "health_urls" {
+  type        = map(string)
+  default     = {}
+  description = "each site's health URL, for health_type = \"http\" (2xx means healthy)"
+}
+
 variable "run_as" {
   type    = string
   default = "postgres"
@@ -107,6 +119,8 @@ failover "orders" {
     interval = "1s"
     timeout  = var.health_timeout
     failures = var.health_failures
+    type     = var.health_type
+    url      = var.health_urls
   }
 
   verify {

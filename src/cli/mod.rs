@@ -6,6 +6,7 @@ mod drill_cmd;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
+mod health;
 mod monitor_cmd;
 mod monitor_http;
 mod monitor_lease;

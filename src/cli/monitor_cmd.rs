@@ -7,6 +7,7 @@
 //! every safeguard; with `"manual"` it saves that plan and waits for `standby approve PLAN`.
 
 use super::args::{EnvArgs, GateArgs, LockArgs, PlanArgs};
+use super::health::Health;
 use super::monitor_http::{self, MemberStatus, MonitorStatus};
 use super::monitor_lease::{ElectionArgs, Lease};
 use super::plan_cmd::{apply, plan, Run};
@@ -14,7 +15,7 @@ use super::workspace::Workspace;
 use super::{runtime, CliError};
 use crate::plan::ForcedSwitch;
 use crate::registry::Registry;
-use standby_provider_sdk::{ConfigureRequest, Member, Role, Value};
+use standby_provider_sdk::{ConfigureRequest, Member, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ struct Watch {
     failures: u32,
     manual: bool,
     streak: u32,
+    health: Health,
 }
 
 fn secs(v: Option<&String>, default: f64) -> Duration {
@@ -138,6 +140,7 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
                 .unwrap_or(3),
             manual: g.approval == "manual",
             streak: 0,
+            health: Health::from_settings(&g.health_check),
         });
     }
     Ok(out)
@@ -210,7 +213,7 @@ pub(crate) fn monitor(
         ));
     }
     for g in &groups {
-        eprintln!("{} monitor: watching failover.{} (active {}, every {:?}, timeout {:?}, {} failures, {} approval)", stamp(), g.group, g.active, g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" });
+        eprintln!("{} monitor: watching failover.{} (active {}, {} check every {:?}, timeout {:?}, {} failures, {} approval)", stamp(), g.group, g.active, g.health.name(), g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" });
     }
     let status = Arc::new(Mutex::new(MonitorStatus {
         env: env_name.clone(),
@@ -295,13 +298,12 @@ pub(crate) fn monitor(
             };
             let before = positions(g);
             let sampled = Instant::now();
-            let ok = rt.block_on(async {
-                tokio::time::timeout(g.timeout, r.status(&active, None))
+            let verdict = rt.block_on(async {
+                tokio::time::timeout(g.timeout, g.health.check(r, &g.active, &active, true))
                     .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .is_some_and(|s| s.healthy && s.role == Role::Primary)
+                    .unwrap_or_else(|_| Err(format!("no answer within {:?}", g.timeout)))
             });
+            let ok = verdict.is_ok();
             if let Ok(mut st) = status.lock() {
                 let gs = st.groups.entry(g.group.clone()).or_default();
                 gs.active.clone_from(&g.active);
@@ -361,12 +363,13 @@ pub(crate) fn monitor(
             }
             g.streak += 1;
             eprintln!(
-                "{} monitor: failover.{}: check {}/{} of {} failed",
+                "{} monitor: failover.{}: check {}/{} of {} failed: {}",
                 stamp(),
                 g.group,
                 g.streak,
                 g.failures,
-                g.active
+                g.active,
+                verdict.err().unwrap_or_default()
             );
             if g.streak >= g.failures && !may_act {
                 if g.streak == g.failures {

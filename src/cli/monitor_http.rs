@@ -144,8 +144,16 @@ pub(crate) fn serve(listener: TcpListener, status: Arc<Mutex<MonitorStatus>>) {
 
 fn answer(mut conn: TcpStream, status: &Mutex<MonitorStatus>) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut buf = [0_u8; 2048];
-    let n = conn.read(&mut buf)?;
+    // Read the whole head: closing with request bytes unread makes the kernel send a reset,
+    // which the client sees as a broken pipe instead of the answer.
+    let mut buf = vec![0_u8; 8192];
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
     let request = String::from_utf8_lossy(&buf[..n]);
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let snapshot = status.lock().map(|s| s.clone()).unwrap_or_default();
@@ -166,10 +174,7 @@ fn answer(mut conn: TcpStream, status: &Mutex<MonitorStatus>) -> std::io::Result
 
 /// Posts `body` as JSON to an `http://host:port/path` webhook; returns what went wrong.
 pub(crate) fn notify(url: &str, body: &serde_json::Value) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: only http:// webhooks are supported"))?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, path) = super::health::split_url(url)?;
     let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
         .map_err(|e| format!("{host}: {e}"))?
         .next()
@@ -181,7 +186,7 @@ pub(crate) fn notify(url: &str, body: &serde_json::Value) -> Result<(), String> 
     let text = body.to_string();
     write!(
         c,
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
         text.len()
     )
     .map_err(|e| e.to_string())?;

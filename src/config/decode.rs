@@ -661,7 +661,7 @@ impl Decoder<'_> {
                         "health_check" => {
                             self.reject_attrs(
                                 &inner,
-                                &["interval", "timeout", "failures"],
+                                &["interval", "timeout", "failures", "type", "url", "address"],
                                 "a health_check block",
                             );
                             fo.health_check = inner;

@@ -164,6 +164,23 @@ impl PostgresProvider {
 
 #[async_trait]
 impl Replication for PostgresProvider {
+    async fn probe(&self, member: &Member) -> Result<(), ProviderError> {
+        let s = self.member(member)?;
+        let c = s.connect().await?;
+        c.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| {
+            ProviderError::new(
+                format!("{}:{} failed SELECT 1", s.listen, s.port),
+                e.to_string(),
+            )
+        })
+    }
+
+    fn address(&self, member: &Member) -> Option<String> {
+        self.member(member)
+            .ok()
+            .map(|s| format!("{}:{}", s.listen, s.port))
+    }
+
     async fn status(
         &self,
         member: &Member,

@@ -96,6 +96,19 @@ pub trait Replication: Send + Sync {
         member: &Member,
         primary: Option<&Member>,
     ) -> Result<MemberStatus, ProviderError>;
+    /// A light liveness probe, such as `SELECT 1` for a database. By default, a healthy status.
+    async fn probe(&self, member: &Member) -> Result<(), ProviderError> {
+        let s = self.status(member, None).await?;
+        if s.healthy {
+            Ok(())
+        } else {
+            Err(ProviderError::new("unhealthy", s.detail))
+        }
+    }
+    /// Where clients connect to the member, as host:port, for TCP health checks.
+    fn address(&self, _member: &Member) -> Option<String> {
+        None
+    }
     /// Makes `primary` the primary and `standbys` follow it in `mode`, copying data as needed.
     async fn configure_roles(
         &self,

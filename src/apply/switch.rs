@@ -1,7 +1,7 @@
 //! Running the steps of a failover switch through the members' replication capability.
 
 use super::Failure;
-use crate::plan::{StepKind, SwitchKind, SwitchPlan};
+use crate::plan::{StepKind, SwitchKind, SwitchPlan, EMERGENCY_PROBE};
 use crate::state::{FailoverState, Override, StepRecord, SwitchRecord};
 use standby_provider_sdk::{Member, Provider, ReplicationMode, Role, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -282,11 +282,15 @@ impl StepCtx {
                 );
             }
             StepKind::Precheck => {
+                let patience = if emergency {
+                    EMERGENCY_PROBE
+                } else {
+                    Duration::from_secs(60)
+                };
                 let reachable = match &from {
-                    Some(f) => r
-                        .status(f, None)
+                    Some(f) => tokio::time::timeout(patience, r.status(f, None))
                         .await
-                        .is_ok_and(|s| s.healthy && s.role != Role::Down),
+                        .is_ok_and(|s| s.is_ok_and(|s| s.healthy && s.role != Role::Down)),
                     None => false,
                 };
                 let st = r

@@ -12,6 +12,11 @@ use crate::eval::{references, Iteration, Phase, RefTarget};
 use standby_provider_sdk::{Member, Value};
 use std::collections::BTreeMap;
 
+/// How long an emergency failover waits for the old primary to answer a status probe, at plan
+/// time and in its precheck: it is believed gone, and a frozen or partitioned one would
+/// otherwise hold each probe for a whole connection deadline.
+pub const EMERGENCY_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A switch requested on the command line (`standby failover` or `standby switchover`).
 #[derive(Debug, Clone)]
 pub struct ForcedSwitch {
@@ -671,8 +676,17 @@ impl Walker<'_> {
         let primary = from.and_then(member);
         let repl = self.registry.get(&st.members.get(to)?.provider)?.clone();
         let r = repl.replication()?;
+        // In an emergency the old primary is believed gone: a frozen or partitioned one
+        // would hold the plan for a whole connection deadline, so ask it only briefly.
+        let patience = if self.opts.force.as_ref().is_some_and(|f| f.emergency) {
+            EMERGENCY_PROBE
+        } else {
+            std::time::Duration::from_secs(60)
+        };
         let primary_reachable = match &primary {
-            Some(p) => r.status(p, None).await.is_ok_and(|s| s.healthy),
+            Some(p) => tokio::time::timeout(patience, r.status(p, None))
+                .await
+                .is_ok_and(|s| s.is_ok_and(|s| s.healthy)),
             None => false,
         };
         let s = r

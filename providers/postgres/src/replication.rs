@@ -197,6 +197,17 @@ impl Replication for PostgresProvider {
             epoch: 0,
             detail: String::new(),
         };
+        // A postmaster stopped by a signal accepts connections it never serves: say so now
+        // rather than after a whole connection deadline.
+        if s.is_frozen() {
+            return Ok(MemberStatus {
+                detail: format!(
+                    "{}:{}: the postmaster is frozen (stopped by a signal)",
+                    s.listen, s.port
+                ),
+                ..down
+            });
+        }
         let Ok(c) = s.connect().await else {
             return Ok(MemberStatus {
                 detail: format!("{}:{} does not answer", s.listen, s.port),
@@ -319,6 +330,12 @@ impl Replication for PostgresProvider {
                     "the postmaster is gone",
                 ));
             }
+            if s.is_frozen() {
+                return Err(ProviderError::new(
+                    format!("{}:{} is frozen", s.listen, s.port),
+                    "the postmaster is stopped by a signal and cannot answer",
+                ));
+            }
             let c = tokio::time::timeout(Duration::from_secs(1), s.connect())
                 .await
                 .map_err(|_| {
@@ -364,7 +381,10 @@ impl Replication for PostgresProvider {
                 } else if s.is_running().await {
                     // A hung postmaster (SIGSTOP, a frozen VM) never acts on pg_ctl's signal,
                     // so give it a moment, then shoot it: nothing else may take writes first.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), s.stop("immediate")).await;
+                    if !s.is_frozen() {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(2), s.stop("immediate")).await;
+                    }
                     if s.is_running().await {
                         s.kill().await;
                         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -324,20 +324,26 @@ impl Server {
             .map(str::to_string)
     }
 
+    /// The postmaster's process state letter from /proc (R, S, T, Z...), if it has one.
+    fn postmaster_state(&self) -> Option<String> {
+        let pid = self.postmaster_pid()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The state is the field after the parenthesised command name.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .map(str::to_string)
+    }
+
     /// Whether a postmaster runs for this data directory. A killed postmaster may linger as a
     /// zombie (pg_ctl would still call it running), so read its state from /proc.
     pub(crate) async fn is_running(&self) -> bool {
-        let Some(pid) = self.postmaster_pid() else {
-            return false;
-        };
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // The state is the field after the parenthesised command name.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| state != "Z" && state != "X"),
-            Err(_) => false,
-        }
+        self.postmaster_state()
+            .is_some_and(|state| state != "Z" && state != "X")
+    }
+
+    /// Whether the postmaster is stopped by a signal (SIGSTOP): it would ignore pg_ctl.
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.postmaster_state().is_some_and(|state| state == "T")
     }
 
     /// Creates the data directory with initdb.

@@ -125,6 +125,9 @@ pub enum Scenario {
     StopPrimary,
     /// SIGSTOP of the primary and its backends: alive, but answering nothing.
     HangPrimary,
+    /// The primary's address and port cut off from everyone (monitor, standby, clients) by an
+    /// nftables rule on loopback; without nftables, SIGSTOP stands in, and the report says so.
+    PartitionPrimary,
     /// A planned switchover under load.
     Switchover,
 }
@@ -136,6 +139,7 @@ impl Scenario {
             Scenario::KillPrimary => "kill-primary",
             Scenario::StopPrimary => "stop-primary",
             Scenario::HangPrimary => "hang-primary",
+            Scenario::PartitionPrimary => "partition-primary",
             Scenario::Switchover => "switchover",
         }
     }
@@ -323,6 +327,11 @@ pub enum Command {
         /// Allow drilling a protected environment.
         #[arg(long = "i-know")]
         i_know: bool,
+        /// How the writer reaches the primary: `dns` (the group's dns_record name, resolved
+        /// through its server), `members` (a multi-host client), or HOST:PORT of a TCP frontend
+        /// such as HAProxy's. Default: dns when the group has a dns_record, else members.
+        #[arg(long, value_name = "PATH")]
+        via: Option<String>,
         /// Write report.json, report.md and timeline.svg to DIR
         /// (default .standby/drills/ENV-GROUP-SCENARIO-TIME).
         #[arg(long, value_name = "DIR")]

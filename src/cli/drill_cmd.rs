@@ -3,201 +3,82 @@
 //! report the timeline against the declared RTO and RPO.
 
 use super::args::{EnvArgs, Scenario};
+use super::drill_fault::{signal, Partition};
+use super::drill_load::{connect_rw, pg_member, writer, Pg, Route};
 use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
 use crate::drill::{check, Event, Objective, Outcome, Report};
 use standby_provider_sdk::Role;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// A PostgreSQL member as the drill drives it.
-#[derive(Clone)]
-struct Pg {
-    site: String,
-    host: String,
-    port: u16,
-    user: String,
-    password: Option<String>,
-    data_dir: PathBuf,
-}
-
-impl Pg {
-    fn conn_str(&self) -> String {
-        let mut s = format!(
-            "host={} port={} user={} dbname=postgres connect_timeout=1",
-            self.host, self.port, self.user
-        );
-        if let Some(p) = &self.password {
-            s.push_str(&format!(" password='{}'", p.replace('\'', "\\'")));
-        }
-        s
-    }
-
-    fn pids(&self) -> Result<Vec<String>, CliError> {
-        let pidfile = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
-            .map_err(|e| CliError::msg(format!("{} is not running", self.site), e.to_string()))?;
-        let pm = pidfile
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let mut all = vec![pm.clone()];
-        // Its children too: a hung machine freezes every backend, not only the postmaster.
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            if let Some((_, rest)) = stat.rsplit_once(')') {
-                if rest.split_whitespace().nth(1) == Some(pm.as_str()) {
-                    all.push(e.file_name().to_string_lossy().into_owned());
-                }
+/// The writer's way to the primary: `--via`, else the group's DNS name, else the members.
+fn route(
+    via: Option<&str>,
+    traffic: &[String],
+    state: &crate::state::State,
+    pgs: &BTreeMap<String, Pg>,
+    primary: &Pg,
+    targets: &[(String, Arc<str>)],
+) -> Result<Route, CliError> {
+    let dns = || {
+        traffic.iter().find_map(|addr| {
+            let (_, st) = state.resources.iter().find(|(a, _)| {
+                a.to_string() == *addr && a.resource.resource.type_name == "dns_record"
+            })?;
+            let v = st.value().deep_unmark().0;
+            Some((
+                v.get("server")?.as_str()?.to_string(),
+                v.get("name")?.as_str()?.to_string(),
+            ))
+        })
+    };
+    let members = pgs.values().cloned().collect();
+    Ok(match via {
+        Some("members") => Route::Members(targets.to_vec()),
+        Some("dns") => {
+            let (server, name) = dns().ok_or_else(|| {
+                CliError::msg(
+                    "--via dns, but the group has no dns_record",
+                    "Use --via members, or --via HOST:PORT for a TCP frontend.",
+                )
+            })?;
+            Route::Dns {
+                server,
+                name,
+                members,
             }
         }
-        Ok(all)
-    }
-}
-
-fn signal(pids: &[String], sig: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .args(pids)
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn pg_member(m: &standby_provider_sdk::Member, root: &Path) -> Result<Pg, CliError> {
-    let get = |k: &str| m.state.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    if m.type_name != "postgres_server" {
-        return Err(CliError::msg(
-            format!("Drills need postgres_server members; {} is a {}", m.site, m.type_name),
-            "Faults are injected into the member's server process and the writer speaks PostgreSQL.",
-        ));
-    }
-    Ok(Pg {
-        site: m.site.clone(),
-        host: get("listen").unwrap_or_else(|| "127.0.0.1".into()),
-        port: m
-            .state
-            .get("port")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(5432.0) as u16,
-        user: get("superuser").unwrap_or_else(|| "postgres".into()),
-        password: get("superuser_password"),
-        data_dir: root.join(get("data_dir").unwrap_or_default()),
-    })
-}
-
-/// One insert as the writer saw it.
-struct Attempt {
-    id: i64,
-    outcome: Outcome,
-    at: Instant,
-    /// `host:port` of the server the connection reached.
-    server: Arc<str>,
-}
-
-/// Inserts unique rows through a read-write-routing multi-host connection until stopped.
-fn writer(
-    hosts: Vec<(String, Arc<str>)>,
-    run: String,
-    stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<Attempt>>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async move {
-            let mut id = 0_i64;
-            let mut client: Option<(tokio_postgres::Client, Arc<str>)> = None;
-            let mut start = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let (c, server) = match client.take() {
-                    Some(c) if !c.0.is_closed() => c,
-                    _ => match connect_rw(&hosts, &mut start).await {
-                        Some(c) => c,
-                        None => {
-                            // Never sent: no id is used up.
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    },
-                };
-                id += 1;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, &run];
-                let sent = c.execute(
-                    "INSERT INTO standby_drill (id, run) VALUES ($1, $2)",
-                    &params,
-                );
-                let outcome = match tokio::time::timeout(Duration::from_secs(1), sent).await {
-                    Ok(Ok(_)) => {
-                        client = Some((c, server.clone()));
-                        Outcome::Acknowledged
-                    }
-                    Ok(Err(e)) if e.as_db_error().is_some() => {
-                        // Refused (read-only, shutting down): a committed row is impossible,
-                        // except for a commit whose sync-replication wait was cancelled.
-                        let cancelled = e
-                            .as_db_error()
-                            .is_some_and(|d| d.code().code().starts_with("57"));
-                        if cancelled {
-                            Outcome::Indeterminate
-                        } else {
-                            Outcome::Failed
-                        }
-                    }
-                    _ => Outcome::Indeterminate,
-                };
-                if let Ok(mut l) = log.lock() {
-                    l.push(Attempt {
-                        id,
-                        outcome,
-                        at: Instant::now(),
-                        server,
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
+        Some(addr) => {
+            if addr
+                .rsplit_once(':')
+                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                return Err(CliError::msg(
+                    format!("Invalid --via {addr:?}"),
+                    "Use dns, members, or HOST:PORT of a TCP frontend such as HAProxy's.",
+                ));
             }
-        });
-    })
-}
-
-/// Connects to the first member that accepts writes, as libpq's multi-host
-/// `target_session_attrs=read-write` does, but with a deadline per host covering the whole
-/// handshake: a frozen server accepts TCP connections and then never answers.
-async fn connect_rw(
-    hosts: &[(String, Arc<str>)],
-    start: &mut usize,
-) -> Option<(tokio_postgres::Client, Arc<str>)> {
-    for k in 0..hosts.len() {
-        let i = (*start + k) % hosts.len();
-        let (conn, tag) = &hosts[i];
-        let attempt = async {
-            let (c, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls)
-                .await
-                .ok()?;
-            tokio::spawn(connection);
-            let ro: String = c
-                .query_one("SHOW transaction_read_only", &[])
-                .await
-                .ok()?
-                .get(0);
-            (ro == "off").then_some(c)
-        };
-        if let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
-            *start = i;
-            return Some((c, tag.clone()));
+            Route::Frontend {
+                addr: addr.to_string(),
+                member: primary.clone(),
+            }
         }
-    }
-    None
+        None => match dns() {
+            Some((server, name)) => Route::Dns {
+                server,
+                name,
+                members,
+            },
+            None => Route::Members(targets.to_vec()),
+        },
+    })
 }
 
 /// Runs this same binary as a child in the workspace.
@@ -255,6 +136,7 @@ pub(crate) fn drill(
     env: &EnvArgs,
     scenario: Scenario,
     i_know: bool,
+    via: Option<&str>,
     out: Option<&Path>,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
@@ -342,34 +224,54 @@ pub(crate) fn drill(
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    // The writer follows whichever member accepts writes, as a multi-host client does.
-    let hosts: Vec<&Pg> = pgs.values().collect();
-    let targets: Vec<(String, Arc<str>)> = hosts
-        .iter()
+    // The writer goes the way clients do: through the traffic path.
+    let targets: Vec<(String, Arc<str>)> = pgs
+        .values()
         .map(|p| (p.conn_str(), format!("{}:{}", p.host, p.port).into()))
         .collect();
+    let route = route(via, &g.traffic, &state, &pgs, &primary, &targets)?;
     let stop = Arc::new(AtomicBool::new(false));
     let log = Arc::new(Mutex::new(Vec::new()));
-    let w = writer(targets.clone(), run.clone(), stop.clone(), log.clone());
+    let w = writer(route.clone(), run.clone(), stop.clone(), log.clone());
     std::thread::sleep(Duration::from_millis(1000));
     let pids = primary.pids()?;
     let fault = Instant::now();
     let fault_wall = OffsetDateTime::now_utc();
     let mut timeline = vec![];
     let mut switch_child = Guard(None);
+    let mut partition = None;
+    let mut frozen = scenario == Scenario::HangPrimary;
     let what = match scenario {
         Scenario::KillPrimary => {
             signal(&pids[..1], "KILL");
-            "SIGKILL to the primary's postmaster"
+            "SIGKILL to the primary's postmaster".to_string()
         }
         Scenario::StopPrimary => {
             signal(&pids[..1], "INT");
-            "fast shutdown (SIGINT) of the primary"
+            "fast shutdown (SIGINT) of the primary".to_string()
         }
         Scenario::HangPrimary => {
             signal(&pids, "STOP");
-            "SIGSTOP to the primary's postmaster and backends"
+            "SIGSTOP to the primary's postmaster and backends".to_string()
         }
+        Scenario::PartitionPrimary => match Partition::cut(&primary.host, primary.port) {
+            Ok(p) => {
+                let what = format!(
+                    "network partition of {}:{}: {}",
+                    primary.host,
+                    primary.port,
+                    p.describe()
+                );
+                partition = Some(p);
+                what
+            }
+            Err(why) => {
+                // The documented substitute: a frozen machine is unreachable too.
+                signal(&pids, "STOP");
+                frozen = true;
+                format!("SIGSTOP to the primary's processes, standing in for a partition ({why})")
+            }
+        },
         Scenario::Switchover => {
             let mut args = vec![
                 "switchover".to_string(),
@@ -393,13 +295,13 @@ pub(crate) fn drill(
                     .spawn()
                     .map_err(|e| CliError::msg("Cannot start the switchover", e.to_string()))?,
             );
-            "planned switchover under load"
+            "planned switchover under load".to_string()
         }
     };
     timeline.push(Event {
         name: "fault injected".into(),
         at: 0.0,
-        detail: what.into(),
+        detail: what,
     });
     // Wait for the first write on another member, and for the switch to finish.
     let limit = Duration::from_secs_f64(g.rto_seconds.unwrap_or(30.0).max(10.0) * 2.0);
@@ -422,10 +324,13 @@ pub(crate) fn drill(
                     .map(|a| (a.at - fault).as_secs_f64())
             });
         }
-        if scenario == Scenario::HangPrimary && first_write.is_some() && !woke {
-            // The frozen machine wakes up once the others moved on: whatever the fence left
-            // of it must not take writes.
-            signal(&pids, "CONT");
+        if first_write.is_some() && !woke {
+            // The frozen or cut-off machine comes back once the others moved on: whatever
+            // the fence left of it must not take writes.
+            if frozen {
+                signal(&pids, "CONT");
+            }
+            partition = None;
             woke = true;
         }
         let finished = match scenario {
@@ -439,9 +344,10 @@ pub(crate) fn drill(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    if scenario == Scenario::HangPrimary && !woke {
+    if frozen && !woke {
         signal(&pids, "CONT");
     }
+    drop(partition);
     let switched_to = ws
         .read_state(ws.backend(&env_name)?.as_ref())?
         .unwrap_or_default()
@@ -663,14 +569,7 @@ pub(crate) fn drill(
         writes,
         checksums,
         rejoin,
-        traffic_path: format!(
-            "a multi-host read-write client over {}",
-            hosts
-                .iter()
-                .map(|p| format!("{}:{}", p.host, p.port))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        traffic_path: route.describe(),
     };
     report.decide();
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();

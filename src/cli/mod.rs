@@ -3,6 +3,8 @@
 mod args;
 mod check_cmd;
 mod drill_cmd;
+mod drill_fault;
+mod drill_load;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
@@ -215,8 +217,17 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             env,
             scenario,
             i_know,
+            via,
             out,
-        } => drill_cmd::drill(ws, &group, &env, scenario, i_know, out.as_deref()),
+        } => drill_cmd::drill(
+            ws,
+            &group,
+            &env,
+            scenario,
+            i_know,
+            via.as_deref(),
+            out.as_deref(),
+        ),
         Command::Review {
             base,
             head,

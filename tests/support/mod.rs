@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
+pub mod drill;
 pub mod etcd;
 pub mod mock;
 pub mod monitor;

@@ -4,9 +4,15 @@
 //! Runs `standby drill orders --scenario kill-primary` ten times in a row (each drill fails over
 //! to the other site, whose old primary rejoins), with interval 1s, timeout 500ms, failures 2
 //! and sync replication, and prints the median of each timeline figure: fault to first failed
-//! check, trigger, fence, promote, traffic switched and first write.
+//! check, trigger, fence, promote, traffic switched and first write. The writer goes through
+//! the traffic path, as clients do: the DNS name `db.dr.test`, served by a BIND started here and
+//! updated by the failover (RFC 2136), resolved before every connection.
 
 use std::process::Command;
+
+#[path = "../tests/support/servers.rs"]
+#[allow(dead_code)] // The benchmark uses only BIND of the test servers.
+mod servers;
 
 const BIN: &str = env!("CARGO_BIN_EXE_standby");
 const RUNS: usize = 10;
@@ -43,10 +49,13 @@ fn main() {
     let root = dir.path();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/postgres-failover");
     std::fs::copy(src.join("main.hcl"), root.join("main.hcl")).expect("copy");
+    std::fs::copy(src.join("traffic.hcl"), root.join("traffic.hcl")).expect("copy");
     std::fs::create_dir_all(root.join("env")).expect("env");
+    let key = servers::secret();
+    let _named = servers::named(root, 46440, &key);
     std::fs::write(
         root.join("env/dev.hcl"),
-        "active_site = \"east\"\nbase_port = 46432\nreplication_mode = \"sync\"\nhealth_failures = 2\n",
+        format!("active_site = \"east\"\nbase_port = 46432\nreplication_mode = \"sync\"\nhealth_failures = 2\ndns_server = \"127.0.0.1:46440\"\ndns_secret = \"{key}\"\n"),
     )
     .expect("env file");
     use std::os::unix::fs::PermissionsExt as _;
@@ -75,7 +84,7 @@ fn main() {
             .await
             .expect("schema");
     });
-    println!("standby kill-primary drill benchmark: {RUNS} runs, sync replication, interval 1s, timeout 500ms, failures 2");
+    println!("standby kill-primary drill benchmark: {RUNS} runs, sync replication, interval 1s, timeout 500ms, failures 2, writes through the DNS name");
     let names = [
         "first failed check",
         "trigger",

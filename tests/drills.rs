@@ -309,6 +309,16 @@ fn a_drill_writes_through_the_dns_name_by_default() {
             .unwrap_or_else(|| panic!("no {name} in {r:#}"))
     };
     assert!(at("first successful write") > at("promote"), "{r:#}");
+    // The switch of the name is seen from the client's side, not inferred from the apply.
+    let moved = at("traffic switched");
+    assert!(
+        moved > at("promote") && moved <= at("first successful write"),
+        "{r:#}"
+    );
+    assert!(
+        r.to_string().contains("db.dr.test answers 127.0.0.3"),
+        "{r:#}"
+    );
 }
 
 #[test]

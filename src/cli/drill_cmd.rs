@@ -309,7 +309,16 @@ pub(crate) fn drill(
     let mut first_write: Option<f64> = None;
     let mut switch_done: Option<f64> = None;
     let mut woke = false;
+    // When the traffic path itself moved, seen from the client's side.
+    let mut moved: Option<(f64, String)> = None;
     while fault.elapsed() < limit {
+        if moved.is_none() {
+            if let Some(answer) = rt.block_on(route.answer()) {
+                if answer != primary.host {
+                    moved = Some((fault.elapsed().as_secs_f64(), answer));
+                }
+            }
+        }
         if let Some(c) = switch_child.0.as_mut() {
             if switch_done.is_none() && c.try_wait().ok().flatten().is_some() {
                 switch_done = Some(fault.elapsed().as_secs_f64());
@@ -411,16 +420,38 @@ pub(crate) fn drill(
             }
         }
     }
-    let traffic_at = if scenario == Scenario::Switchover {
-        switch_done
-    } else {
-        log_event(&mlog, "failover finished", fault_wall)
+    let traffic = match (&route, &moved) {
+        // The poll runs every few milliseconds; a write through the name that came first
+        // proves the answer had already moved.
+        (Route::Dns { name, .. }, Some((t, answer))) => Some((
+            first_write.map_or(*t, |w| w.min(*t)),
+            format!("{name} answers {answer}"),
+        )),
+        (Route::Frontend { addr, .. }, _) => first_write.map(|t| {
+            (
+                t,
+                format!(
+                    "{addr} led to the new primary: the writer's first acknowledged insert there"
+                ),
+            )
+        }),
+        _ => if scenario == Scenario::Switchover {
+            switch_done
+        } else {
+            log_event(&mlog, "failover finished", fault_wall)
+        }
+        .map(|t| {
+            (
+                t,
+                "the switch's apply, traffic dependants included, finished".to_string(),
+            )
+        }),
     };
-    if let Some(t) = traffic_at {
+    if let Some((t, detail)) = traffic {
         timeline.push(Event {
             name: "traffic switched".into(),
             at: t,
-            detail: "the switch's apply, traffic dependants included, finished".into(),
+            detail,
         });
     }
     if let Some(t) = first_write {

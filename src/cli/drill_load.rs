@@ -225,6 +225,21 @@ impl Route {
         }
     }
 
+    /// What the DNS name resolves to now (only for the DNS path).
+    pub(crate) async fn answer(&self) -> Option<String> {
+        let Route::Dns { server, name, .. } = self else {
+            return None;
+        };
+        let answer = tokio::time::timeout(
+            Duration::from_millis(200),
+            standby_provider_dns::resolve(server, name, "A"),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        answer.into_iter().next()
+    }
+
     /// A read-write connection and the `host:port` of the server it reached.
     async fn connect(&self, start: &mut usize) -> Option<(tokio_postgres::Client, Arc<str>)> {
         let conn = match self {

@@ -162,12 +162,34 @@ impl PgServer {
         };
         let d = data.display().to_string();
         as_pg("initdb", &["-D", &d, "-U", "postgres", "--auth=trust"]);
-        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
         let log = dir.join("pgstate.log").display().to_string();
-        as_pg(
-            "pg_ctl",
-            &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"],
-        );
+        // The given port may be taken meanwhile (an ephemeral port of some connection):
+        // then take one the system says is free.
+        let mut port = port;
+        for attempt in 0..3 {
+            let opts =
+                format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
+            let started = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(bin.join("pg_ctl"))
+                .args(["-D", &d, "-o", &opts, "-l", &log, "-w", "start"])
+                .output()
+                .unwrap();
+            if started.status.success() {
+                break;
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                attempt < 2 && text.contains("could not bind"),
+                "pg_ctl start on port {port}: {}\n{text}",
+                String::from_utf8_lossy(&started.stderr)
+            );
+            port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+        }
         PgServer { data, bin, port }
     }
 

@@ -1,7 +1,7 @@
 //! Running the steps of a failover switch through the members' replication capability.
 
 use super::Failure;
-use crate::plan::{StepKind, SwitchKind, SwitchPlan, EMERGENCY_PROBE};
+use crate::plan::{emergency_probe, StepKind, SwitchKind, SwitchPlan};
 use crate::state::{FailoverState, Override, StepRecord, SwitchRecord};
 use standby_provider_sdk::{Member, Provider, ReplicationMode, Role, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -283,7 +283,7 @@ impl StepCtx {
             }
             StepKind::Precheck => {
                 let patience = if emergency {
-                    EMERGENCY_PROBE
+                    emergency_probe(&self.plan.health_check)
                 } else {
                     Duration::from_secs(60)
                 };

@@ -13,9 +13,18 @@ use standby_provider_sdk::{Member, Value};
 use std::collections::BTreeMap;
 
 /// How long an emergency failover waits for the old primary to answer a status probe, at plan
-/// time and in its precheck: it is believed gone, and a frozen or partitioned one would
-/// otherwise hold each probe for a whole connection deadline.
-pub const EMERGENCY_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
+/// time and in its precheck: the group's declared `health_check.timeout`, else 1 s. The
+/// primary is believed gone, and a frozen or partitioned one would otherwise hold each probe
+/// for a whole connection deadline; the declared timeout is what the monitor judged it by.
+pub fn emergency_probe(health_check: &BTreeMap<String, String>) -> std::time::Duration {
+    health_check
+        .get("timeout")
+        .and_then(|t| t.trim_end_matches('s').parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map_or(std::time::Duration::from_secs(1), |t| {
+            std::time::Duration::from_secs_f64(t.clamp(0.05, 60.0))
+        })
+}
 
 /// A switch requested on the command line (`standby failover` or `standby switchover`).
 #[derive(Debug, Clone)]
@@ -679,7 +688,7 @@ impl Walker<'_> {
         // In an emergency the old primary is believed gone: a frozen or partitioned one
         // would hold the plan for a whole connection deadline, so ask it only briefly.
         let patience = if self.opts.force.as_ref().is_some_and(|f| f.emergency) {
-            EMERGENCY_PROBE
+            emergency_probe(&st.health_check)
         } else {
             std::time::Duration::from_secs(60)
         };

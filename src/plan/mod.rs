@@ -19,7 +19,7 @@ pub(crate) mod values;
 mod variables;
 mod walk;
 
-pub use failover::{ForcedSwitch, EMERGENCY_PROBE};
+pub use failover::{emergency_probe, ForcedSwitch};
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
 pub use model::{
     Action, Estimate, ExecNode, Expansion, ExpansionRecord, GroupSummary, HookSpec, MemberRef,

@@ -138,3 +138,54 @@ fn an_http_health_check_fails_over_when_the_endpoint_answers_503() {
     });
     assert!(line.contains("/east answered 503"), "{line}");
 }
+
+#[test]
+fn a_standby_failing_its_http_check_is_reported_and_never_promoted() {
+    let (t, base, _servers) = cluster();
+    // west's endpoint reports it unhealthy (its sidecar checks a port nothing listens on).
+    let port = sidecar(vec![
+        ("east".into(), format!("127.0.0.2:{base}")),
+        ("west".into(), "127.0.0.3:9".into()),
+    ]);
+    let urls = format!(
+        "health_urls={{east=\"http://127.0.0.1:{port}/east\",west=\"http://127.0.0.1:{port}/west\"}}"
+    );
+    let base_var = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &base_var,
+        "--var",
+        "health_failures=2",
+        "--var",
+        "health_type=http",
+        "--var",
+        &urls,
+    ];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let mon = Monitor::start(&t, &vars);
+    std::thread::sleep(Duration::from_millis(2500));
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&t.read(".standby/monitor/dev.json")).unwrap();
+    let members = &snapshot["groups"]["orders"]["members"];
+    assert_eq!(members["east"]["healthy"], true, "{snapshot:#}");
+    assert_eq!(members["west"]["healthy"], false, "{snapshot:#}");
+    let pid = t.read("data/dev/east/postmaster.pid");
+    let pid = pid.lines().next().unwrap().trim();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        mon.wait_for(
+            "triggered, but no healthy standby to promote",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        mon.log()
+    );
+    assert!(!mon.log().contains("TRIGGER"), "{}", mon.log());
+}

@@ -44,6 +44,11 @@ impl Health {
         Health { kind, targets }
     }
 
+    /// Whether members are checked by their replication status alone.
+    pub(crate) fn is_replication(&self) -> bool {
+        self.kind == Kind::Replication
+    }
+
     /// The kind, for the log.
     pub(crate) fn name(&self) -> &'static str {
         match self.kind {

@@ -304,6 +304,23 @@ pub(crate) fn monitor(
                     .unwrap_or_else(|_| Err(format!("no answer within {:?}", g.timeout)))
             });
             let ok = verdict.is_ok();
+            // The standbys by the declared check too (the replication check's answer is
+            // their position, sampled above): a standby that fails it is no target.
+            let standby_ok: BTreeMap<String, bool> = g
+                .members
+                .iter()
+                .filter(|(s, _)| **s != g.active)
+                .map(|(site, (m, _))| {
+                    let fine = before.contains_key(site)
+                        && (g.health.is_replication()
+                            || rt.block_on(async {
+                                tokio::time::timeout(g.timeout, g.health.check(r, site, m, false))
+                                    .await
+                                    .is_ok_and(|v| v.is_ok())
+                            }));
+                    (site.clone(), fine)
+                })
+                .collect();
             if let Ok(mut st) = status.lock() {
                 let gs = st.groups.entry(g.group.clone()).or_default();
                 gs.active.clone_from(&g.active);
@@ -321,7 +338,11 @@ pub(crate) fn monitor(
                             site.clone(),
                             MemberStatus {
                                 role: if primary { "primary" } else { "standby" }.to_string(),
-                                healthy: if primary { ok } else { position.is_some() },
+                                healthy: if primary {
+                                    ok
+                                } else {
+                                    standby_ok.get(site).copied().unwrap_or(false)
+                                },
                                 position,
                             },
                         )
@@ -341,7 +362,10 @@ pub(crate) fn monitor(
                 let advancing = after
                     .iter()
                     .any(|(site, pos)| before.get(site).is_some_and(|p| pos > p));
-                let best = after.into_iter().max_by_key(|(_, pos)| *pos);
+                let best = after
+                    .into_iter()
+                    .filter(|(site, _)| standby_ok.get(site).copied().unwrap_or(false))
+                    .max_by_key(|(_, pos)| *pos);
                 (advancing, best)
             };
             if ok {

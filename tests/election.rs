@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use support::etcd::etcd;
 use support::monitor::Monitor;
 use support::pg::{cluster, first_write, rt, sql};
+use support::pg::{create_orders, kill_postmaster};
 use support::Test;
 
 async fn candidate(url: &str, name: &str) -> Election {
@@ -126,24 +127,7 @@ fn a_wrong_etcd_address_is_a_clear_error() {
 fn provision(t: &Test, vars: &[&str], base: u16) {
     t.run(&[&["apply", "--auto-approve"][..], vars].concat())
         .code(0);
-    rt().block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
-}
-
-fn kill9(t: &Test, site: &str) -> Instant {
-    let pid = t.read(&format!("data/dev/{site}/postmaster.pid"));
-    let pid = pid.lines().next().unwrap().trim();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", pid])
-        .status()
-        .unwrap()
-        .success());
-    Instant::now()
+    create_orders(base);
 }
 
 /// Waits until `standby` streams from `primary` as a standby, running one
@@ -239,7 +223,7 @@ fn two_monitors_elect_one_that_acts_and_the_other_takes_over_when_it_dies() {
     );
 
     // First fault: the leader acts, the follower does not.
-    let killed = kill9(&t, "east");
+    let killed = kill_postmaster(&t, "dev", "east");
     let took = rt()
         .block_on(first_write("127.0.0.3", base + 1, killed))
         .unwrap_or_else(|| panic!("no failover; m1:\n{}\nm2:\n{}", m1.log(), m2.log()));
@@ -277,7 +261,7 @@ fn two_monitors_elect_one_that_acts_and_the_other_takes_over_when_it_dies() {
         dead.elapsed().as_secs_f64()
     );
     // ...and acts on the next fault.
-    let killed = kill9(&t, "west");
+    let killed = kill_postmaster(&t, "dev", "west");
     rt().block_on(first_write("127.0.0.2", base, killed))
         .unwrap_or_else(|| {
             panic!(
@@ -335,7 +319,7 @@ fn a_frozen_leader_whose_lease_expired_does_not_act_when_it_wakes() {
         "{}",
         m2.log()
     );
-    kill9(&t, "east");
+    kill_postmaster(&t, "dev", "east");
     assert!(
         m2.wait_for(
             "failover finished with exit code 0",

@@ -7,7 +7,8 @@ mod support;
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 use support::monitor::Monitor;
-use support::pg::{cluster, first_write, rt, sql};
+use support::pg::{cluster, first_write, rt};
+use support::pg::{create_orders, kill_postmaster};
 
 /// A health endpoint like a database sidecar's: GET /SITE answers 200 while that site's
 /// PostgreSQL accepts connections and 503 once it does not.
@@ -67,13 +68,7 @@ fn fails_over_with(kind: &str, extra: impl FnOnce(u16) -> Vec<String>) -> String
     let vars: Vec<&str> = vars.iter().map(String::as_str).collect();
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
-    rt().block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
+    create_orders(base);
     let mon = Monitor::start(&t, &vars);
     assert!(
         mon.log().contains(&format!("{kind} check every 1s")),
@@ -86,14 +81,7 @@ fn fails_over_with(kind: &str, extra: impl FnOnce(u16) -> Vec<String>) -> String
         "healthy at first: {}",
         mon.log()
     );
-    let pid = t.read("data/dev/east/postmaster.pid");
-    let pid = pid.lines().next().unwrap().trim();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", pid])
-        .status()
-        .unwrap()
-        .success());
-    let killed = std::time::Instant::now();
+    let killed = kill_postmaster(&t, "dev", "east");
     let took = rt()
         .block_on(first_write("127.0.0.3", base + 1, killed))
         .unwrap_or_else(|| panic!("no failover; log:\n{}", mon.log()));
@@ -172,13 +160,7 @@ fn a_standby_failing_its_http_check_is_reported_and_never_promoted() {
     let members = &snapshot["groups"]["orders"]["members"];
     assert_eq!(members["east"]["healthy"], true, "{snapshot:#}");
     assert_eq!(members["west"]["healthy"], false, "{snapshot:#}");
-    let pid = t.read("data/dev/east/postmaster.pid");
-    let pid = pid.lines().next().unwrap().trim();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", pid])
-        .status()
-        .unwrap()
-        .success());
+    kill_postmaster(&t, "dev", "east");
     assert!(
         mon.wait_for(
             "triggered, but no healthy standby to promote",

@@ -5,9 +5,10 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::monitor::Monitor;
-use support::pg::{cluster, first_write, missing, rt, sql, writer};
+use support::pg::{cluster, first_write, missing, rt, writer};
+use support::pg::{create_orders, kill_postmaster};
 
 #[test]
 fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sync_mode() {
@@ -25,32 +26,14 @@ fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sy
     ];
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
+    create_orders(base);
     let rt = rt();
-    rt.block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
     let mon = Monitor::start(&t, &vars);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let w = writer(&t, "dev", stop.clone(), acked.clone());
     std::thread::sleep(Duration::from_millis(500));
-    let pid = t
-        .read("data/dev/east/postmaster.pid")
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let killed = Instant::now();
+    let killed = kill_postmaster(&t, "dev", "east");
     let first_write = rt
         .block_on(first_write("127.0.0.3", base + 1, killed))
         .unwrap_or_else(|| panic!("no write accepted on west; monitor log:\n{}", mon.log()));
@@ -211,13 +194,7 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
     ];
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
-    rt().block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
+    create_orders(base);
     let (hook, got) = webhook_sink();
     // Port 0: the monitor picks a free port and logs it, so nothing else can take it first.
     let mut mon = Monitor::start(
@@ -260,18 +237,7 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         .code(0)
         .stdout_has("monitor: pid")
         .stdout_has("0 of 2 failed checks");
-    let pid = t
-        .read("data/prod/east/postmaster.pid")
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", &pid])
-        .status()
-        .unwrap()
-        .success());
+    kill_postmaster(&t, "prod", "east");
     let status = (0..200).find_map(|_| {
         std::thread::sleep(Duration::from_millis(50));
         mon.0.try_wait().unwrap()

@@ -7,9 +7,10 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::pg::{args, cluster, first_write, missing, rt, sql, writer};
+use support::pg::{create_orders, kill_postmaster};
 
 async fn streaming_standby(primary: (&str, u16), name: &str) -> (String, String) {
     let c = sql(primary.0, primary.1).await;
@@ -112,14 +113,8 @@ fn switchover_under_a_writer_loses_nothing_in_sync_mode_and_switches_back() {
     };
     let run = |v: Vec<String>| t.run(&v.iter().map(String::as_str).collect::<Vec<_>>());
     run(a(&["--auto-approve"])).code(0);
+    create_orders(base);
     let rt = rt();
-    rt.block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let w = writer(&t, "prod", stop.clone(), acked.clone());
@@ -193,31 +188,13 @@ fn unplanned_failover_after_sigkill_keeps_every_acknowledged_row_in_sync_mode() 
     let port = format!("base_port={base}");
     t.run(&["apply", "-e", "prod", "--var", &port, "--auto-approve"])
         .code(0);
+    create_orders(base);
     let rt = rt();
-    rt.block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let w = writer(&t, "prod", stop.clone(), acked.clone());
     std::thread::sleep(Duration::from_millis(300));
-    let pid = t
-        .read("data/prod/east/postmaster.pid")
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let start = Instant::now();
+    let start = kill_postmaster(&t, "prod", "east");
     let r = t.run(&[
         "failover",
         "orders",
@@ -443,14 +420,8 @@ fn a_switchover_moves_the_dns_answer_and_the_haproxy_route() {
     };
     run(&["apply", "--auto-approve"]).code(0);
     assert_eq!(dig(dns_port, "db.dr.test", "A"), ["127.0.0.2"]);
+    create_orders(base);
     let rt = rt();
-    rt.block_on(async {
-        sql("127.0.0.2", base)
-            .await
-            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
-            .await
-            .unwrap()
-    });
     let served_by = |rt: &tokio::runtime::Runtime| -> (String, bool) {
         rt.block_on(async {
             let c = sql("127.0.0.1", front).await;

@@ -172,3 +172,27 @@ pub async fn first_write(host: &str, port: u16, since: std::time::Instant) -> Op
     }
     None
 }
+
+/// Creates the `orders` table the example topology checksums, on the primary at
+/// 127.0.0.2:`port` (east).
+pub fn create_orders(port: u16) {
+    rt().block_on(async {
+        sql("127.0.0.2", port)
+            .await
+            .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL)")
+            .await
+            .unwrap()
+    });
+}
+
+/// SIGKILLs the postmaster of `site` in `env`; returns when it was sent.
+pub fn kill_postmaster(t: &Test, env: &str, site: &str) -> std::time::Instant {
+    let pidfile = t.read(&format!("data/{env}/{site}/postmaster.pid"));
+    let pid = pidfile.lines().next().unwrap().trim();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", pid])
+        .status()
+        .unwrap()
+        .success());
+    std::time::Instant::now()
+}

@@ -345,3 +345,59 @@ fn a_frozen_leader_whose_lease_expired_does_not_act_when_it_wakes() {
         "{state}"
     );
 }
+
+#[test]
+fn a_failover_run_by_hand_claims_its_epoch_so_no_monitor_can_promote_it_again() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let port = format!("base_port={base}");
+    let vars = ["-e", "dev", "--var", &port];
+    provision(&t, &vars, base);
+    kill_postmaster(&t, "dev", "east");
+    t.run(
+        &[
+            &[
+                "failover",
+                "orders",
+                "--to",
+                "west",
+                "--etcd",
+                &e.url,
+                "--auto-approve",
+            ][..],
+            &vars,
+        ]
+        .concat(),
+    )
+    .code(0);
+    let state = t.read(".standby/state/dev.json");
+    assert!(
+        state.contains("epoch 2 claimed in etcd by an operator"),
+        "{state}"
+    );
+    // A monitor that planned the same epoch before it saw the switch cannot take it again.
+    rt().block_on(async {
+        let m = candidate(&e.url, "m1").await;
+        assert!(matches!(
+            m.campaign().await.unwrap(),
+            Standing::Leader { .. }
+        ));
+        let err = m.claim("orders", 2, "west").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LeaseError::StaleEpoch {
+                    held: 2,
+                    wanted: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("by operator "), "{err}");
+        assert_eq!(
+            m.claim("orders", 3, "east").await.unwrap().previous,
+            Some(2)
+        );
+    });
+}

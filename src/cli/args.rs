@@ -114,6 +114,15 @@ pub struct GateArgs {
     /// Allow promoting this group's target even if that loses data. Repeatable.
     #[arg(long = "accept-data-loss", value_name = "GROUP")]
     pub accept_data_loss: Vec<String>,
+    /// etcd endpoints the monitors elect through (comma-separated): each promotion this
+    /// command runs claims its epoch there too, so no monitor can promote the same epoch.
+    #[arg(
+        long = "etcd",
+        env = "STANDBY_ETCD",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub etcd: Vec<String>,
 }
 
 /// Drill scenarios.

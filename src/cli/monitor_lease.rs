@@ -154,6 +154,54 @@ impl Lease {
     }
 }
 
+/// The guard for a promotion a person runs while monitors elect through etcd: no lease, but
+/// the epoch is claimed there, so a monitor cannot promote the same epoch. None without etcd.
+pub(crate) fn operator_guard(
+    etcd: &[String],
+    env: &str,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Option<Arc<dyn PromotionGuard>>, CliError> {
+    if etcd.is_empty() {
+        return Ok(None);
+    }
+    let who = format!("operator {}", crate::state::LockInfo::new("switch").who);
+    let e = rt
+        .block_on(Election::connect(etcd, env, &who, Duration::from_secs(3)))
+        .map_err(|e| {
+            CliError::msg(
+                "Cannot reach the monitors' etcd",
+                format!("{e}. Check --etcd (or STANDBY_ETCD); without it the switch does not claim its epoch in etcd."),
+            )
+        })?;
+    Ok(Some(Arc::new(OperatorGuard(e))))
+}
+
+/// A person's promotion: claims the epoch without a lease.
+struct OperatorGuard(Election);
+
+#[async_trait::async_trait]
+impl PromotionGuard for OperatorGuard {
+    async fn may_fence(&self, _plan: &SwitchPlan) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn claim(&self, plan: &SwitchPlan) -> Result<String, String> {
+        let c = self
+            .0
+            .claim_as_operator(&plan.group, plan.epoch, &plan.to)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(claimed_note(plan.epoch, "by an operator", c.previous))
+    }
+}
+
+fn claimed_note(epoch: u64, how: &str, previous: Option<u64>) -> String {
+    format!(
+        "epoch {epoch} claimed in etcd {how}{}",
+        previous.map_or(String::new(), |p| format!(" (previous epoch {p})"))
+    )
+}
+
 /// Fencing and promotion only while the lease holds, and each promotion claims its epoch.
 struct EpochGuard(Arc<Election>);
 
@@ -169,12 +217,10 @@ impl PromotionGuard for EpochGuard {
             .claim(&plan.group, plan.epoch, &plan.to)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "epoch {} claimed in etcd with fencing token {}{}",
+        Ok(claimed_note(
             plan.epoch,
-            c.token,
-            c.previous
-                .map_or(String::new(), |p| format!(" (previous epoch {p})"))
+            &format!("with fencing token {}", c.token),
+            c.previous,
         ))
     }
 }

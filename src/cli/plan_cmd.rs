@@ -416,7 +416,10 @@ fn execute(
         events: Some(tx),
         approvals,
         accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
-        guard: run.guard.clone(),
+        guard: match &run.guard {
+            Some(g) => Some(g.clone()),
+            None => super::monitor_lease::operator_guard(&run.gates.etcd, &plan.env, rt)?,
+        },
     };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);

@@ -220,6 +220,29 @@ impl Election {
         let h = self
             .held()
             .ok_or_else(|| LeaseError::NotHolder("its lease expired or was never won".into()))?;
+        self.swap_epoch(group, epoch, to, Some(h.token)).await
+    }
+
+    /// Claims `epoch` of `group` for a promotion a person runs (`standby failover` and the
+    /// like): no lease is needed, but the epoch is still taken exactly once, so a monitor that
+    /// planned the same epoch cannot promote too.
+    pub async fn claim_as_operator(
+        &self,
+        group: &str,
+        epoch: u64,
+        to: &str,
+    ) -> Result<Claim, LeaseError> {
+        self.swap_epoch(group, epoch, to, None).await
+    }
+
+    /// The compare-and-swap of the epoch key, under the leader key's token when given.
+    async fn swap_epoch(
+        &self,
+        group: &str,
+        epoch: u64,
+        to: &str,
+        token: Option<i64>,
+    ) -> Result<Claim, LeaseError> {
         let mut client = self.client.clone();
         let key = self.epoch_key(group);
         let current = client.get(key.clone(), None).await?;
@@ -240,7 +263,7 @@ impl Election {
         }
         let record = EpochRecord {
             epoch,
-            token: h.token,
+            token: token.unwrap_or(0),
             holder: self.name.clone(),
             to: to.to_string(),
             at: time::OffsetDateTime::now_utc()
@@ -248,20 +271,37 @@ impl Election {
                 .unwrap_or_default(),
         };
         let body = serde_json::to_vec(&record).map_err(|e| LeaseError::Etcd(e.to_string()))?;
+        let mut compares = vec![Compare::mod_revision(
+            key.clone(),
+            CompareOp::Equal,
+            mod_rev,
+        )];
+        if let Some(t) = token {
+            compares.push(Compare::create_revision(
+                self.leader_key(),
+                CompareOp::Equal,
+                t,
+            ));
+        }
         let txn = Txn::new()
-            .when([
-                Compare::create_revision(self.leader_key(), CompareOp::Equal, h.token),
-                Compare::mod_revision(key.clone(), CompareOp::Equal, mod_rev),
-            ])
+            .when(compares)
             .and_then([TxnOp::put(key, body, None)])
             .or_else([TxnOp::get(self.leader_key(), None)]);
         let r = client.txn(txn).await?;
         if r.succeeded() {
             return Ok(Claim {
-                token: h.token,
+                token: token.unwrap_or(0),
                 previous: previous.map(|p| p.epoch),
             });
         }
+        let Some(token) = token else {
+            return Err(LeaseError::StaleEpoch {
+                group: group.to_string(),
+                held: epoch,
+                by: "a concurrent claim".into(),
+                wanted: epoch,
+            });
+        };
         let holder = r.op_responses().into_iter().find_map(|o| match o {
             TxnOpResponse::Get(g) => g.kvs().first().map(|kv| {
                 (
@@ -272,19 +312,17 @@ impl Election {
             _ => None,
         });
         Err(match holder {
-            Some((_, rev)) if rev == h.token => LeaseError::StaleEpoch {
+            Some((_, rev)) if rev == token => LeaseError::StaleEpoch {
                 group: group.to_string(),
                 held: epoch,
                 by: "a concurrent claim".into(),
                 wanted: epoch,
             },
             Some((name, rev)) => LeaseError::NotHolder(format!(
-                "its token {} is stale: {name} holds the lease with token {rev}",
-                h.token
+                "its token {token} is stale: {name} holds the lease with token {rev}"
             )),
             None => LeaseError::NotHolder(format!(
-                "its token {} is stale: nobody holds the lease",
-                h.token
+                "its token {token} is stale: nobody holds the lease"
             )),
         })
     }

@@ -24,7 +24,7 @@ resource "standby_data" "b" {
 #[test]
 fn concurrent_applies_from_two_processes_lose_no_update() {
     let t = Test::new().file("main.hcl", topology());
-    let pg = PgServer::start(&t.join("pg"), 37000 + (std::process::id() % 500) as u16);
+    let pg = PgServer::start(&t.join("pg"), 11000 + (std::process::id() % 500) as u16);
     let spec = pg.spec("standby");
     let backend = format!("--backend={spec}");
     // Two processes at once, each changing a different resource; the loser waits for the lock.
@@ -105,7 +105,7 @@ fn concurrent_applies_from_two_processes_lose_no_update() {
 #[test]
 fn a_held_lock_names_its_holder_and_force_unlock_ends_a_hung_one() {
     let t = Test::new().file("main.hcl", topology());
-    let pg = PgServer::start(&t.join("pg"), 37500 + (std::process::id() % 400) as u16);
+    let pg = PgServer::start(&t.join("pg"), 11500 + (std::process::id() % 400) as u16);
     let spec = pg.spec("locks");
     let holder = standby::state::PgBackend::new(
         &spec["pg:".len()..spec.len() - "#locks".len()],

@@ -12,7 +12,8 @@ use support::Test;
 static NEXT: AtomicU16 = AtomicU16::new(0);
 
 fn port() -> u16 {
-    38000 + (std::process::id() % 400) as u16 * 20 + NEXT.fetch_add(1, Ordering::SeqCst)
+    // Below the cluster tests' range and Linux's ephemeral range.
+    12000 + (std::process::id() % 400) as u16 * 20 + NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
 fn record(port: u16, records: &str) -> String {

@@ -41,8 +41,10 @@ pub fn cluster() -> (Test, u16, StopServers) {
     let t = Test::plan("postgres-failover");
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Below Linux's ephemeral range (32768 and up), so no outgoing connection can hold a port
+    // the servers need.
     let base =
-        31000 + (std::process::id() % 500) as u16 * 40 + NEXT.fetch_add(12, Ordering::SeqCst);
+        20000 + (std::process::id() % 300) as u16 * 40 + NEXT.fetch_add(12, Ordering::SeqCst);
     let guard = StopServers(t.path().to_path_buf());
     (t, base, guard)
 }

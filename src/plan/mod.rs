@@ -10,6 +10,7 @@ mod deletes;
 mod diff;
 mod expansion;
 mod failover;
+mod health_check;
 pub(crate) mod instance;
 mod json;
 mod model;

@@ -47,6 +47,11 @@ fn stamp() -> String {
         .unwrap_or_default()
 }
 
+/// One line of the monitor's log, stamped.
+fn log(m: &str) {
+    eprintln!("{} monitor: {m}", stamp());
+}
+
 /// The recorded state and a plan of the environment, for its groups' settings.
 pub(crate) fn state_and_plan(
     ws: &Workspace,
@@ -163,7 +168,7 @@ impl Outputs {
             b.extend(e);
         }
         if let Err(e) = monitor_http::notify(url, &body) {
-            eprintln!("{} monitor: webhook {event} failed: {e}", stamp());
+            log(&format!("webhook {event} failed: {e}"));
         }
     }
 }
@@ -196,14 +201,12 @@ pub(crate) fn monitor(
     let rt = runtime()?;
     let mut lease = Lease::connect(election, &env_name, &rt)?;
     if lease.elected() {
-        eprintln!(
-            "{} monitor: {} joins the election for {env_name} (lease TTL {:?})",
-            stamp(),
-            lease.name,
-            election.ttl
-        );
+        log(&format!(
+            "{} joins the election for {env_name} (lease TTL {:?})",
+            lease.name, election.ttl
+        ));
     } else {
-        eprintln!("{} monitor: warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment", stamp());
+        log("warning: no etcd lease is configured, so this monitor is a single point of failure; run only one per environment");
     }
     let mut groups = watches(ws, env, &env_name)?;
     if groups.is_empty() {
@@ -213,7 +216,7 @@ pub(crate) fn monitor(
         ));
     }
     for g in &groups {
-        eprintln!("{} monitor: watching failover.{} (active {}, {} check every {:?}, timeout {:?}, {} failures, {} approval)", stamp(), g.group, g.active, g.health.name(), g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" });
+        log(&format!("watching failover.{} (active {}, {} check every {:?}, timeout {:?}, {} failures, {} approval)", g.group, g.active, g.health.name(), g.interval, g.timeout, g.failures, if g.manual { "manual" } else { "auto" }));
     }
     let status = Arc::new(Mutex::new(MonitorStatus {
         env: env_name.clone(),
@@ -237,14 +240,12 @@ pub(crate) fn monitor(
         })?;
         // With port 0 the system picks one: say which.
         let addr = listener.local_addr().unwrap_or(addr);
-        eprintln!(
-            "{} monitor: status on http://{addr}/ and http://{addr}/metrics",
-            stamp()
-        );
+        log(&format!(
+            "status on http://{addr}/ and http://{addr}/metrics"
+        ));
         monitor_http::serve(listener, status.clone());
     }
     let snapshot = status_file(ws, &env_name, &lease);
-    let log = |m: &str| eprintln!("{} monitor: {m}", stamp());
     let mut triggered: BTreeMap<String, u64> = BTreeMap::new();
     let started = Instant::now();
     let mut reloaded = started;
@@ -370,31 +371,27 @@ pub(crate) fn monitor(
             };
             if ok {
                 if g.streak > 0 {
-                    eprintln!(
-                        "{} monitor: failover.{}: {} answers again after {} failed check(s)",
-                        stamp(),
-                        g.group,
-                        g.active,
-                        g.streak
-                    );
+                    log(&format!(
+                        "failover.{}: {} answers again after {} failed check(s)",
+                        g.group, g.active, g.streak
+                    ));
                 }
                 g.streak = 0;
                 continue;
             }
             if advancing {
-                eprintln!("{} monitor: failover.{}: {} does not answer the monitor, but its standby still receives WAL: not counted", stamp(), g.group, g.active);
+                log(&format!("failover.{}: {} does not answer the monitor, but its standby still receives WAL: not counted", g.group, g.active));
                 continue;
             }
             g.streak += 1;
-            eprintln!(
-                "{} monitor: failover.{}: check {}/{} of {} failed: {}",
-                stamp(),
+            log(&format!(
+                "failover.{}: check {}/{} of {} failed: {}",
                 g.group,
                 g.streak,
                 g.failures,
                 g.active,
                 verdict.err().unwrap_or_default()
-            );
+            ));
             if g.streak >= g.failures && !may_act {
                 if g.streak == g.failures {
                     log(&format!("failover.{}: would fail over, but this monitor does not hold the lease ({}); not acting", g.group, lease.holder_text()));
@@ -402,11 +399,10 @@ pub(crate) fn monitor(
             } else if g.streak >= g.failures {
                 match best {
                     Some((to, _)) => trigger = Some((g.group.clone(), to, g.manual)),
-                    None => eprintln!(
-                        "{} monitor: failover.{}: triggered, but no healthy standby to promote",
-                        stamp(),
+                    None => log(&format!(
+                        "failover.{}: triggered, but no healthy standby to promote",
                         g.group
-                    ),
+                    )),
                 }
             }
         }
@@ -423,10 +419,7 @@ pub(crate) fn monitor(
                 groups = fresh;
                 continue;
             }
-            eprintln!(
-                "{} monitor: failover.{group}: TRIGGER: failing over to {to}",
-                stamp()
-            );
+            log(&format!("failover.{group}: TRIGGER: failing over to {to}"));
             *triggered.entry(group.clone()).or_default() += 1;
             outputs.notify(
                 "failover_triggered",
@@ -460,7 +453,7 @@ pub(crate) fn monitor(
                     (None, None),
                     Some(force),
                 )?;
-                eprintln!("{} monitor: failover.{group}: approval = \"manual\": saved the failover plan; run `standby approve {}` to fail over", stamp(), file.display());
+                log(&format!("failover.{group}: approval = \"manual\": saved the failover plan; run `standby approve {}` to fail over", file.display()));
                 outputs.notify(
                     "failover_awaiting_approval",
                     &env_name,
@@ -483,10 +476,9 @@ pub(crate) fn monitor(
                     guard: lease.guard(),
                 },
             )?;
-            eprintln!(
-                "{} monitor: failover.{group}: failover finished with exit code {code}",
-                stamp()
-            );
+            log(&format!(
+                "failover.{group}: failover finished with exit code {code}"
+            ));
             outputs.notify(
                 "failover_finished",
                 &env_name,

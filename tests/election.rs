@@ -6,6 +6,7 @@ mod support;
 
 use standby::lease::{Election, LeaseError, Standing};
 use std::time::{Duration, Instant};
+use support::drill::drill;
 use support::etcd::etcd;
 use support::monitor::Monitor;
 use support::pg::{cluster, first_write, rt, sql};
@@ -400,4 +401,32 @@ fn a_failover_run_by_hand_claims_its_epoch_so_no_monitor_can_promote_it_again() 
             Some(2)
         );
     });
+}
+
+#[test]
+fn a_drills_monitor_joins_the_election_through_standby_etcd() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let t = t.env("STANDBY_ETCD", &e.url);
+    let port = format!("base_port={base}");
+    let vars = [
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--var",
+        "replication_mode=sync",
+        "--var",
+        "health_failures=2",
+    ];
+    let (code, r) = drill(&t, base, &vars, "kill-primary");
+    assert_eq!(code, 0, "{r:#}");
+    let log = t.read("drill-kill-primary/monitor.log");
+    assert!(log.contains("acquired the lease"), "{log}");
+    assert!(!log.contains("single point of failure"), "{log}");
+    let state = t.read(".standby/state/dev.json");
+    assert!(
+        state.contains("epoch 2 claimed in etcd with fencing token"),
+        "{state}"
+    );
 }

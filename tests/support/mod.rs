@@ -95,6 +95,12 @@ impl Test {
         t
     }
 
+    /// Sets an environment variable for every run of the binary.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Writes a file, creating parent directories.
     pub fn file(self, rel: &str, content: &str) -> Self {
         self.write(rel, content);

@@ -4,6 +4,7 @@
 mod support;
 
 use support::drill::{drill, drill_with, events};
+use support::pg::{args, SYNC_AUTO};
 use support::pg::{cluster, rt, sql};
 use support::servers::{haproxy, named, secret};
 use support::Test;
@@ -12,16 +13,7 @@ use support::Test;
 fn a_kill_primary_drill_in_sync_mode_recovers_within_3_seconds_and_loses_nothing() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     let (code, r) = drill(&t, base, &vars, "kill-primary");
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["verdict"], "pass");
@@ -85,16 +77,7 @@ fn a_graceful_stop_drill_in_async_mode_stays_within_its_rpo() {
 fn a_hung_primary_is_fenced_and_cannot_take_writes_when_it_wakes_up() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     let (code, r) = drill(&t, base, &vars, "hang-primary");
     assert_eq!(code, 0, "{r:#}");
     assert!(r["writes"]["lost"].as_array().unwrap().is_empty());
@@ -192,16 +175,7 @@ fn a_drill_refuses_a_protected_environment_without_i_know() {
 fn a_partitioned_primary_is_cut_off_by_nftables_and_the_group_recovers_without_loss() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     let (code, r) = drill(&t, base, &vars, "partition-primary");
     assert_eq!(code, 0, "{r:#}");
     let fault = r["timeline"][0]["detail"].as_str().unwrap();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use support::drill::drill;
 use support::etcd::etcd;
 use support::monitor::Monitor;
+use support::pg::{args, SYNC_AUTO};
 use support::pg::{cluster, first_write, rt, sql};
 use support::pg::{create_orders, kill_postmaster};
 use support::Test;
@@ -169,16 +170,7 @@ fn two_monitors_elect_one_that_acts_and_the_other_takes_over_when_it_dies() {
     let (t, base, _servers) = cluster();
     let e = etcd(t.path());
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     provision(&t, &vars, base);
     let elect = |name: &'static str| {
         let mut a = vars.to_vec();
@@ -409,16 +401,7 @@ fn a_drills_monitor_joins_the_election_through_standby_etcd() {
     let e = etcd(t.path());
     let t = t.env("STANDBY_ETCD", &e.url);
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     let (code, r) = drill(&t, base, &vars, "kill-primary");
     assert_eq!(code, 0, "{r:#}");
     let log = t.read("drill-kill-primary/monitor.log");

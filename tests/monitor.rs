@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::monitor::Monitor;
+use support::pg::{args, SYNC_AUTO};
 use support::pg::{cluster, first_write, missing, rt, writer};
 use support::pg::{create_orders, kill_postmaster};
 
@@ -14,16 +15,7 @@ use support::pg::{create_orders, kill_postmaster};
 fn the_monitor_fails_over_automatically_within_3_seconds_and_loses_nothing_in_sync_mode() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    let vars = [
-        "-e",
-        "dev",
-        "--var",
-        &port,
-        "--var",
-        "replication_mode=sync",
-        "--var",
-        "health_failures=2",
-    ];
+    let vars = args("dev", &port, &SYNC_AUTO);
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
     create_orders(base);

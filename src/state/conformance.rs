@@ -207,7 +207,8 @@ impl TestServer {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let data = dir.path().join("data");
-        let port = 36000 + (std::process::id() % 1000) as u16;
+        // Below Linux's ephemeral range (32768 and up) and the integration tests' ports.
+        let port = 10000 + (std::process::id() % 1000) as u16;
         let as_pg = |prog: &str, args: &[&str]| {
             let st = std::process::Command::new("runuser")
                 .args(["-u", "postgres", "--"])

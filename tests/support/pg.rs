@@ -49,6 +49,15 @@ pub fn cluster() -> (Test, u16, StopServers) {
     (t, base, guard)
 }
 
+/// Sync replication and a monitor that acts after two failed checks: the settings the
+/// monitor, election and drill tests run with.
+pub const SYNC_AUTO: [&str; 4] = [
+    "--var",
+    "replication_mode=sync",
+    "--var",
+    "health_failures=2",
+];
+
 pub fn args<'a>(env: &'a str, port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["-e", env, "--var", port];
     v.extend_from_slice(extra);

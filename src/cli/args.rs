@@ -352,6 +352,15 @@ pub enum Command {
         plan_file: PathBuf,
         #[command(flatten)]
         lock: LockArgs,
+        /// The monitors' etcd endpoints, when they elect through one: the approved promotion
+        /// claims its epoch there like any other.
+        #[arg(
+            long = "etcd",
+            env = "STANDBY_ETCD",
+            value_delimiter = ',',
+            value_name = "URL"
+        )]
+        etcd: Vec<String>,
     },
     /// Show each failover group: active site, epoch, member roles and lag, override, last switch.
     Status {

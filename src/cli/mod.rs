@@ -211,7 +211,11 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 name,
             },
         ),
-        Command::Approve { plan_file, lock } => monitor_cmd::approve(ws, &plan_file, &lock),
+        Command::Approve {
+            plan_file,
+            lock,
+            etcd,
+        } => monitor_cmd::approve(ws, &plan_file, &lock, etcd),
         Command::Drill {
             group,
             env,

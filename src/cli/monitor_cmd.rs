@@ -501,22 +501,14 @@ pub(crate) fn approve(
     ws: &Workspace,
     plan_file: &std::path::Path,
     lock: &LockArgs,
+    etcd: Vec<String>,
 ) -> Result<i32, CliError> {
     let plan = super::plan_cmd::read_plan(plan_file)?;
     let gates = GateArgs {
         approve: plan.switches.iter().map(|s| s.group.clone()).collect(),
         approval_file: None,
         accept_data_loss: vec![],
-        // The monitors' etcd, when they elect through one: the approved promotion claims its
-        // epoch there like any other.
-        etcd: std::env::var("STANDBY_ETCD")
-            .map(|v| {
-                v.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        etcd,
     };
     let env = EnvArgs {
         env: Some(plan.env.clone()),

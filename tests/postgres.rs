@@ -448,3 +448,105 @@ fn a_switchover_moves_the_dns_answer_and_the_haproxy_route() {
         .code(0)
         .stdout_has("No changes.");
 }
+
+/// The old primary's server log outlives a failover and its rejoin. It used to live in the data
+/// directory, where pg_rewind overwrote it with the new primary's: the log of the crash was lost
+/// at every rejoin.
+#[test]
+fn server_log_survives_rejoin() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    t.run(&["apply", "-e", "dev", "--var", &port, "--auto-approve"])
+        .code(0);
+    create_orders(base);
+    let marker = "standby-test: east before the crash";
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .batch_execute(&format!("DO $$ BEGIN RAISE LOG '{marker}'; END $$"))
+            .await
+            .unwrap()
+    });
+    // Each server logs next to its data directory, in a file its OS user owns.
+    use std::os::unix::fs::MetadataExt as _;
+    let postgres_uid = std::fs::metadata(t.join("data/dev/east")).unwrap().uid();
+    for site in ["east", "west"] {
+        let meta = std::fs::metadata(t.join(&format!("data/dev/{site}.log")))
+            .unwrap_or_else(|e| panic!("data/dev/{site}.log: {e}"));
+        assert_eq!(meta.uid(), postgres_uid, "{site}.log belongs to run_as");
+        assert!(
+            !t.join(&format!("data/dev/{site}/server.log")).exists(),
+            "nothing logs inside the data directory"
+        );
+    }
+    assert!(t.read("data/dev/east.log").contains(marker));
+    kill_postmaster(&t, "dev", "east");
+    let r = t.run(&[
+        "failover",
+        "orders",
+        "--to",
+        "west",
+        "-e",
+        "dev",
+        "--var",
+        &port,
+        "--auto-approve",
+    ]);
+    // 5: switched with caveats (the old primary was down, so no checksums to compare).
+    assert!(
+        matches!(r.code, 0 | 5),
+        "failover failed\n--- stdout\n{}\n--- stderr\n{}",
+        r.stdout,
+        r.stderr
+    );
+    r.stdout_has("Switched failover.orders: east -> west");
+    // east rejoined as a standby of west (pg_rewind, or a fresh base backup)...
+    let recovering: bool = rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(recovering, "east rejoined as a standby");
+    // ...and its log still holds what it wrote as the primary, followed by the rejoin.
+    let log = t.read("data/dev/east.log");
+    let at = log
+        .find(marker)
+        .unwrap_or_else(|| panic!("east's log lost the lines from before the crash:\n{log}"));
+    assert!(
+        log[at..].contains("entering standby mode"),
+        "east's log goes on after the rejoin:\n{log}"
+    );
+    assert!(
+        !t.read("data/dev/west.log").contains(marker),
+        "west's log is its own"
+    );
+    t.run(&["destroy", "-e", "dev", "--var", &port, "--auto-approve"])
+        .code(0);
+    assert!(
+        !t.join("data/dev/east.log").exists(),
+        "destroy removes the log"
+    );
+}
+
+#[test]
+fn a_log_file_inside_the_data_directory_is_refused() {
+    let t = support::Test::new().file(
+        "main.hcl",
+        r#"
+resource "postgres_server" "db" {
+  listen   = "127.0.0.2"
+  port     = 5999
+  data_dir = "data/db"
+  log_file = "data/db/log/server.log"
+  run_as   = "postgres"
+}
+"#,
+    );
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("is inside data_dir")
+        .stderr_has("pg_rewind");
+}

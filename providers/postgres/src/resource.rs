@@ -43,6 +43,12 @@ fn server_schema() -> Schema {
             Attribute::required(AttrType::String).force_new(),
         ),
         (
+            "log_file",
+            Attribute::optional(AttrType::String)
+                .also_computed()
+                .describe("server log, outside data_dir so pg_rewind and base backups never replace it; by default <data_dir>.log"),
+        ),
+        (
             "bin_dir",
             Attribute::optional(AttrType::String)
                 .also_computed()
@@ -271,6 +277,29 @@ impl Provider for PostgresProvider {
                 m.insert("running".into(), Value::Bool(true));
                 let listen = m.get("listen").cloned().unwrap_or(Value::Unknown);
                 m.insert("address".into(), listen);
+                if req.config.get("log_file").is_none_or(Value::is_null) {
+                    // Keep the recorded log, or log next to the data directory.
+                    let prior = req.prior.as_ref().and_then(|p| p.get("log_file")).cloned();
+                    let default = match m.get("data_dir") {
+                        Some(Value::String(d)) => Value::string(format!("{d}.log")),
+                        _ => Value::Unknown,
+                    };
+                    m.insert(
+                        "log_file".into(),
+                        prior.filter(|p| !p.is_null()).unwrap_or(default),
+                    );
+                }
+                if let (Some(Value::String(d)), Some(Value::String(l))) =
+                    (m.get("data_dir"), m.get("log_file"))
+                {
+                    let root = self.root.read().map(|r| r.clone()).unwrap_or_default();
+                    if root.join(l).starts_with(root.join(d)) {
+                        return Err(ProviderError::new(
+                            format!("log_file {l:?} is inside data_dir {d:?}"),
+                            "pg_rewind and pg_basebackup replace the data directory's files with the new primary's, so the log would be lost at the next rejoin; put it next to the data directory, such as the default <data_dir>.log",
+                        ));
+                    }
+                }
                 if m.get("bin_dir")
                     .is_none_or(|b| b.is_null() || b.is_unknown())
                 {
@@ -417,7 +446,21 @@ impl Provider for PostgresProvider {
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
         match req.type_name.as_str() {
             "postgres_server" => {
+                let srv = self.server(&req.planned)?;
+                let was = self.server(&req.prior)?;
+                // A server recorded before log_file existed logs inside its data directory.
+                let old_log = match req.prior.get("log_file").and_then(Value::as_str) {
+                    Some(_) => was.log_file,
+                    None => was.data_dir.join("server.log"),
+                };
+                let running = srv.is_running().await;
                 self.apply_settings(&req.planned).await?;
+                if running && old_log != srv.log_file {
+                    // pg_ctl opens the log at start only: restart to move it, as for a
+                    // setting that needs a restart.
+                    srv.stop("fast").await?;
+                    srv.start().await?;
+                }
                 Ok(CreateResponse {
                     state: self.observe(&req.planned).await?,
                 })
@@ -439,7 +482,13 @@ impl Provider for PostgresProvider {
                 if srv.is_running().await {
                     srv.stop("fast").await?;
                 }
-                srv.wipe()
+                srv.wipe()?;
+                match std::fs::remove_file(&srv.log_file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(perr(format!("cannot remove {}", srv.log_file.display()), e))
+                    }
+                    _ => Ok(()),
+                }
             }
             kind => {
                 let c = client_for(&req.state).await?;

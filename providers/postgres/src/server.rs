@@ -60,12 +60,24 @@ fn user_ids(user: &str) -> Option<(u32, u32)> {
     })
 }
 
+/// Where a server logs unless `log_file` says otherwise: `<data_dir>.log`, next to the data
+/// directory (the way `/var/log/postgresql/` sits outside `/var/lib/postgresql/`).
+pub(crate) fn default_log_file(data_dir: &Path) -> PathBuf {
+    let mut name = data_dir.as_os_str().to_owned();
+    name.push(".log");
+    PathBuf::from(name)
+}
+
 /// A server as its resource describes it.
 #[derive(Debug, Clone)]
 pub(crate) struct Server {
     pub listen: String,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// The server log (`pg_ctl -l`), outside the data directory: pg_rewind and pg_basebackup
+    /// replace whatever the data directory holds with the source's files, so a log kept there
+    /// would be overwritten by the new primary's at every rejoin.
+    pub log_file: PathBuf,
     pub bin_dir: PathBuf,
     pub run_as: Option<String>,
     pub superuser: String,
@@ -98,6 +110,11 @@ impl Server {
         } else {
             root.join(data_dir)
         };
+        let log_file = match s("log_file") {
+            Some(l) if Path::new(&l).is_absolute() => PathBuf::from(l),
+            Some(l) => root.join(l),
+            None => default_log_file(&data_dir),
+        };
         let bin_dir = match s("bin_dir") {
             Some(b) => PathBuf::from(b),
             None => default_bin_dir().ok_or_else(|| ProviderError::new("PostgreSQL is not installed", "no /usr/lib/postgresql/*/bin and no pg_config on PATH; install it (apt-get install postgresql) or set bin_dir"))?,
@@ -118,6 +135,7 @@ impl Server {
             listen,
             port,
             data_dir,
+            log_file,
             bin_dir,
             run_as: s("run_as"),
             superuser: s("superuser").unwrap_or_else(|| "postgres".into()),
@@ -274,8 +292,31 @@ impl Server {
         self.chown(&path)
     }
 
+    /// Makes sure the log file exists and belongs to `run_as`, which pg_ctl runs as; a
+    /// directory made for it belongs to `run_as` too.
+    pub(crate) fn prepare_log(&self) -> Result<(), ProviderError> {
+        if let Some(parent) = self.log_file.parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| perr(format!("cannot create {}", parent.display()), e))?;
+                self.chown(parent)?;
+            }
+        }
+        if !self.log_file.exists() {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&self.log_file)
+                .map_err(|e| perr(format!("cannot create {}", self.log_file.display()), e))?;
+        }
+        self.chown(&self.log_file)
+    }
+
     pub(crate) async fn start(&self) -> Result<(), ProviderError> {
-        let log = self.data_dir.join("server.log");
+        self.prepare_log()?;
+        let log = &self.log_file;
         let dir = self.data_dir.display().to_string();
         self.run(
             "pg_ctl",
@@ -387,7 +428,8 @@ impl Server {
         self.write_conf()
     }
 
-    /// Removes the data directory's contents, keeping the directory.
+    /// Removes the data directory. The log file, outside it, stays: it is the server's history
+    /// across rebuilds.
     pub(crate) fn wipe(&self) -> Result<(), ProviderError> {
         if self.data_dir.exists() {
             std::fs::remove_dir_all(&self.data_dir)

@@ -284,3 +284,56 @@ fn an_http_health_check_needs_a_url_for_every_member() {
         ],
     );
 }
+
+#[test]
+fn a_local_file_is_not_a_failover_member() {
+    check(
+        r#"resource "sqlite_database" "east" { path = "e.db" }
+resource "local_file" "west" {
+  filename = "w.txt"
+  content  = "x"
+}
+failover "g" {
+  active  = "east"
+  members = {
+    east = sqlite_database.east
+    west = local_file.west
+  }
+}
+"#,
+        &[
+            "Error: local_file.west cannot be a failover member",
+            "cannot replicate local_file",
+            "[main.hcl:10:12]",
+        ],
+    );
+}
+
+#[test]
+fn the_same_database_in_two_failover_groups() {
+    check(
+        r#"resource "sqlite_database" "east" { path = "e.db" }
+resource "sqlite_database" "west" { path = "w.db" }
+resource "sqlite_database" "north" { path = "n.db" }
+failover "a" {
+  active  = "east"
+  members = {
+    east = sqlite_database.east
+    west = sqlite_database.west
+  }
+}
+failover "b" {
+  active  = "north"
+  members = {
+    north = sqlite_database.north
+    west  = sqlite_database.west
+  }
+}
+"#,
+        &[
+            "Error: sqlite_database.west is already a member of failover.b",
+            "Give each group its own members",
+            "[main.hcl:8:12]",
+        ],
+    );
+}

@@ -18,6 +18,10 @@ resource "sqlite_database" "west" {
   path = "west.db"
 }
 
+resource "sqlite_database" "solo" {
+  path = "solo.db"
+}
+
 failover "orders" {
   active = "east"
   members = {
@@ -38,7 +42,7 @@ failover "orders" {
 failover "lonely" {
   active = "east"
   members = {
-    east = sqlite_database.east
+    east = sqlite_database.solo
   }
   health_check {
     interval = "1s"
@@ -87,7 +91,7 @@ fn built_in_and_user_rules_report_with_locations() {
         .stdout_has("error[rto-covers-detection]: failover.orders has rto 2s, but detecting a failure takes 1s x 3")
         .stdout_has("error[group-has-a-standby]: failover.lonely has no standby: east is its only member")
         .stdout_has("warning[connection-files-are-private]: connection files must be readable by their owner only")
-        .stdout_has("--> main.hcl:14:1")
+        .stdout_has("--> main.hcl:18:1")
         .stdout_has("--> policy/team.hcl:4:15")
         .stdout_lacks("no-destroys")
         .stdout_lacks("groups-name-their-sites");

@@ -3,7 +3,6 @@
 
 locals {
   out_dir = "${path.root}/out/${env.name}"
-  standby = [for name, s in var.sites : name if name != var.active_site]
 }
 
 module "site" {
@@ -21,12 +20,14 @@ resource "standby_data" "epoch" {
   triggers_replace = var.active_site
 }
 
+# Routing follows the failover group, not the variable: it moves only when the switch has
+# promoted the new primary, and stays put when a switch stops at its gate or fails.
 resource "local_file" "routing" {
   filename = "${local.out_dir}/routing.json"
   content = jsonencode({
-    active   = var.active_site
-    endpoint = module.site[var.active_site].endpoint
-    standbys = local.standby
+    active   = failover.orders.active
+    endpoint = module.site[failover.orders.active].endpoint
+    standbys = failover.orders.standbys
     epoch    = standby_data.epoch.id
   })
   file_permission = "0644"
@@ -38,7 +39,7 @@ resource "local_sensitive_file" "token" {
 }
 
 output "active_endpoint" {
-  value       = module.site[var.active_site].endpoint
+  value       = module.site[failover.orders.active].endpoint
   description = "Where traffic goes"
 }
 

@@ -43,6 +43,10 @@ struct Walk<'a> {
     /// (such as an old primary that is gone during an emergency failover).
     recorded_members: BTreeMap<AbsInstance, Value>,
     failed_groups: std::collections::BTreeSet<String>,
+    /// The step at which each failed group stopped.
+    failed_steps: BTreeMap<String, String>,
+    /// Groups whose switch record was written (by the record step or by compensation).
+    recorded_groups: std::collections::BTreeSet<String>,
     root: std::path::PathBuf,
 }
 
@@ -57,6 +61,26 @@ enum Outcome {
 }
 
 type Task = (u32, Duration, Outcome);
+
+/// The outcome of a node whose task panicked.
+fn panicked(step: Option<(String, crate::plan::StepKind)>, e: &tokio::task::JoinError) -> Outcome {
+    let detail = format!("{e}; this is a bug in standby or a provider");
+    match step {
+        Some((group, step)) => {
+            let f = Failure {
+                addr: format!("failover.{group}: {step}"),
+                summary: "the step panicked".into(),
+                detail,
+            };
+            Outcome::Step(group, step, Err(StepError::Failed(f)))
+        }
+        None => Outcome::Resource(Err(Failure {
+            addr: String::new(),
+            summary: "the action panicked".into(),
+            detail,
+        })),
+    }
+}
 
 /// Applies `plan`, recording progress in `store`. `state` is the state the plan was checked
 /// against; the caller holds the lock.
@@ -123,6 +147,8 @@ pub async fn apply(
             .filter_map(|a| state.resources.get(a).map(|st| (a.clone(), st.value())))
             .collect(),
         failed_groups: std::collections::BTreeSet::new(),
+        failed_steps: BTreeMap::new(),
+        recorded_groups: std::collections::BTreeSet::new(),
         root: config.root_dir.clone(),
     };
     let base = (state.lineage.clone(), state.serial);
@@ -154,7 +180,16 @@ pub async fn apply(
             match w.start(i, &opts) {
                 Some(fut) => {
                     w.status[i as usize] = Status::Running;
-                    running.spawn(fut);
+                    let step = w.step_of(i);
+                    // A panicking action must not lose its node: run it on a task of its own
+                    // and turn a panic into that node's failure, so its group is compensated.
+                    running.spawn(async move {
+                        let t = Instant::now();
+                        match tokio::spawn(fut).await {
+                            Ok(done) => done,
+                            Err(e) => (i, t.elapsed(), panicked(step, &e)),
+                        }
+                    });
                 }
                 None => w.finish(i, &mut ready),
             }
@@ -173,10 +208,11 @@ pub async fn apply(
         for joined in batch {
             let (i, elapsed, result) = match joined {
                 Ok(r) => r,
+                // The outer task only awaits the inner one and cannot panic itself.
                 Err(e) => {
                     w.report.failed.push(Failure {
                         addr: "?".into(),
-                        summary: "an action panicked".into(),
+                        summary: "an action's task was lost".into(),
                         detail: e.to_string(),
                     });
                     continue;
@@ -213,7 +249,10 @@ pub async fn apply(
                         },
                     );
                 }
-                Err(f) => {
+                Err(mut f) => {
+                    if f.addr.is_empty() {
+                        f.addr.clone_from(&addr);
+                    }
                     emit(
                         &opts,
                         ApplyEvent::Finished {
@@ -241,7 +280,13 @@ pub async fn apply(
             w.finish(i, &mut ready);
         }
     }
-    w.compensate(registry).await;
+    let entries = w.compensate(registry, &state).await;
+    if !entries.is_empty() {
+        store.append(&base.0, base.1, &entries)?;
+        for e in &entries {
+            e.apply_to(&mut state);
+        }
+    }
     // Data sources read at plan time are recorded as they were read.
     for c in &plan.changes {
         if c.action == Action::NoOp && c.addr.resource.resource.mode == crate::addr::Mode::Data {
@@ -250,12 +295,14 @@ pub async fn apply(
             }
         }
     }
-    state.outputs = w.root_outputs();
+    state.outputs = w.root_outputs(&state.outputs);
     let (add, change, destroy) = w.report.counts();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    state.retire_memberless_failovers(&now);
     state.applies.push(crate::state::ApplyRecord {
-        at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        at: now,
         by: crate::state::LockInfo::new("apply").who,
         commit: opts.commit.clone(),
         counts: (add, change, destroy),
@@ -293,6 +340,13 @@ impl Walk<'_> {
         self.plan.nodes[i as usize]
             .change
             .and_then(|c| self.plan.changes.get(c as usize))
+    }
+
+    fn step_of(&self, i: u32) -> Option<(String, crate::plan::StepKind)> {
+        match &self.plan.nodes[i as usize].key {
+            NodeKey::Step { group, step } => Some((group.clone(), step.clone())),
+            _ => None,
+        }
     }
 
     fn needs_provider(&self, i: u32) -> bool {
@@ -350,6 +404,29 @@ impl Walk<'_> {
         entries: &mut Vec<JournalEntry>,
     ) {
         let label = format!("failover.{group}: {step}");
+        let promoted = self.runs.get(group).is_some_and(|r| r.promoted);
+        let r = match r {
+            // Past the point of no return nothing is undone: a later step's failure is a
+            // caveat of a switch that happened, and the remaining steps still run.
+            Err(StepError::Failed(f)) if promoted => {
+                let caveat = format!("{step} failed after promotion: {}: {}", f.summary, f.detail);
+                emit(
+                    opts,
+                    ApplyEvent::Finished {
+                        addr: label.clone(),
+                        action: Action::Update,
+                        elapsed,
+                        error: Some(format!("{caveat} (the switch goes on)")),
+                    },
+                );
+                Ok(StepOutcome {
+                    detail: caveat.clone(),
+                    caveats: vec![caveat],
+                    ..StepOutcome::default()
+                })
+            }
+            other => other,
+        };
         match r {
             Ok(o) => {
                 let run = self
@@ -361,12 +438,20 @@ impl Walk<'_> {
                     if let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) {
                         let rec = run.record(sw, state.failovers.get(group), &self.root);
                         entries.push(JournalEntry::Failover(group.to_string(), rec));
+                        self.recorded_groups.insert(group.to_string());
+                        self.report
+                            .caveats
+                            .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
                         self.report.switched.push(match &sw.from {
                             Some(f) if *f != sw.to => format!(
-                                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s",
+                                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
                                 sw.to,
                                 sw.epoch,
-                                run.started.elapsed().as_secs_f64()
+                                run.started.elapsed().as_secs_f64(),
+                                match run.caveats.len() {
+                                    0 => String::new(),
+                                    n => format!(", with {n} caveat(s) listed below"),
+                                }
                             ),
                             _ => format!(
                                 "failover.{group}: {} is primary (epoch {})",
@@ -415,14 +500,17 @@ impl Walk<'_> {
                 );
                 self.report.failed.push(f);
                 self.failed_groups.insert(group.to_string());
+                self.failed_steps
+                    .insert(group.to_string(), step.to_string());
                 self.status[i as usize] = Status::Failed;
                 self.skip_dependents(i, &label);
             }
         }
     }
 
-    /// After a failed switch: a primary that was fenced but never replaced takes writes again.
-    async fn compensate(&mut self, registry: &Registry) {
+    /// After a failed switch: read the members and act on what they are (see `compensate`).
+    async fn compensate(&mut self, registry: &Registry, state: &State) -> Vec<JournalEntry> {
+        let mut entries = Vec::new();
         for group in self.failed_groups.clone() {
             let Some(run) = self.runs.get(&group).cloned() else {
                 continue;
@@ -430,39 +518,62 @@ impl Walk<'_> {
             let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) else {
                 continue;
             };
-            let Some(from) = sw.from.clone() else {
+            let Some(r) = sw
+                .members
+                .get(&sw.to)
+                .and_then(|m| registry.get(&m.provider))
+                .cloned()
+            else {
                 continue;
             };
-            if !run.fenced || run.promoted {
-                if run.promoted {
-                    self.report.compensations.push(format!("failover.{group}: {} was already promoted, so nothing was undone; the switch is not recorded until a re-run completes it", sw.to));
-                }
-                continue;
-            }
-            let Some(m) = sw.members.get(&from) else {
-                continue;
-            };
-            let Some(p) = registry.get(&m.provider).cloned() else {
-                continue;
-            };
-            let Some(r) = p.replication() else { continue };
-            let state = self
-                .values
-                .resources
-                .get(&m.addr.resource)
-                .and_then(|rv| rv.instances.get(&m.addr.key))
-                .map(|v| v.deep_unmark().0)
-                .unwrap_or(Value::Null);
-            let member = standby_provider_sdk::Member {
-                site: from.clone(),
-                type_name: m.addr.resource.resource.type_name.clone(),
-                state,
-            };
-            match r.unfence(&member).await {
-                Ok(()) => self.report.compensations.push(format!("failover.{group}: unfenced {from}, which stays primary: the switch stopped before promotion and no traffic moved")),
-                Err(e) => self.report.compensations.push(format!("failover.{group}: could not unfence {from}: {}: {}", e.summary, e.detail)),
+            let failed_step = self
+                .failed_steps
+                .get(&group)
+                .cloned()
+                .unwrap_or_else(|| "?".into());
+            let c = super::compensate::compensate(
+                &r,
+                super::compensate::Stopped {
+                    plan: sw,
+                    run: &run,
+                    members: self.member_values(sw),
+                    previous: state.failovers.get(&group),
+                    root: &self.root,
+                    failed_step,
+                },
+            )
+            .await;
+            self.report.compensations.extend(c.messages);
+            self.report
+                .caveats
+                .extend(c.caveats.iter().map(|x| format!("failover.{group}: {x}")));
+            self.report.switched.extend(c.switched);
+            if let Some(e) = c.record {
+                self.recorded_groups.insert(group.clone());
+                entries.push(e);
             }
         }
+        entries
+    }
+
+    /// The members' current attributes, falling back to the recorded ones.
+    fn member_values(&self, sw: &crate::plan::SwitchPlan) -> BTreeMap<String, Value> {
+        sw.members
+            .iter()
+            .map(|(site, m)| {
+                let current = self
+                    .values
+                    .resources
+                    .get(&m.addr.resource)
+                    .and_then(|rv| rv.instances.get(&m.addr.key))
+                    .cloned();
+                let value = current
+                    .filter(|v| !v.is_null())
+                    .or_else(|| self.recorded_members.get(&m.addr).cloned())
+                    .unwrap_or(Value::Null);
+                (site.clone(), value)
+            })
+            .collect()
     }
 
     fn set_value(&mut self, addr: &AbsInstance, v: Option<Value>) {
@@ -497,6 +608,17 @@ impl Walk<'_> {
         while let Some(d) = stack.pop() {
             if self.status[d as usize] != Status::Waiting {
                 continue;
+            }
+            // A switch past its promotion goes on to record what happened: the failure of
+            // something it waits for (a traffic resource) is a caveat, not a reason to stop.
+            if let Some((group, _)) = self.step_of(d) {
+                if let Some(run) = self.runs.get_mut(&group).filter(|r| r.promoted) {
+                    let c = format!("{culprit} failed after promotion and may still point at the old primary: run `standby apply` again to repoint it");
+                    if !run.caveats.contains(&c) {
+                        run.caveats.push(c);
+                    }
+                    continue;
+                }
             }
             self.status[d as usize] = Status::Skipped;
             self.culprit[d as usize] = Some(culprit.to_string());
@@ -541,23 +663,7 @@ impl Walk<'_> {
                     .or_insert_with(SwitchRun::new);
                 let (final_position, target_checksums) =
                     (run.final_position, run.target_checksums.clone());
-                let members = sw
-                    .members
-                    .iter()
-                    .map(|(site, m)| {
-                        let current = self
-                            .values
-                            .resources
-                            .get(&m.addr.resource)
-                            .and_then(|rv| rv.instances.get(&m.addr.key))
-                            .cloned();
-                        let value = current
-                            .filter(|v| !v.is_null())
-                            .or_else(|| self.recorded_members.get(&m.addr).cloned())
-                            .unwrap_or(Value::Null);
-                        (site.clone(), value)
-                    })
-                    .collect();
+                let members = self.member_values(&sw);
                 let ctx = StepCtx {
                     step: step.clone(),
                     provider,
@@ -718,16 +824,64 @@ impl Walk<'_> {
             })
     }
 
-    fn root_outputs(&self) -> BTreeMap<String, OutputState> {
+    /// Nodes whose value depends on a switch that did not complete: they keep their recorded
+    /// values, because the switch they describe did not happen.
+    fn unswitched(&self) -> std::collections::BTreeSet<u32> {
+        let mut stack: Vec<u32> = self
+            .plan
+            .switches
+            .iter()
+            .filter(|sw| {
+                matches!(
+                    sw.kind,
+                    crate::plan::SwitchKind::Switchover | crate::plan::SwitchKind::Failover
+                ) && !self.recorded_groups.contains(&sw.group)
+            })
+            .filter_map(|sw| {
+                let key = NodeKey::Failover {
+                    name: sw.group.clone(),
+                };
+                self.plan
+                    .nodes
+                    .iter()
+                    .position(|n| n.key == key)
+                    .map(|i| i as u32)
+            })
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(i) = stack.pop() {
+            if seen.insert(i) {
+                stack.extend(self.dependents[i as usize].iter().copied());
+            }
+        }
+        seen
+    }
+
+    fn root_outputs(&self, prior: &BTreeMap<String, OutputState>) -> BTreeMap<String, OutputState> {
         if self.plan.mode == PlanMode::Destroy {
             return BTreeMap::new();
         }
         let root = crate::addr::ModuleInstance::root();
+        let unswitched = self.unswitched();
+        let stale: std::collections::BTreeSet<&str> = self
+            .plan
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| unswitched.contains(&(*i as u32)))
+            .filter_map(|(_, n)| match &n.key {
+                NodeKey::Output { module, name } if module.is_root() => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
         self.config
             .root
             .outputs
             .iter()
             .filter_map(|(name, o)| {
+                if stale.contains(name.as_str()) {
+                    return prior.get(name).map(|p| (name.clone(), p.clone()));
+                }
                 let v = self.values.outputs.get(&(root.clone(), name.clone()))?;
                 Some((
                     name.clone(),

@@ -5,6 +5,7 @@
 //! before their dependents start, so a crash loses at most the actions in flight. The snapshot
 //! is rewritten once, at the end.
 
+mod compensate;
 mod executor;
 mod instance;
 mod switch;
@@ -102,6 +103,9 @@ pub struct ApplyReport {
     pub compensations: Vec<String>,
     /// Completed switches, one line each.
     pub switched: Vec<String>,
+    /// What did not go as planned in switches that completed, `failover.GROUP: ...` each:
+    /// an unconfirmed fence, an unknown gap, skipped or failed verification.
+    pub caveats: Vec<String>,
     /// The state after apply.
     pub state: State,
 }

@@ -51,6 +51,9 @@ pub(crate) struct StepOutcome {
     pub verification: BTreeMap<String, (String, String)>,
     pub target_checksums: BTreeMap<String, String>,
     pub notes: Vec<String>,
+    /// What the operator must know about a switch that completed: an unconfirmed fence, an
+    /// unknown gap, skipped or failed verification.
+    pub caveats: Vec<String>,
 }
 
 /// Why a step did not succeed.
@@ -85,6 +88,7 @@ pub(crate) struct SwitchRun {
     pub verification: BTreeMap<String, (String, String)>,
     pub target_checksums: BTreeMap<String, String>,
     pub notes: Vec<String>,
+    pub caveats: Vec<String>,
     pub final_position: Option<u64>,
     pub fenced: bool,
     pub promoted: bool,
@@ -99,6 +103,7 @@ impl SwitchRun {
             verification: BTreeMap::new(),
             target_checksums: BTreeMap::new(),
             notes: Vec::new(),
+            caveats: Vec::new(),
             final_position: None,
             fenced: false,
             promoted: false,
@@ -117,6 +122,7 @@ impl SwitchRun {
         self.verification.extend(o.verification);
         self.target_checksums.extend(o.target_checksums);
         self.notes.extend(o.notes);
+        self.caveats.extend(o.caveats);
     }
 
     /// The group's state record once the switch completed.
@@ -148,6 +154,7 @@ impl SwitchRun {
                 steps: self.steps.clone(),
                 verification: self.verification.clone(),
                 notes: self.notes.clone(),
+                caveats: self.caveats.clone(),
             });
         }
         let override_ = match (&plan.set_override, plan.clear_override) {
@@ -414,7 +421,7 @@ impl StepCtx {
                     ));
                 }
                 if !o.confirmed {
-                    out.notes
+                    out.caveats
                         .push(format!("fence of {} not confirmed: {}", f.site, o.detail));
                 }
                 out.fenced = o.confirmed;
@@ -451,7 +458,9 @@ impl StepCtx {
                 } else {
                     " (the old primary's final position is unknown: measured from the target's own status)"
                 };
-                let note = if sync {
+                let note = if self.final_position.is_none() && !sync {
+                    format!("catch-up skipped; data loss unknown{measured}")
+                } else if sync {
                     format!("catch-up skipped; sync mode: every commit the old primary acknowledged is on {}; {gap} bytes of unacknowledged WAL are discarded{measured}", self.plan.to)
                 } else {
                     format!("catch-up skipped; estimated loss {gap} bytes: {} was {} behind the old primary's final position{measured}", self.plan.to, human_bytes(gap))
@@ -477,6 +486,9 @@ impl StepCtx {
                         ),
                     ));
                 }
+                if self.final_position.is_none() {
+                    out.caveats.push(format!("data-loss gap unknown: the old primary's final position could not be read, and {} cannot see what it never received", self.plan.to));
+                }
                 out.notes.push(note.clone());
                 out.detail = note;
             }
@@ -487,20 +499,55 @@ impl StepCtx {
                         .await
                         .map_err(|e| self.fail("promotion refused: the epoch claim failed", e))?;
                     out.notes.push(claimed);
+                    // The claim may have landed just before this process froze: ask again, so
+                    // a holder whose lease lapsed since then does not promote.
+                    g.may_fence(&self.plan).await.map_err(|e| {
+                        self.fail(
+                            "promotion refused: the lease lapsed after the epoch claim",
+                            e,
+                        )
+                    })?;
                 }
-                r.promote(&to, self.plan.epoch)
-                    .await
-                    .map_err(|e| self.pe(e))?;
+                if let Err(e) = r.promote(&to, self.plan.epoch).await {
+                    // The promotion may have happened even though the call failed (a timeout,
+                    // a lost connection): the member decides, not the error.
+                    let st = r.status(&to, None).await;
+                    match st {
+                        Ok(st) if st.role == Role::Primary => {
+                            out.caveats.push(format!(
+                                "promote reported an error ({}: {}), but {} is primary (epoch {})",
+                                e.summary, e.detail, self.plan.to, st.epoch
+                            ));
+                        }
+                        _ => return Err(self.pe(e)),
+                    }
+                }
                 out.promoted = true;
-                // Checksum the new primary now: traffic moves only after this step, so the data
-                // is exactly what the fenced primary handed over.
-                if !self.plan.checksum.is_empty() {
-                    out.target_checksums = r
-                        .checksum(&to, &self.plan.checksum)
-                        .await
-                        .map_err(|e| self.pe(e))?;
-                }
                 out.detail = format!("{} promoted at epoch {}", self.plan.to, self.plan.epoch);
+            }
+            StepKind::Checksum => {
+                // After the point of no return: a failure is a caveat, the switch goes on.
+                match r.checksum(&to, &self.plan.checksum).await {
+                    Ok(c) => {
+                        out.detail = format!(
+                            "{} checksummed on {} before traffic moved",
+                            self.plan.checksum.join(", "),
+                            self.plan.to
+                        );
+                        out.target_checksums = c;
+                    }
+                    Err(e) => {
+                        let c = format!(
+                            "verification failed: cannot checksum {} on {}: {}: {}",
+                            self.plan.checksum.join(", "),
+                            self.plan.to,
+                            e.summary,
+                            e.detail
+                        );
+                        out.detail.clone_from(&c);
+                        out.caveats.push(c);
+                    }
+                }
             }
             StepKind::Verify => {
                 let st = r.status(&to, None).await.map_err(|e| self.pe(e))?;
@@ -518,13 +565,17 @@ impl StepCtx {
                                 .checksum(f, &self.plan.checksum)
                                 .await
                                 .map_err(|e| self.pe(e))?;
-                            let new = if self.target_checksums.is_empty() {
-                                r.checksum(&to, &self.plan.checksum)
-                                    .await
-                                    .map_err(|e| self.pe(e))?
-                            } else {
-                                self.target_checksums.clone()
-                            };
+                            // Taken by the checksum step, before traffic moved; when that step
+                            // could not take them, it already said so, and a checksum taken
+                            // now would include writes that arrived through the new route.
+                            if self.target_checksums.is_empty() {
+                                out.detail = format!(
+                                    "{} is a healthy primary; checksums not compared",
+                                    self.plan.to
+                                );
+                                return Ok(out);
+                            }
+                            let new = self.target_checksums.clone();
                             for name in &self.plan.checksum {
                                 let (a, b) = (
                                     old.get(name).cloned().unwrap_or_default(),
@@ -537,7 +588,7 @@ impl StepCtx {
                                     ));
                                 }
                                 if a != b {
-                                    out.notes.push(format!("checksum of {name} differs after the emergency failover: old {a}, new {b}"));
+                                    out.caveats.push(format!("verification failed: checksum of {name} differs after the emergency failover: old {a}, new {b}"));
                                 }
                                 out.verification.insert(name.clone(), (a, b));
                             }
@@ -546,9 +597,10 @@ impl StepCtx {
                                 self.plan.checksum.join(", ")
                             ));
                         }
-                        _ => out
-                            .notes
-                            .push("checksums skipped: the old primary is unreachable".into()),
+                        _ => out.caveats.push(format!(
+                            "checksums skipped: the old primary {} is unreachable",
+                            self.plan.from.as_deref().unwrap_or("-")
+                        )),
                     }
                 }
                 out.detail = parts.join("; ");
@@ -574,7 +626,7 @@ impl StepCtx {
                     };
                     match result {
                         Ok(()) => done.push(site.clone()),
-                        Err(e) if emergency => out.notes.push(format!("{site} could not rejoin yet ({}); run apply again once it is reachable", e.summary)),
+                        Err(e) if emergency => out.caveats.push(format!("{site} is not re-protected: it could not rejoin yet ({}); run apply again once it is reachable", e.summary)),
                         Err(e) => return Err(self.pe(e)),
                     }
                 }

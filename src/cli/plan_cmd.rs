@@ -380,7 +380,7 @@ fn execute(
         if !run.gates.accept_data_loss.contains(&sw.group) {
             return Err(CliError::msg(
                 format!("failover.{} needs --accept-data-loss {}", sw.group, sw.group),
-                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), |e| format!("{} bytes, {:.1}s behind", e.lag_bytes, e.lag_seconds)), sw.group),
+                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), crate::plan::Estimate::lag_text), sw.group),
             ));
         }
     }
@@ -495,14 +495,15 @@ fn execute(
         );
         return Ok(4);
     }
-    if !failed && !report.awaiting_approval.is_empty() {
-        println!(
-            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or an approval file line `GROUP {}`) and run apply again.",
-            report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
-            report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
-            plan_hash(plan)
-        );
-        return Ok(4);
+    if !report.caveats.is_empty() {
+        println!("\nThe switch completed with caveats:");
+        for c in &report.caveats {
+            println!("  ! {c}");
+        }
+        if !failed {
+            println!("Exit code 5: check each caveat before trusting the new primary.");
+            return Ok(5);
+        }
     }
     Ok(i32::from(failed))
 }

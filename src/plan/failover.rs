@@ -195,12 +195,16 @@ impl Walker<'_> {
                             self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("Unknown site {site:?}"), format!("Declare site {site:?} {{ ... }} or use one of: {}.", self.config.root.sites.keys().cloned().collect::<Vec<_>>().join(", "))));
                         }
                         let provider = self.registry.provider_for(&addr.type_name, false).unwrap_or_default().to_string();
-                        let replicates = self.registry.get(&provider).is_some_and(|p| p.replication().is_some());
+                        let replicates = self.registry.get(&provider).and_then(|p| p.replication()).is_some_and(|r| r.replicates(&addr.type_name));
                         if addr.mode != Mode::Managed || !replicates {
                             self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{addr} cannot be a failover member"), format!("The provider {provider:?} cannot replicate {}. Members must be of a type whose provider implements replication, such as sqlite_database.", addr.type_name)));
                             continue;
                         }
                         let inst = AbsInstance { resource: AbsResource { module: ModuleInstance::root(), resource: addr }, key: None };
+                        if let Some((other, _)) = self.failover_members.iter().find(|(_, ms)| ms.values().any(|m| *m == inst)) {
+                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{inst} is already a member of failover.{other}"), "A database can follow only one primary: two groups would fence, promote and rejoin it independently, and each would believe its own epoch. Give each group its own members."));
+                            continue;
+                        }
                         deps.push(NodeKey::Instance { addr: inst.clone() });
                         members.insert(site, MemberRef { addr: inst, provider });
                     }
@@ -397,6 +401,11 @@ impl Walker<'_> {
             }
             (None, None) => st.active.clone(),
         };
+        // A refresh records what is; it never switches, whatever the topology asks for.
+        let target = match &recorded {
+            Some(r) if self.opts.mode == super::PlanMode::RefreshOnly => r.active.clone(),
+            _ => target,
+        };
         let from = recorded.as_ref().map(|r| r.active.clone());
         if let Some(g) = self.groups.get_mut(name) {
             g.active = target.clone();
@@ -406,6 +415,7 @@ impl Walker<'_> {
             .map(|r| r.members.keys().cloned().collect())
             .unwrap_or_default();
         let kind = match &recorded {
+            _ if self.opts.mode == super::PlanMode::RefreshOnly => None,
             None => Some(SwitchKind::Initial),
             Some(r) if r.active != target => {
                 Some(if forced.as_ref().is_some_and(|f| f.emergency) {
@@ -477,6 +487,9 @@ impl Walker<'_> {
                     StepKind::CatchUp
                 });
                 steps.push(StepKind::Promote);
+                if !st.checksum.is_empty() {
+                    steps.push(StepKind::Checksum);
+                }
                 steps.extend(hooks_at(&st.hooks, "after_promote"));
                 steps.push(StepKind::Verify);
                 steps.extend(hooks_at(&st.hooks, "after_switch"));
@@ -626,6 +639,7 @@ impl Walker<'_> {
             lag_seconds: s.as_ref().map_or(0.0, |s| s.lag_seconds),
             in_sync: s.as_ref().is_some_and(|s| s.in_sync),
             primary_reachable,
+            lag_known: primary_reachable && s.is_some(),
         })
     }
 

@@ -165,8 +165,11 @@ pub enum StepKind {
     CatchUp,
     /// Emergency failover: measure how far behind the target is instead of waiting.
     MeasureGap,
-    /// The target becomes primary.
+    /// The target becomes primary: the point of no return, and nothing else.
     Promote,
+    /// The new primary's checksums, taken before traffic moves. Past the point of no return:
+    /// a failure here is a caveat, never a reason to undo the switch.
+    Checksum,
     /// Checksums and health after traffic moved.
     Verify,
     /// The former primary rejoins as a standby.
@@ -186,6 +189,7 @@ impl std::fmt::Display for StepKind {
             StepKind::CatchUp => write!(f, "catch-up"),
             StepKind::MeasureGap => write!(f, "measure-gap"),
             StepKind::Promote => write!(f, "promote"),
+            StepKind::Checksum => write!(f, "checksum"),
             StepKind::Verify => write!(f, "verify"),
             StepKind::Reprotect => write!(f, "re-protect"),
             StepKind::Record => write!(f, "record"),
@@ -240,6 +244,28 @@ pub struct Estimate {
     pub in_sync: bool,
     /// Whether the current primary answered.
     pub primary_reachable: bool,
+    /// Whether `lag_bytes` was measured against the current primary. A standby cut off from
+    /// its primary only knows what it received, so its own lag figure says nothing of the WAL
+    /// it never got: then the data loss is unknown, never 0 B.
+    #[serde(default)]
+    pub lag_known: bool,
+}
+
+impl Estimate {
+    /// The lag in words: bytes and seconds, or why it is unknown.
+    pub fn lag_text(&self) -> String {
+        if self.lag_known {
+            format!(
+                "{} / {:.1}s behind",
+                super::switch_render::bytes(self.lag_bytes),
+                self.lag_seconds
+            )
+        } else if !self.target_healthy {
+            "lag unknown: the target does not answer".into()
+        } else {
+            "lag unknown: the current primary does not answer".into()
+        }
+    }
 }
 
 /// A failover group's evaluated settings, for policy checks and parity, whether or not it

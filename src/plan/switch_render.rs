@@ -3,7 +3,7 @@
 use super::model::{StepKind, SwitchKind, SwitchPlan};
 use std::fmt::Write as _;
 
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     if n >= 1_048_576 {
         format!("{:.1} MiB", n as f64 / 1_048_576.0)
     } else if n >= 1024 {
@@ -24,7 +24,7 @@ pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {
         }
         StepKind::Precheck => {
             let limit = sw.max_lag_bytes.map_or("no max_lag".to_string(), |m| format!("max_lag {}", bytes(m)));
-            let now = sw.estimate.as_ref().map_or(String::new(), |e| format!("; now {} / {:.1}s behind{}", bytes(e.lag_bytes), e.lag_seconds, if e.target_healthy { "" } else { ", NOT HEALTHY" }));
+            let now = sw.estimate.as_ref().map_or(String::new(), |e| format!("; now {}{}", e.lag_text(), if e.target_healthy { "" } else { ", NOT HEALTHY" }));
             format!("{to} is healthy and within {limit}{now}")
         }
         StepKind::Approval => format!("manual approval: apply stops here unless --approve {} (or an approval file names this plan)", sw.group),
@@ -37,8 +37,9 @@ pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {
             }
         }
         StepKind::CatchUp => format!("{to} replays everything {from} wrote before the fence"),
-        StepKind::MeasureGap => format!("catch-up skipped: measure how far {to} is behind{}", sw.estimate.as_ref().map_or(String::new(), |e| format!(" (estimated {})", bytes(e.lag_bytes)))),
+        StepKind::MeasureGap => format!("catch-up skipped: measure how far {to} is behind{}", sw.estimate.as_ref().map_or(String::new(), |e| if e.lag_known { format!(" (estimated {})", bytes(e.lag_bytes)) } else { " (data loss unknown: the old primary does not answer)".to_string() })),
         StepKind::Promote => format!("{to} becomes primary at epoch {}", sw.epoch),
+        StepKind::Checksum => format!("checksum {} on {to} before traffic moves (a failure is reported, never undone)", sw.checksum.join(", ")),
         StepKind::Verify => {
             if sw.checksum.is_empty() {
                 format!("{to} is a healthy primary")

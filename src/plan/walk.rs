@@ -140,7 +140,7 @@ pub async fn plan(
     if !w.diags.is_empty() {
         return Err(w.diags);
     }
-    let outputs = w.root_outputs();
+    let mut outputs = w.root_outputs();
     let prior = PriorState {
         lineage: if had_state {
             state.lineage.clone()
@@ -152,6 +152,13 @@ pub async fn plan(
     };
     let refresh_only = opts.mode == PlanMode::RefreshOnly;
     if refresh_only {
+        // Outputs keep what the state records: a refresh changes no configuration.
+        outputs.retain(|_, o| o.before.is_some());
+        for o in outputs.values_mut() {
+            if let Some(b) = &o.before {
+                o.after = b.clone();
+            }
+        }
         for c in &mut w.changes {
             c.action = Action::NoOp;
             c.after = c.before.clone();

@@ -65,6 +65,10 @@ pub struct SwitchRecord {
     /// Notes such as an unconfirmed fence or a measured data-loss gap.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What did not go as planned although the switch completed: an unconfirmed fence, an
+    /// unknown gap, skipped or failed verification, a member not re-protected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<String>,
 }
 
 /// One step of a switch.

@@ -20,7 +20,7 @@ pub use journal::JournalEntry;
 pub(crate) use local::atomic_write;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockInfo};
-pub use model::{ApplyRecord, InstanceState, OutputState, State, FORMAT_VERSION};
+pub use model::{ApplyRecord, InstanceState, OutputState, RetiredFailover, State, FORMAT_VERSION};
 pub use pg::PgBackend;
 
 use std::path::PathBuf;

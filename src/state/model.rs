@@ -31,6 +31,20 @@ pub struct State {
     /// The latest applies, newest last (at most 50 are kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applies: Vec<ApplyRecord>,
+    /// Failover groups whose members were all destroyed, with their last record and history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_failovers: Vec<RetiredFailover>,
+}
+
+/// A failover group that no longer has members: kept for its history only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RetiredFailover {
+    /// The group's name.
+    pub name: String,
+    /// When its last member was destroyed (RFC 3339).
+    pub retired_at: String,
+    /// Its record at that moment, history included.
+    pub record: super::FailoverState,
 }
 
 /// One apply: when, by whom, from which commit.
@@ -59,6 +73,29 @@ impl State {
             outputs: BTreeMap::new(),
             failovers: BTreeMap::new(),
             applies: Vec::new(),
+            retired_failovers: Vec::new(),
+        }
+    }
+
+    /// Moves groups none of whose members remain to `retired_failovers`, so that `status` and
+    /// the next plan do not treat them as live (a fresh member set is set up from scratch).
+    pub fn retire_memberless_failovers(&mut self, at: &str) {
+        let live: std::collections::BTreeSet<String> =
+            self.resources.keys().map(ToString::to_string).collect();
+        let gone: Vec<String> = self
+            .failovers
+            .iter()
+            .filter(|(_, f)| !f.members.values().any(|a| live.contains(a)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in gone {
+            if let Some(record) = self.failovers.remove(&name) {
+                self.retired_failovers.push(RetiredFailover {
+                    name,
+                    retired_at: at.to_string(),
+                    record,
+                });
+            }
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Mock {
     running: AtomicUsize,
     /// The most actions seen running at once.
     pub max_running: AtomicUsize,
+    /// Actions on resources whose name starts with this prefix fail (before their effect).
+    pub fail_prefix: std::sync::Arc<Mutex<Option<String>>>,
 }
 
 impl Mock {
@@ -41,7 +43,13 @@ impl Mock {
             .and_then(Value::as_str)
             .unwrap_or("?")
             .to_string();
-        if v.get("fail").and_then(Value::as_bool) == Some(true) {
+        let told = self
+            .fail_prefix
+            .lock()
+            .expect("fail prefix")
+            .as_deref()
+            .is_some_and(|p| name.starts_with(p));
+        if told || v.get("fail").and_then(Value::as_bool) == Some(true) {
             return Err(ProviderError::new(
                 "mock failure",
                 format!("{name} was told to fail"),

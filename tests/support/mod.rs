@@ -9,6 +9,7 @@ pub mod mock;
 pub mod monitor;
 pub mod pg;
 pub mod replica;
+pub mod rig;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,17 @@ impl Run {
             !self.stdout.contains(s),
             "stdout has {s:?}\n--- stdout\n{}",
             self.stdout
+        );
+        self
+    }
+
+    /// Asserts that stderr does not contain `s`.
+    #[track_caller]
+    pub fn stderr_lacks(&self, s: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(s),
+            "stderr has {s:?}\n--- stderr\n{}",
+            self.stderr
         );
         self
     }

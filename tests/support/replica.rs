@@ -22,8 +22,15 @@ pub struct Replica {
     pub lag: AtomicU64,
     /// Sites that do not answer.
     pub down: Mutex<BTreeSet<String>>,
+    /// The operation that does its effect and then reports a failure, once.
+    pub fail_after: Mutex<Option<String>>,
+    /// The operation that panics, once.
+    pub panic_on: Mutex<Option<String>>,
+    /// Shared with the `mock_thing` provider: traffic resources whose name starts with this
+    /// fail.
+    pub traffic_fault: Arc<Mutex<Option<String>>>,
     roles: Mutex<BTreeMap<String, Role>>,
-    epoch: AtomicU64,
+    epochs: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Replica {
@@ -31,7 +38,49 @@ impl Replica {
         self.log.lock().expect("log").push(s);
     }
 
+    /// After an operation's effect: the injected failure, if this is the operation.
+    fn after(&self, op: &str, site: &str) -> Result<(), ProviderError> {
+        let mut f = self.fail_after.lock().expect("fail_after");
+        if f.as_deref() == Some(op) {
+            *f = None;
+            return Err(ProviderError::new(
+                format!("{op} failed after its effect"),
+                format!("injected failure on {site}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sites that accept writes, as the members are.
+    pub fn writable(&self) -> Vec<String> {
+        self.roles
+            .lock()
+            .expect("roles")
+            .iter()
+            .filter(|(_, r)| **r == Role::Primary)
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
+    /// The epoch a member has seen.
+    pub fn epoch_of(&self, site: &str) -> u64 {
+        self.epochs
+            .lock()
+            .expect("epochs")
+            .get(site)
+            .copied()
+            .unwrap_or(0)
+    }
+
     fn check(&self, op: &str, site: &str) -> Result<(), ProviderError> {
+        {
+            let mut p = self.panic_on.lock().expect("panic_on");
+            if p.as_deref() == Some(op) {
+                *p = None;
+                drop(p);
+                panic!("injected panic in {op} on {site}");
+            }
+        }
         if self.down.lock().expect("down").contains(site) {
             return Err(ProviderError::new(
                 format!("{site} is unreachable"),
@@ -135,7 +184,7 @@ impl Replication for Replica {
             lag_bytes: lag,
             lag_seconds: if lag > 0 { 2.0 } else { 0.0 },
             in_sync: lag == 0,
-            epoch: self.epoch.load(Ordering::SeqCst),
+            epoch: self.epoch_of(&member.site),
             detail: String::new(),
         })
     }
@@ -187,6 +236,7 @@ impl Replication for Replica {
             .expect("roles")
             .insert(member.site.clone(), Role::Fenced);
         self.note(format!("fence {} epoch {epoch}", member.site));
+        self.after("fence", &member.site)?;
         Ok(FenceOutcome {
             confirmed: true,
             final_position: Some(100),
@@ -195,6 +245,7 @@ impl Replication for Replica {
     }
 
     async fn unfence(&self, member: &Member) -> Result<(), ProviderError> {
+        self.check("unfence", &member.site)?;
         self.roles
             .lock()
             .expect("roles")
@@ -215,6 +266,7 @@ impl Replication for Replica {
             "catch_up {} from {} to {position}",
             target.site, primary.site
         ));
+        self.after("catch_up", &target.site)?;
         Ok(position)
     }
 
@@ -224,9 +276,12 @@ impl Replication for Replica {
             .lock()
             .expect("roles")
             .insert(target.site.clone(), Role::Primary);
-        self.epoch.store(epoch, Ordering::SeqCst);
+        self.epochs
+            .lock()
+            .expect("epochs")
+            .insert(target.site.clone(), epoch);
         self.note(format!("promote {} epoch {epoch}", target.site));
-        Ok(())
+        self.after("promote", &target.site)
     }
 
     async fn rejoin(
@@ -241,7 +296,7 @@ impl Replication for Replica {
             .expect("roles")
             .insert(former.site.clone(), Role::Standby);
         self.note(format!("rejoin {} to {}", former.site, primary.site));
-        Ok(())
+        self.after("rejoin", &former.site)
     }
 
     async fn checksum(
@@ -249,6 +304,7 @@ impl Replication for Replica {
         member: &Member,
         datasets: &[String],
     ) -> Result<Checksums, ProviderError> {
+        self.check("checksum_error", &member.site)?;
         let fail = self.fail_on.lock().expect("fail").as_deref() == Some("checksum");
         self.note(format!("checksum {}", member.site));
         Ok(datasets

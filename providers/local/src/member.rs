@@ -113,6 +113,10 @@ impl LocalProvider {
 
 #[async_trait]
 impl Replication for LocalProvider {
+    fn replicates(&self, type_name: &str) -> bool {
+        type_name == "sqlite_database"
+    }
+
     async fn status(
         &self,
         member: &Member,

@@ -164,6 +164,10 @@ impl PostgresProvider {
 
 #[async_trait]
 impl Replication for PostgresProvider {
+    fn replicates(&self, type_name: &str) -> bool {
+        type_name == "postgres_server"
+    }
+
     async fn probe(&self, member: &Member) -> Result<(), ProviderError> {
         let s = self.member(member)?;
         let c = s.connect().await?;

@@ -90,6 +90,11 @@ pub type Checksums = BTreeMap<String, String>;
 /// A provider whose resources can replicate.
 #[async_trait]
 pub trait Replication: Send + Sync {
+    /// Whether resources of this type can be failover members. A provider that manages other
+    /// types too (files next to databases) names the ones that replicate.
+    fn replicates(&self, _type_name: &str) -> bool {
+        true
+    }
     /// Observes a member.
     async fn status(
         &self,

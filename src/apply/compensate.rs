@@ -1,0 +1,168 @@
+//! After a switch stopped: decide what to undo from what the members are, never from which
+//! step failed. A target that is primary stays primary (the switch is recorded, with its
+//! caveats); an old primary is unfenced only when the target provably was not promoted.
+
+use super::switch::SwitchRun;
+use crate::plan::{emergency_probe, SwitchKind, SwitchPlan};
+use crate::state::{FailoverState, JournalEntry};
+use standby_provider_sdk::{
+    Member, MemberStatus, Provider, ProviderError, Replication, Role, Value,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What compensation did for one group.
+pub(crate) struct Compensation {
+    /// One line each for the operator.
+    pub messages: Vec<String>,
+    /// The switch's record, when the members show that it happened.
+    pub record: Option<JournalEntry>,
+    /// The caveats of a switch recorded here.
+    pub caveats: Vec<String>,
+    /// The completed-switch line, when recorded.
+    pub switched: Option<String>,
+}
+
+/// Everything compensation needs about one stopped switch.
+pub(crate) struct Stopped<'a> {
+    pub plan: &'a SwitchPlan,
+    pub run: &'a SwitchRun,
+    /// The members' attributes, by site.
+    pub members: BTreeMap<String, Value>,
+    pub previous: Option<&'a FailoverState>,
+    pub root: &'a std::path::Path,
+    /// The step that failed, for the record.
+    pub failed_step: String,
+}
+
+/// Runs one replication call on a task of its own, so that a panicking provider becomes an
+/// error here instead of ending the apply before the state is saved.
+async fn isolated<T: Send + 'static>(
+    p: &Arc<dyn Provider>,
+    m: &Member,
+    call: impl for<'a> FnOnce(
+            &'a dyn Replication,
+            &'a Member,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'a>,
+        > + Send
+        + 'static,
+) -> Result<T, String> {
+    let (p, m) = (p.clone(), m.clone());
+    tokio::spawn(async move {
+        let r = p.replication().ok_or("the provider cannot replicate")?;
+        call(r, &m)
+            .await
+            .map_err(|e| format!("{}: {}", e.summary, e.detail))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the provider panicked: {e}")))
+}
+
+async fn observe(
+    p: &Arc<dyn Provider>,
+    m: &Member,
+    patience: Duration,
+) -> Result<MemberStatus, String> {
+    let status = isolated(p, m, |r, m| r.status(m, None));
+    match tokio::time::timeout(patience, status).await {
+        Ok(s) => s,
+        Err(_) => Err(format!("no answer within {patience:?}")),
+    }
+}
+
+fn member(plan: &SwitchPlan, members: &BTreeMap<String, Value>, site: &str) -> Option<Member> {
+    let m = plan.members.get(site)?;
+    Some(Member {
+        site: site.to_string(),
+        type_name: m.addr.resource.resource.type_name.clone(),
+        state: members.get(site).map_or(Value::Null, |v| v.deep_unmark().0),
+    })
+}
+
+/// Reads the members of a stopped switch and acts on what they are.
+pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compensation {
+    let sw = s.plan;
+    let g = &sw.group;
+    let mut out = Compensation {
+        messages: Vec::new(),
+        record: None,
+        caveats: Vec::new(),
+        switched: None,
+    };
+    let (Some(from), true) = (
+        sw.from.clone(),
+        matches!(sw.kind, SwitchKind::Switchover | SwitchKind::Failover),
+    ) else {
+        return out;
+    };
+    let (Some(to_m), Some(from_m)) = (
+        member(sw, &s.members, &sw.to),
+        member(sw, &s.members, &from),
+    ) else {
+        return out;
+    };
+    let patience = if sw.kind == SwitchKind::Failover {
+        emergency_probe(&sw.health_check)
+    } else {
+        Duration::from_secs(10)
+    };
+    let to_st = observe(r, &to_m, patience).await;
+    let from_st = observe(r, &from_m, patience).await;
+    let to = &sw.to;
+    match (&to_st, &from_st) {
+        (Ok(t), Ok(f)) if t.role == Role::Primary && f.role == Role::Primary => {
+            out.messages.push(format!(
+                "failover.{g}: SPLIT BRAIN: both {from} (epoch {}) and {to} (epoch {}) accept writes. standby changed nothing more. Decide which one holds the data, then run `standby failover {g} --to SITE` to fence the other.",
+                f.epoch, t.epoch
+            ));
+        }
+        (Ok(t), _) if t.role == Role::Primary => {
+            // Past the point of no return: keep the old primary fenced and record the switch.
+            let mut run = s.run.clone();
+            run.promoted = true;
+            run.caveats.push(format!(
+                "the switch stopped at {} after {to} was promoted; {from} stays fenced; traffic may still point at {from}: run `standby apply` again to repoint it",
+                s.failed_step
+            ));
+            let rec = run.record(sw, s.previous, s.root);
+            out.messages.push(format!(
+                "failover.{g}: {to} is primary (epoch {}) although the switch stopped at {}: {from} stays fenced and the switch is recorded",
+                t.epoch, s.failed_step
+            ));
+            out.caveats.clone_from(&run.caveats);
+            out.switched = Some(format!(
+                "failover.{g}: {from} -> {to} (epoch {}), stopped at {}",
+                sw.epoch, s.failed_step
+            ));
+            out.record = Some(JournalEntry::Failover(g.clone(), rec));
+        }
+        (Err(e), _) => {
+            out.messages.push(format!(
+                "failover.{g}: cannot tell whether {to} was promoted ({e}); {from} is left as it is{}. Run `standby status -e ENV` once {to} answers, then `standby apply` again.",
+                if s.run.fenced { ", fenced" } else { "" }
+            ));
+        }
+        (Ok(_), Ok(f)) if f.role == Role::Fenced => match isolated(r, &from_m, |r, m| r.unfence(m)).await {
+            Ok(()) => out.messages.push(format!(
+                "failover.{g}: unfenced {from}, which stays primary: {to} was not promoted (it is a {}) and no traffic moved",
+                to_st.as_ref().map_or(Role::Down, |t| t.role)
+            )),
+            Err(e) => out.messages.push(format!(
+                "failover.{g}: could not unfence {from}: {e}. The group has no writable member; run `standby switchover {g} --to {from}` or fix {from} by hand."
+            )),
+        },
+        (Ok(_), Ok(f)) if f.role == Role::Primary => {
+            if s.run.fenced {
+                out.messages.push(format!(
+                    "failover.{g}: {from} is primary again and {to} was not promoted; nothing to undo"
+                ));
+            }
+        }
+        (Ok(_), _) => out.messages.push(format!(
+            "failover.{g}: {from} does not answer and {to} was not promoted: the group has no writable member. Run `standby failover {g} --to {to}` to promote it."
+        )),
+    }
+    out
+}

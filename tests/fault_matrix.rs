@@ -1,0 +1,236 @@
+//! Fault injection at every step of a switch, over the mock replicating provider: a failure
+//! before each operation's effect, one after it, and a panic inside it, for a planned switch
+//! and an emergency failover. After each case the members are asked (not the state): at most
+//! one is writable, the state names it with its epoch, outputs and traffic follow it or did not
+//! move, and a plain re-run converges on the new primary. The table is printed.
+
+mod support;
+
+use standby::plan::ForcedSwitch;
+use standby_provider_sdk::Value;
+use support::rig::{topology, Rig};
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Before,
+    After,
+    Panic,
+}
+
+/// What one case left behind, as the members and the state say.
+struct Outcome {
+    writable: Vec<String>,
+    recorded: (String, u64),
+    traffic: String,
+    output: String,
+    exit: &'static str,
+}
+
+fn traffic(r: &Rig) -> String {
+    let st = r.state();
+    st.resources
+        .iter()
+        .find(|(a, _)| a.to_string() == "mock_thing.dns")
+        .and_then(|(_, i)| {
+            i.value()
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+fn output(r: &Rig) -> String {
+    r.state()
+        .outputs
+        .get("active")
+        .and_then(|o| o.value.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn inject(r: &Rig, op: &str, fault: Fault) {
+    match (op, fault) {
+        ("dns", _) => *r.replica.traffic_fault.lock().unwrap() = Some("dns->".into()),
+        (_, Fault::Before) => *r.replica.fail_on.lock().unwrap() = Some(op.into()),
+        (_, Fault::After) => *r.replica.fail_after.lock().unwrap() = Some(op.into()),
+        (_, Fault::Panic) => *r.replica.panic_on.lock().unwrap() = Some(op.into()),
+    }
+}
+
+fn heal(r: &Rig) {
+    *r.replica.fail_on.lock().unwrap() = None;
+    *r.replica.fail_after.lock().unwrap() = None;
+    *r.replica.panic_on.lock().unwrap() = None;
+    *r.replica.traffic_fault.lock().unwrap() = None;
+    r.replica.down.lock().unwrap().clear();
+}
+
+fn run_case(op: &str, fault: Fault, emergency: bool) -> Outcome {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    assert_eq!(r.replica.writable(), ["east"]);
+    let force = if emergency {
+        Some(ForcedSwitch {
+            group: "orders".into(),
+            to: "west".into(),
+            emergency: true,
+        })
+    } else {
+        r.write(&topology("west", "auto", "1MiB"));
+        None
+    };
+    let p = r.plan(force.clone());
+    inject(&r, op, fault);
+    if op == "unfence" {
+        // Compensation is the only caller of unfence: make the switch stop after the fence.
+        *r.replica.fail_after.lock().unwrap() = Some("fence".into());
+    }
+    let report = r.apply_with(&p, Default::default(), &["orders"]);
+    let exit = if !report.failed.is_empty() {
+        "failed"
+    } else if !report.caveats.is_empty() {
+        "caveats"
+    } else {
+        "ok"
+    };
+    let case = format!("{op}/{fault:?}/emergency={emergency}");
+    // Asked of the members, not the state.
+    let writable = r.replica.writable();
+    assert!(writable.len() <= 1, "{case}: split brain {writable:?}");
+    if writable.is_empty() {
+        // Only when the unfence itself failed: the operator is told, with the command to run.
+        assert_eq!(op, "unfence", "{case}: no writable member");
+        assert!(
+            report
+                .compensations
+                .iter()
+                .any(|c| c.contains("could not unfence east")
+                    && c.contains("standby switchover orders --to east")),
+            "{case}: {:?}",
+            report.compensations
+        );
+        assert_eq!(r.state().failovers["orders"].active, "east");
+        heal(&r);
+        return Outcome {
+            writable,
+            recorded: ("east".into(), r.state().failovers["orders"].epoch),
+            traffic: traffic(&r),
+            output: output(&r),
+            exit: "failed",
+        };
+    }
+    let w = writable[0].clone();
+    let st = r.state();
+    let f = &st.failovers["orders"];
+    assert_eq!(
+        f.active, w,
+        "{case}: the state names {} but {w} is writable; {:?}",
+        f.active, report.compensations
+    );
+    let member_epoch = r.replica.epoch_of(&w);
+    if member_epoch > 0 {
+        assert_eq!(f.epoch, member_epoch, "{case}: epochs differ");
+    }
+    let t = traffic(&r);
+    assert!(
+        t == format!("dns->{w}.db.internal") || t == "dns->east.db.internal",
+        "{case}: traffic points at {t}"
+    );
+    assert_eq!(
+        output(&r),
+        w,
+        "{case}: the output names another site than the writable one"
+    );
+    if w == "west" && exit == "ok" {
+        assert_eq!(
+            t, "dns->west.db.internal",
+            "{case}: a clean switch moved traffic"
+        );
+    }
+    let out = Outcome {
+        writable,
+        recorded: (f.active.clone(), f.epoch),
+        traffic: t,
+        output: output(&r),
+        exit,
+    };
+    // A plain re-run, with the fault gone, converges on west with traffic and outputs.
+    heal(&r);
+    let p = r.plan(force);
+    let report = r.apply_with(&p, Default::default(), &["orders"]);
+    assert!(
+        report.failed.is_empty(),
+        "{case} rerun: {:?}",
+        report.failed
+    );
+    let p = r.plan(None);
+    let report = r.apply_with(&p, Default::default(), &["orders"]);
+    assert!(
+        report.failed.is_empty(),
+        "{case} second rerun: {:?}",
+        report.failed
+    );
+    assert_eq!(r.replica.writable(), ["west"], "{case}: rerun");
+    assert_eq!(
+        r.state().failovers["orders"].active,
+        "west",
+        "{case}: rerun state"
+    );
+    assert_eq!(
+        traffic(&r),
+        "dns->west.db.internal",
+        "{case}: rerun traffic"
+    );
+    assert_eq!(output(&r), "west", "{case}: rerun output");
+    assert!(
+        !r.plan(None).has_changes(),
+        "{case}: the rerun leaves no changes"
+    );
+    out
+}
+
+#[test]
+fn every_step_fails_before_after_and_panics_and_the_members_stay_consistent() {
+    let ops = [
+        "status",
+        "fence",
+        "catch_up",
+        "promote",
+        "checksum_error",
+        "checksum",
+        "dns",
+        "rejoin",
+        "unfence",
+    ];
+    let mut rows = Vec::new();
+    for emergency in [false, true] {
+        for op in ops {
+            for fault in [Fault::Before, Fault::After, Fault::Panic] {
+                if op == "dns" && !matches!(fault, Fault::Before) {
+                    continue;
+                }
+                if emergency && op == "catch_up" {
+                    continue; // an emergency failover does not catch up
+                }
+                let o = run_case(op, fault, emergency);
+                rows.push(format!(
+                    "| {} | {op} | {fault:?} | {} | {} at {} | {} | {} | {} |",
+                    if emergency { "failover" } else { "switchover" },
+                    o.writable.join(","),
+                    o.recorded.0,
+                    o.recorded.1,
+                    o.traffic,
+                    o.output,
+                    o.exit
+                ));
+            }
+        }
+    }
+    println!("fault matrix: {} cases, all consistent", rows.len());
+    println!("| switch | operation | fault | writable | state | traffic | output | apply |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        println!("{r}");
+    }
+    assert!(rows.len() >= 40, "{}", rows.len());
+}

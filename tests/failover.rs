@@ -299,3 +299,98 @@ fn adding_a_standby_site_plans_its_provisioning_and_initial_sync() {
     assert_eq!(r.state().failovers["orders"].members.len(), 2);
     assert!(r.plan(None).switches.is_empty(), "nothing left to do");
 }
+
+/// A module instance that takes the active member's address as an input: its resources are
+/// traffic too, wherever they sit in the module tree.
+#[test]
+fn switchover_and_failover_repoint_traffic_inside_modules() {
+    let nested = r#"
+module "edge" {
+  source  = "./modules/edge"
+  address = failover.orders.active_member.address
+}
+"#;
+    let r = Rig::new(&(topology("east", "auto", "1MiB") + nested));
+    r.write_file(
+        "modules/edge/main.hcl",
+        r#"
+variable "address" { type = string }
+locals { target = "proxy->${var.address}" }
+module "inner" {
+  source = "./inner"
+  target = local.target
+}
+"#,
+    );
+    r.write_file(
+        "modules/edge/inner/main.hcl",
+        r#"
+variable "target" { type = string }
+resource "mock_thing" "proxy" { name = var.target }
+"#,
+    );
+    let report = r.apply(None);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let proxy = |r: &Rig| {
+        r.state()
+            .resources
+            .iter()
+            .find(|(a, _)| a.to_string() == "module.edge.module.inner.mock_thing.proxy")
+            .and_then(|(_, i)| {
+                i.value()
+                    .get("name")
+                    .and_then(standby_provider_sdk::Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap()
+    };
+    assert_eq!(proxy(&r), "proxy->east.db.internal");
+    for (to, emergency) in [("west", false), ("east", true)] {
+        let p = r.plan(Some(ForcedSwitch {
+            group: "orders".into(),
+            to: to.into(),
+            emergency,
+        }));
+        let sw = &p.switches[0];
+        assert!(
+            sw.traffic
+                .contains(&"module.edge.module.inner.mock_thing.proxy".to_string()),
+            "the switch lists the nested traffic resource: {:?}",
+            sw.traffic
+        );
+        let lines = standby::plan::step_lines(sw);
+        assert!(
+            lines
+                .iter()
+                .any(|(k, v)| k == "repoint"
+                    && v.contains("module.edge.module.inner.mock_thing.proxy")),
+            "{lines:?}"
+        );
+        let report = r.apply_with(&p, Approvals::default(), &["orders"]);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        assert_eq!(
+            proxy(&r),
+            format!("proxy->{to}.db.internal"),
+            "after the switch to {to}"
+        );
+        let log = r.replica.steps();
+        let pos = |s: &str| {
+            log.iter()
+                .position(|l| l.starts_with(s))
+                .unwrap_or(usize::MAX)
+        };
+        assert!(
+            pos(&format!("promote {to}")) < pos(&format!("update proxy->{to}")),
+            "nested traffic moves after promotion: {log:?}"
+        );
+    }
+    // The JSON plan lists it too.
+    r.write(&(topology("west", "auto", "1MiB") + nested));
+    let p = r.plan(None);
+    let json = standby::plan::plan_json(&p);
+    assert!(
+        json.to_string()
+            .contains("module.edge.module.inner.mock_thing.proxy"),
+        "{json}"
+    );
+}

@@ -643,25 +643,55 @@ impl Walker<'_> {
         })
     }
 
+    /// The resource instances that read a group's value, anywhere in the module tree: found by
+    /// following the execution graph from the group's node through expressions (module inputs,
+    /// locals, outputs) up to the first resource instance on each path.
+    fn traffic_of(&self, fnode: u32) -> Vec<u32> {
+        let mut dependents = vec![Vec::new(); self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            for d in &n.deps {
+                dependents[*d as usize].push(i as u32);
+            }
+        }
+        let mut found = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::from([fnode]);
+        let mut stack = dependents[fnode as usize].clone();
+        while let Some(i) = stack.pop() {
+            if !seen.insert(i) {
+                continue;
+            }
+            let n = &self.nodes[i as usize];
+            if n.change.is_some() {
+                found.insert(i);
+            } else if !matches!(n.key, NodeKey::Step { .. } | NodeKey::Failover { .. }) {
+                stack.extend(dependents[i as usize].iter().copied());
+            }
+        }
+        found.into_iter().collect()
+    }
+
     /// Verification waits for every traffic resource: instances that read a group's value.
     pub(crate) fn link_traffic(&mut self) {
         // Every group's traffic resources, switching or not, for checks and reviews.
-        for (group, summary) in self.groups.iter_mut() {
+        let groups: Vec<String> = self.groups.keys().cloned().collect();
+        for group in groups {
             if let Some(&fnode) = self.index.get(&NodeKey::Failover {
                 name: group.clone(),
             }) {
                 let mut names: Vec<String> = self
-                    .nodes
-                    .iter()
-                    .filter(|n| n.deps.contains(&fnode))
-                    .filter_map(|n| {
-                        n.change
+                    .traffic_of(fnode)
+                    .into_iter()
+                    .filter_map(|t| {
+                        self.nodes[t as usize]
+                            .change
                             .and_then(|c| self.changes.get(c as usize))
                             .map(|c| c.addr.to_string())
                     })
                     .collect();
                 names.sort();
-                summary.traffic = names;
+                if let Some(summary) = self.groups.get_mut(&group) {
+                    summary.traffic = names;
+                }
             }
         }
         for i in 0..self.switches.len() {
@@ -677,13 +707,7 @@ impl Walker<'_> {
             }) else {
                 continue;
             };
-            let traffic: Vec<u32> = self
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.change.is_some() && n.deps.contains(&fnode))
-                .map(|(j, _)| j as u32)
-                .collect();
+            let traffic = self.traffic_of(fnode);
             let mut names = Vec::new();
             for t in traffic {
                 if let Some(c) = self.nodes[t as usize]

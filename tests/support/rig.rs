@@ -73,6 +73,13 @@ impl Rig {
         }
     }
 
+    /// Writes another file of the topology, such as a module's.
+    pub fn write_file(&self, rel: &str, content: &str) {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
     pub fn write(&self, hcl: &str) {
         std::fs::write(self.dir.path().join("main.hcl"), hcl).unwrap();
     }

@@ -217,9 +217,11 @@ fn environments_have_their_own_state_and_unknown_ones_list_the_known() {
 fn targets_and_replace_limit_and_force_changes() {
     let t = Test::plan("quickstart");
     let r = t.run(&["plan", "-e", "dev", "--target", "local_file.routing"]);
+    // Routing follows the failover group, so its members come along.
     r.code(0)
-        .stdout_has("Plan: 2 to add")
+        .stdout_has("Plan: 4 to add")
         .stdout_has("standby_data.epoch will be created")
+        .stdout_has("sqlite_database.west will be created")
         .stdout_lacks("local_sensitive_file.token will be created");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
     t.run(&[

@@ -394,3 +394,72 @@ resource "mock_thing" "proxy" { name = var.target }
         "{json}"
     );
 }
+
+/// `replication.mode` and `max_lag` are desired state: a change is planned with a reason and
+/// applied to the members; giving up sync in a protected environment waits for approval.
+#[test]
+fn replication_settings_changes_are_planned_and_applied() {
+    let async_topology = topology("east", "auto", "1MiB").replace("\"sync\"", "\"async\"");
+    let r = Rig::new(&async_topology);
+    r.apply(None);
+    assert_eq!(r.state().failovers["orders"].mode, "async");
+    r.clear_log();
+    r.write(&topology("east", "auto", "1MiB"));
+    let p = r.plan(None);
+    assert!(p.has_changes(), "a mode change is a change");
+    let sw = &p.switches[0];
+    assert_eq!(sw.reason.code, "switch_replication_mode");
+    assert!(
+        sw.reason.text.contains("from async to sync"),
+        "{}",
+        sw.reason.text
+    );
+    assert_eq!(sw.steps, [StepKind::Configure, StepKind::Record]);
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(
+        r.replica
+            .steps()
+            .contains(&"configure east <- west (Sync)".to_string()),
+        "{:?}",
+        r.replica.steps()
+    );
+    let f = &r.state().failovers["orders"];
+    assert_eq!((f.mode.as_str(), f.epoch), ("sync", 1));
+    assert!(!r.plan(None).has_changes());
+    // max_lag is recorded too.
+    r.write(&topology("east", "auto", "2MiB"));
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].reason.code, "switch_max_lag");
+    r.apply_with(&p, Approvals::default(), &[]);
+    assert_eq!(
+        r.state().failovers["orders"].max_lag_bytes,
+        Some(2 * 1_048_576)
+    );
+    assert!(!r.plan(None).has_changes());
+    // sync -> async in a protected environment stops at an approval gate.
+    let protected = "environment \"test\" {\n  protected = true\n}\n";
+    r.write(
+        &(async_topology
+            .replace("2MiB", "1MiB")
+            .replace("1MiB", "2MiB")
+            + protected),
+    );
+    let p = r.plan(None);
+    let sw = &p.switches[0];
+    assert_eq!(
+        sw.steps,
+        [StepKind::Approval, StepKind::Configure, StepKind::Record]
+    );
+    assert!(
+        sw.reason.text.contains("needs approval"),
+        "{}",
+        sw.reason.text
+    );
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert_eq!(report.awaiting_approval, ["orders"]);
+    assert_eq!(r.state().failovers["orders"].mode, "sync");
+    let p = r.plan(None);
+    r.apply_with(&p, approve("orders"), &[]);
+    assert_eq!(r.state().failovers["orders"].mode, "async");
+}

@@ -171,6 +171,7 @@ impl SwitchRun {
             active: plan.to.clone(),
             epoch: plan.epoch,
             mode: plan.mode.clone(),
+            max_lag_bytes: plan.max_lag_bytes,
             members: plan
                 .members
                 .iter()

@@ -427,6 +427,11 @@ impl Walker<'_> {
             Some(_) if recorded_members != st.members.keys().cloned().collect::<Vec<_>>() => {
                 Some(SwitchKind::Resync)
             }
+            // Replication settings are desired state: a new mode is applied to the members.
+            Some(r) if r.mode != st.mode => Some(SwitchKind::Resync),
+            Some(r) if r.max_lag_bytes != st.max_lag_bytes && forced.is_none() => {
+                Some(SwitchKind::RecordOnly)
+            }
             Some(_) if forced.is_some() => None,
             Some(_) if clear_override => Some(SwitchKind::RecordOnly),
             Some(_) => None,
@@ -469,8 +474,24 @@ impl Walker<'_> {
             );
             return;
         };
+        let mode_change = recorded
+            .as_ref()
+            .filter(|r| r.mode != st.mode)
+            .map(|r| r.mode.clone());
+        let protected = self
+            .config
+            .root
+            .environments
+            .get(&self.opts.env)
+            .is_some_and(|e| e.protected);
         let mut steps = Vec::new();
         match kind {
+            SwitchKind::Resync if mode_change.as_deref() == Some("sync") && protected => {
+                // Giving up synchronous replication in a protected environment weakens its
+                // RPO: a person approves it, whatever the group's approval setting.
+                steps.push(StepKind::Approval);
+                steps.push(StepKind::Configure);
+            }
             SwitchKind::Initial | SwitchKind::Resync => steps.push(StepKind::Configure),
             SwitchKind::RecordOnly => {}
             SwitchKind::Switchover | SwitchKind::Failover => {
@@ -530,9 +551,40 @@ impl Walker<'_> {
                     st.mode
                 ),
             ),
-            (SwitchKind::Resync, _) => Reason::new(
-                "switch_resync",
-                "sync the standbys because the members changed",
+            (SwitchKind::Resync, _) => match &mode_change {
+                Some(old) => Reason::new(
+                    "switch_replication_mode",
+                    format!(
+                        "replication.mode changes from {old} to {}: the primary {} its standbys{}",
+                        st.mode,
+                        if st.mode == "sync" {
+                            "waits for one of"
+                        } else {
+                            "no longer waits for"
+                        },
+                        if st.mode == "async" && protected {
+                            "; this weakens the RPO of a protected environment, so it needs approval"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+                None => Reason::new(
+                    "switch_resync",
+                    "sync the standbys because the members changed",
+                ),
+            },
+            (SwitchKind::RecordOnly, _) if !clear_override => Reason::new(
+                "switch_max_lag",
+                format!(
+                    "replication.max_lag changes from {} to {}",
+                    recorded
+                        .as_ref()
+                        .and_then(|r| r.max_lag_bytes)
+                        .map_or("none".to_string(), super::switch_render::bytes),
+                    st.max_lag_bytes
+                        .map_or("none".to_string(), super::switch_render::bytes)
+                ),
             ),
             (SwitchKind::RecordOnly, _) => Reason::new(
                 "switch_record_only",

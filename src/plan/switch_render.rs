@@ -97,6 +97,10 @@ pub fn headline(sw: &SwitchPlan) -> String {
             "failover.{} will set up replication with {} as primary (epoch {})",
             sw.group, sw.to, sw.epoch
         ),
+        (SwitchKind::Resync, _) if sw.reason.code == "switch_replication_mode" => format!(
+            "failover.{} will change its replication mode to {}",
+            sw.group, sw.mode
+        ),
         (SwitchKind::Resync, _) => {
             format!("failover.{} will sync its standbys to {}", sw.group, sw.to)
         }

@@ -13,6 +13,9 @@ pub struct FailoverState {
     pub epoch: u64,
     /// `sync` or `async`.
     pub mode: String,
+    /// The declared `replication.max_lag`, in bytes, as last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_bytes: Option<u64>,
     /// Member resource address by site.
     pub members: BTreeMap<String, String>,
     /// Set by `standby failover` and `standby switchover`: the active site differs from what

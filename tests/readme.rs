@@ -13,7 +13,7 @@ fn root() -> &'static Path {
 }
 
 /// A clean copy of a plan directory: no outputs, state or data of an earlier run.
-pub fn copy_plan(from: &Path, to: &Path) {
+fn copy_plan(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

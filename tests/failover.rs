@@ -239,8 +239,34 @@ fn an_emergency_failover_leaves_an_override_that_plans_never_silently_undo() {
         "the report lists every caveat: {:?}",
         report.caveats
     );
-    // The topology still says east: no switch back, and the plan says why and what to do.
+    // east comes back, never fenced: two members accept writes. The record proves west took
+    // over at epoch 2 while east never learnt it, so the plan fences east and rejoins it.
     r.replica.down.lock().unwrap().clear();
+    assert_eq!(r.replica.writable(), ["east", "west"]);
+    let p = r.plan(None);
+    let sw = &p.switches[0];
+    assert_eq!(sw.kind, standby::plan::SwitchKind::Reconcile);
+    assert_eq!(sw.reason.code, "switch_split_brain");
+    assert_eq!(
+        (sw.from.as_deref(), sw.to.as_str(), sw.epoch),
+        (Some("east"), "west", 2)
+    );
+    assert_eq!(
+        sw.steps,
+        [StepKind::Fence, StepKind::Reprotect, StepKind::Record]
+    );
+    assert!(
+        p.failover_notes
+            .iter()
+            .any(|n| n.starts_with("SPLIT BRAIN")),
+        "{:?}",
+        p.failover_notes
+    );
+    let report = r.apply_with(&p, Approvals::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(r.replica.writable(), ["west"]);
+    assert_eq!(r.state().failovers["orders"].epoch, 2);
+    // The topology still says east: no switch back, and the plan says why and what to do.
     let p = r.plan(None);
     assert!(p.switches.is_empty());
     assert!(

@@ -834,7 +834,9 @@ impl Walk<'_> {
             .filter(|sw| {
                 matches!(
                     sw.kind,
-                    crate::plan::SwitchKind::Switchover | crate::plan::SwitchKind::Failover
+                    crate::plan::SwitchKind::Switchover
+                        | crate::plan::SwitchKind::Failover
+                        | crate::plan::SwitchKind::Reconcile
                 ) && !self.recorded_groups.contains(&sw.group)
             })
             .filter_map(|sw| {

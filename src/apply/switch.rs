@@ -142,6 +142,7 @@ impl SwitchRun {
                     SwitchKind::Switchover => "switchover",
                     SwitchKind::Failover => "failover",
                     SwitchKind::RecordOnly => "record",
+                    SwitchKind::Reconcile => "reconcile",
                 }
                 .into(),
                 from: plan.from.clone(),
@@ -255,7 +256,9 @@ impl StepCtx {
             .provider
             .replication()
             .ok_or_else(|| self.fail("the provider cannot replicate", self.plan.group.clone()))?;
-        let emergency = self.plan.kind == SwitchKind::Failover;
+        // A reconcile re-protects after a switch nobody finished: like an emergency, the old
+        // primary may be gone, and it must not hold the record hostage.
+        let emergency = matches!(self.plan.kind, SwitchKind::Failover | SwitchKind::Reconcile);
         let to = self.member(&self.plan.to)?;
         let from = match &self.plan.from {
             Some(f) => Some(self.member(f)?),

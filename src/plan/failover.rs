@@ -1,14 +1,11 @@
 //! Planning failover groups: which site should be active, and the ordered, gated steps of a
 //! switch as nodes of the execution graph.
 
-use super::model::{
-    Estimate, HookSpec, MemberRef, NodeKey, Reason, StepKind, SwitchKind, SwitchPlan,
-};
+use super::failover_settings::Settings;
+use super::model::{Estimate, HookSpec, NodeKey, Reason, StepKind, SwitchKind, SwitchPlan};
 use super::walk::Walker;
-use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance};
-use crate::config::{Body, Failover};
-use crate::diag::{Diagnostic, Span};
-use crate::eval::{references, Iteration, Phase, RefTarget};
+use crate::diag::Diagnostic;
+use crate::eval::Phase;
 use standby_provider_sdk::{Member, Value};
 use std::collections::BTreeMap;
 
@@ -37,290 +34,7 @@ pub struct ForcedSwitch {
     pub emergency: bool,
 }
 
-/// Parses sizes such as `1MiB`, `512KB`, `0`.
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size such as 512KiB or 1MiB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "KiB" => 1024.0,
-        "MB" => 1e6,
-        "MiB" => 1_048_576.0,
-        "GB" => 1e9,
-        "GiB" => 1_073_741_824.0,
-        u => {
-            return Err(format!(
-                "unknown size unit {u:?}; use B, KB, KiB, MB, MiB, GB or GiB"
-            ))
-        }
-    };
-    Ok((n * mult) as u64)
-}
-
-/// Parses durations such as `500ms`, `30s`, `5m`.
-pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 30s or 5m"))?;
-    Ok(match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        u => return Err(format!("unknown duration unit {u:?}; use ms, s, m or h")),
-    })
-}
-
-/// A group's settings, evaluated.
-pub(crate) struct Settings {
-    pub active: String,
-    pub members: BTreeMap<String, MemberRef>,
-    pub member_values: BTreeMap<String, Value>,
-    pub mode: String,
-    pub max_lag_bytes: Option<u64>,
-    pub rpo_seconds: Option<f64>,
-    pub rto_seconds: Option<f64>,
-    pub approval_manual: bool,
-    pub checksum: Vec<String>,
-    pub hooks: Vec<HookSpec>,
-    pub health_check: BTreeMap<String, String>,
-    pub deps: Vec<NodeKey>,
-}
-
 impl Walker<'_> {
-    pub(super) fn eval_attr(
-        &mut self,
-        body: &Body,
-        name: &str,
-        deps: &mut Vec<NodeKey>,
-    ) -> Option<(Value, Span)> {
-        let a = body.get(name)?;
-        let (r, d) = self.eval(
-            &ModuleInstance::root(),
-            &self.config.root,
-            &a.expr,
-            Iteration::default(),
-        );
-        deps.extend(d);
-        match r {
-            Ok(v) => Some((v, a.expr.span())),
-            Err(diag) => {
-                self.diags.push(diag);
-                None
-            }
-        }
-    }
-
-    pub(super) fn string_attr(
-        &mut self,
-        body: &Body,
-        name: &str,
-        deps: &mut Vec<NodeKey>,
-        allowed: &[&str],
-    ) -> Option<String> {
-        let (v, span) = self.eval_attr(body, name, deps)?;
-        match v.unmarked() {
-            Value::String(s) if allowed.is_empty() || allowed.contains(&s.as_str()) => {
-                Some(s.clone())
-            }
-            Value::Unknown => {
-                self.diags.push(Diagnostic::at(span, format!("{name} must be known at plan time"), "Failover settings decide the plan; they may use variables and literals, not values known only after apply."));
-                None
-            }
-            other => {
-                self.diags.push(Diagnostic::at(
-                    span,
-                    format!("Invalid {name}"),
-                    if allowed.is_empty() {
-                        format!("Expected a string; found {}.", other.type_name())
-                    } else {
-                        format!("Expected one of {}; found {other}.", allowed.join(", "))
-                    },
-                ));
-                None
-            }
-        }
-    }
-
-    fn parsed<T>(
-        &mut self,
-        body: &Body,
-        name: &str,
-        deps: &mut Vec<NodeKey>,
-        parse: fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let s = self.string_attr(body, name, deps, &[])?;
-        let span = body[name].expr.span();
-        parse(&s)
-            .map_err(|e| {
-                self.diags
-                    .push(Diagnostic::at(span, format!("Invalid {name}"), e))
-            })
-            .ok()
-    }
-
-    /// Evaluates a `failover` block.
-    pub(crate) fn settings(&mut self, fo: &Failover) -> Option<Settings> {
-        let mut deps = Vec::new();
-        let errors = self.diags.0.len();
-        // Members: each entry must name a resource of the root module whose provider replicates.
-        let mut members = BTreeMap::new();
-        if let Some(a) = fo.body.get("members") {
-            match &a.expr.inner {
-                hcl_edit::expr::Expression::Object(o) => {
-                    for (k, v) in o.iter() {
-                        let site = match k {
-                            hcl_edit::expr::ObjectKey::Ident(i) => i.value().to_string(),
-                            hcl_edit::expr::ObjectKey::Expression(hcl_edit::expr::Expression::String(s)) => s.value().to_string(),
-                            _ => continue,
-                        };
-                        let refs = references(a.expr.file, v.expr());
-                        let Some(RefTarget::Resource(addr)) = refs.first().map(|r| r.target.clone()).filter(|_| refs.len() == 1) else {
-                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("Invalid member for site {site:?}"), "Each member must be a plain reference to one resource, such as sqlite_database.east."));
-                            continue;
-                        };
-                        if !self.config.root.sites.is_empty() && !self.config.root.sites.contains_key(&site) {
-                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("Unknown site {site:?}"), format!("Declare site {site:?} {{ ... }} or use one of: {}.", self.config.root.sites.keys().cloned().collect::<Vec<_>>().join(", "))));
-                        }
-                        let provider = self.registry.provider_for(&addr.type_name, false).unwrap_or_default().to_string();
-                        let replicates = self.registry.get(&provider).and_then(|p| p.replication()).is_some_and(|r| r.replicates(&addr.type_name));
-                        if addr.mode != Mode::Managed || !replicates {
-                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{addr} cannot be a failover member"), format!("The provider {provider:?} cannot replicate {}. Members must be of a type whose provider implements replication, such as sqlite_database.", addr.type_name)));
-                            continue;
-                        }
-                        let inst = AbsInstance { resource: AbsResource { module: ModuleInstance::root(), resource: addr }, key: None };
-                        if let Some((other, _)) = self.failover_members.iter().find(|(_, ms)| ms.values().any(|m| *m == inst)) {
-                            self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{inst} is already a member of failover.{other}"), "A database can follow only one primary: two groups would fence, promote and rejoin it independently, and each would believe its own epoch. Give each group its own members."));
-                            continue;
-                        }
-                        deps.push(NodeKey::Instance { addr: inst.clone() });
-                        members.insert(site, MemberRef { addr: inst, provider });
-                    }
-                }
-                _ => self.diags.push(Diagnostic::at(a.expr.span(), "Invalid members", "members is an object from site name to member resource: { east = sqlite_database.east, west = sqlite_database.west }.")),
-            }
-        }
-        let member_values: BTreeMap<String, Value> = members
-            .iter()
-            .map(|(site, m)| {
-                let v = self
-                    .values
-                    .resources
-                    .get(&m.addr.resource)
-                    .and_then(|rv| rv.instances.get(&None))
-                    .cloned()
-                    .unwrap_or(Value::Unknown);
-                (site.clone(), v)
-            })
-            .collect();
-        let sites: Vec<&str> = members.keys().map(String::as_str).collect();
-        let sites: Vec<String> = sites.iter().map(|s| (*s).to_string()).collect();
-        let site_refs: Vec<&str> = sites.iter().map(String::as_str).collect();
-        let active = self.string_attr(&fo.body, "active", &mut deps, &site_refs);
-        let mode = if fo.replication.contains_key("mode") {
-            self.string_attr(&fo.replication, "mode", &mut deps, &["sync", "async"])
-        } else {
-            Some("async".into())
-        };
-        let max_lag_bytes = if fo.replication.contains_key("max_lag") {
-            self.parsed(&fo.replication, "max_lag", &mut deps, parse_size)
-        } else {
-            None
-        };
-        let rpo_seconds = if fo.body.contains_key("rpo") {
-            self.parsed(&fo.body, "rpo", &mut deps, parse_seconds)
-        } else {
-            None
-        };
-        let rto_seconds = if fo.body.contains_key("rto") {
-            self.parsed(&fo.body, "rto", &mut deps, parse_seconds)
-        } else {
-            None
-        };
-        let approval = if fo.body.contains_key("approval") {
-            self.string_attr(&fo.body, "approval", &mut deps, &["manual", "auto"])
-        } else {
-            Some("auto".into())
-        };
-        let mut health_check = BTreeMap::new();
-        for k in ["interval", "timeout"] {
-            if fo.health_check.contains_key(k) {
-                if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_seconds) {
-                    health_check.insert(k.to_string(), format!("{secs}s"));
-                }
-            }
-        }
-        if let Some((v, span)) = self.eval_attr(&fo.health_check, "failures", &mut deps) {
-            if matches!(v.as_f64(), Some(n) if n >= 1.0 && n.fract() == 0.0) {
-                health_check.insert("failures".into(), v.to_string());
-            } else {
-                self.diags.push(Diagnostic::at(span, "Invalid failures", "health_check.failures is a whole number of consecutive failed checks, at least 1."));
-            }
-        }
-        self.health_targets(fo, &sites, &mut deps, &mut health_check);
-        let mut checksum = Vec::new();
-        if let Some((v, span)) = self.eval_attr(&fo.verify, "checksum", &mut deps) {
-            match v.unmarked() {
-                Value::List(items) if items.iter().all(|i| i.as_str().is_some()) => {
-                    checksum = items
-                        .iter()
-                        .filter_map(|i| i.as_str().map(str::to_string))
-                        .collect()
-                }
-                _ => self.diags.push(Diagnostic::at(
-                    span,
-                    "Invalid checksum",
-                    "verify.checksum is a list of data set names, such as [\"public.orders\"].",
-                )),
-            }
-        }
-        let mut hooks = Vec::new();
-        for h in &fo.hooks {
-            let (r, d) = self.eval(
-                &ModuleInstance::root(),
-                &self.config.root,
-                &h.command,
-                Iteration::default(),
-            );
-            deps.extend(d);
-            match r.map(|v| v.unmarked().clone()) {
-                Ok(Value::List(items)) if !items.is_empty() && items.iter().all(|i| i.as_str().is_some()) => hooks.push(HookSpec { when: h.when.clone(), command: items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect() }),
-                Ok(Value::Unknown) => self.diags.push(Diagnostic::at(h.command.span(), "Hook command must be known at plan time", "Build the command from variables, locals and literals, not from values known only after apply.")),
-                Ok(other) => self.diags.push(Diagnostic::at(h.command.span(), "Invalid hook command", format!("command is a non-empty list of strings: the program and its arguments; found {other}."))),
-                Err(d) => self.diags.push(d),
-            }
-        }
-        if self.diags.0.len() > errors {
-            return None;
-        }
-        Some(Settings {
-            active: active?,
-            members,
-            member_values,
-            mode: mode?,
-            max_lag_bytes,
-            rpo_seconds,
-            rto_seconds,
-            approval_manual: approval? == "manual",
-            checksum,
-            hooks,
-            health_check,
-            deps,
-        })
-    }
-
     /// Plans one failover group: its value for traffic resources and, when needed, a switch.
     pub(crate) async fn failover(&mut self, name: &str) {
         let fo = self.config.root.failovers[name].clone();
@@ -357,8 +71,11 @@ impl Walker<'_> {
                 traffic: Vec::new(),
             },
         );
-        let recorded = self.state.failovers.get(name).cloned();
         let forced = self.opts.force.clone().filter(|f| f.group == name);
+        let Some(rc) = self.reconcile(name, &fo, &st, forced.as_ref()).await else {
+            return;
+        };
+        let recorded = rc.recorded.clone();
         let mut notes = Vec::new();
         let mut set_override = None;
         let mut clear_override = false;
@@ -406,7 +123,20 @@ impl Walker<'_> {
             Some(r) if self.opts.mode == super::PlanMode::RefreshOnly => r.active.clone(),
             _ => target,
         };
-        let from = recorded.as_ref().map(|r| r.active.clone());
+        let from = rc
+            .split_from
+            .clone()
+            .or_else(|| recorded.as_ref().map(|r| r.active.clone()));
+        if rc.moved_from.is_some() && forced.is_none() {
+            if st.active == target {
+                clear_override = recorded.as_ref().is_some_and(|r| r.override_.is_some());
+            } else {
+                set_override = recorded
+                    .as_ref()
+                    .and_then(|r| r.override_.as_ref())
+                    .map(|o| o.reason.clone());
+            }
+        }
         if let Some(g) = self.groups.get_mut(name) {
             g.active = target.clone();
         }
@@ -417,6 +147,12 @@ impl Walker<'_> {
         let kind = match &recorded {
             _ if self.opts.mode == super::PlanMode::RefreshOnly => None,
             None => Some(SwitchKind::Initial),
+            // Two writable members, and the record proves which is stale: fence it.
+            Some(_) if rc.split_from.is_some() && forced.is_none() => Some(SwitchKind::Reconcile),
+            // Two writable members, and an operator picked one: fence the other.
+            Some(_) if rc.split_from.is_some() => Some(SwitchKind::Failover),
+            // A switch happened without its record: record it and re-protect the others.
+            Some(r) if rc.moved_from.is_some() && r.active == target => Some(SwitchKind::Reconcile),
             Some(r) if r.active != target => {
                 Some(if forced.as_ref().is_some_and(|f| f.emergency) {
                     SwitchKind::Failover
@@ -436,7 +172,11 @@ impl Walker<'_> {
             Some(_) if clear_override => Some(SwitchKind::RecordOnly),
             Some(_) => None,
         };
-        let epoch = recorded.as_ref().map_or(0, |r| r.epoch)
+        // A member's epoch wins over the record's: an epoch is never claimed twice.
+        let epoch = recorded
+            .as_ref()
+            .map_or(0, |r| r.epoch)
+            .max(rc.member_epoch)
             + u64::from(matches!(
                 kind,
                 Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
@@ -494,6 +234,12 @@ impl Walker<'_> {
             }
             SwitchKind::Initial | SwitchKind::Resync => steps.push(StepKind::Configure),
             SwitchKind::RecordOnly => {}
+            SwitchKind::Reconcile => {
+                if rc.split_from.is_some() {
+                    steps.push(StepKind::Fence);
+                }
+                steps.push(StepKind::Reprotect);
+            }
             SwitchKind::Switchover | SwitchKind::Failover => {
                 let emergency = kind == SwitchKind::Failover;
                 steps.push(StepKind::Precheck);
@@ -574,6 +320,19 @@ impl Walker<'_> {
                     "sync the standbys because the members changed",
                 ),
             },
+            (SwitchKind::Reconcile, Some(stale)) if rc.split_from.is_some() => Reason::new(
+                "switch_split_brain",
+                format!(
+                    "SPLIT BRAIN: {stale} accepts writes at an older epoch than {target} (epoch {epoch}), which the state records as primary: fence {stale} and rejoin it as a standby"
+                ),
+            ),
+            (SwitchKind::Reconcile, _) => Reason::new(
+                "switch_reconcile",
+                format!(
+                    "the members say {target} is primary at epoch {epoch}, but the state says {}: record what happened and re-protect the others",
+                    rc.moved_from.as_deref().unwrap_or("-")
+                ),
+            ),
             (SwitchKind::RecordOnly, _) if !clear_override => Reason::new(
                 "switch_max_lag",
                 format!(
@@ -615,7 +374,9 @@ impl Walker<'_> {
                 group: name.into(),
                 step: step.clone(),
             };
-            if matches!(step, StepKind::Verify | StepKind::Record) && !value_added {
+            let traffic_here = matches!(step, StepKind::Verify | StepKind::Record)
+                || (kind == SwitchKind::Reconcile && *step == StepKind::Reprotect);
+            if traffic_here && !value_added {
                 self.add_node(
                     NodeKey::Failover { name: name.into() },
                     &prev,

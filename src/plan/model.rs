@@ -211,6 +211,8 @@ pub enum SwitchKind {
     Failover,
     /// Only the state changes (an override is cleared).
     RecordOnly,
+    /// The members show a switch the state does not: record it, and re-protect the others.
+    Reconcile,
 }
 
 /// A member resource of a group.

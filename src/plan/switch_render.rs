@@ -69,9 +69,14 @@ pub fn step_lines(sw: &SwitchPlan) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut repointed = false;
     for step in &sw.steps {
-        if matches!(step, StepKind::Verify | StepKind::Record)
+        let traffic_here = matches!(step, StepKind::Verify | StepKind::Record)
+            || (sw.kind == SwitchKind::Reconcile && *step == StepKind::Reprotect);
+        if traffic_here
             && !repointed
-            && matches!(sw.kind, SwitchKind::Switchover | SwitchKind::Failover)
+            && matches!(
+                sw.kind,
+                SwitchKind::Switchover | SwitchKind::Failover | SwitchKind::Reconcile
+            )
         {
             repointed = true;
             let what = if sw.traffic.is_empty() {
@@ -105,6 +110,13 @@ pub fn headline(sw: &SwitchPlan) -> String {
             format!("failover.{} will sync its standbys to {}", sw.group, sw.to)
         }
         (SwitchKind::RecordOnly, _) => format!("failover.{} will update its record", sw.group),
+        (SwitchKind::Reconcile, f) => format!(
+            "failover.{} will RECORD that {} is primary (epoch {}), as its members say; the state said {}",
+            sw.group,
+            sw.to,
+            sw.epoch,
+            f.as_deref().unwrap_or("-")
+        ),
         (SwitchKind::Failover, f) => format!(
             "failover.{} will FAIL OVER from {} to {} (epoch {} -> {})",
             sw.group,

@@ -1,0 +1,196 @@
+//! Before a group is planned, its members are read: the plan starts from what they are. A
+//! switch that completed without its record (a monitor or apply killed after promotion) is
+//! adopted; two writable members stop the plan until an operator picks one; a member's epoch
+//! wins over the state's, so an epoch is never reused.
+
+use super::failover::{emergency_probe, ForcedSwitch};
+use super::failover_settings::Settings;
+use super::model::{Action, Reason};
+use super::reality::{self, Observed, Verdict};
+use super::walk::Walker;
+use crate::config::Failover;
+use crate::diag::Diagnostic;
+use crate::eval::Phase;
+use crate::state::{FailoverState, Override};
+use std::time::Duration;
+
+/// The record a group is planned from, after reading its members.
+pub(crate) struct Reconciled {
+    /// The record as the members show it.
+    pub recorded: Option<FailoverState>,
+    /// The highest epoch any member has seen.
+    pub member_epoch: u64,
+    /// Set when the members contradict the record: the site the state named as active.
+    pub moved_from: Option<String>,
+    /// In a split brain that an operator resolves with a forced switch: the other writable
+    /// member, which the switch fences.
+    pub split_from: Option<String>,
+    /// What was read, for notes.
+    pub observed: Vec<Observed>,
+}
+
+fn summary(observed: &[Observed]) -> String {
+    observed
+        .iter()
+        .map(|o| match &o.status {
+            Ok(s) => format!("{}: {} at epoch {}", o.site, s.role, s.epoch),
+            Err(e) => format!("{}: unknown ({e})", o.site),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// In a split brain, the stale member when the record proves which one holds the data: the
+/// recorded active member is writable at the recorded epoch, and the only other writable
+/// member has seen an older epoch (it was deposed while unreachable and never fenced).
+fn provable(rec: &FailoverState, writable: &[(String, u64)]) -> Option<String> {
+    let [a, b] = writable else { return None };
+    let (active, other) = if a.0 == rec.active { (a, b) } else { (b, a) };
+    (active.0 == rec.active && active.1 == rec.epoch && other.1 < active.1 && rec.epoch > 0)
+        .then(|| other.0.clone())
+}
+
+impl Walker<'_> {
+    /// Reads the members of group `name` and returns the record to plan from; `None` when the
+    /// group must not be planned (an error was reported).
+    pub(super) async fn reconcile(
+        &mut self,
+        name: &str,
+        fo: &Failover,
+        st: &Settings,
+        forced: Option<&ForcedSwitch>,
+    ) -> Option<Reconciled> {
+        let recorded = self.state.failovers.get(name).cloned();
+        let mut out = Reconciled {
+            recorded,
+            member_epoch: 0,
+            moved_from: None,
+            split_from: None,
+            observed: Vec::new(),
+        };
+        let wanted = self.opts.phase == Phase::Plan
+            && self.opts.refresh
+            && self.opts.mode == super::PlanMode::Normal;
+        let Some(rec) = out.recorded.clone().filter(|_| wanted) else {
+            return Some(out);
+        };
+        let patience = if forced.is_some_and(|f| f.emergency) {
+            emergency_probe(&st.health_check)
+        } else {
+            emergency_probe(&st.health_check).max(Duration::from_secs(3))
+        };
+        // Only members the record knows can be rivals: a member being added has never been
+        // part of the group and is set up by the plan.
+        let known: std::collections::BTreeMap<_, _> = st
+            .members
+            .iter()
+            .filter(|(site, _)| rec.members.contains_key(*site))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.observed = reality::observe(self.registry, &known, &st.member_values, patience).await;
+        out.member_epoch = reality::max_epoch(&out.observed);
+        match reality::judge(&rec.active, rec.epoch, &out.observed) {
+            Verdict::Agrees => {}
+            Verdict::NoPrimary => self.failover_notes.push(format!(
+                "No member of failover.{name} accepts writes ({}). standby does not promote on its own: promote one with `standby failover {name} --to SITE`.",
+                summary(&out.observed)
+            )),
+            Verdict::SplitBrain(writable) if forced.is_none() && provable(&rec, &writable).is_some() => {
+                let stale = provable(&rec, &writable).unwrap_or_default();
+                self.failover_notes.push(format!(
+                    "SPLIT BRAIN in failover.{name}: {} accept writes. The record shows {} took over at epoch {} from {stale}, which never learnt it: the plan fences {stale} and rejoins it as a standby (its writes since epoch {} are discarded).",
+                    reality::describe_split(&writable), rec.active, rec.epoch, rec.epoch
+                ));
+                out.split_from = Some(stale);
+            }
+            Verdict::SplitBrain(writable) => {
+                let others: Vec<&(String, u64)> = writable
+                    .iter()
+                    .filter(|(s, _)| forced.is_none_or(|f| *s != f.to))
+                    .collect();
+                match (forced, others.as_slice()) {
+                    (Some(f), [(other, _)]) if writable.iter().any(|(s, _)| *s == f.to) => {
+                        self.failover_notes.push(format!(
+                            "SPLIT BRAIN in failover.{name}: {} accept writes. The operator keeps {} and this switch fences {other}; the writes {other} took since the split are discarded when it rejoins.",
+                            reality::describe_split(&writable), f.to
+                        ));
+                        out.split_from = Some(other.clone());
+                    }
+                    _ => {
+                        self.diags.push(Diagnostic::at(
+                            fo.span.clone(),
+                            format!(
+                                "failover.{name}: SPLIT BRAIN: {} accept writes",
+                                reality::describe_split(&writable)
+                            ),
+                            format!(
+                                "standby plans nothing for this group until an operator decides which member holds the data: compare them (standby status -e {env}), then keep one with `standby failover {name} --to SITE -e {env}`, which fences the other and rejoins it as a standby (its writes since the split are discarded). Members: {}.",
+                                summary(&out.observed),
+                                env = self.opts.env
+                            ),
+                        ));
+                        return None;
+                    }
+                }
+            }
+            Verdict::Moved { primary, epoch } if primary == rec.active => {
+                // Only the epoch moved on: it wins, so the next switch never reuses it.
+                out.member_epoch = out.member_epoch.max(epoch);
+            }
+            Verdict::Moved { primary, epoch } => {
+                self.adopt(name, st, &mut out, &rec, &primary, epoch);
+            }
+        }
+        Some(out)
+    }
+
+    /// A switch completed without its record: plan from the member that is primary, and hold
+    /// back repairs of the others, which only re-protect may bring back (as standbys).
+    fn adopt(
+        &mut self,
+        name: &str,
+        st: &Settings,
+        out: &mut Reconciled,
+        rec: &FailoverState,
+        primary: &str,
+        epoch: u64,
+    ) {
+        let mut r = rec.clone();
+        r.active = primary.to_string();
+        r.epoch = rec.epoch.max(epoch);
+        r.override_ = (st.active != primary).then(|| Override {
+            site: primary.to_string(),
+            reason: format!(
+                "reconciled: {primary} was found primary at epoch {epoch} while the state said {}",
+                rec.active
+            ),
+            by: crate::state::LockInfo::new("plan").who,
+            at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        });
+        for (site, m) in &st.members {
+            if site == primary {
+                continue;
+            }
+            if let Some(c) = self
+                .changes
+                .iter_mut()
+                .find(|c| c.addr == m.addr && c.action != Action::NoOp)
+            {
+                c.action = Action::NoOp;
+                c.after = c.before.clone();
+                c.reason = Some(Reason::new(
+                    "held_back_for_reprotect",
+                    format!("held back: {site} was primary before {primary} was promoted; repairing it as it is could start a second primary, so re-protect rejoins it as a standby first"),
+                ));
+            }
+        }
+        out.moved_from = Some(rec.active.clone());
+        out.recorded = Some(r);
+        self.failover_notes.push(format!(
+            "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). The plan records what the members are and re-protects the others.",
+            rec.active, rec.epoch, summary(&out.observed)
+        ));
+    }
+}

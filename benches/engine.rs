@@ -51,6 +51,7 @@ fn run_case(shape: &str, n: usize) {
         phase,
         topology_digest: String::new(),
         force: None,
+        epoch_floor: Default::default(),
     };
 
     let t = Instant::now();

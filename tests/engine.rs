@@ -63,6 +63,7 @@ impl Engine {
             phase: Phase::Plan,
             topology_digest: String::new(),
             force: None,
+            epoch_floor: Default::default(),
         };
         let p = rt
             .block_on(plan(
@@ -345,6 +346,7 @@ module "m" {
         phase: Phase::Plan,
         topology_digest: String::new(),
         force: None,
+        epoch_floor: Default::default(),
     };
     let p = rt
         .block_on(plan(

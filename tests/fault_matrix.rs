@@ -234,3 +234,52 @@ fn every_step_fails_before_after_and_panics_and_the_members_stay_consistent() {
     }
     assert!(rows.len() >= 40, "{}", rows.len());
 }
+
+/// A monitor killed right after promotion leaves the state naming the dead old primary.
+/// The next plan reads the members, records the switch that happened, never repairs the old
+/// primary back into a writer, and a returning old primary is fenced as stale.
+#[test]
+fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again() {
+    use standby_provider_sdk::Replication as _;
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    // What a monitor did before it was killed: east died, west was promoted at epoch 2.
+    r.replica.down.lock().unwrap().insert("east".into());
+    let west = standby_provider_sdk::Member {
+        site: "west".into(),
+        type_name: "mockdb_member".into(),
+        state: Value::Null,
+    };
+    r.rt.block_on(r.replica.promote(&west, 2)).unwrap();
+    assert_eq!(r.state().failovers["orders"].active, "east");
+    let p = r.plan(None);
+    let sw = &p.switches[0];
+    assert_eq!(sw.kind, standby::plan::SwitchKind::Reconcile);
+    assert_eq!((sw.to.as_str(), sw.epoch), ("west", 2));
+    assert!(
+        p.failover_notes
+            .iter()
+            .any(|n| n.contains("the members say west is")),
+        "{:?}",
+        p.failover_notes
+    );
+    let report = r.apply_with(&p, Default::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let f = r.state().failovers["orders"].clone();
+    assert_eq!((f.active.as_str(), f.epoch), ("west", 2));
+    assert_eq!(f.history.last().unwrap().kind, "reconcile");
+    assert!(f.override_.is_some(), "the topology still says east");
+    assert_eq!(traffic(&r), "dns->west.db.internal");
+    assert_eq!(output(&r), "west");
+    // east comes back as it was: writable at epoch 0. The record proves it stale.
+    r.replica.down.lock().unwrap().clear();
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].reason.code, "switch_split_brain");
+    r.apply_with(&p, Default::default(), &[]);
+    assert_eq!(r.replica.writable(), ["west"]);
+    assert!(!r.plan(None).has_changes());
+    // The next switch goes above every epoch a member has seen.
+    r.write(&topology("west", "auto", "1MiB"));
+    let p = r.plan(None);
+    assert!(p.switches.iter().all(|s| s.epoch == 2), "{:?}", p.switches);
+}

@@ -23,6 +23,11 @@ pub trait PromotionGuard: Send + Sync {
     /// Immediately before promotion: claims `plan.epoch` atomically; returns a line for the
     /// switch's record.
     async fn claim(&self, plan: &SwitchPlan) -> Result<String, String>;
+    /// Before planning: the highest epoch of `group` claimed so far, so the plan goes above
+    /// it (an actor may have claimed an epoch and died before promoting).
+    async fn claimed_epoch(&self, _group: &str) -> Option<u64> {
+        None
+    }
 }
 
 /// Asks a person to approve a switch.

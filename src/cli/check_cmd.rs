@@ -23,6 +23,7 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
         phase: Phase::Plan,
         topology_digest: digest,
         force: None,
+        epoch_floor: Default::default(),
     };
     let p = runtime()?
         .block_on(plan(

@@ -26,6 +26,7 @@ fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>), CliError> 
         phase: Phase::Validate,
         topology_digest: String::new(),
         force: None,
+        epoch_floor: Default::default(),
     };
     let registry = Registry::standard();
     let p = runtime()?

@@ -67,6 +67,39 @@ pub(crate) fn switch(
     )
 }
 
+/// How long `status` waits for one member.
+const STATUS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Says loudly where the members disagree with the state; returns the exit code: 1 for two
+/// writable members or none, 2 for a record the members contradict, 0 when they agree.
+fn verdict_lines(
+    group: &str,
+    f: &crate::state::FailoverState,
+    observed: &[crate::plan::reality::Observed],
+    env: &str,
+) -> i32 {
+    use crate::plan::reality::{describe_split, judge, Verdict};
+    match judge(&f.active, f.epoch, observed) {
+        Verdict::Agrees => 0,
+        Verdict::SplitBrain(w) => {
+            println!("  !! SPLIT BRAIN: {} accept writes. Run `standby plan -e {env}`: it fences the stale member when the record proves which holds the data, and otherwise says how to choose (`standby failover {group} --to SITE -e {env}`).", describe_split(&w));
+            1
+        }
+        Verdict::NoPrimary => {
+            println!("  !! no member accepts writes. Promote one with `standby failover {group} --to SITE -e {env}`.");
+            1
+        }
+        Verdict::Moved { primary, epoch } if primary == f.active => {
+            println!("  note:     the members have seen epoch {epoch}, newer than the recorded {} (a switch was attempted and stopped); the next switch goes above it", f.epoch);
+            0
+        }
+        Verdict::Moved { primary, epoch } => {
+            println!("  !! the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch}. Run `standby apply -e {env}` to record what the members are.", f.active, f.epoch);
+            2
+        }
+    }
+}
+
 pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
     let state = ws
@@ -86,7 +119,9 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     let registry = super::monitor_cmd::configured_registry(ws)?;
     let rt = runtime()?;
     let monitor = running_monitor(ws, &env_name);
+    let mut code = 0;
     for (group, f) in &state.failovers {
+        let mut observed = Vec::new();
         println!("failover.{group}");
         println!("  active:   {} (epoch {}, {})", f.active, f.epoch, f.mode);
         if let Some(o) = &f.override_ {
@@ -123,11 +158,26 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
                 Some(p) => {
                     let r = p.replication().expect("checked above");
                     let prim = primary.as_ref().filter(|p| p.site != *site);
-                    match rt.block_on(r.status(&m, prim)) {
+                    let st = rt.block_on(async {
+                        tokio::time::timeout(STATUS_PATIENCE, r.status(&m, prim))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(standby_provider_sdk::ProviderError::new(
+                                    "no answer",
+                                    format!("within {STATUS_PATIENCE:?}"),
+                                ))
+                            })
+                    });
+                    observed.push(crate::plan::reality::Observed {
+                        site: site.clone(),
+                        status: st.as_ref().map(Clone::clone).map_err(|e| e.summary.clone()),
+                    });
+                    match st {
                         Ok(s) => format!(
-                            "{:<8} healthy={} position={} lag={}B/{:.1}s{}",
+                            "{:<8} healthy={} epoch={} position={} lag={}B/{:.1}s{}",
                             s.role.to_string(),
                             s.healthy,
+                            s.epoch,
                             s.position,
                             s.lag_bytes,
                             s.lag_seconds,
@@ -144,6 +194,7 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             };
             println!("  {site:<8}  {line}");
         }
+        code = code.max(verdict_lines(group, f, &observed, &env_name));
         match f.history.last() {
             Some(h) => println!(
                 "  last:     {} {} -> {} at {} by {} in {:.2}s{}",
@@ -160,6 +211,14 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             ),
             None => println!("  last:     never switched"),
         }
+        for c in f
+            .history
+            .last()
+            .map(|h| h.caveats.as_slice())
+            .unwrap_or_default()
+        {
+            println!("  caveat:   {c}");
+        }
         if let Some(m) = &monitor {
             if let Some(g) = m.groups.get(group) {
                 println!(
@@ -173,7 +232,7 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             }
         }
     }
-    Ok(0)
+    Ok(code)
 }
 
 /// The running monitors' snapshots, announced; returns the one that acts (the lease holder, or

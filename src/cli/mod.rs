@@ -42,6 +42,16 @@ impl CliError {
     pub(crate) fn msg(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         CliError::Message(Diagnostic::bare(summary, detail))
     }
+
+    /// One line for a log: the summary and detail of each problem.
+    pub(crate) fn oneline(&self) -> String {
+        let line = |d: &Diagnostic| format!("{}: {}", d.summary, d.detail);
+        match self {
+            CliError::Diags(_, ds) => ds.0.iter().map(line).collect::<Vec<_>>().join("; "),
+            CliError::Message(d) => line(d),
+            CliError::Exit(code) => format!("exit code {code}"),
+        }
+    }
 }
 
 /// Runs standby with the process's arguments and returns the exit code.

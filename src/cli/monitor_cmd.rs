@@ -33,6 +33,9 @@ struct Watch {
     health: Health,
 }
 
+/// How long a monitor's failover waits for the state lock that another actor holds.
+const MONITOR_LOCK_WAIT: Duration = Duration::from_secs(30);
+
 fn secs(v: Option<&String>, default: f64) -> Duration {
     Duration::from_secs_f64(
         v.and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
@@ -72,6 +75,7 @@ pub(crate) fn state_and_plan(
         phase: crate::eval::Phase::Validate,
         topology_digest: String::new(),
         force: None,
+        epoch_floor: Default::default(),
     };
     let p = runtime()?
         .block_on(crate::plan::plan(
@@ -282,7 +286,7 @@ pub(crate) fn monitor(
             let Some(r) = p.replication() else { continue };
             // What the standbys see, before and after asking the primary: a position that
             // advances meanwhile means the primary lives and only the monitor lost it.
-            let positions = |g: &Watch| -> BTreeMap<String, u64> {
+            let observe = |g: &Watch| -> BTreeMap<String, standby_provider_sdk::MemberStatus> {
                 g.members
                     .iter()
                     .filter(|(s, _)| **s != g.active)
@@ -293,11 +297,25 @@ pub(crate) fn monitor(
                                 .ok()
                                 .and_then(Result::ok)
                         })?;
-                        st.healthy.then(|| (site.clone(), st.position))
+                        st.healthy.then(|| (site.clone(), st))
                     })
                     .collect()
             };
-            let before = positions(g);
+            let positions = |g: &Watch| -> BTreeMap<String, u64> {
+                observe(g)
+                    .into_iter()
+                    .map(|(s, st)| (s, st.position))
+                    .collect()
+            };
+            let seen = observe(g);
+            // A "standby" that is primary means the record is stale: a failover completed
+            // without its record (its monitor or apply was killed after promotion).
+            let promoted = seen
+                .iter()
+                .find(|(_, st)| st.role == standby_provider_sdk::Role::Primary)
+                .map(|(site, st)| (site.clone(), st.epoch));
+            let before: BTreeMap<String, u64> =
+                seen.into_iter().map(|(s, st)| (s, st.position)).collect();
             let sampled = Instant::now();
             let verdict = rt.block_on(async {
                 tokio::time::timeout(g.timeout, g.health.check(r, &g.active, &active, true))
@@ -369,6 +387,19 @@ pub(crate) fn monitor(
                     .max_by_key(|(_, pos)| *pos);
                 (advancing, best)
             };
+            if let Some((site, epoch)) = &promoted {
+                if ok {
+                    log(&format!("failover.{}: SPLIT BRAIN: {} answers as primary and {site} is primary too (epoch {epoch}); not acting: run `standby status` and `standby plan`, which decide from the members", g.group, g.active));
+                    continue;
+                }
+                log(&format!("failover.{}: {} does not answer and {site} is already primary (epoch {epoch}): the record is stale; adopting what the members say", g.group, g.active));
+                if may_act {
+                    trigger = Some((g.group.clone(), site.clone(), false));
+                } else {
+                    log(&format!("failover.{}: would record it, but this monitor does not hold the lease ({}); not acting", g.group, lease.holder_text()));
+                }
+                continue;
+            }
             if ok {
                 if g.streak > 0 {
                     log(&format!(
@@ -433,6 +464,11 @@ pub(crate) fn monitor(
                 emergency: true,
             };
             let plain = PlanArgs::without_refresh();
+            // Another monitor may hold the state lock (frozen, or finishing its own failover):
+            // wait for it rather than give up at once; its apply re-checks its lease.
+            let lock = &LockArgs {
+                lock_timeout: lock.lock_timeout.max(MONITOR_LOCK_WAIT),
+            };
             if manual {
                 let dir = ws.root.join(".standby").join("pending");
                 let _ = std::fs::create_dir_all(&dir);
@@ -442,7 +478,7 @@ pub(crate) fn monitor(
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs())
                 ));
-                plan(
+                if let Err(e) = plan(
                     ws,
                     env,
                     &plain,
@@ -452,7 +488,14 @@ pub(crate) fn monitor(
                     false,
                     (None, None),
                     Some(force),
-                )?;
+                ) {
+                    log(&format!(
+                        "failover.{group}: cannot save the failover plan: {}; watching on",
+                        e.oneline()
+                    ));
+                    groups = watches(ws, env, &env_name)?;
+                    continue;
+                }
                 log(&format!("failover.{group}: approval = \"manual\": saved the failover plan; run `standby approve {}` to fail over", file.display()));
                 outputs.notify(
                     "failover_awaiting_approval",
@@ -462,7 +505,7 @@ pub(crate) fn monitor(
                 );
                 return Ok(4);
             }
-            let code = apply(
+            let code = match apply(
                 ws,
                 None,
                 env,
@@ -475,7 +518,18 @@ pub(crate) fn monitor(
                     force: Some(force),
                     guard: lease.guard(),
                 },
-            )?;
+            ) {
+                Ok(code) => code,
+                Err(e) => {
+                    // The members decide the next round: a monitor never dies of a lost race.
+                    log(&format!(
+                        "failover.{group}: the failover did not run: {}; watching on",
+                        e.oneline()
+                    ));
+                    groups = watches(ws, env, &env_name)?;
+                    continue;
+                }
+            };
             log(&format!(
                 "failover.{group}: failover finished with exit code {code}"
             ));

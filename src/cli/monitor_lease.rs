@@ -193,6 +193,10 @@ impl PromotionGuard for OperatorGuard {
             .map_err(|e| e.to_string())?;
         Ok(claimed_note(plan.epoch, "by an operator", c.previous))
     }
+
+    async fn claimed_epoch(&self, group: &str) -> Option<u64> {
+        self.0.claimed_epoch(group).await.ok().flatten()
+    }
 }
 
 fn claimed_note(epoch: u64, how: &str, previous: Option<u64>) -> String {
@@ -222,5 +226,9 @@ impl PromotionGuard for EpochGuard {
             &format!("with fencing token {}", c.token),
             c.previous,
         ))
+    }
+
+    async fn claimed_epoch(&self, group: &str) -> Option<u64> {
+        self.0.claimed_epoch(group).await.ok().flatten()
     }
 }

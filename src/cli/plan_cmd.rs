@@ -48,6 +48,7 @@ fn options(env: &str, p: &PlanArgs, phase: Phase, digest: String) -> Result<Plan
         phase,
         topology_digest: digest,
         force: None,
+        epoch_floor: Default::default(),
     })
 }
 
@@ -323,6 +324,10 @@ pub(crate) fn apply(
     let backend = ws.backend(&env_name)?;
     let _guard = ws.lock(backend.as_ref(), "apply", lock)?;
     let state = ws.read_state(backend.as_ref())?;
+    let guard = match &run.guard {
+        Some(g) => Some(g.clone()),
+        None => super::monitor_lease::operator_guard(&run.gates.etcd, &env_name, &rt)?,
+    };
     let plan = match (saved, fresh) {
         (Some(plan), _) => {
             check_fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))?;
@@ -332,6 +337,13 @@ pub(crate) fn apply(
             let (digest, vars) = fresh.unwrap_or_default();
             let mut opts = options(&env_name, p, Phase::Plan, digest)?;
             opts.force = run.force.clone();
+            if let Some(g) = &guard {
+                for group in config.root.failovers.keys() {
+                    if let Some(e) = rt.block_on(g.claimed_epoch(group)) {
+                        opts.epoch_floor.insert(group.clone(), e);
+                    }
+                }
+            }
             let plan = rt
                 .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
@@ -362,6 +374,7 @@ pub(crate) fn apply(
         backend.as_ref(),
         state.unwrap_or_default(),
         run,
+        guard,
     )
 }
 
@@ -375,6 +388,7 @@ fn execute(
     backend: &dyn crate::state::Backend,
     state: State,
     run: &Run,
+    guard: Option<Arc<dyn crate::apply::PromotionGuard>>,
 ) -> Result<i32, CliError> {
     for sw in plan.switches.iter().filter(|s| s.needs_data_loss_ack) {
         if !run.gates.accept_data_loss.contains(&sw.group) {
@@ -416,10 +430,7 @@ fn execute(
         events: Some(tx),
         approvals,
         accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
-        guard: match &run.guard {
-            Some(g) => Some(g.clone()),
-            None => super::monitor_lease::operator_guard(&run.gates.etcd, &plan.env, rt)?,
-        },
+        guard,
     };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);

@@ -45,6 +45,7 @@ pub(crate) fn review(
             phase,
             topology_digest: String::new(),
             force: None,
+            epoch_floor: Default::default(),
         };
         let p = rt
             .block_on(plan(

@@ -213,6 +213,15 @@ impl Election {
         }
     }
 
+    /// The highest epoch of `group` claimed so far, by anyone.
+    pub async fn claimed_epoch(&self, group: &str) -> Result<Option<u64>, LeaseError> {
+        let r = self.client.clone().get(self.epoch_key(group), None).await?;
+        Ok(r.kvs()
+            .first()
+            .and_then(|kv| serde_json::from_slice::<EpochRecord>(kv.value()).ok())
+            .map(|e| e.epoch))
+    }
+
     /// Claims `epoch` of `group` for a promotion to `to`: a compare-and-swap that succeeds
     /// only while this monitor's leader key exists at its token and nobody claimed an epoch
     /// since it was read.

@@ -172,15 +172,20 @@ impl Walker<'_> {
             Some(_) if clear_override => Some(SwitchKind::RecordOnly),
             Some(_) => None,
         };
-        // A member's epoch wins over the record's: an epoch is never claimed twice.
-        let epoch = recorded
+        // A member's epoch wins over the record's, and a promotion goes above any epoch
+        // claimed elsewhere too: an epoch is never claimed twice.
+        let base = recorded
             .as_ref()
             .map_or(0, |r| r.epoch)
-            .max(rc.member_epoch)
-            + u64::from(matches!(
-                kind,
-                Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
-            ));
+            .max(rc.member_epoch);
+        let epoch = if matches!(
+            kind,
+            Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
+        ) {
+            base.max(self.opts.epoch_floor.get(name).copied().unwrap_or(0)) + 1
+        } else {
+            base
+        };
         let standbys: Vec<Value> = st
             .members
             .keys()

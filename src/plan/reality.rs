@@ -60,7 +60,8 @@ pub async fn observe(
             state: values.get(site).map_or(Value::Null, |v| v.deep_unmark().0),
         };
         let provider = registry.get(&m.provider).cloned();
-        async move {
+        // Concurrently: an unreachable member costs `patience` once, not once per member.
+        tokio::spawn(async move {
             let status = match provider.as_ref().and_then(|p| p.replication()) {
                 None => Err("the provider cannot report replication status".to_string()),
                 Some(r) => match tokio::time::timeout(patience, r.status(&member, None)).await {
@@ -73,11 +74,15 @@ pub async fn observe(
                 site: member.site,
                 status,
             }
-        }
+        })
     });
+    let handles: Vec<_> = probes.collect();
     let mut out = Vec::new();
-    for p in probes {
-        out.push(p.await);
+    for (h, site) in handles.into_iter().zip(members.keys()) {
+        out.push(h.await.unwrap_or_else(|e| Observed {
+            site: site.clone(),
+            status: Err(format!("the status probe panicked: {e}")),
+        }));
     }
     out
 }

@@ -68,9 +68,9 @@ impl Walker<'_> {
             split_from: None,
             observed: Vec::new(),
         };
-        let wanted = self.opts.phase == Phase::Plan
-            && self.opts.refresh
-            && self.opts.mode == super::PlanMode::Normal;
+        // Even with --refresh=false: a role read is cheap, and planning a switch from a stale
+        // record is what makes a second primary.
+        let wanted = self.opts.phase == Phase::Plan && self.opts.mode == super::PlanMode::Normal;
         let Some(rec) = out.recorded.clone().filter(|_| wanted) else {
             return Some(out);
         };

@@ -39,6 +39,9 @@ pub struct PlanOptions {
     pub topology_digest: String,
     /// A switch requested on the command line.
     pub force: Option<super::failover::ForcedSwitch>,
+    /// By group, the highest epoch already claimed elsewhere (in the monitors' etcd): a new
+    /// switch's epoch is above it, so a claim that another actor made is never reused.
+    pub epoch_floor: BTreeMap<String, u64>,
 }
 
 pub(crate) struct Walker<'a> {

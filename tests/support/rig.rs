@@ -49,7 +49,7 @@ pub struct Rig {
     dir: tempfile::TempDir,
     pub replica: Arc<Replica>,
     registry: Registry,
-    rt: tokio::runtime::Runtime,
+    pub rt: tokio::runtime::Runtime,
 }
 
 impl Rig {
@@ -106,6 +106,7 @@ impl Rig {
             phase: Phase::Plan,
             topology_digest: String::new(),
             force,
+            epoch_floor: Default::default(),
         };
         self.rt
             .block_on(plan(

@@ -170,7 +170,10 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
                     });
                     observed.push(crate::plan::reality::Observed {
                         site: site.clone(),
-                        status: st.as_ref().map(Clone::clone).map_err(|e| e.summary.clone()),
+                        status: match &st {
+                            Ok(s) => Ok(s.clone()),
+                            Err(e) => Err(e.summary.clone()),
+                        },
                     });
                     match st {
                         Ok(s) => format!(

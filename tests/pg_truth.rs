@@ -1,0 +1,183 @@
+//! What standby reports and records matches what real PostgreSQL servers are, after the faults
+//! issue 11 found: a failed checksum after promotion, and a monitor killed right after it
+//! promoted. Every assertion asks the servers (a write, `pg_is_in_recovery()`), not the state.
+
+mod support;
+
+use std::time::Duration;
+use support::etcd::etcd;
+use support::monitor::Monitor;
+use support::pg::{args, cluster, create_orders, kill_postmaster, rt, SYNC_AUTO};
+use support::Test;
+
+/// Whether the server at host:port takes a write now.
+fn writable(host: &str, port: u16) -> bool {
+    rt().block_on(async {
+        let Ok((c, conn)) = tokio_postgres::connect(
+            &format!("host={host} port={port} user=postgres dbname=postgres connect_timeout=2"),
+            tokio_postgres::NoTls,
+        )
+        .await
+        else {
+            return false;
+        };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS truth_probe (at timestamptz); INSERT INTO truth_probe VALUES (now())",
+        )
+        .await
+        .is_ok()
+    })
+}
+
+fn writers(base: u16) -> Vec<&'static str> {
+    [("east", "127.0.0.2", base), ("west", "127.0.0.3", base + 1)]
+        .into_iter()
+        .filter(|(_, h, p)| writable(h, *p))
+        .map(|(s, _, _)| s)
+        .collect()
+}
+
+fn state(t: &Test) -> serde_json::Value {
+    serde_json::from_str(&t.read(".standby/state/dev.json")).unwrap()
+}
+
+#[test]
+fn split_brain_after_a_failed_checksum_on_postgres() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    // No public.orders: the checksum the group declares cannot be taken on the new primary.
+    let vars = args("dev", &port, &[]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    assert_eq!(writers(base), ["east"]);
+    let r = t.run(
+        &[
+            &["apply", "--var", "active_site=west", "--auto-approve"][..],
+            &vars,
+        ]
+        .concat(),
+    );
+    r.code(5)
+        .stdout_has("Switched failover.orders: east -> west")
+        .stdout_has("verification failed: cannot checksum public.orders on west")
+        .stderr_lacks("unfenced east");
+    assert_eq!(writers(base), ["west"], "exactly one server takes writes");
+    let s = state(&t);
+    assert_eq!(s["failovers"]["orders"]["active"], "west");
+    t.run(&[&["status"][..], &vars].concat())
+        .code(0)
+        .stdout_has("active:   west")
+        .stdout_lacks("SPLIT BRAIN");
+    // A retry plans nothing more: the switch is done.
+    t.run(
+        &[
+            &["plan", "--var", "active_site=west", "--detailed-exitcode"][..],
+            &vars,
+        ]
+        .concat(),
+    )
+    .code(0);
+}
+
+/// kill -9 the primary; the acting monitor promotes west; kill -9 that monitor right after
+/// its promote step. The survivor takes the lease, finds west primary and records it; a plain
+/// apply then rejoins east as a standby instead of starting it as a second primary.
+#[test]
+fn a_monitor_killed_after_promotion_leaves_no_trap_for_apply() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &SYNC_AUTO);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let elect = |name: &'static str| {
+        let mut a = vars.to_vec();
+        a.extend_from_slice(&["--etcd", &e.url, "--lease-ttl", "2s", "--name", name]);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let (a1, a2) = (elect("m1"), elect("m2"));
+    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
+    let a2: Vec<&str> = a2.iter().map(String::as_str).collect();
+    let mut m1 = Monitor::named(&t, "m1", &a1);
+    assert!(
+        m1.wait_for("acquired the lease", Duration::from_secs(5)),
+        "{}",
+        m1.log()
+    );
+    let m2 = Monitor::named(&t, "m2", &a2);
+    assert!(
+        m2.wait_for("following: m1", Duration::from_secs(5)),
+        "{}",
+        m2.log()
+    );
+    kill_postmaster(&t, "dev", "east");
+    assert!(
+        m1.wait_for("failover.orders: promote: Done", Duration::from_secs(20)),
+        "{}",
+        m1.log()
+    );
+    m1.0.kill().unwrap();
+    m1.0.wait().unwrap();
+    assert!(
+        !m1.log().contains("failover.orders: record: Done"),
+        "m1 was killed too late to test anything: {}",
+        m1.log()
+    );
+    // The state still names east; the members say west.
+    assert_eq!(state(&t)["failovers"]["orders"]["active"], "east");
+    assert_eq!(writers(base), ["west"]);
+    let status = t.run(&[&["status"][..], &vars].concat());
+    status.code(2).stdout_has("but the members say west is");
+    // The survivor takes over and records what the members are.
+    assert!(
+        m2.wait_for("is already primary", Duration::from_secs(20)),
+        "{}",
+        m2.log()
+    );
+    assert!(
+        m2.wait_for("failover finished with exit code", Duration::from_secs(30)),
+        "{}\n{}",
+        m2.log(),
+        t.read("m2.out")
+    );
+    let s = state(&t);
+    assert_eq!(s["failovers"]["orders"]["active"], "west", "{}", m2.log());
+    assert_eq!(
+        s["failovers"]["orders"]["history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["kind"],
+        "reconcile"
+    );
+    assert_eq!(writers(base), ["west"]);
+    drop(m2);
+    // A plain apply never starts east as a primary: it rejoins it as a standby.
+    let r = t.run(&[&["apply", "--auto-approve"][..], &vars].concat());
+    assert!(matches!(r.code, 0 | 5), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(writers(base), ["west"], "{}\n{}", r.stdout, r.stderr);
+    let in_recovery = rt().block_on(async {
+        let c = support::pg::sql("127.0.0.2", base).await;
+        c.query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+    });
+    assert!(in_recovery, "east came back as a standby");
+    let epochs = rt().block_on(async {
+        let c = support::pg::sql("127.0.0.3", base + 1).await;
+        c.query_one("SELECT max(epoch) FROM standby_epoch", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    });
+    assert_eq!(
+        s["failovers"]["orders"]["epoch"].as_u64().unwrap() as i64,
+        epochs,
+        "the state's epoch is the member's"
+    );
+}

@@ -283,3 +283,71 @@ fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again
     let p = r.plan(None);
     assert!(p.switches.iter().all(|s| s.epoch == 2), "{:?}", p.switches);
 }
+
+/// A guard whose lease lapses between the epoch claim and the promotion: the claim lands,
+/// then the holder froze; when it wakes, it must not promote.
+struct LapsesAfterClaim(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl standby::apply::PromotionGuard for LapsesAfterClaim {
+    async fn may_fence(&self, _plan: &standby::plan::SwitchPlan) -> Result<(), String> {
+        match self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Ok(()),
+            _ => Err("the lease is held by m2".into()),
+        }
+    }
+
+    async fn claim(&self, plan: &standby::plan::SwitchPlan) -> Result<String, String> {
+        Ok(format!("epoch {} claimed", plan.epoch))
+    }
+}
+
+#[test]
+fn a_holder_whose_lease_lapsed_after_its_claim_does_not_promote() {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    r.replica.down.lock().unwrap().insert("east".into());
+    let p = r.plan(Some(ForcedSwitch {
+        group: "orders".into(),
+        to: "west".into(),
+        emergency: true,
+    }));
+    let guard = std::sync::Arc::new(LapsesAfterClaim(Default::default()));
+    let report = r.apply_guarded(&p, Default::default(), &["orders"], Some(guard));
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|f| f.summary.contains("the lease lapsed after the epoch claim")),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        !r.replica.steps().iter().any(|l| l.starts_with("promote")),
+        "{:?}",
+        r.replica.steps()
+    );
+    assert_eq!(r.state().failovers["orders"].active, "east");
+}
+
+/// standby killed between fence and promotion leaves the primary fenced and nothing promoted.
+/// The next plan reads that and lifts the fence when the topology still wants that site.
+#[test]
+fn a_fenced_primary_with_nothing_promoted_is_unfenced_by_the_next_plan() {
+    use standby_provider_sdk::Replication as _;
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    let east = standby_provider_sdk::Member {
+        site: "east".into(),
+        type_name: "mockdb_member".into(),
+        state: Value::Null,
+    };
+    r.rt.block_on(r.replica.fence(&east, 2, false)).unwrap();
+    assert!(r.replica.writable().is_empty());
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].reason.code, "switch_unfence");
+    let report = r.apply_with(&p, Default::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(r.replica.writable(), ["east"]);
+    assert!(!r.plan(None).has_changes());
+}

@@ -147,6 +147,8 @@ impl Walker<'_> {
         let kind = match &recorded {
             _ if self.opts.mode == super::PlanMode::RefreshOnly => None,
             None => Some(SwitchKind::Initial),
+            // The recorded primary was fenced and nobody promoted: set the roles up again.
+            Some(r) if rc.unfence && r.active == target => Some(SwitchKind::Resync),
             // Two writable members, and the record proves which is stale: fence it.
             Some(_) if rc.split_from.is_some() && forced.is_none() => Some(SwitchKind::Reconcile),
             // Two writable members, and an operator picked one: fence the other.
@@ -301,6 +303,10 @@ impl Walker<'_> {
                     },
                     st.mode
                 ),
+            ),
+            (SwitchKind::Resync, _) if rc.unfence => Reason::new(
+                "switch_unfence",
+                format!("{target} is fenced and no member was promoted: {target} takes writes again, the others follow it"),
             ),
             (SwitchKind::Resync, _) => match &mode_change {
                 Some(old) => Reason::new(

@@ -25,6 +25,9 @@ pub(crate) struct Reconciled {
     /// In a split brain that an operator resolves with a forced switch: the other writable
     /// member, which the switch fences.
     pub split_from: Option<String>,
+    /// The recorded primary is fenced and nothing was promoted (a switch killed between
+    /// fence and promotion): setting the roles up again lifts the fence.
+    pub unfence: bool,
     /// What was read, for notes.
     pub observed: Vec<Observed>,
 }
@@ -66,6 +69,7 @@ impl Walker<'_> {
             member_epoch: 0,
             moved_from: None,
             split_from: None,
+            unfence: false,
             observed: Vec::new(),
         };
         // Even with --refresh=false: a role read is cheap, and planning a switch from a stale
@@ -91,11 +95,30 @@ impl Walker<'_> {
         out.member_epoch = reality::max_epoch(&out.observed);
         match reality::judge(&rec.active, rec.epoch, &out.observed) {
             Verdict::Agrees => {}
-            Verdict::NoPrimary => self.failover_notes.push(format!(
-                "No member of failover.{name} accepts writes ({}). standby does not promote on its own: promote one with `standby failover {name} --to SITE`.",
-                summary(&out.observed)
-            )),
-            Verdict::SplitBrain(writable) if forced.is_none() && provable(&rec, &writable).is_some() => {
+            Verdict::NoPrimary => {
+                let fenced = out.observed.iter().any(|o| {
+                    o.site == rec.active
+                        && o.status
+                            .as_ref()
+                            .is_ok_and(|s| s.role == standby_provider_sdk::Role::Fenced)
+                });
+                if fenced && forced.is_none() {
+                    out.unfence = true;
+                    self.failover_notes.push(format!(
+                        "No member of failover.{name} accepts writes: {} is fenced and nothing was promoted ({}); a switch stopped between fence and promotion. The plan lifts the fence unless the topology asks for another site.",
+                        rec.active,
+                        summary(&out.observed)
+                    ));
+                } else {
+                    self.failover_notes.push(format!(
+                        "No member of failover.{name} accepts writes ({}). standby does not promote on its own: promote one with `standby failover {name} --to SITE`.",
+                        summary(&out.observed)
+                    ));
+                }
+            }
+            Verdict::SplitBrain(writable)
+                if forced.is_none() && provable(&rec, &writable).is_some() =>
+            {
                 let stale = provable(&rec, &writable).unwrap_or_default();
                 self.failover_notes.push(format!(
                     "SPLIT BRAIN in failover.{name}: {} accept writes. The record shows {} took over at epoch {} from {stale}, which never learnt it: the plan fences {stale} and rejoins it as a standby (its writes since epoch {} are discarded).",

@@ -120,11 +120,22 @@ impl Rig {
     }
 
     pub fn apply_with(&self, p: &Plan, approvals: Approvals, accept: &[&str]) -> ApplyReport {
+        self.apply_guarded(p, approvals, accept, None)
+    }
+
+    /// Applies with a promotion guard, as an elected monitor does.
+    pub fn apply_guarded(
+        &self,
+        p: &Plan,
+        approvals: Approvals,
+        accept: &[&str],
+        guard: Option<Arc<dyn standby::apply::PromotionGuard>>,
+    ) -> ApplyReport {
         let config = standby::config::load(self.dir.path())
             .map_err(|(_, d)| d)
             .unwrap();
         let opts = ApplyOptions {
-            guard: None,
+            guard,
             parallelism: 10,
             stop: Arc::new(AtomicBool::new(false)),
             events: None,

@@ -1,0 +1,111 @@
+//! SIGKILL of standby itself in the middle of a switch, on `plans/quickstart` (SQLite members):
+//! before the fence, right after promotion, and after traffic moved. A hook holds the switch
+//! at that point while the test kills the process. Afterwards the databases are asked: at most
+//! one takes writes, `status` says whether the state lags behind them, and a plain re-run
+//! converges without operator help.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::Test;
+
+fn writable(t: &Test) -> Vec<&'static str> {
+    ["east", "west"]
+        .into_iter()
+        .filter(|s| {
+            rusqlite::Connection::open(t.join(&format!("out/dev/{s}/orders.db")))
+                .unwrap()
+                .execute("INSERT INTO orders (item) VALUES ('probe')", [])
+                .is_ok()
+        })
+        .collect()
+}
+
+const SWITCH: [&str; 6] = [
+    "apply",
+    "-e",
+    "dev",
+    "--var",
+    "active_site=west",
+    "--auto-approve",
+];
+
+fn kill_at(when: &str) -> (Test, Vec<&'static str>, i32) {
+    let t = Test::plan("quickstart");
+    let original = t.read("failover.hcl");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let held = original.replacen(
+        "  verify {",
+        &format!(
+            "  hook \"{when}\" {{\n    command = [\"sh\", \"-c\", \"echo $$ > held.pid; exec sleep 60\"]\n  }}\n\n  verify {{"
+        ),
+        1,
+    );
+    t.write("failover.hcl", &held);
+    let mut child = t
+        .command(&SWITCH)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !t.join("held.pid").exists() || t.read("held.pid").trim().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{when}: the hook never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let hook = t.read("held.pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", hook.trim()])
+        .status();
+    let w = writable(&t);
+    let status = t.run(&["status", "-e", "dev"]).code;
+    // The hook is gone from the topology for the re-run, as an operator would fix it.
+    t.write("failover.hcl", &original);
+    (t, w, status)
+}
+
+#[test]
+fn sigkill_during_a_switch_leaves_one_writer_and_a_rerun_converges() {
+    let mut rows = Vec::new();
+    for (when, writer, status) in [
+        ("before_fence", "east", 0),
+        ("after_promote", "west", 2),
+        ("after_switch", "west", 2),
+    ] {
+        let (t, w, code) = kill_at(when);
+        assert_eq!(w, [writer], "{when}: who takes writes after the kill");
+        assert_eq!(code, status, "{when}: status exit code");
+        let r = t.run(&SWITCH);
+        assert!(
+            matches!(r.code, 0 | 5),
+            "{when} rerun: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(writable(&t), ["west"], "{when}: after the re-run");
+        let s: serde_json::Value =
+            serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+        assert_eq!(s["failovers"]["orders"]["active"], "west", "{when}");
+        assert!(t.read("out/dev/connection.txt").contains("west"), "{when}");
+        t.run(&["status", "-e", "dev"]).code(0);
+        t.run(&[
+            "plan",
+            "-e",
+            "dev",
+            "--var",
+            "active_site=west",
+            "--detailed-exitcode",
+        ])
+        .code(0);
+        rows.push(format!(
+            "| SIGKILL at {when} | {writer} | status {code} | rerun {} |",
+            r.code
+        ));
+    }
+    println!("{}", rows.join("\n"));
+}

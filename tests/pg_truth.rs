@@ -267,3 +267,49 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
     }
     println!("{}", rows.join("\n"));
 }
+
+/// `replication.mode` is desired state on real servers: async -> sync sets
+/// synchronous_standby_names on the primary and waits for a sync standby; status shows it.
+#[test]
+fn changing_the_replication_mode_is_applied_to_the_servers() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &[]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let sync = |base: u16| {
+        rt().block_on(async {
+            let c = support::pg::sql("127.0.0.2", base).await;
+            let names: String = c
+                .query_one("SHOW synchronous_standby_names", &[])
+                .await
+                .unwrap()
+                .get(0);
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (names, n)
+        })
+    };
+    assert_eq!(sync(base), (String::new(), 0));
+    let to_sync = [&["--var", "replication_mode=sync"][..], &vars].concat();
+    t.run(&[&["plan", "--detailed-exitcode"][..], &to_sync].concat())
+        .code(2)
+        .stdout_has("will change its replication mode to sync")
+        .stdout_has("replication.mode changes from async to sync");
+    t.run(&[&["apply", "--auto-approve"][..], &to_sync].concat())
+        .code(0);
+    let (names, n) = sync(base);
+    assert!(names.contains("west"), "{names}");
+    assert_eq!(n, 1, "west is a synchronous standby");
+    t.run(&[&["status"][..], &to_sync].concat())
+        .code(0)
+        .stdout_has("(epoch 1, sync)");
+    t.run(&[&["plan", "--detailed-exitcode"][..], &to_sync].concat())
+        .code(0);
+}

@@ -263,7 +263,9 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
     assert_eq!(s["failovers"]["orders"]["active"], "east");
     t.run(&["status", "-e", "prod", "--var", &port])
         .stdout_has("monitor: not running");
+    // The old primary is dead: the switch completes with the checksums skipped (exit 5).
     t.run(&["approve", &file])
-        .code(0)
-        .stdout_has("Switched failover.orders: east -> west");
+        .code(5)
+        .stdout_has("Switched failover.orders: east -> west")
+        .stdout_has("checksums skipped: the old primary east is unreachable");
 }

@@ -109,7 +109,7 @@ impl Walker<'_> {
                         rec.active,
                         summary(&out.observed)
                     ));
-                } else {
+                } else if forced.is_none() {
                     self.failover_notes.push(format!(
                         "No member of failover.{name} accepts writes ({}). standby does not promote on its own: promote one with `standby failover {name} --to SITE`.",
                         summary(&out.observed)

@@ -45,14 +45,42 @@ fn state(t: &Test) -> serde_json::Value {
 }
 
 #[test]
-fn split_brain_after_a_failed_checksum_on_postgres() {
+fn a_missing_checksum_table_is_caught_before_anything_changes_on_postgres() {
     let (t, base, _servers) = cluster();
     let port = format!("base_port={base}");
-    // No public.orders: the checksum the group declares cannot be taken on the new primary.
+    // No public.orders: the checksum the group declares cannot be taken.
     let vars = args("dev", &port, &[]);
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
+    let switch = [
+        &["apply", "--var", "active_site=west", "--auto-approve"][..],
+        &vars,
+    ]
+    .concat();
+    t.run(&switch)
+        .code(1)
+        .stderr_has("cannot checksum public.orders on west")
+        .stderr_has("Nothing was changed");
     assert_eq!(writers(base), ["east"]);
+    assert_eq!(state(&t)["failovers"]["orders"]["active"], "east");
+}
+
+/// The table is dropped on the primary after the precheck (a before_fence hook); catch-up
+/// carries the drop to west, so its checksum fails after promotion. Before issue 11 this
+/// unfenced east and left two writable servers.
+#[test]
+fn split_brain_after_a_failed_checksum_on_postgres() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &[]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let hook = format!(
+        "  hook \"before_fence\" {{\n    command = [\"psql\", \"-h\", \"127.0.0.2\", \"-p\", \"{base}\", \"-U\", \"postgres\", \"-d\", \"postgres\", \"-c\", \"DROP TABLE orders\"]\n  }}\n\n  verify {{"
+    );
+    let hcl = t.read("main.hcl").replacen("  verify {", &hook, 1);
+    t.write("main.hcl", &hcl);
     let r = t.run(
         &[
             &["apply", "--var", "active_site=west", "--auto-approve"][..],
@@ -191,7 +219,11 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     let mut rows = Vec::new();
-    for when in ["before_fence", "after_promote", "after_switch"] {
+    for (when, expect) in [
+        ("before_fence", "east"),
+        ("after_promote", "west"),
+        ("after_switch", "west"),
+    ] {
         let (t, base, _servers) = cluster();
         let port = format!("base_port={base}");
         let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
@@ -238,7 +270,11 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
             .args(["-9", t.read("held.pid").trim()])
             .status();
         let after_kill = writers(base);
-        assert!(after_kill.len() <= 1, "{when}: split brain {after_kill:?}");
+        assert_eq!(
+            after_kill,
+            [expect],
+            "{when}: who takes writes after the kill"
+        );
         t.write("main.hcl", &original);
         let r = t.run(&switch);
         assert!(

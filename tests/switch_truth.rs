@@ -37,7 +37,7 @@ fn switch_west(t: &Test, env: &str) -> support::Run {
 }
 
 #[test]
-fn split_brain_when_the_checksum_table_is_missing_on_the_target() {
+fn a_missing_checksum_table_is_caught_before_anything_changes() {
     let t = Test::plan("quickstart");
     let hcl = t.read("failover.hcl").replace(
         "checksum = [\"main.orders\"]",
@@ -45,13 +45,38 @@ fn split_brain_when_the_checksum_table_is_missing_on_the_target() {
     );
     t.write("failover.hcl", &hcl);
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    switch_west(&t, "dev")
+        .code(1)
+        .stderr_has("cannot checksum main.missing on west")
+        .stderr_has("Nothing was changed");
+    assert_eq!(writable(&t), ["east"]);
+    assert_eq!(state(&t, "dev")["failovers"]["orders"]["active"], "east");
+}
+
+/// The data set disappears after the precheck (a hook drops it on the primary, and catch-up
+/// carries that to the target), so the checksum fails after promotion: the switch is done and
+/// recorded with the failure as a caveat, and the old primary stays fenced.
+#[test]
+fn split_brain_when_the_checksum_fails_after_promotion() {
+    let t = Test::plan("quickstart");
+    let drop = r#"  hook "before_fence" {
+    command = ["python3", "-c", "import sqlite3; c = sqlite3.connect('out/dev/east/orders.db'); c.execute('DROP TABLE orders'); c.commit()"]
+  }
+
+  verify {"#;
+    let hcl = t.read("failover.hcl").replacen("  verify {", drop, 1);
+    t.write("failover.hcl", &hcl);
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
     let r = switch_west(&t, "dev");
-    // The promotion happened: the switch is recorded, with the failed verification as a caveat.
     r.code(5)
         .stdout_has("Switched failover.orders: east -> west (epoch 2)")
-        .stdout_has("verification failed: cannot checksum main.missing on west")
+        .stdout_has("verification failed: cannot checksum main.orders on west")
+        .stderr_has("checksum: Done with a caveat")
         .stderr_lacks("unfenced east");
-    assert_eq!(writable(&t), ["west"], "exactly one member accepts writes");
+    // The table is gone, and SQLite fences are per-table triggers: ask the members' roles.
+    t.run(&["status", "-e", "dev"])
+        .stdout_has("west      primary")
+        .stdout_has("east      standby");
     let s = state(&t, "dev");
     assert_eq!(s["failovers"]["orders"]["active"], "west");
     assert_eq!(s["failovers"]["orders"]["epoch"], 2);
@@ -62,7 +87,7 @@ fn split_brain_when_the_checksum_table_is_missing_on_the_target() {
     t.run(&["status", "-e", "dev"])
         .code(0)
         .stdout_has("active:   west (epoch 2")
-        .stdout_has("east      standby");
+        .stdout_has("caveat:   verification failed");
     assert!(t.read("out/dev/connection.txt").contains("west"));
 }
 

@@ -108,10 +108,27 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
     } else {
         Duration::from_secs(10)
     };
-    let to_st = observe(r, &to_m, patience).await;
+    // A target that is down may still finish a promotion it was asked for: once the promote
+    // step started, only a target seen as a standby proves that nothing was promoted.
+    let promote_started = s.failed_step == "promote" || s.run.promoted;
+    let to_st = match observe(r, &to_m, patience).await {
+        Ok(t)
+            if t.role == Role::Down
+                || (promote_started && t.role != Role::Standby && t.role != Role::Primary) =>
+        {
+            Err(format!("it reports {} ({})", t.role, t.detail))
+        }
+        other => other,
+    };
     let from_st = observe(r, &from_m, patience).await;
     let to = &sw.to;
     match (&to_st, &from_st) {
+        (Ok(t), _) if t.role == Role::Primary && t.epoch > sw.epoch => {
+            out.messages.push(format!(
+                "failover.{g}: {to} is primary at epoch {}, newer than this switch's {}: another actor promoted it. Nothing is undone or recorded here; the next plan records what the members are.",
+                t.epoch, sw.epoch
+            ));
+        }
         (Ok(t), Ok(f)) if t.role == Role::Primary && f.role == Role::Primary => {
             out.messages.push(format!(
                 "failover.{g}: SPLIT BRAIN: both {from} (epoch {}) and {to} (epoch {}) accept writes. standby changed nothing more. Decide which one holds the data, then run `standby failover {g} --to SITE` to fence the other.",
@@ -160,8 +177,12 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
                 ));
             }
         }
-        (Ok(_), _) => out.messages.push(format!(
-            "failover.{g}: {from} does not answer and {to} was not promoted: the group has no writable member. Run `standby failover {g} --to {to}` to promote it."
+        (Ok(_), Ok(f)) => out.messages.push(format!(
+            "failover.{g}: {from} is {} and {to} was not promoted: the group has no writable member. Run `standby plan` to see what the members are, then `standby failover {g} --to {to}` to promote it.",
+            f.role
+        )),
+        (Ok(_), Err(e)) => out.messages.push(format!(
+            "failover.{g}: {from} does not answer ({e}) and {to} was not promoted: the group has no writable member. Run `standby failover {g} --to {to}` to promote it."
         )),
     }
     out

@@ -169,7 +169,9 @@ pub async fn apply(
                 w.finish(i, &mut ready);
                 continue;
             }
-            if opts.stop.load(Ordering::SeqCst) {
+            // Ctrl-C stops new actions, but a switch past its fence runs to its record:
+            // stopping between fence and promotion would leave no writable member.
+            if opts.stop.load(Ordering::SeqCst) && !w.in_flight_switch(i) {
                 w.report.interrupted = true;
                 w.status[i as usize] = Status::Skipped;
                 if let Some(c) = w.change_of(i).filter(|c| c.action != Action::NoOp) {
@@ -342,6 +344,26 @@ impl Walk<'_> {
             .and_then(|c| self.plan.changes.get(c as usize))
     }
 
+    /// Whether node `i` belongs to a switch whose fence already ran: one of its steps, or a
+    /// traffic resource it repoints.
+    fn in_flight_switch(&self, i: u32) -> bool {
+        let past_fence = |g: &str| {
+            self.runs
+                .get(g)
+                .is_some_and(|r| r.steps.iter().any(|s| s.step == "fence"))
+        };
+        if let Some((group, _)) = self.step_of(i) {
+            return past_fence(&group);
+        }
+        self.change_of(i).is_some_and(|c| {
+            let addr = c.addr.to_string();
+            self.plan
+                .switches
+                .iter()
+                .any(|sw| sw.traffic.contains(&addr) && past_fence(&sw.group))
+        })
+    }
+
     fn step_of(&self, i: u32) -> Option<(String, crate::plan::StepKind)> {
         match &self.plan.nodes[i as usize].key {
             NodeKey::Step { group, step } => Some((group.clone(), step.clone())),
@@ -410,15 +432,6 @@ impl Walk<'_> {
             // caveat of a switch that happened, and the remaining steps still run.
             Err(StepError::Failed(f)) if promoted => {
                 let caveat = format!("{step} failed after promotion: {}: {}", f.summary, f.detail);
-                emit(
-                    opts,
-                    ApplyEvent::Finished {
-                        addr: label.clone(),
-                        action: Action::Update,
-                        elapsed,
-                        error: Some(format!("{caveat} (the switch goes on)")),
-                    },
-                );
                 Ok(StepOutcome {
                     detail: caveat.clone(),
                     caveats: vec![caveat],
@@ -429,36 +442,15 @@ impl Walk<'_> {
         };
         match r {
             Ok(o) => {
-                let run = self
-                    .runs
+                // Shown on the step's line too, not only in the final list.
+                let caveat =
+                    (!o.caveats.is_empty()).then(|| format!("caveat: {}", o.caveats.join("; ")));
+                self.runs
                     .entry(group.to_string())
-                    .or_insert_with(SwitchRun::new);
-                run.absorb(step, elapsed, o);
+                    .or_insert_with(SwitchRun::new)
+                    .absorb(step, elapsed, o);
                 if *step == crate::plan::StepKind::Record {
-                    if let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) {
-                        let rec = run.record(sw, state.failovers.get(group), &self.root);
-                        entries.push(JournalEntry::Failover(group.to_string(), rec));
-                        self.recorded_groups.insert(group.to_string());
-                        self.report
-                            .caveats
-                            .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
-                        self.report.switched.push(match &sw.from {
-                            Some(f) if *f != sw.to => format!(
-                                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
-                                sw.to,
-                                sw.epoch,
-                                run.started.elapsed().as_secs_f64(),
-                                match run.caveats.len() {
-                                    0 => String::new(),
-                                    n => format!(", with {n} caveat(s) listed below"),
-                                }
-                            ),
-                            _ => format!(
-                                "failover.{group}: {} is primary (epoch {})",
-                                sw.to, sw.epoch
-                            ),
-                        });
-                    }
+                    self.record_switch(group, state, entries);
                 }
                 self.status[i as usize] = Status::Done;
                 self.report
@@ -470,7 +462,7 @@ impl Walk<'_> {
                         addr: label,
                         action: Action::Update,
                         elapsed,
-                        error: None,
+                        error: caveat,
                     },
                 );
             }
@@ -506,6 +498,38 @@ impl Walk<'_> {
                 self.skip_dependents(i, &label);
             }
         }
+    }
+
+    /// The record step: the group's state record, its caveats and its summary line.
+    fn record_switch(&mut self, group: &str, state: &State, entries: &mut Vec<JournalEntry>) {
+        let (Some(sw), Some(run)) = (
+            self.plan.switches.iter().find(|s| s.group == group),
+            self.runs.get(group),
+        ) else {
+            return;
+        };
+        let rec = run.record(sw, state.failovers.get(group), &self.root);
+        entries.push(JournalEntry::Failover(group.to_string(), rec));
+        self.recorded_groups.insert(group.to_string());
+        self.report
+            .caveats
+            .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
+        self.report.switched.push(match &sw.from {
+            Some(f) if *f != sw.to => format!(
+                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
+                sw.to,
+                sw.epoch,
+                run.started.elapsed().as_secs_f64(),
+                match run.caveats.len() {
+                    0 => String::new(),
+                    n => format!(", with {n} caveat(s) listed below"),
+                }
+            ),
+            _ => format!(
+                "failover.{group}: {} is primary (epoch {})",
+                sw.to, sw.epoch
+            ),
+        });
     }
 
     /// After a failed switch: read the members and act on what they are (see `compensate`).

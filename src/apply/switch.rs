@@ -319,6 +319,21 @@ impl StepCtx {
                         format!("status: {} {}", st.role, st.detail),
                     ));
                 }
+                // A checksum that cannot be taken is a mistake in the topology: find it while
+                // nothing has changed, not after the point of no return. (Not in an
+                // emergency: a failover must not wait on verification.)
+                if !emergency && !self.plan.checksum.is_empty() {
+                    if let Err(e) = r.checksum(&to, &self.plan.checksum).await {
+                        return Err(self.fail(
+                            &format!(
+                                "cannot checksum {} on {}",
+                                self.plan.checksum.join(", "),
+                                self.plan.to
+                            ),
+                            format!("{}: {}. Nothing was changed. Fix verify.checksum, or create the data set on the primary so that it replicates.", e.summary, e.detail),
+                        ));
+                    }
+                }
                 let beyond = self.plan.max_lag_bytes.is_some_and(|m| st.lag_bytes > m);
                 if beyond && !self.accept_data_loss {
                     return Err(self.fail(
@@ -522,7 +537,8 @@ impl StepCtx {
                     // a lost connection): the member decides, not the error.
                     let st = r.status(&to, None).await;
                     match st {
-                        Ok(st) if st.role == Role::Primary => {
+                        // Promoted by this run (a newer epoch would be another actor's).
+                        Ok(st) if st.role == Role::Primary && st.epoch <= self.plan.epoch => {
                             out.caveats.push(format!(
                                 "promote reported an error ({}: {}), but {} is primary (epoch {})",
                                 e.summary, e.detail, self.plan.to, st.epoch

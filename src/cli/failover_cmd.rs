@@ -85,6 +85,10 @@ fn verdict_lines(
             println!("  !! SPLIT BRAIN: {} accept writes. Run `standby plan -e {env}`: it fences the stale member when the record proves which holds the data, and otherwise says how to choose (`standby failover {group} --to SITE -e {env}`).", describe_split(&w));
             1
         }
+        Verdict::Stale { site, epoch } => {
+            println!("  !! {site} accepts writes at epoch {epoch}, older than the recorded {} at epoch {}, which cannot be read: a deposed primary that was never fenced. Bring {} back, or make {site} primary deliberately with `standby failover {group} --to {site} -e {env}`.", f.active, f.epoch, f.active);
+            1
+        }
         Verdict::NoPrimary => {
             println!("  !! no member accepts writes. Promote one with `standby failover {group} --to SITE -e {env}`.");
             1

@@ -481,6 +481,10 @@ fn execute(
             "\nRefresh complete: {} change(s) made outside standby are now recorded in the state.",
             plan.drift.len()
         );
+    } else if !report.awaiting_approval.is_empty() {
+        println!(
+            "\n{verb} stopped at an approval gate. Resources: {add} added, {change} changed, {destroy} destroyed."
+        );
     } else {
         println!(
             "\n{verb} complete! Resources: {add} added, {change} changed, {destroy} destroyed."
@@ -497,6 +501,16 @@ fn execute(
             println!("{k} = {v}");
         }
     }
+    if !report.caveats.is_empty() {
+        println!("\nThe switch completed with caveats:");
+        for c in &report.caveats {
+            println!("  ! {c}");
+        }
+        if !failed && report.awaiting_approval.is_empty() {
+            println!("Exit code 5: check each caveat before trusting the new primary.");
+            return Ok(5);
+        }
+    }
     if !failed && !report.awaiting_approval.is_empty() {
         println!(
             "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or an approval file line `GROUP {}`) and run apply again.",
@@ -505,16 +519,6 @@ fn execute(
             plan_hash(plan)
         );
         return Ok(4);
-    }
-    if !report.caveats.is_empty() {
-        println!("\nThe switch completed with caveats:");
-        for c in &report.caveats {
-            println!("  ! {c}");
-        }
-        if !failed {
-            println!("Exit code 5: check each caveat before trusting the new primary.");
-            return Ok(5);
-        }
     }
     Ok(i32::from(failed))
 }

@@ -54,6 +54,7 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                         bar.set_position(done as u64);
                         let line = match &error {
                             None => format!("{addr}: {} after {:.1}s [{done}/{total}]", if addr.starts_with("failover.") { "Done" } else { verb(action).1 }, elapsed.as_secs_f64()),
+                            Some(e) if e.starts_with("caveat: ") => format!("{addr}: Done with a caveat after {:.1}s [{done}/{total}]: {}", elapsed.as_secs_f64(), &e["caveat: ".len()..]),
                             Some(e) => format!("{addr}: FAILED after {:.1}s [{done}/{total}]: {e}", elapsed.as_secs_f64()),
                         };
                         if tty { bar.println(line) } else { eprintln!("{line}") }

@@ -118,18 +118,24 @@ impl Walker<'_> {
             }
             (None, None) => st.active.clone(),
         };
-        // A refresh records what is; it never switches, whatever the topology asks for.
+        // A refresh records what is; it never switches, whatever the topology asks for. What
+        // the members are is part of what is: an unrecorded switch is recorded.
+        if self.opts.mode == super::PlanMode::RefreshOnly {
+            self.refresh_members(name, &rc);
+        }
         let target = match &recorded {
             Some(r) if self.opts.mode == super::PlanMode::RefreshOnly => r.active.clone(),
             _ => target,
         };
-        let from = rc
-            .split_from
-            .clone()
-            .or_else(|| recorded.as_ref().map(|r| r.active.clone()));
         if rc.moved_from.is_some() && forced.is_none() {
             if st.active == target {
-                clear_override = recorded.as_ref().is_some_and(|r| r.override_.is_some());
+                // The record's own override, not the reconciled one: a switchover killed
+                // after promotion must not leave the override it meant to replace.
+                clear_override = self
+                    .state
+                    .failovers
+                    .get(name)
+                    .is_some_and(|r| r.override_.is_some());
             } else {
                 set_override = recorded
                     .as_ref()
@@ -147,6 +153,10 @@ impl Walker<'_> {
         let kind = match &recorded {
             _ if self.opts.mode == super::PlanMode::RefreshOnly => None,
             None => Some(SwitchKind::Initial),
+            // Members that do not follow the primary are rejoined before they are repaired.
+            Some(r) if !rc.reprotect.is_empty() && r.active == target && forced.is_none() => {
+                Some(SwitchKind::Reconcile)
+            }
             // The recorded primary was fenced and nobody promoted: set the roles up again.
             Some(r) if rc.unfence && r.active == target => Some(SwitchKind::Resync),
             // Two writable members, and the record proves which is stale: fence it.
@@ -174,6 +184,17 @@ impl Walker<'_> {
             Some(_) if clear_override => Some(SwitchKind::RecordOnly),
             Some(_) => None,
         };
+        // Who is fenced or replaced: the stale writer of a split brain, the member the state
+        // named when a reconcile adopts another, else the recorded primary.
+        let from = rc
+            .split_from
+            .clone()
+            .or_else(|| {
+                rc.moved_from
+                    .clone()
+                    .filter(|_| kind == Some(SwitchKind::Reconcile))
+            })
+            .or_else(|| recorded.as_ref().map(|r| r.active.clone()));
         // A member's epoch wins over the record's, and a promotion goes above any epoch
         // claimed elsewhere too: an epoch is never claimed twice.
         let base = recorded
@@ -335,6 +356,13 @@ impl Walker<'_> {
                 "switch_split_brain",
                 format!(
                     "SPLIT BRAIN: {stale} accepts writes at an older epoch than {target} (epoch {epoch}), which the state records as primary: fence {stale} and rejoin it as a standby"
+                ),
+            ),
+            (SwitchKind::Reconcile, _) if rc.moved_from.is_none() => Reason::new(
+                "switch_reprotect",
+                format!(
+                    "{} not following {target}: re-protect rejoins them as standbys before anything repairs them",
+                    rc.reprotect.join(", ")
                 ),
             ),
             (SwitchKind::Reconcile, _) => Reason::new(
@@ -525,12 +553,13 @@ impl Walker<'_> {
             }) else {
                 continue;
             };
-            let Some(&verify) = self.node_index(&NodeKey::Step {
-                group: group.clone(),
-                step: StepKind::Verify,
-            }) else {
-                continue;
-            };
+            // A reconcile has no verify step, but its traffic still moves.
+            let verify = self
+                .node_index(&NodeKey::Step {
+                    group: group.clone(),
+                    step: StepKind::Verify,
+                })
+                .copied();
             let traffic = self.traffic_of(fnode);
             let mut names = Vec::new();
             for t in traffic {
@@ -542,8 +571,10 @@ impl Walker<'_> {
                         names.push(c.addr.to_string());
                     }
                 }
-                if !self.nodes[verify as usize].deps.contains(&t) {
-                    self.nodes[verify as usize].deps.push(t);
+                if let Some(v) = verify {
+                    if !self.nodes[v as usize].deps.contains(&t) {
+                        self.nodes[v as usize].deps.push(t);
+                    }
                 }
             }
             names.sort();

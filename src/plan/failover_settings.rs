@@ -176,7 +176,6 @@ impl Walker<'_> {
                         let inst = AbsInstance { resource: AbsResource { module: ModuleInstance::root(), resource: addr }, key: None };
                         if let Some((other, _)) = self.failover_members.iter().find(|(_, ms)| ms.values().any(|m| *m == inst)) {
                             self.diags.push(Diagnostic::at(Span::new(a.expr.file, hcl_edit::Span::span(v.expr())), format!("{inst} is already a member of failover.{other}"), "A database can follow only one primary: two groups would fence, promote and rejoin it independently, and each would believe its own epoch. Give each group its own members."));
-                            continue;
                         }
                         deps.push(NodeKey::Instance { addr: inst.clone() });
                         members.insert(site, MemberRef { addr: inst, provider });

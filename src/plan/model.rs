@@ -476,6 +476,10 @@ pub struct Plan {
     /// Changes made outside standby, found by refresh.
     #[serde(default)]
     pub drift: Vec<ResourceChange>,
+    /// Failover groups whose members contradict the state (a switch that completed without
+    /// its record), found by a refresh-only plan, which records what the members are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_drift: Vec<String>,
     /// The execution graph.
     pub nodes: Vec<ExecNode>,
     /// Root outputs.
@@ -510,7 +514,8 @@ impl Plan {
                 .outputs
                 .values()
                 .any(|o| o.before.as_ref().is_none_or(|b| !b.same_as(&o.after)))
-            || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+            || (self.mode == PlanMode::RefreshOnly
+                && (!self.drift.is_empty() || !self.member_drift.is_empty()))
             || !self.switches.is_empty()
     }
 

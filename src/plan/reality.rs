@@ -40,6 +40,14 @@ pub enum Verdict {
         /// Its epoch.
         epoch: u64,
     },
+    /// Exactly one member accepts writes, not the recorded one, at an epoch no newer than the
+    /// record's: a deposed primary that was never fenced, while the recorded one is unreadable.
+    Stale {
+        /// The stale writer's site.
+        site: String,
+        /// Its epoch.
+        epoch: u64,
+    },
     /// Several members accept writes: `(site, epoch)` each.
     SplitBrain(Vec<(String, u64)>),
     /// No member accepts writes.
@@ -96,9 +104,14 @@ pub fn judge(active: &str, epoch: u64, observed: &[Observed]) -> Verdict {
     match writable.as_slice() {
         [] => Verdict::NoPrimary,
         [(site, e)] if site == active && *e <= epoch => Verdict::Agrees,
-        [(site, e)] => Verdict::Moved {
+        // A promotion always raises the epoch: only a newer one proves a switch happened.
+        [(site, e)] if site == active || *e > epoch => Verdict::Moved {
             primary: site.clone(),
-            epoch: (*e).max(if site == active { epoch } else { 0 }),
+            epoch: *e,
+        },
+        [(site, e)] => Verdict::Stale {
+            site: site.clone(),
+            epoch: *e,
         },
         _ => Verdict::SplitBrain(writable),
     }
@@ -193,6 +206,15 @@ mod tests {
             1,
             &[down, obs("west", Standby, 0)],
             Verdict::NoPrimary,
+        );
+        check(
+            "west",
+            2,
+            &[obs("east", Primary, 0), obs("west", Down, 0)],
+            Verdict::Stale {
+                site: "east".into(),
+                epoch: 0,
+            },
         );
     }
 }

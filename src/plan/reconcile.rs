@@ -25,6 +25,9 @@ pub(crate) struct Reconciled {
     /// In a split brain that an operator resolves with a forced switch: the other writable
     /// member, which the switch fences.
     pub split_from: Option<String>,
+    /// Members that are not following the primary and that the plan wanted to repair: the
+    /// repair waits, and re-protect rejoins them first.
+    pub reprotect: Vec<String>,
     /// The recorded primary is fenced and nothing was promoted (a switch killed between
     /// fence and promotion): setting the roles up again lifts the fence.
     pub unfence: bool,
@@ -54,6 +57,30 @@ fn provable(rec: &FailoverState, writable: &[(String, u64)]) -> Option<String> {
 }
 
 impl Walker<'_> {
+    /// Holds back the planned change of a member that is not positively a standby: repairing
+    /// it as it is (starting a stopped server) could start a second primary, so re-protect
+    /// rejoins it as a standby first and the next plan repairs what is left. True if a change
+    /// was held back.
+    fn hold_back(&mut self, st: &Settings, site: &str, why: &str) -> bool {
+        let Some(m) = st.members.get(site) else {
+            return false;
+        };
+        let Some(c) = self
+            .changes
+            .iter_mut()
+            .find(|c| c.addr == m.addr && c.action != Action::NoOp)
+        else {
+            return false;
+        };
+        c.action = Action::NoOp;
+        c.after = c.before.clone();
+        c.reason = Some(Reason::new(
+            "held_back_for_reprotect",
+            format!("held back: {why}; repairing it as it is could start a second primary, so re-protect rejoins it as a standby first"),
+        ));
+        true
+    }
+
     /// Reads the members of group `name` and returns the record to plan from; `None` when the
     /// group must not be planned (an error was reported).
     pub(super) async fn reconcile(
@@ -70,11 +97,12 @@ impl Walker<'_> {
             moved_from: None,
             split_from: None,
             unfence: false,
+            reprotect: Vec::new(),
             observed: Vec::new(),
         };
         // Even with --refresh=false: a role read is cheap, and planning a switch from a stale
         // record is what makes a second primary.
-        let wanted = self.opts.phase == Phase::Plan && self.opts.mode == super::PlanMode::Normal;
+        let wanted = self.opts.phase == Phase::Plan && self.opts.mode != super::PlanMode::Destroy;
         let Some(rec) = out.recorded.clone().filter(|_| wanted) else {
             return Some(out);
         };
@@ -94,13 +122,31 @@ impl Walker<'_> {
         out.observed = reality::observe(self.registry, &known, &st.member_values, patience).await;
         out.member_epoch = reality::max_epoch(&out.observed);
         match reality::judge(&rec.active, rec.epoch, &out.observed) {
-            Verdict::Agrees => {}
+            Verdict::Agrees => self.reprotect_strays(name, st, &mut out, &rec),
+            Verdict::Stale { site, epoch } if forced.is_none() => {
+                self.diags.push(Diagnostic::at(
+                    fo.span.clone(),
+                    format!("failover.{name}: {site} accepts writes at epoch {epoch}, but the state records {} as primary at epoch {}", rec.active, rec.epoch),
+                    format!(
+                        "{site} looks like a deposed primary that was never fenced, and {} cannot be read, so standby cannot tell which holds the data and plans nothing for this group. Bring {} back (the next plan then fences {site}), or make {site} primary deliberately with `standby failover {name} --to {site} -e {env}`. Members: {}.",
+                        rec.active, rec.active, summary(&out.observed), env = self.opts.env
+                    ),
+                ));
+                return None;
+            }
+            Verdict::Stale { .. } => {}
             Verdict::NoPrimary => {
-                let fenced = out.observed.iter().any(|o| {
-                    o.site == rec.active
-                        && o.status
-                            .as_ref()
-                            .is_ok_and(|s| s.role == standby_provider_sdk::Role::Fenced)
+                use standby_provider_sdk::Role;
+                let role = |o: &Observed| o.status.as_ref().ok().map(|s| s.role);
+                // Unfence only when every other member is provably a standby: an unreadable
+                // one may have been promoted.
+                let fenced = out.observed.iter().all(|o| {
+                    role(o)
+                        == Some(if o.site == rec.active {
+                            Role::Fenced
+                        } else {
+                            Role::Standby
+                        })
                 });
                 if fenced && forced.is_none() {
                     out.unfence = true;
@@ -159,6 +205,7 @@ impl Walker<'_> {
             Verdict::Moved { primary, epoch } if primary == rec.active => {
                 // Only the epoch moved on: it wins, so the next switch never reuses it.
                 out.member_epoch = out.member_epoch.max(epoch);
+                self.reprotect_strays(name, st, &mut out, &rec);
             }
             Verdict::Moved { primary, epoch } => {
                 self.adopt(name, st, &mut out, &rec, &primary, epoch);
@@ -192,22 +239,12 @@ impl Walker<'_> {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
         });
-        for (site, m) in &st.members {
-            if site == primary {
-                continue;
-            }
-            if let Some(c) = self
-                .changes
-                .iter_mut()
-                .find(|c| c.addr == m.addr && c.action != Action::NoOp)
-            {
-                c.action = Action::NoOp;
-                c.after = c.before.clone();
-                c.reason = Some(Reason::new(
-                    "held_back_for_reprotect",
-                    format!("held back: {site} was primary before {primary} was promoted; repairing it as it is could start a second primary, so re-protect rejoins it as a standby first"),
-                ));
-            }
+        for site in st.members.keys().filter(|s| *s != primary) {
+            self.hold_back(
+                st,
+                site,
+                &format!("{site} was primary before {primary} was promoted"),
+            );
         }
         out.moved_from = Some(rec.active.clone());
         out.recorded = Some(r);
@@ -215,5 +252,75 @@ impl Walker<'_> {
             "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). The plan records what the members are and re-protects the others.",
             rec.active, rec.epoch, summary(&out.observed)
         ));
+    }
+
+    /// With the primary where the record says, members that are not standbys (a deposed
+    /// primary that is down, fenced, or writable) are never repaired as they are.
+    fn reprotect_strays(
+        &mut self,
+        name: &str,
+        st: &Settings,
+        out: &mut Reconciled,
+        rec: &FailoverState,
+    ) {
+        let strays: Vec<(String, String)> = out
+            .observed
+            .iter()
+            .filter(|o| o.site != rec.active)
+            .filter_map(|o| match &o.status {
+                Ok(s) if s.role == standby_provider_sdk::Role::Standby => None,
+                Ok(s) => Some((o.site.clone(), s.role.to_string())),
+                Err(e) => Some((o.site.clone(), format!("unknown: {e}"))),
+            })
+            .collect();
+        for (site, role) in strays {
+            let held = self.hold_back(
+                st,
+                &site,
+                &format!("{site} is not following {} ({role})", rec.active),
+            );
+            // A reachable member that is not a standby (left fenced by an interrupted switch)
+            // is re-protected too; one that does not answer waits until it does.
+            let reachable = role == standby_provider_sdk::Role::Fenced.to_string();
+            if held || reachable {
+                self.failover_notes.push(format!(
+                    "failover.{name}: {site} is not following {} ({role}); re-protect rejoins it as a standby{}.",
+                    rec.active,
+                    if held { " before its repair" } else { "" }
+                ));
+                out.reprotect.push(site);
+            }
+        }
+    }
+
+    /// A refresh-only plan records an adopted switch in the refreshed state, with a history
+    /// entry, so `standby refresh` and the nightly drift check see it.
+    pub(super) fn refresh_members(&mut self, name: &str, rc: &Reconciled) {
+        let (Some(r), Some(old)) = (&rc.recorded, &rc.moved_from) else {
+            return;
+        };
+        let mut r = r.clone();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        r.history.push(crate::state::SwitchRecord {
+            kind: "reconcile".into(),
+            from: Some(old.clone()),
+            to: r.active.clone(),
+            epoch: r.epoch,
+            by: crate::state::LockInfo::new("refresh").who,
+            started: now,
+            seconds: 0.0,
+            git_commit: None,
+            steps: Vec::new(),
+            verification: Default::default(),
+            notes: vec!["recorded by a refresh from what the members are".into()],
+            caveats: vec![format!("{old} was not re-protected: run `standby apply`")],
+        });
+        self.member_drift.push(format!(
+            "failover.{name}: the members say {} is primary at epoch {}; the state said {old}.",
+            r.active, r.epoch
+        ));
+        self.refreshed.failovers.insert(name.to_string(), r);
     }
 }

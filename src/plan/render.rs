@@ -65,6 +65,13 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "Applying this refresh-only plan records these changes in the state; it changes nothing else.\n");
         }
     }
+    for m in &plan.member_drift {
+        let _ = writeln!(
+            out,
+            "{} {m}\nApplying this refresh-only plan records it in the state.\n",
+            p.bold("Note: the failover members have changed outside the state:")
+        );
+    }
     let mut changes: Vec<&ResourceChange> = plan
         .changes
         .iter()
@@ -80,7 +87,9 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "{} {n}\n", p.bold("Note:"));
     }
     if changes.is_empty() && output_changes.is_empty() && plan.switches.is_empty() {
-        if plan.drift.is_empty() || plan.mode != PlanMode::RefreshOnly {
+        if (plan.drift.is_empty() && plan.member_drift.is_empty())
+            || plan.mode != PlanMode::RefreshOnly
+        {
             let _ = writeln!(
                 out,
                 "{} Your infrastructure matches the configuration.",

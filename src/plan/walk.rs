@@ -64,6 +64,7 @@ pub(crate) struct Walker<'a> {
     pub(super) expansions: Vec<ExpansionRecord>,
     pub(super) switches: Vec<super::model::SwitchPlan>,
     pub(super) failover_notes: Vec<String>,
+    pub(super) member_drift: Vec<String>,
     pub(super) failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
     pub(super) groups: BTreeMap<String, super::model::GroupSummary>,
 }
@@ -99,6 +100,7 @@ pub async fn plan(
         expansions: Vec::new(),
         switches: Vec::new(),
         failover_notes: Vec::new(),
+        member_drift: Vec::new(),
         failover_members: BTreeMap::new(),
         groups: BTreeMap::new(),
     };
@@ -179,6 +181,7 @@ pub async fn plan(
         provider_configs: w.provider_configs,
         changes: w.changes,
         drift: w.drift,
+        member_drift: w.member_drift,
         nodes: w.nodes,
         outputs,
         expansions: w.expansions,

@@ -170,6 +170,19 @@ impl Replication for Replica {
         member: &Member,
         primary: Option<&Member>,
     ) -> Result<MemberStatus, ProviderError> {
+        // Like PostgreSQL's provider: an unreachable member is reported down, not an error.
+        if self.down.lock().expect("down").contains(&member.site) {
+            return Ok(MemberStatus {
+                role: Role::Down,
+                healthy: false,
+                position: 0,
+                lag_bytes: 0,
+                lag_seconds: 0.0,
+                in_sync: false,
+                epoch: 0,
+                detail: "connection refused".into(),
+            });
+        }
         self.check("status", &member.site)?;
         let role = self.role(&member.site).unwrap_or(Role::Primary);
         let lag = if primary.is_some() && role == Role::Standby {
@@ -305,6 +318,10 @@ impl Replication for Replica {
         datasets: &[String],
     ) -> Result<Checksums, ProviderError> {
         self.check("checksum_error", &member.site)?;
+        if self.role(&member.site) == Some(Role::Primary) {
+            // Only once the target is primary: past the precheck's checksum.
+            self.check("checksum_promoted", &member.site)?;
+        }
         let fail = self.fail_on.lock().expect("fail").as_deref() == Some("checksum");
         self.note(format!("checksum {}", member.site));
         Ok(datasets

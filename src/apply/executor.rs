@@ -11,7 +11,7 @@ use crate::plan::instance::{instance_config, InstanceCtx};
 use crate::plan::values::{NodeScope, Values};
 use crate::plan::{Action, NodeKey, Plan, PlanMode};
 use crate::registry::Registry;
-use crate::state::{InstanceState, JournalEntry, OutputState, State, StateStore};
+use crate::state::{InstanceState, JournalEntry, State, StateStore};
 use standby_provider_sdk::{ConfigureRequest, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub(super) enum Status {
     Waiting,
     Running,
     Done,
@@ -27,27 +27,27 @@ enum Status {
     Skipped,
 }
 
-struct Walk<'a> {
-    config: &'a Config,
-    registry: &'a Registry,
-    plan: &'a Plan,
-    values: Values,
-    status: Vec<Status>,
-    remaining: Vec<usize>,
-    dependents: Vec<Vec<u32>>,
+pub(super) struct Walk<'a> {
+    pub(super) config: &'a Config,
+    pub(super) registry: &'a Registry,
+    pub(super) plan: &'a Plan,
+    pub(super) values: Values,
+    pub(super) status: Vec<Status>,
+    pub(super) remaining: Vec<usize>,
+    pub(super) dependents: Vec<Vec<u32>>,
     /// For a skipped node, the failed address that caused it.
-    culprit: Vec<Option<String>>,
-    report: ApplyReport,
-    runs: BTreeMap<String, SwitchRun>,
+    pub(super) culprit: Vec<Option<String>>,
+    pub(super) report: ApplyReport,
+    pub(super) runs: BTreeMap<String, SwitchRun>,
     /// Members' attributes as recorded before this apply, for members the plan leaves alone
     /// (such as an old primary that is gone during an emergency failover).
-    recorded_members: BTreeMap<AbsInstance, Value>,
-    failed_groups: std::collections::BTreeSet<String>,
+    pub(super) recorded_members: BTreeMap<AbsInstance, Value>,
+    pub(super) failed_groups: std::collections::BTreeSet<String>,
     /// The step at which each failed group stopped.
-    failed_steps: BTreeMap<String, String>,
+    pub(super) failed_steps: BTreeMap<String, String>,
     /// Groups whose switch record was written (by the record step or by compensation).
-    recorded_groups: std::collections::BTreeSet<String>,
-    root: std::path::PathBuf,
+    pub(super) recorded_groups: std::collections::BTreeSet<String>,
+    pub(super) root: std::path::PathBuf,
 }
 
 /// What a spawned task produced.
@@ -284,7 +284,7 @@ pub async fn apply(
     }
     let entries = w.compensate(registry, &state).await;
     if !entries.is_empty() {
-        store.append(&base.0, base.1, &entries)?;
+        tokio::task::block_in_place(|| store.append(&base.0, base.1, &entries))?;
         for e in &entries {
             e.apply_to(&mut state);
         }
@@ -318,7 +318,7 @@ pub async fn apply(
     Ok(w.report)
 }
 
-fn emit(opts: &ApplyOptions, e: ApplyEvent) {
+pub(super) fn emit(opts: &ApplyOptions, e: ApplyEvent) {
     if let Some(tx) = &opts.events {
         let _ = tx.send(e);
     }
@@ -338,269 +338,18 @@ fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
 }
 
 impl Walk<'_> {
-    fn change_of(&self, i: u32) -> Option<&crate::plan::ResourceChange> {
+    pub(super) fn change_of(&self, i: u32) -> Option<&crate::plan::ResourceChange> {
         self.plan.nodes[i as usize]
             .change
             .and_then(|c| self.plan.changes.get(c as usize))
     }
 
-    /// Whether node `i` belongs to a switch whose fence already ran: one of its steps, or a
-    /// traffic resource it repoints.
-    fn in_flight_switch(&self, i: u32) -> bool {
-        let past_fence = |g: &str| {
-            self.runs
-                .get(g)
-                .is_some_and(|r| r.steps.iter().any(|s| s.step == "fence"))
-        };
-        if let Some((group, _)) = self.step_of(i) {
-            return past_fence(&group);
-        }
-        self.change_of(i).is_some_and(|c| {
-            let addr = c.addr.to_string();
-            self.plan
-                .switches
-                .iter()
-                .any(|sw| sw.traffic.contains(&addr) && past_fence(&sw.group))
-        })
-    }
-
-    fn step_of(&self, i: u32) -> Option<(String, crate::plan::StepKind)> {
-        match &self.plan.nodes[i as usize].key {
-            NodeKey::Step { group, step } => Some((group.clone(), step.clone())),
-            _ => None,
-        }
-    }
-
-    fn needs_provider(&self, i: u32) -> bool {
+    pub(super) fn needs_provider(&self, i: u32) -> bool {
         self.change_of(i).is_some_and(|c| c.action != Action::NoOp)
             || matches!(self.plan.nodes[i as usize].key, NodeKey::Step { .. })
     }
 
-    /// The group's value for traffic resources, with member attributes as applied.
-    fn refresh_failover(&mut self, name: &str) {
-        let Some(mut v) = self.values.failovers.get(name).cloned() else {
-            return;
-        };
-        let Some(members) = self.plan.failover_members.get(name) else {
-            return;
-        };
-        let current: BTreeMap<String, Value> = members
-            .iter()
-            .map(|(site, a)| {
-                (
-                    site.clone(),
-                    self.values
-                        .resources
-                        .get(&a.resource)
-                        .and_then(|rv| rv.instances.get(&a.key))
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        if let Value::Map(m) = &mut v {
-            let active = m
-                .get("active")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            m.insert(
-                "active_member".into(),
-                current.get(&active).cloned().unwrap_or(Value::Null),
-            );
-            m.insert("members".into(), Value::Map(current));
-        }
-        self.values.failovers.insert(name.to_string(), v);
-    }
-
-    #[allow(clippy::too_many_arguments)] // The pieces of one completion; a struct would only rename them.
-    fn step_done(
-        &mut self,
-        i: u32,
-        group: &str,
-        step: &crate::plan::StepKind,
-        elapsed: Duration,
-        r: Result<StepOutcome, StepError>,
-        opts: &ApplyOptions,
-        state: &State,
-        entries: &mut Vec<JournalEntry>,
-    ) {
-        let label = format!("failover.{group}: {step}");
-        let promoted = self.runs.get(group).is_some_and(|r| r.promoted);
-        let r = match r {
-            // Past the point of no return nothing is undone: a later step's failure is a
-            // caveat of a switch that happened, and the remaining steps still run.
-            Err(StepError::Failed(f)) if promoted => {
-                let caveat = format!("{step} failed after promotion: {}: {}", f.summary, f.detail);
-                Ok(StepOutcome {
-                    detail: caveat.clone(),
-                    caveats: vec![caveat],
-                    ..StepOutcome::default()
-                })
-            }
-            other => other,
-        };
-        match r {
-            Ok(o) => {
-                // Shown on the step's line too, not only in the final list.
-                let caveat =
-                    (!o.caveats.is_empty()).then(|| format!("caveat: {}", o.caveats.join("; ")));
-                self.runs
-                    .entry(group.to_string())
-                    .or_insert_with(SwitchRun::new)
-                    .absorb(step, elapsed, o);
-                if *step == crate::plan::StepKind::Record {
-                    self.record_switch(group, state, entries);
-                }
-                self.status[i as usize] = Status::Done;
-                self.report
-                    .done
-                    .push((label.clone(), Action::NoOp, elapsed));
-                emit(
-                    opts,
-                    ApplyEvent::Finished {
-                        addr: label,
-                        action: Action::Update,
-                        elapsed,
-                        error: caveat,
-                    },
-                );
-            }
-            Err(StepError::AwaitingApproval) => {
-                self.report.awaiting_approval.push(group.to_string());
-                self.status[i as usize] = Status::Skipped;
-                emit(
-                    opts,
-                    ApplyEvent::Finished {
-                        addr: label.clone(),
-                        action: Action::Update,
-                        elapsed,
-                        error: Some("awaiting approval".into()),
-                    },
-                );
-                self.skip_dependents(i, &format!("the approval of failover.{group}"));
-            }
-            Err(StepError::Failed(f)) => {
-                emit(
-                    opts,
-                    ApplyEvent::Finished {
-                        addr: label.clone(),
-                        action: Action::Update,
-                        elapsed,
-                        error: Some(format!("{}: {}", f.summary, f.detail)),
-                    },
-                );
-                self.report.failed.push(f);
-                self.failed_groups.insert(group.to_string());
-                self.failed_steps
-                    .insert(group.to_string(), step.to_string());
-                self.status[i as usize] = Status::Failed;
-                self.skip_dependents(i, &label);
-            }
-        }
-    }
-
-    /// The record step: the group's state record, its caveats and its summary line.
-    fn record_switch(&mut self, group: &str, state: &State, entries: &mut Vec<JournalEntry>) {
-        let (Some(sw), Some(run)) = (
-            self.plan.switches.iter().find(|s| s.group == group),
-            self.runs.get(group),
-        ) else {
-            return;
-        };
-        let rec = run.record(sw, state.failovers.get(group), &self.root);
-        entries.push(JournalEntry::Failover(group.to_string(), rec));
-        self.recorded_groups.insert(group.to_string());
-        self.report
-            .caveats
-            .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
-        self.report.switched.push(match &sw.from {
-            Some(f) if *f != sw.to => format!(
-                "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
-                sw.to,
-                sw.epoch,
-                run.started.elapsed().as_secs_f64(),
-                match run.caveats.len() {
-                    0 => String::new(),
-                    n => format!(", with {n} caveat(s) listed below"),
-                }
-            ),
-            _ => format!(
-                "failover.{group}: {} is primary (epoch {})",
-                sw.to, sw.epoch
-            ),
-        });
-    }
-
-    /// After a failed switch: read the members and act on what they are (see `compensate`).
-    async fn compensate(&mut self, registry: &Registry, state: &State) -> Vec<JournalEntry> {
-        let mut entries = Vec::new();
-        for group in self.failed_groups.clone() {
-            let Some(run) = self.runs.get(&group).cloned() else {
-                continue;
-            };
-            let Some(sw) = self.plan.switches.iter().find(|s| s.group == group) else {
-                continue;
-            };
-            let Some(r) = sw
-                .members
-                .get(&sw.to)
-                .and_then(|m| registry.get(&m.provider))
-                .cloned()
-            else {
-                continue;
-            };
-            let failed_step = self
-                .failed_steps
-                .get(&group)
-                .cloned()
-                .unwrap_or_else(|| "?".into());
-            let c = super::compensate::compensate(
-                &r,
-                super::compensate::Stopped {
-                    plan: sw,
-                    run: &run,
-                    members: self.member_values(sw),
-                    previous: state.failovers.get(&group),
-                    root: &self.root,
-                    failed_step,
-                },
-            )
-            .await;
-            self.report.compensations.extend(c.messages);
-            self.report
-                .caveats
-                .extend(c.caveats.iter().map(|x| format!("failover.{group}: {x}")));
-            self.report.switched.extend(c.switched);
-            if let Some(e) = c.record {
-                self.recorded_groups.insert(group.clone());
-                entries.push(e);
-            }
-        }
-        entries
-    }
-
-    /// The members' current attributes, falling back to the recorded ones.
-    fn member_values(&self, sw: &crate::plan::SwitchPlan) -> BTreeMap<String, Value> {
-        sw.members
-            .iter()
-            .map(|(site, m)| {
-                let current = self
-                    .values
-                    .resources
-                    .get(&m.addr.resource)
-                    .and_then(|rv| rv.instances.get(&m.addr.key))
-                    .cloned();
-                let value = current
-                    .filter(|v| !v.is_null())
-                    .or_else(|| self.recorded_members.get(&m.addr).cloned())
-                    .unwrap_or(Value::Null);
-                (site.clone(), value)
-            })
-            .collect()
-    }
-
-    fn set_value(&mut self, addr: &AbsInstance, v: Option<Value>) {
+    pub(super) fn set_value(&mut self, addr: &AbsInstance, v: Option<Value>) {
         if let Some(rv) = self.values.resources.get_mut(&addr.resource) {
             match v {
                 Some(v) => {
@@ -614,7 +363,7 @@ impl Walk<'_> {
     }
 
     /// Marks a node done and queues dependents whose dependencies are all done.
-    fn finish(&mut self, i: u32, ready: &mut Vec<u32>) {
+    pub(super) fn finish(&mut self, i: u32, ready: &mut Vec<u32>) {
         if self.status[i as usize] == Status::Waiting {
             self.status[i as usize] = Status::Done;
         }
@@ -627,7 +376,7 @@ impl Walk<'_> {
         }
     }
 
-    fn skip_dependents(&mut self, i: u32, culprit: &str) {
+    pub(super) fn skip_dependents(&mut self, i: u32, culprit: &str) {
         let mut stack = self.dependents[i as usize].clone();
         while let Some(d) = stack.pop() {
             if self.status[d as usize] != Status::Waiting {
@@ -846,77 +595,5 @@ impl Walk<'_> {
                     .collect::<Vec<_>>()
                     .join("; ")
             })
-    }
-
-    /// Nodes whose value depends on a switch that did not complete: they keep their recorded
-    /// values, because the switch they describe did not happen.
-    fn unswitched(&self) -> std::collections::BTreeSet<u32> {
-        let mut stack: Vec<u32> = self
-            .plan
-            .switches
-            .iter()
-            .filter(|sw| {
-                matches!(
-                    sw.kind,
-                    crate::plan::SwitchKind::Switchover
-                        | crate::plan::SwitchKind::Failover
-                        | crate::plan::SwitchKind::Reconcile
-                ) && !self.recorded_groups.contains(&sw.group)
-            })
-            .filter_map(|sw| {
-                let key = NodeKey::Failover {
-                    name: sw.group.clone(),
-                };
-                self.plan
-                    .nodes
-                    .iter()
-                    .position(|n| n.key == key)
-                    .map(|i| i as u32)
-            })
-            .collect();
-        let mut seen = std::collections::BTreeSet::new();
-        while let Some(i) = stack.pop() {
-            if seen.insert(i) {
-                stack.extend(self.dependents[i as usize].iter().copied());
-            }
-        }
-        seen
-    }
-
-    fn root_outputs(&self, prior: &BTreeMap<String, OutputState>) -> BTreeMap<String, OutputState> {
-        if self.plan.mode == PlanMode::Destroy {
-            return BTreeMap::new();
-        }
-        let root = crate::addr::ModuleInstance::root();
-        let unswitched = self.unswitched();
-        let stale: std::collections::BTreeSet<&str> = self
-            .plan
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| unswitched.contains(&(*i as u32)))
-            .filter_map(|(_, n)| match &n.key {
-                NodeKey::Output { module, name } if module.is_root() => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
-        self.config
-            .root
-            .outputs
-            .iter()
-            .filter_map(|(name, o)| {
-                if stale.contains(name.as_str()) {
-                    return prior.get(name).map(|p| (name.clone(), p.clone()));
-                }
-                let v = self.values.outputs.get(&(root.clone(), name.clone()))?;
-                Some((
-                    name.clone(),
-                    OutputState {
-                        value: v.deep_unmark().0.to_json(),
-                        sensitive: o.sensitive || v.contains_sensitive(),
-                    },
-                ))
-            })
-            .collect()
     }
 }

@@ -10,6 +10,7 @@ mod executor;
 mod instance;
 mod switch;
 mod table;
+mod walk_switch;
 
 pub use executor::apply;
 pub use switch::{Approvals, PromotionGuard, Prompt};

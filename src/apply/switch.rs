@@ -208,15 +208,7 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn human_bytes(n: u64) -> String {
-    if n >= 1_048_576 {
-        format!("{:.1} MiB", n as f64 / 1_048_576.0)
-    } else if n >= 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
-}
+use crate::plan::bytes as human_bytes;
 
 impl StepCtx {
     fn member(&self, site: &str) -> Result<Member, StepError> {

@@ -448,14 +448,14 @@ impl Provider for PostgresProvider {
             "postgres_server" => {
                 let srv = self.server(&req.planned)?;
                 let was = self.server(&req.prior)?;
-                // A server recorded before log_file existed logs inside its data directory.
-                let old_log = match req.prior.get("log_file").and_then(Value::as_str) {
-                    Some(_) => was.log_file,
-                    None => was.data_dir.join("server.log"),
-                };
+                // A server recorded before log_file existed keeps logging inside its data
+                // directory until its next start (a rejoin, a restart for a setting): an
+                // upgrade of standby must not restart every primary unannounced.
+                let moved = req.prior.get("log_file").and_then(Value::as_str).is_some()
+                    && was.log_file != srv.log_file;
                 let running = srv.is_running().await;
                 self.apply_settings(&req.planned).await?;
-                if running && old_log != srv.log_file {
+                if running && moved {
                     // pg_ctl opens the log at start only: restart to move it, as for a
                     // setting that needs a restart.
                     srv.stop("fast").await?;

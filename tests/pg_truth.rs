@@ -59,7 +59,7 @@ fn a_missing_checksum_table_is_caught_before_anything_changes_on_postgres() {
     .concat();
     t.run(&switch)
         .code(1)
-        .stderr_has("cannot checksum public.orders on west")
+        .stderr_has("cannot checksum public.orders on east")
         .stderr_has("Nothing was changed");
     assert_eq!(writers(base), ["east"]);
     assert_eq!(state(&t)["failovers"]["orders"]["active"], "east");

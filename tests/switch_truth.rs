@@ -47,7 +47,7 @@ fn a_missing_checksum_table_is_caught_before_anything_changes() {
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
     switch_west(&t, "dev")
         .code(1)
-        .stderr_has("cannot checksum main.missing on west")
+        .stderr_has("cannot checksum main.missing on east")
         .stderr_has("Nothing was changed");
     assert_eq!(writable(&t), ["east"]);
     assert_eq!(state(&t, "dev")["failovers"]["orders"]["active"], "east");

@@ -314,13 +314,16 @@ impl StepCtx {
                 // A checksum that cannot be taken is a mistake in the topology: find it while
                 // nothing has changed, not after the point of no return. (Not in an
                 // emergency: a failover must not wait on verification.)
+                // On the current primary: the target may not have replayed a new table yet,
+                // and catch-up brings it before promotion.
+                let source = from.as_ref().filter(|_| reachable).unwrap_or(&to);
                 if !emergency && !self.plan.checksum.is_empty() {
-                    if let Err(e) = r.checksum(&to, &self.plan.checksum).await {
+                    if let Err(e) = r.checksum(source, &self.plan.checksum).await {
                         return Err(self.fail(
                             &format!(
                                 "cannot checksum {} on {}",
                                 self.plan.checksum.join(", "),
-                                self.plan.to
+                                source.site
                             ),
                             format!("{}: {}. Nothing was changed. Fix verify.checksum, or create the data set on the primary so that it replicates.", e.summary, e.detail),
                         ));

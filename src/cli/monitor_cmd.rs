@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 struct Watch {
     group: String,
     active: String,
+    /// The recorded epoch: a standby found primary is adopted only above it.
+    epoch: u64,
     members: BTreeMap<String, (Member, String)>,
     interval: Duration,
     timeout: Duration,
@@ -139,6 +141,7 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
         out.push(Watch {
             group: group.clone(),
             active: f.active.clone(),
+            epoch: f.epoch,
             members: members_of(&state, f),
             interval: secs(g.health_check.get("interval"), 1.0),
             timeout: secs(g.health_check.get("timeout"), 0.5),
@@ -301,9 +304,14 @@ pub(crate) fn monitor(
                     })
                     .collect()
             };
+            // Only standbys are failover targets and witnesses of the primary's WAL.
+            let is_standby = |st: &standby_provider_sdk::MemberStatus| {
+                st.role == standby_provider_sdk::Role::Standby
+            };
             let positions = |g: &Watch| -> BTreeMap<String, u64> {
                 observe(g)
                     .into_iter()
+                    .filter(|(_, st)| is_standby(st))
                     .map(|(s, st)| (s, st.position))
                     .collect()
             };
@@ -314,8 +322,19 @@ pub(crate) fn monitor(
                 .iter()
                 .find(|(_, st)| st.role == standby_provider_sdk::Role::Primary)
                 .map(|(site, st)| (site.clone(), st.epoch));
-            let before: BTreeMap<String, u64> =
-                seen.into_iter().map(|(s, st)| (s, st.position)).collect();
+            // Only a newer epoch proves a promotion; an older writer is a deposed primary.
+            let (promoted, stale) = match promoted {
+                Some((site, epoch)) if epoch > g.epoch => (Some((site, epoch)), None),
+                other => (None, other),
+            };
+            if let Some((site, epoch)) = &stale {
+                log(&format!("failover.{}: {site} accepts writes at epoch {epoch}, not newer than the recorded {}: a deposed primary; not acting on it (`standby plan` says what to do)", g.group, g.epoch));
+            }
+            let before: BTreeMap<String, u64> = seen
+                .into_iter()
+                .filter(|(_, st)| is_standby(st))
+                .map(|(s, st)| (s, st.position))
+                .collect();
             let sampled = Instant::now();
             let verdict = rt.block_on(async {
                 tokio::time::timeout(g.timeout, g.health.check(r, &g.active, &active, true))

@@ -18,8 +18,10 @@ fn standby(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run standby");
+    // Exit 5: the switch completed with caveats (a failover of a dead primary cannot confirm
+    // its fence or compare checksums with it).
     assert!(
-        out.status.success(),
+        matches!(out.status.code(), Some(0 | 5)),
         "standby {args:?} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)

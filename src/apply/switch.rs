@@ -247,6 +247,74 @@ impl StepCtx {
         }
     }
 
+    /// The target is healthy and close enough; a checksum that cannot be taken is a mistake in
+    /// the topology, found while nothing has changed rather than after the point of no return.
+    async fn precheck(
+        &self,
+        r: &dyn standby_provider_sdk::Replication,
+        from: Option<&Member>,
+        to: &Member,
+        out: &mut StepOutcome,
+    ) -> Result<(), StepError> {
+        let emergency = self.plan.kind == SwitchKind::Failover;
+        let patience = if emergency {
+            emergency_probe(&self.plan.health_check)
+        } else {
+            Duration::from_secs(60)
+        };
+        let reachable = match from {
+            Some(f) => tokio::time::timeout(patience, r.status(f, None))
+                .await
+                .is_ok_and(|s| s.is_ok_and(|s| s.healthy && s.role != Role::Down)),
+            None => false,
+        };
+        // On the current primary: the target may not have replayed a new table yet, and
+        // catch-up brings it before promotion. Not in an emergency: a failover must not wait
+        // on verification.
+        let source = from.filter(|_| reachable).unwrap_or(to);
+        let checksum = async {
+            if emergency || self.plan.checksum.is_empty() {
+                Ok(Default::default())
+            } else {
+                r.checksum(source, &self.plan.checksum).await
+            }
+        };
+        let (st, sums) = tokio::join!(r.status(to, from.filter(|_| reachable)), checksum);
+        let st = st.map_err(|e| self.pe(e))?;
+        if !st.healthy || st.role == Role::Down {
+            return Err(self.fail(
+                &format!("{} is not healthy", self.plan.to),
+                format!("status: {} {}", st.role, st.detail),
+            ));
+        }
+        if let Err(e) = sums {
+            return Err(self.fail(
+                &format!("cannot checksum {} on {}", self.plan.checksum.join(", "), source.site),
+                format!("{}: {}. Nothing was changed. Fix verify.checksum, or create the data set on the primary so that it replicates.", e.summary, e.detail),
+            ));
+        }
+        let beyond = self.plan.max_lag_bytes.is_some_and(|m| st.lag_bytes > m);
+        if beyond && !self.accept_data_loss {
+            return Err(self.fail(
+                &format!("{} is {} behind, beyond max_lag", self.plan.to, human_bytes(st.lag_bytes)),
+                format!("max_lag is {}. Wait for it to catch up, or accept the risk with --accept-data-loss {}.", human_bytes(self.plan.max_lag_bytes.unwrap_or(0)), self.plan.group),
+            ));
+        }
+        out.detail = format!(
+            "{} healthy ({}), lag {} / {:.1}s{}",
+            self.plan.to,
+            st.role,
+            human_bytes(st.lag_bytes),
+            st.lag_seconds,
+            if reachable {
+                ""
+            } else {
+                "; current primary unreachable"
+            }
+        );
+        Ok(())
+    }
+
     /// Runs the step.
     pub(crate) async fn run(self) -> Result<StepOutcome, StepError> {
         let r = self
@@ -289,66 +357,7 @@ impl StepCtx {
                     self.plan.mode
                 );
             }
-            StepKind::Precheck => {
-                let patience = if emergency {
-                    emergency_probe(&self.plan.health_check)
-                } else {
-                    Duration::from_secs(60)
-                };
-                let reachable = match &from {
-                    Some(f) => tokio::time::timeout(patience, r.status(f, None))
-                        .await
-                        .is_ok_and(|s| s.is_ok_and(|s| s.healthy && s.role != Role::Down)),
-                    None => false,
-                };
-                let st = r
-                    .status(&to, from.as_ref().filter(|_| reachable))
-                    .await
-                    .map_err(|e| self.pe(e))?;
-                if !st.healthy || st.role == Role::Down {
-                    return Err(self.fail(
-                        &format!("{} is not healthy", self.plan.to),
-                        format!("status: {} {}", st.role, st.detail),
-                    ));
-                }
-                // A checksum that cannot be taken is a mistake in the topology: find it while
-                // nothing has changed, not after the point of no return. (Not in an
-                // emergency: a failover must not wait on verification.)
-                // On the current primary: the target may not have replayed a new table yet,
-                // and catch-up brings it before promotion.
-                let source = from.as_ref().filter(|_| reachable).unwrap_or(&to);
-                if !emergency && !self.plan.checksum.is_empty() {
-                    if let Err(e) = r.checksum(source, &self.plan.checksum).await {
-                        return Err(self.fail(
-                            &format!(
-                                "cannot checksum {} on {}",
-                                self.plan.checksum.join(", "),
-                                source.site
-                            ),
-                            format!("{}: {}. Nothing was changed. Fix verify.checksum, or create the data set on the primary so that it replicates.", e.summary, e.detail),
-                        ));
-                    }
-                }
-                let beyond = self.plan.max_lag_bytes.is_some_and(|m| st.lag_bytes > m);
-                if beyond && !self.accept_data_loss {
-                    return Err(self.fail(
-                        &format!("{} is {} behind, beyond max_lag", self.plan.to, human_bytes(st.lag_bytes)),
-                        format!("max_lag is {}. Wait for it to catch up, or accept the risk with --accept-data-loss {}.", human_bytes(self.plan.max_lag_bytes.unwrap_or(0)), self.plan.group),
-                    ));
-                }
-                out.detail = format!(
-                    "{} healthy ({}), lag {} / {:.1}s{}",
-                    self.plan.to,
-                    st.role,
-                    human_bytes(st.lag_bytes),
-                    st.lag_seconds,
-                    if reachable {
-                        ""
-                    } else {
-                        "; current primary unreachable"
-                    }
-                );
-            }
+            StepKind::Precheck => self.precheck(r, from.as_ref(), &to, &mut out).await?,
             StepKind::Approval => {
                 let a = &self.approvals;
                 let by_file = a

@@ -295,7 +295,8 @@ impl Walker<'_> {
         let estimate = if matches!(kind, SwitchKind::Switchover | SwitchKind::Failover)
             && self.opts.phase == Phase::Plan
         {
-            self.estimate(&st, from.as_deref(), &target).await
+            self.estimate(&st, from.as_deref(), &target, &rc.observed)
+                .await
         } else {
             None
         };
@@ -455,7 +456,13 @@ impl Walker<'_> {
         self.switches.push(plan);
     }
 
-    async fn estimate(&self, st: &Settings, from: Option<&str>, to: &str) -> Option<Estimate> {
+    async fn estimate(
+        &self,
+        st: &Settings,
+        from: Option<&str>,
+        to: &str,
+        observed: &[super::reality::Observed],
+    ) -> Option<Estimate> {
         let member = |site: &str| -> Option<Member> {
             let m = st.members.get(site)?;
             Some(Member {
@@ -475,11 +482,14 @@ impl Walker<'_> {
         } else {
             std::time::Duration::from_secs(60)
         };
-        let primary_reachable = match &primary {
-            Some(p) => tokio::time::timeout(patience, r.status(p, None))
+        // The plan read every member a moment ago: ask the primary again only if it did not.
+        let seen = from.and_then(|f| observed.iter().find(|o| o.site == f));
+        let primary_reachable = match (&primary, seen) {
+            (Some(_), Some(o)) => o.status.as_ref().is_ok_and(|s| s.healthy),
+            (Some(p), None) => tokio::time::timeout(patience, r.status(p, None))
                 .await
                 .is_ok_and(|s| s.is_ok_and(|s| s.healthy)),
-            None => false,
+            (None, _) => false,
         };
         let s = r
             .status(&target, primary.as_ref().filter(|_| primary_reachable))

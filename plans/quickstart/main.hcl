@@ -15,9 +15,10 @@ module "site" {
   out_dir = local.out_dir
 }
 
+# A new id each time the active site really changes (after promotion, not at a gate).
 resource "standby_data" "epoch" {
-  input            = var.active_site
-  triggers_replace = var.active_site
+  input            = failover.orders.active
+  triggers_replace = failover.orders.active
 }
 
 # Routing follows the failover group, not the variable: it moves only when the switch has

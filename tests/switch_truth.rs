@@ -96,7 +96,12 @@ fn outputs_do_not_record_a_switch_that_stopped_at_its_approval_gate() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
     let before = t.run(&["output", "active_endpoint", "-e", "prod"]).stdout;
-    switch_west(&t, "prod").code(4);
+    switch_west(&t, "prod")
+        .code(4)
+        .stdout_has(
+            "Apply stopped at an approval gate. Resources: 0 added, 0 changed, 0 destroyed.",
+        )
+        .stdout_lacks("Apply complete");
     assert_eq!(
         t.run(&["output", "active_endpoint", "-e", "prod"]).stdout,
         before,

@@ -210,6 +210,14 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
 
 use crate::plan::bytes as human_bytes;
 
+/// Fault injection for drills and tests: `STANDBY_FAILPOINT=STEP:before|after[,...]` (such
+/// as `promote:after`) makes that step of every switch fail before or after its effect, so a
+/// game day can rehearse what an operator sees when a switch stops there.
+fn failpoint(step: &StepKind, when: &str) -> bool {
+    let want = format!("{step}:{when}");
+    std::env::var("STANDBY_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p.trim() == want))
+}
+
 impl StepCtx {
     fn member(&self, site: &str) -> Result<Member, StepError> {
         let m = self.plan.members.get(site).ok_or_else(|| {
@@ -317,6 +325,26 @@ impl StepCtx {
 
     /// Runs the step.
     pub(crate) async fn run(self) -> Result<StepOutcome, StepError> {
+        let injected = |when: &str| {
+            self.fail(
+                "injected failure",
+                format!(
+                    "STANDBY_FAILPOINT={}:{when} stopped the step {when} its effect",
+                    self.step
+                ),
+            )
+        };
+        if failpoint(&self.step, "before") {
+            return Err(injected("before"));
+        }
+        let out = self.act().await?;
+        if failpoint(&self.step, "after") {
+            return Err(injected("after"));
+        }
+        Ok(out)
+    }
+
+    async fn act(&self) -> Result<StepOutcome, StepError> {
         let r = self
             .provider
             .replication()

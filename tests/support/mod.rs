@@ -155,7 +155,18 @@ impl Test {
 
     /// Runs the binary to completion.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out: Output = self.command(args).output().expect("run standby");
+        Self::finish(self.command(args))
+    }
+
+    /// Runs the binary to completion with one more environment variable.
+    pub fn run_env(&self, args: &[&str], key: &str, value: &str) -> Run {
+        let mut c = self.command(args);
+        c.env(key, value);
+        Self::finish(c)
+    }
+
+    fn finish(mut c: Command) -> Run {
+        let out: Output = c.output().expect("run standby");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

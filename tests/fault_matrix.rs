@@ -357,3 +357,21 @@ fn a_fenced_primary_with_nothing_promoted_is_unfenced_by_the_next_plan() {
     assert_eq!(r.replica.writable(), ["east"]);
     assert!(!r.plan(None).has_changes());
 }
+
+/// Ctrl-C while the old primary is being fenced: no new actions start, but the switch past its
+/// fence runs to its record, so the group is never left without a writable member.
+#[test]
+fn ctrl_c_after_the_fence_lets_the_switch_finish() {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    r.write(&topology("west", "auto", "1MiB"));
+    let p = r.plan(None);
+    *r.replica.raise_on.lock().unwrap() = Some(("fence".into(), r.stop.clone()));
+    let report = r.apply_with(&p, Default::default(), &["orders"]);
+    assert!(r.stop.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(r.replica.writable(), ["west"]);
+    assert_eq!(r.state().failovers["orders"].active, "west");
+    assert_eq!(traffic(&r), "dns->west.db.internal");
+    assert_eq!(output(&r), "west");
+}

@@ -135,6 +135,16 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
                 f.epoch, t.epoch
             ));
         }
+        (Ok(t), _) if t.role == Role::Primary && !promote_started => {
+            // Already primary before this switch promoted anything (an operator keeping one
+            // side of a split brain): nothing of this run to record or undo.
+            out.messages.push(format!(
+                "failover.{g}: {to} was already primary (epoch {}) and this switch stopped at {} before its promotion: nothing is recorded; {from} is left as it is{}. Run the switch again to finish it.",
+                t.epoch,
+                s.failed_step,
+                if s.run.fenced { ", fenced" } else { "" }
+            ));
+        }
         (Ok(t), _) if t.role == Role::Primary => {
             // Past the point of no return: keep the old primary fenced and record the switch.
             let mut run = s.run.clone();

@@ -170,8 +170,9 @@ pub async fn apply(
                 continue;
             }
             // Ctrl-C stops new actions, but a switch past its fence runs to its record:
-            // stopping between fence and promotion would leave no writable member.
-            if opts.stop.load(Ordering::SeqCst) && !w.in_flight_switch(i) {
+            // stopping between fence and promotion would leave no writable member. Nodes
+            // without an action (values, module inputs) always run: they release the rest.
+            if opts.stop.load(Ordering::SeqCst) && w.needs_provider(i) && !w.in_flight_switch(i) {
                 w.report.interrupted = true;
                 w.status[i as usize] = Status::Skipped;
                 if let Some(c) = w.change_of(i).filter(|c| c.action != Action::NoOp) {

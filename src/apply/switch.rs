@@ -59,6 +59,8 @@ pub(crate) struct StepOutcome {
     /// What the operator must know about a switch that completed: an unconfirmed fence, an
     /// unknown gap, skipped or failed verification.
     pub caveats: Vec<String>,
+    /// Members that re-protect rejoined.
+    pub rejoined: Vec<String>,
 }
 
 /// Why a step did not succeed.
@@ -94,6 +96,7 @@ pub(crate) struct SwitchRun {
     pub target_checksums: BTreeMap<String, String>,
     pub notes: Vec<String>,
     pub caveats: Vec<String>,
+    pub rejoined: Vec<String>,
     pub final_position: Option<u64>,
     pub fenced: bool,
     pub promoted: bool,
@@ -109,6 +112,7 @@ impl SwitchRun {
             target_checksums: BTreeMap::new(),
             notes: Vec::new(),
             caveats: Vec::new(),
+            rejoined: Vec::new(),
             final_position: None,
             fenced: false,
             promoted: false,
@@ -128,6 +132,7 @@ impl SwitchRun {
         self.target_checksums.extend(o.target_checksums);
         self.notes.extend(o.notes);
         self.caveats.extend(o.caveats);
+        self.rejoined.extend(o.rejoined);
     }
 
     /// The group's state record once the switch completed.
@@ -139,7 +144,10 @@ impl SwitchRun {
     ) -> FailoverState {
         let by = crate::state::LockInfo::new("switch").who;
         let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
-        if plan.kind != SwitchKind::RecordOnly {
+        // A re-protect that rejoined nobody (the member still does not answer) changed
+        // nothing worth a history entry; its caveat is in the apply's report.
+        let idle = plan.reason.code == "switch_reprotect" && self.rejoined.is_empty();
+        if plan.kind != SwitchKind::RecordOnly && !idle {
             history.push(SwitchRecord {
                 kind: match plan.kind {
                     SwitchKind::Initial => "initial",
@@ -664,7 +672,14 @@ impl StepCtx {
             }
             StepKind::Reprotect => {
                 let mut done = Vec::new();
-                for site in self.plan.members.keys().filter(|s| **s != self.plan.to) {
+                let chosen =
+                    |s: &String| self.plan.rejoin.is_empty() || self.plan.rejoin.contains(s);
+                for site in self
+                    .plan
+                    .members
+                    .keys()
+                    .filter(|s| **s != self.plan.to && chosen(s))
+                {
                     let m = self.member(site)?;
                     // After a failover the old primary may be frozen, not dead: it must not
                     // hold the switch's record hostage, so give up on it after a while.
@@ -687,6 +702,7 @@ impl StepCtx {
                         Err(e) => return Err(self.pe(e)),
                     }
                 }
+                out.rejoined.clone_from(&done);
                 out.detail = format!(
                     "{} following {} ({})",
                     if done.is_empty() {

@@ -328,7 +328,10 @@ pub(crate) fn monitor(
                 other => (None, other),
             };
             if let Some((site, epoch)) = &stale {
-                log(&format!("failover.{}: {site} accepts writes at epoch {epoch}, not newer than the recorded {}: a deposed primary; not acting on it (`standby plan` says what to do)", g.group, g.epoch));
+                // Promoting a third member now would leave this writer writable: an operator
+                // decides (`standby plan` says how).
+                log(&format!("failover.{}: {site} accepts writes at epoch {epoch}, not newer than the recorded {}: a deposed primary; not acting while it does (`standby plan` says what to do)", g.group, g.epoch));
+                continue;
             }
             let before: BTreeMap<String, u64> = seen
                 .into_iter()

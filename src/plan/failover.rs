@@ -153,10 +153,6 @@ impl Walker<'_> {
         let kind = match &recorded {
             _ if self.opts.mode == super::PlanMode::RefreshOnly => None,
             None => Some(SwitchKind::Initial),
-            // Members that do not follow the primary are rejoined before they are repaired.
-            Some(r) if !rc.reprotect.is_empty() && r.active == target && forced.is_none() => {
-                Some(SwitchKind::Reconcile)
-            }
             // The recorded primary was fenced and nobody promoted: set the roles up again.
             Some(r) if rc.unfence && r.active == target => Some(SwitchKind::Resync),
             // Two writable members, and the record proves which is stale: fence it.
@@ -177,6 +173,11 @@ impl Walker<'_> {
             }
             // Replication settings are desired state: a new mode is applied to the members.
             Some(r) if r.mode != st.mode => Some(SwitchKind::Resync),
+            // Members that do not follow the primary are rejoined before they are repaired
+            // (after a change of mode or members, which sets every member up anyway).
+            Some(r) if !rc.reprotect.is_empty() && r.active == target && forced.is_none() => {
+                Some(SwitchKind::Reconcile)
+            }
             Some(r) if r.max_lag_bytes != st.max_lag_bytes && forced.is_none() => {
                 Some(SwitchKind::RecordOnly)
             }
@@ -429,6 +430,18 @@ impl Walker<'_> {
             self.add_node(key.clone(), &prev, None, None);
             prev = vec![key];
         }
+        // A reconcile records what the members are, not new settings it did not apply: the
+        // next plan applies those (with their approval, if any).
+        let reconciling = kind == SwitchKind::Reconcile;
+        let (mode, max_lag_bytes) = match recorded.as_ref().filter(|_| reconciling) {
+            Some(r) => (r.mode.clone(), r.max_lag_bytes),
+            None => (st.mode, st.max_lag_bytes),
+        };
+        let rejoin = if reconciling && rc.moved_from.is_none() && rc.split_from.is_none() {
+            rc.reprotect.clone()
+        } else {
+            Vec::new()
+        };
         let plan = SwitchPlan {
             group: name.to_string(),
             kind,
@@ -436,8 +449,8 @@ impl Walker<'_> {
             to: target,
             epoch,
             members: st.members,
-            mode: st.mode,
-            max_lag_bytes: st.max_lag_bytes,
+            mode,
+            max_lag_bytes,
             rpo_seconds: st.rpo_seconds,
             rto_seconds: st.rto_seconds,
             approval_manual: st.approval_manual,
@@ -452,6 +465,7 @@ impl Walker<'_> {
             notes,
             traffic: Vec::new(),
             steps,
+            rejoin,
         };
         self.switches.push(plan);
     }

@@ -349,6 +349,9 @@ pub struct SwitchPlan {
     pub traffic: Vec<String>,
     /// The steps in order.
     pub steps: Vec<StepKind>,
+    /// The members re-protect rejoins; empty means every member but the new primary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejoin: Vec<String>,
 }
 
 impl std::fmt::Display for NodeKey {

@@ -41,7 +41,7 @@ pub enum Verdict {
         epoch: u64,
     },
     /// Exactly one member accepts writes, not the recorded one, at an epoch no newer than the
-    /// record's: a deposed primary that was never fenced, while the recorded one is unreadable.
+    /// record's, while the recorded one cannot be read: a deposed primary that was never fenced.
     Stale {
         /// The stale writer's site.
         site: String,
@@ -97,6 +97,11 @@ pub async fn observe(
 
 /// The verdict for a group recorded as `active` at `epoch`.
 pub fn judge(active: &str, epoch: u64, observed: &[Observed]) -> Verdict {
+    let answers = |site: &str| {
+        observed
+            .iter()
+            .any(|o| o.site == site && o.status.as_ref().is_ok_and(|s| s.role != Role::Down))
+    };
     let writable: Vec<(String, u64)> = observed
         .iter()
         .filter_map(|o| o.writable().map(|e| (o.site.clone(), e)))
@@ -104,8 +109,10 @@ pub fn judge(active: &str, epoch: u64, observed: &[Observed]) -> Verdict {
     match writable.as_slice() {
         [] => Verdict::NoPrimary,
         [(site, e)] if site == active && *e <= epoch => Verdict::Agrees,
-        // A promotion always raises the epoch: only a newer one proves a switch happened.
-        [(site, e)] if site == active || *e > epoch => Verdict::Moved {
+        // A promotion always raises the epoch, so a newer one proves a switch happened; so
+        // does a recorded primary that answers without being writable (a switch stopped
+        // inside its promotion, before the epoch was written).
+        [(site, e)] if site == active || *e > epoch || answers(active) => Verdict::Moved {
             primary: site.clone(),
             epoch: *e,
         },
@@ -206,6 +213,15 @@ mod tests {
             1,
             &[down, obs("west", Standby, 0)],
             Verdict::NoPrimary,
+        );
+        check(
+            "east",
+            1,
+            &[obs("east", Fenced, 1), obs("west", Primary, 1)],
+            Verdict::Moved {
+                primary: "west".into(),
+                epoch: 1,
+            },
         );
         check(
             "west",

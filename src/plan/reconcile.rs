@@ -134,7 +134,17 @@ impl Walker<'_> {
                 ));
                 return None;
             }
-            Verdict::Stale { .. } => {}
+            // An operator forces a target: the stale writer is fenced, unless it is the
+            // target the operator chose.
+            Verdict::Stale { site, epoch } => {
+                if forced.is_some_and(|f| f.to != site) {
+                    self.failover_notes.push(format!(
+                        "failover.{name}: {site} accepts writes at epoch {epoch} although {} was recorded primary at epoch {}: this switch fences it.",
+                        rec.active, rec.epoch
+                    ));
+                    out.split_from = Some(site);
+                }
+            }
             Verdict::NoPrimary => {
                 use standby_provider_sdk::Role;
                 let role = |o: &Observed| o.status.as_ref().ok().map(|s| s.role);

@@ -29,6 +29,8 @@ pub struct Replica {
     /// Shared with the `mock_thing` provider: traffic resources whose name starts with this
     /// fail.
     pub traffic_fault: Arc<Mutex<Option<String>>>,
+    /// Raises this flag (an apply's stop flag, as Ctrl-C does) when the named operation runs.
+    pub raise_on: Mutex<Option<(String, Arc<std::sync::atomic::AtomicBool>)>>,
     roles: Mutex<BTreeMap<String, Role>>,
     epochs: Mutex<BTreeMap<String, u64>>,
 }
@@ -73,6 +75,11 @@ impl Replica {
     }
 
     fn check(&self, op: &str, site: &str) -> Result<(), ProviderError> {
+        if let Some((o, flag)) = self.raise_on.lock().expect("raise_on").as_ref() {
+            if o == op {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
         {
             let mut p = self.panic_on.lock().expect("panic_on");
             if p.as_deref() == Some(op) {

@@ -50,6 +50,8 @@ pub struct Rig {
     pub replica: Arc<Replica>,
     registry: Registry,
     pub rt: tokio::runtime::Runtime,
+    /// The stop flag every apply of the rig gets (what Ctrl-C raises).
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Rig {
@@ -70,6 +72,7 @@ impl Rig {
                 .enable_all()
                 .build()
                 .unwrap(),
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -137,7 +140,7 @@ impl Rig {
         let opts = ApplyOptions {
             guard,
             parallelism: 10,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: self.stop.clone(),
             events: None,
             approvals,
             accept_data_loss: accept

@@ -258,9 +258,14 @@ fn refresh_detects_a_stopped_server_and_a_changed_setting() {
         .code(0)
         .stdout_has("postgres_server.west has changed")
         .stdout_has("running");
+    // A stopped member is not started as it is: re-protect rejoins it as a standby (a
+    // deposed primary would otherwise come back writable).
     t.run(&["apply", "-e", "dev", "--var", &port, "--auto-approve"])
         .code(0)
-        .stdout_has("1 changed");
+        .stdout_has("failover.orders will re-protect west: east stays primary")
+        .stdout_has("west is not following east (down); re-protect rejoins it as a standby before its repair");
+    t.run(&["plan", "-e", "dev", "--var", &port, "--detailed-exitcode"])
+        .code(0);
     rt().block_on(async {
         let c = sql("127.0.0.2", base).await;
         c.batch_execute("ALTER SYSTEM SET shared_buffers = '16MB'")

@@ -110,6 +110,13 @@ pub fn headline(sw: &SwitchPlan) -> String {
             format!("failover.{} will sync its standbys to {}", sw.group, sw.to)
         }
         (SwitchKind::RecordOnly, _) => format!("failover.{} will update its record", sw.group),
+        (SwitchKind::Reconcile, _) if sw.reason.code == "switch_reprotect" => format!(
+            "failover.{} will re-protect {}: {} stays primary (epoch {})",
+            sw.group,
+            sw.rejoin.join(", "),
+            sw.to,
+            sw.epoch
+        ),
         (SwitchKind::Reconcile, f) => format!(
             "failover.{} will RECORD that {} is primary (epoch {}), as its members say; the state said {}",
             sw.group,

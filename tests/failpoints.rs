@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::pg::{args, cluster, create_orders, rt};
+use support::pg::{args, cluster, create_orders};
 use support::Test;
 
 const STEPS: [&str; 7] = [
@@ -122,33 +122,6 @@ fn every_step_of_a_sqlite_switch_fails_before_and_after_its_effect() {
     println!("SQLite failpoints: {} cases, all consistent\n| failpoint | apply | writable | epoch | re-run |\n| --- | --- | --- | --- | --- |\n{}", rows.len(), rows.join("\n"));
 }
 
-fn pg_writable(base: u16) -> Vec<&'static str> {
-    [("east", "127.0.0.2", base), ("west", "127.0.0.3", base + 1)]
-        .into_iter()
-        .filter(|(_, h, p)| {
-            rt().block_on(async {
-                let Ok((c, conn)) = tokio_postgres::connect(
-                    &format!("host={h} port={p} user=postgres dbname=postgres connect_timeout=2"),
-                    tokio_postgres::NoTls,
-                )
-                .await
-                else {
-                    return false;
-                };
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                c.batch_execute(
-                    "INSERT INTO orders VALUES (-1, 'probe') ON CONFLICT (id) DO NOTHING",
-                )
-                .await
-                .is_ok()
-            })
-        })
-        .map(|(s, _, _)| s)
-        .collect()
-}
-
 #[test]
 fn every_step_of_a_postgres_switch_fails_before_and_after_its_effect() {
     let mut rows = Vec::new();
@@ -160,7 +133,7 @@ fn every_step_of_a_postgres_switch_fails_before_and_after_its_effect() {
             t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
                 .code(0);
             create_orders(base);
-            let writable = || pg_writable(base);
+            let writable = || support::pg::writers(base);
             let traffic = || {
                 if t.read("data/dev/connection.txt").contains("@127.0.0.3:") {
                     "west"

@@ -7,38 +7,8 @@ mod support;
 use std::time::Duration;
 use support::etcd::etcd;
 use support::monitor::Monitor;
-use support::pg::{args, cluster, create_orders, kill_postmaster, rt, SYNC_AUTO};
+use support::pg::{args, cluster, create_orders, kill_postmaster, rt, writers, SYNC_AUTO};
 use support::Test;
-
-/// Whether the server at host:port takes a write now.
-fn writable(host: &str, port: u16) -> bool {
-    rt().block_on(async {
-        let Ok((c, conn)) = tokio_postgres::connect(
-            &format!("host={host} port={port} user=postgres dbname=postgres connect_timeout=2"),
-            tokio_postgres::NoTls,
-        )
-        .await
-        else {
-            return false;
-        };
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        c.batch_execute(
-            "CREATE TABLE IF NOT EXISTS truth_probe (at timestamptz); INSERT INTO truth_probe VALUES (now())",
-        )
-        .await
-        .is_ok()
-    })
-}
-
-fn writers(base: u16) -> Vec<&'static str> {
-    [("east", "127.0.0.2", base), ("west", "127.0.0.3", base + 1)]
-        .into_iter()
-        .filter(|(_, h, p)| writable(h, *p))
-        .map(|(s, _, _)| s)
-        .collect()
-}
 
 fn state(t: &Test) -> serde_json::Value {
     serde_json::from_str(&t.read(".standby/state/dev.json")).unwrap()
@@ -231,14 +201,7 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
             .code(0);
         create_orders(base);
         let original = t.read("main.hcl");
-        t.write(
-            "main.hcl",
-            &original.replacen(
-                "  verify {",
-                &format!("  hook \"{when}\" {{\n    command = [\"sh\", \"-c\", \"echo $$ > held.pid; exec sleep 60\"]\n  }}\n\n  verify {{"),
-                1,
-            ),
-        );
+        t.write("main.hcl", &support::holding_hook(&original, when));
         let (stop, acked) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(Mutex::new(Vec::new())),
@@ -250,25 +213,7 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
             &vars,
         ]
         .concat();
-        let mut child = t
-            .command(&switch)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        while !t.join("held.pid").exists() || t.read("held.pid").trim().is_empty() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{when}: the hook never ran"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let _ = std::process::Command::new("kill")
-            .args(["-9", t.read("held.pid").trim()])
-            .status();
+        t.kill_when_held(&switch);
         let after_kill = writers(base);
         assert_eq!(
             after_kill,

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
 use support::Test;
 
 fn writable(t: &Test) -> Vec<&'static str> {
@@ -34,34 +33,8 @@ fn kill_at(when: &str) -> (Test, Vec<&'static str>, i32) {
     let t = Test::plan("quickstart");
     let original = t.read("failover.hcl");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    let held = original.replacen(
-        "  verify {",
-        &format!(
-            "  hook \"{when}\" {{\n    command = [\"sh\", \"-c\", \"echo $$ > held.pid; exec sleep 60\"]\n  }}\n\n  verify {{"
-        ),
-        1,
-    );
-    t.write("failover.hcl", &held);
-    let mut child = t
-        .command(&SWITCH)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !t.join("held.pid").exists() || t.read("held.pid").trim().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{when}: the hook never ran"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let hook = t.read("held.pid");
-    let _ = std::process::Command::new("kill")
-        .args(["-9", hook.trim()])
-        .status();
+    t.write("failover.hcl", &support::holding_hook(&original, when));
+    t.kill_when_held(&SWITCH);
     let w = writable(&t);
     let status = t.run(&["status", "-e", "dev"]).code;
     // The hook is gone from the topology for the re-run, as an operator would fix it.
@@ -133,39 +106,19 @@ fn a_killed_switchover_back_does_not_leave_a_stale_override() {
         "--auto-approve",
     ])
     .code(0);
-    let held = original.replacen(
-        "  verify {",
-        "  hook \"after_switch\" {\n    command = [\"sh\", \"-c\", \"echo $$ > held.pid; exec sleep 60\"]\n  }\n\n  verify {",
-        1,
+    t.write(
+        "failover.hcl",
+        &support::holding_hook(&original, "after_switch"),
     );
-    t.write("failover.hcl", &held);
-    let mut child = t
-        .command(&[
-            "switchover",
-            "orders",
-            "--to",
-            "east",
-            "-e",
-            "dev",
-            "--auto-approve",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !t.join("held.pid").exists() || t.read("held.pid").trim().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the hook never ran"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let _ = std::process::Command::new("kill")
-        .args(["-9", t.read("held.pid").trim()])
-        .status();
+    t.kill_when_held(&[
+        "switchover",
+        "orders",
+        "--to",
+        "east",
+        "-e",
+        "dev",
+        "--auto-approve",
+    ]);
     t.write("failover.hcl", &original);
     assert_eq!(writable(&t), ["east"]);
     let r = t.run(&["apply", "-e", "dev", "--auto-approve"]);

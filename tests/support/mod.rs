@@ -191,3 +191,41 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The topology text `hcl` with a hook at `when` that holds the switch there (it writes its
+/// pid to held.pid and sleeps), inserted before the group's verify block.
+pub fn holding_hook(hcl: &str, when: &str) -> String {
+    hcl.replacen(
+        "  verify {",
+        &format!(
+            "  hook \"{when}\" {{\n    command = [\"sh\", \"-c\", \"echo $$ > held.pid; exec sleep 60\"]\n  }}\n\n  verify {{"
+        ),
+        1,
+    )
+}
+
+impl Test {
+    /// Runs the binary with `args` until a holding hook (see [`holding_hook`]) runs, then
+    /// SIGKILLs standby and the hook.
+    pub fn kill_when_held(&self, args: &[&str]) {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !self.join("held.pid").exists() || self.read("held.pid").trim().is_empty() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the holding hook never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let _ = Command::new("kill")
+            .args(["-9", self.read("held.pid").trim()])
+            .status();
+    }
+}

@@ -207,3 +207,34 @@ pub fn kill_postmaster(t: &Test, env: &str, site: &str) -> std::time::Instant {
         .success());
     std::time::Instant::now()
 }
+
+/// Whether the server at host:port takes a write now (asked of the server, not the state).
+pub fn takes_writes(host: &str, port: u16) -> bool {
+    rt().block_on(async {
+        let Ok((c, conn)) = tokio_postgres::connect(
+            &format!("host={host} port={port} user=postgres dbname=postgres connect_timeout=2"),
+            tokio_postgres::NoTls,
+        )
+        .await
+        else {
+            return false;
+        };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS truth_probe (at timestamptz); INSERT INTO truth_probe VALUES (now())",
+        )
+        .await
+        .is_ok()
+    })
+}
+
+/// The sites of the example topology whose server takes writes now.
+pub fn writers(base: u16) -> Vec<&'static str> {
+    [("east", "127.0.0.2", base), ("west", "127.0.0.3", base + 1)]
+        .into_iter()
+        .filter(|(_, h, p)| takes_writes(h, *p))
+        .map(|(s, _, _)| s)
+        .collect()
+}

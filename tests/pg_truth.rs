@@ -294,3 +294,84 @@ fn changing_the_replication_mode_is_applied_to_the_servers() {
     t.run(&[&["plan", "--detailed-exitcode"][..], &to_sync].concat())
         .code(0);
 }
+
+/// The acting monitor SIGKILLed after each step of its failover: the survivor converges to
+/// exactly one writable server that the state names, and a plain apply rejoins the old
+/// primary as a standby.
+#[test]
+fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
+    let mut rows = Vec::new();
+    for step in ["fence", "promote", "verify"] {
+        let (t, base, _servers) = cluster();
+        let e = etcd(t.path());
+        let port = format!("base_port={base}");
+        let vars = args("dev", &port, &SYNC_AUTO);
+        t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+            .code(0);
+        create_orders(base);
+        let elect = |name: &'static str| {
+            let mut a = vars.to_vec();
+            a.extend_from_slice(&["--etcd", &e.url, "--lease-ttl", "2s", "--name", name]);
+            a.into_iter().map(String::from).collect::<Vec<_>>()
+        };
+        let (a1, a2) = (elect("m1"), elect("m2"));
+        let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
+        let a2: Vec<&str> = a2.iter().map(String::as_str).collect();
+        let mut m1 = Monitor::named(&t, "m1", &a1);
+        assert!(
+            m1.wait_for("acquired the lease", Duration::from_secs(5)),
+            "{}",
+            m1.log()
+        );
+        let m2 = Monitor::named(&t, "m2", &a2);
+        assert!(
+            m2.wait_for("following: m1", Duration::from_secs(5)),
+            "{}",
+            m2.log()
+        );
+        kill_postmaster(&t, "dev", "east");
+        let done = format!("failover.orders: {step}: Done");
+        assert!(
+            m1.wait_for(&done, Duration::from_secs(20)),
+            "{step}: {}",
+            m1.log()
+        );
+        m1.0.kill().unwrap();
+        m1.0.wait().unwrap();
+        let after_kill = writers(base);
+        assert!(after_kill.len() <= 1, "{step}: split brain {after_kill:?}");
+        assert!(
+            m2.wait_for("failover finished with exit code", Duration::from_secs(40)),
+            "{step}: the survivor did not finish: {}\n{}",
+            m2.log(),
+            t.read("m2.out")
+        );
+        drop(m2);
+        assert_eq!(writers(base), ["west"], "{step}");
+        assert_eq!(state(&t)["failovers"]["orders"]["active"], "west", "{step}");
+        let r = t.run(&[&["apply", "--auto-approve"][..], &vars].concat());
+        assert!(
+            matches!(r.code, 0 | 5),
+            "{step}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(writers(base), ["west"], "{step}: after apply");
+        let east_follows = rt().block_on(async {
+            let c = support::pg::sql("127.0.0.2", base).await;
+            c.query_one("SELECT pg_is_in_recovery()", &[])
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        });
+        assert!(east_follows, "{step}: east came back as a standby");
+        let s = state(&t);
+        rows.push(format!(
+            "| acting monitor SIGKILLed after {step} | writable after the kill: {} | survivor records west at epoch {} | apply exit {} |",
+            if after_kill.is_empty() { "none".to_string() } else { after_kill.join(",") },
+            s["failovers"]["orders"]["epoch"],
+            r.code
+        ));
+    }
+    println!("{}", rows.join("\n"));
+}

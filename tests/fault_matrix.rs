@@ -375,3 +375,26 @@ fn ctrl_c_after_the_fence_lets_the_switch_finish() {
     assert_eq!(traffic(&r), "dns->west.db.internal");
     assert_eq!(output(&r), "west");
 }
+
+/// A promotion from the initial setup stopped before its epoch was written (the monitor was
+/// killed inside `promote`): west is writable at epoch 0, below the recorded 1 that no member
+/// ever saw. It is adopted, not refused as a deposed primary.
+#[test]
+fn an_interrupted_first_promotion_is_adopted() {
+    use standby_provider_sdk::Replication as _;
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    r.replica.down.lock().unwrap().insert("east".into());
+    let west = standby_provider_sdk::Member {
+        site: "west".into(),
+        type_name: "mockdb_member".into(),
+        state: Value::Null,
+    };
+    r.rt.block_on(r.replica.promote(&west, 0)).unwrap();
+    let p = r.plan(None);
+    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Reconcile);
+    let report = r.apply_with(&p, Default::default(), &[]);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(r.state().failovers["orders"].active, "west");
+    assert_eq!(r.replica.writable(), ["west"]);
+}

@@ -375,3 +375,71 @@ fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
     }
     println!("{}", rows.join("\n"));
 }
+
+/// The monitor's failover finds the state lock held (another apply stuck in a hook): it waits
+/// for it instead of exiting, and fails over once the holder is gone.
+#[test]
+fn a_monitor_waits_for_a_held_state_lock_instead_of_exiting() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &SYNC_AUTO);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let mon = Monitor::start(&t, &vars);
+    // An operator's switch holds the lock in a hook before anything changes. The hook holds
+    // only while the file `hold` exists: the monitor's own failover runs the same hook.
+    let original = t.read("main.hcl");
+    t.write("hold", "");
+    t.write(
+        "main.hcl",
+        &original.replacen(
+            "  verify {",
+            "  hook \"before_fence\" {\n    command = [\"sh\", \"-c\", \"test -f hold || exit 0; echo $$ > held.pid; exec sleep 60\"]\n  }\n\n  verify {",
+            1,
+        ),
+    );
+    let switch = [
+        &["apply", "--var", "active_site=west", "--auto-approve"][..],
+        &vars,
+    ]
+    .concat();
+    let mut holder = t
+        .command(&switch)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !t.join("held.pid").exists() || t.read("held.pid").trim().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the hook never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_postmaster(&t, "dev", "east");
+    assert!(
+        mon.wait_for("TRIGGER", Duration::from_secs(15)),
+        "{}",
+        mon.log()
+    );
+    // The monitor is waiting on the lock: still alive, nothing promoted yet.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!mon.log().contains("failover finished"), "{}", mon.log());
+    assert!(writers(base).is_empty());
+    std::fs::remove_file(t.join("hold")).unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", t.read("held.pid").trim()])
+        .status();
+    assert!(
+        mon.wait_for("failover finished with exit code", Duration::from_secs(30)),
+        "{}\n{}",
+        mon.log(),
+        t.read("monitor.out")
+    );
+    assert_eq!(writers(base), ["west"]);
+    assert_eq!(state(&t)["failovers"]["orders"]["active"], "west");
+}

@@ -79,7 +79,7 @@ fn verdict_lines(
     env: &str,
 ) -> i32 {
     use crate::plan::reality::{describe_split, judge, Verdict};
-    match judge(&f.active, f.epoch, observed) {
+    match judge(&f.active, f.epoch, f.promoted_epoch(), observed) {
         Verdict::Agrees => 0,
         Verdict::SplitBrain(w) => {
             println!("  !! SPLIT BRAIN: {} accept writes. Run `standby plan -e {env}`: it fences the stale member when the record proves which holds the data, and otherwise says how to choose (`standby failover {group} --to SITE -e {env}`).", describe_split(&w));

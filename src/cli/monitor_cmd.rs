@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 struct Watch {
     group: String,
     active: String,
-    /// The recorded epoch: a standby found primary is adopted only above it.
+    /// The newest epoch a promotion wrote into the members: a standby found primary below it
+    /// is a deposed primary, at or above it an unrecorded promotion to adopt.
     epoch: u64,
     members: BTreeMap<String, (Member, String)>,
     interval: Duration,
@@ -141,7 +142,7 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
         out.push(Watch {
             group: group.clone(),
             active: f.active.clone(),
-            epoch: f.epoch,
+            epoch: f.promoted_epoch(),
             members: members_of(&state, f),
             interval: secs(g.health_check.get("interval"), 1.0),
             timeout: secs(g.health_check.get("timeout"), 0.5),
@@ -322,15 +323,16 @@ pub(crate) fn monitor(
                 .iter()
                 .find(|(_, st)| st.role == standby_provider_sdk::Role::Primary)
                 .map(|(site, st)| (site.clone(), st.epoch));
-            // Only a newer epoch proves a promotion; an older writer is a deposed primary.
+            // A writer below the newest promoted epoch is a deposed primary; at or above it, a
+            // promotion that was not recorded.
             let (promoted, stale) = match promoted {
-                Some((site, epoch)) if epoch > g.epoch => (Some((site, epoch)), None),
+                Some((site, epoch)) if epoch >= g.epoch => (Some((site, epoch)), None),
                 other => (None, other),
             };
             if let Some((site, epoch)) = &stale {
                 // Promoting a third member now would leave this writer writable: an operator
                 // decides (`standby plan` says how).
-                log(&format!("failover.{}: {site} accepts writes at epoch {epoch}, not newer than the recorded {}: a deposed primary; not acting while it does (`standby plan` says what to do)", g.group, g.epoch));
+                log(&format!("failover.{}: {site} accepts writes at epoch {epoch}, older than the newest promoted epoch {}: a deposed primary; not acting while it does (`standby plan` says what to do)", g.group, g.epoch));
                 continue;
             }
             let before: BTreeMap<String, u64> = seen

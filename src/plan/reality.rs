@@ -96,7 +96,10 @@ pub async fn observe(
 }
 
 /// The verdict for a group recorded as `active` at `epoch`.
-pub fn judge(active: &str, epoch: u64, observed: &[Observed]) -> Verdict {
+///
+/// `promoted` is the newest epoch a promotion wrote into the members
+/// ([`crate::state::FailoverState::promoted_epoch`]): only a writer below it is provably stale.
+pub fn judge(active: &str, epoch: u64, promoted: u64, observed: &[Observed]) -> Verdict {
     let answers = |site: &str| {
         observed
             .iter()
@@ -112,10 +115,12 @@ pub fn judge(active: &str, epoch: u64, observed: &[Observed]) -> Verdict {
         // A promotion always raises the epoch, so a newer one proves a switch happened; so
         // does a recorded primary that answers without being writable (a switch stopped
         // inside its promotion, before the epoch was written).
-        [(site, e)] if site == active || *e > epoch || answers(active) => Verdict::Moved {
-            primary: site.clone(),
-            epoch: *e,
-        },
+        [(site, e)] if site == active || *e > epoch || *e >= promoted || answers(active) => {
+            Verdict::Moved {
+                primary: site.clone(),
+                epoch: *e,
+            }
+        }
         [(site, e)] => Verdict::Stale {
             site: site.clone(),
             epoch: *e,
@@ -166,7 +171,7 @@ mod tests {
     fn verdicts() {
         use Role::*;
         let check = |active: &str, epoch, members: &[Observed], want: Verdict| {
-            assert_eq!(judge(active, epoch, members), want);
+            assert_eq!(judge(active, epoch, epoch, members), want);
         };
         check(
             "east",
@@ -222,6 +227,20 @@ mod tests {
                 primary: "west".into(),
                 epoch: 1,
             },
+        );
+        // A promotion from the initial setup stopped before writing its epoch: no member
+        // ever saw epoch 1, so the writer is not provably stale.
+        assert_eq!(
+            judge(
+                "east",
+                1,
+                0,
+                &[obs("east", Down, 0), obs("west", Primary, 0)]
+            ),
+            Verdict::Moved {
+                primary: "west".into(),
+                epoch: 0
+            }
         );
         check(
             "west",

@@ -121,7 +121,7 @@ impl Walker<'_> {
             .collect();
         out.observed = reality::observe(self.registry, &known, &st.member_values, patience).await;
         out.member_epoch = reality::max_epoch(&out.observed);
-        match reality::judge(&rec.active, rec.epoch, &out.observed) {
+        match reality::judge(&rec.active, rec.epoch, rec.promoted_epoch(), &out.observed) {
             Verdict::Agrees => self.reprotect_strays(name, st, &mut out, &rec),
             Verdict::Stale { site, epoch } if forced.is_none() => {
                 self.diags.push(Diagnostic::at(

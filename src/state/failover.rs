@@ -27,6 +27,18 @@ pub struct FailoverState {
     pub history: Vec<SwitchRecord>,
 }
 
+impl FailoverState {
+    /// The newest epoch a promotion wrote into the members (the initial setup writes none):
+    /// a writer below it has provably been deposed.
+    pub fn promoted_epoch(&self) -> u64 {
+        self.history
+            .iter()
+            .rev()
+            .find(|h| matches!(h.kind.as_str(), "switchover" | "failover" | "reconcile"))
+            .map_or(0, |h| h.epoch)
+    }
+}
+
 /// An active site chosen outside the topology file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Override {

@@ -53,13 +53,14 @@ impl Replica {
         Ok(())
     }
 
-    /// The sites that accept writes, as the members are.
+    /// The sites that accept writes, as the members are (a site that is down takes none).
     pub fn writable(&self) -> Vec<String> {
+        let down = self.down.lock().expect("down").clone();
         self.roles
             .lock()
             .expect("roles")
             .iter()
-            .filter(|(_, r)| **r == Role::Primary)
+            .filter(|(s, r)| **r == Role::Primary && !down.contains(*s))
             .map(|(s, _)| s.clone())
             .collect()
     }

@@ -40,8 +40,9 @@ pub enum Verdict {
         /// Its epoch.
         epoch: u64,
     },
-    /// Exactly one member accepts writes, not the recorded one, at an epoch no newer than the
-    /// record's, while the recorded one cannot be read: a deposed primary that was never fenced.
+    /// Exactly one member accepts writes, not the recorded one, below the newest epoch a
+    /// promotion wrote into the members, while the recorded one cannot be read: a deposed
+    /// primary that was never fenced.
     Stale {
         /// The stale writer's site.
         site: String,

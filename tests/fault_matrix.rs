@@ -48,6 +48,15 @@ fn output(r: &Rig) -> String {
         .unwrap_or_default()
 }
 
+/// A member of the rig's group, to act on it behind standby's back.
+fn member(site: &str) -> standby_provider_sdk::Member {
+    standby_provider_sdk::Member {
+        site: site.into(),
+        type_name: "mockdb_member".into(),
+        state: Value::Null,
+    }
+}
+
 fn inject(r: &Rig, op: &str, fault: Fault) {
     match (op, fault) {
         ("dns", _) => *r.replica.traffic_fault.lock().unwrap() = Some("dns->".into()),
@@ -246,11 +255,7 @@ fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again
     r.apply(None);
     // What a monitor did before it was killed: east died, west was promoted at epoch 2.
     r.replica.down.lock().unwrap().insert("east".into());
-    let west = standby_provider_sdk::Member {
-        site: "west".into(),
-        type_name: "mockdb_member".into(),
-        state: Value::Null,
-    };
+    let west = member("west");
     r.rt.block_on(r.replica.promote(&west, 2)).unwrap();
     assert_eq!(r.state().failovers["orders"].active, "east");
     let p = r.plan(None);
@@ -343,11 +348,7 @@ fn a_fenced_primary_with_nothing_promoted_is_unfenced_by_the_next_plan() {
     use standby_provider_sdk::Replication as _;
     let r = Rig::new(&topology("east", "auto", "1MiB"));
     r.apply(None);
-    let east = standby_provider_sdk::Member {
-        site: "east".into(),
-        type_name: "mockdb_member".into(),
-        state: Value::Null,
-    };
+    let east = member("east");
     r.rt.block_on(r.replica.fence(&east, 2, false)).unwrap();
     assert!(r.replica.writable().is_empty());
     let p = r.plan(None);
@@ -385,11 +386,7 @@ fn an_interrupted_first_promotion_is_adopted() {
     let r = Rig::new(&topology("east", "auto", "1MiB"));
     r.apply(None);
     r.replica.down.lock().unwrap().insert("east".into());
-    let west = standby_provider_sdk::Member {
-        site: "west".into(),
-        type_name: "mockdb_member".into(),
-        state: Value::Null,
-    };
+    let west = member("west");
     r.rt.block_on(r.replica.promote(&west, 0)).unwrap();
     let p = r.plan(None);
     assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Reconcile);

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 use support::etcd::etcd;
-use support::monitor::Monitor;
+use support::monitor::{elected_pair, Monitor};
 use support::pg::{args, cluster, create_orders, kill_postmaster, rt, writers, SYNC_AUTO};
 use support::Test;
 
@@ -92,26 +92,7 @@ fn a_monitor_killed_after_promotion_leaves_no_trap_for_apply() {
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
         .code(0);
     create_orders(base);
-    let elect = |name: &'static str| {
-        let mut a = vars.to_vec();
-        a.extend_from_slice(&["--etcd", &e.url, "--lease-ttl", "2s", "--name", name]);
-        a.into_iter().map(String::from).collect::<Vec<_>>()
-    };
-    let (a1, a2) = (elect("m1"), elect("m2"));
-    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
-    let a2: Vec<&str> = a2.iter().map(String::as_str).collect();
-    let mut m1 = Monitor::named(&t, "m1", &a1);
-    assert!(
-        m1.wait_for("acquired the lease", Duration::from_secs(5)),
-        "{}",
-        m1.log()
-    );
-    let m2 = Monitor::named(&t, "m2", &a2);
-    assert!(
-        m2.wait_for("following: m1", Duration::from_secs(5)),
-        "{}",
-        m2.log()
-    );
+    let (mut m1, m2) = elected_pair(&t, &vars, &e.url);
     kill_postmaster(&t, "dev", "east");
     assert!(
         m1.wait_for("failover.orders: promote: Done", Duration::from_secs(20)),
@@ -309,26 +290,7 @@ fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
         t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
             .code(0);
         create_orders(base);
-        let elect = |name: &'static str| {
-            let mut a = vars.to_vec();
-            a.extend_from_slice(&["--etcd", &e.url, "--lease-ttl", "2s", "--name", name]);
-            a.into_iter().map(String::from).collect::<Vec<_>>()
-        };
-        let (a1, a2) = (elect("m1"), elect("m2"));
-        let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
-        let a2: Vec<&str> = a2.iter().map(String::as_str).collect();
-        let mut m1 = Monitor::named(&t, "m1", &a1);
-        assert!(
-            m1.wait_for("acquired the lease", Duration::from_secs(5)),
-            "{}",
-            m1.log()
-        );
-        let m2 = Monitor::named(&t, "m2", &a2);
-        assert!(
-            m2.wait_for("following: m1", Duration::from_secs(5)),
-            "{}",
-            m2.log()
-        );
+        let (mut m1, m2) = elected_pair(&t, &vars, &e.url);
         kill_postmaster(&t, "dev", "east");
         let done = format!("failover.orders: {step}: Done");
         assert!(

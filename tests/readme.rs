@@ -6,28 +6,12 @@
 //! A failure names the README's copy in the temporary directory; its line numbers are the
 //! README's own.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A clean copy of a plan directory: no outputs, state or data of an earlier run.
-fn copy_plan(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if ["out", ".standby", "data"].iter().any(|n| name == *n) {
-            continue;
-        }
-        let target = to.join(&name);
-        if e.file_type().unwrap().is_dir() {
-            copy_plan(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 /// Lays out `readme` as a trycmd case in `dir/NAME/README.md` whose commands run in
@@ -35,7 +19,7 @@ fn copy_plan(from: &Path, to: &Path) {
 fn stage(dir: &Path, name: &str, readme: &str, plan: &str, plan_at: &str) -> PathBuf {
     let case = dir.join(name).join("README.md");
     let work = dir.join(name).join("README.in");
-    copy_plan(&root().join(plan), &work.join(plan_at));
+    support::copy_dir(&root().join(plan), &work.join(plan_at));
     std::fs::copy(root().join(readme), &case).unwrap();
     case
 }

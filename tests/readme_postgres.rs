@@ -9,24 +9,6 @@ mod support;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-/// A clean copy of a plan directory: no data, outputs or state of an earlier run.
-fn copy_plan(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if ["out", ".standby", "data"].iter().any(|n| name == *n) {
-            continue;
-        }
-        let target = to.join(&name);
-        if e.file_type().unwrap().is_dir() {
-            copy_plan(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn readme_postgres_failover_walkthrough() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -37,7 +19,7 @@ fn readme_postgres_failover_walkthrough() {
     let case = tmp.path().join("README.md");
     let work = tmp.path().join("README.in");
     std::fs::copy(root.join("plans/postgres-failover/README.md"), &case).unwrap();
-    copy_plan(&root.join("plans/postgres-failover"), &work);
+    support::copy_dir(&root.join("plans/postgres-failover"), &work);
     let _servers = support::pg::StopServers(work.clone());
 
     // Below Linux's ephemeral range, apart from the other PostgreSQL tests' ports.

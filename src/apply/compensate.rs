@@ -73,12 +73,7 @@ async fn observe(
 }
 
 fn member(plan: &SwitchPlan, members: &BTreeMap<String, Value>, site: &str) -> Option<Member> {
-    let m = plan.members.get(site)?;
-    Some(Member {
-        site: site.to_string(),
-        type_name: m.addr.resource.resource.type_name.clone(),
-        state: members.get(site).map_or(Value::Null, |v| v.deep_unmark().0),
-    })
+    Some(plan.members.get(site)?.member(site, members.get(site)))
 }
 
 /// Reads the members of a stopped switch and acts on what they are.

@@ -300,9 +300,7 @@ pub async fn apply(
     }
     state.outputs = w.root_outputs(&state.outputs);
     let (add, change, destroy) = w.report.counts();
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let now = crate::state::now_rfc3339();
     state.retire_memberless_failovers(&now);
     state.applies.push(crate::state::ApplyRecord {
         at: now,

@@ -106,7 +106,7 @@ impl SwitchRun {
     pub(crate) fn new() -> Self {
         SwitchRun {
             started: Instant::now(),
-            started_at: now_rfc3339(),
+            started_at: crate::state::now_rfc3339(),
             steps: Vec::new(),
             verification: BTreeMap::new(),
             target_checksums: BTreeMap::new(),
@@ -176,7 +176,7 @@ impl SwitchRun {
                 site: plan.to.clone(),
                 reason: reason.clone(),
                 by,
-                at: now_rfc3339(),
+                at: crate::state::now_rfc3339(),
             }),
             (None, true) => None,
             (None, false) => previous.and_then(|p| p.override_.clone()),
@@ -195,12 +195,6 @@ impl SwitchRun {
             history,
         }
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn git_commit(root: &std::path::Path) -> Option<String> {
@@ -231,16 +225,7 @@ impl StepCtx {
         let m = self.plan.members.get(site).ok_or_else(|| {
             self.fail("unknown site", format!("the group has no member at {site}"))
         })?;
-        let state = self
-            .members
-            .get(site)
-            .map(|v| v.deep_unmark().0)
-            .unwrap_or(Value::Null);
-        Ok(Member {
-            site: site.to_string(),
-            type_name: m.addr.resource.resource.type_name.clone(),
-            state,
-        })
+        Ok(m.member(site, self.members.get(site)))
     }
 
     fn fail(&self, summary: &str, detail: impl Into<String>) -> StepError {

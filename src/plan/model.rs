@@ -224,6 +224,22 @@ pub struct MemberRef {
     pub provider: String,
 }
 
+impl MemberRef {
+    /// The member at `site` as its provider sees it, with `state` (its attributes, unmarked;
+    /// null when unknown).
+    pub fn member(
+        &self,
+        site: &str,
+        state: Option<&standby_provider_sdk::Value>,
+    ) -> standby_provider_sdk::Member {
+        standby_provider_sdk::Member {
+            site: site.to_string(),
+            type_name: self.addr.resource.resource.type_name.clone(),
+            state: state.map_or(standby_provider_sdk::Value::Null, |v| v.deep_unmark().0),
+        }
+    }
+}
+
 /// A hook command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookSpec {

@@ -4,7 +4,7 @@
 
 use super::model::MemberRef;
 use crate::registry::Registry;
-use standby_provider_sdk::{Member, MemberStatus, Role, Value};
+use standby_provider_sdk::{MemberStatus, Role, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -63,11 +63,7 @@ pub async fn observe(
     patience: Duration,
 ) -> Vec<Observed> {
     let probes = members.iter().map(|(site, m)| {
-        let member = Member {
-            site: site.clone(),
-            type_name: m.addr.resource.resource.type_name.clone(),
-            state: values.get(site).map_or(Value::Null, |v| v.deep_unmark().0),
-        };
+        let member = m.member(site, values.get(site));
         let provider = registry.get(&m.provider).cloned();
         // Concurrently: an unreachable member costs `patience` once, not once per member.
         tokio::spawn(async move {

@@ -245,9 +245,7 @@ impl Walker<'_> {
                 rec.active
             ),
             by: crate::state::LockInfo::new("plan").who,
-            at: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            at: crate::state::now_rfc3339(),
         });
         for site in st.members.keys().filter(|s| *s != primary) {
             self.hold_back(
@@ -310,9 +308,7 @@ impl Walker<'_> {
             return;
         };
         let mut r = r.clone();
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let now = crate::state::now_rfc3339();
         r.history.push(crate::state::SwitchRecord {
             kind: "reconcile".into(),
             from: Some(old.clone()),

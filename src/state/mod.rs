@@ -100,3 +100,10 @@ pub trait StateLock: Send + Sync {
     /// Clears a lock left by a holder that is gone. Refuses if the id does not match.
     fn force_unlock(&self, id: &str) -> Result<(), StateError>;
 }
+
+/// Now, in RFC 3339, for the timestamps the state records.
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -175,12 +175,13 @@ impl Test {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// A clean copy of a plan directory: no outputs, state or server data of an earlier run.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");
         let name = e.file_name();
-        if name == "out" || name == ".standby" {
+        if name == "out" || name == ".standby" || name == "data" {
             continue;
         }
         let target = to.join(&name);

@@ -52,3 +52,26 @@ impl Monitor {
         false
     }
 }
+
+/// Two monitors, m1 and m2, electing through etcd at `url` with a 2 s lease: returns once m1
+/// holds the lease and m2 follows it.
+pub fn elected_pair(t: &Test, vars: &[&str], url: &str) -> (Monitor, Monitor) {
+    let start = |name: &str| {
+        let mut a = vars.to_vec();
+        a.extend_from_slice(&["--etcd", url, "--lease-ttl", "2s", "--name", name]);
+        Monitor::named(t, name, &a)
+    };
+    let m1 = start("m1");
+    assert!(
+        m1.wait_for("acquired the lease", Duration::from_secs(5)),
+        "{}",
+        m1.log()
+    );
+    let m2 = start("m2");
+    assert!(
+        m2.wait_for("following: m1", Duration::from_secs(5)),
+        "{}",
+        m2.log()
+    );
+    (m1, m2)
+}

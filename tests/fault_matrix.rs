@@ -390,8 +390,20 @@ fn an_interrupted_first_promotion_is_adopted() {
     r.rt.block_on(r.replica.promote(&west, 0)).unwrap();
     let p = r.plan(None);
     assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Reconcile);
+    assert!(p.switches[0].stamp_epoch, "{:?}", p.switches[0]);
     let report = r.apply_with(&p, Default::default(), &[]);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(r.state().failovers["orders"].active, "west");
+    assert_eq!(r.replica.writable(), ["west"]);
+    // The adoption wrote a fresh epoch into west, the one the state records ...
+    let epoch = r.state().failovers["orders"].epoch;
+    assert_eq!(r.replica.epoch_of("west"), epoch);
+    assert!(epoch > r.replica.epoch_of("east"));
+    // ... so when east comes back still writable, it is provably the deposed one: the plan
+    // fences it instead of refusing a split brain it cannot decide.
+    r.replica.down.lock().unwrap().clear();
+    assert_eq!(r.replica.writable(), ["east", "west"]);
+    let p = r.plan(None);
+    r.apply_with(&p, Default::default(), &[]);
     assert_eq!(r.replica.writable(), ["west"]);
 }

@@ -6,12 +6,14 @@ mod support;
 
 use std::time::Duration;
 use support::etcd::etcd;
-use support::monitor::{elected_pair, Monitor};
+use support::monitor::{elected_pair, elected_pair_with, Monitor};
 use support::pg::{args, cluster, create_orders, kill_postmaster, rt, writers, SYNC_AUTO};
 use support::Test;
 
+/// The state as standby reads it: the snapshot with its journal replayed.
 fn state(t: &Test) -> serde_json::Value {
-    serde_json::from_str(&t.read(".standby/state/dev.json")).unwrap()
+    let r = t.run(&["state", "pull", "-e", "dev"]);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr))
 }
 
 #[test]
@@ -230,6 +232,85 @@ fn sigkill_during_a_postgres_switch_loses_no_acknowledged_write() {
     println!("{}", rows.join("\n"));
 }
 
+/// SIGKILL of standby inside its longest step, the catch-up: west's replay is paused, so the
+/// switch waits there with east fenced. After the kill nothing takes writes; once replay
+/// resumes, a plain re-run finishes the switch on west and no acknowledged write is lost.
+#[test]
+fn sigkill_inside_the_catch_up_loses_no_acknowledged_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let west = |q: &'static str| {
+        rt().block_on(async {
+            let c = support::pg::sql("127.0.0.3", base + 1).await;
+            c.batch_execute(q).await.unwrap();
+        })
+    };
+    let (stop, acked) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let w = support::pg::writer(&t, "dev", stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    west("SELECT pg_wal_replay_pause()");
+    std::thread::sleep(Duration::from_millis(200));
+    let switch = [
+        &["apply", "--var", "active_site=west", "--auto-approve"][..],
+        &vars,
+    ]
+    .concat();
+    let mut child = t
+        .command(&switch)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(t.join("switch.out")).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !t.read("switch.out").contains("catch-up: Running") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            t.read("switch.out")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !t.read("switch.out").contains("catch-up: Done"),
+        "the catch-up finished although replay was paused: {}",
+        t.read("switch.out")
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after_kill = writers(base);
+    assert!(after_kill.len() <= 1, "split brain: {after_kill:?}");
+    west("SELECT pg_wal_replay_resume()");
+    let r = t.run(&switch);
+    assert!(matches!(r.code, 0 | 5), "{}\n{}", r.stdout, r.stderr);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    assert_eq!(writers(base), ["west"], "{}", r.stdout);
+    let acked = acked.lock().unwrap().clone();
+    let lost = rt().block_on(support::pg::missing("127.0.0.3", base + 1, &acked));
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes missing on west: {lost:?}"
+    );
+    assert_eq!(state(&t)["failovers"]["orders"]["active"], "west");
+    println!(
+        "| SIGKILL inside catch-up (replay paused) | writable after kill: {} | acknowledged {} | lost 0 | rerun exit {} |",
+        if after_kill.is_empty() { "none".to_string() } else { after_kill.join(",") },
+        acked.len(),
+        r.code
+    );
+}
+
 /// `replication.mode` is desired state on real servers: async -> sync sets
 /// synchronous_standby_names on the primary and waits for a sync standby; status shows it.
 #[test]
@@ -276,13 +357,25 @@ fn changing_the_replication_mode_is_applied_to_the_servers() {
         .code(0);
 }
 
-/// The acting monitor SIGKILLed after each step of its failover: the survivor converges to
-/// exactly one writable server that the state names, and a plain apply rejoins the old
-/// primary as a standby.
+/// The acting monitor SIGKILLed right after the effect of each step of its failover (it
+/// freezes itself there with `STANDBY_FAILPOINT=STEP:freeze`, then the test kills it): the
+/// survivor converges to exactly one writable server that the state names, with the state's
+/// epoch written in that server, and a plain apply rejoins the old primary as a standby.
+/// After `record` the survivor has nothing to do and must do nothing.
 #[test]
 fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
     let mut rows = Vec::new();
-    for step in ["fence", "promote", "verify"] {
+    let steps = [
+        "precheck",
+        "fence",
+        "measure-gap",
+        "promote",
+        "checksum",
+        "verify",
+        "re-protect",
+        "record",
+    ];
+    for step in steps {
         let (t, base, _servers) = cluster();
         let e = etcd(t.path());
         let port = format!("base_port={base}");
@@ -290,27 +383,44 @@ fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
         t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
             .code(0);
         create_orders(base);
-        let (mut m1, m2) = elected_pair(&t, &vars, &e.url);
+        let freeze = format!("{step}:freeze");
+        let (mut m1, m2) = elected_pair_with(&t, &vars, &e.url, Some(&freeze));
         kill_postmaster(&t, "dev", "east");
-        let done = format!("failover.orders: {step}: Done");
         assert!(
-            m1.wait_for(&done, Duration::from_secs(20)),
-            "{step}: {}",
-            m1.log()
+            m1.wait_frozen(&t, Duration::from_secs(20)),
+            "{step}: {}\n{}",
+            m1.log(),
+            t.read("m1.out")
         );
         m1.0.kill().unwrap();
         m1.0.wait().unwrap();
         let after_kill = writers(base);
         assert!(after_kill.len() <= 1, "{step}: split brain {after_kill:?}");
-        assert!(
-            m2.wait_for("failover finished with exit code", Duration::from_secs(40)),
-            "{step}: the survivor did not finish: {}\n{}",
-            m2.log(),
-            t.read("m2.out")
-        );
+        if step == "record" {
+            // The switch is recorded: the survivor takes the lease and finds nothing to do.
+            assert!(
+                m2.wait_for("acquired the lease", Duration::from_secs(10)),
+                "{step}: {}",
+                m2.log()
+            );
+            std::thread::sleep(Duration::from_secs(3));
+            assert!(!m2.log().contains("TRIGGER"), "{step}: {}", m2.log());
+        } else {
+            assert!(
+                m2.wait_for("failover finished with exit code", Duration::from_secs(40)),
+                "{step}: the survivor did not finish: {}\n{}",
+                m2.log(),
+                t.read("m2.out")
+            );
+        }
+        let survivor_log = m2.log();
         drop(m2);
-        assert_eq!(writers(base), ["west"], "{step}");
-        assert_eq!(state(&t)["failovers"]["orders"]["active"], "west", "{step}");
+        assert_eq!(writers(base), ["west"], "{step}: {survivor_log}");
+        assert_eq!(
+            state(&t)["failovers"]["orders"]["active"],
+            "west",
+            "{step}: {survivor_log}"
+        );
         let r = t.run(&[&["apply", "--auto-approve"][..], &vars].concat());
         assert!(
             matches!(r.code, 0 | 5),
@@ -328,6 +438,19 @@ fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
         });
         assert!(east_follows, "{step}: east came back as a standby");
         let s = state(&t);
+        let member_epoch = rt().block_on(async {
+            let c = support::pg::sql("127.0.0.3", base + 1).await;
+            c.query_one("SELECT max(epoch) FROM standby_epoch", &[])
+                .await
+                .map(|r| r.get::<_, i64>(0))
+        });
+        let member_epoch = member_epoch
+            .unwrap_or_else(|e| panic!("{step}: {e}\n{survivor_log}\n{}", t.read("m2.out")));
+        assert_eq!(
+            s["failovers"]["orders"]["epoch"].as_u64().unwrap() as i64,
+            member_epoch,
+            "{step}: the state's epoch is west's"
+        );
         rows.push(format!(
             "| acting monitor SIGKILLed after {step} | writable after the kill: {} | survivor records west at epoch {} | apply exit {} |",
             if after_kill.is_empty() { "none".to_string() } else { after_kill.join(",") },
@@ -404,4 +527,81 @@ fn a_monitor_waits_for_a_held_state_lock_instead_of_exiting() {
     );
     assert_eq!(writers(base), ["west"]);
     assert_eq!(state(&t)["failovers"]["orders"]["active"], "west");
+}
+
+/// Issue 11, seen 12: the acting monitor freezes (SIGSTOP, as a paused VM would) right after
+/// its epoch claim lands in etcd. The other monitor takes the lease and waits for the state
+/// lock the frozen one still holds. Resumed, the frozen one asks for its lease again before
+/// `pg_promote`, finds it lapsed and promotes nothing; the survivor then fails over at a newer
+/// epoch, which is the one written in the one writable server.
+#[test]
+fn a_monitor_frozen_after_its_epoch_claim_does_not_promote_on_a_lapsed_lease() {
+    let (t, base, _servers) = cluster();
+    let e = etcd(t.path());
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &SYNC_AUTO);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let (m1, m2) = elected_pair_with(&t, &vars, &e.url, Some("promote:freeze-after-claim"));
+    kill_postmaster(&t, "dev", "east");
+    assert!(
+        m1.wait_frozen(&t, Duration::from_secs(20)),
+        "{}\n{}",
+        m1.log(),
+        t.read("m1.out")
+    );
+    assert!(
+        m2.wait_for("acquired the lease", Duration::from_secs(10)),
+        "{}",
+        m2.log()
+    );
+    assert!(
+        m2.wait_for("TRIGGER", Duration::from_secs(10)),
+        "{}",
+        m2.log()
+    );
+    // The survivor waits for the frozen holder's state lock; nothing is promoted meanwhile.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(writers(base).is_empty(), "{:?}", writers(base));
+    let resumed = std::process::Command::new("kill")
+        .args(["-CONT", &m1.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(resumed.success());
+    assert!(
+        m1.wait_for("failover.orders: failover", Duration::from_secs(20))
+            || m1.wait_for("the failover did not run", Duration::from_secs(1)),
+        "{}",
+        m1.log()
+    );
+    let m1_out = format!("{}{}", t.read("m1.out"), m1.log());
+    assert!(
+        m1_out.contains("the lease lapsed after the epoch claim"),
+        "{m1_out}"
+    );
+    assert!(!m1_out.contains("promote: Done"), "{m1_out}");
+    assert!(
+        m2.wait_for("failover finished with exit code", Duration::from_secs(60)),
+        "{}\n{}",
+        m2.log(),
+        t.read("m2.out")
+    );
+    assert_eq!(writers(base), ["west"]);
+    let s = state(&t);
+    assert_eq!(s["failovers"]["orders"]["active"], "west");
+    let west_epoch = rt().block_on(async {
+        let c = support::pg::sql("127.0.0.3", base + 1).await;
+        c.query_one("SELECT max(epoch) FROM standby_epoch", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    });
+    assert_eq!(
+        s["failovers"]["orders"]["epoch"].as_u64().unwrap() as i64,
+        west_epoch
+    );
+    println!(
+        "| monitor frozen after its epoch claim, resumed after the survivor took the lease | m1 promoted nothing | survivor promoted west at epoch {west_epoch} | one writer |"
+    );
 }

@@ -34,6 +34,8 @@ pub(crate) struct Stopped<'a> {
     pub root: &'a std::path::Path,
     /// The step that failed, for the record.
     pub failed_step: String,
+    /// A monitor's lease: one that lapsed leaves undoing to the new holder.
+    pub guard: Option<&'a Arc<dyn super::PromotionGuard>>,
 }
 
 /// Runs one replication call on a task of its own, so that a panicking provider becomes an
@@ -74,6 +76,18 @@ async fn observe(
 
 fn member(plan: &SwitchPlan, members: &BTreeMap<String, Value>, site: &str) -> Option<Member> {
     Some(plan.members.get(site)?.member(site, members.get(site)))
+}
+
+/// Whether this actor may still change a member: always without a lease; with one, only while
+/// it holds (the reason otherwise).
+async fn may_act(
+    guard: Option<&Arc<dyn super::PromotionGuard>>,
+    sw: &SwitchPlan,
+) -> Result<(), String> {
+    match guard {
+        None => Ok(()),
+        Some(g) => g.may_fence(sw).await,
+    }
 }
 
 /// Reads the members of a stopped switch and acts on what they are.
@@ -117,6 +131,11 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
     };
     let from_st = observe(r, &from_m, patience).await;
     let to = &sw.to;
+    // Only an unfence is left to decide on: a monitor whose lease lapsed leaves it to the holder.
+    let lease_lost = match &from_st {
+        Ok(f) if f.role == Role::Fenced => may_act(s.guard, sw).await.err(),
+        _ => None,
+    };
     match (&to_st, &from_st) {
         (Ok(t), _) if t.role == Role::Primary && t.epoch > sw.epoch => {
             out.messages.push(format!(
@@ -164,6 +183,12 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
             out.messages.push(format!(
                 "failover.{g}: cannot tell whether {to} was promoted ({e}); {from} is left as it is{}. Run `standby status -e ENV` once {to} answers, then `standby apply` again.",
                 if s.run.fenced { ", fenced" } else { "" }
+            ));
+        }
+        (Ok(_), Ok(f)) if f.role == Role::Fenced && lease_lost.is_some() => {
+            out.messages.push(format!(
+                "failover.{g}: {to} was not promoted and {from} stays fenced: this monitor no longer holds the lease ({}), so the holder decides",
+                lease_lost.as_deref().unwrap_or_default()
             ));
         }
         (Ok(_), Ok(f)) if f.role == Role::Fenced => match isolated(r, &from_m, |r, m| r.unfence(m)).await {

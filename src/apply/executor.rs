@@ -278,12 +278,23 @@ pub async fn apply(
             for e in &entries {
                 e.apply_to(&mut state);
             }
+            // The record step's effect is this append.
+            if entries
+                .iter()
+                .any(|e| matches!(e, crate::state::JournalEntry::Failover(..)))
+            {
+                super::failpoint::freeze_if_asked(
+                    &w.root,
+                    &crate::plan::StepKind::Record,
+                    "freeze",
+                );
+            }
         }
         for i in finished {
             w.finish(i, &mut ready);
         }
     }
-    let entries = w.compensate(registry, &state).await;
+    let entries = w.compensate(registry, &state, opts.guard.as_ref()).await;
     if !entries.is_empty() {
         tokio::task::block_in_place(|| store.append(&base.0, base.1, &entries))?;
         for e in &entries {

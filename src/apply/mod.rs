@@ -7,7 +7,9 @@
 
 mod compensate;
 mod executor;
+mod failpoint;
 mod instance;
+mod stamp;
 mod switch;
 mod table;
 mod walk_switch;

@@ -1,5 +1,6 @@
 //! Running the steps of a failover switch through the members' replication capability.
 
+use super::failpoint::{failpoint, freeze_if_asked};
 use super::Failure;
 use crate::plan::{emergency_probe, StepKind, SwitchKind, SwitchPlan};
 use crate::state::{FailoverState, Override, StepRecord, SwitchRecord};
@@ -212,14 +213,6 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
 
 use crate::plan::bytes as human_bytes;
 
-/// Fault injection for drills and tests: `STANDBY_FAILPOINT=STEP:before|after[,...]` (such
-/// as `promote:after`) makes that step of every switch fail before or after its effect, so a
-/// game day can rehearse what an operator sees when a switch stops there.
-fn failpoint(step: &StepKind, when: &str) -> bool {
-    let want = format!("{step}:{when}");
-    std::env::var("STANDBY_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p.trim() == want))
-}
-
 impl StepCtx {
     fn member(&self, site: &str) -> Result<Member, StepError> {
         let m = self.plan.members.get(site).ok_or_else(|| {
@@ -228,7 +221,7 @@ impl StepCtx {
         Ok(m.member(site, self.members.get(site)))
     }
 
-    fn fail(&self, summary: &str, detail: impl Into<String>) -> StepError {
+    pub(super) fn fail(&self, summary: &str, detail: impl Into<String>) -> StepError {
         StepError::Failed(Failure {
             addr: format!("failover.{}: {}", self.plan.group, self.step),
             summary: summary.to_string(),
@@ -236,7 +229,7 @@ impl StepCtx {
         })
     }
 
-    fn pe(&self, e: standby_provider_sdk::ProviderError) -> StepError {
+    pub(super) fn pe(&self, e: standby_provider_sdk::ProviderError) -> StepError {
         self.fail(&e.summary, e.detail)
     }
 
@@ -331,6 +324,7 @@ impl StepCtx {
             return Err(injected("before"));
         }
         let out = self.act().await?;
+        freeze_if_asked(&self.root, &self.step, "freeze");
         if failpoint(&self.step, "after") {
             return Err(injected("after"));
         }
@@ -548,6 +542,7 @@ impl StepCtx {
                         .await
                         .map_err(|e| self.fail("promotion refused: the epoch claim failed", e))?;
                     out.notes.push(claimed);
+                    freeze_if_asked(&self.root, &self.step, "freeze-after-claim");
                     // The claim may have landed just before this process froze: ask again, so
                     // a holder whose lease lapsed since then does not promote.
                     g.may_fence(&self.plan).await.map_err(|e| {
@@ -656,6 +651,9 @@ impl StepCtx {
                 out.detail = parts.join("; ");
             }
             StepKind::Reprotect => {
+                if self.plan.stamp_epoch {
+                    self.stamp(r, &to, &mut out).await?;
+                }
                 let mut done = Vec::new();
                 let chosen =
                     |s: &String| self.plan.rejoin.is_empty() || self.plan.rejoin.contains(s);

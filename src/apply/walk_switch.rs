@@ -206,6 +206,7 @@ impl Walk<'_> {
         &mut self,
         registry: &Registry,
         state: &State,
+        guard: Option<&std::sync::Arc<dyn super::PromotionGuard>>,
     ) -> Vec<JournalEntry> {
         let mut entries = Vec::new();
         for group in self.failed_groups.clone() {
@@ -237,6 +238,7 @@ impl Walk<'_> {
                     previous: state.failovers.get(&group),
                     root: &self.root,
                     failed_step,
+                    guard,
                 },
             )
             .await;

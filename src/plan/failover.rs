@@ -202,10 +202,12 @@ impl Walker<'_> {
             .as_ref()
             .map_or(0, |r| r.epoch)
             .max(rc.member_epoch);
-        let epoch = if matches!(
-            kind,
-            Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
-        ) {
+        let stamp = rc.stamp && kind == Some(SwitchKind::Reconcile);
+        let epoch = if stamp
+            || matches!(
+                kind,
+                Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
+            ) {
             base.max(self.opts.epoch_floor.get(name).copied().unwrap_or(0)) + 1
         } else {
             base
@@ -466,6 +468,7 @@ impl Walker<'_> {
             traffic: Vec::new(),
             steps,
             rejoin,
+            stamp_epoch: stamp,
         };
         self.switches.push(plan);
     }

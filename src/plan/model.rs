@@ -368,6 +368,10 @@ pub struct SwitchPlan {
     /// The members re-protect rejoins; empty means every member but the new primary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejoin: Vec<String>,
+    /// A reconcile adopts a primary whose promotion was interrupted before it wrote its epoch:
+    /// re-protect writes `epoch` into it first (claimed like a promotion's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stamp_epoch: bool,
 }
 
 impl std::fmt::Display for NodeKey {

@@ -31,6 +31,10 @@ pub(crate) struct Reconciled {
     /// The recorded primary is fenced and nothing was promoted (a switch killed between
     /// fence and promotion): setting the roles up again lifts the fence.
     pub unfence: bool,
+    /// The adopted primary carries no epoch of its own promotion (it was interrupted before
+    /// writing it): re-protect stamps it with a fresh one, so a deposed primary that comes
+    /// back writable is provably the older one.
+    pub stamp: bool,
     /// What was read, for notes.
     pub observed: Vec<Observed>,
 }
@@ -97,6 +101,7 @@ impl Walker<'_> {
             moved_from: None,
             split_from: None,
             unfence: false,
+            stamp: false,
             reprotect: Vec::new(),
             observed: Vec::new(),
         };
@@ -255,6 +260,9 @@ impl Walker<'_> {
             );
         }
         out.moved_from = Some(rec.active.clone());
+        // A finished promotion wrote an epoch above the record's; one at or below it never
+        // wrote its own.
+        out.stamp = epoch <= rec.epoch;
         out.recorded = Some(r);
         self.failover_notes.push(format!(
             "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). The plan records what the members are and re-protects the others.",

@@ -117,6 +117,13 @@ pub fn headline(sw: &SwitchPlan) -> String {
             sw.to,
             sw.epoch
         ),
+        (SwitchKind::Reconcile, f) if sw.stamp_epoch => format!(
+            "failover.{} will RECORD that {} is primary, as its members say, and write epoch {} into it (its promotion was interrupted before writing one); the state said {}",
+            sw.group,
+            sw.to,
+            sw.epoch,
+            f.as_deref().unwrap_or("-")
+        ),
         (SwitchKind::Reconcile, f) => format!(
             "failover.{} will RECORD that {} is primary (epoch {}), as its members say; the state said {}",
             sw.group,

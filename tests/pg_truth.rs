@@ -452,8 +452,9 @@ fn the_acting_monitor_killed_at_each_step_leaves_one_writer() {
             "{step}: the state's epoch is west's"
         );
         rows.push(format!(
-            "| acting monitor SIGKILLed after {step} | writable after the kill: {} | survivor records west at epoch {} | apply exit {} |",
+            "| acting monitor SIGKILLed after {step} | writable after the kill: {} | {} west at epoch {} | apply exit {} |",
             if after_kill.is_empty() { "none".to_string() } else { after_kill.join(",") },
+            if step == "record" { "already recorded, the survivor does nothing:" } else { "the survivor records" },
             s["failovers"]["orders"]["epoch"],
             r.code
         ));
@@ -604,4 +605,42 @@ fn a_monitor_frozen_after_its_epoch_claim_does_not_promote_on_a_lapsed_lease() {
     println!(
         "| monitor frozen after its epoch claim, resumed after the survivor took the lease | m1 promoted nothing | survivor promoted west at epoch {west_epoch} | one writer |"
     );
+}
+
+/// A promotion interrupted between `pg_promote` and writing its epoch (done here by hand, with
+/// the old primary killed): the next apply adopts west and writes a fresh epoch into it, the
+/// one the state records, so west can later prove that east is the deposed one.
+#[test]
+fn an_adopted_promotion_gets_its_epoch_written_into_the_server() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    kill_postmaster(&t, "dev", "east");
+    rt().block_on(async {
+        let c = support::pg::sql("127.0.0.3", base + 1).await;
+        c.batch_execute("SELECT pg_promote(true)").await.unwrap();
+    });
+    assert_eq!(writers(base), ["west"]);
+    let plan = t.run(&[&["plan"][..], &vars].concat());
+    plan.stdout_has("and write epoch 2 into it");
+    let r = t.run(&[&["apply", "--auto-approve"][..], &vars].concat());
+    assert!(matches!(r.code, 0 | 5), "{}\n{}", r.stdout, r.stderr);
+    let west_epoch = rt().block_on(async {
+        let c = support::pg::sql("127.0.0.3", base + 1).await;
+        c.query_one("SELECT max(epoch) FROM standby_epoch", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    });
+    let s = state(&t);
+    assert_eq!(s["failovers"]["orders"]["active"], "west");
+    assert_eq!(
+        s["failovers"]["orders"]["epoch"].as_i64().unwrap(),
+        west_epoch
+    );
+    assert_eq!(west_epoch, 2);
+    assert_eq!(writers(base), ["west"]);
 }

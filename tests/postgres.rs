@@ -38,7 +38,7 @@ fn provision_in_async_and_sync_mode() {
     let port = format!("base_port={base}");
     t.run(&[&["apply"][..], &args("dev", &port, &["--auto-approve"])].concat())
         .code(0)
-        .stdout_has("Switched failover.orders: east is primary (epoch 1)");
+        .stdout_has("Recorded failover.orders: east is primary (epoch 1)");
     let rt = rt();
     rt.block_on(async {
         let east = sql("127.0.0.2", base).await;
@@ -557,4 +557,91 @@ resource "postgres_server" "db" {
         .code(1)
         .stderr_has("is inside data_dir")
         .stderr_has("pg_rewind");
+}
+
+/// Issue 11, seen 11: with the sync standby frozen, a change of a role hung `standby apply`
+/// in `ALTER ROLE` (the commit waited for a standby that never answered) while it held the
+/// state lock. standby's own statements commit locally: it re-applies them anyway, and an
+/// apply must end.
+#[test]
+fn a_role_change_does_not_hang_while_the_sync_standby_is_frozen() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let pid = t.read("data/dev/west/postmaster.pid");
+    let pid = pid.lines().next().unwrap().trim().to_string();
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &pid])
+        .output()
+        .unwrap();
+    let mut frozen = vec![pid];
+    frozen.extend(
+        String::from_utf8_lossy(&children.stdout)
+            .lines()
+            .map(str::to_string),
+    );
+    let signal = |sig: &str| {
+        for p in &frozen {
+            let _ = std::process::Command::new("kill")
+                .args([sig, p.as_str()])
+                .status();
+        }
+    };
+    let before = password_hash(base);
+    signal("-STOP");
+    let hcl = t.read("main.hcl").replace("app-secret", "app-secret-2");
+    t.write("main.hcl", &hcl);
+    let mut child = t
+        .command(
+            &[
+                &["apply", "--auto-approve", "--target", "postgres_role.app"][..],
+                &vars,
+            ]
+            .concat(),
+        )
+        .stdout(std::fs::File::create(t.join("apply.out")).unwrap())
+        .stderr(std::fs::File::create(t.join("apply.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if status.is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    signal("-CONT");
+    let out = format!("{}{}", t.read("apply.out"), t.read("apply.err"));
+    let status = status.unwrap_or_else(|| panic!("apply hung for 60 s: {out}"));
+    // West did not answer, so it is not re-protected: a caveat (exit 5), not a hang.
+    assert!(matches!(status.code(), Some(0 | 5)), "{out}");
+    assert!(
+        out.contains("postgres_role.app: Modifications complete"),
+        "{out}"
+    );
+    // The new password is in force on the primary.
+    assert_ne!(password_hash(base), before, "the password did not change");
+}
+
+fn password_hash(base: u16) -> String {
+    rt().block_on(async {
+        sql("127.0.0.2", base)
+            .await
+            .query_one(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    })
 }

@@ -34,7 +34,7 @@ fn switch_to_west_verify_and_switch_back() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"])
         .code(0)
-        .stdout_has("Switched failover.orders: east is primary (epoch 1)");
+        .stdout_has("Recorded failover.orders: east is primary (epoch 1)");
     for i in 0..25 {
         insert(&t, "east", &format!("order-{i}")).unwrap();
     }

@@ -106,6 +106,9 @@ pub struct ApplyReport {
     pub compensations: Vec<String>,
     /// Completed switches, one line each.
     pub switched: Vec<String>,
+    /// Groups whose record changed without a switch (set up, re-protected, resynced), one
+    /// line each.
+    pub recorded: Vec<String>,
     /// What did not go as planned in switches that completed, `failover.GROUP: ...` each:
     /// an unconfirmed fence, an unknown gap, skipped or failed verification.
     pub caveats: Vec<String>,

@@ -183,8 +183,8 @@ impl Walk<'_> {
         self.report
             .caveats
             .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
-        self.report.switched.push(match &sw.from {
-            Some(f) if *f != sw.to => format!(
+        match &sw.from {
+            Some(f) if *f != sw.to => self.report.switched.push(format!(
                 "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
                 sw.to,
                 sw.epoch,
@@ -193,12 +193,18 @@ impl Walk<'_> {
                     0 => String::new(),
                     n => format!(", with {n} caveat(s) listed below"),
                 }
-            ),
-            _ => format!(
-                "failover.{group}: {} is primary (epoch {})",
-                sw.to, sw.epoch
-            ),
-        });
+            )),
+            _ => self.report.recorded.push(format!(
+                "failover.{group}: {} is primary (epoch {}){}",
+                sw.to,
+                sw.epoch,
+                if run.rejoined.is_empty() {
+                    String::new()
+                } else {
+                    format!("; re-protected {}", run.rejoined.join(", "))
+                }
+            )),
+        }
     }
 
     /// After a failed switch: read the members and act on what they are (see `compensate`).

@@ -462,6 +462,9 @@ fn execute(
     for s in &report.switched {
         println!("Switched {s}");
     }
+    for s in &report.recorded {
+        println!("Recorded {s}");
+    }
     if report.interrupted {
         failed = true;
         eprintln!(

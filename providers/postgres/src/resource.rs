@@ -152,6 +152,12 @@ async fn client_for(v: &Value) -> Result<tokio_postgres::Client, ProviderError> 
     tokio::spawn(async move {
         let _ = conn.await;
     });
+    // In sync mode a commit waits for a synchronous standby; while that standby is down or
+    // frozen, a role or database change would wait forever, holding the state lock. These
+    // statements are desired state that every apply re-applies, so a local commit is enough.
+    c.batch_execute("SET synchronous_commit = local")
+        .await
+        .map_err(|e| perr("cannot set synchronous_commit", e))?;
     Ok(c)
 }
 

@@ -341,6 +341,79 @@ fn a_holder_whose_lease_lapsed_after_its_claim_does_not_promote() {
     assert_eq!(r.state().failovers["orders"].active, "east");
 }
 
+/// The lease lapses after the claim of a switchover whose old primary is alive and fenced:
+/// the promotion is refused, and compensation does not unfence east either, since the new
+/// lease holder decides from the members.
+#[test]
+fn a_holder_whose_lease_lapsed_undoes_nothing() {
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    let p = r.plan(Some(ForcedSwitch {
+        group: "orders".into(),
+        to: "west".into(),
+        emergency: false,
+    }));
+    let guard = std::sync::Arc::new(LapsesAfterClaim(Default::default()));
+    let report = r.apply_guarded(&p, Default::default(), &["orders"], Some(guard));
+    assert!(
+        report
+            .compensations
+            .iter()
+            .any(|c| c.contains("east stays fenced") && c.contains("cannot confirm its lease")),
+        "{:?}",
+        report.compensations
+    );
+    assert_eq!(
+        r.replica.role("east"),
+        Some(standby_provider_sdk::Role::Fenced)
+    );
+    assert!(r.replica.writable().is_empty());
+    assert!(!r.replica.steps().iter().any(|l| l.starts_with("unfence")));
+}
+
+/// A guard whose lease is gone by the time it is asked.
+struct Lapsed;
+
+#[async_trait::async_trait]
+impl standby::apply::PromotionGuard for Lapsed {
+    async fn may_fence(&self, _plan: &standby::plan::SwitchPlan) -> Result<(), String> {
+        Err("the lease is held by m2".into())
+    }
+
+    async fn claim(&self, plan: &standby::plan::SwitchPlan) -> Result<String, String> {
+        Ok(format!("epoch {} claimed", plan.epoch))
+    }
+}
+
+/// Adopting an interrupted promotion writes its epoch only while the lease holds.
+#[test]
+fn an_epoch_is_not_written_on_a_lapsed_lease() {
+    use standby_provider_sdk::Replication as _;
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    r.replica.down.lock().unwrap().insert("east".into());
+    r.rt.block_on(r.replica.promote(&member("west"), 0))
+        .unwrap();
+    let p = r.plan(None);
+    assert!(p.switches[0].stamp_epoch);
+    let report = r.apply_guarded(
+        &p,
+        Default::default(),
+        &[],
+        Some(std::sync::Arc::new(Lapsed)),
+    );
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|f| f.summary.contains("the lease lapsed after the epoch claim")),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(r.replica.epoch_of("west"), 0);
+    assert_eq!(r.state().failovers["orders"].active, "east");
+}
+
 /// standby killed between fence and promotion leaves the primary fenced and nothing promoted.
 /// The next plan reads that and lifts the fence when the topology still wants that site.
 #[test]

@@ -90,6 +90,31 @@ async fn may_act(
     }
 }
 
+/// Lifts the fence of the old primary of a switch that promoted nothing (the target reads as
+/// `target_role`), unless this actor is a monitor that cannot confirm its lease: then the
+/// holder decides. Returns the line for the operator.
+async fn unfence(
+    r: &Arc<dyn Provider>,
+    s: &Stopped<'_>,
+    from_m: &Member,
+    target_role: Role,
+) -> String {
+    let (g, to, from) = (&s.plan.group, &s.plan.to, &from_m.site);
+    if let Err(why) = may_act(s.guard, s.plan).await {
+        return format!(
+            "failover.{g}: {to} was not promoted and {from} stays fenced: this monitor cannot confirm its lease ({why}), so the lease holder decides"
+        );
+    }
+    match isolated(r, from_m, |r, m| r.unfence(m)).await {
+        Ok(()) => format!(
+            "failover.{g}: unfenced {from}, which stays primary: {to} was not promoted (it is a {target_role}) and no traffic moved"
+        ),
+        Err(e) => format!(
+            "failover.{g}: could not unfence {from}: {e}. The group has no writable member; run `standby switchover {g} --to {from}` or fix {from} by hand."
+        ),
+    }
+}
+
 /// Reads the members of a stopped switch and acts on what they are.
 pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compensation {
     let sw = s.plan;
@@ -132,10 +157,6 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
     let from_st = observe(r, &from_m, patience).await;
     let to = &sw.to;
     // Only an unfence is left to decide on: a monitor whose lease lapsed leaves it to the holder.
-    let lease_lost = match &from_st {
-        Ok(f) if f.role == Role::Fenced => may_act(s.guard, sw).await.err(),
-        _ => None,
-    };
     match (&to_st, &from_st) {
         (Ok(t), _) if t.role == Role::Primary && t.epoch > sw.epoch => {
             out.messages.push(format!(
@@ -185,21 +206,9 @@ pub(crate) async fn compensate(r: &Arc<dyn Provider>, s: Stopped<'_>) -> Compens
                 if s.run.fenced { ", fenced" } else { "" }
             ));
         }
-        (Ok(_), Ok(f)) if f.role == Role::Fenced && lease_lost.is_some() => {
-            out.messages.push(format!(
-                "failover.{g}: {to} was not promoted and {from} stays fenced: this monitor no longer holds the lease ({}), so the holder decides",
-                lease_lost.as_deref().unwrap_or_default()
-            ));
+        (Ok(t), Ok(f)) if f.role == Role::Fenced => {
+            out.messages.push(unfence(r, &s, &from_m, t.role).await);
         }
-        (Ok(_), Ok(f)) if f.role == Role::Fenced => match isolated(r, &from_m, |r, m| r.unfence(m)).await {
-            Ok(()) => out.messages.push(format!(
-                "failover.{g}: unfenced {from}, which stays primary: {to} was not promoted (it is a {}) and no traffic moved",
-                to_st.as_ref().map_or(Role::Down, |t| t.role)
-            )),
-            Err(e) => out.messages.push(format!(
-                "failover.{g}: could not unfence {from}: {e}. The group has no writable member; run `standby switchover {g} --to {from}` or fix {from} by hand."
-            )),
-        },
         (Ok(_), Ok(f)) if f.role == Role::Primary => {
             if s.run.fenced {
                 out.messages.push(format!(

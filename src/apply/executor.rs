@@ -278,17 +278,7 @@ pub async fn apply(
             for e in &entries {
                 e.apply_to(&mut state);
             }
-            // The record step's effect is this append.
-            if entries
-                .iter()
-                .any(|e| matches!(e, crate::state::JournalEntry::Failover(..)))
-            {
-                super::failpoint::freeze_if_asked(
-                    &w.root,
-                    &crate::plan::StepKind::Record,
-                    "freeze",
-                );
-            }
+            super::failpoint::freeze_after_record(&w.root, &entries);
         }
         for i in finished {
             w.finish(i, &mut ready);

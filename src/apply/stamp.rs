@@ -5,6 +5,33 @@ use super::switch::{StepCtx, StepError, StepOutcome};
 use standby_provider_sdk::{Member, Replication, Role};
 
 impl StepCtx {
+    /// With a lease (a monitor, or `--etcd`): claims `plan.epoch` in etcd, then asks for the
+    /// lease again, since the claim may have landed just before this process froze, so a
+    /// holder whose lease lapsed since then changes nothing. `what` names the refused action.
+    pub(super) async fn claim_epoch(
+        &self,
+        out: &mut StepOutcome,
+        what: &str,
+    ) -> Result<(), StepError> {
+        let Some(g) = &self.guard else {
+            return Ok(());
+        };
+        let claimed = g.claim(&self.plan).await.map_err(|e| {
+            self.fail(
+                &format!("{what} refused: the epoch claim failed"),
+                format!("{e}; a saved plan keeps the epoch it was made with: run `standby apply` without one, which plans above every epoch claimed in etcd"),
+            )
+        })?;
+        out.notes.push(claimed);
+        super::failpoint::freeze_if_asked(&self.root, &self.step, "freeze-after-claim");
+        g.may_fence(&self.plan).await.map_err(|e| {
+            self.fail(
+                &format!("{what} refused: the lease lapsed after the epoch claim"),
+                e,
+            )
+        })
+    }
+
     /// Writes `plan.epoch` into the adopted primary, claimed like a promotion's epoch, so
     /// that a deposed primary coming back writable is provably the older one. The member
     /// decides: a primary that already carries this epoch or a newer one is left alone.
@@ -27,16 +54,7 @@ impl StepCtx {
         if st.epoch >= self.plan.epoch {
             return Ok(());
         }
-        if let Some(g) = &self.guard {
-            let claimed = g
-                .claim(&self.plan)
-                .await
-                .map_err(|e| self.fail("epoch refused: the claim failed", e))?;
-            out.notes.push(claimed);
-            g.may_fence(&self.plan)
-                .await
-                .map_err(|e| self.fail("epoch refused: the lease lapsed after the claim", e))?;
-        }
+        self.claim_epoch(out, "epoch write").await?;
         // Promoting a primary again only writes the epoch (and opens it, as the interrupted
         // promotion would have).
         r.promote(to, self.plan.epoch)

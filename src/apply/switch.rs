@@ -536,22 +536,7 @@ impl StepCtx {
                 out.detail = note;
             }
             StepKind::Promote => {
-                if let Some(g) = &self.guard {
-                    let claimed = g
-                        .claim(&self.plan)
-                        .await
-                        .map_err(|e| self.fail("promotion refused: the epoch claim failed", e))?;
-                    out.notes.push(claimed);
-                    freeze_if_asked(&self.root, &self.step, "freeze-after-claim");
-                    // The claim may have landed just before this process froze: ask again, so
-                    // a holder whose lease lapsed since then does not promote.
-                    g.may_fence(&self.plan).await.map_err(|e| {
-                        self.fail(
-                            "promotion refused: the lease lapsed after the epoch claim",
-                            e,
-                        )
-                    })?;
-                }
+                self.claim_epoch(&mut out, "promotion").await?;
                 if let Err(e) = r.promote(&to, self.plan.epoch).await {
                     // The promotion may have happened even though the call failed (a timeout,
                     // a lost connection): the member decides, not the error.

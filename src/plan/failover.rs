@@ -372,8 +372,10 @@ impl Walker<'_> {
             (SwitchKind::Reconcile, _) => Reason::new(
                 "switch_reconcile",
                 format!(
-                    "the members say {target} is primary at epoch {epoch}, but the state says {}: record what happened and re-protect the others",
-                    rc.moved_from.as_deref().unwrap_or("-")
+                    "the members say {target} is primary at epoch {}, but the state says {}: record what happened{} and re-protect the others",
+                    rc.member_epoch,
+                    rc.moved_from.as_deref().unwrap_or("-"),
+                    if stamp { format!(", write epoch {epoch} into {target}") } else { String::new() }
                 ),
             ),
             (SwitchKind::RecordOnly, _) if !clear_override => Reason::new(

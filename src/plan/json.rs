@@ -141,6 +141,7 @@ fn switch_json(sw: &super::SwitchPlan) -> J {
         "from": sw.from,
         "to": sw.to,
         "epoch": sw.epoch,
+        "stamp_epoch": sw.stamp_epoch,
         "mode": sw.mode,
         "approval": if sw.approval_manual { "manual" } else { "auto" },
         "reason": sw.reason.text,

@@ -262,7 +262,8 @@ impl Walker<'_> {
         out.moved_from = Some(rec.active.clone());
         // A finished promotion wrote an epoch above the record's; one at or below it never
         // wrote its own.
-        out.stamp = epoch <= rec.epoch;
+        // A writer below the newest promoted epoch is a deposed primary, never stamped newer.
+        out.stamp = epoch <= rec.epoch && epoch >= rec.promoted_epoch();
         out.recorded = Some(r);
         self.failover_notes.push(format!(
             "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). The plan records what the members are and re-protects the others.",
@@ -315,6 +316,15 @@ impl Walker<'_> {
         let (Some(r), Some(old)) = (&rc.recorded, &rc.moved_from) else {
             return;
         };
+        if rc.stamp {
+            // Recording it at the old epoch would leave it without one of its own for good:
+            // only an apply, which writes the epoch, records this adoption.
+            self.member_drift.push(format!(
+                "failover.{name}: the members say {} is primary, but its promotion never wrote its epoch; the state says {old}. Run `standby apply` to record it and write a fresh epoch into it.",
+                r.active
+            ));
+            return;
+        }
         let mut r = r.clone();
         let now = crate::state::now_rfc3339();
         r.history.push(crate::state::SwitchRecord {

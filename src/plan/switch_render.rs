@@ -49,7 +49,8 @@ pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {
         }
         StepKind::Reprotect => {
             let others: Vec<&str> = sw.members.keys().filter(|s| *s != to).map(String::as_str).collect();
-            format!("{} rejoin{} as standby of {to} ({})", others.join(", "), if others.len() == 1 { "s" } else { "" }, sw.mode)
+            let stamp = if sw.stamp_epoch { format!("{to} gets epoch {} (claimed like a promotion's), then ", sw.epoch) } else { String::new() };
+            format!("{stamp}{} rejoin{} as standby of {to} ({})", others.join(", "), if others.len() == 1 { "s" } else { "" }, sw.mode)
         }
         StepKind::Record => {
             let mut s = format!("the state records {to} active at epoch {}", sw.epoch);

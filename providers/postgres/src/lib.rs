@@ -12,6 +12,7 @@
 
 mod replication;
 mod resource;
+mod secret;
 mod server;
 
 pub use resource::PostgresProvider;

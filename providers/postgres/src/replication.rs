@@ -52,7 +52,7 @@ impl PostgresProvider {
         let dir = standby.data_dir.display().to_string();
         let port = primary.port.to_string();
         standby
-            .run(
+            .run_client(
                 "pg_basebackup",
                 &[
                     "-h",
@@ -69,6 +69,7 @@ impl PostgresProvider {
                     "-c",
                     "fast",
                 ],
+                primary,
             )
             .await?;
         self.become_standby(standby, site).await
@@ -114,12 +115,8 @@ impl PostgresProvider {
         let c = primary.connect().await?;
         let sql = if mode == ReplicationMode::Sync && !standbys.is_empty() {
             format!(
-                "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ({})'",
-                standbys
-                    .iter()
-                    .map(|s| format!("\"{s}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "ALTER SYSTEM SET synchronous_standby_names = '{}'",
+                crate::secret::sync_names(standbys).replace('\'', "''")
             )
         } else {
             "ALTER SYSTEM RESET synchronous_standby_names".to_string()
@@ -549,7 +546,7 @@ impl Replication for PostgresProvider {
             .map_err(|e| perr("cannot checkpoint the new primary", e))?;
         let dir = f.data_dir.display().to_string();
         let rewound = if f.data_dir.join("PG_VERSION").exists() {
-            f.run(
+            f.run_client(
                 "pg_rewind",
                 &[
                     "--target-pgdata",
@@ -558,6 +555,7 @@ impl Replication for PostgresProvider {
                     &p.conninfo(),
                     "--write-recovery-conf",
                 ],
+                &p,
             )
             .await
             .is_ok()
@@ -583,13 +581,18 @@ impl Replication for PostgresProvider {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let standbys: Vec<String> = pc
-            .query("SELECT application_name FROM pg_stat_replication", &[])
+        // The sync list holds declared members only: the ones standby listed before (each
+        // rejoin adds its own) and this one. A walsender's application_name is whatever its
+        // client says, so it never decides who counts as a synchronous standby.
+        let current: String = pc
+            .query_one("SHOW synchronous_standby_names", &[])
             .await
-            .map_err(|e| perr("cannot read replication", e))?
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect();
+            .map_err(|e| perr("cannot read synchronous_standby_names", e))?
+            .get(0);
+        let mut standbys = crate::secret::parse_sync_names(&current);
+        if !standbys.contains(&former.site) {
+            standbys.push(former.site.clone());
+        }
         self.set_sync(&p, &standbys, mode).await
     }
 

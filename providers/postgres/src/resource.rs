@@ -152,13 +152,31 @@ async fn client_for(v: &Value) -> Result<tokio_postgres::Client, ProviderError> 
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    // In sync mode a commit waits for a synchronous standby; while that standby is down or
-    // frozen, a role or database change would wait forever, holding the state lock. These
-    // statements are desired state that every apply re-applies, so a local commit is enough.
-    c.batch_execute("SET synchronous_commit = local")
-        .await
-        .map_err(|e| perr("cannot set synchronous_commit", e))?;
     Ok(c)
+}
+
+/// How long a change waits for a synchronous standby to acknowledge its commit.
+const SYNC_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs a statement that changes the server. In sync mode its commit waits for a synchronous
+/// standby; one that is down or frozen would hold the apply, and the state lock, forever. So
+/// the wait is cancelled after [`SYNC_PATIENCE`]: the change is then committed on the primary
+/// only, which is an error, so the state does not record it and the next apply runs it again.
+async fn execute_acknowledged(
+    c: &tokio_postgres::Client,
+    sql: &str,
+    what: &str,
+) -> Result<(), ProviderError> {
+    match tokio::time::timeout(SYNC_PATIENCE, c.batch_execute(sql)).await {
+        Ok(r) => r.map_err(|e| perr(what, e)),
+        Err(_) => {
+            let _ = c.cancel_token().cancel_query(tokio_postgres::NoTls).await;
+            Err(ProviderError::new(
+                format!("{what}: no synchronous standby acknowledged it"),
+                format!("the change committed on the primary, but no synchronous standby confirmed it within {SYNC_PATIENCE:?} (is it down or frozen?). It is not recorded as done: run `standby apply` again once the standby is back"),
+            ))
+        }
+    }
 }
 
 fn map_of(v: Value) -> BTreeMap<String, Value> {
@@ -365,9 +383,12 @@ impl Provider for PostgresProvider {
                         .and_then(Value::as_str)
                         .map(|o| format!(" OWNER {}", ident(o)))
                         .unwrap_or_default();
-                    c.batch_execute(&format!("CREATE DATABASE {}{owner}", ident(&name)))
-                        .await
-                        .map_err(|e| perr(format!("cannot create database {name}"), e))?;
+                    execute_acknowledged(
+                        &c,
+                        &format!("CREATE DATABASE {}{owner}", ident(&name)),
+                        &format!("cannot create database {name}"),
+                    )
+                    .await?;
                 }
                 Ok(CreateResponse { state: req.planned })
             }
@@ -401,9 +422,12 @@ impl Provider for PostgresProvider {
                     .map_err(|e| perr("cannot query", e))?
                     .is_some();
                 let verb = if exists { "ALTER" } else { "CREATE" };
-                c.batch_execute(&format!("{verb} ROLE {} {login}{pw}", ident(&name)))
-                    .await
-                    .map_err(|e| perr(format!("cannot create role {name}"), e))?;
+                execute_acknowledged(
+                    &c,
+                    &format!("{verb} ROLE {} {login}{pw}", ident(&name)),
+                    &format!("cannot {} role {name}", verb.to_lowercase()),
+                )
+                .await?;
                 Ok(CreateResponse { state: req.planned })
             }
         }
@@ -509,9 +533,12 @@ impl Provider for PostgresProvider {
                 } else {
                     "ROLE"
                 };
-                c.batch_execute(&format!("DROP {what} IF EXISTS {}", ident(&name)))
-                    .await
-                    .map_err(|e| perr(format!("cannot drop {name}"), e))
+                execute_acknowledged(
+                    &c,
+                    &format!("DROP {what} IF EXISTS {}", ident(&name)),
+                    &format!("cannot drop {name}"),
+                )
+                .await
             }
         }
     }

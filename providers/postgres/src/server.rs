@@ -155,10 +155,11 @@ impl Server {
             }
             _ => tokio::process::Command::new(bin),
         };
-        if let Some(p) = &self.password {
-            c.env("PGPASSWORD", p);
-        }
-        c.env("LC_ALL", "C.UTF-8")
+        // The server inherits this environment for as long as it runs: no password in it, and
+        // none of the caller's (libpq tools get a password file, see `run_client`).
+        c.env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
+            .env("LC_ALL", "C.UTF-8")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         c
@@ -166,9 +167,30 @@ impl Server {
 
     /// Runs a server program, failing with its output.
     pub(crate) async fn run(&self, program: &str, args: &[&str]) -> Result<String, ProviderError> {
-        let out = self
-            .command(program)
-            .args(args)
+        self.finish(program, self.command(program).args(args)).await
+    }
+
+    /// Runs a libpq client program (pg_basebackup, pg_rewind) that connects to `source`, with
+    /// the password in a 0600 password file rather than in its argv or environment.
+    pub(crate) async fn run_client(
+        &self,
+        program: &str,
+        args: &[&str],
+        source: &Server,
+    ) -> Result<String, ProviderError> {
+        let mut c = self.command(program);
+        if let Some(passfile) = self.passfile(source)? {
+            c.env("PGPASSFILE", passfile);
+        }
+        self.finish(program, c.args(args)).await
+    }
+
+    async fn finish(
+        &self,
+        program: &str,
+        c: &mut tokio::process::Command,
+    ) -> Result<String, ProviderError> {
+        let out = c
             .output()
             .await
             .map_err(|e| perr(format!("cannot run {program}"), e))?;
@@ -211,16 +233,16 @@ impl Server {
             .map_err(|e| perr(format!("cannot chown {}", path.display()), e))
     }
 
-    /// The connection string for libpq tools.
+    /// The connection string for libpq tools, values quoted. The password is not in it: it
+    /// would show in the tool's argv; `run_client` gives the tool a password file.
     pub(crate) fn conninfo(&self) -> String {
-        let mut s = format!(
+        use crate::secret::conninfo_value as q;
+        format!(
             "host={} port={} user={} dbname=postgres connect_timeout=3",
-            self.listen, self.port, self.superuser
-        );
-        if let Some(p) = &self.password {
-            s.push_str(&format!(" password={p}"));
-        }
-        s
+            q(&self.listen),
+            self.port,
+            q(&self.superuser)
+        )
     }
 
     /// Connects as the superuser.
@@ -259,13 +281,25 @@ impl Server {
 
     /// The settings file standby owns, from the resource's attributes.
     pub(crate) fn write_conf(&self) -> Result<(), ProviderError> {
+        use crate::secret::conf_value;
         let mut conf = format!(
             // No unix socket: it would live in the data directory, where pg_rewind trips over it.
-            "# Written by standby from the postgres_server resource; edits are overwritten.\nlisten_addresses = '{}'\nport = {}\nunix_socket_directories = ''\nwal_level = replica\nwal_log_hints = on\nmax_wal_senders = 10\nmax_replication_slots = 10\nhot_standby = on\nwal_keep_size = '512MB'\n",
-            self.listen, self.port
+            "# Written by standby from the postgres_server resource; edits are overwritten.\nlisten_addresses = {}\nport = {}\nunix_socket_directories = ''\nwal_level = replica\nwal_log_hints = on\nmax_wal_senders = 10\nmax_replication_slots = 10\nhot_standby = on\nwal_keep_size = '512MB'\n",
+            conf_value("listen", &self.listen)?,
+            self.port
         );
         for (k, v) in &self.settings {
-            conf.push_str(&format!("{k} = '{}'\n", v.replace('\'', "''")));
+            if k.is_empty()
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
+                return Err(ProviderError::new(
+                    format!("invalid setting name {k:?}"),
+                    "a PostgreSQL parameter name has only letters, digits, `_` and `.`",
+                ));
+            }
+            conf.push_str(&format!("{k} = {}\n", conf_value(k, v)?));
         }
         self.write_file("standby.conf", &conf)?;
         let main = self.data_dir.join("postgresql.conf");
@@ -281,7 +315,10 @@ impl Server {
     pub(crate) fn write_role_conf(&self, cluster_name: &str) -> Result<(), ProviderError> {
         self.write_file(
             "standby-role.conf",
-            &format!("cluster_name = '{cluster_name}'\n"),
+            &format!(
+                "cluster_name = {}\n",
+                crate::secret::conf_value("cluster_name", cluster_name)?
+            ),
         )
     }
 
@@ -410,15 +447,13 @@ impl Server {
             "--auth-local=trust".into(),
             format!("--auth-host={auth}"),
         ];
-        let pwfile = self.data_dir.with_extension("pwfile");
-        if let Some(p) = &self.password {
-            std::fs::write(&pwfile, p).map_err(|e| perr("cannot write the password file", e))?;
-            self.chown(&pwfile)?;
-            args.push(format!("--pwfile={}", pwfile.display()));
+        let pwfile = self.initdb_pwfile()?;
+        if let Some(f) = &pwfile {
+            args.push(format!("--pwfile={}", f.path().display()));
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = self.run("initdb", &refs).await;
-        let _ = std::fs::remove_file(&pwfile);
+        drop(pwfile);
         r?;
         let hba = self.data_dir.join("pg_hba.conf");
         let mut text =

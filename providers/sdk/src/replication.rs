@@ -139,7 +139,9 @@ pub trait Replication: Send + Sync {
         position: u64,
         timeout: Duration,
     ) -> Result<u64, ProviderError>;
-    /// Promotes `target` to primary under `epoch`; refuses if a newer epoch was seen.
+    /// Promotes `target` to primary under `epoch`; refuses if a newer epoch was seen. On a
+    /// member that is already primary it must only record `epoch` (and open it for writes):
+    /// the engine calls it so to finish a promotion that stopped before writing its epoch.
     async fn promote(&self, target: &Member, epoch: u64) -> Result<(), ProviderError>;
     /// Makes the former primary a standby of the new one.
     async fn rejoin(

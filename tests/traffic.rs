@@ -218,3 +218,42 @@ fn haproxy_traffic_follows_the_active_server() {
     .code(1)
     .stderr_has("lacks admin level");
 }
+
+/// Issue 12: `servers = { east = "127.0.0.2:PORT; disable frontend fe" }` ran the second
+/// command, and a port of 99999 silently became 34463. Both are located errors at plan time
+/// now, and nothing reaches HAProxy: the frontend keeps serving.
+#[test]
+fn a_haproxy_server_address_cannot_inject_a_command() {
+    let t = Test::new();
+    let (east, west) = (listener("127.0.0.2", "east"), listener("127.0.0.3", "west"));
+    let front = port();
+    let (_hp, sock) = haproxy(t.path(), front, "127.0.0.2:1", "127.0.0.3:1");
+    t.write("main.hcl", &backend(&sock, east, west));
+    t.run(&["apply", "--var", "active=east", "--auto-approve"])
+        .code(0);
+    for (bad, says) in [
+        (
+            format!("127.0.0.2:{east}; disable frontend fe"),
+            "is not IP:PORT",
+        ),
+        ("127.0.0.2:99999".to_string(), "a port from 1 to 65535"),
+        ("db.internal:5432".to_string(), "no host names"),
+    ] {
+        let hcl = backend(&sock, east, west).replace(&format!("127.0.0.2:{east}"), &bad);
+        t.write("main.hcl", &hcl);
+        for cmd in ["validate", "plan"] {
+            t.run(&[cmd, "--var", "active=east"])
+                .code(1)
+                .stderr_has(says)
+                .stderr_has("main.hcl:");
+        }
+        t.run(&["apply", "--var", "active=east", "--auto-approve"])
+            .code(1);
+        assert_eq!(through(front), "east", "{bad}");
+    }
+    let hcl = backend(&sock, east, west).replace("backend = \"db\"", "backend = \"db fe\"");
+    t.write("main.hcl", &hcl);
+    t.run(&["plan", "--var", "active=east"])
+        .code(1)
+        .stderr_has("is not a HAProxy name");
+}

@@ -68,6 +68,9 @@ fn spec(v: &Value) -> Result<Spec, ProviderError> {
             .collect(),
         _ => Vec::new(),
     };
+    if let Some((_, e)) = problems(v).into_iter().next() {
+        return Err(ProviderError::new("invalid haproxy_backend", e));
+    }
     if let Some(unknown) = active.iter().find(|a| !servers.contains_key(*a)) {
         return Err(ProviderError::new(
             format!("active server {unknown:?} is not in servers"),
@@ -89,35 +92,99 @@ fn spec(v: &Value) -> Result<Spec, ProviderError> {
     })
 }
 
-async fn run(sock: &str, cmd: &str) -> Result<(), ProviderError> {
+/// What HAProxy answers when a command worked; anything else is an error.
+#[derive(Clone, Copy)]
+enum Success {
+    /// `set server B/S addr A port P`: "IP changed from …" or "no need to change the addr …".
+    AddrSet,
+    /// `set server … state …` and `shutdown sessions server …`: nothing.
+    Silent,
+}
+
+fn succeeded(success: Success, answer: &str) -> bool {
+    match success {
+        Success::AddrSet => {
+            answer.starts_with("IP changed from")
+                || answer.starts_with("no need to change the addr")
+        }
+        Success::Silent => answer.is_empty(),
+    }
+}
+
+async fn run(sock: &str, cmd: &str, success: Success) -> Result<(), ProviderError> {
     let out = command(sock, cmd).await?;
     let t = out.trim();
-    if t.is_empty()
-        || t.starts_with("IP changed")
-        || t.starts_with("no need to change")
-        || t.contains("port changed")
-        || t.starts_with("IP changed from")
-    {
+    if succeeded(success, t) {
         return Ok(());
     }
-    if t.starts_with("No such") || t.contains("No such server") || t.contains("No such backend") {
+    if t.starts_with("No such") {
         return Err(ProviderError::new(format!("HAProxy has no such backend or server ({cmd})"), format!("{t}. Declare the backend and its servers in haproxy.cfg; standby changes their addresses and states at runtime.")));
     }
-    // Other answers are informational (for example the sessions that were shut down).
-    Ok(())
+    Err(ProviderError::new(
+        format!("HAProxy refused `{cmd}`"),
+        format!("it answered {t:?}"),
+    ))
+}
+
+/// A HAProxy proxy or server name: letters, digits, `-`, `_`, `.` and `:`, as haproxy.cfg
+/// allows; anything else could end the runtime command and start another.
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {name:?} is not a HAProxy name: use letters, digits, `-`, `_`, `.` and `:` only"
+        ))
+    }
+}
+
+/// A server address as `set server … addr` takes it: an IP literal and a port from 1 to
+/// 65535 (`[v6]:port` for IPv6). HAProxy resolves no host names at runtime.
+fn parse_addr(name: &str, addr: &str) -> Result<(std::net::IpAddr, u16), String> {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.port() != 0 => Ok((a.ip(), a.port())),
+        _ => Err(format!(
+            "server {name}: {addr:?} is not IP:PORT (a port from 1 to 65535; `[::1]:5432` for IPv6; HAProxy takes no host names at runtime)"
+        )),
+    }
+}
+
+/// Every problem with a configuration's names and addresses, by attribute; unknown values
+/// (known only after apply) are checked when they are known.
+fn problems(v: &Value) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(b) = v.get("backend").and_then(Value::as_str) {
+        if let Err(e) = check_name("backend", b) {
+            out.push(("backend", e));
+        }
+    }
+    if let Some(Value::Map(m)) = v.get("servers") {
+        for (name, addr) in m {
+            if let Err(e) = check_name("server", name) {
+                out.push(("servers", e));
+            }
+            if let Some(a) = addr.as_str() {
+                if let Err(e) = parse_addr(name, a) {
+                    out.push(("servers", e));
+                }
+            }
+        }
+    }
+    out
 }
 
 async fn apply(s: &Spec) -> Result<(), ProviderError> {
     for (name, addr) in &s.servers {
-        let (host, port) = addr.rsplit_once(':').ok_or_else(|| {
-            ProviderError::new(
-                format!("invalid address for server {name}"),
-                format!("{addr:?} must be address:port"),
-            )
-        })?;
+        let (ip, port) = parse_addr(name, addr)
+            .map_err(|e| ProviderError::new(format!("invalid address for server {name}"), e))?;
         run(
             &s.socket,
-            &format!("set server {}/{name} addr {host} port {port}", s.backend),
+            &format!("set server {}/{name} addr {ip} port {port}", s.backend),
+            Success::AddrSet,
         )
         .await?;
     }
@@ -126,6 +193,7 @@ async fn apply(s: &Spec) -> Result<(), ProviderError> {
         run(
             &s.socket,
             &format!("set server {}/{name} state ready", s.backend),
+            Success::Silent,
         )
         .await?;
     }
@@ -133,12 +201,14 @@ async fn apply(s: &Spec) -> Result<(), ProviderError> {
         run(
             &s.socket,
             &format!("set server {}/{name} state maint", s.backend),
+            Success::Silent,
         )
         .await?;
         if s.shutdown {
             run(
                 &s.socket,
                 &format!("shutdown sessions server {}/{name}", s.backend),
+                Success::Silent,
             )
             .await?;
         }
@@ -226,6 +296,21 @@ impl Provider for HaproxyProvider {
         Ok(())
     }
 
+    async fn validate(
+        &self,
+        req: standby_provider_sdk::ValidateRequest,
+    ) -> Result<standby_provider_sdk::ValidateResponse, ProviderError> {
+        let issues = problems(&req.config)
+            .into_iter()
+            .map(|(attr, e)| standby_provider_sdk::ValidationIssue {
+                attribute: Some(attr.into()),
+                summary: e,
+                detail: "standby sends names and addresses to HAProxy's runtime API as commands, so only what HAProxy itself accepts is allowed.".into(),
+            })
+            .collect();
+        Ok(standby_provider_sdk::ValidateResponse { issues })
+    }
+
     async fn plan(
         &self,
         req: standby_provider_sdk::PlanRequest,
@@ -244,5 +329,43 @@ impl Provider for HaproxyProvider {
             }
         }
         Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers of HAProxy 2.6, as its runtime API gave them.
+    #[test]
+    fn only_the_documented_answers_count_as_success() {
+        let addr = [
+            ("IP changed from '127.0.0.2' to '127.0.0.9', port changed from '5432' to '5433' by 'stats socket command'", true),
+            ("no need to change the addr, port changed from '1' to '5432' by 'stats socket command'", true),
+            ("no need to change the addr, no need to change the port by 'stats socket command'", true),
+            ("Invalid addr '1.2.3' by 'stats socket command'", false),
+            ("No such server.", false),
+        ];
+        for (answer, ok) in addr {
+            assert_eq!(succeeded(Success::AddrSet, answer), ok, "{answer}");
+        }
+        assert!(succeeded(Success::Silent, ""));
+        assert!(!succeeded(Success::Silent, "No such backend."));
+    }
+
+    #[test]
+    fn names_and_addresses_that_could_inject_a_command_are_refused() {
+        assert!(parse_addr("east", "127.0.0.2:25432; disable frontend fe").is_err());
+        assert!(parse_addr("east", "127.0.0.2:99999").is_err());
+        assert!(parse_addr("east", "127.0.0.2:0").is_err());
+        assert!(parse_addr("east", "db.internal:5432").is_err());
+        assert_eq!(
+            parse_addr("east", "[::1]:5432").unwrap(),
+            ("::1".parse().unwrap(), 5432)
+        );
+        assert!(check_name("server", "east").is_ok());
+        assert!(check_name("server", "east fe").is_err());
+        assert!(check_name("backend", "db;x").is_err());
+        assert!(check_name("backend", "").is_err());
     }
 }

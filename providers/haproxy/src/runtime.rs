@@ -6,6 +6,13 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Sends one command and returns HAProxy's answer.
 pub(crate) async fn command(socket: &str, cmd: &str) -> Result<String, ProviderError> {
+    // One command per connection: a `;` or a line break would smuggle in a second one.
+    if cmd.contains([';', '\n', '\r']) {
+        return Err(ProviderError::new(
+            "refused to send a HAProxy command",
+            format!("{cmd:?} holds `;` or a line break, which would start another command"),
+        ));
+    }
     let io = async {
         let mut out = Vec::new();
         if socket.starts_with('/') || socket.starts_with('.') {

@@ -96,6 +96,20 @@ fn json_plan_follows_terraform_shape_and_hides_sensitive_values() {
     assert_eq!(token["change"]["actions"], serde_json::json!(["create"]));
     assert_eq!(token["change"]["after"]["content"], "(sensitive value)");
     assert_eq!(token["change"]["after_sensitive"]["content"], true);
+    // Issue 12: a digest of a secret confirms a guess at it; none is shown.
+    for digest in [
+        "id",
+        "content_md5",
+        "content_sha1",
+        "content_sha256",
+        "content_base64sha256",
+    ] {
+        assert_eq!(
+            token["change"]["after"][digest], "(sensitive value)",
+            "{digest}"
+        );
+        assert_eq!(token["change"]["after_sensitive"][digest], true, "{digest}");
+    }
     assert_eq!(token["action_reason"], "create_because_new");
     let routing = changes
         .iter()

@@ -61,10 +61,14 @@ fn file_schema(sensitive: bool) -> Schema {
                 .describe("path of the file; relative paths resolve against the topology root"),
         ),
         ("content", content),
-        (
-            "content_base64",
-            Attribute::optional(AttrType::String).describe("the content, base64-encoded"),
-        ),
+        ("content_base64", {
+            let a = Attribute::optional(AttrType::String).describe("the content, base64-encoded");
+            if sensitive {
+                a.sensitive()
+            } else {
+                a
+            }
+        }),
         (
             "source",
             Attribute::optional(AttrType::String).describe("path of a file to copy"),
@@ -84,7 +88,11 @@ fn file_schema(sensitive: bool) -> Schema {
         ),
     ];
     for h in HASHES {
-        attrs.push((h, Attribute::computed(AttrType::String)));
+        // A digest of a secret confirms a guess at it (a short token, a known password), so a
+        // sensitive file's digests, and its id (the SHA-1), are sensitive too. Terraform's local
+        // provider shows them; standby does not.
+        let a = Attribute::computed(AttrType::String);
+        attrs.push((h, if sensitive { a.sensitive() } else { a }));
     }
     Schema::new(attrs)
 }
@@ -199,17 +207,7 @@ impl LocalProvider {
                 .map_err(|e| perr("cannot set directory permission", e))?;
             }
         }
-        // Write beside the target and rename, so a reader never sees a half-written file.
-        let tmp = path.with_file_name(format!(
-            ".{}.standby-tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-        ));
-        std::fs::write(&tmp, &bytes)
-            .map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(parse_mode(&fmode)?))
-            .map_err(|e| perr("cannot set file permission", e))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| perr(&format!("cannot write {}", path.display()), e))?;
+        crate::atomic::write(&path, &bytes, parse_mode(&fmode)?)?;
         let mut state = match planned {
             Value::Map(m) => m.clone(),
             _ => BTreeMap::new(),

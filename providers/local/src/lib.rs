@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod atomic;
 mod file;
 mod member;
 mod sqlite;

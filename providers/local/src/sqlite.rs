@@ -49,10 +49,11 @@ pub(crate) fn read_meta(db: &Path) -> Meta {
 }
 
 fn write_meta(db: &Path, m: &Meta) -> Result<(), ProviderError> {
-    let tmp = meta_path(db).with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(m).unwrap_or_default())
-        .map_err(|e| perr("cannot write member metadata", e))?;
-    std::fs::rename(&tmp, meta_path(db)).map_err(|e| perr("cannot write member metadata", e))
+    crate::atomic::write(
+        &meta_path(db),
+        &serde_json::to_vec(m).unwrap_or_default(),
+        0o600,
+    )
 }
 
 fn now() -> f64 {

@@ -132,3 +132,86 @@ fn a_killed_switchover_back_does_not_leave_a_stale_override() {
         .stdout_lacks("Switched");
     assert_eq!(writable(&t), ["east"]);
 }
+
+fn rows(t: &Test, site: &str) -> i64 {
+    rusqlite::Connection::open(t.join(&format!("out/dev/{site}/orders.db")))
+        .unwrap()
+        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// The game day a new user walked: `STANDBY_FAILPOINT=fence:freeze` stops a switch with east
+/// fenced and nothing promoted. While it is stopped, another command says the lock's holder is
+/// stopped and how to resume or end it. After a kill, `status` says to run `standby apply`
+/// (not `failover`, which would skip the catch-up and lose east's last rows, and now needs
+/// `--accept-data-loss` for that); the apply keeps every row.
+#[test]
+fn a_switch_frozen_after_its_fence_is_finished_by_apply_without_losing_rows() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let c = rusqlite::Connection::open(t.join("out/dev/east/orders.db")).unwrap();
+    for _ in 0..20 {
+        c.execute("INSERT INTO orders (item) VALUES (?1)", ["x".repeat(300)])
+            .unwrap();
+    }
+    drop(c);
+    let mut frozen = t
+        .command(&SWITCH)
+        .env("STANDBY_FAILPOINT", "fence:freeze")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(t.join("switch.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !t.join(".standby/failpoint").exists() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(t
+        .read("switch.err")
+        .contains("STANDBY_FAILPOINT is armed (fence:freeze)"));
+    let pid = frozen.id().to_string();
+    t.run(&["plan", "-e", "dev"])
+        .code(1)
+        .stderr_has("locked by a stopped process")
+        .stderr_has(&format!("kill -CONT {pid}"));
+    frozen.kill().unwrap();
+    frozen.wait().unwrap();
+    assert!(writable(&t).is_empty(), "east fenced, nothing promoted");
+    t.run(&["status", "-e", "dev"])
+        .code(1)
+        .stdout_has("east is fenced and nothing was promoted")
+        .stdout_has("Run `standby apply -e dev`");
+    t.run(&[
+        "failover",
+        "orders",
+        "--to",
+        "west",
+        "-e",
+        "dev",
+        "--auto-approve",
+    ])
+    .code(1)
+    .stderr_has("needs --accept-data-loss orders");
+    assert!(
+        writable(&t).is_empty(),
+        "the refused failover changed nothing"
+    );
+    let r = t.run(&SWITCH);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(rows(&t, "west"), 20, "west has every row east took");
+    assert_eq!(writable(&t), ["west"]);
+}
+
+/// A misspelled failpoint is refused before anything runs.
+#[test]
+fn a_misspelled_failpoint_is_an_error() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let r = t.run_env(&SWITCH, "STANDBY_FAILPOINT", "promot:freeze");
+    r.code(1)
+        .stderr_has("STANDBY_FAILPOINT is not valid")
+        .stderr_has("unknown step \"promot\"");
+    assert_eq!(writable(&t), ["east"]);
+}

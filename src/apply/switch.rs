@@ -639,6 +639,13 @@ impl StepCtx {
                 if self.plan.stamp_epoch {
                     self.stamp(r, &to, &mut out).await?;
                 }
+                if self.plan.reason.code == "switch_reconcile" {
+                    // Nobody knows how far the adopted switch got past its promotion.
+                    out.caveats.push(format!(
+                        "{0} was promoted by a switch that did not finish: its checksums, verification and after_switch hooks may not have run; check {0} before trusting it",
+                        self.plan.to
+                    ));
+                }
                 let mut done = Vec::new();
                 let chosen =
                     |s: &String| self.plan.rejoin.is_empty() || self.plan.rejoin.contains(s);

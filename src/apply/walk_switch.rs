@@ -184,6 +184,18 @@ impl Walk<'_> {
             .caveats
             .extend(run.caveats.iter().map(|c| format!("failover.{group}: {c}")));
         match &sw.from {
+            Some(f) if *f != sw.to && sw.reason.code == "switch_reconcile" => {
+                self.report.recorded.push(format!(
+                    "failover.{group}: {} is primary (epoch {}), as the members say: adopted from a switch that did not finish; the state said {f}{}",
+                    sw.to,
+                    sw.epoch,
+                    if run.rejoined.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; re-protected {}", run.rejoined.join(", "))
+                    }
+                ));
+            }
             Some(f) if *f != sw.to => self.report.switched.push(format!(
                 "failover.{group}: {f} -> {} (epoch {}) in {:.2}s{}",
                 sw.to,

@@ -90,7 +90,19 @@ fn verdict_lines(
             1
         }
         Verdict::NoPrimary => {
-            println!("  !! no member accepts writes. Promote one with `standby failover {group} --to SITE -e {env}`.");
+            let active_fenced = observed.iter().any(|o| {
+                o.site == f.active
+                    && o.status
+                        .as_ref()
+                        .is_ok_and(|s| s.role == standby_provider_sdk::Role::Fenced)
+            });
+            if active_fenced {
+                // A switch stopped between fence and promotion: the data is on the fenced
+                // primary, and a failover now would skip the catch-up.
+                println!("  !! no member accepts writes: {} is fenced and nothing was promoted (a switch stopped before its promotion). Run `standby apply -e {env}`: it lifts the fence, or finishes the switch the topology asks for with a full catch-up.", f.active);
+            } else {
+                println!("  !! no member accepts writes. Promote one with `standby failover {group} --to SITE -e {env}`.");
+            }
             1
         }
         Verdict::Moved { primary, epoch } if primary == f.active => {

@@ -298,6 +298,14 @@ pub(crate) fn apply(
     run: &Run,
 ) -> Result<i32, CliError> {
     let auto_approve = run.auto_approve;
+    match crate::apply::armed_failpoints() {
+        Err(e) => return Err(CliError::msg("STANDBY_FAILPOINT is not valid", e)),
+        Ok(armed) if !armed.is_empty() => eprintln!(
+            "STANDBY_FAILPOINT is armed ({}): a switch in this apply fails or freezes there on purpose.",
+            armed.join(", ")
+        ),
+        Ok(_) => {}
+    }
     let rt = runtime()?;
     let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
@@ -505,7 +513,14 @@ fn execute(
         }
     }
     if !report.caveats.is_empty() {
-        println!("\nThe switch completed with caveats:");
+        println!(
+            "\n{}",
+            if failed {
+                "The switch was recorded, but the apply failed (exit 1); its caveats:"
+            } else {
+                "The switch completed with caveats:"
+            }
+        );
         for c in &report.caveats {
             println!("  ! {c}");
         }

@@ -184,6 +184,20 @@ impl Workspace {
     }
 }
 
+/// Whether the lock's holder is a process of this host that is stopped (state T in /proc): it
+/// holds the lock until it is resumed.
+fn process_stopped(info: &crate::state::LockInfo) -> bool {
+    let here = crate::state::LockInfo::new("check");
+    let host = |who: &str| who.rsplit_once('@').map(|(_, h)| h.to_string());
+    if host(&info.who) != host(&here.who) {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{}/stat", info.pid)).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+    })
+}
+
 /// Turns a state error into a message that says what to do.
 pub(crate) fn state_error(e: StateError) -> CliError {
     match e {
@@ -197,9 +211,13 @@ pub(crate) fn state_error(e: StateError) -> CliError {
                 }
             ),
         ),
+        StateError::Locked(info) if process_stopped(&info) => CliError::msg(
+            "The state is locked by a stopped process",
+            format!("It is held by {info}, which is stopped (SIGSTOP, a debugger, or a STANDBY_FAILPOINT freeze: see .standby/failpoint) and will not release it by itself.\nResume it with `kill -CONT {pid}` to let it finish, or end it with `kill -9 {pid}`; the next plan reads the members and converges from what it left.", pid = info.pid),
+        ),
         StateError::Locked(info) => CliError::msg(
             "The state is locked",
-            format!("It is held by {info}.\nWait for that operation to finish, pass --lock-timeout to wait for it, or, if that process is gone, run `standby force-unlock {}`.", info.id),
+            format!("It is held by {info}.\nWait for that operation to finish, pass --lock-timeout to wait longer, or, if that process is gone, run `standby force-unlock {}`.", info.id),
         ),
         other => CliError::msg("State error", other.to_string()),
     }

@@ -309,7 +309,17 @@ impl Walker<'_> {
             let gap = kind == SwitchKind::Failover
                 && e.lag_bytes > 0
                 && st.max_lag_bytes.is_none_or(|m| e.lag_bytes > m);
-            beyond || unsynced_sync || gap
+            // A gap that the recovery point objective does not allow (any gap under an RPO of
+            // 0 s), while the old primary still answers, is data loss a switchover would avoid:
+            // the operator must accept it, even within max_lag. (With the primary gone, max_lag
+            // alone decides, so that a monitor can still fail over.)
+            let over_rpo = kind == SwitchKind::Failover
+                && e.primary_reachable
+                && e.lag_bytes > 0
+                && st
+                    .rpo_seconds
+                    .is_some_and(|rpo| rpo == 0.0 || e.lag_seconds > rpo);
+            beyond || unsynced_sync || gap || over_rpo
         });
         let reason = match (kind, &from) {
             (SwitchKind::Initial, _) => Reason::new(

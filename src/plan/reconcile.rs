@@ -266,8 +266,15 @@ impl Walker<'_> {
         out.stamp = epoch <= rec.epoch && epoch >= rec.promoted_epoch();
         out.recorded = Some(r);
         self.failover_notes.push(format!(
-            "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). The plan records what the members are and re-protects the others.",
-            rec.active, rec.epoch, summary(&out.observed)
+            "failover.{name}: the state says {} is primary at epoch {}, but the members say {primary} is, at epoch {epoch} ({}). {}",
+            rec.active,
+            rec.epoch,
+            summary(&out.observed),
+            if self.opts.mode == super::PlanMode::RefreshOnly {
+                "A refresh records what the members are; `standby apply` re-protects the others."
+            } else {
+                "The plan records what the members are and re-protects the others."
+            }
         ));
     }
 

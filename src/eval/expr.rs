@@ -63,6 +63,9 @@ pub struct Evaluator<'a> {
 
 type R = Result<Value, EvalError>;
 
+/// The most splat operators one reference may chain.
+const MAX_SPLATS: usize = 64;
+
 fn is_resource_type(name: &str) -> bool {
     name.contains('_')
 }
@@ -379,6 +382,24 @@ impl<'a> Evaluator<'a> {
         ops: &[hcl_edit::Decorated<TraversalOperator>],
         mut span: Option<std::ops::Range<usize>>,
     ) -> R {
+        // Each splat recurses into the rest of the chain; thousands of them would overflow
+        // the stack, and no real topology needs more than a handful.
+        let splats = ops
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.value(),
+                    TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_)
+                )
+            })
+            .count();
+        if splats > MAX_SPLATS {
+            return Err(self.err(
+                span,
+                "Too many splats",
+                format!("This reference chains {splats} splat operators ([*] or .*); at most {MAX_SPLATS} are allowed."),
+            ));
+        }
         let mut i = 0;
         while i < ops.len() {
             let op = &ops[i];

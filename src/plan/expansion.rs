@@ -31,6 +31,13 @@ impl Walker<'_> {
                 }
             };
             return match v.unmarked() {
+                Value::Number(n)
+                    if *n >= 0.0 && n.fract() == 0.0 && *n > max_instances() as f64 =>
+                {
+                    self.diags
+                        .push(too_many(e.span(), "count", &format!("{n}")));
+                    None
+                }
                 Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
                     Some(Expansion::Count(*n as u64))
                 }
@@ -72,6 +79,16 @@ impl Walker<'_> {
             self.diags.push(bad("for_each may not use a sensitive value: its keys would be shown as instance addresses.".into()));
             return None;
         }
+        let size = match &v {
+            Value::Map(m) => m.len(),
+            Value::List(l) => l.len(),
+            _ => 0,
+        };
+        if size as u64 > max_instances() {
+            self.diags
+                .push(too_many(e.span(), "for_each", &format!("{size} keys")));
+            return None;
+        }
         match v {
             Value::Map(m) => Some(Expansion::ForEach(m)),
             Value::List(items) => {
@@ -110,4 +127,27 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// The most instances one resource or module block may expand to: 1,000,000, or
+/// `STANDBY_MAX_INSTANCES`. Beyond it a plan would only exhaust memory.
+pub(crate) fn max_instances() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("STANDBY_MAX_INSTANCES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1_000_000)
+    })
+}
+
+fn too_many(span: crate::diag::Span, arg: &str, found: &str) -> Diagnostic {
+    Diagnostic::at(
+        span,
+        format!("Invalid {arg} argument"),
+        format!(
+            "{arg} asks for {found}, more than the limit of {} instances per block. Set STANDBY_MAX_INSTANCES to raise the limit if you really mean it.",
+            max_instances()
+        ),
+    )
 }

@@ -1,6 +1,8 @@
 //! Journal entries: incremental changes appended during apply, replayed on load.
 
-use super::model::{from_row_json, to_row_json, InstanceState, OutputState, State};
+use super::model::{
+    from_row_json, removed_from_row_json, to_row_json, InstanceState, OutputState, State,
+};
 use crate::addr::AbsInstance;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -85,8 +87,9 @@ impl JournalEntry {
                 Ok(JournalEntry::Set(a, st))
             }
             "remove" => {
-                let (a, _) = from_row_json(line.instance.ok_or("remove entry without instance")?)
-                    .map_err(|e| e.to_string())?;
+                let a =
+                    removed_from_row_json(line.instance.ok_or("remove entry without instance")?)
+                        .map_err(|e| e.to_string())?;
                 Ok(JournalEntry::Remove(a))
             }
             "outputs" => Ok(JournalEntry::Outputs(line.outputs.unwrap_or_default())),

@@ -12,10 +12,13 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct State {
     /// The format's version.
+    #[serde(deserialize_with = "checked::format_version")]
     pub format_version: u32,
     /// A UUID fixed when the state is first written; a different lineage is a different history.
+    #[serde(deserialize_with = "checked::lineage")]
     pub lineage: String,
     /// Increases with every snapshot written.
+    #[serde(deserialize_with = "checked::serial")]
     pub serial: u64,
     /// The standby version that wrote it.
     pub standby_version: String,
@@ -172,6 +175,41 @@ impl Row {
         }
     }
 
+    /// The instance, once its spelled-out address agrees with its parts and its attributes
+    /// are an object: a hand-edited or damaged row is refused, never guessed at.
+    fn checked(self) -> Result<(AbsInstance, InstanceState), String> {
+        if !self.state.attributes.is_object() {
+            return Err(format!(
+                "the attributes of {} are not an object",
+                self.address
+            ));
+        }
+        self.checked_address()
+    }
+
+    /// [`Row::checked`] without the attributes, which a journal's removal does not carry.
+    fn checked_address(self) -> Result<(AbsInstance, InstanceState), String> {
+        let address = self.address.clone();
+        let ident = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !ident(&self.type_name) || !ident(&self.name) {
+            return Err(format!(
+                "resource {address:?} has an invalid type {:?} or name {:?}",
+                self.type_name, self.name
+            ));
+        }
+        let (addr, state) = self.into_pair();
+        if addr.to_string() != address {
+            return Err(format!(
+                "the address {address:?} does not match its module, mode, type, name and key ({addr})"
+            ));
+        }
+        Ok((addr, state))
+    }
+
     fn into_pair(self) -> (AbsInstance, InstanceState) {
         let addr = AbsInstance {
             resource: AbsResource {
@@ -202,10 +240,52 @@ mod instances {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<AbsInstance, InstanceState>, D::Error> {
-        Ok(Vec::<Row>::deserialize(d)?
-            .into_iter()
-            .map(Row::into_pair)
-            .collect())
+        let mut out = BTreeMap::new();
+        for row in Vec::<Row>::deserialize(d)? {
+            let (addr, st) = row.checked().map_err(serde::de::Error::custom)?;
+            if out.contains_key(&addr) {
+                return Err(serde::de::Error::custom(format!(
+                    "{addr} appears twice in the resources"
+                )));
+            }
+            out.insert(addr, st);
+        }
+        Ok(out)
+    }
+}
+
+/// Checks of the state's header fields, so that a damaged state is refused with a reason.
+mod checked {
+    use serde::{Deserialize as _, Deserializer};
+
+    pub fn format_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        match u32::deserialize(d)? {
+            0 => Err(serde::de::Error::custom(
+                "format_version 0 is not a version standby ever wrote",
+            )),
+            v => Ok(v),
+        }
+    }
+
+    pub fn lineage<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let l = String::deserialize(d)?;
+        if l.trim().is_empty() {
+            return Err(serde::de::Error::custom(
+                "the lineage is empty: every state standby writes has one",
+            ));
+        }
+        Ok(l)
+    }
+
+    /// Serials grow by one per write: one near the top of the range was not written by
+    /// standby, and would overflow.
+    pub fn serial<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match u64::deserialize(d)? {
+            s if s < 1 << 53 => Ok(s),
+            s => Err(serde::de::Error::custom(format!(
+                "serial {s} is out of range (standby counts writes from 0)"
+            ))),
+        }
     }
 }
 
@@ -218,5 +298,83 @@ pub(crate) fn to_row_json(a: &AbsInstance, st: &InstanceState) -> serde_json::Va
 pub(crate) fn from_row_json(
     v: serde_json::Value,
 ) -> Result<(AbsInstance, InstanceState), serde_json::Error> {
-    serde_json::from_value::<Row>(v).map(Row::into_pair)
+    serde_json::from_value::<Row>(v)?
+        .checked()
+        .map_err(serde::de::Error::custom)
+}
+
+/// The address of a journal's removal line, checked like a row's.
+pub(crate) fn removed_from_row_json(
+    v: serde_json::Value,
+) -> Result<AbsInstance, serde_json::Error> {
+    serde_json::from_value::<Row>(v)?
+        .checked_address()
+        .map(|(a, _)| a)
+        .map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State;
+
+    fn state(resources: &str, header: &str) -> Result<State, String> {
+        serde_json::from_str::<State>(&format!(
+            r#"{{{header}, "standby_version": "0", "resources": [{resources}]}}"#
+        ))
+        .map_err(|e| e.to_string())
+    }
+
+    const OK: &str = r#""format_version": 1, "lineage": "l", "serial": 3"#;
+    const ROW: &str = r#"{"address": "local_file.a", "mode": "managed", "type": "local_file", "name": "a", "provider": "local", "attributes": {}}"#;
+
+    /// Issue 12: odd but parseable states were accepted silently.
+    #[test]
+    fn a_damaged_state_is_refused_with_its_reason() {
+        assert!(state(ROW, OK).is_ok());
+        let bad = [
+            (
+                ROW,
+                r#""format_version": 0, "lineage": "l", "serial": 3"#,
+                "format_version 0",
+            ),
+            (
+                ROW,
+                r#""format_version": 1, "lineage": "", "serial": 3"#,
+                "lineage is empty",
+            ),
+            (
+                ROW,
+                r#""format_version": 1, "lineage": "l", "serial": 18446744073709551615"#,
+                "out of range",
+            ),
+            (&format!("{ROW}, {ROW}"), OK, "appears twice"),
+            (
+                &ROW.replace(
+                    r#""address": "local_file.a""#,
+                    r#""address": "local_file.b""#,
+                ),
+                OK,
+                "does not match",
+            ),
+            (
+                &ROW.replace(r#""type": "local_file""#, r#""type": "sqlite_database""#),
+                OK,
+                "does not match",
+            ),
+            (
+                &ROW.replace(r#""name": "a""#, r#""name": "a b""#),
+                OK,
+                "invalid type",
+            ),
+            (
+                &ROW.replace(r#""attributes": {}"#, r#""attributes": [1]"#),
+                OK,
+                "not an object",
+            ),
+        ];
+        for (rows, header, says) in bad {
+            let e = state(rows, header).expect_err(says);
+            assert!(e.contains(says), "{says}: {e}");
+        }
+    }
 }

@@ -18,8 +18,37 @@ fn resolve(ctx: &FnCtx, p: &str) -> PathBuf {
     }
 }
 
+/// The largest file the file functions read.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a regular file. It is opened without blocking and checked before reading, so a FIFO
+/// or a device (which would block the plan forever, or never end) is an error.
 fn read(ctx: &FnCtx, p: &str) -> Result<String, String> {
-    std::fs::read_to_string(resolve(ctx, p)).map_err(|e| format!("cannot read {p:?}: {e}"))
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let err = |e: std::io::Error| format!("cannot read {p:?}: {e}");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(resolve(ctx, p))
+        .map_err(err)?;
+    let meta = f.metadata().map_err(err)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot read {p:?}: it is not a regular file (a directory, a FIFO or a device)"
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "cannot read {p:?}: it has {} bytes, more than the {MAX_FILE_BYTES} the file functions read",
+            meta.len()
+        ));
+    }
+    let mut s = String::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut s)
+        .map_err(err)?;
+    Ok(s)
 }
 
 pub(super) fn file(a: &[Value], ctx: &FnCtx) -> R {

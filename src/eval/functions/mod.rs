@@ -328,6 +328,12 @@ pub(crate) fn call_expr(
         base_dir: ev.base_dir(),
     };
     match func(&plain, &ctx) {
+        // A NaN or an infinity would be stored as null and show as a change at every plan.
+        Ok(Value::Number(n)) if !n.is_finite() => Err(ev.err(
+            span,
+            format!("Error in function call {name}()"),
+            "the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
+        )),
         Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
         Ok(v) => Ok(v),
         Err(e) => Err(ev.err(span, format!("Error in function call {name}()"), e)),

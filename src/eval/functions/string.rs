@@ -8,6 +8,22 @@ fn s(v: impl Into<String>) -> Result<Value, String> {
 }
 
 /// Formats one value for a `%` verb.
+/// The widest padding or precision `format` accepts: enough for any real layout, far below
+/// what would exhaust memory.
+const MAX_FORMAT_SIZE: usize = 10_000;
+
+fn format_size(what: &str, digits: &str) -> Result<usize, String> {
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    match digits.parse::<usize>() {
+        Ok(n) if n <= MAX_FORMAT_SIZE => Ok(n),
+        _ => Err(format!(
+            "a {what} of {digits} is more than format allows ({MAX_FORMAT_SIZE})"
+        )),
+    }
+}
+
 fn format_verb(verb: char, precision: Option<usize>, v: &Value) -> Result<String, String> {
     Ok(match (verb, v) {
         ('s' | 'v', Value::String(x)) => x.clone(),
@@ -66,7 +82,7 @@ pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            precision = Some(format_size("precision", &p)?);
         }
         let verb = chars
             .next()
@@ -79,7 +95,7 @@ pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
         if flags.contains('+') && matches!(v, Value::Number(n) if *n >= 0.0) {
             text.insert(0, '+');
         }
-        let w: usize = width.parse().unwrap_or(0);
+        let w = format_size("width", &width)?;
         let len = text.chars().count();
         if len < w {
             let pad = w - len;

@@ -290,3 +290,40 @@ fn encoding_numeric_fs_functions() {
     check("startswith(abspath(\"x\"), \"/\")", "true");
     check("file(\"missing.txt\")", "error: Error in function call file(): cannot read \"missing.txt\": No such file or directory (os error 2)");
 }
+
+/// Issue 12: inputs a fuzzer found that crashed, hung or stored garbage are errors.
+#[test]
+fn hostile_inputs_are_errors() {
+    check(
+        "format(\"%0100000000000d\", 0)",
+        "error: Error in function call format(): a width of 100000000000 is more than format allows (10000)",
+    );
+    check(
+        "format(\"%.1000000000f\", 1)",
+        "error: Error in function call format(): a precision of 1000000000 is more than format allows (10000)",
+    );
+    check(
+        "log(0, 0)",
+        "error: Error in function call log(): the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
+    );
+    check(
+        "pow(10, 400)",
+        "error: Error in function call pow(): the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
+    );
+    check("format(\"%05d\", 42)", "\"00042\"");
+    check(&format!("[[1]]{}", "[*]".repeat(3000)), "error: Too many splats: This reference chains 3000 splat operators ([*] or .*); at most 64 are allowed.");
+    check(&format!("[[1]]{}", "[*]".repeat(3)), "[[[1]]]");
+    // file() on a FIFO used to block the plan forever.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    check(
+        &format!("file({:?})", fifo.display().to_string()),
+        &format!("error: Error in function call file(): cannot read {:?}: it is not a regular file (a directory, a FIFO or a device)", fifo.display().to_string()),
+    );
+    // Sets of many elements are built in linear time.
+    check("length(toset(range(100000)))", "100000");
+    check("distinct([1, \"1\", 1, [1], [1]])", "[1, \"1\", [1]]");
+}

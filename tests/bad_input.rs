@@ -337,3 +337,37 @@ failover "b" {
         ],
     );
 }
+
+/// Issue 12: a fuzzer's inputs that panicked the renderers: an error on a line longer than
+/// 65,535 characters, and an output name that long.
+#[test]
+fn very_long_lines_and_names_are_rendered() {
+    let long = "a".repeat(70_000);
+    check(
+        &format!("locals {{\n  x = \"{long}\" + 1\n}}\n"),
+        &["needs two numbers"],
+    );
+    let t = Test::new().file(
+        "main.hcl",
+        &format!("output \"{}\" {{\n  value = 1\n}}\n", "o".repeat(70_000)),
+    );
+    let r = t.run(&["plan"]);
+    r.code(0);
+    assert!(r.stdout.contains(&"o".repeat(70_000)));
+}
+
+/// Issue 12: `count = 1e18` overflowed an allocation; a count above the instance limit is a
+/// located error, as are oversized format widths and thousands of chained splats.
+#[test]
+fn oversized_expansions_are_located_errors() {
+    for count in ["1e18", "1e308", "4294967296", "1e9"] {
+        check(
+            &format!("resource \"local_file\" \"f\" {{\n  count    = {count}\n  filename = \"f${{count.index}}\"\n  content  = \"x\"\n}}\n"),
+            &["Invalid count argument", "more than the limit of 1000000 instances", "main.hcl:2"],
+        );
+    }
+    check(
+        &format!("locals {{\n  x = [[1]]{}\n}}\noutput \"o\" {{\n  value = local.x\n}}\n", "[*]".repeat(3000)),
+        &["Too many splats"],
+    );
+}

@@ -31,7 +31,12 @@ fn instance_text(addr: &AbsInstance, st: &crate::state::InstanceState) -> String
         addr.resource.resource.name
     );
     if let Value::Map(m) = v.unmarked() {
-        let width = m.keys().map(String::len).max().unwrap_or(0);
+        let width = m
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .min(usize::from(u16::MAX));
         for (k, x) in m {
             if !x.is_null() {
                 out.push_str(&format!("    {k:<width$} = {x}\n"));

@@ -234,7 +234,9 @@ fn align(lines: &mut [Line]) {
             .filter_map(|l| l.attr.as_ref())
             .map(|(k, _)| k.len())
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            // Rust's formatter takes widths up to u16::MAX; a longer name is printed whole.
+            .min(usize::from(u16::MAX));
         for l in &mut lines[i..j] {
             if let Some((k, v)) = &l.attr {
                 l.text = format!("{k:<width$} = {v}");

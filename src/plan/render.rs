@@ -139,7 +139,9 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             .iter()
             .map(|(k, _)| k.len())
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            // Rust's formatter takes widths up to u16::MAX; a longer name is printed whole.
+            .min(usize::from(u16::MAX));
         for (name, o) in output_changes {
             let (m, text) = match &o.before {
                 None => ("+", show(&o.after, o.sensitive)),
@@ -255,7 +257,12 @@ fn render_change(out: &mut String, c: &ResourceChange, p: Paint, drift: bool) {
             lines.push(("~".into(), k.clone(), t));
         }
     }
-    let width = lines.iter().map(|(_, k, _)| k.len()).max().unwrap_or(0);
+    let width = lines
+        .iter()
+        .map(|(_, k, _)| k.len())
+        .max()
+        .unwrap_or(0)
+        .min(usize::from(u16::MAX));
     for (m, k, text) in &lines {
         let text = if text.contains('\n') {
             text.replace('\n', "\n      ")

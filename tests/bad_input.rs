@@ -367,7 +367,10 @@ fn oversized_expansions_are_located_errors() {
         );
     }
     check(
-        &format!("locals {{\n  x = [[1]]{}\n}}\noutput \"o\" {{\n  value = local.x\n}}\n", "[*]".repeat(3000)),
+        &format!(
+            "locals {{\n  x = [[1]]{}\n}}\noutput \"o\" {{\n  value = local.x\n}}\n",
+            "[*]".repeat(3000)
+        ),
         &["Too many splats"],
     );
 }

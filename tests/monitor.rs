@@ -106,7 +106,10 @@ fn http_get(mon: &Monitor, addr: &str, path: &str) -> String {
     for _ in 0..10 {
         out.clear();
         match std::net::TcpStream::connect(addr).and_then(|mut c| {
-            write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+            write!(
+                c,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )?;
             c.read_to_string(&mut out)
         }) {
             Ok(_) => {
@@ -268,4 +271,94 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         .code(5)
         .stdout_has("Switched failover.orders: east -> west")
         .stdout_has("checksums skipped: the old primary east is unreachable");
+}
+
+/// One raw HTTP/1.1 exchange with a deadline: the status line and the body.
+fn exchange(addr: &str, request: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// Issue 12: the status endpoint served one request at a time, so three slow clients held a
+/// GET for 20 s, and anyone could read it. Now slow clients hold only their own connection,
+/// a port alone listens on loopback, and a token file makes every request need the token.
+#[test]
+fn the_status_endpoint_serves_concurrently_and_can_require_a_token() {
+    let t = support::Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.write("token", "s3cret-token\n");
+    let mon = Monitor::start(
+        &t,
+        &["-e", "dev", "--listen", "0", "--listen-token-file", "token"],
+    );
+    let addr = (0..100)
+        .find_map(|_| {
+            let found = mon
+                .log()
+                .split("status on http://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .map(str::to_string);
+            if found.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            found
+        })
+        .unwrap_or_else(|| panic!("no status address in:\n{}", mon.log()));
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    // Three clients that send half a request and wait.
+    let slow: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            use std::io::Write as _;
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+            c
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (line, _) = exchange(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(line.contains("401"), "{line}");
+    let (line, body) = exchange(
+        &addr,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nConnection: close\r\n\r\n",
+    );
+    assert!(line.contains("200"), "{line}");
+    assert!(body.contains("standby_member_healthy"), "{body}");
+    let (line, _) = exchange(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nConnection: close\r\n\r\n",
+    );
+    assert!(line.contains("401"), "{line}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answers waited for the slow clients: {:?}",
+        started.elapsed()
+    );
+    drop(slow);
+    t.write("empty", "\n");
+    t.run(&[
+        "monitor",
+        "-e",
+        "dev",
+        "--listen",
+        "0",
+        "--listen-token-file",
+        "empty",
+        "--for",
+        "1s",
+    ])
+    .code(1)
+    .stderr_has("is empty");
 }

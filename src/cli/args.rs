@@ -304,9 +304,13 @@ pub enum Command {
         #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
         run_for: Option<std::time::Duration>,
         /// Serve the status as JSON (`/`) and Prometheus text (`/metrics`) on ADDR, such as
-        /// 127.0.0.1:9469.
-        #[arg(long, value_name = "ADDR")]
+        /// 127.0.0.1:9469; a port alone (9469) listens on loopback only.
+        #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
         listen: Option<std::net::SocketAddr>,
+        /// A file holding a bearer token that every request to --listen must present
+        /// (`Authorization: Bearer TOKEN`).
+        #[arg(long, env = "STANDBY_MONITOR_TOKEN_FILE", value_name = "FILE")]
+        listen_token_file: Option<std::path::PathBuf>,
         /// POST a JSON notification to this http:// URL when a failover triggers, finishes,
         /// or awaits approval.
         #[arg(long, value_name = "URL")]
@@ -517,4 +521,13 @@ pub enum StateCommand {
         #[command(flatten)]
         env: EnvArgs,
     },
+}
+
+/// `--listen`: `HOST:PORT`, or a port alone for loopback.
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an address such as 127.0.0.1:9469, or a port"))
 }

@@ -205,6 +205,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             lock,
             run_for,
             listen,
+            listen_token_file,
             webhook,
             etcd,
             lease_ttl,
@@ -214,7 +215,14 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             &env,
             &lock,
             run_for,
-            &monitor_cmd::Outputs { listen, webhook },
+            &monitor_cmd::Outputs {
+                listen,
+                token: listen_token_file
+                    .as_deref()
+                    .map(monitor_http::read_token)
+                    .transpose()?,
+                webhook,
+            },
             &monitor_lease::ElectionArgs {
                 etcd,
                 ttl: lease_ttl,

@@ -163,6 +163,8 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
 pub(crate) struct Outputs {
     /// The HTTP status endpoint's address.
     pub listen: Option<std::net::SocketAddr>,
+    /// A bearer token the status endpoint requires.
+    pub token: Option<String>,
     /// The webhook URL.
     pub webhook: Option<String>,
 }
@@ -251,7 +253,8 @@ pub(crate) fn monitor(
         log(&format!(
             "status on http://{addr}/ and http://{addr}/metrics"
         ));
-        monitor_http::serve(listener, status.clone());
+        monitor_http::serve(listener, status.clone(), outputs.token.clone())
+            .map_err(|e| CliError::msg(format!("Cannot serve on {addr}"), e.to_string()))?;
     }
     let snapshot = status_file(ws, &env_name, &lease);
     let mut triggered: BTreeMap<String, u64> = BTreeMap::new();

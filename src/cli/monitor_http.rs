@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,43 +133,72 @@ impl MonitorStatus {
     }
 }
 
-/// Serves `/metrics` (Prometheus) and anything else as JSON, one request per connection.
-pub(crate) fn serve(listener: TcpListener, status: Arc<Mutex<MonitorStatus>>) {
+/// Serves `/metrics` (Prometheus) and anything else as JSON, on its own thread: axum on a
+/// small tokio runtime, so that requests are served concurrently and a slow client holds only
+/// its own connection (a task, not the server). With `token`, every request needs
+/// `Authorization: Bearer TOKEN`.
+pub(crate) fn serve(
+    listener: std::net::TcpListener,
+    status: Arc<Mutex<MonitorStatus>>,
+    token: Option<String>,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let _ = answer(conn, &status);
-        }
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let app = axum::Router::new().fallback(
+                move |headers: axum::http::HeaderMap, uri: axum::http::Uri| {
+                    let (status, token) = (status.clone(), token.clone());
+                    async move { answer(&status, token.as_deref(), &headers, uri.path()) }
+                },
+            );
+            let _ = axum::serve(listener, app.into_make_service()).await;
+        });
     });
+    Ok(())
 }
 
-fn answer(mut conn: TcpStream, status: &Mutex<MonitorStatus>) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    // Read the whole head: closing with request bytes unread makes the kernel send a reset,
-    // which the client sees as a broken pipe instead of the answer.
-    let mut buf = vec![0_u8; 8192];
-    let mut n = 0;
-    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
+fn answer(
+    status: &Mutex<MonitorStatus>,
+    token: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    path: &str,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse as _;
+    if let Some(t) = token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given.map(str::as_bytes) != Some(t.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token is required\n",
+            )
+                .into_response();
         }
     }
-    let request = String::from_utf8_lossy(&buf[..n]);
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
     let snapshot = status.lock().map(|s| s.clone()).unwrap_or_default();
-    let (kind, body) = if path.starts_with("/metrics") {
-        ("text/plain; version=0.0.4", snapshot.prometheus())
+    if path.starts_with("/metrics") {
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            snapshot.prometheus(),
+        )
+            .into_response()
     } else {
         (
-            "application/json",
+            [(header::CONTENT_TYPE, "application/json")],
             serde_json::to_string_pretty(&snapshot).unwrap_or_default(),
         )
-    };
-    write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+            .into_response()
+    }
 }
 
 /// Posts `body` as JSON to an `http://host:port/path` webhook; returns what went wrong.
@@ -197,6 +226,24 @@ pub(crate) fn notify(url: &str, body: &serde_json::Value) -> Result<(), String> 
         Some(code) => Err(format!("{url} answered {code}")),
         None => Err(format!("{url} gave no answer")),
     }
+}
+
+/// The bearer token in `file`; an empty file is an error, never an open endpoint.
+pub(crate) fn read_token(file: &Path) -> Result<String, super::CliError> {
+    let t = std::fs::read_to_string(file).map_err(|e| {
+        super::CliError::msg(
+            format!("Cannot read the token file {}", file.display()),
+            e.to_string(),
+        )
+    })?;
+    let t = t.trim();
+    if t.is_empty() {
+        return Err(super::CliError::msg(
+            format!("The token file {} is empty", file.display()),
+            "Put the bearer token the status endpoint requires in it, or leave out --listen-token-file.",
+        ));
+    }
+    Ok(t.to_string())
 }
 
 #[cfg(test)]

@@ -382,3 +382,62 @@ fn help_is_useful_at_every_level() {
         .stdout_has("--detailed-exitcode")
         .stdout_has("--out");
 }
+
+/// Issue 12: a hand-edited saved plan ran an injected hook. Saved plans are signed with the
+/// workspace's plan key; a changed, unsigned or foreign-key plan is refused before anything
+/// runs. STANDBY_PLAN_KEY_FILE lets a pipeline apply in another checkout.
+#[test]
+fn a_tampered_saved_plan_is_refused() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--out",
+        "west.plan",
+    ])
+    .code(0);
+    let key = t.join(".standby/plan.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let original = t.read("west.plan");
+    assert!(original.contains("draining"), "the plan carries its hooks");
+    let evil = original.replace("echo \\\"draining", "touch pwned; echo \\\"draining");
+    assert_ne!(evil, original);
+    t.write("west.plan", &evil);
+    t.run(&["apply", "west.plan"])
+        .code(1)
+        .stderr_has("was changed after standby saved it");
+    t.run(&["show", "west.plan"])
+        .code(1)
+        .stderr_has("was changed after standby saved it");
+    assert!(!t.join("pwned").exists());
+    let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
+    v.as_object_mut().unwrap().remove("signature");
+    t.write("west.plan", &v.to_string());
+    t.run(&["apply", "west.plan"])
+        .code(1)
+        .stderr_has("is not signed");
+    // Another checkout applies it with the shared key, and only with it.
+    let other = Test::plan("quickstart");
+    other.write("west.plan", &original);
+    other
+        .run(&["show", "west.plan"])
+        .code(1)
+        .stderr_has("Cannot read the plan key");
+    let r = other.run_env(
+        &["show", "west.plan"],
+        "STANDBY_PLAN_KEY_FILE",
+        key.to_str().unwrap(),
+    );
+    r.code(0).stdout_has("failover.orders");
+    t.write("west.plan", &original);
+    t.run(&["apply", "west.plan"]).code(0);
+    assert!(!t.join("pwned").exists());
+}

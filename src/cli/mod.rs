@@ -13,6 +13,7 @@ mod monitor_cmd;
 mod monitor_http;
 mod monitor_lease;
 mod plan_cmd;
+mod plan_file;
 mod progress;
 mod report;
 mod review_cmd;

@@ -584,7 +584,7 @@ pub(crate) fn approve(
     lock: &LockArgs,
     etcd: Vec<String>,
 ) -> Result<i32, CliError> {
-    let plan = super::plan_cmd::read_plan(plan_file)?;
+    let plan = super::plan_file::read(ws, plan_file)?;
     let gates = GateArgs {
         approve: plan.switches.iter().map(|s| s.group.clone()).collect(),
         approval_file: None,

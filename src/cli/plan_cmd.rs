@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::eval::Phase;
 use crate::plan::{
     execution_graph_text, plan as make_plan, plan_json, render_plan, state_digest, Plan, PlanMode,
-    PlanOptions, PLAN_FORMAT_VERSION,
+    PlanOptions,
 };
 use crate::registry::Registry;
 use crate::state::State;
@@ -172,7 +172,7 @@ pub(crate) fn plan(
         );
     }
     if let Some(out) = out {
-        save_plan(&plan, out)?;
+        super::plan_file::save(ws, &plan, out)?;
         if !json {
             println!(
                 "\nSaved the plan to: {}\nTo perform exactly these actions, run: standby apply {}",
@@ -182,46 +182,6 @@ pub(crate) fn plan(
         }
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
-}
-
-fn save_plan(plan: &Plan, out: &Path) -> Result<(), CliError> {
-    let bytes = serde_json::to_vec(plan)
-        .map_err(|e| CliError::msg("Cannot encode the plan", e.to_string()))?;
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
-    crate::state::atomic_write(out, &bytes).map_err(state_error)
-}
-
-pub(crate) fn read_plan(path: &Path) -> Result<Plan, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::msg(
-            format!("Cannot read the plan file {}", path.display()),
-            e.to_string(),
-        )
-    })?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        CliError::msg(
-            format!("{} is not a saved plan", path.display()),
-            format!("It could not be parsed: {e}. Save plans with standby plan --out FILE."),
-        )
-    })?;
-    let version = v
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
-    if version != u64::from(PLAN_FORMAT_VERSION) {
-        return Err(CliError::msg(format!("{} has plan format {version}", path.display()), format!("This standby reads plan format {PLAN_FORMAT_VERSION}. Make the plan again with this version.")));
-    }
-    serde_json::from_value(v).map_err(|e| {
-        CliError::msg(
-            format!("{} is not a valid saved plan", path.display()),
-            e.to_string(),
-        )
-    })
 }
 
 /// Refuses a saved plan whose state or topology moved on since it was made.
@@ -310,7 +270,7 @@ pub(crate) fn apply(
     let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
         Some(file) => {
-            let plan = read_plan(file)?;
+            let plan = super::plan_file::read(ws, file)?;
             if env.env.as_deref().is_some_and(|e| e != plan.env) {
                 return Err(CliError::msg(
                     "Environment mismatch",

@@ -80,7 +80,7 @@ pub(crate) fn show(
     json: bool,
 ) -> Result<i32, CliError> {
     if let Some(f) = plan_file {
-        let plan = super::plan_cmd::read_plan(f)?;
+        let plan = super::plan_file::read(ws, f)?;
         if json {
             println!(
                 "{}",

@@ -1,0 +1,127 @@
+//! Saved plans: written signed, read only when the signature holds. A saved plan is what
+//! apply executes without planning again, hooks included, so a hand-edited one must never run.
+//!
+//! The signature is an HMAC-SHA256 of the plan with a key of the workspace
+//! (`.standby/plan.key`, made on first use, mode 0600), or of the file `STANDBY_PLAN_KEY_FILE`
+//! names, for pipelines that plan and apply in different jobs and share the key as a secret.
+
+use super::workspace::{state_error, Workspace};
+use super::CliError;
+use crate::plan::{Plan, PLAN_FORMAT_VERSION};
+use hmac::{KeyInit as _, Mac as _};
+use std::path::{Path, PathBuf};
+
+type Hmac = hmac::Hmac<sha2_011::Sha256>;
+
+fn key_path(ws: &Workspace) -> PathBuf {
+    std::env::var_os("STANDBY_PLAN_KEY_FILE")
+        .map_or_else(|| ws.root.join(".standby").join("plan.key"), PathBuf::from)
+}
+
+/// The signing key; made (32 random bytes, mode 0600) when `create` and there is none.
+fn key(ws: &Workspace, create: bool) -> Result<Vec<u8>, CliError> {
+    let path = key_path(ws);
+    match std::fs::read_to_string(&path) {
+        Ok(k) => hex::decode(k.trim()).map_err(|_| {
+            CliError::msg(
+                format!("The plan key {} is not valid", path.display()),
+                "It must hold the hex key standby wrote. Delete it to make a new one (plans saved with the old key can then no longer be applied).",
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let k: Vec<u8> = (0..2)
+                .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+                .collect();
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d).map_err(|e| {
+                    CliError::msg(format!("Cannot create {}", d.display()), e.to_string())
+                })?;
+            }
+            crate::state::atomic_write(&path, hex::encode(&k).as_bytes()).map_err(state_error)?;
+            Ok(k)
+        }
+        Err(e) => Err(CliError::msg(
+            format!("Cannot read the plan key {}", path.display()),
+            format!("{e}. A saved plan is applied with the key it was signed with: apply it in the workspace that made it, or set STANDBY_PLAN_KEY_FILE to that key."),
+        )),
+    }
+}
+
+/// The plan's canonical bytes (a JSON value's keys are ordered) and their signature.
+fn sign(key: &[u8], v: &serde_json::Value) -> Result<String, CliError> {
+    let mut mac = Hmac::new_from_slice(key)
+        .map_err(|e| CliError::msg("Cannot sign the plan", e.to_string()))?;
+    mac.update(&serde_json::to_vec(v).unwrap_or_default());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Writes `plan` to `out`, signed.
+pub(crate) fn save(ws: &Workspace, plan: &Plan, out: &Path) -> Result<(), CliError> {
+    let mut v = serde_json::to_value(plan)
+        .map_err(|e| CliError::msg("Cannot encode the plan", e.to_string()))?;
+    let signature = sign(&key(ws, true)?, &v)?;
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("signature".into(), serde_json::Value::String(signature));
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
+    crate::state::atomic_write(out, &serde_json::to_vec(&v).unwrap_or_default())
+        .map_err(state_error)
+}
+
+/// Reads a saved plan, refusing one whose signature does not hold.
+pub(crate) fn read(ws: &Workspace, path: &Path) -> Result<Plan, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::msg(
+            format!("Cannot read the plan file {}", path.display()),
+            e.to_string(),
+        )
+    })?;
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::msg(
+            format!("{} is not a saved plan", path.display()),
+            format!("It could not be parsed: {e}. Save plans with standby plan --out FILE."),
+        )
+    })?;
+    let version = v
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    if version != u64::from(PLAN_FORMAT_VERSION) {
+        return Err(CliError::msg(format!("{} has plan format {version}", path.display()), format!("This standby reads plan format {PLAN_FORMAT_VERSION}. Make the plan again with this version.")));
+    }
+    let given = match &mut v {
+        serde_json::Value::Object(m) => m.remove("signature"),
+        _ => None,
+    };
+    let Some(serde_json::Value::String(given)) = given else {
+        return Err(CliError::msg(
+            format!("{} is not signed", path.display()),
+            "standby signs every plan it saves, and applies only signed plans. Make the plan again with standby plan --out FILE.",
+        ));
+    };
+    let expected = sign(&key(ws, false)?, &v)?;
+    // Both are hex of the same length; compare without an early exit.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(CliError::msg(
+            format!("{} was changed after standby saved it", path.display()),
+            "Its signature does not match its content (or it was signed with another plan key). Nothing was changed. Make the plan again with standby plan --out FILE, and review it.",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        CliError::msg(
+            format!("{} is not a valid saved plan", path.display()),
+            e.to_string(),
+        )
+    })
+}

@@ -105,13 +105,25 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
+    // Created exclusively and never through a symlink: standby often runs as root, and a link
+    // planted at this name must not redirect the write. A leftover (a crash of a process with
+    // the same pid) is removed first; removing a symlink removes the link, not its target.
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+    };
+    let mut f = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp).map_err(io_err(&tmp))?;
+            open()
+        }
+        other => other,
+    }
+    .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
     drop(f);
@@ -207,5 +219,25 @@ impl StateLock for LocalBackend {
 
     fn force_unlock(&self, id: &str) -> Result<(), StateError> {
         FileLock::force_unlock(&self.lock_path(), id)
+    }
+}
+
+#[cfg(test)]
+mod symlink_tests {
+    /// Issue 12: a symlink planted at the temporary name must not redirect a state write.
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let tmp = d.path().join(format!("dev.tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        super::atomic_write(&d.path().join("dev.json"), b"{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("dev.json")).unwrap(),
+            "{}"
+        );
+        assert!(!tmp.exists());
     }
 }

@@ -215,3 +215,116 @@ fn a_misspelled_failpoint_is_an_error() {
         .stderr_has("unknown step \"promot\"");
     assert_eq!(writable(&t), ["east"]);
 }
+
+/// A switch killed right after its record (`record:freeze`, then SIGKILL): the state names
+/// west, but the outputs were not written yet. `status` says so (exit 2) instead of calling
+/// everything fine, and an apply brings the outputs up to date.
+#[test]
+fn a_switch_killed_after_its_record_is_reported_until_apply_writes_the_outputs() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let mut frozen = t
+        .command(&SWITCH)
+        .env("STANDBY_FAILPOINT", "record:freeze")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !t.join(".standby/failpoint").exists() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    frozen.kill().unwrap();
+    frozen.wait().unwrap();
+    t.run(&["status", "-e", "dev"])
+        .code(2)
+        .stdout_has("an apply stopped after it recorded the switch of failover.orders");
+    let r = t.run(&SWITCH);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    t.run(&["status", "-e", "dev"]).code(0);
+    t.run(&["output", "-e", "dev", "active_endpoint"])
+        .code(0)
+        .stdout_has("west");
+    assert_eq!(writable(&t), ["west"]);
+}
+
+/// SIGKILL of standby right after the effect of every step of a switchover on SQLite members
+/// (`STEP:freeze`, then SIGKILL): at most one database takes writes, and a plain re-run
+/// converges on west with every row east took and nothing left to plan.
+#[test]
+fn sigkill_after_every_step_of_a_switch_converges() {
+    let steps = [
+        "precheck",
+        "hook[0]",
+        "fence",
+        "catch-up",
+        "promote",
+        "checksum",
+        "verify",
+        "hook[1]",
+        "re-protect",
+        "record",
+    ];
+    let mut rows_out = Vec::new();
+    for step in steps {
+        let t = Test::plan("quickstart");
+        t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+        let c = rusqlite::Connection::open(t.join("out/dev/east/orders.db")).unwrap();
+        for _ in 0..10 {
+            c.execute("INSERT INTO orders (item) VALUES ('x')", [])
+                .unwrap();
+        }
+        drop(c);
+        let mut frozen = t
+            .command(&SWITCH)
+            .env("STANDBY_FAILPOINT", format!("{step}:freeze"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !t.join(".standby/failpoint").exists() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "{step}: never froze"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        frozen.kill().unwrap();
+        frozen.wait().unwrap();
+        let status = t.run(&["status", "-e", "dev"]).code;
+        let (east, west) = (rows(&t, "east"), rows(&t, "west"));
+        let after_kill = writable(&t);
+        assert!(after_kill.len() <= 1, "{step}: split brain {after_kill:?}");
+        let r = t.run(&SWITCH);
+        assert!(
+            matches!(r.code, 0 | 5),
+            "{step}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            rows(&t, "west") >= 10,
+            "{step}: rows lost (east {east}, west {west})"
+        );
+        assert_eq!(writable(&t), ["west"], "{step}");
+        t.run(&[
+            "plan",
+            "-e",
+            "dev",
+            "--var",
+            "active_site=west",
+            "--detailed-exitcode",
+        ])
+        .code(0);
+        rows_out.push(format!(
+            "| SIGKILL after {step} | writable after the kill: {} | status {status} | re-run exit {} |",
+            if after_kill.is_empty() { "none".to_string() } else { after_kill.join(",") },
+            r.code
+        ));
+    }
+    println!("{}", rows_out.join("\n"));
+}

@@ -86,9 +86,9 @@ pub(super) fn freeze_if_asked(root: &Path, step: &StepKind, when: &str) {
     }
     let dir = root.join(".standby");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join("failpoint"),
-        format!("{step}:{when} {}\n", std::process::id()),
+    let _ = crate::state::atomic_write(
+        &dir.join("failpoint"),
+        format!("{step}:{when} {}\n", std::process::id()).as_bytes(),
     );
     // SAFETY: raise only sends a signal to this process; SIGSTOP cannot be caught.
     unsafe {

@@ -67,6 +67,27 @@ pub(crate) fn switch(
     )
 }
 
+/// A group whose newest switch record is newer than the last apply that finished: that apply
+/// was killed between the switch's record and its end, where outputs are written.
+fn unfinished_apply(state: &crate::state::State) -> Option<String> {
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    let last_apply = state.applies.last().and_then(|a| parse(&a.at));
+    state.failovers.iter().find_map(|(group, f)| {
+        let h = f.history.last()?;
+        // A refresh records an adopted switch without an apply.
+        if h.notes
+            .iter()
+            .any(|n| n.starts_with("recorded by a refresh"))
+        {
+            return None;
+        }
+        let started = parse(&h.started)?;
+        (last_apply.is_none_or(|a| started > a)).then(|| group.clone())
+    })
+}
+
 /// How long `status` waits for one member.
 const STATUS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -132,10 +153,14 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
         println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");
         return Ok(0);
     }
+    let unfinished = unfinished_apply(&state);
+    if let Some(group) = &unfinished {
+        println!("  !! an apply stopped after it recorded the switch of failover.{group}, before it wrote its outputs: `standby output` may still show the old values. Run `standby apply -e {env_name}`.");
+    }
     let registry = super::monitor_cmd::configured_registry(ws)?;
     let rt = runtime()?;
     let monitor = running_monitor(ws, &env_name);
-    let mut code = 0;
+    let mut code = if unfinished.is_some() { 2 } else { 0 };
     for (group, f) in &state.failovers {
         let mut observed = Vec::new();
         println!("failover.{group}");

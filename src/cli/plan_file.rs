@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 type Hmac = hmac::Hmac<sha2_011::Sha256>;
 
+/// The plan key's length: as long as the hash.
+const KEY_BYTES: usize = 32;
+
 fn key_path(ws: &Workspace) -> PathBuf {
     std::env::var_os("STANDBY_PLAN_KEY_FILE")
         .map_or_else(|| ws.root.join(".standby").join("plan.key"), PathBuf::from)
@@ -22,16 +25,18 @@ fn key_path(ws: &Workspace) -> PathBuf {
 fn key(ws: &Workspace, create: bool) -> Result<Vec<u8>, CliError> {
     let path = key_path(ws);
     match std::fs::read_to_string(&path) {
-        Ok(k) => hex::decode(k.trim()).map_err(|_| {
-            CliError::msg(
+        Ok(k) => match hex::decode(k.trim()) {
+            // An empty or short key would let anyone forge a signature.
+            Ok(k) if k.len() == KEY_BYTES => Ok(k),
+            _ => Err(CliError::msg(
                 format!("The plan key {} is not valid", path.display()),
-                "It must hold the hex key standby wrote. Delete it to make a new one (plans saved with the old key can then no longer be applied).",
-            )
-        }),
+                format!("It must hold the {KEY_BYTES}-byte hex key standby wrote. Delete it to make a new one (plans saved with the old key can then no longer be applied)."),
+            )),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let k: Vec<u8> = (0..2)
-                .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
-                .collect();
+            let mut k = vec![0_u8; KEY_BYTES];
+            getrandom::getrandom(&mut k)
+                .map_err(|e| CliError::msg("Cannot make a plan key", e.to_string()))?;
             if let Some(d) = path.parent() {
                 std::fs::create_dir_all(d).map_err(|e| {
                     CliError::msg(format!("Cannot create {}", d.display()), e.to_string())

@@ -196,6 +196,7 @@ impl StateStore for LocalBackend {
             .create(true)
             .append(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io_err(&path))?;
         f.write_all(&buf).map_err(io_err(&path))?;

@@ -91,11 +91,14 @@ pub(crate) struct FileLock;
 
 impl FileLock {
     fn open(path: &Path) -> Result<File, StateError> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(io_err(path))
     }

@@ -267,7 +267,11 @@ impl Provider for HaproxyProvider {
             .map(|st| {
                 (
                     st.name.clone(),
-                    Value::string(format!("{}:{}", st.addr, st.port)),
+                    // `[v6]:port` for IPv6, as the configuration spells it.
+                    Value::string(match st.addr.parse::<std::net::IpAddr>() {
+                        Ok(ip) => std::net::SocketAddr::new(ip, st.port).to_string(),
+                        Err(_) => format!("{}:{}", st.addr, st.port),
+                    }),
                 )
             })
             .collect();

@@ -43,12 +43,7 @@ impl PostgresProvider {
             standby.stop("fast").await?;
         }
         standby.wipe()?;
-        std::fs::create_dir_all(&standby.data_dir)
-            .map_err(|e| perr("cannot create the data directory", e))?;
-        standby.chown(&standby.data_dir)?;
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&standby.data_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| perr("cannot set permissions", e))?;
+        standby.make_data_dir()?;
         let dir = standby.data_dir.display().to_string();
         let port = primary.port.to_string();
         standby

@@ -172,8 +172,8 @@ async fn execute_acknowledged(
         Err(_) => {
             let _ = c.cancel_token().cancel_query(tokio_postgres::NoTls).await;
             Err(ProviderError::new(
-                format!("{what}: no synchronous standby acknowledged it"),
-                format!("the change committed on the primary, but no synchronous standby confirmed it within {SYNC_PATIENCE:?} (is it down or frozen?). It is not recorded as done: run `standby apply` again once the standby is back"),
+                format!("{what}: not finished within {SYNC_PATIENCE:?}; no synchronous standby acknowledged it"),
+                "It was cancelled. Most often a synchronous standby is down or frozen: the change is then committed on the primary only; otherwise it waited for a lock and did not happen. It is not recorded as done: run `standby apply` again once the standby is back",
             ))
         }
     }

@@ -114,7 +114,8 @@ impl Server {
             passfile_field(password)
         )
         .map_err(|e| perr("cannot write the password file", e))?;
-        self.chown(f.path())?;
+        self.chown_file(f.as_file())
+            .map_err(|e| perr("cannot chown the password file", e))?;
         f.persist(&path)
             .map_err(|e| perr("cannot write the password file", e.error))?;
         Ok(Some(path))
@@ -137,7 +138,8 @@ impl Server {
             .map_err(|e| perr("cannot create the password file", e))?;
         f.write_all(password.as_bytes())
             .map_err(|e| perr("cannot write the password file", e))?;
-        self.chown(f.path())?;
+        self.chown_file(f.as_file())
+            .map_err(|e| perr("cannot chown the password file", e))?;
         Ok(Some(f))
     }
 }

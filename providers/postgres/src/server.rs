@@ -215,22 +215,47 @@ impl Server {
         Ok(text)
     }
 
-    /// Gives a path to `run_as`.
-    pub(crate) fn chown(&self, path: &Path) -> Result<(), ProviderError> {
+    /// The uid and gid of `run_as` when standby runs as root; None when nothing is to chown.
+    fn owner(&self) -> Result<Option<(u32, u32)>, ProviderError> {
         let Some(user) = &self.run_as else {
-            return Ok(());
+            return Ok(None);
         };
         if !running_as_root() {
-            return Ok(());
+            return Ok(None);
         }
-        let (uid, gid) = user_ids(user).ok_or_else(|| {
+        user_ids(user).map(Some).ok_or_else(|| {
             ProviderError::new(
                 format!("no user {user:?}"),
                 "run_as must name an existing OS user, such as postgres",
             )
-        })?;
-        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        })
+    }
+
+    /// Gives a path to `run_as`. The path is opened without following a symlink and changed
+    /// through its descriptor: `run_as` owns the directories these paths live in, and a link
+    /// it planted must never hand root's files to it.
+    pub(crate) fn chown(&self, path: &Path) -> Result<(), ProviderError> {
+        if self.owner()?.is_none() {
+            return Ok(());
+        }
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            // Never through a symlink; never block on a FIFO.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| perr(format!("cannot chown {}", path.display()), e))?;
+        self.chown_file(&f)
             .map_err(|e| perr(format!("cannot chown {}", path.display()), e))
+    }
+
+    /// Gives an open file to `run_as`.
+    pub(crate) fn chown_file(&self, f: &std::fs::File) -> std::io::Result<()> {
+        match self.owner() {
+            Ok(Some((uid, gid))) => std::os::unix::fs::fchown(f, Some(uid), Some(gid)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(std::io::Error::other(e.summary)),
+        }
     }
 
     /// The connection string for libpq tools, values quoted. The password is not in it: it
@@ -322,11 +347,37 @@ impl Server {
         )
     }
 
+    /// Creates the data directory (if need be), owned by `run_as`, mode 0700: both set through
+    /// a descriptor opened without following a symlink.
+    pub(crate) fn make_data_dir(&self) -> Result<(), ProviderError> {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let err = |e: std::io::Error| perr(format!("cannot create {}", self.data_dir.display()), e);
+        std::fs::create_dir_all(&self.data_dir).map_err(err)?;
+        let d = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(&self.data_dir)
+            .map_err(err)?;
+        self.chown_file(&d).map_err(err)?;
+        d.set_permissions(std::fs::Permissions::from_mode(0o700))
+            .map_err(err)
+    }
+
+    /// Writes a file of the data directory (which `run_as` owns): through a new temporary
+    /// file given to `run_as` by its descriptor, then renamed over the target, so a symlink
+    /// planted at the target is replaced, never followed.
     pub(crate) fn write_file(&self, name: &str, text: &str) -> Result<(), ProviderError> {
+        use std::io::Write as _;
         let path = self.data_dir.join(name);
-        std::fs::write(&path, text)
-            .map_err(|e| perr(format!("cannot write {}", path.display()), e))?;
-        self.chown(&path)
+        let err = |e: std::io::Error| perr(format!("cannot write {}", path.display()), e);
+        let mut f = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .tempfile_in(&self.data_dir)
+            .map_err(err)?;
+        f.write_all(text.as_bytes()).map_err(err)?;
+        self.chown_file(f.as_file()).map_err(err)?;
+        f.persist(&path).map_err(|e| err(e.error))?;
+        Ok(())
     }
 
     /// Makes sure the log file exists and belongs to `run_as`, which pg_ctl runs as; a
@@ -339,16 +390,18 @@ impl Server {
                 self.chown(parent)?;
             }
         }
-        if !self.log_file.exists() {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(&self.log_file)
-                .map_err(|e| perr(format!("cannot create {}", self.log_file.display()), e))?;
-        }
-        self.chown(&self.log_file)
+        // Opened, created if need be, and given away through its descriptor, never through
+        // a symlink `run_as` may have planted at its name.
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&self.log_file)
+            .map_err(|e| perr(format!("cannot open {}", self.log_file.display()), e))?;
+        self.chown_file(&f)
+            .map_err(|e| perr(format!("cannot chown {}", self.log_file.display()), e))
     }
 
     pub(crate) async fn start(&self) -> Result<(), ProviderError> {
@@ -426,12 +479,7 @@ impl Server {
 
     /// Creates the data directory with initdb.
     pub(crate) async fn initdb(&self) -> Result<(), ProviderError> {
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| perr(format!("cannot create {}", self.data_dir.display()), e))?;
-        self.chown(&self.data_dir)?;
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| perr("cannot set permissions", e))?;
+        self.make_data_dir()?;
         let dir = self.data_dir.display().to_string();
         let auth = if self.password.is_some() {
             "scram-sha-256"

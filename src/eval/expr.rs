@@ -638,6 +638,15 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
+        // Numbers are 64-bit floats (issue 14 brings arbitrary precision): an overflow would
+        // be stored as null and show as a change at every plan.
+        if matches!(out, Value::Number(n) if !n.is_finite()) {
+            return Err(self.err(
+                span,
+                "Number out of range",
+                "The result of this arithmetic is too large for standby's numbers (about 1.8e308).",
+            ));
+        }
         Ok(remark(out, sens))
     }
 

@@ -34,8 +34,48 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Provider
     Ok(())
 }
 
+/// The largest file read as a source or data source.
+const MAX_READ: u64 = 64 << 20;
+
+/// Reads a regular file: opened without blocking and checked first, so that a FIFO or a
+/// device (which would block the plan forever, or never end) is an error.
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a directory, a FIFO or a device)",
+        ));
+    }
+    if meta.len() > MAX_READ {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {MAX_READ} standby reads",
+            meta.len()
+        )));
+    }
+    let mut out = Vec::new();
+    f.take(MAX_READ).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fifo_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = super::read_regular(&fifo).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
     use std::os::unix::fs::PermissionsExt as _;
 
     /// Issue 12: a symlink planted at the old predictable temporary name made a root apply

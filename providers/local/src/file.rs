@@ -168,7 +168,7 @@ impl LocalProvider {
         }
         if let Some(src) = config.get("source").filter(|v| !v.is_null()) {
             return match src.as_str() {
-                Some(s) => std::fs::read(self.resolve(s))
+                Some(s) => crate::atomic::read_regular(&self.resolve(s))
                     .map(Some)
                     .map_err(|e| perr(&format!("cannot read source {s}"), e)),
                 None => Ok(None),
@@ -429,7 +429,7 @@ impl Provider for LocalProvider {
             .and_then(Value::as_str)
             .ok_or_else(|| ProviderError::new("filename is required", "set filename to a path"))?;
         let path = self.resolve(filename);
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let bytes = crate::atomic::read_regular(&path).map_err(|e| {
             ProviderError::new(
                 format!("cannot read {}", path.display()),
                 format!("{e}; the data source local_file needs the file to exist at plan time"),

@@ -175,11 +175,30 @@ fn dedup(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Value> = Vec::new();
     for v in items {
-        if !v.is_wholly_known() || seen.insert(format!("{:?}", v.deep_unmark().0)) {
+        if !v.is_wholly_known() || seen.insert(dedup_key(&v.deep_unmark().0)) {
             out.push(v);
         }
     }
     out
+}
+
+/// A value's structure as text, with `-0` as `0` (they are equal numbers).
+fn dedup_key(v: &Value) -> String {
+    match v {
+        Value::Number(n) if *n == 0.0 => "Number(0)".into(),
+        Value::List(items) => format!(
+            "List[{}]",
+            items.iter().map(dedup_key).collect::<Vec<_>>().join(",")
+        ),
+        Value::Map(m) => format!(
+            "Map{{{}}}",
+            m.iter()
+                .map(|(k, x)| format!("{k:?}:{}", dedup_key(x)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => format!("{other:?}"),
+    }
 }
 
 pub(super) fn distinct(a: &[Value], _: &FnCtx) -> R {

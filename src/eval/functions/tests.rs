@@ -311,6 +311,10 @@ fn hostile_inputs_are_errors() {
         "error: Error in function call pow(): the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
     );
     check("format(\"%05d\", 42)", "\"00042\"");
+    check(
+        "1e308 * 10",
+        "error: Number out of range: The result of this arithmetic is too large for standby's numbers (about 1.8e308).",
+    );
     check(&format!("[[1]]{}", "[*]".repeat(3000)), "error: Too many splats: This reference chains 3000 splat operators ([*] or .*); at most 64 are allowed.");
     check(&format!("[[1]]{}", "[*]".repeat(3)), "[[[1]]]");
     // file() on a FIFO used to block the plan forever.
@@ -326,4 +330,5 @@ fn hostile_inputs_are_errors() {
     // Sets of many elements are built in linear time.
     check("length(toset(range(100000)))", "100000");
     check("distinct([1, \"1\", 1, [1], [1]])", "[1, \"1\", [1]]");
+    check("length(distinct([0, -0, [0], [-0]]))", "2");
 }

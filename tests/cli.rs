@@ -441,3 +441,76 @@ fn a_tampered_saved_plan_is_refused() {
     t.run(&["apply", "west.plan"]).code(0);
     assert!(!t.join("pwned").exists());
 }
+
+/// Issue 12: the state can be encrypted at rest (AES-256-GCM) with a key from a file or an
+/// environment variable, and `state migrate` moves it between encrypted and plain.
+#[test]
+fn the_state_is_encrypted_at_rest_and_migrates_to_plain_and_back() {
+    let t = Test::plan("quickstart");
+    t.write("state.key", &format!("{}\n", "ab".repeat(32)));
+    let key = t.join("state.key");
+    let key = key.to_str().unwrap();
+    let with_key = |args: &[&str]| t.run_env(args, "STANDBY_STATE_KEY_FILE", key);
+    with_key(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let raw = t.read(".standby/state/dev.json");
+    assert!(
+        raw.starts_with("{\"standby_encrypted\":\"AES-256-GCM\""),
+        "{raw}"
+    );
+    assert!(
+        !raw.contains("admin.token") && !raw.contains("orders"),
+        "{raw}"
+    );
+    with_key(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
+    with_key(&["status", "-e", "dev"]).code(0);
+    // Without the key, or with another one, nothing is readable, and nothing is overwritten.
+    t.run(&["plan", "-e", "dev"])
+        .code(1)
+        .stderr_has("is encrypted (with key")
+        .stderr_has("STANDBY_STATE_KEY_FILE");
+    t.run_env(
+        &["plan", "-e", "dev"],
+        "STANDBY_STATE_KEY",
+        &"cd".repeat(32),
+    )
+    .code(1)
+    .stderr_has("but the key given is");
+    assert_eq!(t.read(".standby/state/dev.json"), raw);
+    // Decrypt in place, then encrypt again.
+    with_key(&[
+        "state",
+        "migrate",
+        "--to",
+        "local",
+        "--encryption",
+        "off",
+        "--force",
+        "-e",
+        "dev",
+    ])
+    .code(0);
+    assert!(t.read(".standby/state/dev.json").contains("admin.token"));
+    t.run(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
+    with_key(&[
+        "state",
+        "migrate",
+        "--to",
+        "local",
+        "--encryption",
+        "on",
+        "--force",
+        "-e",
+        "dev",
+    ])
+    .code(0);
+    assert!(!t.read(".standby/state/dev.json").contains("admin.token"));
+    with_key(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
+    t.write("short.key", "abcd");
+    t.run_env(
+        &["plan", "-e", "dev"],
+        "STANDBY_STATE_KEY_FILE",
+        t.join("short.key").to_str().unwrap(),
+    )
+    .code(1)
+    .stderr_has("must be 32 bytes");
+}

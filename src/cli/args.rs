@@ -511,6 +511,10 @@ pub enum StateCommand {
         /// Overwrite state that already exists at the target.
         #[arg(long)]
         force: bool,
+        /// Write the target encrypted with the state key (`on`) or plain (`off`); by default
+        /// as the key settings say. The source is read with the key when one is set.
+        #[arg(long, value_enum)]
+        encryption: Option<Encryption>,
         #[command(flatten)]
         env: EnvArgs,
         #[command(flatten)]
@@ -530,4 +534,13 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
     }
     s.parse()
         .map_err(|_| format!("{s:?} is not an address such as 127.0.0.1:9469, or a port"))
+}
+
+/// `state migrate --encryption`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encryption {
+    /// Encrypted with STANDBY_STATE_KEY(_FILE).
+    On,
+    /// Plain JSON.
+    Off,
 }

@@ -293,14 +293,35 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
         StateCommand::Migrate {
             to,
             force,
+            encryption,
             env,
             lock,
         } => {
             let env_name = ws.env_name(&env)?;
             let from = ws.backend(&env_name)?;
-            let target = super::workspace::open_backend(&ws.root, Some(&to), &env_name)?;
+            let key = crate::state::Cipher::from_env()
+                .map_err(state_error)?
+                .map(std::sync::Arc::new);
+            let cipher = match encryption {
+                Some(super::args::Encryption::Off) => None,
+                Some(super::args::Encryption::On) if key.is_none() => {
+                    return Err(CliError::msg(
+                        "No state key",
+                        "Set STANDBY_STATE_KEY_FILE (or STANDBY_STATE_KEY) to a 32-byte key, such as one from `openssl rand -hex 32`.",
+                    ))
+                }
+                _ => key.clone(),
+            };
+            // The target reads with the key too: it may be the source, encrypted.
+            let target =
+                super::workspace::open_backend_with(&ws.root, Some(&to), &env_name, cipher, key)?;
             let _a = ws.lock(from.as_ref(), "state migrate", &lock)?;
-            let _b = ws.lock(target.as_ref(), "state migrate", &lock)?;
+            // Encrypting or decrypting in place: the target is the source, already locked.
+            let _b = if target.describe() == from.describe() {
+                None
+            } else {
+                Some(ws.lock(target.as_ref(), "state migrate", &lock)?)
+            };
             let state = must_state(ws, &env_name)?;
             if let Some(existing) = ws.read_state(target.as_ref())? {
                 if !force {

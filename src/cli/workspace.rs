@@ -219,6 +219,7 @@ pub(crate) fn state_error(e: StateError) -> CliError {
             "The state is locked",
             format!("It is held by {info}.\nWait for that operation to finish, pass --lock-timeout to wait longer, or, if that process is gone, run `standby force-unlock {}`.", info.id),
         ),
+        StateError::Key(detail) => CliError::msg("State encryption", detail),
         other => CliError::msg("State error", other.to_string()),
     }
 }
@@ -229,12 +230,35 @@ pub(crate) fn open_backend(
     spec: Option<&str>,
     env_name: &str,
 ) -> Result<Box<dyn Backend>, CliError> {
+    let cipher = crate::state::Cipher::from_env()
+        .map_err(state_error)?
+        .map(std::sync::Arc::new);
+    open_backend_with(root, spec, env_name, cipher.clone(), cipher)
+}
+
+/// [`open_backend`] writing with the state key `write` (None: plain) and reading with `read`.
+pub(crate) fn open_backend_with(
+    root: &std::path::Path,
+    spec: Option<&str>,
+    env_name: &str,
+    write: Option<std::sync::Arc<crate::state::Cipher>>,
+    read: Option<std::sync::Arc<crate::state::Cipher>>,
+) -> Result<Box<dyn Backend>, CliError> {
     match spec {
-        None | Some("local" | "") => Ok(Box::new(LocalBackend::new(root, env_name))),
+        None | Some("local" | "") => Ok(Box::new(
+            LocalBackend::new(root, env_name)
+                .encrypted(write)
+                .reading_with(read),
+        )),
         Some(s) => match s.strip_prefix("pg:") {
             Some(rest) => {
                 let (conn, schema) = rest.rsplit_once('#').unwrap_or((rest, "standby"));
-                Ok(Box::new(PgBackend::new(conn, schema, env_name).map_err(state_error)?))
+                Ok(Box::new(
+                    PgBackend::new(conn, schema, env_name)
+                        .map_err(state_error)?
+                        .encrypted(write)
+                        .reading_with(read),
+                ))
             }
             None => Err(CliError::msg(format!("Unknown backend {s:?}"), "Use local, or pg:CONN_STR[#SCHEMA] such as pg:host=127.0.0.1 port=5432 user=standby dbname=standby#standby.")),
         },

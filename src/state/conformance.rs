@@ -145,6 +145,56 @@ fn local_backend_conforms() {
     run(&open);
 }
 
+fn test_key() -> Option<std::sync::Arc<super::Cipher>> {
+    Some(std::sync::Arc::new(
+        super::Cipher::new("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+            .unwrap(),
+    ))
+}
+
+/// The same suite with the state encrypted at rest; nothing of it is readable on disk.
+#[test]
+fn encrypted_local_backend_conforms() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    let open = || {
+        let d = tempfile::tempdir().unwrap();
+        let a = LocalBackend::new(d.path(), "dev").encrypted(test_key());
+        let b = LocalBackend::new(d.path(), "dev").encrypted(test_key());
+        dirs.borrow_mut().push(d);
+        (
+            Box::new(a) as Box<dyn Backend>,
+            Box::new(b) as Box<dyn Backend>,
+        )
+    };
+    run(&open);
+    let d = tempfile::tempdir().unwrap();
+    let a = LocalBackend::new(d.path(), "dev").encrypted(test_key());
+    let mut s = State::new();
+    s.serial = 1;
+    s.resources.insert(inst("secretive"), st(7));
+    a.write(&s).unwrap();
+    a.append(
+        &s.lineage,
+        1,
+        &[JournalEntry::Set(inst("journaled"), st(8))],
+    )
+    .unwrap();
+    for f in ["dev.json", "dev.journal"] {
+        let raw = std::fs::read_to_string(d.path().join(".standby/state").join(f)).unwrap();
+        assert!(
+            !raw.contains("secretive") && !raw.contains("journaled") && !raw.contains(&s.lineage),
+            "{f}: {raw}"
+        );
+    }
+    let plain = LocalBackend::new(d.path(), "dev");
+    assert!(plain
+        .read()
+        .unwrap_err()
+        .to_string()
+        .contains("is encrypted"));
+    assert_eq!(a.read().unwrap().unwrap().resources.len(), 2);
+}
+
 #[test]
 fn local_backend_ignores_a_torn_journal_tail_and_keeps_a_backup() {
     use std::io::Write as _;
@@ -263,6 +313,22 @@ fn pg_backend_conforms() {
         let schema = format!("conformance_{}", n.get());
         let a = PgBackend::new(&server.conn(), &schema, "dev").unwrap();
         let b = PgBackend::new(&server.conn(), &schema, "dev").unwrap();
+        (
+            Box::new(a) as Box<dyn Backend>,
+            Box::new(b) as Box<dyn Backend>,
+        )
+    };
+    run(&open);
+    // And encrypted at rest.
+    let open = || {
+        n.set(n.get() + 1);
+        let schema = format!("conformance_{}", n.get());
+        let a = PgBackend::new(&server.conn(), &schema, "dev")
+            .unwrap()
+            .encrypted(test_key());
+        let b = PgBackend::new(&server.conn(), &schema, "dev")
+            .unwrap()
+            .encrypted(test_key());
         (
             Box::new(a) as Box<dyn Backend>,
             Box::new(b) as Box<dyn Backend>,

@@ -15,6 +15,9 @@ use std::time::Duration;
 pub struct LocalBackend {
     dir: PathBuf,
     env: String,
+    cipher: Option<std::sync::Arc<super::Cipher>>,
+    /// The key reads use; the write key unless told otherwise (`state migrate` decrypting).
+    read_key: Option<std::sync::Arc<super::Cipher>>,
 }
 
 impl LocalBackend {
@@ -23,6 +26,29 @@ impl LocalBackend {
         LocalBackend {
             dir: root.join(".standby").join("state"),
             env: env.to_string(),
+            cipher: None,
+            read_key: None,
+        }
+    }
+
+    /// The same backend, encrypting what it writes with `cipher` (and reading what it
+    /// encrypted).
+    pub fn encrypted(mut self, cipher: Option<std::sync::Arc<super::Cipher>>) -> Self {
+        self.read_key.clone_from(&cipher);
+        self.cipher = cipher;
+        self
+    }
+
+    /// The same backend, reading with `key` whatever it writes with.
+    pub fn reading_with(mut self, key: Option<std::sync::Arc<super::Cipher>>) -> Self {
+        self.read_key = key;
+        self
+    }
+
+    fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        match &self.cipher {
+            Some(c) => c.seal(&plain),
+            None => Ok(plain),
         }
     }
 
@@ -49,6 +75,8 @@ impl LocalBackend {
     }
 
     fn parse(&self, path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+        let bytes =
+            &super::crypt::open(self.read_key.as_deref(), bytes, &path.display().to_string())?;
         let backup = Some(self.backup_path()).filter(|b| b.exists() && b != path);
         let v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
@@ -86,6 +114,16 @@ impl LocalBackend {
         while let Some(line) = lines.next() {
             let line = line.map_err(io_err(&path))?;
             let last = lines.peek().is_none();
+            let line = match super::crypt::open(
+                self.read_key.as_deref(),
+                line.as_bytes(),
+                &path.display().to_string(),
+            ) {
+                Ok(plain) => String::from_utf8_lossy(&plain).into_owned(),
+                // A torn last line (a crash while appending) is ignored, encrypted or not.
+                Err(StateError::Key(d)) if last && !d.contains("is encrypted") => continue,
+                Err(e) => return Err(e),
+            };
             super::journal::replay_line(state, &line, last).map_err(|detail| {
                 StateError::Corrupt {
                     path: path.clone(),
@@ -160,7 +198,7 @@ impl StateStore for LocalBackend {
             detail: e.to_string(),
             backup: None,
         })?;
-        atomic_write(&path, &bytes)?;
+        atomic_write(&path, &self.seal(bytes)?)?;
         // The snapshot now holds everything the journal had; lines left behind are skipped on
         // replay anyway because they name the older serial.
         match std::fs::remove_file(self.journal_path()) {
@@ -183,13 +221,14 @@ impl StateStore for LocalBackend {
         let path = self.journal_path();
         let mut buf = Vec::new();
         for e in entries {
-            serde_json::to_writer(&mut buf, &e.to_line(lineage, serial)).map_err(|e| {
+            let line = serde_json::to_vec(&e.to_line(lineage, serial)).map_err(|e| {
                 StateError::Corrupt {
                     path: path.clone(),
                     detail: e.to_string(),
                     backup: None,
                 }
             })?;
+            buf.extend(self.seal(line)?);
             buf.push(b'\n');
         }
         let mut f = OpenOptions::new()

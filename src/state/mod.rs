@@ -5,6 +5,7 @@
 //! conformance suite (`conformance.rs`). During apply only journal entries are appended, one
 //! batch per group of finished actions; the snapshot is rewritten once at the end.
 
+mod crypt;
 mod failover;
 mod journal;
 mod local;
@@ -15,6 +16,7 @@ mod pg;
 #[cfg(test)]
 mod conformance;
 
+pub use crypt::Cipher;
 pub use failover::{FailoverState, Override, StepRecord, SwitchRecord};
 pub use journal::JournalEntry;
 pub(crate) use local::atomic_write;
@@ -53,6 +55,9 @@ pub enum StateError {
     /// No lock with that id is held.
     #[error("no lock with id {0} is held")]
     NoSuchLock(String),
+    /// The state is encrypted and the key is missing or wrong, or the key is not valid.
+    #[error("{0}")]
+    Key(String),
     /// An I/O error, with the path.
     #[error("{path}: {source}")]
     Io {

@@ -58,9 +58,44 @@ pub struct PgBackend {
     env: String,
     schema: String,
     jobs: Mutex<mpsc::Sender<Job>>,
+    cipher: Option<std::sync::Arc<super::Cipher>>,
+    /// The key reads use; the write key unless told otherwise (`state migrate` decrypting).
+    read_key: Option<std::sync::Arc<super::Cipher>>,
 }
 
 impl PgBackend {
+    /// The same backend, encrypting what it writes with `cipher` (and reading what it
+    /// encrypted).
+    pub fn encrypted(mut self, cipher: Option<std::sync::Arc<super::Cipher>>) -> Self {
+        self.read_key.clone_from(&cipher);
+        self.cipher = cipher;
+        self
+    }
+
+    /// The same backend, reading with `key` whatever it writes with.
+    pub fn reading_with(mut self, key: Option<std::sync::Arc<super::Cipher>>) -> Self {
+        self.read_key = key;
+        self
+    }
+
+    /// A document or journal line as stored: encrypted when a key is set.
+    fn seal(&self, plain: String) -> Result<String, StateError> {
+        match &self.cipher {
+            Some(c) => Ok(String::from_utf8_lossy(&c.seal(plain.as_bytes())?).into_owned()),
+            None => Ok(plain),
+        }
+    }
+
+    /// A stored document or journal line, decrypted when it is encrypted.
+    fn open(&self, stored: &str) -> Result<String, StateError> {
+        super::crypt::open(
+            self.read_key.as_deref(),
+            stored.as_bytes(),
+            &self.where_().display().to_string(),
+        )
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
+    }
+
     /// The backend for `env` in `schema` of the database `conn_str` names. Creates the schema
     /// and tables when they do not exist.
     pub fn new(conn_str: &str, schema: &str, env: &str) -> Result<Self, StateError> {
@@ -96,6 +131,8 @@ impl PgBackend {
             env: env.to_string(),
             schema: schema.to_string(),
             jobs: Mutex::new(tx),
+            cipher: None,
+            read_key: None,
         };
         let s = b.schema.clone();
         // Two processes may create the tables at once: IF NOT EXISTS races, so serialise.
@@ -189,6 +226,7 @@ impl StateStore for PgBackend {
                 self.schema, self.env
             ))
         });
+        let doc = self.open(&doc)?;
         let mut state: State = serde_json::from_str(&doc).map_err(|e| StateError::Corrupt {
             path: self.where_(),
             detail: e.to_string(),
@@ -196,7 +234,8 @@ impl StateStore for PgBackend {
         })?;
         let n = lines.len();
         for (i, l) in lines.iter().enumerate() {
-            super::journal::replay_line(&mut state, l, i + 1 == n).map_err(|detail| {
+            let l = self.open(l)?;
+            super::journal::replay_line(&mut state, &l, i + 1 == n).map_err(|detail| {
                 StateError::Corrupt {
                     path: self.where_(),
                     detail,
@@ -208,7 +247,8 @@ impl StateStore for PgBackend {
     }
 
     fn write(&self, state: &State) -> Result<(), StateError> {
-        let doc = serde_json::to_string_pretty(state).map_err(|e| err(&e.to_string()))?;
+        let doc =
+            self.seal(serde_json::to_string_pretty(state).map_err(|e| err(&e.to_string()))?)?;
         let (s, env) = (self.schema.clone(), self.env.clone());
         let current = self.sql({
             let (s, env) = (s.clone(), env.clone());
@@ -223,8 +263,9 @@ impl StateStore for PgBackend {
             }
         })?;
         if let Some(cur) = &current {
-            // Never overwrite a corrupt snapshot.
-            serde_json::from_str::<State>(cur).map_err(|e| StateError::Corrupt {
+            // Never overwrite a corrupt snapshot (nor one encrypted with another key).
+            let cur = self.open(cur)?;
+            serde_json::from_str::<State>(&cur).map_err(|e| StateError::Corrupt {
                 path: self.where_(),
                 detail: e.to_string(),
                 backup: None,
@@ -252,8 +293,10 @@ impl StateStore for PgBackend {
         }
         let lines: Vec<String> = entries
             .iter()
-            .map(|e| serde_json::to_string(&e.to_line(lineage, serial)).unwrap_or_default())
-            .collect();
+            .map(|e| {
+                self.seal(serde_json::to_string(&e.to_line(lineage, serial)).unwrap_or_default())
+            })
+            .collect::<Result<_, _>>()?;
         let (s, env) = (self.schema.clone(), self.env.clone());
         self.sql(move |c, rt| {
             rt.block_on(async {

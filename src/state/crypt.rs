@@ -1,0 +1,190 @@
+//! Encryption of the state at rest: AES-256-GCM (ring, already built for rustls), as
+//! OpenTofu offers. The key comes from `STANDBY_STATE_KEY` (32 bytes, hex or base64) or from
+//! the file `STANDBY_STATE_KEY_FILE` names. An encrypted snapshot, and each journal line, is a
+//! JSON envelope: `{"standby_encrypted": "AES-256-GCM", "key_id": …, "nonce": …, "data": …}`.
+//!
+//! With a key, a plain state is still read (so turning encryption on encrypts at the next
+//! write); without one, an encrypted state is an error that says which key it needs.
+
+use super::StateError;
+use base64::Engine as _;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::rand::SecureRandom as _;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const ALGORITHM: &str = "AES-256-GCM";
+
+/// A state key.
+pub struct Cipher {
+    key: LessSafeKey,
+    /// The first bytes of the key's SHA-256, so an error can say which key a state needs.
+    id: String,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cipher(key {})", self.id)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    standby_encrypted: String,
+    key_id: String,
+    nonce: String,
+    data: String,
+}
+
+fn key_error(detail: String) -> StateError {
+    StateError::Key(detail)
+}
+
+impl Cipher {
+    /// The key from `STANDBY_STATE_KEY` or `STANDBY_STATE_KEY_FILE`; None when neither is set.
+    pub fn from_env() -> Result<Option<Cipher>, StateError> {
+        let text = match (
+            std::env::var("STANDBY_STATE_KEY"),
+            std::env::var_os("STANDBY_STATE_KEY_FILE"),
+        ) {
+            (Ok(k), _) if !k.trim().is_empty() => k,
+            (_, Some(f)) => std::fs::read_to_string(&f).map_err(|e| {
+                key_error(format!(
+                    "cannot read STANDBY_STATE_KEY_FILE {}: {e}",
+                    Path::new(&f).display()
+                ))
+            })?,
+            _ => return Ok(None),
+        };
+        Cipher::new(text.trim()).map(Some)
+    }
+
+    /// A key from its hex or base64 text, which must decode to 32 bytes.
+    pub fn new(text: &str) -> Result<Cipher, StateError> {
+        let bytes = hex::decode(text)
+            .ok()
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                key_error("the state key must be 32 bytes, written as 64 hex digits or base64 (for example `openssl rand -hex 32`)".into())
+            })?;
+        let id = {
+            use sha2::Digest as _;
+            hex::encode(&sha2::Sha256::digest(&bytes)[..4])
+        };
+        let key = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| key_error("the state key was refused by AES-256-GCM".into()))?;
+        Ok(Cipher {
+            key: LessSafeKey::new(key),
+            id,
+        })
+    }
+
+    /// `plain` encrypted into an envelope (JSON, one line).
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, StateError> {
+        let mut nonce = [0_u8; NONCE_LEN];
+        ring::rand::SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| key_error("no randomness for a nonce".into()))?;
+        let mut data = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(ALGORITHM.as_bytes()),
+                &mut data,
+            )
+            .map_err(|_| key_error("encryption failed".into()))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        serde_json::to_vec(&Envelope {
+            standby_encrypted: ALGORITHM.into(),
+            key_id: self.id.clone(),
+            nonce: b64.encode(nonce),
+            data: b64.encode(data),
+        })
+        .map_err(|e| key_error(e.to_string()))
+    }
+}
+
+/// The plain bytes of `data`: decrypted when it is an envelope, as they are otherwise.
+/// `what` names the file or row, for errors.
+pub fn open(cipher: Option<&Cipher>, data: &[u8], what: &str) -> Result<Vec<u8>, StateError> {
+    let trimmed = data.trim_ascii_start();
+    if !trimmed.starts_with(b"{\"standby_encrypted\"") {
+        return Ok(data.to_vec());
+    }
+    let env: Envelope = serde_json::from_slice(trimmed)
+        .map_err(|e| key_error(format!("{what} is not a valid encrypted state: {e}")))?;
+    let Some(c) = cipher else {
+        return Err(key_error(format!(
+            "{what} is encrypted (with key {}): set STANDBY_STATE_KEY_FILE (or STANDBY_STATE_KEY) to that key",
+            env.key_id
+        )));
+    };
+    if env.key_id != c.id {
+        return Err(key_error(format!(
+            "{what} is encrypted with key {}, but the key given is {}",
+            env.key_id, c.id
+        )));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let nonce: [u8; NONCE_LEN] = b64
+        .decode(&env.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| key_error(format!("{what} has an invalid nonce")))?;
+    let mut buf = b64
+        .decode(&env.data)
+        .map_err(|e| key_error(format!("{what} has invalid data: {e}")))?;
+    let plain = c
+        .key
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(ALGORITHM.as_bytes()),
+            &mut buf,
+        )
+        .map_err(|_| {
+            key_error(format!(
+                "{what} cannot be decrypted: it was changed, or encrypted with another key"
+            ))
+        })?;
+    Ok(plain.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn sealed_state_opens_only_with_its_key() {
+        let c = Cipher::new(KEY).unwrap();
+        let sealed = c.seal(b"{\"serial\": 1}").unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains("serial"));
+        assert_eq!(open(Some(&c), &sealed, "x").unwrap(), b"{\"serial\": 1}");
+        let e = open(None, &sealed, "x").unwrap_err().to_string();
+        assert!(e.contains("is encrypted"), "{e}");
+        let other = Cipher::new(&KEY.replace("00", "ff")).unwrap();
+        assert!(open(Some(&other), &sealed, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("but the key given is"));
+        // A changed byte is detected.
+        let mut v: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
+        let data = v["data"].as_str().unwrap().to_string();
+        let flipped = format!(
+            "{}{}",
+            if data.starts_with('A') { "B" } else { "A" },
+            &data[1..]
+        );
+        v["data"] = serde_json::Value::String(flipped);
+        let tampered = serde_json::to_vec(&v).unwrap();
+        assert!(open(Some(&c), &tampered, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("changed"));
+        // Plain data passes through, with or without a key.
+        assert_eq!(open(Some(&c), b"{\"a\":1}", "x").unwrap(), b"{\"a\":1}");
+        assert!(Cipher::new("short").is_err());
+    }
+}

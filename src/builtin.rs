@@ -29,7 +29,9 @@ fn data_schema() -> Schema {
         ),
         (
             "output",
-            Attribute::computed(AttrType::Any).describe("the input, after apply"),
+            Attribute::computed(AttrType::Any)
+                .copies("input")
+                .describe("the input, after apply"),
         ),
         (
             "id",

@@ -66,6 +66,10 @@ pub(crate) async fn run(
                 })
                 .await
                 .map_err(|e| fail(&e.summary, e.detail))?;
+            let paths = match p.schema().resources.get(&type_name) {
+                Some(s) => s.with_copies(&paths),
+                None => paths,
+            };
             let fin = resp.planned.mark_paths(&paths);
             consistent(after, &fin).map_err(|path| fail("Provider produced an inconsistent final plan", format!("attribute {path:?} was planned with one value and now has another; this is a bug in the provider")))?;
             Some(fin)

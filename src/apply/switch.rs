@@ -423,15 +423,12 @@ impl StepCtx {
                     .output()
                     .await
                     .map_err(|e| {
-                        self.fail(
-                            &format!("cannot run hook {}", h.command.join(" ")),
-                            e.to_string(),
-                        )
+                        self.fail(&format!("cannot run hook {}", h.shown()), e.to_string())
                     })?;
                 if !o.status.success() {
                     let err = String::from_utf8_lossy(&o.stderr);
                     return Err(self.fail(
-                        &format!("hook {} failed with {}", h.command.join(" "), o.status),
+                        &format!("hook {} failed with {}", h.shown(), o.status),
                         err.lines()
                             .rev()
                             .take(5)
@@ -442,7 +439,7 @@ impl StepCtx {
                             .join("\n"),
                     ));
                 }
-                out.detail = format!("{} ran: {}", h.when, h.command.join(" "));
+                out.detail = format!("{} ran: {}", h.when, h.shown());
             }
             StepKind::Fence => {
                 let f = from

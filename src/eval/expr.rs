@@ -128,12 +128,17 @@ impl<'a> Evaluator<'a> {
             Expression::Object(o) => {
                 let mut out = BTreeMap::new();
                 let mut unknown_key = false;
+                // A key made from a sensitive value makes the whole object sensitive: keys are
+                // shown wherever the object is (plan, JSON, instance addresses).
+                let mut sensitive_key = false;
                 for (k, v) in o.iter() {
                     let key = match k {
                         ObjectKey::Ident(i) => i.value().to_string(),
                         ObjectKey::Expression(ke) => {
                             // A bare name in parentheses or a traversal is evaluated as an expression.
-                            match self.eval(ke)?.unmarked() {
+                            let kv = self.eval(ke)?;
+                            sensitive_key |= kv.is_sensitive();
+                            match kv.unmarked() {
                                 Value::String(s) => s.clone(),
                                 Value::Number(n) => Value::Number(*n).to_string(),
                                 Value::Bool(b) => b.to_string(),
@@ -157,11 +162,12 @@ impl<'a> Evaluator<'a> {
                     let val = self.eval(v.expr())?;
                     out.insert(key, val);
                 }
-                Ok(if unknown_key {
+                let v = if unknown_key {
                     Value::Unknown
                 } else {
                     Value::Map(out)
-                })
+                };
+                Ok(if sensitive_key { v.sensitive() } else { v })
             }
             Expression::StringTemplate(t) => self.template(t, e.span()),
             Expression::HeredocTemplate(h) => {
@@ -440,7 +446,16 @@ impl<'a> Evaluator<'a> {
                 }
                 TraversalOperator::Index(e) => {
                     let k = self.eval(e)?;
-                    v = self.index(v, k, op_span.clone())?;
+                    let secret = k.is_sensitive();
+                    v = match self.index(v, k, op_span.clone()) {
+                        Ok(v) => v,
+                        // The message names the key, which is a secret.
+                        Err(mut err) if secret => {
+                            err.detail = "The index is a sensitive value, and it is not in this collection (the value is withheld).".into();
+                            return Err(err);
+                        }
+                        Err(err) => return Err(err),
+                    };
                 }
                 TraversalOperator::LegacyIndex(n) => {
                     v = self.index(v, Value::Number(*n.value() as f64), op_span.clone())?

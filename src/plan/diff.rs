@@ -91,6 +91,8 @@ pub(crate) async fn decide(
             ))
         }
     };
+    // A copy of an attribute is as sensitive as what it copies.
+    let sensitive_paths = schema.with_copies(&sensitive_paths);
     let mut planned = resp.planned.mark_paths(&sensitive_paths);
     if let Value::Map(m) = &mut planned {
         for (name, a) in &schema.attributes {

@@ -267,8 +267,14 @@ impl Walker<'_> {
                 Iteration::default(),
             );
             deps.extend(d);
+            // The whole list sensitive marks every argument; an element marks itself.
+            let whole = r.as_ref().is_ok_and(Value::is_sensitive);
             match r.map(|v| v.unmarked().clone()) {
-                Ok(Value::List(items)) if !items.is_empty() && items.iter().all(|i| i.as_str().is_some()) => hooks.push(HookSpec { when: h.when.clone(), command: items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect() }),
+                Ok(Value::List(items)) if !items.is_empty() && items.iter().all(|i| i.unmarked().as_str().is_some()) => hooks.push(HookSpec {
+                    when: h.when.clone(),
+                    command: items.iter().filter_map(|i| i.unmarked().as_str().map(str::to_string)).collect(),
+                    sensitive: items.iter().map(|i| whole || i.is_sensitive()).collect(),
+                }),
                 Ok(Value::Unknown) => self.diags.push(Diagnostic::at(h.command.span(), "Hook command must be known at plan time", "Build the command from variables, locals and literals, not from values known only after apply.")),
                 Ok(other) => self.diags.push(Diagnostic::at(h.command.span(), "Invalid hook command", format!("command is a non-empty list of strings: the program and its arguments; found {other}."))),
                 Err(d) => self.diags.push(d),

@@ -247,6 +247,27 @@ pub struct HookSpec {
     pub when: String,
     /// Program and arguments.
     pub command: Vec<String>,
+    /// Which of `command` came from sensitive values: shown as `(sensitive value)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<bool>,
+}
+
+impl HookSpec {
+    /// The command as plans, outputs and the switch history show it.
+    pub fn shown(&self) -> String {
+        self.command
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if self.sensitive.get(i).copied().unwrap_or(false) {
+                    "(sensitive value)"
+                } else {
+                    a.as_str()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// What plan time observed of the members, for the data-loss estimate.

@@ -28,7 +28,7 @@ pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {
             format!("{to} is healthy and within {limit}{now}")
         }
         StepKind::Approval => format!("manual approval: apply stops here unless --approve {} (or an approval file names this plan)", sw.group),
-        StepKind::Hook(i) => sw.hooks.get(*i as usize).map_or_else(String::new, |h| format!("{}: {}", h.when, h.command.join(" "))),
+        StepKind::Hook(i) => sw.hooks.get(*i as usize).map_or_else(String::new, |h| format!("{}: {}", h.when, h.shown())),
         StepKind::Fence => {
             if sw.kind == SwitchKind::Failover {
                 format!("{from} stops taking writes (best effort: it may be unreachable), epoch {}", sw.epoch)

@@ -35,6 +35,18 @@ impl AttrPath {
     pub fn attr(name: &str) -> Self {
         Self(vec![PathStep::Key(name.to_string())])
     }
+
+    /// This path moved from attribute `from` to attribute `to`, when it is within `from`.
+    pub fn rebased(&self, from: &str, to: &str) -> Option<Self> {
+        match self.0.first() {
+            Some(PathStep::Key(k)) if k == from => {
+                let mut steps = self.0.clone();
+                steps[0] = PathStep::Key(to.to_string());
+                Some(Self(steps))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for AttrPath {

@@ -90,6 +90,8 @@ pub struct Attribute {
     pub force_new: bool,
     /// Its value is never shown.
     pub sensitive: bool,
+    /// A computed copy of this other attribute: whatever of that one is sensitive, is here.
+    pub copies: Option<&'static str>,
     /// One line for documentation and `did you mean` messages.
     pub description: &'static str,
 }
@@ -103,6 +105,7 @@ impl Attribute {
             computed: false,
             force_new: false,
             sensitive: false,
+            copies: None,
             description: "",
         }
     }
@@ -143,6 +146,13 @@ impl Attribute {
         self
     }
 
+    /// Declares the attribute a computed copy of `other`, so that the sensitive parts of
+    /// `other` stay sensitive here.
+    pub fn copies(mut self, other: &'static str) -> Self {
+        self.copies = Some(other);
+        self
+    }
+
     /// Also lets the provider compute it when the configuration leaves it unset.
     pub fn also_computed(mut self) -> Self {
         self.computed = true;
@@ -167,6 +177,18 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// `paths` (the sensitive parts of a value of this schema), extended to the attributes
+    /// that copy the attributes they are in.
+    pub fn with_copies(&self, paths: &[crate::AttrPath]) -> Vec<crate::AttrPath> {
+        let mut out = paths.to_vec();
+        for (name, a) in &self.attributes {
+            if let Some(from) = a.copies {
+                out.extend(paths.iter().filter_map(|p| p.rebased(from, name)));
+            }
+        }
+        out
+    }
+
     /// A schema from `(name, attribute)` pairs.
     pub fn new(attrs: impl IntoIterator<Item = (&'static str, Attribute)>) -> Self {
         Schema {

@@ -336,6 +336,12 @@ pub(crate) fn call_expr(
         )),
         Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
         Ok(v) => Ok(v),
+        // The message would quote the arguments, and one of them is a secret.
+        Err(_) if sensitive => Err(ev.err(
+            span,
+            format!("Error in function call {name}()"),
+            "The call failed on a sensitive argument; its message is withheld so that the value is not shown. Check the argument's value where it is defined.",
+        )),
         Err(e) => Err(ev.err(span, format!("Error in function call {name}()"), e)),
     }
 }

@@ -332,3 +332,36 @@ fn hostile_inputs_are_errors() {
     check("distinct([1, \"1\", 1, [1], [1]])", "[1, \"1\", [1]]");
     check("length(distinct([0, -0, [0], [-0]]))", "2");
 }
+
+/// Issue 12: a secret reached error messages and map keys unmarked.
+#[test]
+fn secrets_stay_marked_in_keys_and_errors() {
+    for call in [
+        "tonumber(var.secret)",
+        "tobool(var.secret)",
+        "parseint(var.secret, 10)",
+        "format(\"%d\", var.secret)",
+        "lookup({}, var.secret)",
+        "index([], var.secret)",
+        "regex(var.secret, \"x\")",
+        "regex(\"x\", var.secret)",
+        "cidrhost(var.secret, 1)",
+        "file(var.secret)",
+        "templatefile(var.secret, {})",
+        "{a = 1}[var.secret]",
+        "[1][var.secret]",
+    ] {
+        let mut got = String::new();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/eval/functions/testdata");
+        let scope = TestScope { dir };
+        let expr = hcl_edit::parser::parse_expr(call).unwrap();
+        let mut ev = Evaluator::new(&scope, 0, Iteration::default());
+        if let Err(e) = ev.eval(&expr) {
+            got = format!("{}: {}", e.summary, e.detail);
+        }
+        assert!(!got.is_empty(), "{call} did not fail");
+        assert!(!got.contains("hunter2"), "{call}: {got}");
+    }
+    check("{(var.secret) = 1}", "(sensitive value)");
+    check("jsonencode({(var.secret) = 1})", "(sensitive value)");
+}

@@ -619,3 +619,57 @@ resource "standby_data" "d" {
     assert!(!seen.contains("topsecret-value"), "{seen}");
     assert!(seen.contains("shown"), "{seen}");
 }
+
+/// Issue 12: an invalid `file_permission` from a secret was quoted in the error.
+#[test]
+fn a_provider_error_about_a_secret_does_not_quote_it() {
+    let t = Test::new().file(
+        "main.hcl",
+        r#"
+variable "mode" {
+  type      = string
+  sensitive = true
+  default   = "not-a-mode-s3cret"
+}
+resource "local_file" "f" {
+  filename        = "out/f.txt"
+  content         = "x"
+  file_permission = var.mode
+}
+"#,
+    );
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let r = t.run(args);
+        r.code(1);
+        assert!(!r.stderr.contains("s3cret"), "{:?}: {}", args, r.stderr);
+        assert!(
+            r.stderr.contains("file_permission") || r.stderr.contains("(sensitive value)"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+/// Issue 12: a validation `error_message` that interpolates a secret showed it.
+#[test]
+fn a_validation_message_with_a_secret_is_withheld() {
+    let t = Test::new().file(
+        "main.hcl",
+        r#"
+variable "s" {
+  type      = string
+  sensitive = true
+  default   = "bad-s3cret"
+  validation {
+    condition     = length(var.s) > 20
+    error_message = "too short: ${var.s}"
+  }
+}
+"#,
+    );
+    let r = t.run(&["validate"]);
+    r.code(1)
+        .stderr_has("The error message included a sensitive value, so it is not shown.");
+    // The source excerpt quotes the file as written; the message itself does not.
+    assert!(!r.stderr.contains("too short: bad-s3cret"), "{}", r.stderr);
+}

@@ -42,10 +42,17 @@ pub(crate) async fn run(
 ) -> Result<Option<Value>, Failure> {
     let addr = change.addr.to_string();
     let type_name = change.addr.resource.resource.type_name.clone();
+    // Providers see plain values: whatever they say may quote a secret of this instance.
+    let mut secrets = change
+        .after
+        .as_ref()
+        .map(Value::secrets)
+        .unwrap_or_default();
+    secrets.extend(config.as_ref().map(Value::secrets).unwrap_or_default());
     let fail = |summary: &str, detail: String| Failure {
         addr: addr.clone(),
-        summary: summary.to_string(),
-        detail,
+        summary: Value::redact(summary, &secrets),
+        detail: Value::redact(&detail, &secrets),
     };
     let prior = change.before.as_ref().map(|v| v.deep_unmark().0);
     // The final planned state: the saved one, or a fresh provider plan over a configuration

@@ -84,11 +84,13 @@ pub(crate) async fn decide(
     {
         Ok(r) => r,
         Err(e) => {
+            // The provider saw the plain configuration: its message may quote a secret.
+            let secrets = config.secrets();
             return Decision::Error(Diagnostic::at(
                 r.span.clone(),
-                format!("Planning {addr} failed: {}", e.summary),
-                e.detail,
-            ))
+                Value::redact(&format!("Planning {addr} failed: {}", e.summary), &secrets),
+                Value::redact(&e.detail, &secrets),
+            ));
         }
     };
     // A copy of an attribute is as sensitive as what it copies.

@@ -162,7 +162,11 @@ fn check(
         let mut values = Values::default();
         values.vars.insert(
             ModuleInstance::root(),
-            BTreeMap::from([(var.name.clone(), v.clone())]),
+            // Marked as the rest of the plan sees it, so a message quoting it is withheld.
+            BTreeMap::from([(
+                var.name.clone(),
+                if var.sensitive { v.clone().sensitive() } else { v.clone() },
+            )]),
         );
         let m = Module {
             variables: BTreeMap::from([(var.name.clone(), var.clone())]),
@@ -178,7 +182,14 @@ fn check(
                     let msg = Evaluator::new(&scope, val.error_message.file, Iteration::default())
                         .eval(&val.error_message.inner)
                         .ok()
-                        .and_then(|m| m.as_str().map(str::to_string))
+                        .and_then(|m| {
+                            if m.is_sensitive() {
+                                // As Terraform says it: the message is not shown.
+                                Some("The error message included a sensitive value, so it is not shown.".to_string())
+                            } else {
+                                m.as_str().map(str::to_string)
+                            }
+                        })
                         .unwrap_or_else(|| "the validation condition is false".into());
                     diags.push(Diagnostic::at(
                         span.clone(),

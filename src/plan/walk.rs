@@ -579,6 +579,9 @@ impl<'a> Walker<'a> {
             };
             let p = self.registry.get(&provider).cloned();
             let Some(p) = p else { continue };
+            // The provider validates the plain configuration: its messages may quote a secret.
+            let secrets = config_value.secrets();
+            let redact = |s: &str| Value::redact(s, &secrets);
             match p
                 .validate(ValidateRequest {
                     type_name: r.addr.type_name.clone(),
@@ -593,12 +596,18 @@ impl<'a> Walker<'a> {
                             .as_ref()
                             .and_then(|a| r.body.get(a))
                             .map_or(r.span.clone(), |a| a.expr.span());
-                        self.diags.push(Diagnostic::at(span, i.summary, i.detail));
+                        self.diags.push(Diagnostic::at(
+                            span,
+                            redact(&i.summary),
+                            redact(&i.detail),
+                        ));
                     }
                 }
-                Err(e) => self
-                    .diags
-                    .push(Diagnostic::at(r.span.clone(), e.summary, e.detail)),
+                Err(e) => self.diags.push(Diagnostic::at(
+                    r.span.clone(),
+                    redact(&e.summary),
+                    redact(&e.detail),
+                )),
             }
             self.seen.insert(addr.clone());
             let change = if data {

@@ -92,6 +92,41 @@ impl Value {
         }
     }
 
+    /// The text of every sensitive string, number and key inside this value, so that a
+    /// message built from the plain value (a provider's error, say) can be redacted.
+    pub fn secrets(&self) -> Vec<String> {
+        fn walk(v: &Value, inside: bool, out: &mut Vec<String>) {
+            match v {
+                Value::Sensitive(inner) => walk(inner, true, out),
+                Value::String(s) if inside => out.push(s.clone()),
+                Value::Number(_) if inside => out.push(v.to_string()),
+                Value::List(items) => items.iter().for_each(|i| walk(i, inside, out)),
+                Value::Map(m) => m.iter().for_each(|(k, x)| {
+                    if inside {
+                        out.push(k.clone());
+                    }
+                    walk(x, inside, out);
+                }),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, false, &mut out);
+        // Longest first, so that a secret containing another is replaced whole; very short
+        // ones would redact ordinary words.
+        out.retain(|s| s.chars().count() >= 3);
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.dedup();
+        out
+    }
+
+    /// `text` with every one of `secrets` replaced by `(sensitive value)`.
+    pub fn redact(text: &str, secrets: &[String]) -> String {
+        secrets.iter().fold(text.to_string(), |t, s| {
+            t.replace(s.as_str(), "(sensitive value)")
+        })
+    }
+
     /// Removes every sensitive mark, returning the plain value and the paths that were marked.
     pub fn deep_unmark(&self) -> (Value, Vec<AttrPath>) {
         let mut paths = Vec::new();

@@ -1,0 +1,2 @@
+active_site = "east"
+base_port   = 26432

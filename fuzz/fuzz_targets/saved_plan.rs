@@ -1,0 +1,12 @@
+//! The saved-plan reader and its renderings: any bytes as a plan (signature aside, which a
+//! forger cannot produce; this checks what runs after it).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(p) = serde_json::from_slice::<standby::plan::Plan>(data) {
+        let _ = standby::plan::render_plan(&p, false);
+        let _ = standby::plan::plan_json(&p);
+    }
+});

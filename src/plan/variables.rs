@@ -165,7 +165,11 @@ fn check(
             // Marked as the rest of the plan sees it, so a message quoting it is withheld.
             BTreeMap::from([(
                 var.name.clone(),
-                if var.sensitive { v.clone().sensitive() } else { v.clone() },
+                if var.sensitive {
+                    v.clone().sensitive()
+                } else {
+                    v.clone()
+                },
             )]),
         );
         let m = Module {

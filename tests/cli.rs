@@ -424,6 +424,14 @@ fn a_tampered_saved_plan_is_refused() {
     t.run(&["apply", "west.plan"])
         .code(1)
         .stderr_has("is not signed");
+    // A key file a pipeline names must exist: a mistyped path fails at plan time.
+    t.run_env(
+        &["plan", "-e", "dev", "--out", "x.plan"],
+        "STANDBY_PLAN_KEY_FILE",
+        "/nonexistent/plan.key",
+    )
+    .code(1)
+    .stderr_has("Cannot read the plan key /nonexistent/plan.key");
     // Another checkout applies it with the shared key, and only with it.
     let other = Test::plan("quickstart");
     other.write("west.plan", &original);
@@ -504,7 +512,38 @@ fn the_state_is_encrypted_at_rest_and_migrates_to_plain_and_back() {
     ])
     .code(0);
     assert!(!t.read(".standby/state/dev.json").contains("admin.token"));
+    // The plain snapshot it replaced is not left readable as the backup.
+    assert!(
+        !t.read(".standby/state/dev.json.backup")
+            .contains("admin.token"),
+        "the backup is plain"
+    );
     with_key(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
+    // A key given in the environment reaches no child process (a hook, here).
+    let hcl = t.read("failover.hcl").replacen(
+        "command = [\"sh\", \"-c\", \"echo \\\"draining",
+        "command = [\"sh\", \"-c\", \"env > ${local.out_dir}/hook.env; echo \\\"draining",
+        1,
+    );
+    assert!(hcl.contains("hook.env"), "the hook was not rewritten");
+    t.write("failover.hcl", &hcl);
+    let key_text = "ab".repeat(32);
+    t.run_env(
+        &[
+            "apply",
+            "-e",
+            "dev",
+            "--var",
+            "active_site=west",
+            "--auto-approve",
+        ],
+        "STANDBY_STATE_KEY",
+        &key_text,
+    )
+    .code(0);
+    let env = t.read("out/dev/hook.env");
+    assert!(env.contains("STANDBY_GROUP=orders"), "{env}");
+    assert!(!env.contains(&key_text), "the hook inherited the state key");
     t.write("short.key", "abcd");
     t.run_env(
         &["plan", "-e", "dev"],
@@ -672,4 +711,54 @@ variable "s" {
         .stderr_has("The error message included a sensitive value, so it is not shown.");
     // The source excerpt quotes the file as written; the message itself does not.
     assert!(!r.stderr.contains("too short: bad-s3cret"), "{}", r.stderr);
+}
+
+/// Issue 12: a sensitive `count` showed the secret's size in the number of instances.
+#[test]
+fn a_sensitive_count_is_refused() {
+    let t = Test::new().file(
+        "main.hcl",
+        r#"
+variable "s" {
+  type      = string
+  sensitive = true
+  default   = "fourteen-chars"
+}
+resource "standby_data" "d" {
+  count = length(var.s)
+}
+"#,
+    );
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("count may not use a sensitive value");
+}
+
+/// A hook that fails and echoes the secret it was given: the secret is not shown.
+#[test]
+fn a_failing_hook_does_not_echo_its_secret() {
+    let t = Test::plan("quickstart");
+    let hcl = t.read("failover.hcl").replacen(
+        "command = [\"sh\", \"-c\", \"echo \\\"draining $STANDBY_GROUP on $STANDBY_FROM\\\" >> ${local.out_dir}/hooks.log\"]",
+        "command = [\"sh\", \"-c\", \"echo \\\"using $0\\\" >&2; exit 3\", var.admin_token]",
+        1,
+    );
+    assert!(hcl.contains("exit 3"), "the hook was not rewritten");
+    t.write("failover.hcl", &hcl);
+    let vars = ["-e", "dev", "--var", "admin_token=s3cr3t-echo"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let r = t.run(
+        &[
+            &["apply", "--auto-approve", "--var", "active_site=west"][..],
+            &vars,
+        ]
+        .concat(),
+    );
+    r.code(1).stderr_has("using (sensitive value)");
+    assert!(
+        !r.stderr.contains("s3cr3t-echo") && !r.stdout.contains("s3cr3t-echo"),
+        "{}",
+        r.stderr
+    );
 }

@@ -336,6 +336,12 @@ fn the_status_endpoint_serves_concurrently_and_can_require_a_token() {
     );
     assert!(line.contains("200"), "{line}");
     assert!(body.contains("standby_member_healthy"), "{body}");
+    // The scheme is case-insensitive.
+    let (line, _) = exchange(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: bearer s3cret-token\r\nConnection: close\r\n\r\n",
+    );
+    assert!(line.contains("200"), "{line}");
     let (line, _) = exchange(
         &addr,
         "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nConnection: close\r\n\r\n",
@@ -347,6 +353,20 @@ fn the_status_endpoint_serves_concurrently_and_can_require_a_token() {
         started.elapsed()
     );
     drop(slow);
+    t.write("two", "tokA\ntokB\n");
+    t.run(&[
+        "monitor",
+        "-e",
+        "dev",
+        "--listen",
+        "0",
+        "--listen-token-file",
+        "two",
+        "--for",
+        "1s",
+    ])
+    .code(1)
+    .stderr_has("more than one token");
     t.write("empty", "\n");
     t.run(&[
         "monitor",

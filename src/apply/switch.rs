@@ -427,16 +427,24 @@ impl StepCtx {
                     })?;
                 if !o.status.success() {
                     let err = String::from_utf8_lossy(&o.stderr);
+                    let tail = err
+                        .lines()
+                        .rev()
+                        .take(5)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    // The hook may echo a secret it was given.
+                    let tail = Value::redact(&tail, &h.secrets());
                     return Err(self.fail(
                         &format!("hook {} failed with {}", h.shown(), o.status),
-                        err.lines()
-                            .rev()
-                            .take(5)
-                            .collect::<Vec<_>>()
-                            .into_iter()
-                            .rev()
-                            .collect::<Vec<_>>()
-                            .join("\n"),
+                        if tail.is_empty() {
+                            "it wrote nothing to stderr".to_string()
+                        } else {
+                            tail
+                        },
                     ));
                 }
                 out.detail = format!("{} ran: {}", h.when, h.shown());

@@ -57,6 +57,9 @@ impl CliError {
 
 /// Runs standby with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
+    // The state key must not reach hooks or the servers standby starts, which inherit the
+    // environment: take it out before anything else runs.
+    crate::state::Cipher::capture_env();
     let cli = Cli::parse();
     let color =
         !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

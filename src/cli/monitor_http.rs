@@ -173,7 +173,10 @@ fn answer(
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            // The scheme is case-insensitive (RFC 7235).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
         // Compared as digests, so the time taken says nothing about how much of it matched.
         let digest = |s: &str| {
             use sha2::Digest as _;
@@ -240,6 +243,15 @@ pub(crate) fn read_token(file: &Path) -> Result<String, super::CliError> {
         )
     })?;
     let t = t.trim();
+    if t.contains(char::is_whitespace) {
+        return Err(super::CliError::msg(
+            format!(
+                "The token file {} holds more than one token",
+                file.display()
+            ),
+            "Put one bearer token in it, on one line, without spaces.",
+        ));
+    }
     if t.is_empty() {
         return Err(super::CliError::msg(
             format!("The token file {} is empty", file.display()),

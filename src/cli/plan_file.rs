@@ -16,14 +16,24 @@ type Hmac = hmac::Hmac<sha2_011::Sha256>;
 /// The plan key's length: as long as the hash.
 const KEY_BYTES: usize = 32;
 
-fn key_path(ws: &Workspace) -> PathBuf {
-    std::env::var_os("STANDBY_PLAN_KEY_FILE")
-        .map_or_else(|| ws.root.join(".standby").join("plan.key"), PathBuf::from)
+/// Where the key is, and whether standby may make it there: only the workspace's own key is
+/// made; one that `STANDBY_PLAN_KEY_FILE` names must exist (a mistyped path in a pipeline
+/// must fail at plan time, not at apply).
+fn key_path(ws: &Workspace) -> Result<(PathBuf, bool), CliError> {
+    match std::env::var_os("STANDBY_PLAN_KEY_FILE") {
+        Some(p) if p.is_empty() => Err(CliError::msg(
+            "STANDBY_PLAN_KEY_FILE is empty",
+            "Set it to the file that holds the plan key, or unset it to use .standby/plan.key.",
+        )),
+        Some(p) => Ok((PathBuf::from(p), false)),
+        None => Ok((ws.root.join(".standby").join("plan.key"), true)),
+    }
 }
 
 /// The signing key; made (32 random bytes, mode 0600) when `create` and there is none.
 fn key(ws: &Workspace, create: bool) -> Result<Vec<u8>, CliError> {
-    let path = key_path(ws);
+    let (path, own) = key_path(ws)?;
+    let create = create && own;
     match std::fs::read_to_string(&path) {
         Ok(k) => match hex::decode(k.trim()) {
             // An empty or short key would let anyone forge a signature.

@@ -312,6 +312,7 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
                 }
                 _ => key.clone(),
             };
+            let encrypts = cipher.is_some();
             // The target reads with the key too: it may be the source, encrypted.
             let target =
                 super::workspace::open_backend_with(&ws.root, Some(&to), &env_name, cipher, key)?;
@@ -332,6 +333,18 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
                 }
             }
             target.write(&state).map_err(state_error)?;
+            if target.describe() == from.describe() {
+                println!(
+                    "Rewrote the state of {env_name:?} in place at {}, {}.",
+                    target.describe(),
+                    if encrypts {
+                        "encrypted with the state key"
+                    } else {
+                        "plain"
+                    }
+                );
+                return Ok(0);
+            }
             println!("Copied the state of {env_name:?} (lineage {}, serial {}, {} instance(s)) from {} to {}.", state.lineage, state.serial, state.resources.len(), from.describe(), target.describe());
             println!("Point standby at the new backend (backend block, --backend or STANDBY_BACKEND) before the next apply.");
             Ok(0)

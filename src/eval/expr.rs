@@ -699,6 +699,7 @@ impl<'a> Evaluator<'a> {
         let mut list = Vec::new();
         let mut map: BTreeMap<String, Value> = BTreeMap::new();
         let mut unknown = false;
+        let mut secret_shape = false;
         for (k, v) in items {
             let pushed = if let Some(kv) = &key_var {
                 self.push_local(kv, k);
@@ -710,7 +711,10 @@ impl<'a> Evaluator<'a> {
             };
             let result = (|| -> Result<(), EvalError> {
                 if let Some(c) = &f.cond {
-                    match self.eval(&c.expr)?.unmarked() {
+                    let cv = self.eval(&c.expr)?;
+                    // Which elements are kept says something of a secret condition.
+                    secret_shape |= cv.is_sensitive();
+                    match cv.unmarked() {
                         Value::Bool(true) => {}
                         Value::Bool(false) => return Ok(()),
                         Value::Unknown => {
@@ -733,7 +737,10 @@ impl<'a> Evaluator<'a> {
                 match &f.key_expr {
                     None => list.push(val),
                     Some(ke) => {
-                        let key = match self.eval(ke)?.unmarked() {
+                        let kv = self.eval(ke)?;
+                        // A key made from a secret shows it: the whole object is sensitive.
+                        secret_shape |= kv.is_sensitive();
+                        let key = match kv.unmarked() {
                             Value::String(s) => s.clone(),
                             Value::Number(n) => Value::Number(*n).to_string(),
                             Value::Bool(b) => b.to_string(),
@@ -778,14 +785,14 @@ impl<'a> Evaluator<'a> {
             result?;
         }
         if unknown {
-            return Ok(remark(Value::Unknown, sens));
+            return Ok(remark(Value::Unknown, sens || secret_shape));
         }
         let out = if f.key_expr.is_some() {
             Value::Map(map)
         } else {
             Value::List(list)
         };
-        Ok(remark(out, sens))
+        Ok(remark(out, sens || secret_shape))
     }
 }
 

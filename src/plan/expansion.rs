@@ -30,6 +30,15 @@ impl Walker<'_> {
                     return None;
                 }
             };
+            if v.is_sensitive() {
+                // As Terraform: the number of instances would show it.
+                self.diags.push(Diagnostic::at(
+                    e.span(),
+                    "Invalid count argument",
+                    "count may not use a sensitive value: the number of instances would show it.",
+                ));
+                return None;
+            }
             return match v.unmarked() {
                 Value::Number(n)
                     if *n >= 0.0 && n.fract() == 0.0 && *n > max_instances() as f64 =>

@@ -253,6 +253,16 @@ pub struct HookSpec {
 }
 
 impl HookSpec {
+    /// The arguments that came from sensitive values.
+    pub fn secrets(&self) -> Vec<String> {
+        self.command
+            .iter()
+            .zip(&self.sensitive)
+            .filter(|(_, s)| **s)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
     /// The command as plans, outputs and the switch history show it.
     pub fn shown(&self) -> String {
         self.command

@@ -40,14 +40,30 @@ fn key_error(detail: String) -> StateError {
     StateError::Key(detail)
 }
 
+/// `STANDBY_STATE_KEY`, once [`Cipher::capture_env`] took it out of the environment.
+static CAPTURED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 impl Cipher {
+    /// Moves `STANDBY_STATE_KEY` out of the process environment, so that no child process
+    /// (a hook, a server standby starts) inherits it. Call it first thing, before any thread.
+    pub fn capture_env() {
+        let key = std::env::var("STANDBY_STATE_KEY").ok();
+        if key.is_some() {
+            // SAFETY: called at the start of main, before any other thread exists.
+            unsafe { std::env::remove_var("STANDBY_STATE_KEY") };
+        }
+        let _ = CAPTURED.set(key);
+    }
+
     /// The key from `STANDBY_STATE_KEY` or `STANDBY_STATE_KEY_FILE`; None when neither is set.
+    /// With both, the variable wins.
     pub fn from_env() -> Result<Option<Cipher>, StateError> {
-        let text = match (
-            std::env::var("STANDBY_STATE_KEY"),
-            std::env::var_os("STANDBY_STATE_KEY_FILE"),
-        ) {
-            (Ok(k), _) if !k.trim().is_empty() => k,
+        let var = match CAPTURED.get() {
+            Some(k) => k.clone(),
+            None => std::env::var("STANDBY_STATE_KEY").ok(),
+        };
+        let text = match (var, std::env::var_os("STANDBY_STATE_KEY_FILE")) {
+            (Some(k), _) if !k.trim().is_empty() => k,
             (_, Some(f)) => std::fs::read_to_string(&f).map_err(|e| {
                 key_error(format!(
                     "cannot read STANDBY_STATE_KEY_FILE {}: {e}",
@@ -105,15 +121,26 @@ impl Cipher {
     }
 }
 
+/// Whether `data` is an encrypted envelope.
+pub fn is_sealed(data: &[u8]) -> bool {
+    data.trim_ascii_start()
+        .starts_with(b"{\"standby_encrypted\"")
+}
+
 /// The plain bytes of `data`: decrypted when it is an envelope, as they are otherwise.
 /// `what` names the file or row, for errors.
 pub fn open(cipher: Option<&Cipher>, data: &[u8], what: &str) -> Result<Vec<u8>, StateError> {
-    let trimmed = data.trim_ascii_start();
-    if !trimmed.starts_with(b"{\"standby_encrypted\"") {
+    if !is_sealed(data) {
         return Ok(data.to_vec());
     }
-    let env: Envelope = serde_json::from_slice(trimmed)
+    let env: Envelope = serde_json::from_slice(data.trim_ascii_start())
         .map_err(|e| key_error(format!("{what} is not a valid encrypted state: {e}")))?;
+    if env.standby_encrypted != ALGORITHM {
+        return Err(key_error(format!(
+            "{what} is encrypted with {:?}; this standby reads {ALGORITHM}",
+            env.standby_encrypted
+        )));
+    }
     let Some(c) = cipher else {
         return Err(key_error(format!(
             "{what} is encrypted (with key {}): set STANDBY_STATE_KEY_FILE (or STANDBY_STATE_KEY) to that key",
@@ -144,7 +171,8 @@ pub fn open(cipher: Option<&Cipher>, data: &[u8], what: &str) -> Result<Vec<u8>,
         )
         .map_err(|_| {
             key_error(format!(
-                "{what} cannot be decrypted: it was changed, or encrypted with another key"
+                "{what} cannot be decrypted with key {}: it was changed after it was written. Restore it from a backup (the local backend keeps the previous version beside it).",
+                c.id
             ))
         })?;
     Ok(plain.to_vec())
@@ -182,7 +210,7 @@ mod tests {
         assert!(open(Some(&c), &tampered, "x")
             .unwrap_err()
             .to_string()
-            .contains("changed"));
+            .contains("changed after it was written"));
         // Plain data passes through, with or without a key.
         assert_eq!(open(Some(&c), b"{\"a\":1}", "x").unwrap(), b"{\"a\":1}");
         assert!(Cipher::new("short").is_err());

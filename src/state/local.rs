@@ -191,7 +191,14 @@ impl StateStore for LocalBackend {
             let current = std::fs::read(&path).map_err(io_err(&path))?;
             // Never overwrite a corrupt snapshot: it may be the only copy of something.
             self.parse(&path, &current)?;
-            atomic_write(&self.backup_path(), &current)?;
+            // A plain snapshot kept as the backup of an encrypted one would leave a readable
+            // copy behind: the backup is encrypted as the new snapshot is.
+            let backup = if self.cipher.is_some() && !super::crypt::is_sealed(&current) {
+                self.seal(current)?
+            } else {
+                current
+            };
+            atomic_write(&self.backup_path(), &backup)?;
         }
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
             path: path.clone(),

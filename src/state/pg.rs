@@ -262,19 +262,28 @@ impl StateStore for PgBackend {
                     .map(|r| r.get::<_, String>(0)))
             }
         })?;
+        let mut backup = None;
         if let Some(cur) = &current {
             // Never overwrite a corrupt snapshot (nor one encrypted with another key).
-            let cur = self.open(cur)?;
-            serde_json::from_str::<State>(&cur).map_err(|e| StateError::Corrupt {
+            let plain = self.open(cur)?;
+            serde_json::from_str::<State>(&plain).map_err(|e| StateError::Corrupt {
                 path: self.where_(),
                 detail: e.to_string(),
                 backup: None,
             })?;
+            // The backup is encrypted as the new snapshot is: no readable copy stays behind.
+            backup = Some(
+                if self.cipher.is_some() && !super::crypt::is_sealed(cur.as_bytes()) {
+                    self.seal(plain)?
+                } else {
+                    cur.clone()
+                },
+            );
         }
         self.sql(move |c, rt| {
             rt.block_on(async {
                 c.batch_execute("BEGIN").await?;
-                c.execute(&format!("INSERT INTO {s}.states (env, doc) VALUES ($1, $2) ON CONFLICT (env) DO UPDATE SET backup = {s}.states.doc, doc = EXCLUDED.doc, updated_at = now()"), &[&env, &doc]).await?;
+                c.execute(&format!("INSERT INTO {s}.states (env, doc) VALUES ($1, $2) ON CONFLICT (env) DO UPDATE SET backup = $3, doc = EXCLUDED.doc, updated_at = now()"), &[&env, &doc, &backup]).await?;
                 c.execute(&format!("DELETE FROM {s}.journal WHERE env = $1"), &[&env]).await?;
                 c.batch_execute("COMMIT").await
             })

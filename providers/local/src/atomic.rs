@@ -5,7 +5,19 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-/// Writes `bytes` to `path` with `mode`: into a temporary file beside it, then renamed over
+/// The process's umask, read without changing it (`umask(2)` would, for every thread).
+pub(crate) fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// Writes `bytes` to `path` with `mode` (less the umask): into a temporary file beside it, then renamed over
 /// it. The temporary file has a random name and is created exclusively (`O_EXCL`), so a
 /// symlink planted at a predictable name is never followed (standby often runs as root); its
 /// mode is set on the open file before the content is written; the rename replaces `path`
@@ -26,8 +38,9 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Provider
         .suffix(".standby-tmp")
         .tempfile_in(dir)
         .map_err(|e| err("write", e))?;
+    // The mode is "before umask", as Terraform's local provider applies it.
     f.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .set_permissions(std::fs::Permissions::from_mode(mode & !umask()))
         .map_err(|e| err("set the permission of", e))?;
     f.write_all(bytes).map_err(|e| err("write", e))?;
     f.persist(path).map_err(|e| err("write", e.error))?;

@@ -202,7 +202,7 @@ impl LocalProvider {
                     .map_err(|e| perr(&format!("cannot create {}", parent.display()), e))?;
                 std::fs::set_permissions(
                     parent,
-                    std::fs::Permissions::from_mode(parse_mode(&dmode)?),
+                    std::fs::Permissions::from_mode(parse_mode(&dmode)? & !crate::atomic::umask()),
                 )
                 .map_err(|e| perr("cannot set directory permission", e))?;
             }
@@ -365,8 +365,19 @@ impl Provider for LocalProvider {
             state.extend(fresh);
         }
         if let Ok(meta) = std::fs::metadata(&path) {
-            let mode = format!("{:04o}", meta.permissions().mode() & 0o7777);
-            state.insert("file_permission".into(), Value::string(mode));
+            let actual = meta.permissions().mode() & 0o7777;
+            // The recorded mode is "before umask": it still holds when the umask explains
+            // the difference.
+            let recorded = state
+                .get("file_permission")
+                .and_then(Value::as_str)
+                .and_then(|m| u32::from_str_radix(m, 8).ok());
+            if recorded.is_none_or(|r| r & !crate::atomic::umask() != actual) {
+                state.insert(
+                    "file_permission".into(),
+                    Value::string(format!("{actual:04o}")),
+                );
+            }
         }
         Ok(ReadResponse {
             state: Some(Value::Map(state)),

@@ -363,5 +363,17 @@ fn secrets_stay_marked_in_keys_and_errors() {
         assert!(!got.contains("hunter2"), "{call}: {got}");
     }
     check("{(var.secret) = 1}", "(sensitive value)");
+    check(
+        "{ for k in [\"a\"] : var.secret => k }",
+        "(sensitive value)",
+    );
+    check(
+        "{ for k in [\"a\"] : \"${var.secret}-x\" => k... }",
+        "(sensitive value)",
+    );
+    check(
+        "[ for k in [\"a\", \"hunter2\"] : k if k == var.secret ]",
+        "(sensitive value)",
+    );
     check("jsonencode({(var.secret) = 1})", "(sensitive value)");
 }

@@ -353,6 +353,17 @@ fn the_status_endpoint_serves_concurrently_and_can_require_a_token() {
         started.elapsed()
     );
     drop(slow);
+    t.run(&[
+        "monitor",
+        "-e",
+        "dev",
+        "--listen-token-file",
+        "token",
+        "--for",
+        "1s",
+    ])
+    .code(1)
+    .stderr_has("--listen-token-file needs --listen");
     t.write("two", "tokA\ntokB\n");
     t.run(&[
         "monitor",

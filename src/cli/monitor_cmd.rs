@@ -241,7 +241,16 @@ pub(crate) fn monitor(
         lease_holder: lease.holder_text(),
         groups: BTreeMap::new(),
     }));
+    if outputs.listen.is_none() && outputs.token.is_some() {
+        return Err(CliError::msg(
+            "--listen-token-file needs --listen",
+            "The token protects the status endpoint, which only --listen ADDR serves.",
+        ));
+    }
     if let Some(addr) = outputs.listen {
+        if !addr.ip().is_loopback() && outputs.token.is_none() {
+            log(&format!("warning: the status endpoint on {addr} is reachable beyond this host and needs no token; pass --listen-token-file, or listen on loopback"));
+        }
         let listener = std::net::TcpListener::bind(addr).map_err(|e| {
             CliError::msg(
                 format!("Cannot listen on {addr}"),

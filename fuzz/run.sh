@@ -10,9 +10,18 @@ seconds="${1:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cargo +nightly fuzz build -O
+# The topology seeds are the example topologies themselves, so they never go stale.
+mkdir -p "$work/topology"
+n=0
+while IFS= read -r f; do
+  n=$((n + 1))
+  cp "$f" "$work/topology/seed-$n.hcl"
+done < <(find ../plans -name '*.hcl' | sort)
 for target in topology state saved_plan var_flag; do
   mkdir -p "$work/$target"
-  cp -r "corpus/$target/." "$work/$target/"
+  if [ -d "corpus/$target" ]; then
+    cp -r "corpus/$target/." "$work/$target/"
+  fi
   echo "fuzz: $target for ${seconds}s"
   # -timeout: an input that takes more than 10 s is a hang; -rss_limit_mb: 2 GiB is a runaway
   # allocation.

@@ -1,4 +1,0 @@
-active_site      = "east"
-base_port        = 27432
-replication_mode = "sync"
-approval         = "manual"

@@ -1,2 +1,0 @@
-active_site = "east"
-base_port   = 26432

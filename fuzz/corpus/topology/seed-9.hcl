@@ -1,5 +1,0 @@
-active_site = "east"
-sites = {
-  east = { region = "us-east", weight = 100 }
-  west = { region = "us-west", weight = 100 }
-}

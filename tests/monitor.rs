@@ -196,20 +196,7 @@ fn with_manual_approval_the_monitor_saves_the_plan_and_approve_runs_it() {
         &t,
         &[&vars[..], &["--listen", "127.0.0.1:0", "--webhook", &hook]].concat(),
     );
-    let listen = (0..100)
-        .find_map(|_| {
-            let found = mon
-                .log()
-                .split("status on http://")
-                .nth(1)
-                .and_then(|r| r.split('/').next())
-                .map(str::to_string);
-            if found.is_none() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            found
-        })
-        .unwrap_or_else(|| panic!("no status address in:\n{}", mon.log()));
+    let listen = mon.status_address();
     std::thread::sleep(Duration::from_millis(1500));
     // Its status, three ways.
     let status: serde_json::Value = serde_json::from_str(&http_get(&mon, &listen, "/")).unwrap();
@@ -300,20 +287,7 @@ fn the_status_endpoint_serves_concurrently_and_can_require_a_token() {
         &t,
         &["-e", "dev", "--listen", "0", "--listen-token-file", "token"],
     );
-    let addr = (0..100)
-        .find_map(|_| {
-            let found = mon
-                .log()
-                .split("status on http://")
-                .nth(1)
-                .and_then(|r| r.split('/').next())
-                .map(str::to_string);
-            if found.is_none() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            found
-        })
-        .unwrap_or_else(|| panic!("no status address in:\n{}", mon.log()));
+    let addr = mon.status_address();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     // Three clients that send half a request and wait.
     let slow: Vec<std::net::TcpStream> = (0..3)

@@ -155,19 +155,7 @@ fn a_switch_frozen_after_its_fence_is_finished_by_apply_without_losing_rows() {
             .unwrap();
     }
     drop(c);
-    let mut frozen = t
-        .command(&SWITCH)
-        .env("STANDBY_FAILPOINT", "fence:freeze")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(t.join("switch.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !t.join(".standby/failpoint").exists() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut frozen = t.freeze_at(&SWITCH, "fence:freeze", "switch.err");
     assert!(t
         .read("switch.err")
         .contains("STANDBY_FAILPOINT is armed (fence:freeze)"));
@@ -223,19 +211,7 @@ fn a_misspelled_failpoint_is_an_error() {
 fn a_switch_killed_after_its_record_is_reported_until_apply_writes_the_outputs() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    let mut frozen = t
-        .command(&SWITCH)
-        .env("STANDBY_FAILPOINT", "record:freeze")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !t.join(".standby/failpoint").exists() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut frozen = t.freeze_at(&SWITCH, "record:freeze", "switch.err");
     frozen.kill().unwrap();
     frozen.wait().unwrap();
     t.run(&["status", "-e", "dev"])
@@ -277,22 +253,7 @@ fn sigkill_after_every_step_of_a_switch_converges() {
                 .unwrap();
         }
         drop(c);
-        let mut frozen = t
-            .command(&SWITCH)
-            .env("STANDBY_FAILPOINT", format!("{step}:freeze"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        while !t.join(".standby/failpoint").exists() {
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(20),
-                "{step}: never froze"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut frozen = t.freeze_at(&SWITCH, &format!("{step}:freeze"), "switch.err");
         frozen.kill().unwrap();
         frozen.wait().unwrap();
         let status = t.run(&["status", "-e", "dev"]).code;

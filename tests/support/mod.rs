@@ -230,3 +230,35 @@ impl Test {
             .status();
     }
 }
+
+/// Whether process `pid` is stopped (state T in /proc), as a `freeze` failpoint leaves it.
+pub fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_default()
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+impl Test {
+    /// Starts standby with `args` and `STANDBY_FAILPOINT=point` (a `freeze`), stderr to
+    /// `stderr` in the test directory; returns once it stopped itself there.
+    pub fn freeze_at(&self, args: &[&str], point: &str, stderr: &str) -> std::process::Child {
+        let child = self
+            .command(args)
+            .env("STANDBY_FAILPOINT", point)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(self.join(stderr)).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !(self.join(".standby/failpoint").exists() && is_stopped(child.id())) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "{point}: never froze: {}",
+                std::fs::read_to_string(self.join(stderr)).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child
+    }
+}

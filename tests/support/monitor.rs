@@ -49,11 +49,7 @@ impl Monitor {
         let start = Instant::now();
         let pid = self.0.id();
         while start.elapsed() < timeout {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // The state is the field after the parenthesised command name.
-            let stopped = stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('T'));
+            let stopped = super::is_stopped(pid);
             let marker = std::fs::read_to_string(t.join(".standby/failpoint")).unwrap_or_default();
             if stopped && marker.contains(&pid.to_string()) {
                 return true;
@@ -61,6 +57,22 @@ impl Monitor {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// The address of the status endpoint, from the log line `--listen` prints.
+    pub fn status_address(&self) -> String {
+        for _ in 0..100 {
+            if let Some(a) = self
+                .log()
+                .split("status on http://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+            {
+                return a.to_string();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no status address in:\n{}", self.log())
     }
 
     /// The log so far.

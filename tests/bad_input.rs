@@ -257,6 +257,38 @@ fn corrupt_state_is_refused_names_the_backup_and_is_never_overwritten() {
 
 const MEMBERS: &str = "resource \"sqlite_database\" \"east\" {\n  path = \"east.db\"\n}\nresource \"sqlite_database\" \"west\" {\n  path = \"west.db\"\n}\n";
 
+/// Issue 12: a failover setting from a sensitive value was unmarked silently and shown in the
+/// plan, the review and the switch history. Only health-check targets and hook commands may
+/// carry a secret; every other setting refuses one, naming it.
+#[test]
+fn a_sensitive_failover_setting_is_refused() {
+    let secret = "variable \"s\" {\n  default   = \"east\"\n  sensitive = true\n}\nvariable \"n\" {\n  default   = 3\n  sensitive = true\n}\n";
+    for (setting, expect) in [
+        ("active  = var.s", "active cannot be sensitive"),
+        (
+            "active  = \"east\"\n  rto = var.s",
+            "rto cannot be sensitive",
+        ),
+        (
+            "active  = \"east\"\n  health_check {\n    failures = var.n\n  }",
+            "failures cannot be sensitive",
+        ),
+        (
+            "active  = \"east\"\n  verify {\n    checksum = [var.s]\n  }",
+            "checksum cannot be sensitive",
+        ),
+    ] {
+        let t = Test::new().file(
+            "main.hcl",
+            &format!("{MEMBERS}{secret}failover \"orders\" {{\n  {setting}\n  members = {{ east = sqlite_database.east, west = sqlite_database.west }}\n}}\n"),
+        );
+        t.run(&["plan"])
+            .code(1)
+            .stderr_has(expect)
+            .stderr_has("Only health_check targets and hook commands");
+    }
+}
+
 #[test]
 fn health_check_kind_and_targets_are_checked() {
     check(
@@ -354,6 +386,53 @@ fn very_long_lines_and_names_are_rendered() {
     let r = t.run(&["plan"]);
     r.code(0);
     assert!(r.stdout.contains(&"o".repeat(70_000)));
+}
+
+/// Issue 12: the limit per block let nested modules multiply instances past it (100 module
+/// instances of 100 resources each); the whole plan has the same limit, said once.
+#[test]
+fn nested_modules_cannot_multiply_past_the_instance_limit() {
+    let t = Test::new()
+        .env("STANDBY_MAX_INSTANCES", "5000")
+        .file(
+            "main.hcl",
+            "module \"many\" {\n  source = \"./modules/many\"\n  count  = 100\n}\n",
+        )
+        .file(
+            "modules/many/main.hcl",
+            "resource \"standby_data\" \"d\" {\n  count = 100\n  input = count.index\n}\n",
+        );
+    let r = t.run(&["plan"]);
+    r.code(1)
+        .stderr_has("Too many instances")
+        .stderr_has("more than the limit of 5000 instances in all")
+        .stderr_has("modules/many/main.hcl:2");
+    assert_eq!(
+        r.stderr.matches("Too many instances").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    // Within the limit it plans.
+    t.write(
+        "main.hcl",
+        "module \"many\" {\n  source = \"./modules/many\"\n  count  = 40\n}\n",
+    );
+    t.run(&["plan"]).code(0).stdout_has("4000 to add");
+}
+
+/// Issue 12: a malformed `STANDBY_MAX_INSTANCES` silently left the default in force.
+#[test]
+fn a_malformed_instance_limit_is_an_error() {
+    let t = Test::new().file("main.hcl", "output \"o\" {\n  value = 1\n}\n");
+    for bad in ["lots", "0", "-5", "1e6"] {
+        t.run_env(&["plan"], "STANDBY_MAX_INSTANCES", bad)
+            .code(1)
+            .stderr_has("STANDBY_MAX_INSTANCES is")
+            .stderr_has("whole number");
+    }
+    t.run_env(&["plan"], "STANDBY_MAX_INSTANCES", "2_000_000")
+        .code(0);
 }
 
 /// Issue 12: `count = 1e18` overflowed an allocation; a count above the instance limit is a

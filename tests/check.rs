@@ -148,3 +148,16 @@ fn a_clean_topology_passes_and_bad_rules_are_reported() {
         .code(0)
         .stdout_has("\"severity\": \"warning\"");
 }
+
+/// Regression: a group without a `health_check` block passed the rule that asks for one,
+/// because the evaluated settings always held the default kind.
+#[test]
+fn a_group_without_a_health_check_block_is_reported() {
+    let t = Test::new().file(
+        "main.hcl",
+        "resource \"sqlite_database\" \"east\" {\n  path = \"east.db\"\n}\nresource \"sqlite_database\" \"west\" {\n  path = \"west.db\"\n}\nfailover \"orders\" {\n  active  = \"east\"\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n  verify {\n    checksum = [\"t\"]\n  }\n}\n",
+    );
+    t.run(&["check"]).code(1).stdout_has(
+        "error[group-has-health-check-and-verify]: failover.orders has no health_check block",
+    );
+}

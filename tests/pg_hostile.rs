@@ -4,38 +4,10 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use support::pg::{args, cluster, rt};
 
 const PASSWORD: &str = "Zq9 s3cr'et:pw\\x";
-
-/// Every process whose argv or environment holds `needle`, as "pid: where".
-fn holders(needle: &[u8]) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        for what in ["cmdline", "environ"] {
-            let data = std::fs::read(e.path().join(what)).unwrap_or_default();
-            if data.windows(needle.len()).any(|w| w == needle) {
-                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-                found.insert(format!(
-                    "{name} {what}: {}",
-                    String::from_utf8_lossy(&cmd).replace('\0', " ")
-                ));
-            }
-        }
-    }
-    found
-}
 
 async fn connect(host: &str, port: u16) -> Option<tokio_postgres::Client> {
     let mut cfg = tokio_postgres::Config::new();
@@ -69,19 +41,7 @@ fn the_superuser_password_is_in_no_argv_or_environment_and_survives_quoting() {
         );
     t.write("main.hcl", &hcl);
     // A watcher reads every process's argv and environment while standby works.
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(BTreeSet::new()));
-    let watcher = {
-        let (stop, seen) = (stop.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let mut scans = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                seen.lock().unwrap().extend(holders(PASSWORD.as_bytes()));
-                scans += 1;
-            }
-            scans
-        })
-    };
+    let watcher = support::proc::Watcher::start(&[PASSWORD], None);
     let port = format!("base_port={base}");
     let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
     let r = t.run(&[&["apply", "--auto-approve"][..], &vars].concat());
@@ -111,9 +71,7 @@ fn the_superuser_password_is_in_no_argv_or_environment_and_survives_quoting() {
         );
         assert_eq!(r.code, 0, "{site}: {}\n{}", r.stdout, r.stderr);
     }
-    stop.store(true, Ordering::SeqCst);
-    let scans = watcher.join().unwrap();
-    let seen = seen.lock().unwrap().clone();
+    let (seen, scans) = watcher.finish();
     assert!(seen.is_empty(), "the password showed in: {seen:#?}");
     assert!(scans > 10, "the watcher scanned only {scans} times");
     // east rejoined west with pg_rewind, which keeps its data directory; the base backup it

@@ -71,9 +71,9 @@ fn builtin(config: &Config, plan: &Plan) -> Vec<Finding> {
         if plan.env == "prod" && (g.mode != "sync" || g.approval != "manual") {
             find(BUILTIN_RULES[0].0, format!("failover.{name} uses {} replication and {} approval in prod; prod requires sync and manual", g.mode, g.approval));
         }
-        if g.health_check.is_empty() || !g.has_verify {
+        if !g.health_check.declared || !g.has_verify {
             let missing: Vec<&str> = [
-                (g.health_check.is_empty(), "health_check"),
+                (!g.health_check.declared, "health_check"),
                 (!g.has_verify, "verify"),
             ]
             .into_iter()
@@ -85,31 +85,15 @@ fn builtin(config: &Config, plan: &Plan) -> Vec<Finding> {
                 format!("failover.{name} has no {} block", missing.join(" and no ")),
             );
         }
-        let secs = |k: &str| {
-            g.health_check
-                .get(k)
-                .and_then(|v| v.trim_end_matches('s').parse::<f64>().ok())
-        };
-        if let (Some(rto), Some(interval), Some(failures)) =
-            (g.rto_seconds, secs("interval"), secs("failures"))
-        {
-            let ttl = plan
-                .changes
-                .iter()
-                .filter(|c| {
-                    g.traffic.contains(&c.addr.to_string())
-                        && c.addr.resource.resource.type_name == "dns_record"
-                })
-                .filter_map(|c| {
-                    c.after
-                        .as_ref()
-                        .and_then(|a| a.get("ttl"))
-                        .and_then(Value::as_f64)
-                })
-                .fold(0.0, f64::max);
-            let detect = interval * failures + ttl;
-            if rto < detect {
-                find(BUILTIN_RULES[2].0, format!("failover.{name} has rto {rto}s, but detecting a failure takes {interval}s x {failures} and clients may cache DNS for {ttl}s: {detect}s"));
+        if let (Some(rto), Some(d)) = (g.rto_seconds, plan.detection(name)) {
+            if rto < d.seconds() {
+                find(
+                    BUILTIN_RULES[2].0,
+                    format!(
+                        "failover.{name} has rto {rto}s, but detecting a failure takes {}",
+                        d.text()
+                    ),
+                );
             }
         }
         if g.sites.len() < 2 {
@@ -327,10 +311,15 @@ fn user_rules(
             match eval(&cond).map(|v| v.unmarked().clone()) {
                 Ok(Value::Bool(true)) => {}
                 Ok(Value::Bool(false)) => {
-                    let message = eval(&msg)
-                        .ok()
-                        .and_then(|m| m.as_str().map(str::to_string))
-                        .unwrap_or_else(|| format!("rule {id} failed"));
+                    let message = match eval(&msg) {
+                        Ok(m) if m.is_sensitive() => format!(
+                            "rule {id} failed (its message includes a sensitive value, so it is not shown)"
+                        ),
+                        Ok(m) => m
+                            .as_str()
+                            .map_or_else(|| format!("rule {id} failed"), str::to_string),
+                        Err(_) => format!("rule {id} failed"),
+                    };
                     out.push(Finding {
                         rule: id,
                         severity,

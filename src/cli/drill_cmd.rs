@@ -90,6 +90,11 @@ fn standby(ws: &Workspace, args: &[String]) -> Command {
         c.arg("--backend").arg(b);
     }
     c.args(args);
+    // The key was taken out of this process's environment so that hooks and servers do not
+    // inherit it; the monitor is standby and needs it to read an encrypted state.
+    if let Some(k) = crate::state::Cipher::captured_env() {
+        c.env("STANDBY_STATE_KEY", k);
+    }
     c
 }
 

@@ -82,16 +82,21 @@ fn group_facts(p: &Plan) -> BTreeMap<String, BTreeMap<&'static str, String>> {
                     .collect::<Vec<_>>()
                     .join(", "),
             );
-            for (k, v) in &s.health_check {
-                f.insert(
-                    match k.as_str() {
-                        "interval" => "health_check.interval",
-                        "timeout" => "health_check.timeout",
-                        _ => "health_check.failures",
-                    },
-                    v.clone(),
-                );
-            }
+            let hc = &s.health_check;
+            f.insert("health_check.type", hc.kind.name().to_string());
+            let secs = |d: Option<std::time::Duration>| {
+                d.map_or_else(
+                    || "(default)".to_string(),
+                    |d| format!("{}s", d.as_secs_f64()),
+                )
+            };
+            f.insert("health_check.interval", secs(hc.interval));
+            f.insert("health_check.timeout", secs(hc.timeout));
+            f.insert(
+                "health_check.failures",
+                hc.failures
+                    .map_or_else(|| "(default)".to_string(), |n| n.to_string()),
+            );
             (s.group.clone(), f)
         })
         .collect()

@@ -2,46 +2,24 @@
 //! provider's replication status (the default, which also wants the primary to be a primary),
 //! `SELECT 1` or the like through the provider, a TCP connect, or an HTTP GET answered 2xx.
 
+use crate::plan::{HealthCheck, HealthKind as Kind, Target};
 use standby_provider_sdk::{Member, Replication, Role};
-use std::collections::BTreeMap;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// How members are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Replication,
-    Sql,
-    Tcp,
-    Http,
-}
 
 /// One group's health check.
 #[derive(Debug, Clone)]
 pub(crate) struct Health {
     kind: Kind,
-    /// Site to URL (http) or host:port (tcp).
-    targets: BTreeMap<String, String>,
+    check: HealthCheck,
 }
 
 impl Health {
-    /// From the plan's flattened `health_check` settings.
-    pub(crate) fn from_settings(hc: &BTreeMap<String, String>) -> Health {
-        let kind = match hc.get("type").map(String::as_str) {
-            Some("sql") => Kind::Sql,
-            Some("tcp") => Kind::Tcp,
-            Some("http") => Kind::Http,
-            _ => Kind::Replication,
-        };
-        let prefix = if kind == Kind::Http {
-            "url."
-        } else {
-            "address."
-        };
-        let targets = hc
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_string(), v.clone())))
-            .collect();
-        Health { kind, targets }
+    /// From the plan's health check settings.
+    pub(crate) fn from_settings(hc: &HealthCheck) -> Health {
+        Health {
+            kind: hc.kind,
+            check: hc.clone(),
+        }
     }
 
     /// Whether members are checked by their replication status alone.
@@ -51,12 +29,7 @@ impl Health {
 
     /// The kind, for the log.
     pub(crate) fn name(&self) -> &'static str {
-        match self.kind {
-            Kind::Replication => "replication",
-            Kind::Sql => "sql",
-            Kind::Tcp => "tcp",
-            Kind::Http => "http",
-        }
+        self.kind.name()
     }
 
     /// Checks the member at `site`; `primary` when it should be the primary. The caller bounds
@@ -90,26 +63,26 @@ impl Health {
                 .map_err(|e| format!("{}: {}", e.summary, e.detail)),
             Kind::Tcp => {
                 let addr = self
-                    .targets
-                    .get(site)
+                    .check
+                    .target(site)
                     .cloned()
-                    .or_else(|| r.address(m))
+                    .or_else(|| r.address(m).map(|a| Target::new(a, false)))
                     .ok_or_else(|| {
                         format!("no address to connect to: set health_check.address for {site}")
                     })?;
-                tokio::net::TcpStream::connect(&addr)
+                tokio::net::TcpStream::connect(addr.expose())
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("tcp {addr}: {e}"))
+                    .map_err(|e| format!("tcp {}: {e}", addr.shown()))
             }
             Kind::Http => {
                 let url = self
-                    .targets
-                    .get(site)
+                    .check
+                    .target(site)
                     .ok_or_else(|| format!("no health_check.url for {site}"))?;
                 match http_get(url).await? {
                     200..=299 => Ok(()),
-                    code => Err(format!("GET {url} answered {code}")),
+                    code => Err(format!("GET {} answered {code}", url.shown())),
                 }
             }
         }
@@ -125,16 +98,18 @@ pub(crate) fn split_url(url: &str) -> Result<(&str, String), String> {
     Ok((host, format!("/{path}")))
 }
 
-/// GETs an http:// URL; returns the status code.
-async fn http_get(url: &str) -> Result<u16, String> {
-    let (host, path) = split_url(url)?;
+/// GETs an http:// URL; returns the status code. Errors name the URL as it may be shown.
+async fn http_get(target: &Target) -> Result<u16, String> {
+    let shown = target.shown();
+    let (host, path) = split_url(target.expose())
+        .map_err(|_| format!("{shown}: only http:// URLs are supported"))?;
     let mut c = tokio::net::TcpStream::connect(host)
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| format!("GET {shown}: {e}"))?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     c.write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| format!("GET {shown}: {e}"))?;
     // The status line is all that matters; a health endpoint's body is small.
     let mut reply = vec![0_u8; 1024];
     let mut n = 0;
@@ -151,7 +126,7 @@ async fn http_get(url: &str) -> Result<u16, String> {
     head.split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("GET {url}: no HTTP answer"))
+        .ok_or_else(|| format!("GET {shown}: no HTTP answer"))
 }
 
 #[cfg(test)]
@@ -160,23 +135,35 @@ mod tests {
 
     #[test]
     fn settings_pick_the_kind_and_its_targets() {
-        let hc: BTreeMap<String, String> = [
-            ("type", "http"),
-            ("url.east", "http://127.0.0.1:1/health"),
-            ("address.east", "127.0.0.1:5432"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut hc = HealthCheck {
+            kind: Kind::Http,
+            ..HealthCheck::default()
+        };
+        hc.urls.insert(
+            "east".into(),
+            Target::new("http://127.0.0.1:1/health", false),
+        );
+        hc.addresses
+            .insert("east".into(), Target::new("127.0.0.1:5432", false));
         let h = Health::from_settings(&hc);
         assert_eq!((h.kind, h.name()), (Kind::Http, "http"));
-        assert_eq!(h.targets.len(), 1);
-        assert_eq!(h.targets["east"], "http://127.0.0.1:1/health");
         assert_eq!(
-            Health::from_settings(&BTreeMap::new()).kind,
+            h.check.target("east").map(Target::expose),
+            Some("http://127.0.0.1:1/health")
+        );
+        assert_eq!(
+            Health::from_settings(&HealthCheck::default()).kind,
             Kind::Replication
         );
         assert_eq!(split_url("http://h:80").unwrap(), ("h:80", "/".to_string()));
         assert!(split_url("https://h/x").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_sensitive_url_is_not_in_the_error_of_a_failed_check() {
+        let target = Target::new("http://127.0.0.1:1/health?token=hunter2secret", true);
+        let e = http_get(&target).await.unwrap_err();
+        assert!(!e.contains("hunter2secret"), "{e}");
+        assert!(e.contains("(sensitive value)"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! The command-line interface: the only module that prints.
 
 mod args;
+mod bounded_listener;
 mod check_cmd;
 mod drill_cmd;
 mod drill_fault;
@@ -61,6 +62,10 @@ pub fn main() -> i32 {
     // environment: take it out before anything else runs.
     crate::state::Cipher::capture_env();
     let cli = Cli::parse();
+    if let Err(e) = crate::plan::max_instances_env() {
+        eprintln!("Error: {e}");
+        return 1;
+    }
     let color =
         !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if let Some(dir) = &cli.dir {

@@ -39,14 +39,6 @@ struct Watch {
 /// How long a monitor's failover waits for the state lock that another actor holds.
 const MONITOR_LOCK_WAIT: Duration = Duration::from_secs(30);
 
-fn secs(v: Option<&String>, default: f64) -> Duration {
-    Duration::from_secs_f64(
-        v.and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
-            .unwrap_or(default)
-            .max(0.01),
-    )
-}
-
 fn stamp() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -144,13 +136,9 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
             active: f.active.clone(),
             epoch: f.promoted_epoch(),
             members: members_of(&state, f),
-            interval: secs(g.health_check.get("interval"), 1.0),
-            timeout: secs(g.health_check.get("timeout"), 0.5),
-            failures: g
-                .health_check
-                .get("failures")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(3),
+            interval: g.health_check.interval_or_default(),
+            timeout: g.health_check.timeout_or_default(),
+            failures: g.health_check.failures_or_default(),
             manual: g.approval == "manual",
             streak: 0,
             health: Health::from_settings(&g.health_check),

@@ -2,6 +2,7 @@
 //! (which `standby status` reads), the same as JSON and Prometheus text on an optional HTTP
 //! endpoint, and webhook notifications.
 
+use super::bounded_listener::{Bounded, Limits};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -140,6 +141,16 @@ pub(crate) fn serve(
     status: Arc<Mutex<MonitorStatus>>,
     token: Option<String>,
 ) -> std::io::Result<()> {
+    serve_within(listener, status, token, Limits::default())
+}
+
+/// [`serve`] with `limits` on the connections clients may hold.
+fn serve_within(
+    listener: std::net::TcpListener,
+    status: Arc<Mutex<MonitorStatus>>,
+    token: Option<String>,
+    limits: Limits,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -155,6 +166,7 @@ pub(crate) fn serve(
                     async move { answer(&status, token.as_deref(), &headers, uri.path()) }
                 },
             );
+            let listener = Bounded::new(listener, limits);
             let _ = axum::serve(listener, app.into_make_service()).await;
         });
     });
@@ -264,6 +276,41 @@ pub(crate) fn read_token(file: &Path) -> Result<String, super::CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Clients that connect and send nothing held a connection each, forever; now at most
+    /// `connections` are open and each is cut at its deadline, so a real request gets through.
+    #[test]
+    fn idle_clients_cannot_hold_the_status_endpoint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            connections: 4,
+            lifetime: Duration::from_millis(700),
+        };
+        serve_within(listener, Arc::default(), None, limits).unwrap();
+        let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let start = std::time::Instant::now();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        let waited = start.elapsed();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        // It waited for a slot: the idle ones were cut at their deadline, not before.
+        assert!(
+            waited >= Duration::from_millis(500),
+            "answered after {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+        // The idle connections were closed by the server.
+        for mut i in idle {
+            i.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0_u8; 16];
+            assert!(matches!(i.read(&mut buf), Ok(0) | Err(_)));
+        }
+    }
 
     #[test]
     fn prometheus_text_names_every_member() {

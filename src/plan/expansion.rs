@@ -5,7 +5,7 @@ use super::values::Expansion;
 use super::walk::Walker;
 use crate::addr::ModuleInstance;
 use crate::config::{Expr, Module};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use crate::eval::Iteration;
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
@@ -18,6 +18,7 @@ impl Walker<'_> {
         cfg: &Module,
         count: Option<&Expr>,
         for_each: Option<&Expr>,
+        block: &Span,
         deps: &mut Vec<NodeKey>,
     ) -> Option<Expansion> {
         if let Some(e) = count {
@@ -48,7 +49,9 @@ impl Walker<'_> {
                     None
                 }
                 Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
-                    Some(Expansion::Count(*n as u64))
+                    let n = *n as u64;
+                    self.within_budget(&e.span(), n)
+                        .then_some(Expansion::Count(n))
                 }
                 Value::Unknown => {
                     self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", "The count value depends on values that are known only after apply, so standby cannot tell how many instances to plan. Use values known at plan time, or apply the dependency first with --target."));
@@ -72,7 +75,7 @@ impl Walker<'_> {
             };
         }
         let Some(e) = for_each else {
-            return Some(Expansion::Single);
+            return self.within_budget(block, 1).then_some(Expansion::Single);
         };
         let (r, d) = self.eval(mi, cfg, e, Iteration::default());
         deps.extend(d);
@@ -96,6 +99,9 @@ impl Walker<'_> {
         if size as u64 > max_instances() {
             self.diags
                 .push(too_many(e.span(), "for_each", &format!("{size} keys")));
+            return None;
+        }
+        if !self.within_budget(&e.span(), size as u64) {
             return None;
         }
         match v {
@@ -138,16 +144,51 @@ impl Walker<'_> {
     }
 }
 
-/// The most instances one resource or module block may expand to: 1,000,000, or
-/// `STANDBY_MAX_INSTANCES`. Beyond it a plan would only exhaust memory.
+impl Walker<'_> {
+    /// Counts `n` more instances against the limit for the whole plan, which nested modules
+    /// would otherwise multiply past any limit per block (1,000 module instances of 1,000
+    /// resources each).
+    fn within_budget(&mut self, at: &Span, n: u64) -> bool {
+        let before = self.planned_instances;
+        self.planned_instances = before.saturating_add(n);
+        if self.planned_instances <= max_instances() {
+            return true;
+        }
+        if before > max_instances() {
+            // Said once: every later block of every module instance would repeat it.
+            return false;
+        }
+        self.diags.push(Diagnostic::at(
+            at.clone(),
+            "Too many instances",
+            format!(
+                "With this block's {n}, the topology expands to more than the limit of {} instances in all (modules multiply the instances of what they contain). Set STANDBY_MAX_INSTANCES to raise the limit if you really mean it.",
+                max_instances()
+            ),
+        ));
+        false
+    }
+}
+
+/// The most instances one resource or module block, and the whole plan, may expand to:
+/// 1,000,000, or `STANDBY_MAX_INSTANCES`. Beyond it a plan would only exhaust memory.
 pub(crate) fn max_instances() -> u64 {
     static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("STANDBY_MAX_INSTANCES")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(1_000_000)
-    })
+    *MAX.get_or_init(|| max_instances_env().ok().flatten().unwrap_or(1_000_000))
+}
+
+/// `STANDBY_MAX_INSTANCES`, if set; an error if it is not a whole number of at least 1, so
+/// that a typo does not silently leave the default in force.
+pub fn max_instances_env() -> Result<Option<u64>, String> {
+    let Ok(v) = std::env::var("STANDBY_MAX_INSTANCES") else {
+        return Ok(None);
+    };
+    match v.trim().replace('_', "").parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(format!(
+            "STANDBY_MAX_INSTANCES is {v:?}; it must be a whole number of instances, at least 1, such as 2000000"
+        )),
+    }
 }
 
 fn too_many(span: crate::diag::Span, arg: &str, found: &str) -> Diagnostic {

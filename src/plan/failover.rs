@@ -7,19 +7,19 @@ use super::walk::Walker;
 use crate::diag::Diagnostic;
 use crate::eval::Phase;
 use standby_provider_sdk::{Member, Value};
-use std::collections::BTreeMap;
 
 /// How long an emergency failover waits for the old primary to answer a status probe, at plan
 /// time and in its precheck: the group's declared `health_check.timeout`, else 1 s. The
 /// primary is believed gone, and a frozen or partitioned one would otherwise hold each probe
 /// for a whole connection deadline; the declared timeout is what the monitor judged it by.
-pub fn emergency_probe(health_check: &BTreeMap<String, String>) -> std::time::Duration {
+pub fn emergency_probe(health_check: &super::HealthCheck) -> std::time::Duration {
     health_check
-        .get("timeout")
-        .and_then(|t| t.trim_end_matches('s').parse::<f64>().ok())
-        .filter(|t| t.is_finite() && *t > 0.0)
+        .timeout
         .map_or(std::time::Duration::from_secs(1), |t| {
-            std::time::Duration::from_secs_f64(t.clamp(0.05, 60.0))
+            t.clamp(
+                std::time::Duration::from_millis(50),
+                std::time::Duration::from_secs(60),
+            )
         })
 }
 

@@ -1,6 +1,7 @@
 //! A failover block's settings, evaluated once into typed values: members, mode, limits,
 //! health check, verification and hooks, each with a located error when it is wrong.
 
+use super::health_check::HealthCheck;
 use super::model::{HookSpec, MemberRef, NodeKey};
 use super::walk::Walker;
 use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance};
@@ -68,7 +69,7 @@ pub(crate) struct Settings {
     pub approval_manual: bool,
     pub checksum: Vec<String>,
     pub hooks: Vec<HookSpec>,
-    pub health_check: BTreeMap<String, String>,
+    pub health_check: HealthCheck,
     pub deps: Vec<NodeKey>,
 }
 
@@ -96,6 +97,27 @@ impl Walker<'_> {
         }
     }
 
+    /// A setting that decides the plan and is shown in it, in reviews and in the switch history,
+    /// so it may not be sensitive: a secret there would be either shown or hidden from the
+    /// reviewer who must approve it.
+    pub(super) fn plain_attr(
+        &mut self,
+        body: &Body,
+        name: &str,
+        deps: &mut Vec<NodeKey>,
+    ) -> Option<(Value, Span)> {
+        let (v, span) = self.eval_attr(body, name, deps)?;
+        if v.contains_sensitive() {
+            self.diags.push(Diagnostic::at(
+                span,
+                format!("{name} cannot be sensitive"),
+                "Failover settings are shown in plans, reviews and the switch history, so they may not come from a sensitive value. Only health_check targets and hook commands may carry secrets.",
+            ));
+            return None;
+        }
+        Some((v, span))
+    }
+
     pub(super) fn string_attr(
         &mut self,
         body: &Body,
@@ -103,8 +125,8 @@ impl Walker<'_> {
         deps: &mut Vec<NodeKey>,
         allowed: &[&str],
     ) -> Option<String> {
-        let (v, span) = self.eval_attr(body, name, deps)?;
-        match v.unmarked() {
+        let (v, span) = self.plain_attr(body, name, deps)?;
+        match &v {
             Value::String(s) if allowed.is_empty() || allowed.contains(&s.as_str()) => {
                 Some(s.clone())
             }
@@ -226,25 +248,34 @@ impl Walker<'_> {
         } else {
             Some("auto".into())
         };
-        let mut health_check = BTreeMap::new();
+        let mut health_check = HealthCheck {
+            declared: !fo.health_check.is_empty(),
+            ..HealthCheck::default()
+        };
         for k in ["interval", "timeout"] {
             if fo.health_check.contains_key(k) {
                 if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_seconds) {
-                    health_check.insert(k.to_string(), format!("{secs}s"));
+                    let d = std::time::Duration::from_secs_f64(secs.clamp(0.001, 86_400.0));
+                    if k == "interval" {
+                        health_check.interval = Some(d);
+                    } else {
+                        health_check.timeout = Some(d);
+                    }
                 }
             }
         }
-        if let Some((v, span)) = self.eval_attr(&fo.health_check, "failures", &mut deps) {
-            if matches!(v.as_f64(), Some(n) if n >= 1.0 && n.fract() == 0.0) {
-                health_check.insert("failures".into(), v.to_string());
-            } else {
-                self.diags.push(Diagnostic::at(span, "Invalid failures", "health_check.failures is a whole number of consecutive failed checks, at least 1."));
+        if let Some((v, span)) = self.plain_attr(&fo.health_check, "failures", &mut deps) {
+            match v.as_f64() {
+                Some(n) if (1.0..=1e6).contains(&n) && n.fract() == 0.0 => {
+                    health_check.failures = Some(n as u32);
+                }
+                _ => self.diags.push(Diagnostic::at(span, "Invalid failures", "health_check.failures is a whole number of consecutive failed checks, at least 1.")),
             }
         }
         self.health_targets(fo, &sites, &mut deps, &mut health_check);
         let mut checksum = Vec::new();
-        if let Some((v, span)) = self.eval_attr(&fo.verify, "checksum", &mut deps) {
-            match v.unmarked() {
+        if let Some((v, span)) = self.plain_attr(&fo.verify, "checksum", &mut deps) {
+            match &v {
                 Value::List(items) if items.iter().all(|i| i.as_str().is_some()) => {
                     checksum = items
                         .iter()

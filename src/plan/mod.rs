@@ -23,7 +23,9 @@ pub(crate) mod values;
 mod variables;
 mod walk;
 
+pub use expansion::max_instances_env;
 pub use failover::{emergency_probe, ForcedSwitch};
+pub use health_check::{Detection, HealthCheck, HealthKind, Target};
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
 pub use model::{
     Action, Estimate, ExecNode, Expansion, ExpansionRecord, GroupSummary, HookSpec, MemberRef,

@@ -3,6 +3,7 @@
 //! A saved plan (`plan --out FILE`) is this structure serialised with full fidelity, unknown
 //! and sensitive marks included. The public `--json` form is derived from it in `json.rs`.
 
+use super::health_check::HealthCheck;
 use crate::addr::{AbsInstance, AbsResource, ModuleInstance};
 use serde::{Deserialize, Serialize};
 use standby_provider_sdk::Value;
@@ -338,8 +339,8 @@ pub struct GroupSummary {
     pub rpo_seconds: Option<f64>,
     /// `rto` in seconds.
     pub rto_seconds: Option<f64>,
-    /// `health_check` settings (interval and timeout in seconds, failures).
-    pub health_check: BTreeMap<String, String>,
+    /// `health_check` settings.
+    pub health_check: HealthCheck,
     /// `verify.checksum`.
     pub checksum: Vec<String>,
     /// Whether a `verify` block is present.
@@ -377,9 +378,9 @@ pub struct SwitchPlan {
     pub checksum: Vec<String>,
     /// Hook commands.
     pub hooks: Vec<HookSpec>,
-    /// Health check settings as written, for the monitor and parity checks.
+    /// Health check settings, for the monitor and the emergency probe.
     #[serde(default)]
-    pub health_check: BTreeMap<String, String>,
+    pub health_check: HealthCheck,
     /// Observations at plan time.
     pub estimate: Option<Estimate>,
     /// Whether `--accept-data-loss GROUP` is needed.

@@ -67,6 +67,8 @@ pub(crate) struct Walker<'a> {
     pub(super) member_drift: Vec<String>,
     pub(super) failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
     pub(super) groups: BTreeMap<String, super::model::GroupSummary>,
+    /// Instances of resources and modules expanded so far, against the plan-wide limit.
+    pub(super) planned_instances: u64,
 }
 
 /// Plans `config` against `state`.
@@ -103,6 +105,7 @@ pub async fn plan(
         member_drift: Vec::new(),
         failover_members: BTreeMap::new(),
         groups: BTreeMap::new(),
+        planned_instances: 0,
     };
     // Providers without a block are still told where the topology lives.
     for name in registry.names() {
@@ -447,6 +450,7 @@ impl<'a> Walker<'a> {
             cfg,
             call.count.as_ref(),
             call.for_each.as_ref(),
+            &call.span,
             &mut deps,
         ) else {
             return;
@@ -497,6 +501,7 @@ impl<'a> Walker<'a> {
             cfg,
             r.count.as_ref(),
             r.for_each.as_ref(),
+            &r.span,
             &mut base_deps,
         ) else {
             return;

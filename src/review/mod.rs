@@ -35,12 +35,6 @@ pub struct RiskFlag {
     pub message: String,
 }
 
-fn secs(g: &GroupSummary, k: &str) -> Option<f64> {
-    g.health_check
-        .get(k)
-        .and_then(|v| v.trim_end_matches('s').parse().ok())
-}
-
 /// Risk flags for every environment, plus cross-environment drift.
 pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
     let mut out = Vec::new();
@@ -142,26 +136,16 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                     ),
                 );
             }
-            if let (Some(rto), Some(i), Some(f)) =
-                (g.rto_seconds, secs(g, "interval"), secs(g, "failures"))
-            {
-                let ttl = e
-                    .plan
-                    .changes
-                    .iter()
-                    .filter(|c| {
-                        g.traffic.contains(&c.addr.to_string())
-                            && c.addr.resource.resource.type_name == "dns_record"
-                    })
-                    .filter_map(|c| {
-                        c.after
-                            .as_ref()
-                            .and_then(|a| a.get("ttl"))
-                            .and_then(|v| v.as_f64())
-                    })
-                    .fold(0.0, f64::max);
-                if i * f + ttl > rto {
-                    flag("medium", "detection_exceeds_rto", format!("failover.{name}: detection ({i}s x {f} + DNS TTL {ttl}s = {}s) exceeds rto {rto}s", i * f + ttl));
+            if let (Some(rto), Some(d)) = (g.rto_seconds, e.plan.detection(name)) {
+                if d.seconds() > rto {
+                    flag(
+                        "medium",
+                        "detection_exceeds_rto",
+                        format!(
+                            "failover.{name}: detection ({}) exceeds rto {rto}s",
+                            d.text()
+                        ),
+                    );
                 }
             }
         }
@@ -213,7 +197,7 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                             g.mode.clone(),
                             g.approval.clone(),
                             g.sites.clone(),
-                            g.health_check.clone(),
+                            g.health_check.policy(),
                             g.checksum.clone(),
                         )
                     };

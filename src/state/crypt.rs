@@ -55,6 +55,12 @@ impl Cipher {
         let _ = CAPTURED.set(key);
     }
 
+    /// The `STANDBY_STATE_KEY` this process was started with, for a child that is standby
+    /// itself (a drill's monitor) and must read the same state.
+    pub fn captured_env() -> Option<String> {
+        CAPTURED.get().cloned().flatten()
+    }
+
     /// The key from `STANDBY_STATE_KEY` or `STANDBY_STATE_KEY_FILE`; None when neither is set.
     /// With both, the variable wins.
     pub fn from_env() -> Result<Option<Cipher>, StateError> {

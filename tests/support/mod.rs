@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod mock;
 pub mod monitor;
 pub mod pg;
+pub mod proc;
 pub mod replica;
 pub mod rig;
 pub mod servers;

@@ -186,33 +186,38 @@ impl Value {
         }
     }
 
-    /// Looks up an attribute of an object, ignoring marks.
+    // The accessors below see through no sensitive mark: a secret reads as absent. Code that
+    // must use a secret (to connect to a database, say) calls `unmarked()` or `deep_unmark()`,
+    // so that every place a mark is dropped is explicit and can be audited; tests/tidy.rs
+    // keeps the list of those places.
+
+    /// Looks up an attribute of an object. `None` if this is not an object or is sensitive.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        match self.unmarked() {
+        match self {
             Value::Map(m) => m.get(key),
             _ => None,
         }
     }
 
-    /// The string inside, if this is a known string.
+    /// The string inside, if this is a known string that is not sensitive.
     pub fn as_str(&self) -> Option<&str> {
-        match self.unmarked() {
+        match self {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    /// The number inside, if this is a known number.
+    /// The number inside, if this is a known number that is not sensitive.
     pub fn as_f64(&self) -> Option<f64> {
-        match self.unmarked() {
+        match self {
             Value::Number(n) => Some(*n),
             _ => None,
         }
     }
 
-    /// The boolean inside, if this is a known bool.
+    /// The boolean inside, if this is a known bool that is not sensitive.
     pub fn as_bool(&self) -> Option<bool> {
-        match self.unmarked() {
+        match self {
             Value::Bool(b) => Some(*b),
             _ => None,
         }

@@ -1,0 +1,145 @@
+//! Invariants of the source tree that the compiler does not check.
+
+use std::path::{Path, PathBuf};
+
+/// Every place that drops a sensitive mark (`.unmarked()` or `.deep_unmark()`), with how many
+/// times and why the secret cannot reach an output from there. The value type's other
+/// accessors (`as_str`, `get`, ...) read a sensitive value as absent, so these calls are the
+/// only way to a secret; a new one must be added here, which puts it in front of a reviewer.
+const UNMARKING: &[(&str, usize, &str)] = &[
+    (
+        "src/apply/executor.rs",
+        2,
+        "values handed to providers, with the marked paths kept",
+    ),
+    (
+        "src/apply/instance.rs",
+        6,
+        "planned and final values compared and recorded with their paths",
+    ),
+    (
+        "src/apply/walk_switch.rs",
+        1,
+        "a member's state handed to its provider",
+    ),
+    (
+        "src/check/mod.rs",
+        1,
+        "a rule's condition: only its truth is used",
+    ),
+    (
+        "src/cli/drill_cmd.rs",
+        1,
+        "a member's state, to connect to it",
+    ),
+    (
+        "src/cli/failover_cmd.rs",
+        1,
+        "a member's state, to connect to it",
+    ),
+    (
+        "src/cli/monitor_cmd.rs",
+        1,
+        "a member's state, to connect to it",
+    ),
+    (
+        "src/cli/state_cmd.rs",
+        1,
+        "the attributes of an object; each is printed with its mark",
+    ),
+    (
+        "src/eval/expr.rs",
+        7,
+        "conditions, splat and for sources: the result is re-marked",
+    ),
+    (
+        "src/eval/functions/collection.rs",
+        3,
+        "deduplication keys and flattening; results re-marked",
+    ),
+    (
+        "src/eval/functions/mod.rs",
+        2,
+        "function arguments: the result is re-marked, errors withheld",
+    ),
+    (
+        "src/plan/diff.rs",
+        5,
+        "provider plans: marks kept as paths, errors redacted",
+    ),
+    (
+        "src/plan/expansion.rs",
+        2,
+        "count and for_each, after refusing sensitive ones",
+    ),
+    (
+        "src/plan/failover.rs",
+        1,
+        "a member's state handed to its provider",
+    ),
+    (
+        "src/plan/failover_settings.rs",
+        3,
+        "type checks; a hook argument keeps its mark as a flag",
+    ),
+    (
+        "src/plan/health_check.rs",
+        3,
+        "a target checked and kept with its mark; a TTL counted",
+    ),
+    (
+        "src/plan/model.rs",
+        1,
+        "a member's state handed to its provider",
+    ),
+    (
+        "src/plan/variables.rs",
+        1,
+        "a validation condition: only its truth is used",
+    ),
+    (
+        "src/plan/walk.rs",
+        5,
+        "provider plans and reads: marks kept as paths, errors redacted",
+    ),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn sensitive_marks_are_dropped_only_where_listed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    for p in std::fs::read_dir(root.join("providers")).unwrap().flatten() {
+        rust_files(&p.path().join("src"), &mut files);
+    }
+    let mut found: Vec<(String, usize)> = files
+        .iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(root).unwrap().display().to_string();
+            let text = std::fs::read_to_string(f).unwrap();
+            let n = text.matches(".unmarked()").count() + text.matches(".deep_unmark()").count();
+            (n > 0 && rel != "providers/sdk/src/value.rs").then_some((rel, n))
+        })
+        .collect();
+    found.sort();
+    let listed: Vec<(String, usize)> = UNMARKING
+        .iter()
+        .map(|(f, n, _)| ((*f).to_string(), *n))
+        .collect();
+    assert_eq!(
+        found, listed,
+        "the places that drop a sensitive mark changed: update UNMARKING in tests/tidy.rs and \
+         say there why the secret cannot reach an output"
+    );
+}

@@ -369,3 +369,20 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
         out.0.len()
     );
 }
+
+/// `STANDBY_STATE_KEY` was removed from standby's environment at start, but Linux shows the
+/// environment a process started with in /proc/PID/environ, so the key stayed readable there
+/// for as long as standby ran (a monitor: for ever). Its value is now overwritten in place.
+#[test]
+fn the_state_key_variable_is_not_readable_in_proc_while_standby_runs() {
+    let key = "3c".repeat(32);
+    let t = Test::plan("quickstart").env("STANDBY_STATE_KEY", &key);
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let m = Monitor::start(&t, &["-e", "dev", "--for", "5s"]);
+    let environ = std::fs::read(format!("/proc/{}/environ", m.0.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("STANDBY_STATE_KEY="), "{environ}");
+    assert!(!environ.contains(&key), "the key is readable in /proc");
+    // The monitor read the encrypted state with it all the same.
+    assert!(m.log().contains("watching failover.orders"), "{}", m.log());
+}

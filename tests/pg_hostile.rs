@@ -165,3 +165,23 @@ fn a_rogue_walsender_never_joins_the_synchronous_standbys() {
     assert_eq!(rogue_seen, 1, "{}", t.read("rogue.log"));
     assert_eq!(names, r#"FIRST 1 ("east")"#);
 }
+
+/// A directory above the data directory that the server's user cannot pass through (a
+/// `local_sensitive_file` beside it made it 0700) failed initdb with only "could not open
+/// file … Permission denied"; the error now names the directory and its mode.
+#[test]
+fn a_data_dir_the_server_user_cannot_reach_is_named() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (t, base, _servers) = cluster();
+    std::fs::create_dir_all(t.join("data/dev")).unwrap();
+    std::fs::set_permissions(t.join("data/dev"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let port = format!("base_port={base}");
+    let r = t.run(&[&["apply", "--auto-approve"][..], &args("dev", &port, &[])].concat());
+    r.code(1)
+        .stderr_has("Error: postgres_server.east: postgres cannot reach ")
+        .stderr_has("data/dev (mode 0700, owner uid 0) does not let it through");
+    // Once it may pass, the same apply works.
+    std::fs::set_permissions(t.join("data/dev"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    t.run(&[&["apply", "--auto-approve"][..], &args("dev", &port, &[])].concat())
+        .code(0);
+}

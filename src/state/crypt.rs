@@ -49,8 +49,18 @@ impl Cipher {
     pub fn capture_env() {
         let key = std::env::var("STANDBY_STATE_KEY").ok();
         if key.is_some() {
-            // SAFETY: called at the start of main, before any other thread exists.
-            unsafe { std::env::remove_var("STANDBY_STATE_KEY") };
+            // Linux shows a process's environment as it started (/proc/PID/environ), from the
+            // strings themselves, which removing the variable leaves in place: overwrite the
+            // value first, so that the key is not readable there for as long as standby runs.
+            // SAFETY: called at the start of main, before any other thread exists; getenv
+            // returns a pointer to the NUL-terminated value, writable for its length.
+            unsafe {
+                let p = libc::getenv(c"STANDBY_STATE_KEY".as_ptr());
+                if !p.is_null() {
+                    std::ptr::write_bytes(p, b'*', libc::strlen(p));
+                }
+                std::env::remove_var("STANDBY_STATE_KEY");
+            }
         }
         let _ = CAPTURED.set(key);
     }

@@ -353,6 +353,7 @@ impl Server {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         let err = |e: std::io::Error| perr(format!("cannot create {}", self.data_dir.display()), e);
         std::fs::create_dir_all(&self.data_dir).map_err(err)?;
+        self.check_reachable()?;
         let d = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
@@ -361,6 +362,43 @@ impl Server {
         self.chown_file(&d).map_err(err)?;
         d.set_permissions(std::fs::Permissions::from_mode(0o700))
             .map_err(err)
+    }
+
+    /// Fails, naming the directory, when `run_as` cannot pass through a directory above the
+    /// data directory: initdb would only say "Permission denied" about a file. A directory made
+    /// 0700 by root (as `local_sensitive_file` makes its parents) is the usual cause.
+    fn check_reachable(&self) -> Result<(), ProviderError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let (Some(user), Some((uid, gid))) = (&self.run_as, self.owner()?) else {
+            return Ok(());
+        };
+        let full = std::fs::canonicalize(&self.data_dir)
+            .map_err(|e| perr(format!("cannot resolve {}", self.data_dir.display()), e))?;
+        for dir in full.ancestors().skip(1) {
+            let Ok(m) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let mode = m.mode();
+            let passes = if m.uid() == uid {
+                mode & 0o100 != 0
+            } else if m.gid() == gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            };
+            if !passes {
+                return Err(ProviderError::new(
+                    format!("{user} cannot reach {}", self.data_dir.display()),
+                    format!(
+                        "The server runs as {user}, and {} (mode {:04o}, owner uid {}) does not let it through. Allow it (chmod o+x), or put data_dir where {user} can reach it.",
+                        dir.display(),
+                        mode & 0o7777,
+                        m.uid()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Writes a file of the data directory (which `run_as` owns): through a new temporary

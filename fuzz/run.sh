@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cargo +nightly fuzz build -O
+# No separate `cargo fuzz build`: `cargo fuzz run` builds with other flags (line tables only),
+# so a build step here would compile everything twice.
 # The topology seeds are the example topologies themselves, so they never go stale.
 mkdir -p "$work/topology"
 n=0

@@ -56,6 +56,12 @@ fn topology(t: &Test, base: u16, dns_port: u16, tsig: &str) {
             "  run_as   = var.run_as\n",
             "  run_as   = var.run_as\n  superuser_password = var.pg_password\n",
         )
+        // The servers log every DDL statement's text, as auditing setups do: a role password
+        // in a statement would be in their logs.
+        .replace(
+            "    shared_buffers = \"32MB\"\n",
+            "    shared_buffers = \"32MB\"\n    log_statement  = \"ddl\"\n",
+        )
         .replace(
             "  role_password = \"app-secret\"\n",
             "  role_password = var.token\n  password      = var.pg_password\n",
@@ -76,6 +82,7 @@ fn topology(t: &Test, base: u16, dns_port: u16, tsig: &str) {
             1,
         );
     assert_eq!(main.matches("var.pg_password").count(), 4, "{main}");
+    assert_eq!(main.matches("log_statement").count(), 2, "{main}");
     assert!(main.contains("var.token]") && main.contains("?t=${var.token}"));
     t.write("main.hcl", &main);
     t.write(
@@ -126,9 +133,9 @@ output "plain" {
     );
 }
 
-async fn connect(port: u16) -> tokio_postgres::Client {
+async fn connect(host: &str, port: u16) -> tokio_postgres::Client {
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host("127.0.0.2")
+    cfg.host(host)
         .port(port)
         .user("postgres")
         .password(PG_PASSWORD)
@@ -198,7 +205,7 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
         vec!["127.0.0.2".to_string()]
     );
     rt().block_on(async {
-        connect(base)
+        connect("127.0.0.2", base)
             .await
             .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL); INSERT INTO orders VALUES (1, 'a')")
             .await
@@ -320,6 +327,40 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
         TOKEN,
         "the hook did not get its argument"
     );
+    // The servers' logs and settings, which log failed statements and hold conninfo.
+    for f in [
+        "data/dev/east.log",
+        "data/dev/west.log",
+        "data/dev/east/postgresql.auto.conf",
+        "data/dev/west/postgresql.auto.conf",
+    ] {
+        out.file(&t, f);
+    }
+    // The role's password works, and the server holds only its SCRAM verifier: standby sent
+    // the verifier, so the password was in no statement the server saw.
+    let verifier: String = rt().block_on(async {
+        connect("127.0.0.3", base + 1)
+            .await
+            .query_one(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(verifier.starts_with("SCRAM-SHA-256$"), "{verifier}");
+    rt().block_on(async {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host("127.0.0.3")
+            .port(base + 1)
+            .user("app")
+            .password(TOKEN)
+            .dbname("postgres");
+        cfg.connect(tokio_postgres::NoTls)
+            .await
+            .expect("app logs in with its password");
+    });
     out.ok(&t, &with(&["status"]), 0);
 
     // Errors, each on an expression that holds a secret.

@@ -655,3 +655,44 @@ fn password_hash(base: u16) -> String {
             .get(0)
     })
 }
+
+/// A role change that waited for a lock held by another session was reported as "no
+/// synchronous standby acknowledged it", which says it committed; it did not. The error now
+/// says what it waited for, read from pg_stat_activity before cancelling.
+#[test]
+fn a_role_change_blocked_by_a_lock_says_it_did_not_happen() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &[]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let before = password_hash(base);
+    let rt = rt();
+    // Another session changes the role in a transaction it leaves open: its row lock on the
+    // role holds any other change of it.
+    let holder = rt.block_on(async {
+        let c = sql("127.0.0.2", base).await;
+        c.batch_execute("BEGIN; ALTER ROLE app CONNECTION LIMIT 5")
+            .await
+            .unwrap();
+        c
+    });
+    let hcl = t.read("main.hcl").replace("app-secret", "app-secret-2");
+    t.write("main.hcl", &hcl);
+    let r = t.run(
+        &[
+            &["apply", "--auto-approve", "--target", "postgres_role.app"][..],
+            &vars,
+        ]
+        .concat(),
+    );
+    rt.block_on(holder.batch_execute("ROLLBACK")).unwrap();
+    r.code(1)
+        .stderr_has("cannot alter role app: not finished within 10s; it waited for a lock (transactionid) that another session holds")
+        .stderr_has("It was cancelled and did not happen");
+    assert_eq!(password_hash(base), before, "the password changed");
+    // With the session gone, the same apply works.
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    assert_ne!(password_hash(base), before);
+}

@@ -162,21 +162,64 @@ const SYNC_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 /// standby; one that is down or frozen would hold the apply, and the state lock, forever. So
 /// the wait is cancelled after [`SYNC_PATIENCE`]: the change is then committed on the primary
 /// only, which is an error, so the state does not record it and the next apply runs it again.
+/// Before cancelling, what the statement waits for is read from `pg_stat_activity` through a
+/// second connection, so the error says whether it was committed (a synchronous standby did not
+/// acknowledge it) or not (another session held a lock).
 async fn execute_acknowledged(
     c: &tokio_postgres::Client,
+    planned: &Value,
     sql: &str,
     what: &str,
 ) -> Result<(), ProviderError> {
+    let pid: Option<i32> = c
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .ok()
+        .map(|r| r.get(0));
     match tokio::time::timeout(SYNC_PATIENCE, c.batch_execute(sql)).await {
         Ok(r) => r.map_err(|e| perr(what, e)),
         Err(_) => {
+            let waiting = match pid {
+                Some(pid) => waiting_on(planned, pid).await,
+                None => None,
+            };
             let _ = c.cancel_token().cancel_query(tokio_postgres::NoTls).await;
-            Err(ProviderError::new(
-                format!("{what}: not finished within {SYNC_PATIENCE:?}; no synchronous standby acknowledged it"),
-                "It was cancelled. Most often a synchronous standby is down or frozen: the change is then committed on the primary only; otherwise it waited for a lock and did not happen. It is not recorded as done: run `standby apply` again once the standby is back",
-            ))
+            Err(match waiting.as_ref().map(|(t, e)| (t.as_str(), e.as_str())) {
+                Some(("IPC", "SyncRep")) => ProviderError::new(
+                    format!("{what}: not finished within {SYNC_PATIENCE:?}; no synchronous standby acknowledged it"),
+                    "It was cancelled after it committed on the primary, which waited for a synchronous standby that is down or frozen. It is not recorded as done: run `standby apply` again once the standby is back.",
+                ),
+                Some(("Lock", event)) => ProviderError::new(
+                    format!("{what}: not finished within {SYNC_PATIENCE:?}; it waited for a lock ({event}) that another session holds"),
+                    "It was cancelled and did not happen. Find the session in pg_stat_activity (a transaction left open on the same role or database, say), end it, and run `standby apply` again.",
+                ),
+                other => ProviderError::new(
+                    format!("{what}: not finished within {SYNC_PATIENCE:?}; no synchronous standby acknowledged it"),
+                    format!("It was cancelled{}. Most often a synchronous standby is down or frozen: the change is then committed on the primary only; otherwise it waited and did not happen. It is not recorded as done: run `standby apply` again once the standby is back.", other.map(|(t, e)| format!(" while it waited for {t}/{e}")).unwrap_or_default()),
+                ),
+            })
         }
     }
+}
+
+/// What backend `pid` waits for (`wait_event_type`, `wait_event`), read through a second
+/// connection; None when that cannot be told.
+async fn waiting_on(planned: &Value, pid: i32) -> Option<(String, String)> {
+    let c = client_for(planned).await.ok()?;
+    let row = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        c.query_opt(
+            "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        ),
+    )
+    .await
+    .ok()?
+    .ok()??;
+    Some((
+        row.get::<_, Option<String>>(0)?,
+        row.get::<_, Option<String>>(1)?,
+    ))
 }
 
 fn map_of(v: Value) -> BTreeMap<String, Value> {
@@ -385,6 +428,7 @@ impl Provider for PostgresProvider {
                         .unwrap_or_default();
                     execute_acknowledged(
                         &c,
+                        &req.planned,
                         &format!("CREATE DATABASE {}{owner}", ident(&name)),
                         &format!("cannot create database {name}"),
                     )
@@ -414,7 +458,15 @@ impl Provider for PostgresProvider {
                     .planned
                     .get("role_password")
                     .and_then(Value::as_str)
-                    .map(|p| format!(" PASSWORD {}", literal(p)))
+                    // As psql's \password does: the server gets a SCRAM verifier, so the
+                    // password is in no statement text (pg_stat_activity, a server log line
+                    // about a failed statement) and no server log.
+                    .map(|p| {
+                        format!(
+                            " PASSWORD {}",
+                            literal(&postgres_protocol::password::scram_sha_256(p.as_bytes()))
+                        )
+                    })
                     .unwrap_or_default();
                 let exists = c
                     .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
@@ -424,6 +476,7 @@ impl Provider for PostgresProvider {
                 let verb = if exists { "ALTER" } else { "CREATE" };
                 execute_acknowledged(
                     &c,
+                    &req.planned,
                     &format!("{verb} ROLE {} {login}{pw}", ident(&name)),
                     &format!("cannot {} role {name}", verb.to_lowercase()),
                 )
@@ -535,6 +588,7 @@ impl Provider for PostgresProvider {
                 };
                 execute_acknowledged(
                     &c,
+                    &req.state,
                     &format!("DROP {what} IF EXISTS {}", ident(&name)),
                     &format!("cannot drop {name}"),
                 )

@@ -762,3 +762,52 @@ fn a_failing_hook_does_not_echo_its_secret() {
         r.stderr
     );
 }
+
+/// A secret built into a longer argument (`"echo ${var.admin_token} >&2"`) was redacted only as
+/// that whole argument, so a hook that printed the token alone showed it, in the apply output,
+/// the caveats, `status` and the switch history. Secrets of root variables are now redacted
+/// wherever they appear.
+#[test]
+fn a_failing_hook_does_not_echo_a_secret_inside_a_longer_argument() {
+    let t = Test::plan("quickstart");
+    let hcl = t.read("failover.hcl").replacen(
+        "command = [\"sh\", \"-c\", \"echo \\\"switched $STANDBY_GROUP to $STANDBY_TO at epoch $STANDBY_EPOCH\\\" >> ${local.out_dir}/hooks.log\"]",
+        "command = [\"sh\", \"-c\", \"echo token=${var.admin_token} >&2; exit 3\"]",
+        1,
+    );
+    assert!(hcl.contains("exit 3"), "the hook was not rewritten");
+    t.write("failover.hcl", &hcl);
+    t.write("secret.vars", "admin_token = \"s3cr3t-inside\"\n");
+    let vars = ["-e", "dev", "--var-file", "secret.vars"];
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    let r = t.run(
+        &[
+            &["apply", "--auto-approve", "--var", "active_site=west"][..],
+            &vars,
+        ]
+        .concat(),
+    );
+    // The hook runs after the switch: its failure is a caveat, and the switch stands.
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("token=(sensitive value)"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let status = t.run(&[&["status"][..], &vars].concat());
+    // The state holds the token as a resource attribute, as Terraform's does; the switch
+    // history (failovers) must not.
+    let state: serde_json::Value =
+        serde_json::from_str(&t.read(".standby/state/dev.json")).unwrap();
+    let state = state["failovers"].to_string();
+    assert!(state.contains("exit status: 3"), "{state}");
+    for (what, text) in [
+        ("apply", format!("{}{}", r.stdout, r.stderr)),
+        ("status", format!("{}{}", status.stdout, status.stderr)),
+        ("the switch history in the state", state),
+    ] {
+        assert!(!text.contains("s3cr3t-inside"), "{what}:\n{text}");
+    }
+}

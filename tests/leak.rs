@@ -18,6 +18,8 @@ use support::{monitor::Monitor, Test};
 
 const TOKEN: &str = "Lk7tok3nQz93";
 const PG_PASSWORD: &str = "Pw8le4kXq2";
+/// Not a secret: the default the validation case overrides with the token.
+const PLAIN: &str = "placeholder";
 /// The hook's own process is handed the token on purpose; it is the user's program.
 const HOOK_MARK: &str = "leak-hook";
 
@@ -162,14 +164,18 @@ fn http_get(addr: &str, path: &str) -> String {
     out
 }
 
-/// Topologies that fail, each with a secret in the failing expression.
-const FAILING: [(&str, &str); 5] = [
-    ("a function on a secret", "output \"bad\" {\n  value = tonumber(var.token)\n}\n"),
-    ("a secret as a for_each key", "resource \"local_file\" \"each\" {\n  for_each = { (var.token) = 1 }\n  filename = \"x\"\n  content  = \"x\"\n}\n"),
-    ("a secret in a validation message", "variable \"checked\" {\n  default = \"x\"\n  validation {\n    condition     = var.checked == \"y\"\n    error_message = \"expected y, not ${var.token}\"\n  }\n}\n"),
-    ("a secret as a file permission", "resource \"local_file\" \"perm\" {\n  filename        = \"p.txt\"\n  content         = \"x\"\n  file_permission = var.token\n}\n"),
-    ("a secret as the active site", "locals {\n  site = var.token\n}\nfailover \"other\" {\n  active  = local.site\n  members = { east = postgres_server.east }\n}\n"),
-];
+/// Topologies that fail, each with a secret in the failing expression: what, the file, and
+/// the words that prove the failure was the one meant.
+fn failing() -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        ("a function on a secret", "output \"bad\" {\n  value = tonumber(var.token)\n}\n".into(), "The call failed on a sensitive argument"),
+        ("a secret as a for_each key", "resource \"local_file\" \"each\" {\n  for_each = { (var.token) = 1 }\n  filename = \"x\"\n  content  = \"x\"\n}\n".into(), "for_each may not use a sensitive value"),
+        ("a secret in a validation message", format!("variable \"checked\" {{\n  default   = \"{PLAIN}\"\n  sensitive = true\n  validation {{\n    condition     = var.checked == \"y\"\n    error_message = \"expected y, not ${{var.checked}}\"\n  }}\n}}\n"), "The error message included a sensitive value, so it is not shown"),
+        ("a secret as a file permission", "resource \"local_file\" \"perm\" {\n  filename        = \"p.txt\"\n  content         = \"x\"\n  file_permission = var.token\n}\n".into(), "(sensitive value)"),
+        ("a secret as the active site", "locals {\n  site = var.token\n}\nfailover \"other\" {\n  active  = local.site\n  members = { east = postgres_server.east }\n}\n".into(), "active cannot be sensitive"),
+        ("a secret as a hook command", "failover \"other\" {\n  active  = \"east\"\n  members = { east = postgres_server.east }\n  hook \"after_switch\" {\n    command = var.token\n  }\n}\n".into(), "found (sensitive value)"),
+    ]
+}
 
 #[test]
 fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
@@ -226,10 +232,23 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
     out.ok(&t, &with(&["status"]), 0);
     out.ok(&t, &with(&["graph"]), 0);
     // The rules may find something (the example's rto is tight); what they say is checked.
-    out.run(&t, &with(&["check"]));
-    out.run(&t, &with(&["check", "--format", "json"]));
-    out.run(&t, &with(&["check", "--format", "sarif"]));
-    out.run(&t, &["envs", "diff", "dev", "staging"]);
+    for format in ["text", "json", "sarif"] {
+        let (code, text) = out.run(&t, &with(&["check", "--format", format]));
+        assert!(code == 0 || code == 1, "check --format {format}:\n{text}");
+        assert!(
+            text.contains("quotes-a-secret") && text.contains("(sensitive value)"),
+            "check --format {format} did not report the rule:\n{text}"
+        );
+    }
+    // staging holds the same kinds of secrets, so that both plans of the comparison run.
+    t.write(
+        "env/staging.hcl",
+        &t.read("env/dev.hcl")
+            .replace(&format!("{base}"), &format!("{}", base + 4)),
+    );
+    let (code, text) = out.run(&t, &["envs", "diff", "dev", "staging"]);
+    assert!(code == 0 || code == 1, "envs diff:\n{text}");
+    assert!(text.contains("staging"), "envs diff:\n{text}");
 
     // A monitor checking the health URLs, which carry the token, and serving its status.
     let m = Monitor::start(
@@ -293,10 +312,18 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
         &t.read("leak.hcl")
             .replace("nothing secret", "still nothing"),
     );
-    out.run(&t, &["review", "--base", "main", "-e", "dev"]);
-    out.run(
+    let (code, text) = out.run(&t, &["review", "--base", "main", "-e", "dev"]);
+    assert!(
+        code == 0 && text.contains("still nothing"),
+        "review:\n{text}"
+    );
+    let (code, text) = out.run(
         &t,
         &["review", "--base", "main", "-e", "dev", "--format", "json"],
+    );
+    assert!(
+        code == 0 && text.contains("\"env\""),
+        "review --format json:\n{text}"
     );
 
     // A drill: the monitor fails over, the hook runs with the token, the report is written.
@@ -357,19 +384,43 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
             .user("app")
             .password(TOKEN)
             .dbname("postgres");
-        cfg.connect(tokio_postgres::NoTls)
+        let (_client, _connection) = cfg
+            .connect(tokio_postgres::NoTls)
             .await
             .expect("app logs in with its password");
     });
     out.ok(&t, &with(&["status"]), 0);
 
     // Errors, each on an expression that holds a secret.
-    for (what, hcl) in FAILING {
-        t.write("bad.hcl", hcl);
-        let (code, text) = out.run(&t, &with(&["plan"]));
+    // The validation case gets its value, the token, from a --var-file, as a secret would.
+    t.write("checked.vars", &format!("checked = \"{TOKEN}\"\n"));
+    for (what, hcl, expect) in failing() {
+        t.write("bad.hcl", &hcl);
+        let var_file = if hcl.contains("checked") {
+            vec!["--var-file", "checked.vars"]
+        } else {
+            vec![]
+        };
+        let (code, text) = out.run(&t, &[&with(&["plan"])[..], &var_file].concat());
         assert_ne!(code, 0, "{what}: planned\n{text}");
-        assert!(text.contains("Error"), "{what}: {text}");
+        assert!(text.contains(expect), "{what}: no {expect:?} in\n{text}");
     }
+    // A provider error at apply time that quotes part of an attribute built from a secret.
+    t.write(
+        "bad.hcl",
+        "resource \"local_file\" \"under_proc\" {\n  filename = \"/proc/${var.token}/x.txt\"\n  content  = \"x\"\n}\n",
+    );
+    let (code, text) = out.run(
+        &t,
+        &with(&[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "local_file.under_proc",
+        ]),
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("/proc/(sensitive value)"), "{text}");
     std::fs::remove_file(t.join("bad.hcl")).unwrap();
 
     // Nothing standby keeps holds a secret in the clear: state, backups, journal, history.

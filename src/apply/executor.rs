@@ -92,6 +92,10 @@ pub async fn apply(
     state: State,
     opts: ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
+    // A saved plan was made by another process: its secrets are redacted here too.
+    for v in plan.variables.values() {
+        v.register_secrets();
+    }
     let mut state = state;
     if plan.mode == PlanMode::RefreshOnly {
         let mut refreshed = plan.refreshed.clone().unwrap_or(state);

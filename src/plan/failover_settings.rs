@@ -307,7 +307,8 @@ impl Walker<'_> {
                     sensitive: items.iter().map(|i| whole || i.is_sensitive()).collect(),
                 }),
                 Ok(Value::Unknown) => self.diags.push(Diagnostic::at(h.command.span(), "Hook command must be known at plan time", "Build the command from variables, locals and literals, not from values known only after apply.")),
-                Ok(other) => self.diags.push(Diagnostic::at(h.command.span(), "Invalid hook command", format!("command is a non-empty list of strings: the program and its arguments; found {other}."))),
+                // The value is shown marked, or by its type: it may hold a secret.
+                Ok(other) => self.diags.push(Diagnostic::at(h.command.span(), "Invalid hook command", format!("command is a non-empty list of strings: the program and its arguments; found {}.", if whole { "(sensitive value)".to_string() } else { other.to_string() }))),
                 Err(d) => self.diags.push(d),
             }
         }

@@ -125,6 +125,7 @@ pub fn root_inputs(
             },
         };
         if let Some(v) = check(config, var, value, span, &mut diags) {
+            v.register_secrets();
             out.insert(name.clone(), v);
         }
     }
@@ -139,6 +140,14 @@ fn check(
     span: Span,
     diags: &mut Diagnostics,
 ) -> Option<Value> {
+    // An error about a sensitive variable points at its declaration, never at its value: the
+    // diagnostic shows the source line, which for a value from env/ENV.hcl or a --var-file is
+    // the secret itself.
+    let span = if var.sensitive {
+        var.span.clone()
+    } else {
+        span
+    };
     if value.is_null() && !var.nullable {
         diags.push(Diagnostic::at(
             span,
@@ -153,7 +162,12 @@ fn check(
             diags.push(Diagnostic::at(
                 span,
                 format!("Invalid value for variable {:?}", var.name),
-                format!("The value does not match the variable's type: {e}."),
+                if var.sensitive {
+                    // The reason may quote the value, or an attribute named after it.
+                    "The value does not match the variable's type; the details are withheld because the variable is sensitive.".to_string()
+                } else {
+                    format!("The value does not match the variable's type: {e}.")
+                },
             ));
             return None;
         }
@@ -240,6 +254,7 @@ pub(crate) fn module_inputs(
             },
         };
         if let Some(v) = check(config, var, value, span, &mut w.diags) {
+            v.register_secrets();
             out.insert(name.clone(), v);
         }
     }

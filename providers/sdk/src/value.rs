@@ -4,6 +4,9 @@ use crate::path::{AttrPath, PathStep};
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Secrets registered for redaction in this process; see [`Value::register_secrets`].
+static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
 /// A value of the topology language.
 ///
 /// Lists, tuples and sets are all [`Value::List`] (sets are kept sorted and deduplicated);
@@ -120,11 +123,35 @@ impl Value {
         out
     }
 
-    /// `text` with every one of `secrets` replaced by `(sensitive value)`.
+    /// `text` with every one of `secrets`, and every secret [`Value::register_secrets`] was
+    /// given, replaced by `(sensitive value)`.
     pub fn redact(text: &str, secrets: &[String]) -> String {
-        secrets.iter().fold(text.to_string(), |t, s| {
+        let registered = REGISTERED.read().map(|r| r.clone()).unwrap_or_default();
+        let mut all: Vec<&String> = secrets.iter().chain(registered.iter()).collect();
+        // Longest first, so that a secret containing another is replaced whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        all.into_iter().fold(text.to_string(), |t, s| {
             t.replace(s.as_str(), "(sensitive value)")
         })
+    }
+
+    /// Remembers the secrets of `self` (see [`Value::secrets`]) for every later
+    /// [`Value::redact`] in this process. A secret built into a longer string (`"echo
+    /// ${var.token}"`) is marked as a whole; a hook or a provider that prints only the part
+    /// that came from the variable is then still redacted. The root variables' values are
+    /// registered as they are read.
+    pub fn register_secrets(&self) {
+        let found = self.secrets();
+        if found.is_empty() {
+            return;
+        }
+        if let Ok(mut r) = REGISTERED.write() {
+            for s in found {
+                if !r.contains(&s) {
+                    r.push(s);
+                }
+            }
+        }
     }
 
     /// Removes every sensitive mark, returning the plain value and the paths that were marked.

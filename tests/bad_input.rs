@@ -453,3 +453,19 @@ fn oversized_expansions_are_located_errors() {
         &["Too many splats"],
     );
 }
+
+/// A health check `interval` or `timeout` of 0 made the monitor spin (and an emergency probe
+/// wait 50 ms instead of its default); one beyond a day overflowed. Both are located errors.
+#[test]
+fn health_check_timings_must_be_positive_and_at_most_a_day() {
+    for (setting, name) in [
+        ("interval = \"0\"", "interval"),
+        ("timeout = \"0ms\"", "timeout"),
+        ("interval = \"99999999999999999999999s\"", "interval"),
+    ] {
+        check(
+            &format!("{MEMBERS}failover \"orders\" {{\n  active  = \"east\"\n  members = {{ east = sqlite_database.east, west = sqlite_database.west }}\n  health_check {{\n    {setting}\n  }}\n}}\n"),
+            &[&format!("Error: Invalid {name}"), "must be more than 0 and at most 24h", "main.hcl:11"],
+        );
+    }
+}

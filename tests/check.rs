@@ -161,3 +161,17 @@ fn a_group_without_a_health_check_block_is_reported() {
         "error[group-has-health-check-and-verify]: failover.orders has no health_check block",
     );
 }
+
+/// A rule whose message does not evaluate (a name rules cannot see) reported "rule r failed",
+/// which reads like a withheld secret; it is a located error of the rule.
+#[test]
+fn a_rule_message_that_does_not_evaluate_is_a_located_error() {
+    let t = Test::plan("quickstart").file(
+        "policy/bad.hcl",
+        "rule \"r\" {\n  condition = false\n  message   = \"x ${local.out_dir}\"\n}\n",
+    );
+    t.run(&["check", "-e", "dev"])
+        .code(1)
+        .stderr_has("policy/bad.hcl:3")
+        .stdout_lacks("rule r failed");
+}

@@ -811,3 +811,29 @@ fn a_failing_hook_does_not_echo_a_secret_inside_a_longer_argument() {
         assert!(!text.contains("s3cr3t-inside"), "{what}:\n{text}");
     }
 }
+
+/// A CI secret that is not defined expands to an empty `STANDBY_STATE_KEY`, which silently
+/// wrote a plain state; with both the variable and the file set, one silently won.
+#[test]
+fn an_empty_or_doubled_state_key_is_an_error() {
+    let t = Test::plan("quickstart");
+    t.run_env(
+        &["apply", "-e", "dev", "--auto-approve"],
+        "STANDBY_STATE_KEY",
+        "",
+    )
+    .code(1)
+    .stderr_has("STANDBY_STATE_KEY is set but empty");
+    assert!(
+        !t.join(".standby/state/dev.json").exists(),
+        "a plain state was written"
+    );
+    t.write("key", &"1f".repeat(32));
+    let mut c = t.command(&["apply", "-e", "dev", "--auto-approve"]);
+    c.env("STANDBY_STATE_KEY", "2e".repeat(32))
+        .env("STANDBY_STATE_KEY_FILE", t.join("key"));
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("both STANDBY_STATE_KEY and STANDBY_STATE_KEY_FILE are set"));
+}

@@ -352,3 +352,28 @@ fn a_drill_rejects_a_bad_via() {
     .code(1)
     .stderr_has("Invalid --via \"nowhere\"");
 }
+
+/// With the state key in `STANDBY_STATE_KEY`, which standby takes out of its environment at
+/// start, the drill's monitor (standby too) could not read the encrypted state. It now gets
+/// the key through a private file, removed when the drill ends.
+#[test]
+fn a_drill_works_on_a_state_encrypted_with_a_key_from_the_environment() {
+    let (t, base, _servers) = cluster();
+    let t = t.env("STANDBY_STATE_KEY", &"a7".repeat(32));
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &SYNC_AUTO);
+    let (code, r) = drill(&t, base, &vars, "kill-primary");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "pass", "{r:#}");
+    let state = std::fs::read(t.join(".standby/state/dev.json")).unwrap();
+    assert!(
+        state.starts_with(b"{\"standby_encrypted\""),
+        "the state is not encrypted"
+    );
+    let left: Vec<_> = std::fs::read_dir(t.join(".standby"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("drill-key"))
+        .collect();
+    assert!(left.is_empty(), "the key file was left behind");
+}

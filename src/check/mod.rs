@@ -318,7 +318,12 @@ fn user_rules(
                         Ok(m) => m
                             .as_str()
                             .map_or_else(|| format!("rule {id} failed"), str::to_string),
-                        Err(_) => format!("rule {id} failed"),
+                        // A message that does not evaluate is a mistake in the rule: say so,
+                        // rather than a bare "failed" that looks like a withheld secret.
+                        Err(e) => {
+                            diags.push(Diagnostic::from(e));
+                            continue;
+                        }
                     };
                     out.push(Finding {
                         rule: id,

@@ -91,11 +91,58 @@ fn standby(ws: &Workspace, args: &[String]) -> Command {
     }
     c.args(args);
     // The key was taken out of this process's environment so that hooks and servers do not
-    // inherit it; the monitor is standby and needs it to read an encrypted state.
-    if let Some(k) = crate::state::Cipher::captured_env() {
-        c.env("STANDBY_STATE_KEY", k);
+    // inherit it; the monitor is standby and needs it to read an encrypted state. It gets it
+    // through a private file, never through its environment or argv.
+    let handoff = key_handoff_path(ws);
+    if handoff.exists() {
+        c.env("STANDBY_STATE_KEY_FILE", handoff);
     }
     c
+}
+
+fn key_handoff_path(ws: &Workspace) -> std::path::PathBuf {
+    ws.root
+        .join(".standby")
+        .join(format!("drill-key.{}", std::process::id()))
+}
+
+/// The state key from `STANDBY_STATE_KEY`, in a file only the owner reads, for the drill's
+/// child processes; removed when the drill ends.
+struct KeyHandoff(Option<std::path::PathBuf>);
+
+impl KeyHandoff {
+    fn new(ws: &Workspace) -> Result<KeyHandoff, CliError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let Some(key) = crate::state::Cipher::captured_env() else {
+            return Ok(KeyHandoff(None));
+        };
+        let path = key_handoff_path(ws);
+        let err = |e: std::io::Error| {
+            CliError::msg(format!("Cannot write {}", path.display()), e.to_string())
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let _ = std::fs::remove_file(&path);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(err)?;
+        f.write_all(key.as_bytes()).map_err(err)?;
+        Ok(KeyHandoff(Some(path)))
+    }
+}
+
+impl Drop for KeyHandoff {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn env_flags(env_name: &str, env: &EnvArgs) -> Vec<String> {
@@ -159,6 +206,7 @@ pub(crate) fn drill(
         ));
     }
     let (state, plan) = state_and_plan(ws, env, &env_name)?;
+    let _key = KeyHandoff::new(ws)?;
     let (Some(f), Some(g)) = (state.failovers.get(group), plan.groups.get(group)) else {
         return Err(CliError::msg(
             format!("No failover group {group:?} in environment {env_name:?}"),

@@ -60,7 +60,8 @@ impl CliError {
 pub fn main() -> i32 {
     // The state key must not reach hooks or the servers standby starts, which inherit the
     // environment: take it out before anything else runs.
-    crate::state::Cipher::capture_env();
+    // SAFETY: the first thing main does; no other thread exists yet.
+    unsafe { crate::state::Cipher::capture_env() };
     let cli = Cli::parse();
     if let Err(e) = crate::plan::max_instances_env() {
         eprintln!("Error: {e}");

@@ -255,7 +255,15 @@ impl Walker<'_> {
         for k in ["interval", "timeout"] {
             if fo.health_check.contains_key(k) {
                 if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_seconds) {
-                    let d = std::time::Duration::from_secs_f64(secs.clamp(0.001, 86_400.0));
+                    if !(secs > 0.0 && secs <= 86_400.0) {
+                        self.diags.push(Diagnostic::at(
+                            fo.health_check[k].expr.span(),
+                            format!("Invalid {k}"),
+                            format!("health_check.{k} must be more than 0 and at most 24h, such as 1s or 500ms."),
+                        ));
+                        continue;
+                    }
+                    let d = std::time::Duration::from_secs_f64(secs);
                     if k == "interval" {
                         health_check.interval = Some(d);
                     } else {

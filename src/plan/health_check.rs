@@ -40,11 +40,18 @@ impl HealthKind {
 }
 
 /// One member's health-check target: an `http://` URL or a `host:port`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     text: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     sensitive: bool,
+}
+
+impl std::fmt::Debug for Target {
+    /// As shown: a debug print in a log must not show a secret either.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({:?})", self.shown())
+    }
 }
 
 impl Target {
@@ -91,14 +98,18 @@ pub struct HealthCheck {
 }
 
 impl HealthCheck {
-    /// The monitor's interval: as declared, else 1 s.
+    /// The monitor's interval: as declared (10 ms at least, so it never spins), else 1 s.
     pub fn interval_or_default(&self) -> Duration {
-        self.interval.unwrap_or(Duration::from_secs(1))
+        self.interval
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(10))
     }
 
-    /// The monitor's timeout per check: as declared, else 500 ms.
+    /// The monitor's timeout per check: as declared (10 ms at least), else 500 ms.
     pub fn timeout_or_default(&self) -> Duration {
-        self.timeout.unwrap_or(Duration::from_millis(500))
+        self.timeout
+            .unwrap_or(Duration::from_millis(500))
+            .max(Duration::from_millis(10))
     }
 
     /// Consecutive failures before the monitor acts: as declared, else 3.
@@ -263,6 +274,11 @@ impl Walker<'_> {
                     None => false,
                 };
                 if !sites.contains(site) {
+                    let site = if whole {
+                        "(sensitive value)"
+                    } else {
+                        site.as_str()
+                    };
                     self.diags.push(Diagnostic::at(
                         span.clone(),
                         format!("Unknown member site {site:?} in health_check.{key}"),

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 
-/// The saved plan format's version.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// The saved plan format's version. 2: the health check is a typed object whose targets keep
+/// their sensitive mark.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What happens to one resource instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,19 +41,25 @@ fn key_error(detail: String) -> StateError {
 }
 
 /// `STANDBY_STATE_KEY`, once [`Cipher::capture_env`] took it out of the environment.
-static CAPTURED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+static CAPTURED: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
 
 impl Cipher {
     /// Moves `STANDBY_STATE_KEY` out of the process environment, so that no child process
-    /// (a hook, a server standby starts) inherits it. Call it first thing, before any thread.
-    pub fn capture_env() {
-        let key = std::env::var("STANDBY_STATE_KEY").ok();
+    /// (a hook, a server standby starts) inherits it.
+    ///
+    /// # Safety
+    ///
+    /// Call it first thing in `main`, before any other thread exists: it changes the
+    /// environment and writes through the pointer `getenv` returns.
+    pub unsafe fn capture_env() {
+        let key = std::env::var_os("STANDBY_STATE_KEY");
         if key.is_some() {
             // Linux shows a process's environment as it started (/proc/PID/environ), from the
             // strings themselves, which removing the variable leaves in place: overwrite the
             // value first, so that the key is not readable there for as long as standby runs.
-            // SAFETY: called at the start of main, before any other thread exists; getenv
-            // returns a pointer to the NUL-terminated value, writable for its length.
+            // SAFETY: no other thread exists (the caller's promise); getenv returns a pointer
+            // to the NUL-terminated value in the process's own environment block, writable for
+            // its length (glibc and musl alike).
             unsafe {
                 let p = libc::getenv(c"STANDBY_STATE_KEY".as_ptr());
                 if !p.is_null() {
@@ -68,25 +74,41 @@ impl Cipher {
     /// The `STANDBY_STATE_KEY` this process was started with, for a child that is standby
     /// itself (a drill's monitor) and must read the same state.
     pub fn captured_env() -> Option<String> {
-        CAPTURED.get().cloned().flatten()
+        CAPTURED.get().cloned().flatten()?.into_string().ok()
     }
 
     /// The key from `STANDBY_STATE_KEY` or `STANDBY_STATE_KEY_FILE`; None when neither is set.
-    /// With both, the variable wins.
+    /// Both set, an empty variable or one that is not text is an error: a CI secret that is
+    /// missing expands to an empty variable, and that must not write a plain state.
     pub fn from_env() -> Result<Option<Cipher>, StateError> {
         let var = match CAPTURED.get() {
             Some(k) => k.clone(),
-            None => std::env::var("STANDBY_STATE_KEY").ok(),
+            None => std::env::var_os("STANDBY_STATE_KEY"),
         };
         let text = match (var, std::env::var_os("STANDBY_STATE_KEY_FILE")) {
-            (Some(k), _) if !k.trim().is_empty() => k,
-            (_, Some(f)) => std::fs::read_to_string(&f).map_err(|e| {
+            (Some(_), Some(_)) => {
+                return Err(key_error(
+                    "both STANDBY_STATE_KEY and STANDBY_STATE_KEY_FILE are set: set only one, so that it is clear which key the state is encrypted with".into(),
+                ))
+            }
+            (Some(k), None) => {
+                let k = k.into_string().map_err(|_| {
+                    key_error("STANDBY_STATE_KEY is not text: give the key as 64 hex digits or base64".into())
+                })?;
+                if k.trim().is_empty() {
+                    return Err(key_error(
+                        "STANDBY_STATE_KEY is set but empty (a CI secret that is not defined?): set it to the key, or unset it to use a plain state".into(),
+                    ));
+                }
+                k
+            }
+            (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| {
                 key_error(format!(
                     "cannot read STANDBY_STATE_KEY_FILE {}: {e}",
                     Path::new(&f).display()
                 ))
             })?,
-            _ => return Ok(None),
+            (None, None) => return Ok(None),
         };
         Cipher::new(text.trim()).map(Some)
     }

@@ -60,6 +60,22 @@ fn user_ids(user: &str) -> Option<(u32, u32)> {
     })
 }
 
+/// The groups `user` belongs to besides its primary one, from /etc/group.
+fn supplementary_groups(user: &str) -> Vec<u32> {
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    groups
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let members = f.get(3)?;
+            members
+                .split(',')
+                .any(|m| m.trim() == user)
+                .then(|| f.get(2)?.parse().ok())?
+        })
+        .collect()
+}
+
 /// Where a server logs unless `log_file` says otherwise: `<data_dir>.log`, next to the data
 /// directory (the way `/var/log/postgresql/` sits outside `/var/lib/postgresql/`).
 pub(crate) fn default_log_file(data_dir: &Path) -> PathBuf {
@@ -353,7 +369,6 @@ impl Server {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         let err = |e: std::io::Error| perr(format!("cannot create {}", self.data_dir.display()), e);
         std::fs::create_dir_all(&self.data_dir).map_err(err)?;
-        self.check_reachable()?;
         let d = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
@@ -364,9 +379,11 @@ impl Server {
             .map_err(err)
     }
 
-    /// Fails, naming the directory, when `run_as` cannot pass through a directory above the
-    /// data directory: initdb would only say "Permission denied" about a file. A directory made
-    /// 0700 by root (as `local_sensitive_file` makes its parents) is the usual cause.
+    /// After initdb failed: an error naming the directory above the data directory that
+    /// `run_as` cannot pass through, if there is one (initdb only says "Permission denied"
+    /// about a file). A directory made 0700 by root (as `local_sensitive_file` makes its
+    /// parents) is the usual cause. Only a diagnosis: modes and groups are read, ACLs are not,
+    /// so it never refuses a setup that works.
     fn check_reachable(&self) -> Result<(), ProviderError> {
         use std::os::unix::fs::MetadataExt as _;
         let (Some(user), Some((uid, gid))) = (&self.run_as, self.owner()?) else {
@@ -381,7 +398,7 @@ impl Server {
             let mode = m.mode();
             let passes = if m.uid() == uid {
                 mode & 0o100 != 0
-            } else if m.gid() == gid {
+            } else if m.gid() == gid || supplementary_groups(user).contains(&m.gid()) {
                 mode & 0o010 != 0
             } else {
                 mode & 0o001 != 0
@@ -540,6 +557,9 @@ impl Server {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = self.run("initdb", &refs).await;
         drop(pwfile);
+        if r.is_err() {
+            self.check_reachable()?;
+        }
         r?;
         let hba = self.data_dir.join("pg_hba.conf");
         let mut text =

@@ -445,6 +445,28 @@ fn a_tampered_saved_plan_is_refused() {
         key.to_str().unwrap(),
     );
     r.code(0).stdout_has("failover.orders");
+    // The same key as base64 works too; a short shared key says how to make one.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(hex::decode(std::fs::read_to_string(&key).unwrap().trim()).unwrap());
+    other.write("shared.key", &b64);
+    let shared = other.join("shared.key");
+    other
+        .run_env(
+            &["show", "west.plan"],
+            "STANDBY_PLAN_KEY_FILE",
+            shared.to_str().unwrap(),
+        )
+        .code(0);
+    other.write("shared.key", "abcd");
+    other
+        .run_env(
+            &["show", "west.plan"],
+            "STANDBY_PLAN_KEY_FILE",
+            shared.to_str().unwrap(),
+        )
+        .code(1)
+        .stderr_has("openssl rand -hex 32");
     t.write("west.plan", &original);
     t.run(&["apply", "west.plan"]).code(0);
     assert!(!t.join("pwned").exists());

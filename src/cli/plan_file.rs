@@ -34,15 +34,27 @@ fn key_path(ws: &Workspace) -> Result<(PathBuf, bool), CliError> {
 fn key(ws: &Workspace, create: bool) -> Result<Vec<u8>, CliError> {
     let (path, own) = key_path(ws)?;
     let create = create && own;
-    match std::fs::read_to_string(&path) {
-        Ok(k) => match hex::decode(k.trim()) {
-            // An empty or short key would let anyone forge a signature.
-            Ok(k) if k.len() == KEY_BYTES => Ok(k),
-            _ => Err(CliError::msg(
-                format!("The plan key {} is not valid", path.display()),
-                format!("It must hold the {KEY_BYTES}-byte hex key standby wrote. Delete it to make a new one (plans saved with the old key can then no longer be applied)."),
-            )),
-        },
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            use base64::Engine as _;
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim();
+            match hex::decode(text)
+                .ok()
+                .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            {
+                // An empty or short key would let anyone forge a signature.
+                Some(k) if k.len() == KEY_BYTES => Ok(k),
+                _ => Err(CliError::msg(
+                    format!("The plan key {} is not valid", path.display()),
+                    if own {
+                        format!("It must hold a {KEY_BYTES}-byte key, as 64 hex digits or base64, as standby wrote it. Delete it to make a new one (plans saved with the old key can then no longer be applied).")
+                    } else {
+                        format!("It must hold a {KEY_BYTES}-byte key, as 64 hex digits or base64: make one with `openssl rand -hex 32`, and give the same file to every job that plans or applies.")
+                    },
+                )),
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let mut k = vec![0_u8; KEY_BYTES];
             getrandom::getrandom(&mut k)

@@ -642,3 +642,53 @@ fn an_adopted_promotion_gets_its_epoch_written_into_the_server() {
     assert_eq!(west_epoch, 2);
     assert_eq!(writers(base), ["west"]);
 }
+
+/// Issue 12, item 7: a re-protect that failed after promotion (then, a replication client
+/// with a quote in its name) left a state that disagreed with the servers, and every re-run
+/// stopped at fence. Now the failure is a caveat of a switch that stands: the state says west,
+/// west is the only writer, and the next apply rejoins east as its standby.
+#[test]
+fn a_failed_reprotect_on_postgres_is_recorded_truthfully_and_a_rerun_rejoins() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &["--var", "replication_mode=sync"]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    create_orders(base);
+    let switch = [
+        &["apply", "--var", "active_site=west", "--auto-approve"][..],
+        &vars,
+    ]
+    .concat();
+    let r = t.run_env(&switch, "STANDBY_FAILPOINT", "re-protect:before");
+    r.code(5)
+        .stdout_has("Switched failover.orders: east -> west");
+    assert_eq!(writers(base), ["west"], "exactly one server takes writes");
+    assert_eq!(state(&t)["failovers"]["orders"]["active"], "west");
+    // The re-run does not stop at fence: it rejoins east, which then follows west.
+    let r = t.run(&switch);
+    assert!(matches!(r.code, 0 | 5), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        !r.stderr.contains("recovery is in progress"),
+        "{}",
+        r.stderr
+    );
+    let in_recovery: bool = rt().block_on(async {
+        support::pg::sql("127.0.0.2", base)
+            .await
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(in_recovery, "east is not a standby after the re-run");
+    assert_eq!(writers(base), ["west"]);
+    t.run(
+        &[
+            &["plan", "--var", "active_site=west", "--detailed-exitcode"][..],
+            &vars,
+        ]
+        .concat(),
+    )
+    .code(0);
+}

@@ -93,6 +93,7 @@ fn run_case(shape: &str, n: usize) {
         approvals: Default::default(),
         accept_data_loss: Default::default(),
         commit: None,
+        operator_override: None,
     };
     let report = rt
         .block_on(apply(&config, &registry, &p, &backend, State::new(), ao))

@@ -859,3 +859,33 @@ fn an_empty_or_doubled_state_key_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("both STANDBY_STATE_KEY and STANDBY_STATE_KEY_FILE are set"));
 }
+
+/// Issue 13, item 3: `apply PLANFILE --var app_port=1` exited 0 and ignored the `--var`.
+/// Options that a saved plan already fixed are refused, with Terraform's wording.
+#[test]
+fn options_a_saved_plan_fixed_are_refused() {
+    let t = Test::plan("quickstart");
+    t.run(&["plan", "-e", "dev", "--out", "dev.plan"]).code(0);
+    t.run(&["apply", "dev.plan", "--var", "active_site=west"])
+        .code(1)
+        .stderr_has("Can't set variables when applying a saved plan");
+    t.run(&["apply", "dev.plan", "--var-file", "env/dev.hcl"])
+        .code(1)
+        .stderr_has("Can't set variables when applying a saved plan");
+    for opt in [
+        &["--target", "local_file.routing"][..],
+        &["--replace", "local_file.routing"],
+        &["--destroy"],
+        &["--refresh-only"],
+    ] {
+        t.run(&[&["apply", "dev.plan"][..], opt].concat())
+            .code(1)
+            .stderr_has(&format!("Can't use {} when applying a saved plan", opt[0]));
+    }
+    t.run(&["apply", "dev.plan", "-e", "prod"])
+        .code(1)
+        .stderr_has("Environment mismatch");
+    // Nothing was applied; the plan itself still applies.
+    assert!(!t.join(".standby/state/dev.json").exists());
+    t.run(&["apply", "dev.plan"]).code(0);
+}

@@ -87,6 +87,7 @@ impl Engine {
             approvals: Default::default(),
             accept_data_loss: Default::default(),
             commit: None,
+            operator_override: None,
         };
         let report = rt
             .block_on(apply(

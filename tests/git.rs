@@ -286,3 +286,117 @@ fn a_long_review_is_split_under_the_comment_limit() {
         "every resource appears once across the parts"
     );
 }
+
+/// Issue 13, item 1: a branch that moves prod only through `env/prod.hcl` passed review
+/// unflagged, and `plan --head` said "No changes.", because the environment files were read
+/// from the working tree, not from the revision. A revision now includes its environment files,
+/// and the topology diff shows them per environment.
+#[test]
+fn a_branch_that_switches_prod_only_through_its_environment_file_is_flagged() {
+    let t = Test::new()
+        .file(".gitignore", ".standby/\ndata/\n")
+        .file("env/prod.hcl", "active_site = \"east\"\n")
+        .file(
+            "main.hcl",
+            "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
+        );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "prod on east"]);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    git(&t, &["checkout", "-q", "-b", "move-prod"]);
+    t.write("env/prod.hcl", "active_site = \"west\"\n");
+    git(&t, &["commit", "-q", "-am", "move prod to west"]);
+    git(&t, &["checkout", "-q", "main"]);
+    // From main, the branch's plan is the branch's.
+    let head = ["--base", "main", "--head", "move-prod", "-e", "prod"];
+    t.run(&[&["plan"][..], &head].concat())
+        .code(0)
+        .stdout_lacks("No changes.")
+        .stdout_has("failover.orders")
+        .stdout_has("west");
+    let r = t.run(&[&["review"][..], &head, &["--format", "json"]].concat());
+    r.code(0);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        j["risk_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "switch_protected"),
+        "{:#}",
+        j["risk_flags"]
+    );
+    // The topology diff names the environment file's change.
+    let md = t.run(&[&["review"][..], &head].concat());
+    md.code(0)
+        .stdout_has("env.prod")
+        .stdout_has("active_site")
+        .stdout_has("env/prod.hcl:1");
+}
+
+/// Issue 13, item 2: `--var` got past a protected environment: it switched prod against what
+/// the commit says, and the history recorded the commit as if it had asked for it. Values
+/// from the command line are now refused there, unless an operator override gives a reason,
+/// which the history records with the values.
+#[test]
+fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
+    let t = Test::new()
+        .file(".gitignore", ".standby/\ndata/\nops.vars\n")
+        .file("env/prod.hcl", "active_site = \"east\"\n")
+        .file(
+            "main.hcl",
+            "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
+        );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "prod on east"]);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    let moved = [
+        "apply",
+        "-e",
+        "prod",
+        "--auto-approve",
+        "--var",
+        "active_site=west",
+    ];
+    t.run(&moved)
+        .code(1)
+        .stderr_has("Environment \"prod\" is protected: refusing values that are not in the commit (var.active_site)")
+        .stderr_has("--operator-override");
+    // A var file outside the repository is the command line too; plan --out then apply.
+    let outside = tempfile::tempdir().unwrap();
+    let vf = outside.path().join("ops.vars");
+    std::fs::write(&vf, "active_site = \"west\"\n").unwrap();
+    let saved = outside.path().join("p.plan");
+    let saved = saved.to_str().unwrap();
+    t.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var-file",
+        vf.to_str().unwrap(),
+        "--out",
+        saved,
+    ])
+    .code(0);
+    t.run(&["apply", saved])
+        .code(1)
+        .stderr_has("refusing values that are not in the commit (var.active_site)");
+    let status = t.run(&["status", "-e", "prod"]);
+    status.code(0).stdout_has("active:   east");
+    // With a reason, it applies, and the history says so.
+    t.run(&[&moved[..], &["--operator-override", "east is on fire"]].concat())
+        .code(0)
+        .stderr_has("as an operator override: east is on fire");
+    let state: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "prod"]).stdout).unwrap();
+    let last = state["applies"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["operator_override"], "east is on fire", "{last:#}");
+    assert_eq!(
+        last["operator_inputs"]["active_site"], "\"west\"",
+        "{last:#}"
+    );
+    // Values the commit holds are not operator inputs: a plain apply needs no override.
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+}

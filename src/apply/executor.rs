@@ -312,6 +312,12 @@ pub async fn apply(
         by: crate::state::LockInfo::new("apply").who,
         commit: opts.commit.clone(),
         counts: (add, change, destroy),
+        operator_inputs: plan
+            .operator_inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect(),
+        operator_override: opts.operator_override.clone(),
     });
     let excess = state.applies.len().saturating_sub(50);
     state.applies.drain(..excess);

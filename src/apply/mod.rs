@@ -75,6 +75,8 @@ pub struct ApplyOptions {
     pub commit: Option<crate::vcs::CommitInfo>,
     /// Checked before fencing and promotion, when the caller was elected.
     pub guard: Option<Arc<dyn PromotionGuard>>,
+    /// The reason given with `--operator-override`, recorded in the history.
+    pub operator_override: Option<String>,
 }
 
 /// One failed action.

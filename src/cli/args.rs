@@ -123,6 +123,10 @@ pub struct GateArgs {
         value_name = "URL"
     )]
     pub etcd: Vec<String>,
+    /// Apply values given with --var or --var-file to a protected environment anyway, for
+    /// this REASON; the history records the reason and the values.
+    #[arg(long = "operator-override", value_name = "REASON")]
+    pub operator_override: Option<String>,
 }
 
 /// Drill scenarios.

@@ -587,6 +587,7 @@ pub(crate) fn approve(
         approval_file: None,
         accept_data_loss: vec![],
         etcd,
+        operator_override: None,
     };
     let env = EnvArgs {
         env: Some(plan.env.clone()),

@@ -138,9 +138,10 @@ pub(crate) fn plan(
     let registry = Registry::standard();
     let mut opts = options(&env_name, p, Phase::Plan, digest)?;
     opts.force = force;
-    let plan = runtime()?
+    let mut plan = runtime()?
         .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    plan.operator_inputs = operator_inputs(&config, env, &plan.variables);
     if json {
         println!(
             "{}",
@@ -270,6 +271,7 @@ pub(crate) fn apply(
     let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
         Some(file) => {
+            saved_plan_options(env, p)?;
             let plan = super::plan_file::read(ws, file)?;
             if env.env.as_deref().is_some_and(|e| e != plan.env) {
                 return Err(CliError::msg(
@@ -312,9 +314,10 @@ pub(crate) fn apply(
                     }
                 }
             }
-            let plan = rt
+            let mut plan = rt
                 .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            plan.operator_inputs = operator_inputs(&config, env, &plan.variables);
             print!("{}", render_plan(&plan, ws.color));
             if let Some(f) = &run.force {
                 if !plan.switches.iter().any(|s| s.group == f.group) {
@@ -367,6 +370,11 @@ fn execute(
         }
     }
     protected(config, &plan.env)?;
+    // A forced switch (failover, switchover, the monitor) is an operator's act already, gated
+    // by its own approvals; its command-line values are recorded, not refused.
+    if run.force.is_none() {
+        operator_inputs_allowed(config, plan, run.gates.operator_override.as_deref())?;
+    }
     let approvals = approvals(ws, plan, &run.gates)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -399,6 +407,7 @@ fn execute(
         approvals,
         accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
         guard,
+        operator_override: run.gates.operator_override.clone(),
     };
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);
@@ -606,6 +615,105 @@ pub(crate) fn graph(
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     print!("{}", execution_graph_text(&plan, mermaid));
     Ok(0)
+}
+
+/// A saved plan fixed its variables and what it plans: options that would change either are
+/// refused, as Terraform refuses them, instead of being ignored.
+fn saved_plan_options(env: &EnvArgs, p: &PlanArgs) -> Result<(), CliError> {
+    if !env.vars.is_empty() || !env.var_files.is_empty() {
+        return Err(CliError::msg(
+            "Can't set variables when applying a saved plan",
+            "The --var and --var-file options cannot be used when applying a saved plan file, because a saved plan includes the variable values that were set when it was created. Make a new plan with them instead.",
+        ));
+    }
+    let shaping: Vec<&str> = [
+        (!p.targets.is_empty(), "--target"),
+        (!p.replace.is_empty(), "--replace"),
+        (p.destroy, "--destroy"),
+        (p.refresh_only, "--refresh-only"),
+        (!p.refresh, "--refresh=false"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if !shaping.is_empty() {
+        return Err(CliError::msg(
+            format!("Can't use {} when applying a saved plan", shaping.join(", ")),
+            "These options shape a plan, and a saved plan is already made. Pass them to standby plan --out FILE instead.",
+        ));
+    }
+    Ok(())
+}
+
+/// A protected environment applies what its commit says: values from the command line are
+/// refused unless the operator overrides, with a reason the history records.
+fn operator_inputs_allowed(
+    config: &Config,
+    plan: &Plan,
+    reason: Option<&str>,
+) -> Result<(), CliError> {
+    let protected = config
+        .root
+        .environments
+        .get(&plan.env)
+        .is_some_and(|e| e.protected);
+    if !protected || plan.operator_inputs.is_empty() {
+        return Ok(());
+    }
+    match reason.map(str::trim) {
+        Some(r) if !r.is_empty() => {
+            eprintln!(
+                "Warning: applying values that are not in the commit to protected environment {:?} ({}), as an operator override: {r}",
+                plan.env,
+                plan.operator_inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            Ok(())
+        }
+        _ => Err(CliError::msg(
+            format!(
+                "Environment {:?} is protected: refusing values that are not in the commit ({})",
+                plan.env,
+                plan.operator_inputs
+                    .keys()
+                    .map(|k| format!("var.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!("A protected environment applies what its commit says. Nothing was changed. Put the values in env/{}.hcl and merge the change, or, in an emergency, pass --operator-override \"REASON\": the history then records the values and the reason.", plan.env),
+        )),
+    }
+}
+
+/// The root variables `env` sets from outside the repository: every `--var`, and the
+/// assignments of a `--var-file` outside the topology directory.
+pub(crate) fn operator_inputs(
+    config: &Config,
+    env: &EnvArgs,
+    vars: &std::collections::BTreeMap<String, standby_provider_sdk::Value>,
+) -> std::collections::BTreeMap<String, standby_provider_sdk::Value> {
+    let mut names: Vec<String> = env
+        .vars
+        .iter()
+        .filter_map(|v| v.split_once('=').map(|(k, _)| k.trim().to_string()))
+        .collect();
+    let root = config
+        .root_dir
+        .canonicalize()
+        .unwrap_or_else(|_| config.root_dir.clone());
+    for f in &env.var_files {
+        let inside = f.canonicalize().is_ok_and(|p| p.starts_with(&root));
+        if inside {
+            continue;
+        }
+        let mut scratch = crate::diag::Sources::default();
+        if let Ok(vf) = crate::config::load_var_file(f, &mut scratch) {
+            names.extend(vf.values.keys().cloned());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|n| vars.get(&n).map(|v| (n.clone(), v.clone())))
+        .collect()
 }
 
 /// A protected environment applies only from a clean tree at a commit on its branch.

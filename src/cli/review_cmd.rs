@@ -57,13 +57,11 @@ pub(crate) fn review(
             ))
             .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
         // The base's failover settings, evaluated with the same environment inputs.
+        // The base's own environment file: a branch that changes env/ENV.hcl changes what
+        // the base and the head plan from.
         let mut bc = base_config.clone();
-        let env_file = ws.root.join("env").join(format!("{env_name}.hcl"));
         let mut sources = Vec::new();
-        if env_file.is_file() {
-            let mut f = crate::config::load_var_file(&env_file, &mut bc.sources)
-                .map_err(|d| CliError::Diags(bc.sources.clone(), d))?;
-            // The head's environment file may set variables the base does not declare yet.
+        if let Some(mut f) = super::workspace::env_var_file(&mut bc, &env_name)? {
             f.values.retain(|k, _| bc.root.variables.contains_key(k));
             sources.push(VarSource::File(f));
         }

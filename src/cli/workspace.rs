@@ -121,10 +121,8 @@ impl Workspace {
         allow_missing: bool,
     ) -> Result<BTreeMap<String, Value>, CliError> {
         let mut sources = Vec::new();
-        let env_file = self.root.join("env").join(format!("{env_name}.hcl"));
-        if env_file.is_file() {
-            let f = load_var_file(&env_file, &mut config.sources)
-                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+        // The environment file of the topology's own revision (a branch's, under --head).
+        if let Some(f) = env_var_file(config, env_name)? {
             sources.push(VarSource::File(f));
         }
         for vf in &env.var_files {
@@ -263,4 +261,20 @@ pub(crate) fn open_backend_with(
             None => Err(CliError::msg(format!("Unknown backend {s:?}"), "Use local, or pg:CONN_STR[#SCHEMA] such as pg:host=127.0.0.1 port=5432 user=standby dbname=standby#standby.")),
         },
     }
+}
+
+/// `env/NAME.hcl` of `config`'s revision, parsed; None when the environment has none.
+pub(crate) fn env_var_file(
+    config: &mut Config,
+    env_name: &str,
+) -> Result<Option<crate::config::VarFile>, CliError> {
+    let Some((path, text)) = config.env_files.get(env_name).cloned() else {
+        return Ok(None);
+    };
+    let files = crate::config::MemoryFiles {
+        files: std::collections::BTreeMap::from([(path.clone(), text)]),
+    };
+    crate::config::load_var_file_from(&files, &path, &mut config.sources)
+        .map(Some)
+        .map_err(|d| CliError::Diags(config.sources.clone(), d))
 }

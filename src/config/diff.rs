@@ -154,11 +154,52 @@ fn blocks(
     }
 }
 
+/// Each environment file as a block `env.NAME` whose attributes are its assignments: a branch
+/// that moves prod by editing `env/prod.hcl` shows in the diff like one that edits `main.hcl`.
+/// The value of a variable declared sensitive is shown as `(sensitive value)`.
+fn env_blocks(c: &Config, out: &mut BTreeMap<String, (String, Attrs)>) {
+    use hcl_edit::Span as _;
+    for (name, (path, text)) in &c.env_files {
+        let shown = path
+            .strip_prefix(&c.root_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        let Ok(body) = hcl_edit::parser::parse_body(text) else {
+            continue;
+        };
+        let at = |offset: usize| {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{shown}:{line}:{col}")
+        };
+        let mut a = Attrs::new();
+        for st in body.iter() {
+            let hcl_edit::structure::Structure::Attribute(attr) = st else {
+                continue;
+            };
+            let key = attr.key.value().to_string();
+            let sensitive = c.root.variables.get(&key).is_some_and(|v| v.sensitive);
+            let value = match attr.value.span() {
+                _ if sensitive => "(sensitive value)".to_string(),
+                Some(r) => text.get(r).unwrap_or_default().trim().to_string(),
+                None => String::new(),
+            };
+            let loc = at(attr.span().map_or(0, |r| r.start));
+            a.insert(key, (value, loc));
+        }
+        out.insert(format!("env.{name}"), (at(0), a));
+    }
+}
+
 /// The differences from `base` to `head`.
 pub fn diff(base: &Config, head: &Config) -> Vec<TopologyChange> {
     let (mut b, mut h) = (BTreeMap::new(), BTreeMap::new());
     blocks(&base.sources, &base.root, "", &mut b);
     blocks(&head.sources, &head.root, "", &mut h);
+    env_blocks(base, &mut b);
+    env_blocks(head, &mut h);
     let mut out = Vec::new();
     for (name, (loc, attrs)) in &h {
         match b.get(name) {

@@ -120,6 +120,7 @@ pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostic
                 sources,
                 root: Module::default(),
                 root_dir,
+                env_files: Default::default(),
             },
             diags,
         );
@@ -137,14 +138,34 @@ pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostic
             "A topology is a directory of .hcl files; pass it with -C DIR.",
         ));
     }
+    let env_files = env_files(fs, &dir.join("env"));
     (
         Config {
             sources,
             root,
             root_dir,
+            env_files,
         },
         diags,
     )
+}
+
+/// The environment files in `dir` (`env/`), by name.
+fn env_files(
+    fs: &dyn FileSource,
+    dir: &Path,
+) -> std::collections::BTreeMap<String, (PathBuf, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    if !fs.is_dir(dir) {
+        return out;
+    }
+    for p in fs.hcl_files(dir).unwrap_or_default() {
+        let (Some(name), Ok(text)) = (p.file_stem(), fs.read(&p)) else {
+            continue;
+        };
+        out.insert(name.to_string_lossy().into_owned(), (p.clone(), text));
+    }
+    out
 }
 
 fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -314,8 +335,17 @@ pub struct VarFile {
 
 /// Loads a file of `name = value` assignments into `sources`.
 pub fn load_var_file(path: &Path, sources: &mut Sources) -> Result<VarFile, Diagnostics> {
+    load_var_file_from(&Disk, path, sources)
+}
+
+/// As [`load_var_file`], reading the file from `fs` (a git revision, say).
+pub fn load_var_file_from(
+    fs: &dyn FileSource,
+    path: &Path,
+    sources: &mut Sources,
+) -> Result<VarFile, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let Some((file, body)) = parse_file(&Disk, path, path, sources, &mut diags) else {
+    let Some((file, body)) = parse_file(fs, path, path, sources, &mut diags) else {
         return Err(diags);
     };
     let mut values = Body::new();

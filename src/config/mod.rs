@@ -14,8 +14,8 @@ mod type_expr;
 pub use diff::{diff, render_diff, ChangeKind, TopologyChange};
 pub use format::format_hcl;
 pub use load::{
-    load, load_partial, load_partial_from, load_var_file, parse_policy_file, Disk, FileSource,
-    MemoryFiles, VarFile,
+    load, load_partial, load_partial_from, load_var_file, load_var_file_from, parse_policy_file,
+    Disk, FileSource, MemoryFiles, VarFile,
 };
 pub use model::{
     Attr, BackendBlock, Body, Config, DependsOn, EnvironmentBlock, Expr, Failover, Hook, Lifecycle,

@@ -524,6 +524,12 @@ pub struct Plan {
     /// Root variable values.
     #[serde(with = "marked::map")]
     pub variables: BTreeMap<String, Value>,
+    /// The root variables whose values came from the command line (`--var`, or a
+    /// `--var-file` outside the topology) rather than from the repository: a protected
+    /// environment refuses them unless an operator override is given, which the history
+    /// records. Set by the caller that knows where inputs came from.
+    #[serde(default, with = "marked::map")]
+    pub operator_inputs: BTreeMap<String, Value>,
     /// Evaluated provider configurations.
     #[serde(with = "marked::map")]
     pub provider_configs: BTreeMap<String, Value>,

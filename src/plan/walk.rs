@@ -181,6 +181,7 @@ pub async fn plan(
         prior,
         topology_digest: opts.topology_digest.clone(),
         variables: root_vars,
+        operator_inputs: BTreeMap::new(),
         provider_configs: w.provider_configs,
         changes: w.changes,
         drift: w.drift,

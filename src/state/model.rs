@@ -62,6 +62,13 @@ pub struct ApplyRecord {
     pub commit: Option<crate::vcs::CommitInfo>,
     /// Added, changed, destroyed.
     pub counts: (usize, usize, usize),
+    /// Root variables set from the command line rather than the commit, as shown (a
+    /// sensitive one as `(sensitive value)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operator_inputs: BTreeMap<String, String>,
+    /// The reason given with `--operator-override` to apply them to a protected environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_override: Option<String>,
 }
 
 impl State {

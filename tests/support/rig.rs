@@ -148,6 +148,7 @@ impl Rig {
                 .map(|s| s.to_string())
                 .collect::<BTreeSet<_>>(),
             commit: None,
+            operator_override: None,
         };
         self.rt
             .block_on(apply(

@@ -889,3 +889,46 @@ fn options_a_saved_plan_fixed_are_refused() {
     assert!(!t.join(".standby/state/dev.json").exists());
     t.run(&["apply", "dev.plan"]).code(0);
 }
+
+/// Issue 13, item 4: usage errors exited 2, which `--detailed-exitcode` uses for "changes
+/// present", and Terraform's single-dash long options were rejected. A script written for
+/// Terraform now runs unchanged.
+#[test]
+fn terraform_style_command_lines_work_and_usage_errors_exit_1() {
+    let t = Test::plan("quickstart");
+    t.run(&["plan", "-e", "dev", "--no-such-flag"]).code(1);
+    t.run(&["pln", "-e", "dev"]).code(1);
+    t.run(&["plan", "-e", "dev", "-detailed-exitcode"]).code(2);
+    let dir = t.path().to_str().unwrap().to_string();
+    let chdir = format!("-chdir={dir}");
+    let other = Test::new();
+    let r = other.run(&[
+        &chdir,
+        "apply",
+        "-e",
+        "dev",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-lock-timeout=30s",
+        "-var-file=env/dev.hcl",
+        "-var",
+        "active_site=east",
+    ]);
+    r.code(0);
+    t.run(&["plan", "-e", "dev", "-detailed-exitcode", "-out=dev.plan"])
+        .code(0);
+    // -input=false never asks: an apply that needs a confirmation fails instead.
+    t.run(&[
+        "apply",
+        "-e",
+        "dev",
+        "-input=false",
+        "-var",
+        "active_site=west",
+    ])
+    .code(1)
+    .stderr_has("--input=false forbids asking for it");
+    t.run(&["--help"]).code(0);
+    t.run(&["-version"]).code(0).stdout_has("standby ");
+}

@@ -22,6 +22,10 @@ pub struct Cli {
     /// Never colour the output (colour is used only on a terminal anyway).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Ask for nothing on the terminal (as Terraform's -input=false): an apply that needs a
+    /// confirmation fails instead of asking.
+    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub input: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

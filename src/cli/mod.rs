@@ -19,6 +19,7 @@ mod progress;
 mod report;
 mod review_cmd;
 mod state_cmd;
+mod terraform_args;
 mod workspace;
 
 pub use args::Cli;
@@ -62,7 +63,18 @@ pub fn main() -> i32 {
     // environment: take it out before anything else runs.
     // SAFETY: the first thing main does; no other thread exists yet.
     unsafe { crate::state::Cipher::capture_env() };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(terraform_args::normalize(std::env::args_os())) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // A usage error exits 1, as in Terraform: 2 is what --detailed-exitcode says for
+            // "changes present", and a CI script must not read a typo as a plan.
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+        }
+    };
     if let Err(e) = crate::plan::max_instances_env() {
         eprintln!("Error: {e}");
         return 1;
@@ -82,6 +94,7 @@ pub fn main() -> i32 {
         root,
         color,
         backend: cli.backend.clone(),
+        input: cli.input,
     };
     let result = run(&ws, cli.command);
     match result {

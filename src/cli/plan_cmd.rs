@@ -212,7 +212,13 @@ fn check_fresh(plan: &Plan, state: Option<&State>, digest: &str) -> Result<(), C
     Ok(())
 }
 
-fn confirm(plan: &Plan) -> Result<(), CliError> {
+fn confirm(plan: &Plan, input: bool) -> Result<(), CliError> {
+    if !input {
+        return Err(CliError::msg(
+            "Refusing to apply without confirmation",
+            "--input=false forbids asking for it. Nothing was changed. Re-run with --auto-approve, or review a saved plan (standby plan --out FILE) and apply it with standby apply FILE.",
+        ));
+    }
     if !std::io::stdin().is_terminal() {
         return Err(CliError::msg(
             "Refusing to apply without confirmation",
@@ -224,8 +230,10 @@ fn confirm(plan: &Plan) -> Result<(), CliError> {
     } else {
         "perform these actions"
     };
+    // The environment is named, as Terraform names a workspace other than the default.
     print!(
-        "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+        "\nDo you want to {what} in environment {:?}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+        plan.env
     );
     let _ = std::io::stdout().flush();
     let mut line = String::new();
@@ -331,7 +339,7 @@ pub(crate) fn apply(
                 return Ok(0);
             }
             if !auto_approve {
-                confirm(&plan)?;
+                confirm(&plan, ws.input)?;
             }
             plan
         }

@@ -16,6 +16,8 @@ pub(crate) struct Workspace {
     pub color: bool,
     /// `--backend`: `local`, or `pg:CONN_STR` with an optional `#SCHEMA`.
     pub backend: Option<String>,
+    /// `--input=false`: never ask on the terminal.
+    pub input: bool,
 }
 
 impl Workspace {

@@ -469,3 +469,41 @@ fn health_check_timings_must_be_positive_and_at_most_a_day() {
         );
     }
 }
+
+/// Issue 12: no limit on string and collection sizes. A string doubled by locals, a list of a
+/// million copies of a big string, and a template loop each asked for gigabytes; each is now a
+/// located error once the value passes 64 MiB.
+#[test]
+fn values_cannot_grow_past_64_mib() {
+    let mut hcl = String::from("locals {\n  a0 = \"");
+    hcl.push_str(&"x".repeat(64));
+    hcl.push_str("\"\n");
+    for i in 1..=30 {
+        hcl.push_str(&format!(
+            "  a{i} = \"${{local.a{}}}${{local.a{}}}\"\n",
+            i - 1,
+            i - 1
+        ));
+    }
+    hcl.push_str("  big = [for i in range(1000000) : local.a19]\n");
+    hcl.push_str(&format!(
+        "  rep = \"%{{ for i in range(1000000) }}{}%{{ endfor }}\"\n}}\n",
+        "y".repeat(100)
+    ));
+    hcl.push_str(
+        "output \"o\" {\n  value = length(local.a30) + length(local.big) + length(local.rep)\n}\n",
+    );
+    let t = Test::new().file("main.hcl", &hcl);
+    let r = t.run(&["plan"]);
+    r.code(1)
+        .stderr_has("main.hcl:23:")
+        .stderr_has("main.hcl:33:")
+        .stderr_has("main.hcl:34:")
+        .stderr_has("the most one string, list or object may hold");
+    assert_eq!(
+        r.stderr.matches("Error: Value too large").count(),
+        3,
+        "{}",
+        r.stderr
+    );
+}

@@ -120,8 +120,13 @@ impl<'a> Evaluator<'a> {
             Expression::String(s) => Ok(Value::String(s.value().to_string())),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
+                let mut growth = super::size::Growth::default();
                 for item in a.iter() {
-                    out.push(self.eval(item)?);
+                    let v = self.eval(item)?;
+                    growth
+                        .add_value(&v)
+                        .map_err(|m| self.err(item.span(), "Value too large", m))?;
+                    out.push(v);
                 }
                 Ok(Value::List(out))
             }
@@ -131,6 +136,7 @@ impl<'a> Evaluator<'a> {
                 // A key made from a sensitive value makes the whole object sensitive: keys are
                 // shown wherever the object is (plan, JSON, instance addresses).
                 let mut sensitive_key = false;
+                let mut growth = super::size::Growth::default();
                 for (k, v) in o.iter() {
                     let key = match k {
                         ObjectKey::Ident(i) => i.value().to_string(),
@@ -160,6 +166,9 @@ impl<'a> Evaluator<'a> {
                         }
                     };
                     let val = self.eval(v.expr())?;
+                    growth
+                        .add(key.len() as u64 + super::size::size_of(&val))
+                        .map_err(|m| self.err(v.expr().span(), "Value too large", m))?;
                     out.insert(key, val);
                 }
                 let v = if unknown_key {
@@ -700,6 +709,7 @@ impl<'a> Evaluator<'a> {
         let mut map: BTreeMap<String, Value> = BTreeMap::new();
         let mut unknown = false;
         let mut secret_shape = false;
+        let mut growth = super::size::Growth::default();
         for (k, v) in items {
             let pushed = if let Some(kv) = &key_var {
                 self.push_local(kv, k);
@@ -734,6 +744,9 @@ impl<'a> Evaluator<'a> {
                     }
                 }
                 let val = self.eval(&f.value_expr)?;
+                growth
+                    .add_value(&val)
+                    .map_err(|m| self.err(f.value_expr.span(), "Value too large", m))?;
                 match &f.key_expr {
                     None => list.push(val),
                     Some(ke) => {

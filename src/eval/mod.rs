@@ -9,6 +9,7 @@ mod convert;
 mod expr;
 mod functions;
 mod refs;
+mod size;
 mod template;
 
 pub use convert::convert;

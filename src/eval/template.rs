@@ -67,6 +67,13 @@ impl Evaluator<'_> {
                     out.strip(i.strip);
                     let v = self.eval(&i.expr)?;
                     let s = self.stringify(v, i.expr.span(), out)?;
+                    if (out.text.len() + s.len()) as u64 > super::size::MAX_VALUE_BYTES {
+                        return Err(self.err(
+                            i.expr.span(),
+                            "Value too large",
+                            super::size::too_large(),
+                        ));
+                    }
                     out.text.push_str(&s);
                     out.strip_after(i.strip);
                 }
@@ -141,6 +148,14 @@ impl Evaluator<'_> {
                                 self.pop_local();
                             }
                             r?;
+                            // Literal text repeated by the loop grows the string too.
+                            if out.text.len() as u64 > super::size::MAX_VALUE_BYTES {
+                                return Err(self.err(
+                                    fd.for_expr.collection_expr.span(),
+                                    "Value too large",
+                                    super::size::too_large(),
+                                ));
+                            }
                         }
                         out.strip(fd.endfor_expr.strip);
                         out.strip_after(fd.endfor_expr.strip);

@@ -334,6 +334,11 @@ pub(crate) fn call_expr(
             format!("Error in function call {name}()"),
             "the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
         )),
+        Ok(v) if super::size::check(&v).is_err() => Err(ev.err(
+            span,
+            format!("Error in function call {name}()"),
+            super::size::too_large(),
+        )),
         Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
         Ok(v) => Ok(v),
         // The message would quote the arguments, and one of them is a secret.

@@ -932,3 +932,17 @@ fn terraform_style_command_lines_work_and_usage_errors_exit_1() {
     t.run(&["--help"]).code(0);
     t.run(&["-version"]).code(0).stdout_has("standby ");
 }
+
+/// Issue 13, item 7: a `--target` that matched nothing quietly said "No changes.", and the
+/// plan never named its environment.
+#[test]
+fn a_target_that_matches_nothing_is_an_error_and_plans_name_their_environment() {
+    let t = Test::plan("quickstart");
+    t.run(&["plan", "-e", "dev", "--target", "local_file.routng"])
+        .code(1)
+        .stderr_has("--target local_file.routng matches nothing in this plan")
+        .stderr_has("Did you mean: local_file.connection, local_file.routing?");
+    t.run(&["plan", "-e", "dev", "--target", "module.site[\"east\"]"])
+        .code(0)
+        .stdout_has("standby will perform the following actions in environment \"dev\":");
+}

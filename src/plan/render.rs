@@ -99,7 +99,17 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         return out;
     }
     if !changes.is_empty() {
-        let _ = writeln!(out, "standby will perform the following actions:\n");
+        // The environment is named, as Terraform names a workspace other than the default:
+        // a reviewer must not mistake a plan for prod for one for dev.
+        if plan.env == "default" {
+            let _ = writeln!(out, "standby will perform the following actions:\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "standby will perform the following actions in environment {:?}:\n",
+                plan.env
+            );
+        }
         for c in &changes {
             render_change(&mut out, c, p, false);
         }

@@ -175,3 +175,35 @@ fn a_rule_message_that_does_not_evaluate_is_a_located_error() {
         .stderr_has("policy/bad.hcl:3")
         .stdout_lacks("rule r failed");
 }
+
+/// Issue 13, item 5: SARIF locations were relative to the `-C` directory, so code scanning
+/// pointed at the wrong file when the topology is in a subdirectory of the repository, and
+/// `informationUri` was a placeholder.
+#[test]
+fn sarif_locations_are_relative_to_the_repository_root() {
+    let t = Test::new()
+        .file("topology/main.hcl", TOPOLOGY)
+        .file("topology/policy/team.hcl", POLICY);
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(t.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);
+    r.code(1);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let run = &s["runs"][0];
+    assert!(run["tool"]["driver"].get("informationUri").is_none());
+    for res in run["results"].as_array().unwrap() {
+        let loc = &res["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(loc["uriBaseId"], "%SRCROOT%", "{loc}");
+        let uri = loc["uri"].as_str().unwrap();
+        assert!(uri.starts_with("topology/"), "{uri}");
+        assert!(t.join(uri).is_file(), "{uri} is not a file of the repository");
+    }
+}

@@ -4,8 +4,10 @@ use super::{Finding, Severity, BUILTIN_RULES};
 use crate::diag::Sources;
 use serde_json::{json, Value};
 
-/// The findings as a SARIF 2.1.0 log.
-pub fn sarif(findings: &[Finding], sources: &Sources) -> Value {
+/// The findings as a SARIF 2.1.0 log. Locations are relative to the repository root
+/// (`uriBaseId` `%SRCROOT%`), which code scanning resolves against the checkout: `prefix` is
+/// the topology directory's path from there (empty when the topology is the root).
+pub fn sarif(findings: &[Finding], sources: &Sources, prefix: &std::path::Path) -> Value {
     let mut rules: Vec<Value> = BUILTIN_RULES
         .iter()
         .map(|(id, d)| json!({ "id": id, "shortDescription": { "text": d } }))
@@ -25,8 +27,11 @@ pub fn sarif(findings: &[Finding], sources: &Sources) -> Value {
             });
             if let Some(span) = &f.span {
                 let (line, col) = sources.line_col(span.file, span.range.start);
-                let uri = sources.get(span.file).map(|(p, _)| p.display().to_string()).unwrap_or_default();
-                r["locations"] = json!([{ "physicalLocation": { "artifactLocation": { "uri": uri }, "region": { "startLine": line, "startColumn": col } } }]);
+                let uri = sources
+                    .get(span.file)
+                    .map(|(p, _)| prefix.join(p).display().to_string())
+                    .unwrap_or_default();
+                r["locations"] = json!([{ "physicalLocation": { "artifactLocation": { "uri": uri, "uriBaseId": "%SRCROOT%" }, "region": { "startLine": line, "startColumn": col } } }]);
             }
             r
         })
@@ -35,7 +40,9 @@ pub fn sarif(findings: &[Finding], sources: &Sources) -> Value {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{
-            "tool": { "driver": { "name": "standby", "version": env!("CARGO_PKG_VERSION"), "informationUri": "https://example.invalid/standby", "rules": rules } },
+            // No informationUri: the project has no public page yet, and a placeholder would
+            // send readers nowhere. Each rule's description says what it checks.
+            "tool": { "driver": { "name": "standby", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
             "results": results,
         }],
     })

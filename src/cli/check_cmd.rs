@@ -43,7 +43,7 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
     match format {
         CheckFormat::Sarif => println!(
             "{}",
-            serde_json::to_string_pretty(&sarif(&findings, &config.sources)).unwrap_or_default()
+            serde_json::to_string_pretty(&sarif(&findings, &config.sources, &repo_prefix(&config.root_dir))).unwrap_or_default()
         ),
         CheckFormat::Json => {
             let list: Vec<_> = findings
@@ -75,4 +75,13 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
         }
     }
     Ok(i32::from(errors > 0))
+}
+
+/// The topology directory's path from the root of the git repository that holds it; empty
+/// when it is the root or not in a repository.
+fn repo_prefix(root: &std::path::Path) -> std::path::PathBuf {
+    crate::vcs::Repo::discover(root)
+        .ok()
+        .and_then(|r| r.relative(root))
+        .unwrap_or_default()
 }

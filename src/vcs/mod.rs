@@ -66,6 +66,13 @@ impl Repo {
             })
     }
 
+    /// `dir`'s path from the root of the work tree, if it is inside it.
+    pub fn relative(&self, dir: &Path) -> Option<PathBuf> {
+        let dir = dir.canonicalize().ok()?;
+        let root = self.workdir.canonicalize().ok()?;
+        dir.strip_prefix(root).ok().map(Path::to_path_buf)
+    }
+
     /// Every file of the commit `rev` under `dir` (an absolute path in the work tree), keyed by
     /// where it would be on disk: read from git objects, with no checkout.
     pub fn tree_files(&self, rev: &str, dir: &Path) -> Result<MemoryFiles, VcsError> {

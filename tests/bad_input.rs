@@ -507,3 +507,26 @@ fn values_cannot_grow_past_64_mib() {
         r.stderr
     );
 }
+
+/// The same limit inside functions and for-expression keys, checked before the value is
+/// built: a review found each of these planning with exit 0 or peaking above 1 GB.
+#[test]
+fn functions_and_keys_cannot_grow_past_64_mib() {
+    let t = Test::new().file(
+        "main.hcl",
+        "locals {\n  m = {for i in range(300000) : format(\"%01000d\", i) => true}\n  f = formatlist(\"%10000d\", range(100000))\n  j = join(format(\"%10000d\", 1), range(100000))\n  r = replace(format(\"%10000d\", 1), \"\", format(\"%10000d\", 1))\n  s = split(\"\", join(\"\", [for i in range(1000000): \"abcdefghijklmnopqrstuvwxyz\"]))\n}\noutput \"o\" {\n  value = [length(local.m), length(local.f), length(local.j), length(local.r), length(local.s)]\n}\n",
+    );
+    let r = t.run(&["plan"]);
+    r.code(1);
+    for line in 2..=6 {
+        r.stderr_has(&format!("main.hcl:{line}:"));
+    }
+    assert_eq!(
+        r.stderr
+            .matches("the most one string, list or object may hold")
+            .count(),
+        5,
+        "{}",
+        r.stderr
+    );
+}

@@ -204,6 +204,9 @@ fn sarif_locations_are_relative_to_the_repository_root() {
         assert_eq!(loc["uriBaseId"], "%SRCROOT%", "{loc}");
         let uri = loc["uri"].as_str().unwrap();
         assert!(uri.starts_with("topology/"), "{uri}");
-        assert!(t.join(uri).is_file(), "{uri} is not a file of the repository");
+        assert!(
+            t.join(uri).is_file(),
+            "{uri} is not a file of the repository"
+        );
     }
 }

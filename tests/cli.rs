@@ -946,3 +946,64 @@ fn a_target_that_matches_nothing_is_an_error_and_plans_name_their_environment() 
         .code(0)
         .stdout_has("standby will perform the following actions in environment \"dev\":");
 }
+
+/// A hook could read the state key: it inherited STANDBY_STATE_KEY_FILE (and, in a drill's
+/// monitor, the file holding the key). Neither variable reaches a hook.
+#[test]
+fn hooks_inherit_neither_state_key_variable() {
+    let t = Test::plan("quickstart");
+    let hcl = t.read("failover.hcl").replacen(
+        "command = [\"sh\", \"-c\", \"echo \\\"switched $STANDBY_GROUP to $STANDBY_TO at epoch $STANDBY_EPOCH\\\" >> ${local.out_dir}/hooks.log\"]",
+        "command = [\"sh\", \"-c\", \"env > hook-env.txt\"]",
+        1,
+    );
+    assert!(hcl.contains("hook-env.txt"), "the hook was not rewritten");
+    t.write("failover.hcl", &hcl);
+    t.write("state.key", &"4d".repeat(32));
+    let key = t.join("state.key");
+    for (var, value) in [
+        ("STANDBY_STATE_KEY_FILE", key.to_str().unwrap().to_string()),
+        ("STANDBY_STATE_KEY", "4d".repeat(32)),
+    ] {
+        let _ = std::fs::remove_file(t.join("hook-env.txt"));
+        let mut c = t.command(&[
+            "apply",
+            "-e",
+            "dev",
+            "--auto-approve",
+            "--var",
+            "active_site=west",
+        ]);
+        c.env(var, &value);
+        assert!(c.status().unwrap().success());
+        let mut c = t.command(&[
+            "apply",
+            "-e",
+            "dev",
+            "--auto-approve",
+            "--var",
+            "active_site=east",
+        ]);
+        c.env(var, &value);
+        assert!(c.status().unwrap().success());
+        let env = t.read("hook-env.txt");
+        assert!(env.contains("STANDBY_GROUP=orders"), "{env}");
+        assert!(!env.contains("STANDBY_STATE_KEY"), "{var}: {env}");
+    }
+}
+
+/// An environment file that cannot be read (bytes that are not UTF-8, say) was skipped, so
+/// the plan quietly used the variables' defaults; it is an error naming the file.
+#[test]
+fn an_unreadable_environment_file_is_an_error() {
+    let t = Test::plan("quickstart");
+    std::fs::write(
+        t.join("env/dev.hcl"),
+        b"# caf\xe9\nactive_site = \"west\"\n",
+    )
+    .unwrap();
+    t.run(&["plan", "-e", "dev"])
+        .code(1)
+        .stderr_has("Cannot read")
+        .stderr_has("env/dev.hcl");
+}

@@ -344,6 +344,7 @@ fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
     let t = Test::new()
         .file(".gitignore", ".standby/\ndata/\nops.vars\n")
         .file("env/prod.hcl", "active_site = \"east\"\n")
+        .file("env/dev.hcl", "active_site = \"west\"\n")
         .file(
             "main.hcl",
             "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
@@ -383,6 +384,39 @@ fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
     t.run(&["apply", saved])
         .code(1)
         .stderr_has("refusing values that are not in the commit (var.active_site)");
+    // A file inside the repository that git ignores is the command line too.
+    t.write("ops.vars", "active_site = \"west\"\n");
+    t.run(&[
+        "apply",
+        "-e",
+        "prod",
+        "--auto-approve",
+        "--var-file",
+        "ops.vars",
+    ])
+    .code(1)
+    .stderr_has("refusing values that are not in the commit (var.active_site)");
+    // So is another environment's file, committed or not.
+    t.run(&[
+        "apply",
+        "-e",
+        "prod",
+        "--auto-approve",
+        "--var-file",
+        "env/dev.hcl",
+    ])
+    .code(1)
+    .stderr_has("refusing values that are not in the commit (var.active_site)");
+    // A saved plan made from an edited env/prod.hcl is stale once the edit is undone.
+    t.write("env/prod.hcl", "active_site = \"west\"\n");
+    t.run(&["plan", "-e", "prod", "--out", saved]).code(0);
+    git(&t, &["checkout", "-q", "--", "env/prod.hcl"]);
+    let r = t.run(&["apply", saved]);
+    assert_ne!(
+        r.code, 0,
+        "a plan from an uncommitted env/prod.hcl applied:\n{}",
+        r.stdout
+    );
     let status = t.run(&["status", "-e", "prod"]);
     status.code(0).stdout_has("active:   east");
     // With a reason, it applies, and the history says so.
@@ -399,4 +433,31 @@ fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
     );
     // Values the commit holds are not operator inputs: a plain apply needs no override.
     t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+}
+
+/// A change to a sensitive variable in an environment file is a change in the topology diff,
+/// shown as (sensitive value) on both sides; the old and new secrets are not.
+#[test]
+fn a_changed_secret_in_an_environment_file_shows_as_a_change_without_its_value() {
+    let t = Test::new()
+        .file(".gitignore", ".standby/\n")
+        .file("env/prod.hcl", "token = \"old-secret-1\"\n")
+        .file(
+            "main.hcl",
+            "variable \"token\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"standby_data\" \"d\" {\n  input = var.token\n}\n",
+        );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "base"]);
+    git(&t, &["checkout", "-q", "-b", "rotate"]);
+    t.write("env/prod.hcl", "token = \"new-secret-2\"\n");
+    git(&t, &["commit", "-q", "-am", "rotate"]);
+    let r = t.run(&["plan", "--base", "main", "--head", "rotate", "-e", "prod"]);
+    r.code(0)
+        .stdout_has("env.prod.token: (sensitive value) -> (sensitive value)");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.contains("old-secret-1") && !all.contains("new-secret-2"),
+        "{all}"
+    );
 }

@@ -43,7 +43,12 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
     match format {
         CheckFormat::Sarif => println!(
             "{}",
-            serde_json::to_string_pretty(&sarif(&findings, &config.sources, &repo_prefix(&config.root_dir))).unwrap_or_default()
+            serde_json::to_string_pretty(&sarif(
+                &findings,
+                &config.sources,
+                &repo_prefix(&config.root_dir)
+            ))
+            .unwrap_or_default()
         ),
         CheckFormat::Json => {
             let list: Vec<_> = findings

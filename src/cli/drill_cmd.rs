@@ -96,6 +96,8 @@ fn standby(ws: &Workspace, args: &[String]) -> Command {
     let handoff = key_handoff_path(ws);
     if handoff.exists() {
         c.env("STANDBY_STATE_KEY_FILE", handoff);
+    } else if let Some(f) = crate::state::Cipher::captured_file() {
+        c.env("STANDBY_STATE_KEY_FILE", f);
     }
     c
 }
@@ -118,6 +120,19 @@ impl KeyHandoff {
             return Ok(KeyHandoff(None));
         };
         let path = key_handoff_path(ws);
+        // A drill stopped by a signal cannot remove its file: remove those of drills gone.
+        if let Ok(rd) = std::fs::read_dir(ws.root.join(".standby")) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let gone = name
+                    .strip_prefix("drill-key.")
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+                if gone {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let err = |e: std::io::Error| {
             CliError::msg(format!("Cannot write {}", path.display()), e.to_string())
         };

@@ -63,6 +63,7 @@ pub(crate) fn switch(
             gates,
             force: Some(force),
             guard: None,
+            acting_monitor: false,
         },
     )
 }

@@ -169,6 +169,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 gates,
                 force: None,
                 guard: None,
+                acting_monitor: false,
             },
         ),
         Command::Destroy {
@@ -189,6 +190,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 gates: Default::default(),
                 force: None,
                 guard: None,
+                acting_monitor: false,
             },
         ),
         Command::Refresh { env, lock } => plan_cmd::apply(
@@ -203,6 +205,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 gates: Default::default(),
                 force: None,
                 guard: None,
+                acting_monitor: false,
             },
         ),
         Command::Failover {

@@ -195,6 +195,7 @@ pub(crate) fn monitor(
     election: &ElectionArgs,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
+    super::plan_cmd::monitor_inputs_allowed(ws, &env_name, env)?;
     let registry = configured_registry(ws)?;
     let rt = runtime()?;
     let mut lease = Lease::connect(election, &env_name, &rt)?;
@@ -541,6 +542,7 @@ pub(crate) fn monitor(
                     gates: GateArgs::default(),
                     force: Some(force),
                     guard: lease.guard(),
+                    acting_monitor: true,
                 },
             ) {
                 Ok(code) => code,
@@ -607,6 +609,7 @@ pub(crate) fn approve(
             gates,
             force: None,
             guard: None,
+            acting_monitor: false,
         },
     )
 }

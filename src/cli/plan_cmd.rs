@@ -141,7 +141,7 @@ pub(crate) fn plan(
     let mut plan = runtime()?
         .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-    plan.operator_inputs = operator_inputs(&config, env, &plan.variables);
+    plan.operator_inputs = operator_inputs(&config, &env_name, env, &plan.variables);
     if json {
         println!(
             "{}",
@@ -256,6 +256,8 @@ pub(crate) struct Run {
     pub force: Option<crate::plan::ForcedSwitch>,
     /// Set by an elected monitor: its lease guards fencing and promotion.
     pub guard: Option<Arc<dyn crate::apply::PromotionGuard>>,
+    /// A monitor acting on its own: its command-line values were checked when it started.
+    pub acting_monitor: bool,
 }
 
 pub(crate) fn apply(
@@ -325,7 +327,7 @@ pub(crate) fn apply(
             let mut plan = rt
                 .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-            plan.operator_inputs = operator_inputs(&config, env, &plan.variables);
+            plan.operator_inputs = operator_inputs(&config, &env_name, env, &plan.variables);
             print!("{}", render_plan(&plan, ws.color));
             if let Some(f) = &run.force {
                 if !plan.switches.iter().any(|s| s.group == f.group) {
@@ -378,9 +380,9 @@ fn execute(
         }
     }
     protected(config, &plan.env)?;
-    // A forced switch (failover, switchover, the monitor) is an operator's act already, gated
-    // by its own approvals; its command-line values are recorded, not refused.
-    if run.force.is_none() {
+    // A monitor's values were checked when it started (see `monitor_inputs_allowed`): an
+    // automatic failover must not stop here.
+    if !run.acting_monitor {
         operator_inputs_allowed(config, plan, run.gates.operator_override.as_deref())?;
     }
     let approvals = approvals(ws, plan, &run.gates)?;
@@ -692,10 +694,43 @@ fn operator_inputs_allowed(
     }
 }
 
+/// A monitor runs what the commit says: in a protected environment it refuses, at start,
+/// values from the command line, so that its failovers never carry them.
+pub(crate) fn monitor_inputs_allowed(
+    ws: &Workspace,
+    env_name: &str,
+    env: &EnvArgs,
+) -> Result<(), CliError> {
+    let mut config = ws.load()?;
+    if !config
+        .root
+        .environments
+        .get(env_name)
+        .is_some_and(|e| e.protected)
+    {
+        return Ok(());
+    }
+    let vars = ws.inputs(&mut config, env_name, env, true)?;
+    let given = operator_inputs(&config, env_name, env, &vars);
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::msg(
+        format!(
+            "Environment {env_name:?} is protected: the monitor refuses values that are not in the commit ({})",
+            given.keys().map(|k| format!("var.{k}")).collect::<Vec<_>>().join(", ")
+        ),
+        format!("A monitor fails over on its own, so it runs what the commit says. Put the values in env/{env_name}.hcl, merge the change, and start the monitor without them."),
+    ))
+}
+
 /// The root variables `env` sets from outside the repository: every `--var`, and the
-/// assignments of a `--var-file` outside the topology directory.
+/// assignments of a `--var-file` that git does not hold, unchanged, in HEAD (an ignored,
+/// untracked or edited file is the command line too), or that is another environment's
+/// `env/OTHER.hcl`.
 pub(crate) fn operator_inputs(
     config: &Config,
+    env_name: &str,
     env: &EnvArgs,
     vars: &std::collections::BTreeMap<String, standby_provider_sdk::Value>,
 ) -> std::collections::BTreeMap<String, standby_provider_sdk::Value> {
@@ -704,13 +739,21 @@ pub(crate) fn operator_inputs(
         .iter()
         .filter_map(|v| v.split_once('=').map(|(k, _)| k.trim().to_string()))
         .collect();
-    let root = config
-        .root_dir
-        .canonicalize()
-        .unwrap_or_else(|_| config.root_dir.clone());
+    let repo = crate::vcs::Repo::discover(&config.root_dir).ok();
+    let own_env_file = config.root_dir.join("env").join(format!("{env_name}.hcl"));
     for f in &env.var_files {
-        let inside = f.canonicalize().is_ok_and(|p| p.starts_with(&root));
-        if inside {
+        let abs = std::fs::canonicalize(f).ok();
+        let other_env = abs.as_ref().is_some_and(|p| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "env")
+                && std::fs::canonicalize(&own_env_file).ok().as_ref() != Some(p)
+        });
+        let committed = repo
+            .as_ref()
+            .zip(abs.as_ref())
+            .is_some_and(|(r, p)| r.committed_unchanged(p));
+        if committed && !other_env {
             continue;
         }
         let mut scratch = crate::diag::Sources::default();

@@ -102,13 +102,21 @@ impl Workspace {
         }
     }
 
-    /// SHA-256 over every topology file's path and content.
+    /// SHA-256 over every topology file's path and content, environment files included: a
+    /// saved plan made from an edited `env/ENV.hcl` is stale once the edit is undone.
     pub fn topology_digest(config: &Config) -> String {
         let mut h = sha2::Sha256::new();
         for (p, t) in config.sources.iter() {
             h.update(p.to_string_lossy().as_bytes());
             h.update([0]);
             h.update(t.as_bytes());
+            h.update([0]);
+        }
+        for (name, (_, t)) in &config.env_files {
+            h.update(b"env/");
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(format!("{t:?}").as_bytes());
             h.update([0]);
         }
         hex::encode(h.finalize())
@@ -273,6 +281,14 @@ pub(crate) fn env_var_file(
     let Some((path, text)) = config.env_files.get(env_name).cloned() else {
         return Ok(None);
     };
+    let text = text.map_err(|e| {
+        CliError::msg(
+            format!("Cannot read {}", path.display()),
+            format!(
+                "{e}. The environment's variables are in it; nothing was planned without them."
+            ),
+        )
+    })?;
     let files = crate::config::MemoryFiles {
         files: std::collections::BTreeMap::from([(path.clone(), text)]),
     };

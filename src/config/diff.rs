@@ -154,12 +154,18 @@ fn blocks(
     }
 }
 
+/// Separates what is shown of a sensitive value from its text, which is only compared.
+const SECRET_TEXT: char = '\u{0}';
+
 /// Each environment file as a block `env.NAME` whose attributes are its assignments: a branch
 /// that moves prod by editing `env/prod.hcl` shows in the diff like one that edits `main.hcl`.
 /// The value of a variable declared sensitive is shown as `(sensitive value)`.
 fn env_blocks(c: &Config, out: &mut BTreeMap<String, (String, Attrs)>) {
     use hcl_edit::Span as _;
     for (name, (path, text)) in &c.env_files {
+        let Ok(text) = text else {
+            continue;
+        };
         let shown = path
             .strip_prefix(&c.root_dir)
             .unwrap_or(path)
@@ -181,10 +187,18 @@ fn env_blocks(c: &Config, out: &mut BTreeMap<String, (String, Attrs)>) {
             };
             let key = attr.key.value().to_string();
             let sensitive = c.root.variables.get(&key).is_some_and(|v| v.sensitive);
-            let value = match attr.value.span() {
-                _ if sensitive => "(sensitive value)".to_string(),
-                Some(r) => text.get(r).unwrap_or_default().trim().to_string(),
-                None => String::new(),
+            let raw = attr
+                .value
+                .span()
+                .and_then(|r| text.get(r))
+                .unwrap_or_default()
+                .trim();
+            // Compared by its text, shown as (sensitive value): a change to a secret is a
+            // change, and the secret is not in the diff.
+            let value = if sensitive {
+                format!("(sensitive value){SECRET_TEXT}{raw}")
+            } else {
+                raw.to_string()
             };
             let loc = at(attr.span().map_or(0, |r| r.start));
             a.insert(key, (value, loc));
@@ -258,6 +272,16 @@ pub fn diff(base: &Config, head: &Config) -> Vec<TopologyChange> {
                 after: None,
                 location: loc.clone(),
             });
+        }
+    }
+    // A sensitive value was compared by its text, which never leaves this function.
+    for c in &mut out {
+        for side in [&mut c.before, &mut c.after] {
+            if let Some(s) = side.as_mut() {
+                if let Some((shown, _)) = s.split_once(SECRET_TEXT) {
+                    *s = shown.to_string();
+                }
+            }
         }
     }
     out

@@ -151,18 +151,20 @@ pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostic
 }
 
 /// The environment files in `dir` (`env/`), by name.
+#[allow(clippy::type_complexity)] // reason: the field's own type, built here
 fn env_files(
     fs: &dyn FileSource,
     dir: &Path,
-) -> std::collections::BTreeMap<String, (PathBuf, String)> {
+) -> std::collections::BTreeMap<String, (PathBuf, Result<String, String>)> {
     let mut out = std::collections::BTreeMap::new();
     if !fs.is_dir(dir) {
         return out;
     }
     for p in fs.hcl_files(dir).unwrap_or_default() {
-        let (Some(name), Ok(text)) = (p.file_stem(), fs.read(&p)) else {
+        let Some(name) = p.file_stem() else {
             continue;
         };
+        let text = fs.read(&p).map_err(|e| e.to_string());
         out.insert(name.to_string_lossy().into_owned(), (p.clone(), text));
     }
     out

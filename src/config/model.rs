@@ -49,9 +49,10 @@ pub struct Config {
     /// The directory given with `-C`.
     pub root_dir: PathBuf,
     /// `env/NAME.hcl` of the same revision as the rest (the disk, or a git commit), by
-    /// environment name: where it is and its text. An environment file is part of the
-    /// topology: a review of a branch sees the branch's.
-    pub env_files: std::collections::BTreeMap<String, (PathBuf, String)>,
+    /// environment name: where it is and its text, or why it could not be read (an error
+    /// when that environment is used). An environment file is part of the topology: a review
+    /// of a branch sees the branch's.
+    pub env_files: std::collections::BTreeMap<String, (PathBuf, Result<String, String>)>,
 }
 
 impl Config {

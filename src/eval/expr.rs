@@ -751,6 +751,9 @@ impl<'a> Evaluator<'a> {
                     None => list.push(val),
                     Some(ke) => {
                         let kv = self.eval(ke)?;
+                        growth
+                            .add_value(&kv)
+                            .map_err(|m| self.err(ke.span(), "Value too large", m))?;
                         // A key made from a secret shows it: the whole object is sensitive.
                         secret_shape |= kv.is_sensitive();
                         let key = match kv.unmarked() {

@@ -9,7 +9,7 @@ mod convert;
 mod expr;
 mod functions;
 mod refs;
-mod size;
+pub(crate) mod size;
 mod template;
 
 pub use convert::convert;

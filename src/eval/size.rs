@@ -8,19 +8,22 @@ use standby_provider_sdk::Value;
 /// The most one value (a string, or a list or object with all it holds) may take.
 pub(crate) const MAX_VALUE_BYTES: u64 = 64 << 20;
 
-/// About how many bytes `v` takes: string lengths and keys, and a few bytes per element.
+/// What one value costs besides its text: the size of `Value` itself.
+pub(crate) const PER_VALUE: u64 = std::mem::size_of::<Value>() as u64;
+
+/// About how many bytes `v` takes: string lengths and keys, and each value's own size.
 pub(crate) fn size_of(v: &Value) -> u64 {
     match v {
-        Value::String(s) => s.len() as u64 + 8,
-        Value::List(items) => 8 + items.iter().map(size_of).sum::<u64>(),
+        Value::String(s) => PER_VALUE + s.len() as u64,
+        Value::List(items) => PER_VALUE + items.iter().map(size_of).sum::<u64>(),
         Value::Map(m) => {
-            8 + m
-                .iter()
-                .map(|(k, x)| k.len() as u64 + size_of(x))
-                .sum::<u64>()
+            PER_VALUE
+                + m.iter()
+                    .map(|(k, x)| 3 * PER_VALUE + k.len() as u64 + size_of(x))
+                    .sum::<u64>()
         }
-        Value::Sensitive(inner) => size_of(inner),
-        _ => 8,
+        Value::Sensitive(inner) => PER_VALUE + size_of(inner),
+        _ => PER_VALUE,
     }
 }
 

@@ -42,6 +42,8 @@ fn key_error(detail: String) -> StateError {
 
 /// `STANDBY_STATE_KEY`, once [`Cipher::capture_env`] took it out of the environment.
 static CAPTURED: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+/// `STANDBY_STATE_KEY_FILE`, likewise.
+static CAPTURED_FILE: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
 
 impl Cipher {
     /// Moves `STANDBY_STATE_KEY` out of the process environment, so that no child process
@@ -69,12 +71,25 @@ impl Cipher {
             }
         }
         let _ = CAPTURED.set(key);
+        // The key file's path too: a hook has no business reading the state key.
+        let file = std::env::var_os("STANDBY_STATE_KEY_FILE");
+        if file.is_some() {
+            // SAFETY: as above, no other thread exists.
+            unsafe { std::env::remove_var("STANDBY_STATE_KEY_FILE") };
+        }
+        let _ = CAPTURED_FILE.set(file);
     }
 
     /// The `STANDBY_STATE_KEY` this process was started with, for a child that is standby
     /// itself (a drill's monitor) and must read the same state.
     pub fn captured_env() -> Option<String> {
         CAPTURED.get().cloned().flatten()?.into_string().ok()
+    }
+
+    /// The `STANDBY_STATE_KEY_FILE` this process was started with, for a child that is
+    /// standby itself.
+    pub fn captured_file() -> Option<std::ffi::OsString> {
+        CAPTURED_FILE.get().cloned().flatten()
     }
 
     /// The key from `STANDBY_STATE_KEY` or `STANDBY_STATE_KEY_FILE`; None when neither is set.
@@ -85,7 +100,11 @@ impl Cipher {
             Some(k) => k.clone(),
             None => std::env::var_os("STANDBY_STATE_KEY"),
         };
-        let text = match (var, std::env::var_os("STANDBY_STATE_KEY_FILE")) {
+        let file = match CAPTURED_FILE.get() {
+            Some(f) => f.clone(),
+            None => std::env::var_os("STANDBY_STATE_KEY_FILE"),
+        };
+        let text = match (var, file) {
             (Some(_), Some(_)) => {
                 return Err(key_error(
                     "both STANDBY_STATE_KEY and STANDBY_STATE_KEY_FILE are set: set only one, so that it is clear which key the state is encrypted with".into(),

@@ -66,6 +66,23 @@ impl Repo {
             })
     }
 
+    /// Whether `file` is in HEAD's tree with exactly its content on disk: committed and
+    /// unchanged. Ignored, untracked and modified files are not.
+    pub fn committed_unchanged(&self, file: &Path) -> bool {
+        let Some(rel) = self.relative(file) else {
+            return false;
+        };
+        let Ok(disk) = std::fs::read(file) else {
+            return false;
+        };
+        self.commit("HEAD")
+            .ok()
+            .and_then(|c| c.tree().ok())
+            .and_then(|t| t.get_path(&rel).ok())
+            .and_then(|e| self.repo.find_blob(e.id()).ok())
+            .is_some_and(|b| b.content() == disk.as_slice())
+    }
+
     /// `dir`'s path from the root of the work tree, if it is inside it.
     pub fn relative(&self, dir: &Path) -> Option<PathBuf> {
         let dir = dir.canonicalize().ok()?;

@@ -557,7 +557,12 @@ impl Server {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = self.run("initdb", &refs).await;
         drop(pwfile);
-        if r.is_err() {
+        // Only a permission error is explained by a directory on the way; any other keeps
+        // initdb's own message.
+        if r.as_ref()
+            .err()
+            .is_some_and(|e| format!("{} {}", e.summary, e.detail).contains("Permission denied"))
+        {
             self.check_reachable()?;
         }
         r?;

@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Secrets registered for redaction in this process; see [`Value::register_secrets`].
-static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+static REGISTERED: std::sync::RwLock<std::collections::BTreeSet<String>> =
+    std::sync::RwLock::new(std::collections::BTreeSet::new());
+
+/// Registered secrets shorter than this are not redacted everywhere: a sensitive `443` or
+/// `user` would redact ordinary words. They stay redacted where they are marked.
+const MIN_REGISTERED_LEN: usize = 6;
 
 /// A value of the topology language.
 ///
@@ -126,7 +131,11 @@ impl Value {
     /// `text` with every one of `secrets`, and every secret [`Value::register_secrets`] was
     /// given, replaced by `(sensitive value)`.
     pub fn redact(text: &str, secrets: &[String]) -> String {
-        let registered = REGISTERED.read().map(|r| r.clone()).unwrap_or_default();
+        // A panic elsewhere while holding the lock must not turn redaction off.
+        let registered = REGISTERED
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut all: Vec<&String> = secrets.iter().chain(registered.iter()).collect();
         // Longest first, so that a secret containing another is replaced whole.
         all.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -141,17 +150,26 @@ impl Value {
     /// that came from the variable is then still redacted. The root variables' values are
     /// registered as they are read.
     pub fn register_secrets(&self) {
-        let found = self.secrets();
+        fn strings(v: &Value, inside: bool, out: &mut Vec<String>) {
+            match v {
+                Value::Sensitive(inner) => strings(inner, true, out),
+                Value::String(s) if inside && s.chars().count() >= MIN_REGISTERED_LEN => {
+                    out.push(s.clone());
+                }
+                Value::List(items) => items.iter().for_each(|i| strings(i, inside, out)),
+                Value::Map(m) => m.values().for_each(|x| strings(x, inside, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        strings(self, false, &mut found);
         if found.is_empty() {
             return;
         }
-        if let Ok(mut r) = REGISTERED.write() {
-            for s in found {
-                if !r.contains(&s) {
-                    r.push(s);
-                }
-            }
-        }
+        REGISTERED
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(found);
     }
 
     /// Removes every sensitive mark, returning the plain value and the paths that were marked.

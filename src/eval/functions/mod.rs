@@ -287,8 +287,14 @@ pub(crate) fn call_expr(
         ));
     };
     let mut args = Vec::with_capacity(f.args.len());
+    // The arguments are copies: concat(local.big, local.big, ...) would hold them all.
+    let mut growth = super::size::Growth::default();
     for a in f.args.iter() {
-        args.push(ev.eval(a)?);
+        let v = ev.eval(a)?;
+        growth
+            .add_value(&v)
+            .map_err(|m| ev.err(a.span(), "Value too large", m))?;
+        args.push(v);
     }
     if f.args.expand_final() {
         match args.pop().map(|v| v.unmarked().clone()) {

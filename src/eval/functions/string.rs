@@ -141,7 +141,8 @@ pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
             _ => Ok(Some(len)),
         })?
         .unwrap_or(1);
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n.min(1 << 16));
+    let mut growth = crate::eval::size::Growth::default();
     for i in 0..n {
         let row: Vec<Value> = rest
             .iter()
@@ -150,7 +151,9 @@ pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
                 other => other.clone(),
             })
             .collect();
-        out.push(Value::String(format_str(spec, &row)?));
+        let v = Value::String(format_str(spec, &row)?);
+        growth.add_value(&v)?;
+        out.push(v);
     }
     Ok(Value::List(out))
 }
@@ -172,6 +175,10 @@ pub(super) fn join(a: &[Value], _: &FnCtx) -> Result<Value, String> {
             }
         }
     }
+    // The separator repeats between every two parts: refuse before building.
+    let total = parts.iter().map(String::len).sum::<usize>()
+        + sep.len().saturating_mul(parts.len().saturating_sub(1));
+    crate::eval::size::Growth::default().add(total as u64)?;
     s(parts.join(sep))
 }
 
@@ -181,6 +188,14 @@ pub(super) fn split(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     if text.is_empty() {
         return Ok(Value::List(vec![Value::string("")]));
     }
+    // Each part costs a value of its own: split("", big) makes one per character.
+    let parts = if sep.is_empty() {
+        text.chars().count() + 2
+    } else {
+        text.matches(sep).count() + 1
+    };
+    crate::eval::size::Growth::default()
+        .add(text.len() as u64 + parts as u64 * crate::eval::size::PER_VALUE)?;
     Ok(Value::List(text.split(sep).map(Value::from).collect()))
 }
 
@@ -245,6 +260,15 @@ pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
             .replace_all(text, with.replace("$", "$$").replace("$$1", "$1"))
             .to_string());
     }
+    // Each match becomes `with`: refuse a result past the limit before building it.
+    let matches = if search.is_empty() {
+        text.chars().count() + 1
+    } else {
+        text.matches(search).count()
+    };
+    crate::eval::size::Growth::default().add(
+        (text.len() as u64).saturating_add((matches as u64).saturating_mul(with.len() as u64)),
+    )?;
     s(text.replace(search, with))
 }
 

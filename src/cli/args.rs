@@ -432,7 +432,8 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
-        /// Draw the execution graph of a fresh plan instead of the configuration graph.
+        /// Draw the execution graph of a plan made now (this takes no plan file) instead of
+        /// the configuration graph.
         #[arg(long)]
         plan: bool,
     },

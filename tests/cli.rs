@@ -306,9 +306,19 @@ fn graph_prints_dot_and_mermaid() {
         .code(0)
         .stdout_has("digraph standby")
         .stdout_has("label = \"local_file.routing\"");
-    t.run(&["graph", "--format", "mermaid"])
-        .code(0)
-        .stdout_has("flowchart LR");
+    // Mermaid's edges run as DOT's do (dependent to dependency), issue 13.
+    let dot = t.run(&["graph"]).stdout;
+    let mermaid = t.run(&["graph", "--format", "mermaid"]);
+    mermaid.code(0).stdout_has("flowchart RL");
+    let edges = |text: &str, arrow: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| {
+                l.split_once(arrow)
+                    .map(|(a, b)| format!("{}>{}", a.trim(), b.trim()))
+            })
+            .collect()
+    };
+    assert_eq!(edges(&dot, " -> "), edges(&mermaid.stdout, " --> "));
     t.run(&["graph", "--plan", "-e", "dev"])
         .code(0)
         .stdout_has("local_file.routing [create]");
@@ -1006,4 +1016,22 @@ fn an_unreadable_environment_file_is_an_error() {
         .code(1)
         .stderr_has("Cannot read")
         .stderr_has("env/dev.hcl");
+}
+
+/// Issue 13: with $USER unset (cron, systemd, containers) the history said `by unknown@HOST`;
+/// it names the uid's user.
+#[test]
+fn the_history_names_the_user_without_user_set() {
+    let t = Test::plan("quickstart");
+    let mut c = t.command(&["apply", "-e", "dev", "--auto-approve"]);
+    c.env_remove("USER");
+    assert!(c.status().unwrap().success());
+    let state: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    let by = state["applies"][0]["by"].as_str().unwrap().to_string();
+    assert!(!by.starts_with("unknown@"), "{by}");
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        assert!(by.starts_with("root@"), "{by}");
+    }
 }

@@ -101,9 +101,10 @@ impl<N> Dag<N> {
         out
     }
 
-    /// A Mermaid flowchart, dependencies on the left.
+    /// A Mermaid flowchart drawn as the DOT form is: edges from dependent to dependency,
+    /// right to left, so the two renderings of one graph read the same way.
     pub fn to_mermaid(&self, label: impl Fn(&N) -> String) -> String {
-        let mut out = String::from("flowchart LR\n");
+        let mut out = String::from("flowchart RL\n");
         for id in self.g.node_indices() {
             let _ = writeln!(
                 out,
@@ -113,7 +114,7 @@ impl<N> Dag<N> {
             );
         }
         for e in self.g.raw_edges() {
-            let _ = writeln!(out, "  n{} --> n{}", e.source().index(), e.target().index());
+            let _ = writeln!(out, "  n{} --> n{}", e.target().index(), e.source().index());
         }
         out
     }

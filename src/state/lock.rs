@@ -26,7 +26,13 @@ pub struct LockInfo {
 impl LockInfo {
     /// A new record for this process.
     pub fn new(operation: &str) -> Self {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        // $USER is unset in cron, systemd units and many containers: the uid's name is not.
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(uid_name)
+            // SAFETY: getuid has no preconditions and cannot fail.
+            .unwrap_or_else(|| format!("uid-{}", unsafe { libc::getuid() }));
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".into());
@@ -177,4 +183,17 @@ impl FileLock {
             _ => Err(StateError::NoSuchLock(id.to_string())),
         }
     }
+}
+
+/// The name of this process's user in /etc/passwd.
+fn uid_name() -> Option<String> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() }.to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&uid.as_str())).then(|| f[0].to_string())
+        })
 }

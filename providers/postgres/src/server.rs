@@ -216,16 +216,24 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         if !out.status.success() {
+            let tail = text
+                .lines()
+                .rev()
+                .take(6)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            // pg_ctl says "Examine the log output." without saying where the log is.
+            let tail = if program == "pg_ctl" {
+                format!("{tail}\nThe server's log: {}", self.log_file.display())
+            } else {
+                tail
+            };
             return Err(ProviderError::new(
                 format!("{program} failed ({})", out.status),
-                text.lines()
-                    .rev()
-                    .take(6)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                tail,
             ));
         }
         Ok(text)

@@ -1035,3 +1035,16 @@ fn the_history_names_the_user_without_user_set() {
         assert!(by.starts_with("root@"), "{by}");
     }
 }
+
+/// Issue 13, item 8: `validate` without `-e` on the quickstart blamed "values known only after
+/// apply"; the variables without a value are named, with what to run.
+#[test]
+fn validate_without_an_environment_names_the_variables_it_lacks() {
+    let t = Test::plan("quickstart");
+    t.run(&["validate"])
+        .code(1)
+        .stderr_has("may depend on variables that have no value here (var.active_site, var.sites)")
+        .stderr_has("standby validate -e ENV")
+        .stderr_lacks("known only after apply");
+    t.run(&["validate", "-e", "dev"]).code(0);
+}

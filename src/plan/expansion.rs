@@ -54,7 +54,9 @@ impl Walker<'_> {
                         .then_some(Expansion::Count(n))
                 }
                 Value::Unknown => {
-                    self.diags.push(Diagnostic::at(e.span(), "Invalid count argument", "The count value depends on values that are known only after apply, so standby cannot tell how many instances to plan. Use values known at plan time, or apply the dependency first with --target."));
+                    let detail = self.unknown_detail("count", "how many instances to plan");
+                    self.diags
+                        .push(Diagnostic::at(e.span(), "Invalid count argument", detail));
                     None
                 }
                 other => {
@@ -126,7 +128,8 @@ impl Walker<'_> {
                 Some(Expansion::ForEach(m))
             }
             Value::Unknown => {
-                self.diags.push(bad("The for_each value depends on values known only after apply, so standby cannot tell which instances to plan. Use keys known at plan time.".into()));
+                let detail = self.unknown_detail("for_each", "which instances to plan");
+                self.diags.push(bad(detail));
                 None
             }
             Value::Null => {
@@ -145,6 +148,37 @@ impl Walker<'_> {
 }
 
 impl Walker<'_> {
+    /// Why a `count` or `for_each` is unknown, and what to do: while validating without an
+    /// environment, variables that have no value are unknown, not values known after apply.
+    fn unknown_detail(&self, arg: &str, what: &str) -> String {
+        match self.validating_without(){
+            Some(missing) => format!("The {arg} value may depend on variables that have no value here ({missing}), so standby cannot tell {what}. Validate an environment that sets them: standby validate -e ENV."),
+            None => format!("The {arg} value depends on values that are known only after apply, so standby cannot tell {what}. Use values known at plan time, or apply the dependency first with --target."),
+        }
+    }
+
+    /// While validating, the root variables that have no value (they are unknown), listed.
+    pub(super) fn validating_without(&self) -> Option<String> {
+        if self.opts.phase != crate::eval::Phase::Validate {
+            return None;
+        }
+        let missing: Vec<String> = self
+            .config
+            .root
+            .variables
+            .keys()
+            .filter(|n| {
+                self.values
+                    .vars
+                    .get(&ModuleInstance::root())
+                    .and_then(|m| m.get(*n))
+                    .is_some_and(Value::is_unknown)
+            })
+            .map(|n| format!("var.{n}"))
+            .collect();
+        (!missing.is_empty()).then(|| missing.join(", "))
+    }
+
     /// Counts `n` more instances against the limit for the whole plan, which nested modules
     /// would otherwise multiply past any limit per block (1,000 module instances of 1,000
     /// resources each).

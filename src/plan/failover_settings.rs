@@ -131,7 +131,15 @@ impl Walker<'_> {
                 Some(s.clone())
             }
             Value::Unknown => {
-                self.diags.push(Diagnostic::at(span, format!("{name} must be known at plan time"), "Failover settings decide the plan; they may use variables and literals, not values known only after apply."));
+                let detail = match self.validating_without() {
+                    Some(missing) => format!("It may depend on variables that have no value here ({missing}). Validate an environment that sets them: standby validate -e ENV."),
+                    None => "Failover settings decide the plan; they may use variables and literals, not values known only after apply.".to_string(),
+                };
+                self.diags.push(Diagnostic::at(
+                    span,
+                    format!("{name} must be known at plan time"),
+                    detail,
+                ));
                 None
             }
             other => {

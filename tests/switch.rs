@@ -160,9 +160,13 @@ fn manual_approval_holds_the_switch_until_approved() {
         "active_site=west",
         "--auto-approve",
     ]);
+    // Issue 13: the gate waits, it does not fail, and the hint names the group.
     r.code(4)
         .stdout_has("Awaiting approval: failover.orders")
-        .stdout_has("--approve orders");
+        .stdout_has("--approve orders")
+        .stdout_has("approval file lines: `orders ")
+        .stderr_has("failover.orders: approval: waiting for approval")
+        .stderr_lacks("FAILED");
     let state = t.run(&["state", "pull", "-e", "prod"]).stdout;
     assert!(state.contains("\"active\": \"east\""));
     // An approval file names the exact plan that was reviewed.
@@ -176,6 +180,7 @@ fn manual_approval_holds_the_switch_until_approved() {
         "switch.plan",
     ]);
     r.code(0).stdout_has("2. approval");
+    assert_eq!(r.stdout.matches("Plan hash:").count(), 1, "{}", r.stdout);
     let hash = r
         .stdout
         .lines()

@@ -56,6 +56,13 @@ pub enum ApplyEvent {
         /// The error, if it failed.
         error: Option<String>,
     },
+    /// A switch stopped at its approval gate: nothing failed, it waits for an approval.
+    AwaitingApproval {
+        /// The step.
+        addr: String,
+        /// How long the gate was checked.
+        elapsed: Duration,
+    },
 }
 
 /// How to apply.

@@ -135,11 +135,9 @@ impl Walk<'_> {
                 self.status[i as usize] = Status::Skipped;
                 emit(
                     opts,
-                    ApplyEvent::Finished {
+                    ApplyEvent::AwaitingApproval {
                         addr: label.clone(),
-                        action: Action::Update,
                         elapsed,
-                        error: Some("awaiting approval".into()),
                     },
                 );
                 self.skip_dependents(i, &format!("the approval of failover.{group}"));

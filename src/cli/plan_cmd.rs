@@ -154,17 +154,6 @@ pub(crate) fn plan(
         && plan
             .switches
             .iter()
-            .any(|s| s.approval_manual && s.steps.contains(&crate::plan::StepKind::Approval))
-    {
-        println!(
-            "\nPlan hash: {} (approval files name it: `GROUP HASH`)",
-            plan_hash(&plan)
-        );
-    }
-    if !json
-        && plan
-            .switches
-            .iter()
             .any(|s| s.steps.contains(&crate::plan::StepKind::Approval))
     {
         println!(
@@ -510,10 +499,10 @@ fn execute(
     }
     if !failed && !report.awaiting_approval.is_empty() {
         println!(
-            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or an approval file line `GROUP {}`) and run apply again.",
+            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or approval file lines: {}) and run apply again.",
             report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
             report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
-            plan_hash(plan)
+            report.awaiting_approval.iter().map(|g| format!("`{g} {}`", plan_hash(plan))).collect::<Vec<_>>().join(", ")
         );
         return Ok(4);
     }

@@ -59,6 +59,13 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                         };
                         if tty { bar.println(line) } else { eprintln!("{line}") }
                     }
+                    ApplyEvent::AwaitingApproval { addr, elapsed } => {
+                        running.remove(&addr);
+                        done += 1;
+                        bar.set_position(done as u64);
+                        let line = format!("{addr}: waiting for approval after {:.1}s [{done}/{total}]", elapsed.as_secs_f64());
+                        if tty { bar.println(line) } else { eprintln!("{line}") }
+                    }
                 }
             }
             _ = tick.tick() => {

@@ -155,4 +155,6 @@ output "connection" {
 
 parity {
   must_match = ["postgres_server.east.settings"]
+  # prod replicates synchronously and switches only with a manual approval, on purpose.
+  may_differ = ["failover.orders.replication.mode", "failover.orders.approval", "failover.orders.rpo"]
 }

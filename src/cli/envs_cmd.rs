@@ -8,7 +8,8 @@ use crate::plan::{plan, Plan, PlanMode, PlanOptions};
 use crate::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>), CliError> {
+/// The environment's plan, and its topology's `must_match` and `may_differ` lists.
+fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>, Vec<String>), CliError> {
     let args = EnvArgs {
         env: Some(env.to_string()),
         vars: vec![],
@@ -32,13 +33,15 @@ fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>), CliError> 
     let p = runtime()?
         .block_on(plan(&config, &registry, None, vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-    let must_match = config
-        .root
-        .parity
-        .as_ref()
-        .map(|p| p.must_match.iter().map(|(s, _)| s.clone()).collect())
-        .unwrap_or_default();
-    Ok((p, must_match))
+    let list = |f: fn(&crate::config::Parity) -> &Vec<(String, crate::diag::Span)>| {
+        config
+            .root
+            .parity
+            .as_ref()
+            .map(|p| f(p).iter().map(|(s, _)| s.clone()).collect())
+            .unwrap_or_default()
+    };
+    Ok((p, list(|p| &p.must_match), list(|p| &p.may_differ)))
 }
 
 /// The failover settings that must agree between environments.
@@ -112,9 +115,10 @@ pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
         }
         EnvsCommand::Diff { a, b } => (a, b),
     };
-    let (pa, must_match) = evaluate(ws, &a)?;
-    let (pb, _) = evaluate(ws, &b)?;
-    let mut diffs = Vec::new();
+    let (pa, must_match, may_differ) = evaluate(ws, &a)?;
+    let (pb, _, _) = evaluate(ws, &b)?;
+    // Each difference with the address it is about, matched against may_differ.
+    let mut diffs: Vec<(String, String)> = Vec::new();
     let addrs = |p: &Plan| {
         p.changes
             .iter()
@@ -123,10 +127,10 @@ pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
     };
     let (ra, rb) = (addrs(&pa), addrs(&pb));
     for only in ra.difference(&rb) {
-        diffs.push(format!("{only}: only in {a}"));
+        diffs.push((only.clone(), format!("{only}: only in {a}")));
     }
     for only in rb.difference(&ra) {
-        diffs.push(format!("{only}: only in {b}"));
+        diffs.push((only.clone(), format!("{only}: only in {b}")));
     }
     let (ga, gb) = (group_facts(&pa), group_facts(&pb));
     for g in ga.keys().chain(gb.keys()).collect::<BTreeSet<_>>() {
@@ -135,12 +139,21 @@ pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
                 for (k, va) in x {
                     let vb = y.get(k).cloned().unwrap_or_default();
                     if *va != vb {
-                        diffs.push(format!("failover.{g}: {k} is {va} in {a} but {vb} in {b}"));
+                        diffs.push((
+                            format!("failover.{g}.{k}"),
+                            format!("failover.{g}: {k} is {va} in {a} but {vb} in {b}"),
+                        ));
                     }
                 }
             }
-            (Some(_), None) => diffs.push(format!("failover.{g}: only in {a}")),
-            (None, Some(_)) => diffs.push(format!("failover.{g}: only in {b}")),
+            (Some(_), None) => diffs.push((
+                format!("failover.{g}"),
+                format!("failover.{g}: only in {a}"),
+            )),
+            (None, Some(_)) => diffs.push((
+                format!("failover.{g}"),
+                format!("failover.{g}: only in {b}"),
+            )),
             (None, None) => {}
         }
     }
@@ -152,16 +165,27 @@ pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
         };
         let (va, vb) = (value(&pa), value(&pb));
         if va != vb {
-            diffs.push(format!(
-                "{path} (must match): {} in {a} but {} in {b}",
-                va.unwrap_or_else(|| "absent".into()),
-                vb.unwrap_or_else(|| "absent".into())
+            // must_match is a promise: may_differ does not excuse it.
+            diffs.push((
+                String::new(),
+                format!(
+                    "{path} (must match): {} in {a} but {} in {b}",
+                    va.unwrap_or_else(|| "absent".into()),
+                    vb.unwrap_or_else(|| "absent".into())
+                ),
             ));
         }
     }
-    if diffs.is_empty() {
+    let intended = |key: &str| {
+        !key.is_empty()
+            && may_differ
+                .iter()
+                .any(|m| key == m || key.starts_with(&format!("{m}.")))
+    };
+    let (meant, unmeant): (Vec<_>, Vec<_>) = diffs.into_iter().partition(|(k, _)| intended(k));
+    if unmeant.is_empty() {
         println!(
-            "Environments {a} and {b} agree: same resources, same failover policy{}.",
+            "Environments {a} and {b} agree: same resources, same failover policy{}{}.",
             if must_match.is_empty() {
                 String::new()
             } else {
@@ -169,13 +193,27 @@ pub(crate) fn envs(ws: &Workspace, cmd: EnvsCommand) -> Result<i32, CliError> {
                     ", and the {} must_match value(s) are equal",
                     must_match.len()
                 )
+            },
+            if meant.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", apart from {} difference(s) the parity block allows",
+                    meant.len()
+                )
             }
         );
+        for (_, d) in &meant {
+            println!("  ~ {d} (may differ)");
+        }
         return Ok(0);
     }
     println!("Environments {a} and {b} differ:");
-    for d in &diffs {
+    for (_, d) in &unmeant {
         println!("  - {d}");
+    }
+    for (_, d) in &meant {
+        println!("  ~ {d} (may differ)");
     }
     Ok(2)
 }

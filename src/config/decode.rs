@@ -592,6 +592,35 @@ pub(crate) fn traversal_names(e: &Expression) -> Option<Vec<&str>> {
 }
 
 impl Decoder<'_> {
+    /// A parity list: quoted `ADDRESS.ATTRIBUTE` strings, each with its span.
+    fn path_list(
+        &mut self,
+        body: &crate::config::Body,
+        name: &str,
+        example: &str,
+    ) -> Vec<(String, crate::diag::Span)> {
+        let mut out = Vec::new();
+        let Some(a) = body.get(name) else {
+            return out;
+        };
+        match &a.expr.inner {
+            Expression::Array(items) => {
+                for i in items.iter() {
+                    match i {
+                        Expression::String(s) => out.push((s.value().to_string(), self.span(i.span()))),
+                        _ => self.diags.push(Diagnostic::at(self.span(i.span()), format!("Invalid {name} entry"), format!("Write each entry as a quoted ADDRESS.ATTRIBUTE string, such as {example}."))),
+                    }
+                }
+            }
+            _ => self.diags.push(Diagnostic::at(
+                a.expr.span(),
+                format!("Invalid {name}"),
+                "Write a list of quoted ADDRESS.ATTRIBUTE strings.",
+            )),
+        }
+        out
+    }
+
     /// `site`, `failover` and `parity`: the failover model, root module only.
     fn failover_block(&mut self, b: &Block) {
         let kind = b.ident.value().to_string();
@@ -712,25 +741,14 @@ impl Decoder<'_> {
                 };
                 let (body, blocks) = self.attrs(&b.body);
                 self.reject_blocks(&blocks, &[], "a parity block");
-                self.reject_attrs(&body, &["must_match"], "a parity block");
-                let mut must_match = Vec::new();
-                if let Some(a) = body.get("must_match") {
-                    match &a.expr.inner {
-                        Expression::Array(items) => {
-                            for i in items.iter() {
-                                match i {
-                                    Expression::String(s) => must_match.push((s.value().to_string(), self.span(i.span()))),
-                                    _ => self.diags.push(Diagnostic::at(self.span(i.span()), "Invalid must_match entry", "Write each entry as a quoted ADDRESS.ATTRIBUTE string, such as \"local_file.routing.file_permission\".")),
-                                }
-                            }
-                        }
-                        _ => self.diags.push(Diagnostic::at(
-                            a.expr.span(),
-                            "Invalid must_match",
-                            "Write a list of quoted ADDRESS.ATTRIBUTE strings.",
-                        )),
-                    }
-                }
+                self.reject_attrs(&body, &["must_match", "may_differ"], "a parity block");
+                let must_match = self.path_list(
+                    &body,
+                    "must_match",
+                    "\"local_file.routing.file_permission\"",
+                );
+                let may_differ =
+                    self.path_list(&body, "may_differ", "\"failover.orders.approval\"");
                 if self.module.parity.is_some() {
                     self.diags.push(Diagnostic::at(
                         span,
@@ -739,7 +757,10 @@ impl Decoder<'_> {
                     ));
                     return;
                 }
-                self.module.parity = Some(crate::config::Parity { must_match });
+                self.module.parity = Some(crate::config::Parity {
+                    must_match,
+                    may_differ,
+                });
             }
         }
     }

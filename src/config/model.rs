@@ -166,6 +166,9 @@ pub struct Failover {
 pub struct Parity {
     /// `ADDR.ATTR` paths whose values must be equal between environments.
     pub must_match: Vec<(String, Span)>,
+    /// Differences that are intended, such as `failover.orders.approval` or a whole
+    /// `failover.orders` or resource address: `envs diff` lists them but does not fail.
+    pub may_differ: Vec<(String, Span)>,
 }
 
 /// A `validation` block of a variable.

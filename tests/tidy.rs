@@ -85,6 +85,11 @@ const UNMARKING: &[(&str, usize, &str)] = &[
         "format's %v of unmarked arguments; the result re-marked",
     ),
     (
+        "src/eval/size.rs",
+        1,
+        "measures a value's size; reads nothing of it",
+    ),
+    (
         "src/plan/diff.rs",
         5,
         "provider plans: marks kept as paths, errors redacted",

@@ -596,7 +596,11 @@ pub(crate) fn approve(
         vars: vec![],
         var_files: vec![],
     };
-    let plain = PlanArgs::without_refresh();
+    // A saved plan fixed everything: no plan-shaping option (refresh included) is passed.
+    let plain = PlanArgs {
+        refresh: true,
+        ..PlanArgs::without_refresh()
+    };
     apply(
         ws,
         Some(plan_file),

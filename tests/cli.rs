@@ -952,6 +952,9 @@ fn a_target_that_matches_nothing_is_an_error_and_plans_name_their_environment() 
         .code(1)
         .stderr_has("--target local_file.routng matches nothing in this plan")
         .stderr_has("Did you mean: local_file.connection, local_file.routing?");
+    t.run(&["plan", "-e", "dev", "--replace", "local_file.routng"])
+        .code(1)
+        .stderr_has("--replace local_file.routng matches nothing in this plan");
     t.run(&["plan", "-e", "dev", "--target", "module.site[\"east\"]"])
         .code(0)
         .stdout_has("standby will perform the following actions in environment \"dev\":");

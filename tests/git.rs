@@ -327,6 +327,22 @@ fn a_branch_that_switches_prod_only_through_its_environment_file_is_flagged() {
         "{:#}",
         j["risk_flags"]
     );
+    // An environment without a state here cannot show a switch: the review says so.
+    t.write("env/dev.hcl", "active_site = \"east\"\n");
+    git(&t, &["add", "env/dev.hcl"]);
+    git(&t, &["commit", "-q", "-m", "dev"]);
+    let r = t.run(&["review", "--base", "main", "-e", "dev", "--format", "json"]);
+    r.code(0);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        j["risk_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "no_state"),
+        "{:#}",
+        j["risk_flags"]
+    );
     // The topology diff names the environment file's change.
     let md = t.run(&[&["review"][..], &head].concat());
     md.code(0)
@@ -396,6 +412,33 @@ fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
     ])
     .code(1)
     .stderr_has("refusing values that are not in the commit (var.active_site)");
+    // So is a var file the commit holds: review reads env/prod.hcl, not what a command line
+    // names, so only that file may change prod.
+    t.write("west.vars", "active_site = \"west\"\n");
+    git(&t, &["add", "west.vars"]);
+    git(&t, &["commit", "-q", "-m", "a var file"]);
+    t.run(&[
+        "apply",
+        "-e",
+        "prod",
+        "--auto-approve",
+        "--var-file",
+        "west.vars",
+    ])
+    .code(1)
+    .stderr_has("refusing values that are not in the commit (var.active_site)");
+    // The environment's own file, named explicitly, is the commit's.
+    t.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var-file",
+        "env/prod.hcl",
+        "--out",
+        saved,
+    ])
+    .code(0);
+    t.run(&["apply", saved]).code(0);
     // So is another environment's file, committed or not.
     t.run(&[
         "apply",
@@ -431,6 +474,9 @@ fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
         last["operator_inputs"]["active_site"], "\"west\"",
         "{last:#}"
     );
+    t.run(&["status", "-e", "prod"])
+        .code(0)
+        .stdout_has("with values not in the commit: active_site = \"west\" (operator override: east is on fire)");
     // Values the commit holds are not operator inputs: a plain apply needs no override.
     t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
 }
@@ -460,4 +506,25 @@ fn a_changed_secret_in_an_environment_file_shows_as_a_change_without_its_value()
         !all.contains("old-secret-1") && !all.contains("new-secret-2"),
         "{all}"
     );
+}
+
+/// Issue 13: GitLab checks out a detached HEAD at origin/main, with no local main; the
+/// protected environment's branch rule said "unknown revision main". The remote-tracking
+/// branch counts.
+#[test]
+fn a_protected_environment_applies_from_a_detached_checkout_of_the_remote_branch() {
+    let t = Test::new()
+        .file(".gitignore", ".standby/\ndata/\n")
+        .file(
+            "main.hcl",
+            "environment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"standby_data\" \"d\" {\n  input = \"x\"\n}\n",
+        )
+        .file("env/prod.hcl", "");
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "base"]);
+    git(&t, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    git(&t, &["checkout", "-q", "--detach"]);
+    git(&t, &["branch", "-q", "-D", "main"]);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
 }

@@ -149,6 +149,19 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
             Some(c) => println!("last apply: {} by {} from commit {} ({}{}) by {}: {add} added, {change} changed, {destroy} destroyed", a.at, a.by, &c.sha[..12.min(c.sha.len())], c.summary, if c.clean { "" } else { ", dirty tree" }, c.author),
             None => println!("last apply: {} by {} (not from a git repository): {add} added, {change} changed, {destroy} destroyed", a.at, a.by),
         }
+        if !a.operator_inputs.is_empty() {
+            println!(
+                "  with values not in the commit: {}{}",
+                a.operator_inputs
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.operator_override
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" (operator override: {r})"))
+            );
+        }
     }
     if state.failovers.is_empty() {
         println!("No failover groups are recorded in environment {env_name:?} yet. Run standby apply first.");

@@ -713,10 +713,10 @@ pub(crate) fn monitor_inputs_allowed(
     ))
 }
 
-/// The root variables `env` sets from outside the repository: every `--var`, and the
-/// assignments of a `--var-file` that git does not hold, unchanged, in HEAD (an ignored,
-/// untracked or edited file is the command line too), or that is another environment's
-/// `env/OTHER.hcl`.
+/// The root variables `env` sets from outside the environment's own file: every `--var`,
+/// and the assignments of every `--var-file` but `env/ENV.hcl` itself as git holds it. A
+/// committed `--var-file` is refused too: review reads `env/ENV.hcl`, not the files a command
+/// line names, so only that file may change what a protected environment runs.
 pub(crate) fn operator_inputs(
     config: &Config,
     env_name: &str,
@@ -729,20 +729,16 @@ pub(crate) fn operator_inputs(
         .filter_map(|v| v.split_once('=').map(|(k, _)| k.trim().to_string()))
         .collect();
     let repo = crate::vcs::Repo::discover(&config.root_dir).ok();
-    let own_env_file = config.root_dir.join("env").join(format!("{env_name}.hcl"));
+    let own_env_file =
+        std::fs::canonicalize(config.root_dir.join("env").join(format!("{env_name}.hcl"))).ok();
     for f in &env.var_files {
         let abs = std::fs::canonicalize(f).ok();
-        let other_env = abs.as_ref().is_some_and(|p| {
-            p.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|d| d == "env")
-                && std::fs::canonicalize(&own_env_file).ok().as_ref() != Some(p)
-        });
+        let own = abs.is_some() && abs == own_env_file;
         let committed = repo
             .as_ref()
             .zip(abs.as_ref())
             .is_some_and(|(r, p)| r.committed_unchanged(p));
-        if committed && !other_env {
+        if own && committed {
             continue;
         }
         let mut scratch = crate::diag::Sources::default();

@@ -83,6 +83,13 @@ pub(crate) fn review(
             protected,
             plan: p,
             base_groups,
+            may_differ: head_config
+                .root
+                .parity
+                .as_ref()
+                .map(|p| p.may_differ.iter().map(|(m, _)| m.clone()).collect())
+                .unwrap_or_default(),
+            has_state: state.is_some(),
         });
     }
     let flags = risk_flags(&reviews);

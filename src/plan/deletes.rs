@@ -158,41 +158,8 @@ impl Walker<'_> {
             .filter(|(_, n)| matches!(&n.key, NodeKey::Instance { addr } if self.opts.targets.iter().any(|t| t.matches(addr))))
             .map(|(i, _)| i as u32)
             .collect();
-        // A target that names nothing is a mistake (a typo, the wrong module key): planning
-        // "No changes." for it would read as success.
-        let addrs: Vec<String> = self
-            .nodes
-            .iter()
-            .filter_map(|n| match &n.key {
-                NodeKey::Instance { addr } => Some(addr.to_string()),
-                _ => None,
-            })
-            .collect();
-        for t in &self.opts.targets {
-            let hit = self
-                .nodes
-                .iter()
-                .any(|n| matches!(&n.key, NodeKey::Instance { addr } if t.matches(addr)));
-            if !hit {
-                let shown = t.to_string();
-                let mut close: Vec<&str> = addrs
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|a| strsim::jaro_winkler(a, &shown) > 0.8)
-                    .collect();
-                close.sort_unstable();
-                close.dedup();
-                close.truncate(5);
-                self.diags.push(crate::diag::Diagnostic::bare(
-                    format!("--target {shown} matches nothing in this plan"),
-                    if close.is_empty() {
-                        "No resource instance has that address. `standby state list` lists those in the state.".to_string()
-                    } else {
-                        format!("Did you mean: {}?", close.join(", "))
-                    },
-                ));
-            }
-        }
+        let targets = self.opts.targets.clone();
+        self.report_unmatched("--target", &targets);
         let mut dependents: HashMap<u32, Vec<u32>> = HashMap::new();
         if destroy {
             for (i, n) in self.nodes.iter().enumerate() {
@@ -221,6 +188,45 @@ impl Walker<'_> {
                 ch.after = ch.before.clone();
                 ch.reason = Some(Reason::new("excluded_by_target", "excluded by --target"));
             }
+        }
+    }
+
+    /// An error for each of `targets` (given with `flag`) that names no instance of the plan:
+    /// a typo or the wrong module key, which planning "No changes." for would hide.
+    pub(super) fn report_unmatched(&mut self, flag: &str, targets: &[crate::addr::Target]) {
+        let addrs: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.key {
+                NodeKey::Instance { addr } => Some(addr.to_string()),
+                _ => None,
+            })
+            .collect();
+        for t in targets {
+            let hit = self
+                .nodes
+                .iter()
+                .any(|n| matches!(&n.key, NodeKey::Instance { addr } if t.matches(addr)));
+            if hit {
+                continue;
+            }
+            let shown = t.to_string();
+            let mut close: Vec<&str> = addrs
+                .iter()
+                .map(String::as_str)
+                .filter(|a| strsim::jaro_winkler(a, &shown) > 0.8)
+                .collect();
+            close.sort_unstable();
+            close.dedup();
+            close.truncate(5);
+            self.diags.push(crate::diag::Diagnostic::bare(
+                format!("{flag} {shown} matches nothing in this plan"),
+                if close.is_empty() {
+                    "No resource instance has that address. `standby state list` lists those in the state.".to_string()
+                } else {
+                    format!("Did you mean: {}?", close.join(", "))
+                },
+            ));
         }
     }
 }

@@ -145,6 +145,8 @@ pub async fn plan(
     if !opts.targets.is_empty() {
         w.apply_targets();
     }
+    let replace = opts.replace.clone();
+    w.report_unmatched("--replace", &replace);
     if !w.diags.is_empty() {
         return Err(w.diags);
     }

@@ -20,6 +20,11 @@ pub struct EnvReview {
     pub plan: Plan,
     /// Failover groups as the base revision declares them.
     pub base_groups: BTreeMap<String, GroupSummary>,
+    /// The head's `parity { may_differ }`: differences between environments that are meant.
+    pub may_differ: Vec<String>,
+    /// Whether the environment had a recorded state to plan against: without one, every
+    /// group is planned as new and a switch of a running group cannot show.
+    pub has_state: bool,
 }
 
 /// Something a reviewer must look at.
@@ -47,6 +52,9 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                 message,
             })
         };
+        if !e.has_state {
+            flag("medium", "no_state", format!("{} has no recorded state here, so its plan creates everything and a switch of a group that runs already cannot show: run the review where the state is readable (STANDBY_BACKEND)", e.env));
+        }
         for sw in &e.plan.switches {
             if let Some(from) = sw.from.as_ref().filter(|f| **f != sw.to) {
                 if e.protected {
@@ -192,17 +200,40 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                     message: format!("failover.{name} exists in {} but not in {}", a.env, b.env),
                 }),
                 Some(gb) => {
-                    let facts = |g: &GroupSummary| {
+                    let differing: Vec<&str> = [
+                        ("replication.mode", ga.mode != gb.mode),
+                        ("approval", ga.approval != gb.approval),
+                        ("sites", ga.sites != gb.sites),
                         (
-                            g.mode.clone(),
-                            g.approval.clone(),
-                            g.sites.clone(),
-                            g.health_check.policy(),
-                            g.checksum.clone(),
-                        )
-                    };
-                    if facts(ga) != facts(gb) {
-                        out.push(RiskFlag { severity: "medium", env: "all".into(), code: "env_drift", message: format!("failover.{name} differs between {} and {} (replication, approval, sites, health check or verify)", a.env, b.env) });
+                            "health_check",
+                            ga.health_check.policy() != gb.health_check.policy(),
+                        ),
+                        ("verify.checksum", ga.checksum != gb.checksum),
+                    ]
+                    .into_iter()
+                    .filter(|(_, differs)| *differs)
+                    .map(|(k, _)| k)
+                    // What the parity block says may differ is not drift.
+                    .filter(|k| {
+                        !a.may_differ.iter().any(|m| {
+                            *m == format!("failover.{name}")
+                                || *m == format!("failover.{name}.{k}")
+                                || format!("failover.{name}.{k}").starts_with(&format!("{m}."))
+                        })
+                    })
+                    .collect();
+                    if !differing.is_empty() {
+                        out.push(RiskFlag {
+                            severity: "medium",
+                            env: "all".into(),
+                            code: "env_drift",
+                            message: format!(
+                                "failover.{name} differs between {} and {} ({})",
+                                a.env,
+                                b.env,
+                                differing.join(", ")
+                            ),
+                        });
                     }
                 }
             }

@@ -157,9 +157,12 @@ impl Repo {
 
     /// Whether commit `sha` is on branch `branch` (equal to its tip or an ancestor of it).
     pub fn on_branch(&self, sha: &str, branch: &str) -> Result<bool, VcsError> {
+        // CI checkouts often have no local branch (GitLab detaches HEAD at origin/main):
+        // the remote-tracking branch counts as the branch.
         let tip = self
             .commit(&format!("refs/heads/{branch}"))
-            .or_else(|_| self.commit(branch))?
+            .or_else(|_| self.commit(branch))
+            .or_else(|_| self.commit(&format!("refs/remotes/origin/{branch}")))?
             .id();
         let c = git2::Oid::from_str(sha)?;
         Ok(tip == c || self.repo.graph_descendant_of(tip, c)?)

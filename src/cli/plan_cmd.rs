@@ -723,6 +723,15 @@ pub(crate) fn operator_inputs(
     env: &EnvArgs,
     vars: &std::collections::BTreeMap<String, standby_provider_sdk::Value>,
 ) -> std::collections::BTreeMap<String, standby_provider_sdk::Value> {
+    // Elsewhere --var is ordinary use, not worth a line in every history entry.
+    if !config
+        .root
+        .environments
+        .get(env_name)
+        .is_some_and(|e| e.protected)
+    {
+        return Default::default();
+    }
     let mut names: Vec<String> = env
         .vars
         .iter()

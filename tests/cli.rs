@@ -1051,3 +1051,30 @@ fn validate_without_an_environment_names_the_variables_it_lacks() {
         .stderr_lacks("known only after apply");
     t.run(&["validate", "-e", "dev"]).code(0);
 }
+
+/// Issue 13: `standby version` (and `-json`) as `terraform version`, and `fmt --diff`.
+#[test]
+fn version_and_fmt_diff_work_as_in_terraform() {
+    let t = Test::new().file("main.hcl", "locals {\n  a=1\n  bb = 2\n}\n");
+    t.run(&["version"])
+        .code(0)
+        .stdout_has("standby v")
+        .stdout_has("\non linux_");
+    let j: serde_json::Value = serde_json::from_str(&t.run(&["version", "-json"]).stdout).unwrap();
+    assert_eq!(j["standby_version"], env!("CARGO_PKG_VERSION"));
+    assert!(j["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "postgres"));
+    let r = t.run(&["fmt", "-diff", "-check"]);
+    r.code(3)
+        .stdout_has("--- old/")
+        .stdout_has("-  a=1")
+        .stdout_has("+  a  = 1");
+    assert_eq!(
+        t.read("main.hcl"),
+        "locals {\n  a=1\n  bb = 2\n}\n",
+        "--check rewrote the file"
+    );
+}

@@ -450,6 +450,15 @@ pub enum Command {
         /// Also format subdirectories.
         #[arg(long)]
         recursive: bool,
+        /// Print a unified diff of each change (files are still rewritten unless --check).
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Print standby's version, as `terraform version` does.
+    Version {
+        /// JSON, with the platform and the built-in providers.
+        #[arg(long)]
+        json: bool,
     },
     /// Release a state lock left behind by a process that is gone.
     ForceUnlock {

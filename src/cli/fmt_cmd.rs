@@ -32,6 +32,7 @@ pub(crate) fn fmt(
     paths: &[PathBuf],
     check: bool,
     recursive: bool,
+    diff: bool,
 ) -> Result<i32, CliError> {
     let mut files = Vec::new();
     if paths.is_empty() {
@@ -49,6 +50,15 @@ pub(crate) fn fmt(
             Ok(formatted) if formatted != text => {
                 unformatted += 1;
                 println!("{}", f.display());
+                if diff {
+                    let shown = f.display().to_string();
+                    print!(
+                        "{}",
+                        similar::TextDiff::from_lines(&text, &formatted)
+                            .unified_diff()
+                            .header(&format!("old/{shown}"), &format!("new/{shown}"))
+                    );
+                }
                 if !check {
                     let perms = std::fs::metadata(&f).map(|m| m.permissions()).ok();
                     crate::state::atomic_write(&f, formatted.as_bytes())

@@ -296,7 +296,35 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             paths,
             check,
             recursive,
-        } => fmt_cmd::fmt(ws, &paths, check, recursive),
+            diff,
+        } => fmt_cmd::fmt(ws, &paths, check, recursive, diff),
+        Command::Version { json } => {
+            let platform = format!(
+                "{}_{}",
+                std::env::consts::OS,
+                match std::env::consts::ARCH {
+                    "x86_64" => "amd64",
+                    "aarch64" => "arm64",
+                    other => other,
+                }
+            );
+            if json {
+                let registry = crate::registry::Registry::standard();
+                let providers: Vec<&str> = registry.names().collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "standby_version": env!("CARGO_PKG_VERSION"),
+                        "platform": platform,
+                        "providers": providers,
+                    }))
+                    .unwrap_or_default()
+                );
+            } else {
+                println!("standby v{}\non {platform}", env!("CARGO_PKG_VERSION"));
+            }
+            Ok(0)
+        }
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
     }
 }

@@ -1078,3 +1078,22 @@ fn version_and_fmt_diff_work_as_in_terraform() {
         "--check rewrote the file"
     );
 }
+
+/// Issue 13: `validate -json` in Terraform's shape, for editors and CI tools that read it.
+#[test]
+fn validate_json_has_terraforms_shape() {
+    let t = Test::plan("quickstart");
+    let ok: serde_json::Value =
+        serde_json::from_str(&t.run(&["validate", "-json", "-e", "dev"]).stdout).unwrap();
+    assert_eq!(ok["valid"], true);
+    assert_eq!(ok["format_version"], "1.0");
+    let r = t.run(&["validate", "-json"]);
+    r.code(1);
+    let bad: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(bad["valid"], false);
+    assert_eq!(bad["error_count"], 2);
+    let d = &bad["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["range"]["filename"], "main.hcl");
+    assert!(d["range"]["start"]["line"].as_u64().unwrap() >= 1);
+}

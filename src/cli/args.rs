@@ -198,6 +198,10 @@ pub enum Command {
     Validate {
         #[command(flatten)]
         env: EnvArgs,
+        /// Print the result as Terraform's `validate -json` does: valid, counts, diagnostics
+        /// with file ranges.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what apply would do.
     Plan {

@@ -128,7 +128,21 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         refresh: true,
     };
     match cmd {
-        Command::Validate { env } => plan_cmd::validate(ws, &env),
+        Command::Validate { env, json } => {
+            let r = plan_cmd::validate(ws, &env, json);
+            if !json {
+                return r;
+            }
+            // Terraform's `validate -json` shape, so tools that read it read this too.
+            let (sources, diags) = match r {
+                Ok(_) => (Sources::default(), Vec::new()),
+                Err(CliError::Diags(s, d)) => (s, d.0),
+                Err(CliError::Message(d)) => (Sources::default(), vec![d]),
+                Err(e) => return Err(e),
+            };
+            println!("{}", report::validate_json(&sources, &diags));
+            Ok(i32::from(!diags.is_empty()))
+        }
         Command::Plan {
             env,
             plan,

@@ -73,7 +73,7 @@ fn prepare(
     Ok((env_name, config, digest, vars))
 }
 
-pub(crate) fn validate(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
+pub(crate) fn validate(ws: &Workspace, env: &EnvArgs, json: bool) -> Result<i32, CliError> {
     let (env_name, config, _, vars) = prepare(ws, env, true)?;
     let registry = Registry::standard();
     let opts = options(
@@ -91,7 +91,9 @@ pub(crate) fn validate(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     runtime()?
         .block_on(make_plan(&config, &registry, None, vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-    println!("Success! The topology is valid.");
+    if !json {
+        println!("Success! The topology is valid.");
+    }
     Ok(0)
 }
 

@@ -52,3 +52,42 @@ pub(crate) fn render(sources: &Sources, diags: &[Diagnostic], color: bool) -> St
     }
     out
 }
+
+/// Diagnostics in the shape of Terraform's `validate -json` (format 1.0): `valid`, the counts,
+/// and each diagnostic with its file range (line and column from 1, byte offsets from 0).
+pub(crate) fn validate_json(sources: &Sources, diags: &[Diagnostic]) -> String {
+    let items: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::json!({
+                "severity": "error",
+                "summary": d.summary,
+                "detail": d.detail,
+            });
+            if let Some(span) = &d.span {
+                let at = |offset: usize| {
+                    let (line, column) = sources.line_col(span.file, offset);
+                    serde_json::json!({ "line": line, "column": column, "byte": offset })
+                };
+                let filename = sources
+                    .get(span.file)
+                    .map(|(p, _)| p.display().to_string())
+                    .unwrap_or_default();
+                v["range"] = serde_json::json!({
+                    "filename": filename,
+                    "start": at(span.range.start),
+                    "end": at(span.range.end),
+                });
+            }
+            v
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format_version": "1.0",
+        "valid": diags.is_empty(),
+        "error_count": diags.len(),
+        "warning_count": 0,
+        "diagnostics": items,
+    }))
+    .unwrap_or_default()
+}

@@ -530,3 +530,22 @@ fn functions_and_keys_cannot_grow_past_64_mib() {
         r.stderr
     );
 }
+
+/// Issue 13: a module's validation error was repeated once per `for_each` instance, each
+/// pointing at the same line and none naming the instance.
+#[test]
+fn a_module_validation_error_names_each_instance() {
+    let t = Test::new()
+        .file(
+            "main.hcl",
+            "module \"site\" {\n  source   = \"./modules/site\"\n  for_each = toset([\"east\", \"west\"])\n  weight   = -1\n}\n",
+        )
+        .file(
+            "modules/site/main.hcl",
+            "variable \"weight\" {\n  type = number\n  validation {\n    condition     = var.weight >= 0\n    error_message = \"weight must not be negative\"\n  }\n}\n",
+        );
+    let r = t.run(&["plan"]);
+    r.code(1)
+        .stderr_has("Invalid value for variable \"weight\" of module.site[\"east\"]")
+        .stderr_has("Invalid value for variable \"weight\" of module.site[\"west\"]");
+}

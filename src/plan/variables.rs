@@ -233,6 +233,7 @@ fn check(
 /// The variables of one module instance from its call's evaluated arguments.
 pub(crate) fn module_inputs(
     w: &mut Walker<'_>,
+    instance: &ModuleInstance,
     m: &Module,
     body: &Body,
     mut args: BTreeMap<String, Value>,
@@ -253,7 +254,14 @@ pub(crate) fn module_inputs(
                 None => continue,
             },
         };
-        if let Some(v) = check(config, var, value, span, &mut w.diags) {
+        // The same call is checked once per instance: each error names the instance, which
+        // the shared source line cannot.
+        let before = w.diags.0.len();
+        let checked = check(config, var, value, span, &mut w.diags);
+        for d in &mut w.diags.0[before..] {
+            d.summary = format!("{} of {instance}", d.summary);
+        }
+        if let Some(v) = checked {
             v.register_secrets();
             out.insert(name.clone(), v);
         }

@@ -467,7 +467,8 @@ impl<'a> Walker<'a> {
             let Some(args) = self.eval_body(mi, cfg, &call.args, &iter, &mut d) else {
                 continue;
             };
-            let vars = super::variables::module_inputs(self, &call.module, &call.args, args);
+            let vars =
+                super::variables::module_inputs(self, &child, &call.module, &call.args, args);
             self.values.vars.insert(child.clone(), vars.clone());
             self.add_node(
                 NodeKey::ModuleVars {

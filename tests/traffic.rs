@@ -257,3 +257,22 @@ fn a_haproxy_server_address_cannot_inject_a_command() {
         .code(1)
         .stderr_has("is not a HAProxy name");
 }
+
+/// Issue 13: `name = "db"`, relative to the zone as Terraform's dns provider takes it, was
+/// refused, and only at apply time after other resources had changed.
+#[test]
+fn a_dns_name_relative_to_its_zone_is_the_record_in_that_zone() {
+    let t = Test::new();
+    let p = port();
+    let key = secret();
+    let _named = named(t.path(), p, &key);
+    t.write(
+        "main.hcl",
+        &record(p, "\"127.0.0.2\"").replace("name    = \"db.dr.test\"", "name    = \"db\""),
+    );
+    let var = format!("secret={key}");
+    t.run(&["apply", "--var", &var, "--auto-approve"]).code(0);
+    assert_eq!(dig(p, "db.dr.test", "A"), ["127.0.0.2"]);
+    t.run(&["plan", "--var", &var, "--detailed-exitcode"])
+        .code(0);
+}

@@ -23,7 +23,7 @@ fn schema() -> Schema {
             "name",
             Attribute::required(AttrType::String)
                 .force_new()
-                .describe("the record's full name, inside the zone"),
+                .describe("the record's name: full (db.dr.test), or relative to the zone (db; @ for the apex), as Terraform's dns provider takes it"),
         ),
         (
             "type",
@@ -80,10 +80,11 @@ fn rec(v: &Value) -> Result<Rec, ProviderError> {
         _ => Vec::new(),
     };
     records.sort();
+    let zone = s("zone");
     Ok(Rec {
         server: s("server"),
-        zone: s("zone"),
-        name: s("name"),
+        name: full_name(&s("name"), &zone),
+        zone,
         kind: s("type").to_ascii_uppercase(),
         ttl: v.get("ttl").and_then(Value::as_f64).unwrap_or(300.0) as u32,
         records,
@@ -238,5 +239,36 @@ impl Provider for DnsProvider {
             &r.key,
         )
         .await
+    }
+}
+
+/// The record's full name: `name` as given when it is inside the zone (`db.dr.test`), else
+/// relative to it as Terraform's dns provider takes it (`db` in `dr.test`; `@` or nothing is
+/// the zone's apex).
+fn full_name(name: &str, zone: &str) -> String {
+    let name = name.trim_end_matches('.');
+    let zone = zone.trim_end_matches('.');
+    let lower = name.to_ascii_lowercase();
+    let zone_lower = zone.to_ascii_lowercase();
+    if name.is_empty() || name == "@" {
+        zone.to_string()
+    } else if lower == zone_lower || lower.ends_with(&format!(".{zone_lower}")) {
+        name.to_string()
+    } else {
+        format!("{name}.{zone}")
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::full_name;
+
+    #[test]
+    fn names_are_full_or_relative_to_the_zone() {
+        assert_eq!(full_name("db.dr.test", "dr.test"), "db.dr.test");
+        assert_eq!(full_name("db.dr.test.", "dr.test."), "db.dr.test");
+        assert_eq!(full_name("db", "dr.test"), "db.dr.test");
+        assert_eq!(full_name("@", "dr.test"), "dr.test");
+        assert_eq!(full_name("DB.DR.TEST", "dr.test"), "DB.DR.TEST");
     }
 }

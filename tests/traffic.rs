@@ -275,4 +275,20 @@ fn a_dns_name_relative_to_its_zone_is_the_record_in_that_zone() {
     assert_eq!(dig(p, "db.dr.test", "A"), ["127.0.0.2"]);
     t.run(&["plan", "--var", &var, "--detailed-exitcode"])
         .code(0);
+    // Writing the same record's name the other way is no change (a replacement would delete
+    // the record it had just made).
+    t.write("main.hcl", &record(p, "\"127.0.0.2\""));
+    t.run(&["plan", "--var", &var, "--detailed-exitcode"])
+        .code(0);
+    t.run(&["apply", "--var", &var, "--auto-approve"]).code(0);
+    assert_eq!(dig(p, "db.dr.test", "A"), ["127.0.0.2"]);
+    // A fully qualified name outside the zone is refused at plan time, not rewritten.
+    t.write(
+        "main.hcl",
+        &record(p, "\"127.0.0.2\"")
+            .replace("name    = \"db.dr.test\"", "name    = \"db.other.test.\""),
+    );
+    t.run(&["plan", "--var", &var])
+        .code(1)
+        .stderr_has("db.other.test. is not in zone dr.test");
 }

@@ -35,7 +35,8 @@ fn route(
             let v = st.value().deep_unmark().0;
             Some((
                 v.get("server")?.as_str()?.to_string(),
-                v.get("name")?.as_str()?.to_string(),
+                // The name as clients query it, also when written relative to the zone.
+                standby_provider_dns::full_name(v.get("name")?.as_str()?, v.get("zone")?.as_str()?),
             ))
         })
     };

@@ -51,7 +51,8 @@ pub(crate) fn fmt(
                 unformatted += 1;
                 println!("{}", f.display());
                 if diff {
-                    let shown = f.display().to_string();
+                    // Named as Terraform names them: relative to where standby runs.
+                    let shown = f.strip_prefix(&ws.root).unwrap_or(&f).display().to_string();
                     print!(
                         "{}",
                         similar::TextDiff::from_lines(&text, &formatted)

@@ -124,25 +124,6 @@ impl HealthCheck {
             _ => self.addresses.get(site),
         }
     }
-
-    /// The settings that must agree across environments (targets differ on purpose).
-    pub fn policy(
-        &self,
-    ) -> (
-        bool,
-        HealthKind,
-        Option<Duration>,
-        Option<Duration>,
-        Option<u32>,
-    ) {
-        (
-            self.declared,
-            self.kind,
-            self.interval,
-            self.timeout,
-            self.failures,
-        )
-    }
 }
 
 /// How long detecting a failure of a group can take: the health check's interval times its

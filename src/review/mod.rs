@@ -193,6 +193,7 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
         let (a, b) = (&pair[0], &pair[1]);
         for (name, ga) in &a.plan.groups {
             match b.plan.groups.get(name) {
+                None if a.may_differ.contains(&format!("failover.{name}")) => {}
                 None => out.push(RiskFlag {
                     severity: "medium",
                     env: "all".into(),
@@ -204,9 +205,26 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                         ("replication.mode", ga.mode != gb.mode),
                         ("approval", ga.approval != gb.approval),
                         ("sites", ga.sites != gb.sites),
+                        // Each setting on its own, named as `envs diff` names it.
                         (
-                            "health_check",
-                            ga.health_check.policy() != gb.health_check.policy(),
+                            "health_check.declared",
+                            ga.health_check.declared != gb.health_check.declared,
+                        ),
+                        (
+                            "health_check.type",
+                            ga.health_check.kind != gb.health_check.kind,
+                        ),
+                        (
+                            "health_check.interval",
+                            ga.health_check.interval != gb.health_check.interval,
+                        ),
+                        (
+                            "health_check.timeout",
+                            ga.health_check.timeout != gb.health_check.timeout,
+                        ),
+                        (
+                            "health_check.failures",
+                            ga.health_check.failures != gb.health_check.failures,
                         ),
                         ("verify.checksum", ga.checksum != gb.checksum),
                     ]

@@ -6,7 +6,7 @@
 mod record;
 mod wire;
 
-pub use record::DnsProvider;
+pub use record::{full_name, DnsProvider};
 
 /// Asks `server` (host:port) for the `rtype` records of `name`, as a client following the
 /// name would: the values, sorted; empty when there are none.

@@ -154,6 +154,23 @@ impl Provider for DnsProvider {
                     }
                 }
             }
+            // "db" and "db.dr.test" name one record: rewriting one form as the other is no
+            // change, and certainly no replacement (which would delete the record it made).
+            if let Some(prior) = &req.prior {
+                let full = |v: &Value| {
+                    Some(full_name(
+                        v.get("name")?.as_str()?,
+                        v.get("zone")?.as_str()?,
+                    ))
+                };
+                let same = full(prior).is_some() && full(prior) == full(&req.config);
+                if same {
+                    if let Some(n) = prior.get("name").cloned() {
+                        m.insert("name".into(), n);
+                    }
+                    resp.requires_replace.retain(|p| p.to_string() != "name");
+                }
+            }
             if resp.requires_replace.is_empty() {
                 if let Some(prior) = &req.prior {
                     m.insert(
@@ -171,6 +188,20 @@ impl Provider for DnsProvider {
         req: standby_provider_sdk::ValidateRequest,
     ) -> Result<standby_provider_sdk::ValidateResponse, ProviderError> {
         let mut issues = Vec::new();
+        if let (Some(name), Some(zone)) = (
+            req.config.get("name").and_then(Value::as_str),
+            req.config.get("zone").and_then(Value::as_str),
+        ) {
+            if name.ends_with('.')
+                && !in_zone(name.trim_end_matches('.'), zone.trim_end_matches('.'))
+            {
+                issues.push(standby_provider_sdk::ValidationIssue {
+                    attribute: Some("name".into()),
+                    summary: format!("{name} is not in zone {zone}"),
+                    detail: "A name with a trailing dot is fully qualified and must be inside the zone; without the dot it is relative to the zone.".into(),
+                });
+            }
+        }
         if let Some(t) = req.config.get("type").and_then(Value::as_str) {
             if let Err(e) = rtype(&t.to_ascii_uppercase()) {
                 issues.push(standby_provider_sdk::ValidationIssue {
@@ -244,19 +275,24 @@ impl Provider for DnsProvider {
 
 /// The record's full name: `name` as given when it is inside the zone (`db.dr.test`), else
 /// relative to it as Terraform's dns provider takes it (`db` in `dr.test`; `@` or nothing is
-/// the zone's apex).
-fn full_name(name: &str, zone: &str) -> String {
+/// the zone's apex). A name with a trailing dot is fully qualified and is never extended
+/// (validation refuses one outside the zone).
+pub fn full_name(name: &str, zone: &str) -> String {
+    let qualified = name.ends_with('.');
     let name = name.trim_end_matches('.');
     let zone = zone.trim_end_matches('.');
-    let lower = name.to_ascii_lowercase();
-    let zone_lower = zone.to_ascii_lowercase();
     if name.is_empty() || name == "@" {
         zone.to_string()
-    } else if lower == zone_lower || lower.ends_with(&format!(".{zone_lower}")) {
+    } else if qualified || in_zone(name, zone) {
         name.to_string()
     } else {
         format!("{name}.{zone}")
     }
+}
+
+fn in_zone(name: &str, zone: &str) -> bool {
+    let (lower, zone_lower) = (name.to_ascii_lowercase(), zone.to_ascii_lowercase());
+    lower == zone_lower || lower.ends_with(&format!(".{zone_lower}"))
 }
 
 #[cfg(test)]
@@ -270,5 +306,7 @@ mod name_tests {
         assert_eq!(full_name("db", "dr.test"), "db.dr.test");
         assert_eq!(full_name("@", "dr.test"), "dr.test");
         assert_eq!(full_name("DB.DR.TEST", "dr.test"), "DB.DR.TEST");
+        // A trailing dot is fully qualified: never extended.
+        assert_eq!(full_name("db.other.test.", "dr.test"), "db.other.test");
     }
 }

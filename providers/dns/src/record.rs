@@ -168,7 +168,7 @@ impl Provider for DnsProvider {
                     if let Some(n) = prior.get("name").cloned() {
                         m.insert("name".into(), n);
                     }
-                    resp.requires_replace.retain(|p| p.to_string() != "name");
+                    resp.requires_replace.retain(|p| p != "name");
                 }
             }
             if resp.requires_replace.is_empty() {

@@ -1097,3 +1097,49 @@ fn validate_json_has_terraforms_shape() {
     assert_eq!(d["range"]["filename"], "main.hcl");
     assert!(d["range"]["start"]["line"].as_u64().unwrap() >= 1);
 }
+
+/// Issue 13: `state push`, with Terraform's rules: another lineage or an older serial is
+/// refused unless --force, and a newer copy replaces the state.
+#[test]
+fn state_push_refuses_a_stale_or_foreign_state() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let pulled = t.run(&["state", "pull", "-e", "dev"]).stdout;
+    let mut s: serde_json::Value = serde_json::from_str(&pulled).unwrap();
+    let serial = s["serial"].as_u64().unwrap();
+    // Older.
+    s["serial"] = (serial - 1).into();
+    t.write("old.json", &s.to_string());
+    t.run(&["state", "push", "old.json", "-e", "dev"])
+        .code(1)
+        .stderr_has(&format!("older than the current {serial}"));
+    // Same serial, other contents.
+    s["serial"] = serial.into();
+    s["outputs"] = serde_json::json!({});
+    t.write("same.json", &s.to_string());
+    t.run(&["state", "push", "same.json", "-e", "dev"])
+        .code(1)
+        .stderr_has("other contents");
+    // Another lineage.
+    let mut foreign = s.clone();
+    foreign["lineage"] = "00000000-0000-0000-0000-000000000000".into();
+    foreign["serial"] = (serial + 1).into();
+    t.write("foreign.json", &foreign.to_string());
+    t.run(&["state", "push", "foreign.json", "-e", "dev"])
+        .code(1)
+        .stderr_has("lineage");
+    // Newer: replaces it; --force pushes even the foreign one.
+    s["serial"] = (serial + 1).into();
+    t.write("new.json", &s.to_string());
+    t.run(&["state", "push", "new.json", "-e", "dev"]).code(0);
+    let now: serde_json::Value =
+        serde_json::from_str(&t.run(&["state", "pull", "-e", "dev"]).stdout).unwrap();
+    assert_eq!(now["serial"], serial + 1);
+    assert_eq!(now["outputs"], serde_json::json!({}));
+    t.run(&["state", "push", "foreign.json", "-e", "dev", "--force"])
+        .code(0);
+    t.write("bad.json", "{not json");
+    t.run(&["state", "push", "bad.json", "-e", "dev"])
+        .code(1)
+        .stderr_has("is not a standby state");
+}

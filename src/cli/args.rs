@@ -547,6 +547,19 @@ pub enum StateCommand {
         #[command(flatten)]
         env: EnvArgs,
     },
+    /// Replace the state with FILE (`-` for standard input), as `terraform state push`: a
+    /// state of another lineage, or with a serial that is not newer, is refused unless --force.
+    Push {
+        /// The state JSON, as `state pull` prints it.
+        file: PathBuf,
+        /// Push even a state of another lineage or an older serial.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
 }
 
 /// `--listen`: `HOST:PORT`, or a port alone for loopback.

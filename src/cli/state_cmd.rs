@@ -349,6 +349,12 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
             println!("Point standby at the new backend (backend block, --backend or STANDBY_BACKEND) before the next apply.");
             Ok(0)
         }
+        StateCommand::Push {
+            file,
+            force,
+            env,
+            lock,
+        } => push(ws, &file, force, &env, &lock),
         StateCommand::Pull { env } => {
             let env_name = ws.env_name(&env)?;
             let state = must_state(ws, &env_name)?;
@@ -379,4 +385,72 @@ pub(crate) fn force_unlock(ws: &Workspace, id: &str, env: &EnvArgs) -> Result<i3
         })),
         Err(e) => Err(state_error(e)),
     }
+}
+
+/// `state push`: the rules are Terraform's, so a stale copy never overwrites newer state.
+fn push(
+    ws: &Workspace,
+    file: &std::path::Path,
+    force: bool,
+    env: &EnvArgs,
+    lock: &crate::cli::args::LockArgs,
+) -> Result<i32, CliError> {
+    use std::io::Read as _;
+    let env_name = ws.env_name(env)?;
+    let mut bytes = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    read.map_err(|e| CliError::msg(format!("Cannot read {}", file.display()), e.to_string()))?;
+    let pushed: crate::state::State = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::msg(
+            format!("{} is not a standby state", file.display()),
+            format!("{e}. Push what `standby state pull` printed. Nothing was changed."),
+        )
+    })?;
+    let backend = ws.backend(&env_name)?;
+    let _g = ws.lock(backend.as_ref(), "state push", lock)?;
+    if let Some(current) = ws.read_state(backend.as_ref())? {
+        let refuse = |summary: String, detail: &str| {
+            Err(CliError::msg(
+                summary,
+                format!("{detail} Nothing was changed. Pass --force to push it anyway."),
+            ))
+        };
+        if !force && current.lineage != pushed.lineage {
+            return refuse(
+                format!(
+                    "The pushed state has lineage {}, the environment's state {}",
+                    pushed.lineage, current.lineage
+                ),
+                "It is the state of another environment or of another history.",
+            );
+        }
+        if !force && pushed.serial < current.serial {
+            return refuse(
+                format!(
+                    "The pushed state has serial {}, older than the current {}",
+                    pushed.serial, current.serial
+                ),
+                "Something was applied since it was pulled.",
+            );
+        }
+        if !force && pushed.serial == current.serial && pushed != current {
+            return refuse(
+                format!(
+                    "The pushed state has the current serial {} but other contents",
+                    pushed.serial
+                ),
+                "Raise its serial to say it is newer.",
+            );
+        }
+    }
+    backend.write(&pushed).map_err(state_error)?;
+    println!(
+        "Pushed the state (lineage {}, serial {}) to environment {env_name:?}.",
+        pushed.lineage, pushed.serial
+    );
+    Ok(0)
 }

@@ -184,16 +184,7 @@ fn sarif_locations_are_relative_to_the_repository_root() {
     let t = Test::new()
         .file("topology/main.hcl", TOPOLOGY)
         .file("topology/policy/team.hcl", POLICY);
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(args)
-            .current_dir(t.path())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
+    support::git(&t, &["init", "-q", "-b", "main"]);
     let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);
     r.code(1);
     let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

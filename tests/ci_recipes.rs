@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::Test;
+use support::{git, Test};
 
 /// The standby commands of the YAML blocks, with the CI variables filled in.
 fn recipe_commands() -> Vec<String> {
@@ -36,23 +36,6 @@ fn recipe_commands() -> Vec<String> {
         out.push(cmd.trim().to_string());
     }
     out
-}
-
-fn git(t: &Test, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(t.path())
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs `cmd` (a recipe line) in the repository; returns its exit code and output.

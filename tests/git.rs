@@ -4,25 +4,7 @@
 
 mod support;
 
-use support::Test;
-
-fn git(t: &Test, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(t.path())
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::{git, Test};
 
 fn topology(
     mode: &str,
@@ -293,17 +275,7 @@ fn a_long_review_is_split_under_the_comment_limit() {
 /// and the topology diff shows them per environment.
 #[test]
 fn a_branch_that_switches_prod_only_through_its_environment_file_is_flagged() {
-    let t = Test::new()
-        .file(".gitignore", ".standby/\ndata/\n")
-        .file("env/prod.hcl", "active_site = \"east\"\n")
-        .file(
-            "main.hcl",
-            "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
-        );
-    git(&t, &["init", "-q", "-b", "main"]);
-    git(&t, &["add", "."]);
-    git(&t, &["commit", "-q", "-m", "prod on east"]);
-    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    let t = protected_prod_repo(".standby/\ndata/\n");
     git(&t, &["checkout", "-q", "-b", "move-prod"]);
     t.write("env/prod.hcl", "active_site = \"west\"\n");
     git(&t, &["commit", "-q", "-am", "move prod to west"]);
@@ -357,18 +329,7 @@ fn a_branch_that_switches_prod_only_through_its_environment_file_is_flagged() {
 /// which the history records with the values.
 #[test]
 fn a_protected_environment_refuses_values_that_are_not_in_the_commit() {
-    let t = Test::new()
-        .file(".gitignore", ".standby/\ndata/\nops.vars\n")
-        .file("env/prod.hcl", "active_site = \"east\"\n")
-        .file("env/dev.hcl", "active_site = \"west\"\n")
-        .file(
-            "main.hcl",
-            "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
-        );
-    git(&t, &["init", "-q", "-b", "main"]);
-    git(&t, &["add", "."]);
-    git(&t, &["commit", "-q", "-m", "prod on east"]);
-    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    let t = protected_prod_repo(".standby/\ndata/\nops.vars\n");
     let moved = [
         "apply",
         "-e",
@@ -527,4 +488,22 @@ fn a_protected_environment_applies_from_a_detached_checkout_of_the_remote_branch
     git(&t, &["checkout", "-q", "--detach"]);
     git(&t, &["branch", "-q", "-D", "main"]);
     t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+}
+
+/// A repository on main with a protected prod whose active site comes from `env/prod.hcl`
+/// (east; dev's file says west), applied to prod.
+fn protected_prod_repo(gitignore: &str) -> Test {
+    let t = Test::new()
+        .file(".gitignore", gitignore)
+        .file("env/prod.hcl", "active_site = \"east\"\n")
+        .file("env/dev.hcl", "active_site = \"west\"\n")
+        .file(
+            "main.hcl",
+            "variable \"active_site\" {\n  type = string\n}\n\nenvironment \"prod\" {\n  protected = true\n  branch    = \"main\"\n}\n\nresource \"sqlite_database\" \"east\" {\n  path = \"data/${env.name}/east.db\"\n}\n\nresource \"sqlite_database\" \"west\" {\n  path = \"data/${env.name}/west.db\"\n}\n\nfailover \"orders\" {\n  active  = var.active_site\n  members = { east = sqlite_database.east, west = sqlite_database.west }\n}\n",
+        );
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "prod on east"]);
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    t
 }

@@ -14,7 +14,7 @@ mod support;
 use support::pg::{cluster, rt};
 use support::proc::Watcher;
 use support::servers::{dig, named, secret};
-use support::{monitor::Monitor, Test};
+use support::{git, monitor::Monitor, Test};
 
 const TOKEN: &str = "Lk7tok3nQz93";
 const PG_PASSWORD: &str = "Pw8le4kXq2";
@@ -283,30 +283,14 @@ fn a_secret_in_every_input_shows_in_no_output_and_no_process() {
     out.file(&t, "monitor.out");
 
     // A pull-request review of a change to the topology.
-    let git = |args: &[&str]| {
-        let s = std::process::Command::new("git")
-            .args(args)
-            .current_dir(t.path())
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-            .output()
-            .unwrap();
-        assert!(
-            s.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&s.stderr)
-        );
-    };
     std::fs::write(
         t.join(".gitignore"),
         "data/\nsecrets/\n.standby/\n*.log\n*.out\n*.plan\n",
     )
     .unwrap();
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "topology"]);
+    git(&t, &["init", "-q", "-b", "main"]);
+    git(&t, &["add", "-A"]);
+    git(&t, &["commit", "-q", "-m", "topology"]);
     t.write(
         "leak.hcl",
         &t.read("leak.hcl")

@@ -263,3 +263,22 @@ impl Test {
         child
     }
 }
+
+/// Runs git in the test's directory with a fixed identity; returns its stdout, trimmed.
+pub fn git(t: &Test, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(t.path())
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -802,13 +802,11 @@ fn a_failing_hook_does_not_echo_its_secret() {
 #[test]
 fn a_failing_hook_does_not_echo_a_secret_inside_a_longer_argument() {
     let t = Test::plan("quickstart");
-    let hcl = t.read("failover.hcl").replacen(
-        "command = [\"sh\", \"-c\", \"echo \\\"switched $STANDBY_GROUP to $STANDBY_TO at epoch $STANDBY_EPOCH\\\" >> ${local.out_dir}/hooks.log\"]",
+    with_after_switch_hook(
+        &t,
         "command = [\"sh\", \"-c\", \"echo token=${var.admin_token} >&2; exit 3\"]",
-        1,
+        "exit 3",
     );
-    assert!(hcl.contains("exit 3"), "the hook was not rewritten");
-    t.write("failover.hcl", &hcl);
     t.write("secret.vars", "admin_token = \"s3cr3t-inside\"\n");
     let vars = ["-e", "dev", "--var-file", "secret.vars"];
     t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
@@ -965,13 +963,11 @@ fn a_target_that_matches_nothing_is_an_error_and_plans_name_their_environment() 
 #[test]
 fn hooks_inherit_neither_state_key_variable() {
     let t = Test::plan("quickstart");
-    let hcl = t.read("failover.hcl").replacen(
-        "command = [\"sh\", \"-c\", \"echo \\\"switched $STANDBY_GROUP to $STANDBY_TO at epoch $STANDBY_EPOCH\\\" >> ${local.out_dir}/hooks.log\"]",
+    with_after_switch_hook(
+        &t,
         "command = [\"sh\", \"-c\", \"env > hook-env.txt\"]",
-        1,
+        "hook-env.txt",
     );
-    assert!(hcl.contains("hook-env.txt"), "the hook was not rewritten");
-    t.write("failover.hcl", &hcl);
     t.write("state.key", &"4d".repeat(32));
     let key = t.join("state.key");
     for (var, value) in [
@@ -1142,4 +1138,16 @@ fn state_push_refuses_a_stale_or_foreign_state() {
     t.run(&["state", "push", "bad.json", "-e", "dev"])
         .code(1)
         .stderr_has("is not a standby state");
+}
+
+/// Replaces the quickstart's after_switch hook command with `command` (HCL), checking that
+/// the rewrite happened by looking for `mark`.
+fn with_after_switch_hook(t: &Test, command: &str, mark: &str) {
+    let hcl = t.read("failover.hcl").replacen(
+        "command = [\"sh\", \"-c\", \"echo \\\"switched $STANDBY_GROUP to $STANDBY_TO at epoch $STANDBY_EPOCH\\\" >> ${local.out_dir}/hooks.log\"]",
+        command,
+        1,
+    );
+    assert!(hcl.contains(mark), "the hook was not rewritten");
+    t.write("failover.hcl", &hcl);
 }

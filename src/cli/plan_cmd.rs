@@ -147,7 +147,7 @@ pub(crate) fn plan(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default()
+            serde_json::to_string_pretty(&plan_json(&plan, Some(&config))).unwrap_or_default()
         );
     } else {
         print!("{}", render_plan(&plan, ws.color));

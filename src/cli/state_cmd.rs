@@ -82,9 +82,13 @@ pub(crate) fn show(
     if let Some(f) = plan_file {
         let plan = super::plan_file::read(ws, f)?;
         if json {
+            // A saved plan is refused once the topology changed, so the working tree's
+            // configuration is the plan's.
+            let config = ws.load().ok();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&plan_json(&plan)).unwrap_or_default()
+                serde_json::to_string_pretty(&plan_json(&plan, config.as_ref()))
+                    .unwrap_or_default()
             );
         } else {
             print!("{}", render_plan(&plan, ws.color));

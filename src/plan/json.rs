@@ -34,7 +34,10 @@ fn change_json(c: &ResourceChange) -> J {
         o.insert("index".into(), serde_json::to_value(k).unwrap_or(J::Null));
     }
     o.insert("provider_name".into(), J::String(c.provider.clone()));
-    let mask = |v: &Option<Value>, f: fn(&Value) -> J| v.as_ref().map_or(J::Bool(false), f);
+    // Terraform's masks of a resource are always objects, `{}` when nothing is marked.
+    let mask = |v: &Option<Value>, f: fn(&Value) -> J| {
+        super::json_tf::object_or_empty(v.as_ref().map_or(J::Null, f))
+    };
     o.insert(
         "change".into(),
         json!({
@@ -85,8 +88,8 @@ fn node_json(id: usize, n: &ExecNode, plan: &Plan) -> J {
     o
 }
 
-/// The whole plan as public JSON.
-pub fn plan_json(plan: &Plan) -> J {
+/// The whole plan as public JSON, with the topology's `configuration` when it is given.
+pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
     let outputs: Map<String, J> = plan
         .outputs
         .iter()
@@ -117,12 +120,14 @@ pub fn plan_json(plan: &Plan) -> J {
         })
         .collect();
     let (add, change, destroy) = plan.counts();
-    json!({
+    let mut j = json!({
         "format_version": JSON_FORMAT_VERSION,
+        "terraform_version": super::json_tf::TERRAFORM_FORMAT_LEVEL,
         "standby_version": plan.standby_version,
         "environment": plan.env,
         "plan_mode": plan.mode,
-        "prior_state": { "lineage": plan.prior.lineage, "serial": plan.prior.serial },
+        "planned_values": super::json_tf::planned_values(plan),
+        "prior_state": super::json_tf::prior_state(plan),
         "variables": plan.variables.iter().map(|(k, v)| (k.clone(), json!({ "value": public_json(v) }))).collect::<Map<_, _>>(),
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
@@ -131,7 +136,11 @@ pub fn plan_json(plan: &Plan) -> J {
         "failover_switches": plan.switches.iter().map(switch_json).collect::<Vec<_>>(),
         "failover_notes": plan.failover_notes,
         "summary": { "add": add, "change": change, "destroy": destroy, "has_changes": plan.has_changes() },
-    })
+    });
+    if let Some(c) = config {
+        j["configuration"] = super::json_tf::configuration(c);
+    }
+    j
 }
 
 fn switch_json(sw: &super::SwitchPlan) -> J {

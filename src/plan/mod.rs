@@ -14,6 +14,7 @@ mod failover_settings;
 mod health_check;
 pub(crate) mod instance;
 mod json;
+mod json_tf;
 mod model;
 pub mod reality;
 mod reconcile;

@@ -286,7 +286,7 @@ pub fn json(
                 "env": e.env,
                 "protected": e.protected,
                 "summary": { "add": add, "change": change, "destroy": destroy, "switches": e.plan.switches.iter().filter(|s| s.from.as_ref().is_some_and(|f| *f != s.to)).map(|s| format!("{} {} -> {}", s.group, s.from.as_deref().unwrap_or("-"), s.to)).collect::<Vec<_>>() },
-                "plan": plan_json(&e.plan),
+                "plan": plan_json(&e.plan, None),
             })
         }).collect::<Vec<_>>(),
     })

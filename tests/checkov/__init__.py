@@ -1,0 +1,1 @@
+# Makes this directory a package, as checkov requires of --external-checks-dir.

@@ -417,7 +417,7 @@ resource "mock_thing" "proxy" { name = var.target }
     // The JSON plan lists it too.
     r.write(&(topology("west", "auto", "1MiB") + nested));
     let p = r.plan(None);
-    let json = standby::plan::plan_json(&p);
+    let json = standby::plan::plan_json(&p, None);
     assert!(
         json.to_string()
             .contains("module.edge.module.inner.mock_thing.proxy"),

@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = serde_json::from_slice::<standby::plan::Plan>(data) {
         let _ = standby::plan::render_plan(&p, false);
-        let _ = standby::plan::plan_json(&p);
+        let _ = standby::plan::plan_json(&p, None);
     }
 });

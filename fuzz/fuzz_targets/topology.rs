@@ -42,6 +42,6 @@ fuzz_target!(|data: &[u8]| {
         .expect("runtime");
     if let Ok(p) = rt.block_on(plan(&config, &registry, None, vars, &opts)) {
         let _ = standby::plan::render_plan(&p, false);
-        let _ = standby::plan::plan_json(&p);
+        let _ = standby::plan::plan_json(&p, Some(&config));
     }
 });

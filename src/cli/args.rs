@@ -51,6 +51,11 @@ pub struct LockArgs {
     /// How long to wait for a state lock held by someone else, such as 30s or 2m.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// Hold the state lock (as Terraform's -lock). `--lock=false` runs without it, which is
+    /// dangerous when others work on the same environment; an apply that switches a failover
+    /// group refuses it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub lock: bool,
 }
 
 /// Parses `500ms`, `30s`, `2m`, `1h`.
@@ -428,6 +433,9 @@ pub enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Print one string output as it is, without quotes or a newline (for scripts).
+        #[arg(long, requires = "name", conflicts_with = "json")]
+        raw: bool,
     },
     /// Print the dependency graph.
     Graph {
@@ -463,6 +471,29 @@ pub enum Command {
         /// JSON, with the platform and the built-in providers.
         #[arg(long)]
         json: bool,
+    },
+    /// Check the topology's providers and that the state backend answers; creates only
+    /// `.standby/`. Providers are built in: nothing is downloaded.
+    Init,
+    /// Evaluate expressions against an environment: its variables, locals, resources and
+    /// module outputs, as a plan computes them (nothing is refreshed or changed). Reads one
+    /// expression per line; piped input stops at the first error with exit 1.
+    Console {
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+    /// Print a shell completion script, such as
+    /// `standby completions bash > /etc/bash_completion.d/standby`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print standby's man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write standby.1, standby-plan.1 ... into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
     /// Release a state lock left behind by a process that is gone.
     ForceUnlock {

@@ -3,13 +3,16 @@
 mod args;
 mod bounded_listener;
 mod check_cmd;
+mod console_cmd;
 mod drill_cmd;
 mod drill_fault;
 mod drill_load;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
+mod generate_cmd;
 mod health;
+mod init_cmd;
 mod monitor_cmd;
 mod monitor_http;
 mod monitor_lease;
@@ -304,7 +307,12 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             env,
             json,
         } => state_cmd::show(ws, plan_file.as_deref(), &env, json),
-        Command::Output { name, env, json } => state_cmd::output(ws, name.as_deref(), &env, json),
+        Command::Output {
+            name,
+            env,
+            json,
+            raw,
+        } => state_cmd::output(ws, name.as_deref(), &env, json, raw),
         Command::State(sc) => state_cmd::state(ws, sc),
         Command::Fmt {
             paths,
@@ -340,5 +348,9 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
+        Command::Init => init_cmd::init(ws),
+        Command::Console { env } => console_cmd::console(ws, &env),
+        Command::Completions { shell } => generate_cmd::completions(shell),
+        Command::Man { out_dir } => generate_cmd::man(out_dir.as_deref()),
     }
 }

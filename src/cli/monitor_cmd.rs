@@ -493,6 +493,7 @@ pub(crate) fn monitor(
             // wait for it rather than give up at once; its apply re-checks its lease.
             let lock = &LockArgs {
                 lock_timeout: lock.lock_timeout.max(MONITOR_LOCK_WAIT),
+                lock: true,
             };
             if manual {
                 let dir = ws.root.join(".standby").join("pending");

@@ -27,7 +27,12 @@ fn targets(list: &[String]) -> Result<Vec<Target>, CliError> {
         .collect()
 }
 
-fn options(env: &str, p: &PlanArgs, phase: Phase, digest: String) -> Result<PlanOptions, CliError> {
+pub(crate) fn options(
+    env: &str,
+    p: &PlanArgs,
+    phase: Phase,
+    digest: String,
+) -> Result<PlanOptions, CliError> {
     let mode = match (p.destroy, p.refresh_only) {
         (true, true) => {
             return Err(CliError::msg(
@@ -53,7 +58,7 @@ fn options(env: &str, p: &PlanArgs, phase: Phase, digest: String) -> Result<Plan
 }
 
 /// Loads everything a plan needs.
-fn prepare(
+pub(crate) fn prepare(
     ws: &Workspace,
     env: &EnvArgs,
     allow_missing: bool,
@@ -302,6 +307,7 @@ pub(crate) fn apply(
     let plan = match (saved, fresh) {
         (Some(plan), _) => {
             check_fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))?;
+            switch_needs_lock(&plan, lock)?;
             plan
         }
         (None, fresh) => {
@@ -331,6 +337,7 @@ pub(crate) fn apply(
             if !plan.has_changes() {
                 return Ok(0);
             }
+            switch_needs_lock(&plan, lock)?;
             if !auto_approve {
                 confirm(&plan, ws.input)?;
             }
@@ -348,6 +355,18 @@ pub(crate) fn apply(
         run,
         guard,
     )
+}
+
+/// `--lock=false` is Terraform's, and works here too, except for an apply that touches a
+/// failover group: two unlocked applies could both switch it.
+fn switch_needs_lock(plan: &Plan, lock: &LockArgs) -> Result<(), CliError> {
+    match plan.switches.first() {
+        Some(sw) if !lock.lock => Err(CliError::msg(
+            "A switch needs the state lock",
+            format!("This plan changes failover.{}, and two applies without the lock could both switch it. Nothing was changed. Run it again without --lock=false.", sw.group),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // The pieces of one apply; grouping them would only rename them.

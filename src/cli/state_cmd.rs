@@ -133,6 +133,7 @@ pub(crate) fn output(
     name: Option<&str>,
     env: &EnvArgs,
     json: bool,
+    raw: bool,
 ) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
     let state = ws
@@ -145,27 +146,40 @@ pub(crate) fn output(
             Value::from_json(&o.value)
         }
     };
+    // Terraform's `output` reads the selected workspace; standby's counterpart of its
+    // `default` workspace is the environment without -e. When that one is empty but named
+    // environments exist, say so rather than print nothing.
+    let hint = (state.outputs.is_empty() && env.env.is_none())
+        .then(|| ws.environments())
+        .filter(|e| !e.is_empty())
+        .map(|e| format!(" Without -e this is the default environment; the topology's environments are {}: pass -e NAME or set STANDBY_ENV.", e.join(", ")));
     if let Some(n) = name {
         let o = state.outputs.get(n).ok_or_else(|| {
             CliError::msg(
                 format!("Output {n:?} not found"),
                 format!(
-                    "The state has {}.",
+                    "The state of environment {env_name:?} has {}.{}",
                     if state.outputs.is_empty() {
                         "no outputs; run standby apply first".to_string()
                     } else {
                         state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-                    }
+                    },
+                    hint.clone().unwrap_or_default()
                 ),
             )
         })?;
-        if json {
-            println!("{}", shown(o).to_json());
-        } else {
-            match shown(o) {
-                Value::String(s) => println!("{s}"),
-                v => println!("{v}"),
+        match (json, raw, shown(o)) {
+            (true, _, v) => println!("{}", v.to_json()),
+            (_, true, Value::String(s)) => print!("{s}"),
+            (_, true, v @ (Value::Number(_) | Value::Bool(_))) => print!("{v}"),
+            (_, true, _) => {
+                return Err(CliError::msg(
+                    "Unsupported value for raw output",
+                    format!("--raw prints only strings, numbers and booleans; output {n:?} is not one. Use --json."),
+                ))
             }
+            // As Terraform 0.14 and later: the value in HCL form, a string quoted.
+            (_, _, v) => println!("{v}"),
         }
         return Ok(0);
     }
@@ -181,6 +195,12 @@ pub(crate) fn output(
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+    } else if state.outputs.is_empty() {
+        // Terraform's warning, on stderr so that scripts reading stdout see nothing.
+        eprintln!(
+            "Warning: No outputs found\n\nThe state of environment {env_name:?} has no outputs.{}",
+            hint.unwrap_or_else(|| " Declare an output block and run standby apply.".into())
+        );
     } else {
         for (k, o) in &state.outputs {
             println!("{k} = {}", shown(o));

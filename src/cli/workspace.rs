@@ -174,15 +174,19 @@ impl Workspace {
         open_backend(&self.root, spec.as_deref(), env_name)
     }
 
-    /// Takes the state lock for an operation.
+    /// Takes the state lock for an operation; none with `--lock=false`.
     pub fn lock(
         &self,
         backend: &dyn Backend,
         operation: &str,
         lock: &LockArgs,
-    ) -> Result<LockGuard, CliError> {
+    ) -> Result<Option<LockGuard>, CliError> {
+        if !lock.lock {
+            return Ok(None);
+        }
         backend
             .lock(LockInfo::new(operation), lock.lock_timeout)
+            .map(Some)
             .map_err(state_error)
     }
 

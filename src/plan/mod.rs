@@ -6,6 +6,7 @@
 //! The human and JSON renderings are derived from it.
 
 mod config_graph;
+mod console;
 mod deletes;
 mod diff;
 mod expansion;
@@ -24,6 +25,7 @@ pub(crate) mod values;
 mod variables;
 mod walk;
 
+pub use console::Console;
 pub use expansion::max_instances_env;
 pub use failover::{emergency_probe, ForcedSwitch};
 pub use health_check::{Detection, HealthCheck, HealthKind, Target};

@@ -79,6 +79,19 @@ pub async fn plan(
     root_vars: BTreeMap<String, Value>,
     opts: &PlanOptions,
 ) -> Result<Plan, Diagnostics> {
+    plan_with_values(config, registry, state, root_vars, opts)
+        .await
+        .map(|(p, _)| p)
+}
+
+/// [`plan`], also returning every value it evaluated, for the console.
+pub(crate) async fn plan_with_values(
+    config: &Config,
+    registry: &Registry,
+    state: Option<&State>,
+    root_vars: BTreeMap<String, Value>,
+    opts: &PlanOptions,
+) -> Result<(Plan, Values), Diagnostics> {
     let graph = config_graph::build(config, registry)?;
     let empty = State::new();
     let had_state = state.is_some();
@@ -175,7 +188,7 @@ pub async fn plan(
             c.reason = None;
         }
     }
-    Ok(Plan {
+    let plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         standby_version: env!("CARGO_PKG_VERSION").to_string(),
         env: opts.env.clone(),
@@ -197,7 +210,8 @@ pub async fn plan(
         failover_members: w.failover_members,
         groups: w.groups,
         refreshed: refresh_only.then_some(w.refreshed),
-    })
+    };
+    Ok((plan, w.values))
 }
 
 /// SHA-256 of a state's JSON form.

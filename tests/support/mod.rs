@@ -166,6 +166,26 @@ impl Test {
         Self::finish(c)
     }
 
+    /// Runs the binary to completion with `input` on its standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run standby");
+        // A closed pipe is fine: the console may stop reading at an error.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        let out = child.wait_with_output().expect("run standby");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     fn finish(mut c: Command) -> Run {
         let out: Output = c.output().expect("run standby");
         Run {

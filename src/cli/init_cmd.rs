@@ -1,0 +1,86 @@
+//! `standby init`: check that the topology's providers exist and its state backend answers,
+//! as `terraform init` prepares a working directory. standby's providers are built in, so
+//! nothing is downloaded; the only thing created is `.standby/`.
+
+use super::workspace::Workspace;
+use super::CliError;
+use crate::addr::Mode;
+use crate::config::Module;
+use crate::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(crate) fn init(ws: &Workspace) -> Result<i32, CliError> {
+    let config = ws.load()?;
+    println!("Initializing the backend...");
+    let envs = {
+        let e = ws.environments();
+        if e.is_empty() {
+            vec!["default".to_string()]
+        } else {
+            e
+        }
+    };
+    let dot = ws.root.join(".standby");
+    std::fs::create_dir_all(&dot)
+        .map_err(|e| CliError::msg(format!("Cannot create {}", dot.display()), e.to_string()))?;
+    for env in &envs {
+        let backend = ws.backend(env)?;
+        let kind = backend.describe();
+        // Reading proves the backend answers and, for an encrypted state, that the key opens it.
+        match ws.read_state(backend.as_ref())? {
+            Some(s) => println!("- {env}: state serial {} ({kind})", s.serial),
+            None => println!("- {env}: no state yet ({kind})"),
+        }
+    }
+    println!("\nInitializing provider plugins...");
+    let registry = Registry::standard();
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut unknown = Vec::new();
+    collect_types(&config.root, &registry, &mut used, &mut unknown);
+    for (provider, types) in &used {
+        println!(
+            "- {provider}: built in, v{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            types.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        unknown.dedup();
+        return Err(CliError::msg(
+            "Unknown resource types",
+            format!(
+                "No built-in provider manages {}. The providers are: {}.",
+                unknown.join(", "),
+                registry.names().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    println!(
+        "\nstandby has been successfully initialized!\n\nYou may now begin working with standby. Try running \"standby plan -e {}\" to see\nany changes that are required for your topology.",
+        envs[0]
+    );
+    Ok(0)
+}
+
+fn collect_types(
+    m: &Module,
+    registry: &Registry,
+    used: &mut BTreeMap<String, BTreeSet<String>>,
+    unknown: &mut Vec<String>,
+) {
+    for r in m.resources.values() {
+        let data = r.addr.mode == Mode::Data;
+        match registry.provider_for(&r.addr.type_name, data) {
+            Some(p) => {
+                used.entry(p.to_string())
+                    .or_default()
+                    .insert(r.addr.type_name.clone());
+            }
+            None => unknown.push(r.addr.type_name.clone()),
+        }
+    }
+    for c in m.calls.values() {
+        collect_types(&c.module, registry, used, unknown);
+    }
+}

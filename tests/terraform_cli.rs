@@ -1,0 +1,199 @@
+//! Issue 13: the Terraform commands a Terraform user reaches for work in standby: `init`,
+//! `console`, `-lock=false`, `output` without `-e` and `-raw`, and shell completions and
+//! man pages generated from the parser.
+
+mod support;
+
+use support::Test;
+
+#[test]
+fn init_checks_providers_and_backend_and_creates_only_dot_standby() {
+    let t = Test::plan("quickstart");
+    let before: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    t.run(&["init"])
+        .code(0)
+        .stdout_has("- dev: no state yet")
+        .stdout_has("- local: built in")
+        .stdout_has("local_file, local_sensitive_file, sqlite_database")
+        .stdout_has("standby has been successfully initialized!");
+    let mut after: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    after.retain(|n| !before.contains(n));
+    assert_eq!(after, [".standby"]);
+    assert_eq!(
+        std::fs::read_dir(t.join(".standby")).unwrap().count(),
+        0,
+        "init created files"
+    );
+    // Run twice, as Terraform users do: nothing changes.
+    t.run(&["init"]).code(0);
+    // Terraform's single-dash options reach it too.
+    t.run(&["init", "-input=false"]).code(0);
+}
+
+#[test]
+fn init_fails_when_the_backend_does_not_answer_or_the_state_key_is_wrong() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    // A backend that refuses the connection: port 1 on loopback.
+    t.run(&[
+        "init",
+        "--backend",
+        "pg:host=127.0.0.1 port=1 user=x dbname=x connect_timeout=2",
+    ])
+    .code(1)
+    .stdout_lacks("successfully initialized");
+    // An encrypted state that the key in the environment does not open.
+    let t = Test::plan("quickstart").env("STANDBY_STATE_KEY", &"11".repeat(32));
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let wrong = t.run_env(&["init"], "STANDBY_STATE_KEY", &"22".repeat(32));
+    assert_eq!(wrong.code, 1, "{}", wrong.stdout);
+    assert!(!wrong.stdout.contains("successfully initialized"));
+}
+
+#[test]
+fn init_names_a_resource_type_no_provider_manages() {
+    let t = Test::new().file("main.hcl", "resource \"aws_instance\" \"x\" {}\n");
+    let r = t.run(&["init"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("aws_instance"), "{}", r.stderr);
+}
+
+#[test]
+fn console_evaluates_variables_locals_resources_and_module_outputs() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let r = t.run_stdin(
+        &["console", "-e", "dev"],
+        "var.sites[\"west\"].weight\nlocal.out_dir\nsqlite_database.east.path\nmodule.site[\"west\"].endpoint\nupper(failover.orders.active)\nvar.admin_token\n\n[for s in keys(var.sites) : s]\nexit\nvar.never_reached\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "50\n\"./out/dev\"\n\"./out/dev/east/orders.db\"\n\"west.us-west.internal:5432\"\n\"EAST\"\n(sensitive value)\n[\n  \"east\",\n  \"west\",\n]\n"
+    );
+    // Nothing was changed: the state is where apply left it.
+    t.run(&["plan", "-e", "dev", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn console_stops_piped_input_at_the_first_error_with_exit_1() {
+    let t = Test::plan("quickstart");
+    let r = t.run_stdin(
+        &["console", "-e", "dev"],
+        "var.active_site\nvar.nope\nvar.active_site\n",
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "\"east\"\n");
+    assert!(r.stderr.contains("<console-input>"), "{}", r.stderr);
+    assert!(r.stderr.contains("No variable \"nope\""), "{}", r.stderr);
+    // A value known only after apply says so, as Terraform's console does.
+    let r = t.run_stdin(&["console", "-e", "dev"], "local_file.routing.id\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "(known after apply)\n");
+}
+
+#[test]
+fn lock_false_skips_the_lock_but_a_switch_still_needs_it() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    // Hold the lock with a switch frozen at its fence.
+    let switch = [
+        "apply",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--auto-approve",
+    ];
+    let mut frozen = t.freeze_at(&switch, "fence:freeze", "switch.err");
+    t.run(&["plan", "-e", "dev"]).code(1).stderr_has("lock");
+    t.run(&["plan", "-e", "dev", "-lock=false"]).code(0);
+    t.run(&[
+        "apply",
+        "-e",
+        "dev",
+        "-lock=false",
+        "-var",
+        "active_site=west",
+        "-auto-approve",
+    ])
+    .code(1)
+    .stderr_has("A switch needs the state lock");
+    // -lock=true is the default, spelled out.
+    t.run(&["plan", "-e", "dev", "-lock=true", "-lock-timeout=1s"])
+        .code(1)
+        .stderr_has("lock");
+    frozen.kill().unwrap();
+    frozen.wait().unwrap();
+}
+
+#[test]
+fn output_without_env_reads_the_default_environment_and_says_which_exist() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.run(&["output"])
+        .code(0)
+        .stderr_has("Warning: No outputs found")
+        .stderr_has("dev, prod, staging");
+    t.run(&["output", "active_endpoint"])
+        .code(1)
+        .stderr_has("pass -e NAME or set STANDBY_ENV");
+    t.run_env(&["output", "-raw", "active_endpoint"], "STANDBY_ENV", "dev")
+        .code(0);
+    let r = t.run_env(&["output", "-raw", "active_endpoint"], "STANDBY_ENV", "dev");
+    assert_eq!(r.stdout, "east.us-east.internal:5432");
+    let r = t.run(&["output", "-e", "dev", "active_endpoint"]);
+    assert_eq!(r.stdout, "\"east.us-east.internal:5432\"\n");
+    // An environment without env/ files: the default environment is the only one.
+    let t = Test::new().file("main.hcl", "output \"x\" {\n  value = \"y\"\n}\n");
+    t.run(&["apply", "-auto-approve"]).code(0);
+    let r = t.run(&["output", "x"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "\"y\"\n"));
+}
+
+#[test]
+fn completions_load_in_bash_and_man_pages_cover_every_command() {
+    let t = Test::new();
+    let r = t.run(&["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    t.write("standby.bash", &r.stdout);
+    let check = std::process::Command::new("bash")
+        .args(["-c", "source ./standby.bash && complete -p standby"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("_standby"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        t.run(&["completions", shell]).code(0).stdout_has("console");
+    }
+    t.run(&["man"]).code(0).stdout_has(".TH standby 1");
+    t.run(&["man", "--out-dir", "man1"])
+        .code(0)
+        .stdout_has("man pages");
+    for page in [
+        "standby.1",
+        "standby-plan.1",
+        "standby-state-push.1",
+        "standby-console.1",
+        "standby-init.1",
+    ] {
+        let text = t.read(&format!("man1/{page}"));
+        assert!(
+            text.contains(".SH OPTIONS") || text.contains(".SH SUBCOMMANDS"),
+            "{page}"
+        );
+    }
+    assert!(t
+        .read("man1/standby-plan.1")
+        .contains("detailed\\-exitcode"));
+}

@@ -507,3 +507,86 @@ fn protected_prod_repo(gitignore: &str) -> Test {
     t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
     t
 }
+
+/// Issue 13: a revision is the whole topology. The policy files and the var files inside
+/// the topology are read from the revision's git objects: review judges the head with the
+/// head's `policy/*.hcl`, and `plan --head` reads a `--var-file` as the head has it, even
+/// when the working tree holds other versions of both.
+#[test]
+fn review_and_plan_read_policy_and_var_files_from_the_revision() {
+    let t = protected_prod_repo(".standby/\n");
+    git(&t, &["checkout", "-q", "-b", "feature/policy"]);
+    t.write(
+        "policy/sites.hcl",
+        "rule \"orders-on-east\" {\n  condition = failovers[\"orders\"].active == \"east\"\n  message   = \"orders must stay on east\"\n}\n",
+    );
+    t.write("vars/west.hcl", "active_site = \"west\"\n");
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "a policy, and a var file"]);
+    git(&t, &["checkout", "-q", "main"]);
+    // The working tree (main) has neither file: review and plan must read the branch's.
+    assert!(!t.join("policy").exists());
+    let r = t.run(&[
+        "review",
+        "--base",
+        "main",
+        "--head",
+        "feature/policy",
+        "-e",
+        "dev",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let flags = j["risk_flags"].to_string();
+    assert!(
+        flags.contains("policy rule orders-on-east fails in dev: orders must stay on east"),
+        "{flags}"
+    );
+    // prod is on east: the rule holds there, and no policy flag names prod.
+    let r = t.run(&[
+        "review",
+        "--base",
+        "main",
+        "--head",
+        "feature/policy",
+        "-e",
+        "prod",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        !r.stdout.contains("orders-on-east fails in prod"),
+        "{}",
+        r.stdout
+    );
+    // The var file exists only at the head.
+    t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--head",
+        "feature/policy",
+        "--var-file",
+        "vars/west.hcl",
+    ])
+    .code(0);
+    t.run(&["plan", "-e", "dev", "--var-file", "vars/west.hcl"])
+        .code(1);
+    // A working-tree version of the var file that differs is not what the head plans with.
+    std::fs::create_dir_all(t.join("vars")).unwrap();
+    t.write("vars/west.hcl", "active_site = \"nowhere\"\n");
+    t.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--head",
+        "feature/policy",
+        "--var-file",
+        "vars/west.hcl",
+    ])
+    .code(0)
+    .stdout_has("west")
+    .stdout_lacks("nowhere");
+}

@@ -237,31 +237,23 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// Loads `policy/*.hcl` and evaluates every rule. Rule files that do not parse, or rules whose
+/// Loads `policy/*.hcl` of the topology's revision and evaluates every rule. Rule files that do not parse, or rules whose
 /// condition fails to evaluate, are errors in the returned diagnostics.
 fn user_rules(
-    root: &Path,
+    config: &Config,
     plan: &Plan,
     sources: &mut Sources,
 ) -> Result<Vec<Finding>, Diagnostics> {
-    let dir = root.join("policy");
+    let root = config.root_dir.as_path();
     let mut diags = Diagnostics::default();
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return Ok(out);
-    };
-    let mut files: Vec<_> = rd
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "hcl"))
-        .collect();
-    files.sort();
+    let files = config.policy_files();
     let facts = facts(plan);
     let scope = PolicyScope { dir: root };
     for path in files {
         let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
         let Some((file, body)) =
-            crate::config::parse_policy_file(&path, &shown, sources, &mut diags)
+            crate::config::parse_policy_file(config.files(), &path, &shown, sources, &mut diags)
         else {
             continue;
         };
@@ -347,8 +339,10 @@ fn user_rules(
 /// Every finding for a plan: built-in rules first, then the topology's own.
 pub fn check(config: &mut Config, plan: &Plan) -> Result<Vec<Finding>, Diagnostics> {
     let mut findings = builtin(config, plan);
-    let root = config.root_dir.clone();
-    findings.extend(user_rules(&root, plan, &mut config.sources)?);
+    let mut sources = std::mem::take(&mut config.sources);
+    let user = user_rules(config, plan, &mut sources);
+    config.sources = sources;
+    findings.extend(user?);
     Ok(findings)
 }
 

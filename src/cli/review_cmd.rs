@@ -78,7 +78,11 @@ pub(crate) fn review(
             .environments
             .get(&env_name)
             .is_some_and(|e| e.protected);
+        // The head's policy files judge the head's plan, as `standby check` would on it.
+        let findings = crate::check::check(&mut config, &p)
+            .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
         reviews.push(EnvReview {
+            findings,
             env: env_name,
             protected,
             plan: p,

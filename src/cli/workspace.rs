@@ -95,6 +95,8 @@ impl Workspace {
             .tree_files(rev, &self.root)
             .map_err(|e| CliError::msg(format!("Cannot read revision {rev}"), e.to_string()))?;
         let (config, diags) = crate::config::load_partial_from(&self.root, &files);
+        let mut config = config;
+        config.revision = Some(std::sync::Arc::new(files));
         if diags.is_empty() {
             Ok(config)
         } else {
@@ -136,8 +138,22 @@ impl Workspace {
             sources.push(VarSource::File(f));
         }
         for vf in &env.var_files {
-            let f = load_var_file(vf, &mut config.sources)
-                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+            // A var file inside the topology is part of its revision: under --head (and in
+            // review) it is read from that commit, not from the working tree.
+            let abs = self.root.join(vf);
+            let f = match &config.revision {
+                Some(rev)
+                    if !vf
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                        && abs.starts_with(&self.root) =>
+                {
+                    let rev = rev.clone();
+                    crate::config::load_var_file_from(rev.as_ref(), &abs, &mut config.sources)
+                }
+                _ => load_var_file(vf, &mut config.sources),
+            }
+            .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             sources.push(VarSource::File(f));
         }
         for v in &env.vars {

@@ -121,6 +121,7 @@ pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostic
                 root: Module::default(),
                 root_dir,
                 env_files: Default::default(),
+                revision: None,
             },
             diags,
         );
@@ -145,6 +146,7 @@ pub fn load_partial_from(dir: &Path, fs: &dyn FileSource) -> (Config, Diagnostic
             root,
             root_dir,
             env_files,
+            revision: None,
         },
         diags,
     )
@@ -377,12 +379,13 @@ pub fn load_var_file_from(
     diags.into_result(VarFile { values })
 }
 
-/// Parses a policy file into `sources`, for `standby check`.
+/// Parses a policy file of `fs` into `sources`, for `standby check` and review.
 pub fn parse_policy_file(
+    fs: &dyn FileSource,
     path: &Path,
     shown_as: &Path,
     sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Option<(FileId, hcl_edit::structure::Body)> {
-    parse_file(&Disk, path, shown_as, sources, diags)
+    parse_file(fs, path, shown_as, sources, diags)
 }

@@ -53,9 +53,30 @@ pub struct Config {
     /// when that environment is used). An environment file is part of the topology: a review
     /// of a branch sees the branch's.
     pub env_files: std::collections::BTreeMap<String, (PathBuf, Result<String, String>)>,
+    /// The revision's files when the topology was read from git, so that its policy files
+    /// and the var files named inside it are the revision's too; `None` for the disk.
+    pub revision: Option<std::sync::Arc<super::MemoryFiles>>,
 }
 
 impl Config {
+    /// Where the rest of this revision's files are read from: the git tree it was loaded
+    /// from, or the disk.
+    pub fn files(&self) -> &dyn super::FileSource {
+        match &self.revision {
+            Some(m) => m.as_ref(),
+            None => &super::Disk,
+        }
+    }
+
+    /// `policy/*.hcl` of this revision, sorted.
+    pub fn policy_files(&self) -> Vec<PathBuf> {
+        let dir = self.root_dir.join("policy");
+        if !self.files().is_dir(&dir) {
+            return Vec::new();
+        }
+        self.files().hcl_files(&dir).unwrap_or_default()
+    }
+
     /// The module at a static path of call names.
     pub fn module(&self, path: &[String]) -> Option<&Module> {
         let mut m = &self.root;

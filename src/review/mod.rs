@@ -25,6 +25,9 @@ pub struct EnvReview {
     /// Whether the environment had a recorded state to plan against: without one, every
     /// group is planned as new and a switch of a running group cannot show.
     pub has_state: bool,
+    /// What `standby check` finds in the head's plan: built-in rules and the head's own
+    /// `policy/*.hcl`.
+    pub findings: Vec<crate::check::Finding>,
 }
 
 /// Something a reviewer must look at.
@@ -52,6 +55,17 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                 message,
             })
         };
+        for f in &e.findings {
+            let severity = match f.severity {
+                crate::check::Severity::Error => "high",
+                crate::check::Severity::Warning => "medium",
+            };
+            flag(
+                severity,
+                "policy",
+                format!("policy rule {} fails in {}: {}", f.rule, e.env, f.message),
+            );
+        }
         if !e.has_state {
             flag("medium", "no_state", format!("{} has no recorded state here, so its plan creates everything and a switch of a group that runs already cannot show: run the review where the state is readable (STANDBY_BACKEND)", e.env));
         }

@@ -64,6 +64,7 @@ impl Engine {
             topology_digest: String::new(),
             force: None,
             epoch_floor: Default::default(),
+            imports: Vec::new(),
         };
         let p = rt
             .block_on(plan(
@@ -348,6 +349,7 @@ module "m" {
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
     let p = rt
         .block_on(plan(

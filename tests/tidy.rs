@@ -136,8 +136,8 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "src/plan/walk.rs",
-        6,
-        "provider plans and reads: marks kept as paths, errors redacted",
+        7,
+        "provider plans, reads and imports: marks kept as paths and put back on what the provider returns, errors redacted",
     ),
 ];
 

@@ -156,6 +156,29 @@ pub async fn apply(
         root: config.root_dir.clone(),
     };
     let base = (state.lineage.clone(), state.serial);
+    // Moves and imports are recorded before any action: the actions below act on the
+    // instances at their new addresses, and an import's object is managed from now on.
+    let adopted: Vec<JournalEntry> = plan
+        .moves
+        .iter()
+        .map(|m| JournalEntry::Move(m.from.clone(), m.to.clone()))
+        .chain(
+            plan.changes
+                .iter()
+                .filter(|c| c.importing.is_some())
+                .filter_map(|c| {
+                    c.before
+                        .as_ref()
+                        .map(|b| JournalEntry::Set(c.addr.clone(), record(c, b)))
+                }),
+        )
+        .collect();
+    if !adopted.is_empty() {
+        tokio::task::block_in_place(|| store.append(&base.0, base.1, &adopted))?;
+        for e in &adopted {
+            e.apply_to(&mut state);
+        }
+    }
     let mut ready: Vec<u32> = (0..n as u32)
         .filter(|i| w.remaining[*i as usize] == 0)
         .collect();
@@ -335,7 +358,8 @@ pub(super) fn emit(opts: &ApplyOptions, e: ApplyEvent) {
 }
 
 /// The state record of an instance after its action.
-fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
+/// The state entry of a planned instance with value `v`.
+pub(crate) fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
     let (plain, paths) = v.deep_unmark();
     InstanceState {
         provider: change.provider.clone(),

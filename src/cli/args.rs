@@ -482,6 +482,18 @@ pub enum Command {
         #[command(flatten)]
         env: EnvArgs,
     },
+    /// Adopt an existing object into the state as ADDR, as `terraform import`: the topology
+    /// must declare it; nothing but the state changes.
+    Import {
+        /// The instance, such as local_file.conf or module.site["east"].local_file.conf.
+        addr: String,
+        /// The provider's id of the object, such as the file's name.
+        id: String,
+        #[command(flatten)]
+        env: EnvArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Print a shell completion script, such as
     /// `standby completions bash > /etc/bash_completion.d/standby`.
     Completions {

@@ -24,6 +24,7 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
         topology_digest: digest,
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
     let p = runtime()?
         .block_on(plan(

@@ -28,6 +28,7 @@ fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>, Vec<String>
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
     let registry = Registry::standard();
     let p = runtime()?

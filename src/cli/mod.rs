@@ -12,6 +12,7 @@ mod failover_cmd;
 mod fmt_cmd;
 mod generate_cmd;
 mod health;
+mod import_cmd;
 mod init_cmd;
 mod monitor_cmd;
 mod monitor_http;
@@ -349,6 +350,12 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         }
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
         Command::Init => init_cmd::init(ws),
+        Command::Import {
+            addr,
+            id,
+            env,
+            lock,
+        } => import_cmd::import(ws, &addr, &id, &env, &lock),
         Command::Console { env } => console_cmd::console(ws, &env),
         Command::Completions { shell } => generate_cmd::completions(shell),
         Command::Man { out_dir } => generate_cmd::man(out_dir.as_deref()),

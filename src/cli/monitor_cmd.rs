@@ -71,6 +71,7 @@ pub(crate) fn state_and_plan(
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
     let p = runtime()?
         .block_on(crate::plan::plan(

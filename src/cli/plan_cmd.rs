@@ -54,6 +54,7 @@ pub(crate) fn options(
         topology_digest: digest,
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     })
 }
 

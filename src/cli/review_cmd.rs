@@ -46,6 +46,7 @@ pub(crate) fn review(
             topology_digest: String::new(),
             force: None,
             epoch_floor: Default::default(),
+            imports: Vec::new(),
         };
         let p = rt
             .block_on(plan(

@@ -209,7 +209,7 @@ pub(crate) fn output(
     Ok(0)
 }
 
-fn parse_instance(s: &str) -> Result<AbsInstance, CliError> {
+pub(crate) fn parse_instance(s: &str) -> Result<AbsInstance, CliError> {
     let t: Target = s
         .parse()
         .map_err(|e: crate::addr::AddrError| CliError::msg("Invalid address", e.to_string()))?;

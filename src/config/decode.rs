@@ -12,9 +12,11 @@ use hcl_edit::structure::{Block, BlockLabel, Structure};
 use hcl_edit::Span as _;
 
 /// Block types a module may contain.
-const BLOCK_TYPES: [&str; 7] = [
-    "variable", "locals", "output", "provider", "resource", "data", "module",
+const BLOCK_TYPES: [&str; 9] = [
+    "variable", "locals", "output", "provider", "resource", "data", "module", "moved", "import",
 ];
+
+mod moves;
 
 /// A `module` block before its child module is loaded.
 pub(super) struct PendingCall {
@@ -111,6 +113,8 @@ impl Decoder<'_> {
             "site" | "failover" | "parity" => self.failover_block(b),
             "backend" => self.backend(b),
             "environment" => self.environment(b),
+            "moved" => self.moved(b),
+            "import" => self.import(b),
             other => self.diags.push(Diagnostic::at(
                 self.span(b.ident.span()),
                 format!("Unsupported block type {other:?}"),

@@ -18,7 +18,8 @@ pub use load::{
     Disk, FileSource, MemoryFiles, VarFile,
 };
 pub use model::{
-    Attr, BackendBlock, Body, Config, DependsOn, EnvironmentBlock, Expr, Failover, Hook, Lifecycle,
-    Local, Module, ModuleCall, Output, Parity, ProviderBlock, Resource, Site, Validation, Variable,
+    Attr, BackendBlock, Body, Config, DependsOn, EnvironmentBlock, Expr, Failover, Hook,
+    ImportBlock, Lifecycle, Local, Module, ModuleCall, Moved, Output, Parity, ProviderBlock,
+    Resource, Site, Validation, Variable,
 };
 pub use type_expr::TypeConstraint;

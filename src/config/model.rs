@@ -114,6 +114,32 @@ pub struct Module {
     pub backend: Option<BackendBlock>,
     /// `environment "NAME" { protected = true, branch = "main" }` blocks.
     pub environments: BTreeMap<String, EnvironmentBlock>,
+    /// `moved { from, to }` blocks (root module only).
+    pub moved: Vec<Moved>,
+    /// `import { to, id }` blocks (root module only).
+    pub imports: Vec<ImportBlock>,
+}
+
+/// A `moved` block: what the state records at `from` is now at `to`.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    /// The old address: a resource, one instance, or a module call.
+    pub from: crate::addr::Target,
+    /// The new address, of the same kind.
+    pub to: crate::addr::Target,
+    /// The block's header.
+    pub span: Span,
+}
+
+/// An `import` block: adopt the existing object `id` as the instance `to`.
+#[derive(Clone, Debug)]
+pub struct ImportBlock {
+    /// The instance that takes the object.
+    pub to: crate::addr::AbsInstance,
+    /// The provider's id of the object, such as a file name.
+    pub id: String,
+    /// The block's header.
+    pub span: Span,
 }
 
 /// Rules for one environment.

@@ -83,6 +83,8 @@ impl Walker<'_> {
         }
         let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
         self.changes.push(ResourceChange {
+            previous_address: None,
+            importing: None,
             addr: addr.clone(),
             provider: st.provider.clone(),
             action: Action::Delete,

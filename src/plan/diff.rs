@@ -106,6 +106,8 @@ pub(crate) async fn decide(
         }
     }
     let mut change = ResourceChange {
+        previous_address: None,
+        importing: None,
         addr: addr.clone(),
         provider: String::new(),
         action: Action::NoOp,

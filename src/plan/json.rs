@@ -50,6 +50,12 @@ fn change_json(c: &ResourceChange) -> J {
             "replace_paths": c.requires_replace.iter().map(|p| json!([p])).collect::<Vec<_>>(),
         }),
     );
+    if let Some(prev) = &c.previous_address {
+        o.insert("previous_address".into(), J::String(prev.to_string()));
+    }
+    if let Some(id) = &c.importing {
+        o["change"]["importing"] = json!({ "id": id });
+    }
     if let Some(reason) = &c.reason {
         o.insert("action_reason".into(), J::String(reason.code.clone()));
         o.insert("reason".into(), J::String(reason.text.clone()));

@@ -17,6 +17,7 @@ pub(crate) mod instance;
 mod json;
 mod json_tf;
 mod model;
+mod moves;
 pub mod reality;
 mod reconcile;
 mod render;
@@ -35,6 +36,7 @@ pub use model::{
     NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, StepKind,
     SwitchKind, SwitchPlan, PLAN_FORMAT_VERSION,
 };
+pub use moves::Move;
 pub use render::render_plan;
 pub(crate) use switch_render::bytes;
 pub use switch_render::{describe_step, headline as switch_headline, step_lines};

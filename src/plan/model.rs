@@ -100,6 +100,13 @@ pub struct ResourceChange {
     /// The site it runs at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The address the state recorded it at, when a `moved` block moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_address: Option<AbsInstance>,
+    /// The id of the existing object an `import` adopts as this instance; `before` is
+    /// what the provider read of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<String>,
 }
 
 /// A node of the execution graph.
@@ -563,6 +570,9 @@ pub struct Plan {
     /// Member instances of every failover group, by site.
     #[serde(default)]
     pub failover_members: BTreeMap<String, BTreeMap<String, AbsInstance>>,
+    /// Instances a `moved` block moves; apply records the moves first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<super::moves::Move>,
     /// Refreshed state to record for refresh-only plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed: Option<crate::state::State>,
@@ -571,7 +581,10 @@ pub struct Plan {
 impl Plan {
     /// True when applying would change anything.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.importing.is_some())
+            || !self.moves.is_empty()
             || self
                 .outputs
                 .values()

@@ -75,7 +75,9 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
     let mut changes: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| {
+            c.action != Action::NoOp || c.importing.is_some() || c.previous_address.is_some()
+        })
         .collect();
     changes.sort_by_key(|c| c.addr.to_string());
     let output_changes: Vec<(&String, &OutputChange)> = plan
@@ -137,9 +139,19 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         } else {
             format!(" Switch: {}.", switches.join(", "))
         };
+        let imports = plan
+            .changes
+            .iter()
+            .filter(|c| c.importing.is_some())
+            .count();
+        let import_text = if imports > 0 {
+            format!(" {imports} to import,")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.{switch_text}",
+            "{}{import_text} {add} to add, {change} to change, {destroy} to destroy.{switch_text}",
             p.bold("Plan:")
         );
     }
@@ -193,6 +205,11 @@ fn headline(c: &ResourceChange, drift: bool) -> (&'static str, String) {
             _ => ("~", format!("# {a} has changed")),
         };
     }
+    match (c.action, &c.previous_address, &c.importing) {
+        (Action::NoOp, Some(prev), _) => return (" ", format!("# {prev} has moved to {a}")),
+        (Action::NoOp, _, Some(_)) => return (" ", format!("# {a} will be imported")),
+        _ => {}
+    }
     match c.action {
         Action::Create => ("+", format!("# {a} will be created")),
         Action::Update => ("~", format!("# {a} will be updated in place")),
@@ -207,6 +224,14 @@ fn headline(c: &ResourceChange, drift: bool) -> (&'static str, String) {
 fn render_change(out: &mut String, c: &ResourceChange, p: Paint, drift: bool) {
     let (marker, head) = headline(c, drift);
     let _ = writeln!(out, "  {}", p.bold(&head));
+    if !drift && c.action != Action::NoOp {
+        if let Some(prev) = &c.previous_address {
+            let _ = writeln!(out, "  # (moved from {prev})");
+        }
+        if let Some(id) = &c.importing {
+            let _ = writeln!(out, "  # (imported from {id:?})");
+        }
+    }
     if let Some(r) = &c.reason {
         if !drift {
             let _ = writeln!(out, "  # ({})", r.text);

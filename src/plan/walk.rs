@@ -42,6 +42,8 @@ pub struct PlanOptions {
     /// By group, the highest epoch already claimed elsewhere (in the monitors' etcd): a new
     /// switch's epoch is above it, so a claim that another actor made is never reused.
     pub epoch_floor: BTreeMap<String, u64>,
+    /// `standby import ADDR ID`: objects to adopt besides the topology's `import` blocks.
+    pub imports: Vec<(AbsInstance, String)>,
 }
 
 pub(crate) struct Walker<'a> {
@@ -95,7 +97,10 @@ pub(crate) async fn plan_with_values(
     let graph = config_graph::build(config, registry)?;
     let empty = State::new();
     let had_state = state.is_some();
-    let state = state.unwrap_or(&empty);
+    let recorded = state.unwrap_or(&empty);
+    // Moves first: everything below plans what the state holds at its new address.
+    let (moved, moves) = super::moves::apply_moves(config, recorded)?;
+    let state = &moved;
     let mut w = Walker {
         config,
         registry,
@@ -166,12 +171,12 @@ pub(crate) async fn plan_with_values(
     let mut outputs = w.root_outputs();
     let prior = PriorState {
         lineage: if had_state {
-            state.lineage.clone()
+            recorded.lineage.clone()
         } else {
             String::new()
         },
         serial: state.serial,
-        digest: state_digest(state),
+        digest: state_digest(recorded),
     };
     let refresh_only = opts.mode == PlanMode::RefreshOnly;
     if refresh_only {
@@ -188,7 +193,14 @@ pub(crate) async fn plan_with_values(
             c.reason = None;
         }
     }
+    for c in &mut w.changes {
+        c.previous_address = moves
+            .iter()
+            .find(|m| m.to == c.addr)
+            .map(|m| m.from.clone());
+    }
     let plan = Plan {
+        moves,
         format_version: PLAN_FORMAT_VERSION,
         standby_version: env!("CARGO_PKG_VERSION").to_string(),
         env: opts.env.clone(),
@@ -683,6 +695,8 @@ impl<'a> Walker<'a> {
             .get(addr)
             .map(crate::state::InstanceState::value);
         let mut change = ResourceChange {
+            previous_address: None,
+            importing: None,
             addr: addr.clone(),
             provider: provider.to_string(),
             action: Action::NoOp,
@@ -731,7 +745,14 @@ impl<'a> Walker<'a> {
     ) -> Option<ResourceChange> {
         let p = self.registry.get(provider)?.clone();
         let recorded = self.state.resources.get(addr);
-        let recorded_value = recorded.map(crate::state::InstanceState::value);
+        let mut recorded_value = recorded.map(crate::state::InstanceState::value);
+        let importing = match recorded {
+            Some(_) => None,
+            None => self.import_id(addr),
+        };
+        if let Some(id) = &importing {
+            recorded_value = Some(self.import(&*p, addr, id, &config, schema).await?);
+        }
         let mut prior = recorded_value.clone();
         if self.opts.refresh && self.opts.phase == Phase::Plan {
             if let Some(rec) = &recorded_value {
@@ -776,10 +797,62 @@ impl<'a> Walker<'a> {
         match decision {
             Decision::Change(mut c) => {
                 c.provider = provider.to_string();
+                c.importing = importing;
                 Some(*c)
             }
             Decision::Error(d) => {
                 self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// The id an `import` block or `standby import` gives this instance.
+    fn import_id(&self, addr: &AbsInstance) -> Option<String> {
+        self.config
+            .root
+            .imports
+            .iter()
+            .map(|i| (&i.to, &i.id))
+            .chain(self.opts.imports.iter().map(|(a, id)| (a, id)))
+            .find(|(a, _)| *a == addr)
+            .map(|(_, id)| id.clone())
+    }
+
+    /// Reads the existing object `id` through its provider, as the instance's prior state.
+    async fn import(
+        &mut self,
+        p: &dyn standby_provider_sdk::Provider,
+        addr: &AbsInstance,
+        id: &str,
+        config: &Value,
+        schema: &standby_provider_sdk::Schema,
+    ) -> Option<Value> {
+        let (plain, sensitive) = config.deep_unmark();
+        let req = standby_provider_sdk::ImportRequest {
+            type_name: addr.resource.resource.type_name.clone(),
+            id: id.to_string(),
+            config: plain,
+        };
+        match p.import(req).await {
+            Ok(resp) => {
+                // Every attribute of the schema is in a recorded state, null when unset, as
+                // after a create: otherwise the plan would see a change that is no change.
+                let mut state = resp.state;
+                if let Value::Map(m) = &mut state {
+                    for k in schema.attributes.keys() {
+                        m.entry(k.clone()).or_insert(Value::Null);
+                    }
+                }
+                // The configuration says which attributes are sensitive; the object read
+                // has no marks of its own.
+                Some(state.mark_paths(&sensitive))
+            }
+            Err(e) => {
+                self.diags.push(Diagnostic::bare(
+                    format!("Cannot import {id:?} as {addr}: {}", e.summary),
+                    format!("{} Nothing was changed.", e.detail),
+                ));
                 None
             }
         }
@@ -809,6 +882,8 @@ impl<'a> Walker<'a> {
             }
         }
         self.drift.push(ResourceChange {
+            previous_address: None,
+            importing: None,
             addr: addr.clone(),
             provider: provider.to_string(),
             action,

@@ -70,12 +70,16 @@ fn journal_replays_on_read(open: &dyn Fn() -> (Box<dyn Backend>, Box<dyn Backend
         &[
             JournalEntry::Set(inst("y"), st(2)),
             JournalEntry::Remove(inst("gone")),
+            JournalEntry::Move(inst("x"), inst("moved")),
         ],
     )
     .unwrap();
     let got = b.read().unwrap().unwrap();
     assert_eq!(got.resources.len(), 2);
     assert_eq!(got.resources[&inst("y")], st(2));
+    // A moved block's move: the instance is at its new address only.
+    assert_eq!(got.resources[&inst("moved")], st(1));
+    assert!(!got.resources.contains_key(&inst("x")));
     assert_eq!(got.serial, 5);
 }
 

@@ -18,6 +18,9 @@ pub enum JournalEntry {
     Outputs(BTreeMap<String, OutputState>),
     /// A failover group's record after a completed switch.
     Failover(String, super::FailoverState),
+    /// A `moved` block's move: the instance recorded at the first address is now at the
+    /// second. One line, so a crash never leaves it at both or neither.
+    Move(AbsInstance, AbsInstance),
 }
 
 /// The on-disk line: the base snapshot it applies to, and the change.
@@ -34,6 +37,23 @@ pub(crate) struct Line {
     pub outputs: Option<BTreeMap<String, OutputState>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<(String, super::FailoverState)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<serde_json::Value>,
+}
+
+/// The row of an address alone, as remove and move lines carry it.
+fn address_row(a: &AbsInstance) -> serde_json::Value {
+    to_row_json(
+        a,
+        &InstanceState {
+            provider: String::new(),
+            attributes: serde_json::Value::Null,
+            sensitive_attributes: vec![],
+            dependencies: vec![],
+            create_before_destroy: false,
+            site: None,
+        },
+    )
 }
 
 impl JournalEntry {
@@ -46,6 +66,7 @@ impl JournalEntry {
             address: None,
             outputs: None,
             failover: None,
+            to: None,
         };
         match self {
             JournalEntry::Set(a, st) => {
@@ -54,18 +75,14 @@ impl JournalEntry {
             }
             JournalEntry::Remove(a) => {
                 line.op = "remove".into();
-                line.instance = Some(to_row_json(
-                    a,
-                    &InstanceState {
-                        provider: String::new(),
-                        attributes: serde_json::Value::Null,
-                        sensitive_attributes: vec![],
-                        dependencies: vec![],
-                        create_before_destroy: false,
-                        site: None,
-                    },
-                ));
+                line.instance = Some(address_row(a));
                 line.address = Some(a.to_string());
+            }
+            JournalEntry::Move(from, to) => {
+                line.op = "move".into();
+                line.instance = Some(address_row(from));
+                line.address = Some(from.to_string());
+                line.to = Some(address_row(to));
             }
             JournalEntry::Outputs(o) => {
                 line.op = "outputs".into();
@@ -92,6 +109,14 @@ impl JournalEntry {
                         .map_err(|e| e.to_string())?;
                 Ok(JournalEntry::Remove(a))
             }
+            "move" => {
+                let from =
+                    removed_from_row_json(line.instance.ok_or("move entry without instance")?)
+                        .map_err(|e| e.to_string())?;
+                let to = removed_from_row_json(line.to.ok_or("move entry without a destination")?)
+                    .map_err(|e| e.to_string())?;
+                Ok(JournalEntry::Move(from, to))
+            }
             "outputs" => Ok(JournalEntry::Outputs(line.outputs.unwrap_or_default())),
             "failover" => {
                 let (name, f) = line.failover.ok_or("failover entry without a record")?;
@@ -109,6 +134,12 @@ impl JournalEntry {
             }
             JournalEntry::Remove(a) => {
                 state.resources.remove(a);
+            }
+            JournalEntry::Move(from, to) => {
+                // Replayed twice (a crash before compaction), the second finds nothing.
+                if let Some(st) = state.resources.remove(from) {
+                    state.resources.insert(to.clone(), st);
+                }
             }
             JournalEntry::Outputs(o) => state.outputs = o.clone(),
             JournalEntry::Failover(name, f) => {

@@ -110,6 +110,7 @@ impl Rig {
             topology_digest: String::new(),
             force,
             epoch_floor: Default::default(),
+            imports: Vec::new(),
         };
         self.rt
             .block_on(plan(

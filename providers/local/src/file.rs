@@ -419,18 +419,63 @@ impl Provider for LocalProvider {
     }
 
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
-        let path = self.resolve(&req.id);
-        let bytes =
-            std::fs::read(&path).map_err(|e| perr(&format!("cannot import {}", req.id), e))?;
-        let mut state = hashes(&bytes);
-        state.insert("filename".into(), Value::string(req.id));
-        state.insert(
-            "content".into(),
-            Value::string(String::from_utf8_lossy(&bytes)),
-        );
-        Ok(CreateResponse {
-            state: Value::Map(state),
-        })
+        if req.type_name == "sqlite_database" {
+            // The id is the database's path; the schema is what the configuration says.
+            let mut state = match req.config {
+                Value::Map(m) => m,
+                _ => Default::default(),
+            };
+            for k in ["path", "id", "address"] {
+                state.insert(k.into(), Value::string(req.id.clone()));
+            }
+            let read = crate::member::read(
+                self,
+                ReadRequest {
+                    type_name: req.type_name.clone(),
+                    state: Value::Map(state),
+                },
+            )
+            .await?;
+            return read
+                .state
+                .map(|state| CreateResponse { state })
+                .ok_or_else(|| {
+                    ProviderError::new(
+                        format!("cannot import {}", req.id),
+                        "there is no database at that path",
+                    )
+                });
+        }
+        // The configuration's settings, with the id as the file name; reading then puts in
+        // what the file really holds, as a refresh would.
+        let mut state = match req.config {
+            Value::Map(m) => m,
+            _ => BTreeMap::new(),
+        };
+        state.retain(|_, v| !v.is_unknown());
+        state.insert("filename".into(), Value::string(req.id.clone()));
+        for k in ["file_permission", "directory_permission"] {
+            if state.get(k).is_none_or(Value::is_null) {
+                state.insert(k.into(), Value::string(default_mode(&req.type_name)));
+            }
+        }
+        if state.get("content_base64").is_none_or(Value::is_null) {
+            state.insert("content".into(), Value::string(""));
+        }
+        let read = self
+            .read(ReadRequest {
+                type_name: req.type_name.clone(),
+                state: Value::Map(state),
+            })
+            .await?;
+        read.state
+            .map(|state| CreateResponse { state })
+            .ok_or_else(|| {
+                ProviderError::new(
+                    format!("cannot import {}", req.id),
+                    "there is no file at that path",
+                )
+            })
     }
 
     async fn read_data(&self, req: ReadDataRequest) -> Result<CreateResponse, ProviderError> {

@@ -140,6 +140,9 @@ pub struct ImportRequest {
     pub type_name: String,
     /// The provider-specific id.
     pub id: String,
+    /// The instance's configuration, as far as it is known: what a provider needs besides
+    /// the id to reach the object (a server to connect to, say).
+    pub config: Value,
 }
 
 /// Reads a data source.
@@ -193,12 +196,29 @@ pub trait Provider: Send + Sync {
     /// Deletes the resource.
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
 
-    /// Imports an existing object.
+    /// Imports an existing object. The default reads it as [`Provider::read`] would read
+    /// an instance recorded with the configuration's attributes and `id`: right for types
+    /// whose configuration names the object (a database's name on a server).
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
-        Err(ProviderError::new(
-            "import not supported",
-            format!("resource type {} cannot be imported", req.type_name),
-        ))
+        let mut state = match req.config {
+            Value::Map(m) => m,
+            _ => Default::default(),
+        };
+        state.insert("id".into(), Value::string(req.id.clone()));
+        let read = self
+            .read(ReadRequest {
+                type_name: req.type_name.clone(),
+                state: Value::Map(state),
+            })
+            .await?;
+        read.state
+            .map(|state| CreateResponse { state })
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "no such object",
+                    format!("There is no {} with id {:?}.", req.type_name, req.id),
+                )
+            })
     }
 
     /// The replication capability, for providers whose resources can be failover members.

@@ -1063,6 +1063,11 @@ fn version_and_fmt_diff_work_as_in_terraform() {
         .unwrap()
         .iter()
         .any(|p| p == "postgres"));
+    // Terraform's key for the providers in use, name to version.
+    assert_eq!(
+        j["provider_selections"]["postgres"],
+        env!("CARGO_PKG_VERSION")
+    );
     let r = t.run(&["fmt", "-diff", "-check"]);
     r.code(3)
         .stdout_has("--- old/")

@@ -197,3 +197,106 @@ fn completions_load_in_bash_and_man_pages_cover_every_command() {
         .read("man1/standby-plan.1")
         .contains("detailed\\-exitcode"));
 }
+
+/// Issue 13: on a terminal, the progress spinner drew over the approval gate's question
+/// every 200 ms. Run in a pseudo-terminal (util-linux `script`), nothing is drawn between the
+/// question and the answer, and the question names the environment.
+#[test]
+fn the_approval_prompt_is_not_overdrawn_by_the_spinner() {
+    use std::io::{Read as _, Write as _};
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    let bin = env!("CARGO_BIN_EXE_standby");
+    let cmd = format!("{bin} apply -e prod --var active_site=west --auto-approve");
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(t.path())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let start = std::time::Instant::now();
+    while !text().contains("Enter a value: ") {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "no approval prompt:\n{}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Five spinner ticks' time.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"yes\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let all = text();
+    assert!(status.success(), "{all}");
+    assert!(
+        all.contains("from east to west in environment \"prod\"? Only 'yes' will be accepted."),
+        "{all}"
+    );
+    let after = &all[all.find("Enter a value: ").unwrap() + "Enter a value: ".len()..];
+    let answer = after.find("yes").expect("the answer is echoed");
+    let between = &after[..answer];
+    assert!(
+        between.is_empty(),
+        "drawn over the prompt before the answer: {between:?}"
+    );
+    assert!(all.contains("[prod] failover.orders: "), "{all}");
+}
+
+/// Issue 13: destroy reported a file "has been deleted" outside standby, then planned to
+/// destroy it. It now plans to remove only the record, and apply calls no provider for it.
+#[test]
+fn destroy_forgets_an_object_that_is_already_gone_instead_of_destroying_it() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    std::fs::remove_file(t.join("out/dev/connection.txt")).unwrap();
+    let r = t.run(&["plan", "-e", "dev", "--destroy"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("# local_file.connection has been deleted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("# local_file.connection is already gone; its record will be removed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout
+            .contains("# local_file.connection will be destroyed"),
+        "{}",
+        r.stdout
+    );
+    // The saved plan removes the record only: a file that appears in its place before the
+    // apply is someone else's and stays.
+    t.run(&["plan", "-e", "dev", "--destroy", "--out", "destroy.plan"])
+        .code(0);
+    std::fs::write(t.join("out/dev/connection.txt"), "someone else's file\n").unwrap();
+    t.run(&["apply", "destroy.plan"]).code(0);
+    assert_eq!(t.read("out/dev/connection.txt"), "someone else's file\n");
+    t.run(&["state", "list", "-e", "dev"])
+        .code(0)
+        .stdout_lacks("local_file");
+}

@@ -1,6 +1,7 @@
 //! Running one resource instance's action against its provider.
 
 use super::Failure;
+use crate::plan::GONE;
 use crate::plan::{Action, ResourceChange};
 use standby_provider_sdk::{
     CreateRequest, DeleteRequest, PlanRequest, Provider, ReadDataRequest, UpdateRequest, Value,
@@ -112,6 +113,8 @@ pub(crate) async fn run(
             .map_err(e)?
             .state,
         ))),
+        // The refresh found it gone: only its record goes; no provider call.
+        Action::Delete if change.reason.as_ref().is_some_and(|r| r.code == GONE) => Ok(None),
         Action::Delete => {
             p.delete(DeleteRequest {
                 type_name,

@@ -339,6 +339,9 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                     serde_json::to_string_pretty(&serde_json::json!({
                         "standby_version": env!("CARGO_PKG_VERSION"),
                         "platform": platform,
+                        // Terraform's key: provider name to version. standby's providers are
+                        // built in, so each has standby's version.
+                        "provider_selections": providers.iter().map(|p| (p.to_string(), serde_json::Value::String(env!("CARGO_PKG_VERSION").into()))).collect::<serde_json::Map<_, _>>(),
                         "providers": providers,
                     }))
                     .unwrap_or_default()

@@ -396,7 +396,14 @@ fn execute(
     if !run.acting_monitor {
         operator_inputs_allowed(config, plan, run.gates.operator_override.as_deref())?;
     }
-    let approvals = approvals(ws, plan, &run.gates)?;
+    let total = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::plan::Action::NoOp)
+        .count()
+        + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
+    let bar = progress::bar(total);
+    let approvals = approvals(ws, plan, &run.gates, &bar)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     rt.spawn(async move {
@@ -410,13 +417,7 @@ fn execute(
         }
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let total = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != crate::plan::Action::NoOp)
-        .count()
-        + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
-    let shown = rt.spawn(progress::show(rx, total));
+    let shown = rt.spawn(progress::show(rx, total, bar, plan.env.clone()));
     let commit = crate::vcs::Repo::discover(&config.root_dir)
         .ok()
         .and_then(|r| r.head(&config.root_dir).ok());
@@ -543,6 +544,7 @@ fn approvals(
     ws: &Workspace,
     plan: &Plan,
     gates: &GateArgs,
+    bar: &indicatif::ProgressBar,
 ) -> Result<crate::apply::Approvals, CliError> {
     let mut file = Vec::new();
     if let Some(f) = &gates.approval_file {
@@ -570,24 +572,29 @@ fn approvals(
         }
     }
     let color = ws.color;
+    let env = plan.env.clone();
+    let bar = bar.clone();
     let prompt: Option<crate::apply::Prompt> = if std::io::stdin().is_terminal() {
         Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
             let what = format!(
-                "switch of failover.{} from {} to {}",
+                "switch of failover.{} from {} to {} in environment {env:?}",
                 sw.group,
                 sw.from.as_deref().unwrap_or("-"),
                 sw.to
             );
-            eprint!(
-                "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
-                if color {
-                    "\x1b[1mApproval gate\x1b[0m"
-                } else {
-                    "Approval gate"
-                }
-            );
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+            // The progress bar stays hidden while the question waits for its answer.
+            bar.suspend(|| {
+                eprint!(
+                    "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
+                    if color {
+                        "\x1b[1mApproval gate\x1b[0m"
+                    } else {
+                        "Approval gate"
+                    }
+                );
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+            })
         }))
     } else {
         None

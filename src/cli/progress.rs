@@ -22,10 +22,10 @@ fn verb(a: Action) -> (&'static str, &'static str) {
     }
 }
 
-/// Consumes events until the sender is dropped.
-pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
-    let tty = std::io::stderr().is_terminal();
-    let bar = if tty {
+/// The bar on a terminal (hidden elsewhere). The approval prompt suspends it while it asks,
+/// so the spinner never draws over the question.
+pub(crate) fn bar(total: usize) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
@@ -34,6 +34,23 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
         ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    bar
+}
+
+/// Consumes events until the sender is dropped. Every line names the environment (but the
+/// default one), so a log of several applies never leaves in doubt which one acted.
+pub(crate) async fn show(
+    mut rx: UnboundedReceiver<ApplyEvent>,
+    total: usize,
+    bar: ProgressBar,
+    env: String,
+) {
+    let tty = std::io::stderr().is_terminal();
+    let tag = if env == "default" {
+        String::new()
+    } else {
+        format!("[{env}] ")
+    };
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let mut done = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -44,7 +61,7 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                 match ev {
                     ApplyEvent::Started { addr, action } => {
                         if !tty {
-                            eprintln!("{addr}: {}", if addr.starts_with("failover.") { "Running..." } else { verb(action).0 });
+                            eprintln!("{tag}{addr}: {}", if addr.starts_with("failover.") { "Running..." } else { verb(action).0 });
                         }
                         running.insert(addr, Instant::now());
                     }
@@ -53,9 +70,9 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                         done += 1;
                         bar.set_position(done as u64);
                         let line = match &error {
-                            None => format!("{addr}: {} after {:.1}s [{done}/{total}]", if addr.starts_with("failover.") { "Done" } else { verb(action).1 }, elapsed.as_secs_f64()),
-                            Some(e) if e.starts_with("caveat: ") => format!("{addr}: Done with a caveat after {:.1}s [{done}/{total}]: {}", elapsed.as_secs_f64(), &e["caveat: ".len()..]),
-                            Some(e) => format!("{addr}: FAILED after {:.1}s [{done}/{total}]: {e}", elapsed.as_secs_f64()),
+                            None => format!("{tag}{addr}: {} after {:.1}s [{done}/{total}]", if addr.starts_with("failover.") { "Done" } else { verb(action).1 }, elapsed.as_secs_f64()),
+                            Some(e) if e.starts_with("caveat: ") => format!("{tag}{addr}: Done with a caveat after {:.1}s [{done}/{total}]: {}", elapsed.as_secs_f64(), &e["caveat: ".len()..]),
+                            Some(e) => format!("{tag}{addr}: FAILED after {:.1}s [{done}/{total}]: {e}", elapsed.as_secs_f64()),
                         };
                         if tty { bar.println(line) } else { eprintln!("{line}") }
                     }
@@ -63,7 +80,7 @@ pub(crate) async fn show(mut rx: UnboundedReceiver<ApplyEvent>, total: usize) {
                         running.remove(&addr);
                         done += 1;
                         bar.set_position(done as u64);
-                        let line = format!("{addr}: waiting for approval after {:.1}s [{done}/{total}]", elapsed.as_secs_f64());
+                        let line = format!("{tag}{addr}: waiting for approval after {:.1}s [{done}/{total}]", elapsed.as_secs_f64());
                         if tty { bar.println(line) } else { eprintln!("{line}") }
                     }
                 }

@@ -7,6 +7,10 @@ use crate::addr::{AbsInstance, InstanceKey};
 use crate::diag::Diagnostic;
 use std::collections::{HashMap, HashSet};
 
+/// The reason code of a deletion whose object a refresh found gone: apply removes the
+/// record and calls no provider.
+pub const GONE: &str = "delete_because_gone";
+
 impl Walker<'_> {
     /// Instances in state that the configuration no longer has.
     pub(super) fn orphans(&mut self) {
@@ -107,13 +111,21 @@ impl Walker<'_> {
         self.resource_deps.clear();
         let all: Vec<AbsInstance> = self.state.resources.keys().cloned().collect();
         for addr in all {
-            self.delete_change(
-                addr,
+            // A refresh that found the object gone (and said so above the plan) leaves
+            // nothing to destroy: only the record goes.
+            let gone = self.opts.refresh && !self.refreshed.resources.contains_key(&addr);
+            let reason = if gone {
+                Reason::new(
+                    GONE,
+                    "already deleted outside standby: only its record is removed",
+                )
+            } else {
                 Reason::new(
                     "delete_because_destroy",
                     "delete because the plan destroys everything",
-                ),
-            );
+                )
+            };
+            self.delete_change(addr, reason);
         }
     }
 

@@ -27,6 +27,7 @@ mod variables;
 mod walk;
 
 pub use console::Console;
+pub use deletes::GONE;
 pub use expansion::max_instances_env;
 pub use failover::{emergency_probe, ForcedSwitch};
 pub use health_check::{Detection, HealthCheck, HealthKind, Target};

@@ -210,6 +210,12 @@ fn headline(c: &ResourceChange, drift: bool) -> (&'static str, String) {
         (Action::NoOp, _, Some(_)) => return (" ", format!("# {a} will be imported")),
         _ => {}
     }
+    if c.reason.as_ref().is_some_and(|r| r.code == super::GONE) {
+        return (
+            "-",
+            format!("# {a} is already gone; its record will be removed"),
+        );
+    }
     match c.action {
         Action::Create => ("+", format!("# {a} will be created")),
         Action::Update => ("~", format!("# {a} will be updated in place")),
@@ -235,6 +241,11 @@ fn render_change(out: &mut String, c: &ResourceChange, p: Paint, drift: bool) {
     if let Some(r) = &c.reason {
         if !drift {
             let _ = writeln!(out, "  # ({})", r.text);
+        }
+        if r.code == super::GONE && !drift {
+            // The drift note above showed what it was; there is nothing left to show.
+            let _ = writeln!(out);
+            return;
         }
     }
     let kind = if c.addr.resource.resource.mode == crate::addr::Mode::Data {

@@ -300,3 +300,19 @@ fn destroy_forgets_an_object_that_is_already_gone_instead_of_destroying_it() {
         .code(0)
         .stdout_lacks("local_file");
 }
+
+/// Issue 13: plain `plan` and `validate` left an empty `ENV.lock` file per environment.
+/// A released lock now removes its file, as Terraform removes `.terraform.tfstate.lock.info`.
+#[test]
+fn plan_validate_and_apply_leave_no_lock_files() {
+    let t = Test::plan("quickstart");
+    t.run(&["validate", "-e", "dev"]).code(0);
+    t.run(&["plan", "-e", "staging"]).code(0);
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let left: Vec<String> = std::fs::read_dir(t.join(".standby/state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

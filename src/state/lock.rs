@@ -125,7 +125,14 @@ impl FileLock {
         let start = Instant::now();
         loop {
             if f.try_lock_exclusive().unwrap_or(false) {
-                break;
+                // The holder before us removes the file when it lets go; if it did so while
+                // we waited, our lock is on a file nobody else can see: open the path again.
+                if Self::same_file(&f, path) {
+                    break;
+                }
+                let _ = FileExt::unlock(&f);
+                f = Self::open(path)?;
+                continue;
             }
             if start.elapsed() >= timeout {
                 let holder = Self::read_info(&mut f).unwrap_or_else(|| LockInfo {
@@ -144,10 +151,24 @@ impl FileLock {
         f.write_all(serde_json::to_string(&info).unwrap_or_default().as_bytes())
             .map_err(io_err(path))?;
         f.sync_data().map_err(io_err(path))?;
+        let path = path.to_path_buf();
         Ok(LockGuard::new(info, move || {
-            let _ = f.set_len(0);
+            // Removed while still held, so no lock file is left behind (Terraform removes its
+            // .tfstate.lock.info too); a waiter that opened the old file sees that it is gone
+            // and opens the path again. A holder that dies leaves the file, which the next
+            // lock takes over and removes.
+            let _ = std::fs::remove_file(&path);
             let _ = FileExt::unlock(&f);
         }))
+    }
+
+    /// Whether `f` is still the file at `path`.
+    fn same_file(f: &File, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        match (f.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
     }
 
     pub(crate) fn holder(path: &Path) -> Result<Option<LockInfo>, StateError> {
@@ -196,4 +217,49 @@ fn uid_name() -> Option<String> {
             let f: Vec<&str> = l.split(':').collect();
             (f.get(2) == Some(&uid.as_str())).then(|| f[0].to_string())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: a released lock removes its file. Waiters that opened the old file must
+    /// notice and lock the new one, or two holders could run at once: sixteen threads
+    /// increment a counter file with a read, a pause and a write under the lock; no
+    /// increment may be lost, and no two may hold it at once.
+    #[test]
+    fn removing_the_lock_file_on_release_keeps_mutual_exclusion() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("env.lock");
+        let counter = dir.path().join("counter");
+        std::fs::write(&counter, "0").unwrap();
+        let holders = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (lock, counter, holders) = (lock.clone(), counter.clone(), holders.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        let g = FileLock::acquire(
+                            &lock,
+                            LockInfo::new("test"),
+                            Duration::from_secs(60),
+                        )
+                        .unwrap();
+                        let at_once = holders.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        assert_eq!(at_once, 0, "two holders at once");
+                        let n: u64 = std::fs::read_to_string(&counter).unwrap().parse().unwrap();
+                        std::thread::sleep(Duration::from_millis(20));
+                        std::fs::write(&counter, (n + 1).to_string()).unwrap();
+                        holders.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        drop(g);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&counter).unwrap(), "80");
+        assert!(!lock.exists(), "the lock file was left behind");
+    }
 }

@@ -52,6 +52,7 @@ fn run_case(shape: &str, n: usize) {
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
 
     let t = Instant::now();

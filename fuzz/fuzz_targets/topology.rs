@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
+        imports: Vec::new(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -590,3 +590,79 @@ fn review_and_plan_read_policy_and_var_files_from_the_revision() {
     .stdout_has("west")
     .stdout_lacks("nowhere");
 }
+
+/// The review of this change: review judged a branch with the branch's own policy files, so
+/// a branch that removed a rule also removed its finding. The edit itself is flagged.
+#[test]
+fn review_flags_a_branch_that_edits_the_policy_rules_that_judge_it() {
+    let t = protected_prod_repo(".standby/\n");
+    t.write(
+        "policy/sites.hcl",
+        "rule \"orders-on-east\" {\n  condition = failovers[\"orders\"].active == \"east\"\n  message   = \"orders must stay on east\"\n}\n",
+    );
+    git(&t, &["add", "."]);
+    git(&t, &["commit", "-q", "-m", "the rule"]);
+    git(&t, &["checkout", "-q", "-b", "feature/no-rule"]);
+    std::fs::remove_file(t.join("policy/sites.hcl")).unwrap();
+    git(&t, &["commit", "-q", "-am", "drop the rule"]);
+    let r = t.run(&["review", "--base", "main", "-e", "dev", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("edits the policy rules that judge it (policy/sites.hcl removed)"),
+        "{}",
+        r.stdout
+    );
+    // A gitignored var file inside the topology is not in the revision: read from the disk.
+    t.write(".gitignore", ".standby/\nsecret.hcl\n");
+    t.write("secret.hcl", "active_site = \"west\"\n");
+    t.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--head",
+        "main",
+        "--var-file",
+        "secret.hcl",
+    ])
+    .code(0);
+}
+
+/// The review of this change: `standby import` wrote into a protected environment's state
+/// without its rules. It now needs a clean commit on the branch and the commit's values.
+#[test]
+fn import_into_a_protected_environment_follows_its_rules() {
+    let t = protected_prod_repo(".standby/\ndata/\n");
+    t.run(&["state", "rm", "-e", "prod", "sqlite_database.west"])
+        .code(0);
+    t.run(&[
+        "import",
+        "-e",
+        "prod",
+        "sqlite_database.west",
+        "data/prod/west.db",
+        "--var",
+        "active_site=east",
+    ])
+    .code(1)
+    .stderr_has("--operator-override");
+    let main = t.read("main.hcl");
+    t.write("main.hcl", &format!("{main}\n# edited\n"));
+    t.run(&[
+        "import",
+        "-e",
+        "prod",
+        "sqlite_database.west",
+        "data/prod/west.db",
+    ])
+    .code(1);
+    t.write("main.hcl", &main);
+    t.run(&[
+        "import",
+        "-e",
+        "prod",
+        "sqlite_database.west",
+        "data/prod/west.db",
+    ])
+    .code(0);
+}

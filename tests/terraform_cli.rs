@@ -19,6 +19,10 @@ fn init_checks_providers_and_backend_and_creates_only_dot_standby() {
         .stdout_has("- local: built in")
         .stdout_has("local_file, local_sensitive_file, sqlite_database")
         .stdout_has("standby has been successfully initialized!");
+    // What Terraform pipelines pass to init is accepted, and says why it changes nothing.
+    t.run(&["init", "-upgrade", "-reconfigure", "-input=false"])
+        .code(0)
+        .stdout_has("nothing newer to fetch");
     let mut after: Vec<_> = std::fs::read_dir(t.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -124,13 +128,33 @@ fn lock_false_skips_the_lock_but_a_switch_still_needs_it() {
         "-auto-approve",
     ])
     .code(1)
-    .stderr_has("A switch needs the state lock");
+    .stderr_has("--lock=false is refused for apply here");
+    // Nor may an unlocked command that writes the state overwrite the switch's record.
+    t.run(&[
+        "state",
+        "rm",
+        "-e",
+        "dev",
+        "-lock=false",
+        "local_file.routing",
+    ])
+    .code(1)
+    .stderr_has("records failover groups");
     // -lock=true is the default, spelled out.
     t.run(&["plan", "-e", "dev", "-lock=true", "-lock-timeout=1s"])
         .code(1)
         .stderr_has("lock");
     frozen.kill().unwrap();
     frozen.wait().unwrap();
+    // Without failover groups, -lock=false works for an apply too, as in Terraform.
+    let t = Test::new().file("main.hcl", "output \"x\" {\n  value = \"y\"\n}\n");
+    t.run(&["apply", "-lock=false", "-auto-approve=true"])
+        .code(0);
+    // The first configure of a group is a switch: it needs the lock.
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "-lock=false", "-auto-approve"])
+        .code(1)
+        .stderr_has("A switch needs the state lock");
 }
 
 #[test]
@@ -150,6 +174,22 @@ fn output_without_env_reads_the_default_environment_and_says_which_exist() {
     assert_eq!(r.stdout, "east.us-east.internal:5432");
     let r = t.run(&["output", "-e", "dev", "active_endpoint"]);
     assert_eq!(r.stdout, "\"east.us-east.internal:5432\"\n");
+    // A map prints over several lines, as Terraform (and console) print it.
+    let t2 = Test::new().file(
+        "main.hcl",
+        "variable \"pw\" {\n  type      = string\n  sensitive = true\n  default   = \"hunter2-secret\"\n}\n\noutput \"m\" {\n  value = { a = 1, b = \"x\" }\n}\n\noutput \"pw\" {\n  value     = var.pw\n  sensitive = true\n}\n",
+    );
+    t2.run(&["apply", "-auto-approve"]).code(0);
+    let r = t2.run(&["output", "m"]);
+    assert_eq!(r.stdout, "{\n  \"a\" = 1\n  \"b\" = \"x\"\n}\n");
+    // A sensitive output is never printed; -raw refuses rather than hand a script the
+    // placeholder as if it were the value.
+    let r = t2.run(&["output", "pw"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "(sensitive value)\n"));
+    t2.run(&["output", "-raw", "pw"])
+        .code(1)
+        .stderr_has("Output \"pw\" is sensitive")
+        .stdout_lacks("hunter2");
     // An environment without env/ files: the default environment is the only one.
     let t = Test::new().file("main.hcl", "output \"x\" {\n  value = \"y\"\n}\n");
     t.run(&["apply", "-auto-approve"]).code(0);
@@ -315,4 +355,81 @@ fn plan_validate_and_apply_leave_no_lock_files() {
         .filter(|n| n.ends_with(".lock"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The review of this change: the plan JSON's `configuration` printed literals written for
+/// sensitive attributes, sensitive outputs and sensitive module variables as constants.
+#[test]
+fn the_configuration_json_shows_no_secret_written_as_a_literal() {
+    let t = Test::new()
+        .file(
+            "main.hcl",
+            "resource \"local_sensitive_file\" \"k\" {\n  filename = \"out/k\"\n  content  = \"literal-secret-1\"\n}\n\noutput \"o\" {\n  value     = \"literal-secret-2\"\n  sensitive = true\n}\n\nmodule \"m\" {\n  source = \"./m\"\n  pw     = \"literal-secret-3\"\n}\n\nvariable \"v\" {\n  type      = string\n  sensitive = true\n  default   = \"literal-secret-4\"\n}\n",
+        )
+        .file(
+            "m/main.hcl",
+            "variable \"pw\" {\n  type      = string\n  sensitive = true\n}\n",
+        );
+    let r = t.run(&["plan", "-json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for n in 1..=4 {
+        assert!(
+            !r.stdout.contains(&format!("literal-secret-{n}")),
+            "secret {n}:\n{}",
+            r.stdout
+        );
+    }
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let conf = &j["configuration"]["root_module"];
+    assert_eq!(
+        conf["resources"][0]["expressions"]["content"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        conf["resources"][0]["expressions"]["filename"]["constant_value"],
+        "out/k"
+    );
+    assert_eq!(
+        j["configuration"]["provider_config"]["local"]["name"],
+        "local"
+    );
+}
+
+/// The new-user trial: `show -json` of a state had a flat resource list, unlike Terraform's
+/// `values.root_module` with `child_modules`, and unlike the plan's own `prior_state`.
+#[test]
+fn show_json_of_the_state_has_terraforms_module_tree() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let j: serde_json::Value =
+        serde_json::from_str(&t.run(&["show", "-e", "dev", "-json"]).stdout).unwrap();
+    let root = &j["values"]["root_module"];
+    assert!(root["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["address"] == "local_file.connection"));
+    assert_eq!(root["child_modules"][0]["address"], "module.site[\"east\"]");
+    assert_eq!(
+        root["child_modules"][0]["resources"][0]["address"],
+        "module.site[\"east\"].local_file.conf"
+    );
+    assert_eq!(
+        j["values"]["outputs"]["active_endpoint"]["value"],
+        "east.us-east.internal:5432"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&t.run(&["plan", "-e", "dev", "-json"]).stdout).unwrap();
+    let addrs = |m: &serde_json::Value| {
+        m["child_modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["address"].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        addrs(&plan["prior_state"]["values"]["root_module"]),
+        addrs(root)
+    );
 }

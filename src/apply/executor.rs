@@ -267,7 +267,13 @@ pub async fn apply(
                     };
                     entries.push(entry);
                     w.set_value(&change.addr, new);
-                    w.report.done.push((addr.clone(), change.action, elapsed));
+                    // An object found gone was not destroyed here: it counts as nothing.
+                    let gone = change
+                        .reason
+                        .as_ref()
+                        .is_some_and(|r| r.code == crate::plan::GONE);
+                    let counted = if gone { Action::NoOp } else { change.action };
+                    w.report.done.push((addr.clone(), counted, elapsed));
                     w.status[i as usize] = Status::Done;
                     emit(
                         &opts,

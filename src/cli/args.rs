@@ -474,7 +474,16 @@ pub enum Command {
     },
     /// Check the topology's providers and that the state backend answers; creates only
     /// `.standby/`. Providers are built in: nothing is downloaded.
-    Init,
+    Init {
+        /// Accepted for Terraform scripts (`init -upgrade`): the providers are built into
+        /// standby, so there is never a newer one to fetch.
+        #[arg(long)]
+        upgrade: bool,
+        /// Accepted for Terraform scripts (`init -reconfigure`): standby keeps no backend
+        /// settings between runs, so every init reads the backend afresh.
+        #[arg(long)]
+        reconfigure: bool,
+    },
     /// Evaluate expressions against an environment: its variables, locals, resources and
     /// module outputs, as a plan computes them (nothing is refreshed or changed). Reads one
     /// expression per line; piped input stops at the first error with exit 1.

@@ -61,7 +61,7 @@ pub(crate) fn console(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
 }
 
 /// Terraform console's multi-line rendering of a value.
-fn pretty(v: &Value, indent: usize) -> String {
+pub(crate) fn pretty(v: &Value, indent: usize) -> String {
     let pad = "  ".repeat(indent + 1);
     let end = "  ".repeat(indent);
     match v {

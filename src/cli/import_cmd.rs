@@ -43,7 +43,7 @@ pub(crate) fn import(
         .map_err(|e| CliError::msg("Invalid address", e.to_string()))?];
     println!("{addr}: Importing from ID {id:?}...");
     let registry = Registry::standard();
-    let plan = runtime()?
+    let mut plan = runtime()?
         .block_on(crate::plan::plan(
             &config,
             &registry,
@@ -52,6 +52,12 @@ pub(crate) fn import(
             &opts,
         ))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
+    // The state of a protected environment changes only from a clean commit on its branch,
+    // with the commit's values: an import is no exception.
+    super::plan_cmd::protected(&config, &env_name)?;
+    plan.operator_inputs =
+        super::plan_cmd::operator_inputs(&config, &env_name, env, &plan.variables);
+    super::plan_cmd::operator_inputs_allowed(&config, &plan, None)?;
     let Some((change, before)) = plan
         .changes
         .iter()

@@ -9,8 +9,11 @@ use crate::config::Module;
 use crate::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(crate) fn init(ws: &Workspace) -> Result<i32, CliError> {
+pub(crate) fn init(ws: &Workspace, upgrade: bool, reconfigure: bool) -> Result<i32, CliError> {
     let config = ws.load()?;
+    if reconfigure {
+        println!("(-reconfigure: standby keeps no backend settings between runs; the backend is read afresh.)");
+    }
     println!("Initializing the backend...");
     let envs = {
         let e = ws.environments();
@@ -33,6 +36,9 @@ pub(crate) fn init(ws: &Workspace) -> Result<i32, CliError> {
         }
     }
     println!("\nInitializing provider plugins...");
+    if upgrade {
+        println!("(-upgrade: the providers are built into standby v{}; there is nothing newer to fetch.)", env!("CARGO_PKG_VERSION"));
+    }
     let registry = Registry::standard();
     let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut unknown = Vec::new();

@@ -352,7 +352,10 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
-        Command::Init => init_cmd::init(ws),
+        Command::Init {
+            upgrade,
+            reconfigure,
+        } => init_cmd::init(ws, upgrade, reconfigure),
         Command::Import {
             addr,
             id,

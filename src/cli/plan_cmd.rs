@@ -402,8 +402,8 @@ fn execute(
         .filter(|c| c.action != crate::plan::Action::NoOp)
         .count()
         + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
-    let bar = progress::bar(total);
-    let approvals = approvals(ws, plan, &run.gates, &bar)?;
+    let progress = progress::Progress::new(total);
+    let approvals = approvals(ws, plan, &run.gates, &progress)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     rt.spawn(async move {
@@ -417,7 +417,7 @@ fn execute(
         }
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let shown = rt.spawn(progress::show(rx, total, bar, plan.env.clone()));
+    let shown = rt.spawn(progress::show(rx, total, progress, plan.env.clone()));
     let commit = crate::vcs::Repo::discover(&config.root_dir)
         .ok()
         .and_then(|r| r.head(&config.root_dir).ok());
@@ -488,8 +488,18 @@ fn execute(
             "\n{verb} stopped at an approval gate. Resources: {add} added, {change} changed, {destroy} destroyed."
         );
     } else {
+        let imported = plan
+            .changes
+            .iter()
+            .filter(|c| c.importing.is_some())
+            .count();
+        let imported = if imported > 0 {
+            format!("{imported} imported, ")
+        } else {
+            String::new()
+        };
         println!(
-            "\n{verb} complete! Resources: {add} added, {change} changed, {destroy} destroyed."
+            "\n{verb} complete! Resources: {imported}{add} added, {change} changed, {destroy} destroyed."
         );
     }
     if !report.state.outputs.is_empty() && plan.mode == PlanMode::Normal {
@@ -544,7 +554,7 @@ fn approvals(
     ws: &Workspace,
     plan: &Plan,
     gates: &GateArgs,
-    bar: &indicatif::ProgressBar,
+    progress: &progress::Progress,
 ) -> Result<crate::apply::Approvals, CliError> {
     let mut file = Vec::new();
     if let Some(f) = &gates.approval_file {
@@ -573,7 +583,7 @@ fn approvals(
     }
     let color = ws.color;
     let env = plan.env.clone();
-    let bar = bar.clone();
+    let progress = progress.clone();
     let prompt: Option<crate::apply::Prompt> = if std::io::stdin().is_terminal() {
         Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
             let what = format!(
@@ -582,8 +592,8 @@ fn approvals(
                 sw.from.as_deref().unwrap_or("-"),
                 sw.to
             );
-            // The progress bar stays hidden while the question waits for its answer.
-            bar.suspend(|| {
+            // The progress bar stays off the screen while the question waits for its answer.
+            progress.ask(|| {
                 eprint!(
                     "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
                     if color {
@@ -675,7 +685,7 @@ fn saved_plan_options(env: &EnvArgs, p: &PlanArgs) -> Result<(), CliError> {
 
 /// A protected environment applies what its commit says: values from the command line are
 /// refused unless the operator overrides, with a reason the history records.
-fn operator_inputs_allowed(
+pub(crate) fn operator_inputs_allowed(
     config: &Config,
     plan: &Plan,
     reason: Option<&str>,
@@ -791,7 +801,7 @@ pub(crate) fn operator_inputs(
 }
 
 /// A protected environment applies only from a clean tree at a commit on its branch.
-fn protected(config: &Config, env: &str) -> Result<(), CliError> {
+pub(crate) fn protected(config: &Config, env: &str) -> Result<(), CliError> {
     let Some(rule) = config.root.environments.get(env).filter(|e| e.protected) else {
         return Ok(());
     };

@@ -6,6 +6,8 @@ use crate::plan::Action;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -22,19 +24,49 @@ fn verb(a: Action) -> (&'static str, &'static str) {
     }
 }
 
-/// The bar on a terminal (hidden elsewhere). The approval prompt suspends it while it asks,
-/// so the spinner never draws over the question.
-pub(crate) fn bar(total: usize) -> ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+/// The progress display: a bar on a terminal (hidden elsewhere), and whether a question is
+/// being asked, during which nothing is drawn and finished lines wait.
+#[derive(Clone)]
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    asking: Arc<AtomicBool>,
+}
+
+impl Progress {
+    pub(crate) fn new(total: usize) -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress {
+            bar,
+            asking: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Runs `ask` (a question on the terminal and its answer) with the bar off the screen.
+    /// The bar is detached rather than suspended: suspending holds its lock until the answer
+    /// comes, which would block the task that draws it, and a runtime worker with it.
+    pub(crate) fn ask<T>(&self, ask: impl FnOnce() -> T) -> T {
+        let on_terminal = !self.bar.is_hidden();
+        self.asking.store(true, Ordering::SeqCst);
+        if on_terminal {
+            self.bar.set_draw_target(ProgressDrawTarget::hidden());
+            // Clear the line the bar was drawn on before the question takes it.
+            eprint!("\r\x1b[2K");
+        }
+        let answer = ask();
+        if on_terminal {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.asking.store(false, Ordering::SeqCst);
+        answer
+    }
 }
 
 /// Consumes events until the sender is dropped. Every line names the environment (but the
@@ -42,14 +74,35 @@ pub(crate) fn bar(total: usize) -> ProgressBar {
 pub(crate) async fn show(
     mut rx: UnboundedReceiver<ApplyEvent>,
     total: usize,
-    bar: ProgressBar,
+    progress: Progress,
     env: String,
 ) {
+    let bar = progress.bar.clone();
     let tty = std::io::stderr().is_terminal();
     let tag = if env == "default" {
         String::new()
     } else {
         format!("[{env}] ")
+    };
+    // Lines that finished while a question was on the screen, printed after the answer.
+    let mut held: Vec<String> = Vec::new();
+    let emit = |line: String, held: &mut Vec<String>| {
+        if progress.asking.load(Ordering::SeqCst) {
+            held.push(line);
+            return;
+        }
+        for l in held.drain(..) {
+            if tty {
+                bar.println(l)
+            } else {
+                eprintln!("{l}")
+            }
+        }
+        if tty {
+            bar.println(line)
+        } else {
+            eprintln!("{line}")
+        }
     };
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let mut done = 0usize;
@@ -74,19 +127,22 @@ pub(crate) async fn show(
                             Some(e) if e.starts_with("caveat: ") => format!("{tag}{addr}: Done with a caveat after {:.1}s [{done}/{total}]: {}", elapsed.as_secs_f64(), &e["caveat: ".len()..]),
                             Some(e) => format!("{tag}{addr}: FAILED after {:.1}s [{done}/{total}]: {e}", elapsed.as_secs_f64()),
                         };
-                        if tty { bar.println(line) } else { eprintln!("{line}") }
+                        emit(line, &mut held);
                     }
                     ApplyEvent::AwaitingApproval { addr, elapsed } => {
                         running.remove(&addr);
                         done += 1;
                         bar.set_position(done as u64);
                         let line = format!("{tag}{addr}: waiting for approval after {:.1}s [{done}/{total}]", elapsed.as_secs_f64());
-                        if tty { bar.println(line) } else { eprintln!("{line}") }
+                        emit(line, &mut held);
                     }
                 }
             }
             _ = tick.tick() => {
-                if tty {
+                if tty && !progress.asking.load(Ordering::SeqCst) {
+                    for l in held.drain(..) {
+                        bar.println(l);
+                    }
                     let now = Instant::now();
                     let msg: Vec<String> = running.iter().take(4).map(|(a, t)| format!("{a} ({}s)", (now - *t).as_secs())).collect();
                     let more = running.len().saturating_sub(4);
@@ -95,6 +151,9 @@ pub(crate) async fn show(
                 }
             }
         }
+    }
+    for l in held.drain(..) {
+        eprintln!("{l}");
     }
     bar.finish_and_clear();
 }

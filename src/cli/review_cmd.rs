@@ -97,7 +97,38 @@ pub(crate) fn review(
             has_state: state.is_some(),
         });
     }
-    let flags = risk_flags(&reviews);
+    let mut flags = risk_flags(&reviews);
+    // The head's own rules judged it: a change to them must be seen, or a branch could weaken
+    // the rules that would flag it.
+    let (before, after) = (base_config.policy_texts(), head_config.policy_texts());
+    let mut edited: Vec<String> = Vec::new();
+    for p in before
+        .keys()
+        .chain(after.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let how = match (before.get(p), after.get(p)) {
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(_), Some(_)) => "changed",
+            (Some(_), None) => "removed",
+            _ => "added",
+        };
+        edited.push(format!("{} {how}", p.display()));
+    }
+    if !edited.is_empty() {
+        flags.insert(
+            0,
+            crate::review::RiskFlag {
+                severity: "high",
+                env: "all".into(),
+                code: "policy_changed",
+                message: format!(
+                    "edits the policy rules that judge it ({}); this review's policy findings use the head's rules",
+                    edited.join(", ")
+                ),
+            },
+        );
+    }
     let head_name = head.unwrap_or("working tree");
     match format {
         ReviewFormat::Json => {

@@ -4,7 +4,7 @@ use super::args::{EnvArgs, StateCommand};
 use super::workspace::{state_error, Workspace};
 use super::CliError;
 use crate::addr::{AbsInstance, Target};
-use crate::plan::{plan_json, public_json, render_plan};
+use crate::plan::{plan_json, render_plan};
 use crate::state::State;
 use standby_provider_sdk::Value;
 
@@ -47,32 +47,6 @@ fn instance_text(addr: &AbsInstance, st: &crate::state::InstanceState) -> String
     out
 }
 
-fn state_json(s: &State) -> serde_json::Value {
-    let resources: Vec<_> = s
-        .resources
-        .iter()
-        .map(|(a, st)| {
-            serde_json::json!({
-                "address": a.to_string(),
-                "mode": a.resource.resource.mode,
-                "type": a.resource.resource.type_name,
-                "name": a.resource.resource.name,
-                "index": a.key,
-                "provider_name": st.provider,
-                "values": public_json(&st.value()),
-                "sensitive_values": st.value().sensitive_mask(),
-                "depends_on": st.dependencies,
-            })
-        })
-        .collect();
-    let outputs: serde_json::Map<_, _> = s
-        .outputs
-        .iter()
-        .map(|(k, o)| (k.clone(), serde_json::json!({ "value": if o.sensitive { serde_json::Value::String("(sensitive value)".into()) } else { o.value.clone() }, "sensitive": o.sensitive })))
-        .collect();
-    serde_json::json!({ "format_version": "1.0", "lineage": s.lineage, "serial": s.serial, "values": { "outputs": outputs, "resources": resources } })
-}
-
 pub(crate) fn show(
     ws: &Workspace,
     plan_file: Option<&std::path::Path>,
@@ -82,9 +56,12 @@ pub(crate) fn show(
     if let Some(f) = plan_file {
         let plan = super::plan_file::read(ws, f)?;
         if json {
-            // A saved plan is refused once the topology changed, so the working tree's
-            // configuration is the plan's.
-            let config = ws.load().ok();
+            // The working tree's configuration only when it is the one the plan was made
+            // from; otherwise the JSON has no configuration rather than another one.
+            let config = ws
+                .load()
+                .ok()
+                .filter(|c| Workspace::topology_digest(c) == plan.topology_digest);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&plan_json(&plan, config.as_ref()))
@@ -102,7 +79,7 @@ pub(crate) fn show(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default()
+            serde_json::to_string_pretty(&crate::plan::state_json(&state)).unwrap_or_default()
         );
         return Ok(0);
     }
@@ -168,8 +145,15 @@ pub(crate) fn output(
                 ),
             )
         })?;
+        if raw && o.sensitive {
+            return Err(CliError::msg(
+                format!("Output {n:?} is sensitive"),
+                "standby does not print secrets, not even with --raw (Terraform does): a script would read the placeholder as the value. Read the secret where it is kept.",
+            ));
+        }
         match (json, raw, shown(o)) {
             (true, _, v) => println!("{}", v.to_json()),
+            (_, _, _) if o.sensitive => println!("(sensitive value)"),
             (_, true, Value::String(s)) => print!("{s}"),
             (_, true, v @ (Value::Number(_) | Value::Bool(_))) => print!("{v}"),
             (_, true, _) => {
@@ -178,8 +162,9 @@ pub(crate) fn output(
                     format!("--raw prints only strings, numbers and booleans; output {n:?} is not one. Use --json."),
                 ))
             }
-            // As Terraform 0.14 and later: the value in HCL form, a string quoted.
-            (_, _, v) => println!("{v}"),
+            // As Terraform 0.14 and later: the value in HCL form, a string quoted, a map or
+            // a list over several lines as `console` prints it.
+            (_, _, v) => println!("{}", super::console_cmd::pretty(&v, 0)),
         }
         return Ok(0);
     }

@@ -7,29 +7,33 @@ use clap::CommandFactory as _;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 
-/// Every long option name of every command.
-fn long_names() -> BTreeSet<String> {
-    fn walk(c: &clap::Command, out: &mut BTreeSet<String>) {
+/// Every long option name of every command, and those that are plain switches (which
+/// Terraform, like Go's flag package, also takes as `-NAME=true` and `-NAME=false`).
+fn long_names() -> (BTreeSet<String>, BTreeSet<String>) {
+    fn walk(c: &clap::Command, out: &mut BTreeSet<String>, switches: &mut BTreeSet<String>) {
         for a in c.get_arguments() {
             if let Some(l) = a.get_long() {
                 out.insert(l.to_string());
+                if matches!(a.get_action(), clap::ArgAction::SetTrue) {
+                    switches.insert(l.to_string());
+                }
             }
         }
         for s in c.get_subcommands() {
-            walk(s, out);
+            walk(s, out, switches);
         }
     }
-    let mut out = BTreeSet::new();
-    walk(&super::args::Cli::command(), &mut out);
+    let (mut out, mut switches) = (BTreeSet::new(), BTreeSet::new());
+    walk(&super::args::Cli::command(), &mut out, &mut switches);
     out.insert("help".into());
     out.insert("version".into());
-    out
+    (out, switches)
 }
 
 /// `args` with each `-NAME` or `-NAME=VALUE`, where NAME is a long option, as `--NAME...`.
 /// Arguments after `--` are left alone.
 pub(crate) fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let names = long_names();
+    let (names, switches) = long_names();
     let mut out = Vec::new();
     let mut rest = false;
     for a in args {
@@ -50,11 +54,21 @@ pub(crate) fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsStrin
             .strip_prefix('-')
             .filter(|n| !n.starts_with('-'))
             .map(|n| n.split_once('=').map_or(n, |(k, _)| k));
-        match name {
-            Some(n) if n.chars().count() >= 2 && names.contains(n) => {
-                out.push(OsString::from(format!("-{s}")));
+        let long = match name {
+            Some(n) if n.chars().count() >= 2 && names.contains(n) => format!("-{s}"),
+            _ if s.starts_with("--") => s.to_string(),
+            _ => {
+                out.push(a);
+                continue;
             }
-            _ => out.push(a),
+        };
+        // `-auto-approve=true` is `--auto-approve`; `=false` is the switch left off.
+        match long[2..].split_once('=') {
+            Some((n, v)) if switches.contains(n) && v.eq_ignore_ascii_case("true") => {
+                out.push(OsString::from(format!("--{n}")));
+            }
+            Some((n, v)) if switches.contains(n) && v.eq_ignore_ascii_case("false") => {}
+            _ => out.push(OsString::from(long)),
         }
     }
     out
@@ -102,6 +116,17 @@ mod tests {
                 "--input=false",
                 "--no-color"
             ]
+        );
+        // Switches take =true and =false, as in Terraform (Go's flag package).
+        assert_eq!(
+            norm(&[
+                "standby",
+                "apply",
+                "-auto-approve=true",
+                "-no-color=false",
+                "--json=TRUE"
+            ]),
+            ["standby", "apply", "--auto-approve", "--json"]
         );
         // Values, unknown words and everything after -- are left alone.
         assert_eq!(

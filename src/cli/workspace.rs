@@ -141,13 +141,16 @@ impl Workspace {
             // A var file inside the topology is part of its revision: under --head (and in
             // review) it is read from that commit, not from the working tree.
             let abs = self.root.join(vf);
+            // A file the revision does not hold (a gitignored secrets file, say) is read from
+            // the disk, as an operator's input.
+            let in_revision = config.revision.as_ref().is_some_and(|rev| {
+                !vf.components()
+                    .any(|c| c == std::path::Component::ParentDir)
+                    && abs.starts_with(&self.root)
+                    && crate::config::FileSource::read(rev.as_ref(), &abs).is_ok()
+            });
             let f = match &config.revision {
-                Some(rev)
-                    if !vf
-                        .components()
-                        .any(|c| c == std::path::Component::ParentDir)
-                        && abs.starts_with(&self.root) =>
-                {
+                Some(rev) if in_revision => {
                     let rev = rev.clone();
                     crate::config::load_var_file_from(rev.as_ref(), &abs, &mut config.sources)
                 }
@@ -198,6 +201,21 @@ impl Workspace {
         lock: &LockArgs,
     ) -> Result<Option<LockGuard>, CliError> {
         if !lock.lock {
+            // A plan only reads. A command that writes the state without the lock could
+            // overwrite a switch recorded meanwhile (its journal too): refused once the
+            // environment has failover groups.
+            let groups = match operation {
+                "plan" => false,
+                _ => self
+                    .read_state(backend)?
+                    .is_some_and(|s| !s.failovers.is_empty()),
+            };
+            if groups {
+                return Err(CliError::msg(
+                    format!("--lock=false is refused for {operation} here"),
+                    format!("The state of this environment records failover groups, and an unlocked {operation} could overwrite a switch recorded meanwhile. Nothing was changed. Run it without --lock=false."),
+                ));
+            }
             return Ok(None);
         }
         backend

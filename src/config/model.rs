@@ -68,6 +68,20 @@ impl Config {
         }
     }
 
+    /// The text of each `policy/*.hcl` of this revision, by path relative to the topology.
+    pub fn policy_texts(&self) -> BTreeMap<PathBuf, String> {
+        self.policy_files()
+            .into_iter()
+            .map(|p| {
+                let text = self.files().read(&p).unwrap_or_default();
+                (
+                    p.strip_prefix(&self.root_dir).unwrap_or(&p).to_path_buf(),
+                    text,
+                )
+            })
+            .collect()
+    }
+
     /// `policy/*.hcl` of this revision, sorted.
     pub fn policy_files(&self) -> Vec<PathBuf> {
         let dir = self.root_dir.join("policy");

@@ -93,18 +93,7 @@ pub(crate) async fn decide(
             ));
         }
     };
-    // A copy of an attribute is as sensitive as what it copies.
-    let sensitive_paths = schema.with_copies(&sensitive_paths);
-    let mut planned = resp.planned.mark_paths(&sensitive_paths);
-    if let Value::Map(m) = &mut planned {
-        for (name, a) in &schema.attributes {
-            if a.sensitive {
-                if let Some(v) = m.remove(name) {
-                    m.insert(name.clone(), v.sensitive());
-                }
-            }
-        }
-    }
+    let planned = mark_sensitive(resp.planned, schema, &sensitive_paths);
     let mut change = ResourceChange {
         previous_address: None,
         importing: None,
@@ -189,4 +178,25 @@ pub(crate) async fn decide(
         ));
     }
     Decision::Change(Box::new(change))
+}
+
+/// `v` with the marks of `paths`, of the attributes that copy them, and of every attribute
+/// the schema calls sensitive: what a provider returns carries no marks of its own.
+pub(crate) fn mark_sensitive(
+    v: Value,
+    schema: &standby_provider_sdk::Schema,
+    paths: &[standby_provider_sdk::AttrPath],
+) -> Value {
+    // A copy of an attribute is as sensitive as what it copies.
+    let mut v = v.mark_paths(&schema.with_copies(paths));
+    if let Value::Map(m) = &mut v {
+        for (name, a) in &schema.attributes {
+            if a.sensitive {
+                if let Some(x) = m.remove(name) {
+                    m.insert(name.clone(), x.sensitive());
+                }
+            }
+        }
+    }
+    v
 }

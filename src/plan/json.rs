@@ -12,6 +12,8 @@ pub const JSON_FORMAT_VERSION: &str = "1.0";
 /// JSON with sensitive parts redacted and unknowns as null.
 pub fn public_json(v: &Value) -> J {
     match v {
+        // An unset sensitive attribute is null, as in Terraform: only a value is hidden.
+        Value::Sensitive(inner) if inner.is_null() => J::Null,
         Value::Sensitive(_) => J::String("(sensitive value)".into()),
         Value::Unknown => J::Null,
         Value::List(items) => items.iter().map(public_json).collect(),
@@ -120,6 +122,8 @@ pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
                     "before": o.before.as_ref().map_or(J::Null, show),
                     "after": show(&o.after),
                     "after_unknown": o.after.unknown_mask(),
+                    "before_sensitive": o.sensitive,
+                    "after_sensitive": o.sensitive,
                     "sensitive": o.sensitive,
                 }),
             )

@@ -127,25 +127,88 @@ pub(crate) fn prior_state(plan: &Plan) -> J {
     })
 }
 
+/// A state in the shape of `terraform show -json` without a plan: `values.root_module` with
+/// nested `child_modules`, and the outputs.
+pub fn state_json(state: &crate::state::State) -> J {
+    let resources = state
+        .resources
+        .iter()
+        .map(|(a, st)| {
+            let mut r = resource_values(a, &st.provider, &st.value());
+            r["depends_on"] = json!(st.dependencies);
+            (a.resource.module.clone(), r)
+        })
+        .collect();
+    let outputs = state
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            let value = if o.sensitive {
+                J::String("(sensitive value)".into())
+            } else {
+                o.value.clone()
+            };
+            (
+                k.clone(),
+                json!({ "sensitive": o.sensitive, "value": value }),
+            )
+        })
+        .collect::<Map<_, _>>();
+    json!({
+        "format_version": super::JSON_FORMAT_VERSION,
+        "terraform_version": TERRAFORM_FORMAT_LEVEL,
+        "standby_version": env!("CARGO_PKG_VERSION"),
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "values": { "outputs": outputs, "root_module": module_tree(resources) },
+    })
+}
+
 fn module_of(c: &ResourceChange) -> ModuleInstance {
     c.addr.resource.module.clone()
 }
 
 /// `configuration`: the topology's blocks with their expressions as constants or references.
 pub(crate) fn configuration(config: &Config) -> J {
-    let providers: Map<String, J> = config
-        .root
-        .providers
-        .values()
-        .map(|p| {
-            (
-                p.name.clone(),
-                json!({ "name": p.name, "expressions": body_json(&p.body) }),
-            )
-        })
-        .collect();
     let registry = crate::registry::Registry::standard();
+    // Every provider the topology uses, as Terraform lists each provider_config_key.
+    let mut providers: Map<String, J> = Map::new();
+    for name in used_providers(&config.root, &registry) {
+        let block = config.root.providers.get(&name);
+        let schema = registry.schema(&name).map(|s| &s.provider);
+        let expressions = block.map_or(J::Object(Map::new()), |b| {
+            body_json(&b.body, &|k| schema.is_some_and(|s| sensitive_attr(s, k)))
+        });
+        providers.insert(
+            name.clone(),
+            json!({ "name": name, "full_name": format!("standby/builtin/{name}"), "expressions": expressions }),
+        );
+    }
     json!({ "provider_config": providers, "root_module": module_json(&config.root, &registry) })
+}
+
+/// Whether `schema` calls attribute `name` sensitive.
+fn sensitive_attr(schema: &standby_provider_sdk::Schema, name: &str) -> bool {
+    schema.attributes.get(name).is_some_and(|a| a.sensitive)
+}
+
+fn used_providers(
+    m: &Module,
+    registry: &crate::registry::Registry,
+) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> = m
+        .resources
+        .values()
+        .filter_map(|r| {
+            registry.provider_for(&r.addr.type_name, r.addr.mode == crate::addr::Mode::Data)
+        })
+        .map(str::to_string)
+        .collect();
+    out.extend(m.providers.keys().cloned());
+    for c in m.calls.values() {
+        out.extend(used_providers(&c.module, registry));
+    }
+    out
 }
 
 fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
@@ -162,22 +225,29 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
                 .provider_for(&r.addr.type_name, r.addr.mode == crate::addr::Mode::Data)
                 .unwrap_or_default();
             o.insert("provider_config_key".into(), J::String(provider.into()));
-            let mut exprs = body_json(&r.body);
+            // A literal written for an attribute the schema calls sensitive is a secret in
+            // the topology: its expression shows only its references, as for an output.
+            let schema =
+                registry.type_schema(&r.addr.type_name, r.addr.mode == crate::addr::Mode::Data);
+            let mut exprs = body_json(&r.body, &|k| schema.is_some_and(|s| sensitive_attr(s, k)));
             for (name, _, body, _) in &r.blocks {
+                let inner = schema.and_then(|s| s.blocks.get(name));
                 if let J::Object(e) = &mut exprs {
                     let list = e.entry(name.clone()).or_insert_with(|| J::Array(vec![]));
                     if let J::Array(items) = list {
-                        items.push(body_json(body));
+                        items.push(body_json(body, &|k| {
+                            inner.is_some_and(|s| sensitive_attr(s, k))
+                        }));
                     }
                 }
             }
             o.insert("expressions".into(), exprs);
             o.insert("schema_version".into(), json!(0));
             if let Some(c) = &r.count {
-                o.insert("count_expression".into(), expr_json(c));
+                o.insert("count_expression".into(), expr_json(c, false));
             }
             if let Some(f) = &r.for_each {
-                o.insert("for_each_expression".into(), expr_json(f));
+                o.insert("for_each_expression".into(), expr_json(f, false));
             }
             J::Object(o)
         })
@@ -188,12 +258,18 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
         .map(|c| {
             let mut o = Map::new();
             o.insert("source".into(), J::String(c.source.clone()));
-            o.insert("expressions".into(), body_json(&c.args));
+            let child = &c.module;
+            o.insert(
+                "expressions".into(),
+                body_json(&c.args, &|k| {
+                    child.variables.get(k).is_some_and(|v| v.sensitive)
+                }),
+            );
             if let Some(x) = &c.count {
-                o.insert("count_expression".into(), expr_json(x));
+                o.insert("count_expression".into(), expr_json(x, false));
             }
             if let Some(x) = &c.for_each {
-                o.insert("for_each_expression".into(), expr_json(x));
+                o.insert("for_each_expression".into(), expr_json(x, false));
             }
             o.insert("module".into(), module_json(&c.module, registry));
             (c.name.clone(), J::Object(o))
@@ -203,7 +279,7 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
         .outputs
         .values()
         .map(|o| {
-            let mut j = json!({ "expression": expr_json(&o.value) });
+            let mut j = json!({ "expression": expr_json(&o.value, o.sensitive) });
             if o.sensitive {
                 j["sensitive"] = J::Bool(true);
             }
@@ -239,16 +315,16 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
     json!({ "outputs": outputs, "resources": resources, "module_calls": calls, "variables": variables })
 }
 
-fn body_json(body: &Body) -> J {
+fn body_json(body: &Body, sensitive: &dyn Fn(&str) -> bool) -> J {
     body.values()
-        .map(|a| (a.name.clone(), expr_json(&a.expr)))
+        .map(|a| (a.name.clone(), expr_json(&a.expr, sensitive(&a.name))))
         .collect::<Map<_, _>>()
         .into()
 }
 
 /// Terraform's expression representation: `constant_value` for a literal, else the
 /// references it makes (each with its shorter prefixes, as Terraform lists them).
-fn expr_json(e: &Expr) -> J {
+fn expr_json(e: &Expr, sensitive: bool) -> J {
     let mut refs: Vec<String> = Vec::new();
     for r in references(e.file, &e.inner) {
         let forms = match r.target {
@@ -267,6 +343,9 @@ fn expr_json(e: &Expr) -> J {
     }
     if !refs.is_empty() {
         return json!({ "references": refs });
+    }
+    if sensitive {
+        return J::Object(Map::new());
     }
     match literal(&e.inner) {
         Some(v) => json!({ "constant_value": v }),

@@ -32,6 +32,7 @@ pub use expansion::max_instances_env;
 pub use failover::{emergency_probe, ForcedSwitch};
 pub use health_check::{Detection, HealthCheck, HealthKind, Target};
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
+pub use json_tf::state_json;
 pub use model::{
     Action, Estimate, ExecNode, Expansion, ExpansionRecord, GroupSummary, HookSpec, MemberRef,
     NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason, ResourceChange, StepKind,

@@ -598,6 +598,10 @@ impl Plan {
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for ch in &self.changes {
+            // An object a refresh found gone is forgotten, not destroyed.
+            if ch.reason.as_ref().is_some_and(|r| r.code == super::GONE) {
+                continue;
+            }
             match ch.action {
                 Action::Create => c.0 += 1,
                 Action::Update => c.1 += 1,

@@ -1,7 +1,8 @@
 //! `moved` blocks applied to the recorded state before planning, as Terraform does: what the
 //! state holds at an old address is planned at its new one, and apply records the move.
 
-use crate::addr::{AbsInstance, AbsResource, ModuleInstance, ModuleStep, Target};
+use super::walk::Walker;
+use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance, ModuleStep, Target};
 use crate::config::{Config, Moved};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::state::State;
@@ -21,14 +22,19 @@ fn destination(m: &Moved, inst: &AbsInstance) -> Option<AbsInstance> {
     if !m.from.matches(inst) {
         return None;
     }
+    // `a` to `a[0]` (count added) moves only the instance without a key.
+    if m.from.key.is_none() && m.to.key.is_some() && inst.key.is_some() {
+        return None;
+    }
     match (&m.from.resource, &m.to.resource) {
         (Some(_), Some(to_res)) => Some(AbsInstance {
             resource: AbsResource {
                 module: m.to.module.clone(),
                 resource: to_res.clone(),
             },
-            // An instance move names both keys; a resource move keeps each instance's key.
-            key: if m.from.key.is_some() {
+            // An instance move names its keys (a[0] to a has none on the right); a resource
+            // move keeps each instance's key.
+            key: if m.from.key.is_some() || m.to.key.is_some() {
                 m.to.key.clone()
             } else {
                 inst.key.clone()
@@ -70,6 +76,20 @@ fn destination(m: &Moved, inst: &AbsInstance) -> Option<AbsInstance> {
     }
 }
 
+/// Why a `moved` block cannot be applied whatever the state holds.
+fn static_problem(m: &Moved) -> Option<String> {
+    match (&m.from.resource, &m.to.resource) {
+        (Some(a), Some(b)) if a.mode == Mode::Data || b.mode == Mode::Data => {
+            Some("data sources hold no object to move; remove the moved block".into())
+        }
+        (Some(a), Some(b)) if a.type_name != b.type_name => Some(format!(
+            "{} and {} are different resource types; an object keeps its type (write a new resource and import the object, or let standby replace it)",
+            a.type_name, b.type_name
+        )),
+        _ => None,
+    }
+}
+
 /// The state with every `moved` block applied (in order, so chains of moves work), and the
 /// moves made. A move onto an address the state already holds is an error.
 pub(crate) fn apply_moves(
@@ -80,7 +100,12 @@ pub(crate) fn apply_moves(
     let mut out = state.clone();
     let mut moves: Vec<Move> = Vec::new();
     for m in &config.root.moved {
-        if let Some(d) = still_declared(config, &m.from) {
+        if let Some(why) = static_problem(m) {
+            diags.push(Diagnostic::at(m.span.clone(), "Invalid moved block", why));
+            continue;
+        }
+        let same_resource = m.from.module == m.to.module && m.from.resource == m.to.resource;
+        if let Some(d) = still_declared(config, &m.from).filter(|_| !same_resource) {
             diags.push(Diagnostic::at(m.span.clone(), format!("Moved object still exists: {d}"), "A moved block's from must no longer be in the configuration: the state's object moves to the new address. Remove the old block, or the moved block."));
             continue;
         }
@@ -98,9 +123,7 @@ pub(crate) fn apply_moves(
                 ));
                 continue;
             }
-            if let Some(st) = out.resources.remove(&from) {
-                out.resources.insert(to.clone(), st);
-            }
+            out.move_instance(&from, &to);
             // A chain (a to b, then b to c) is one move from a to c.
             match moves.iter_mut().find(|mv| mv.to == from) {
                 Some(mv) => mv.to = to,
@@ -108,7 +131,89 @@ pub(crate) fn apply_moves(
             }
         }
     }
+    // Blocks that lead an object back where it was (a to b, b to a) form a cycle.
+    for mv in moves.iter().filter(|mv| mv.from == mv.to) {
+        if let Some(m) = config.root.moved.first() {
+            diags.push(Diagnostic::at(
+                m.span.clone(),
+                "Cyclic moved blocks",
+                format!("The moved blocks move {} back to where it was; remove the blocks that undo each other.", mv.from),
+            ));
+        }
+    }
+    moves.retain(|mv| mv.from != mv.to);
     diags.into_result((out, moves))
+}
+
+impl Walker<'_> {
+    /// After the walk, what only the expanded configuration can tell: a moved object whose
+    /// old address is still declared (a module call, or a key that count or for_each still
+    /// yields), and an import into an instance the configuration does not declare.
+    pub(super) fn check_moves_and_imports(&mut self, moves: &[Move]) {
+        let planned = |addr: &AbsInstance, changes: &[super::ResourceChange]| {
+            changes.iter().any(|c| c.addr == *addr)
+        };
+        for mv in moves {
+            if !planned(&mv.to, &self.changes) {
+                let span = self.move_span(&mv.from);
+                self.diags.push(Diagnostic::at(
+                    span,
+                    format!("Moved object has no configuration at {}", mv.to),
+                    format!("The state's {} would move to {}, which the configuration does not declare, and be destroyed there. Declare it (check count and for_each keys), or fix the moved block's to.", mv.from, mv.to),
+                ));
+                continue;
+            }
+            if planned(&mv.from, &self.changes) {
+                let span = self.move_span(&mv.from);
+                self.diags.push(Diagnostic::at(
+                    span,
+                    format!("Moved object still exists: {}", mv.from),
+                    format!("The configuration still declares {}, so its object cannot move to {}. Remove the old declaration (or the key from count/for_each), or the moved block.", mv.from, mv.to),
+                ));
+            }
+        }
+        let imports: Vec<(AbsInstance, Option<crate::diag::Span>)> = self
+            .config
+            .root
+            .imports
+            .iter()
+            .map(|i| (i.to.clone(), Some(i.span.clone())))
+            .chain(self.opts.imports.iter().map(|(a, _)| (a.clone(), None)))
+            .collect();
+        for (to, span) in imports {
+            let summary = format!("Configuration for import target does not exist: {to}");
+            let detail = "The topology declares no such instance (check the resource block, and the keys its count or for_each yields). Write the resource block first, so standby knows how to manage the object.";
+            match self.changes.iter().find(|c| c.addr == to) {
+                None => self.diags.push(match span {
+                    Some(s) => Diagnostic::at(s, summary, detail),
+                    None => Diagnostic::bare(summary, detail),
+                }),
+                // Importing an object only to replace it destroys what was adopted: the
+                // id and the configuration disagree about which object this is.
+                Some(c) if c.importing.is_some() && c.action.is_replace() => {
+                    let attrs = c.requires_replace.join(", ");
+                    let summary = format!("Importing {to} would replace the object it imports");
+                    let detail = format!("The configuration and the imported object differ in {attrs}, which cannot change in place: apply would destroy the object just adopted. Import the object the configuration describes, or change the configuration to match it.");
+                    self.diags.push(match span {
+                        Some(s) => Diagnostic::at(s, summary, detail),
+                        None => Diagnostic::bare(summary, detail),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn move_span(&self, from: &AbsInstance) -> crate::diag::Span {
+        self.config
+            .root
+            .moved
+            .iter()
+            .find(|m| m.from.matches(from))
+            .or(self.config.root.moved.first())
+            .map(|m| m.span.clone())
+            .unwrap_or_else(|| crate::diag::Span::new(0, None))
+    }
 }
 
 /// The `from` of a resource move that the configuration still declares, as text.

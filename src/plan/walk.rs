@@ -99,8 +99,14 @@ pub(crate) async fn plan_with_values(
     let had_state = state.is_some();
     let recorded = state.unwrap_or(&empty);
     // Moves first: everything below plans what the state holds at its new address.
-    let (moved, moves) = super::moves::apply_moves(config, recorded)?;
-    let state = &moved;
+    // Without moved blocks the recorded state is used as it is: no copy of a large state.
+    let (moved, moves) = if config.root.moved.is_empty() {
+        (std::borrow::Cow::Borrowed(recorded), Vec::new())
+    } else {
+        let (m, mv) = super::moves::apply_moves(config, recorded)?;
+        (std::borrow::Cow::Owned(m), mv)
+    };
+    let state: &State = &moved;
     let mut w = Walker {
         config,
         registry,
@@ -153,6 +159,12 @@ pub(crate) async fn plan_with_values(
         w.destroy_all();
         w.switches.clear();
     } else {
+        // Before orphans are planned: an instance moved or imported to an address that the
+        // configuration does not declare is an error, not a deletion.
+        w.check_moves_and_imports(&moves);
+        if !w.diags.is_empty() {
+            return Err(w.diags);
+        }
         w.orphans();
         w.link_traffic();
         if opts.force.is_some() {
@@ -746,8 +758,10 @@ impl<'a> Walker<'a> {
         let p = self.registry.get(provider)?.clone();
         let recorded = self.state.resources.get(addr);
         let mut recorded_value = recorded.map(crate::state::InstanceState::value);
+        // A refresh-only plan records what is there and adopts nothing.
         let importing = match recorded {
             Some(_) => None,
+            None if self.opts.mode == PlanMode::RefreshOnly => None,
             None => self.import_id(addr),
         };
         if let Some(id) = &importing {
@@ -756,17 +770,16 @@ impl<'a> Walker<'a> {
         let mut prior = recorded_value.clone();
         if self.opts.refresh && self.opts.phase == Phase::Plan {
             if let Some(rec) = &recorded_value {
+                // The marks of what was recorded (or just imported) go onto what is read.
+                let (plain, paths) = rec.deep_unmark();
                 match p
                     .read(ReadRequest {
                         type_name: addr.resource.resource.type_name.clone(),
-                        state: rec.deep_unmark().0,
+                        state: plain,
                     })
                     .await
                 {
                     Ok(resp) => {
-                        let paths = recorded
-                            .map(|s| s.sensitive_attributes.clone())
-                            .unwrap_or_default();
                         prior = resp.state.map(|s| s.mark_paths(&paths));
                         if !prior.as_ref().is_some_and(|p| p.same_as(rec)) {
                             self.note_drift(addr, provider, rec, prior.as_ref());
@@ -844,9 +857,9 @@ impl<'a> Walker<'a> {
                         m.entry(k.clone()).or_insert(Value::Null);
                     }
                 }
-                // The configuration says which attributes are sensitive; the object read
-                // has no marks of its own.
-                Some(state.mark_paths(&sensitive))
+                // The object read has no marks of its own: the configuration's, their
+                // copies, and every attribute the schema calls sensitive, as a plan marks them.
+                Some(super::diff::mark_sensitive(state, schema, &sensitive))
             }
             Err(e) => {
                 self.diags.push(Diagnostic::bare(

@@ -135,12 +135,7 @@ impl JournalEntry {
             JournalEntry::Remove(a) => {
                 state.resources.remove(a);
             }
-            JournalEntry::Move(from, to) => {
-                // Replayed twice (a crash before compaction), the second finds nothing.
-                if let Some(st) = state.resources.remove(from) {
-                    state.resources.insert(to.clone(), st);
-                }
-            }
+            JournalEntry::Move(from, to) => state.move_instance(from, to),
             JournalEntry::Outputs(o) => state.outputs = o.clone(),
             JournalEntry::Failover(name, f) => {
                 state.failovers.insert(name.clone(), f.clone());

@@ -72,6 +72,24 @@ pub struct ApplyRecord {
 }
 
 impl State {
+    /// Moves the instance recorded at `from` to `to`, with every failover group's record of
+    /// it as a member: a group whose members moved keeps its record, history and override.
+    /// Nothing happens when `from` is not recorded (a journal line replayed twice).
+    pub fn move_instance(&mut self, from: &AbsInstance, to: &AbsInstance) {
+        let Some(st) = self.resources.remove(from) else {
+            return;
+        };
+        self.resources.insert(to.clone(), st);
+        let (old, new) = (from.to_string(), to.to_string());
+        for f in self.failovers.values_mut() {
+            for m in f.members.values_mut() {
+                if *m == old {
+                    m.clone_from(&new);
+                }
+            }
+        }
+    }
+
     /// A fresh state with a new lineage.
     pub fn new() -> Self {
         State {

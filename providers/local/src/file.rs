@@ -420,6 +420,20 @@ impl Provider for LocalProvider {
 
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
         if req.type_name == "sqlite_database" {
+            // Only a SQLite database is adopted: a file of another kind at that path is not
+            // this resource's object, and managing it would delete it on destroy.
+            let path = self.resolve(&req.id);
+            let mut head = [0u8; 16];
+            let is_db = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && &head == b"SQLite format 3\0";
+            if path.is_file() && !is_db {
+                return Err(ProviderError::new(
+                    format!("cannot import {}", req.id),
+                    "the file there is not a SQLite database.",
+                ));
+            }
             // The id is the database's path; the schema is what the configuration says.
             let mut state = match req.config {
                 Value::Map(m) => m,
@@ -442,7 +456,7 @@ impl Provider for LocalProvider {
                 .ok_or_else(|| {
                     ProviderError::new(
                         format!("cannot import {}", req.id),
-                        "there is no database at that path",
+                        "there is no database at that path.",
                     )
                 });
         }

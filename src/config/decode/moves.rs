@@ -54,7 +54,10 @@ impl Decoder<'_> {
         let (Some(from_t), Some(to_t)) = (self.address(from), self.address(to)) else {
             return;
         };
-        let kind = |t: &Target| (t.resource.is_some(), t.key.is_some());
+        // Keys must match on both sides, except between a resource's instance and the
+        // resource itself (a[0] to a when count is removed, a to a[0] when it is added).
+        let same_resource = from_t.module == to_t.module && from_t.resource == to_t.resource;
+        let kind = |t: &Target| (t.resource.is_some(), t.key.is_some() && !same_resource);
         if kind(&from_t) != kind(&to_t) {
             self.diags.push(Diagnostic::at(
                 to.expr.span(),

@@ -116,8 +116,8 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "src/plan/json.rs",
-        2,
-        "public JSON: a sensitive part becomes (sensitive value)",
+        3,
+        "public JSON: a sensitive part becomes (sensitive value), an unset one null",
     ),
     (
         "src/plan/model.rs",

@@ -433,3 +433,21 @@ fn show_json_of_the_state_has_terraforms_module_tree() {
         addrs(root)
     );
 }
+
+/// The new-user trial: a `.tfvars.json`-style var file was a syntax error at 1:1.
+#[test]
+fn a_json_var_file_is_read_as_terraform_reads_tfvars_json() {
+    let t = Test::plan("quickstart");
+    t.write(
+        "west.json",
+        "{\"active_site\": \"west\", \"sites\": {\"east\": {\"region\": \"us-east\", \"weight\": 1}, \"west\": {\"region\": \"us-west\", \"weight\": 2}}}",
+    );
+    t.run(&["apply", "-e", "dev", "-auto-approve"]).code(0);
+    t.run(&["plan", "-e", "dev", "-var-file=west.json"])
+        .code(0)
+        .stdout_has("Switch: failover.orders east -> west.");
+    t.write("bad.json", "[1]");
+    t.run(&["plan", "-e", "dev", "-var-file=bad.json"])
+        .code(1)
+        .stderr_has("Invalid JSON var file");
+}

@@ -349,6 +349,22 @@ pub fn load_var_file_from(
     sources: &mut Sources,
 ) -> Result<VarFile, Diagnostics> {
     let mut diags = Diagnostics::default();
+    // A `.json` var file (Terraform's `.tfvars.json`) is one JSON object; its values are
+    // written out as HCL, whose literals JSON's are, and read like any other var file.
+    let json_text;
+    let mut fs = fs;
+    if path.extension().is_some_and(|e| e == "json") {
+        match json_var_file(fs, path) {
+            Ok(m) => {
+                json_text = m;
+                fs = &json_text;
+            }
+            Err(d) => {
+                diags.push(d);
+                return Err(diags);
+            }
+        }
+    }
     let Some((file, body)) = parse_file(fs, path, path, sources, &mut diags) else {
         return Err(diags);
     };
@@ -377,6 +393,38 @@ pub fn load_var_file_from(
         }
     }
     diags.into_result(VarFile { values })
+}
+
+/// A JSON var file as the HCL assignments it stands for.
+fn json_var_file(fs: &dyn FileSource, path: &Path) -> Result<MemoryFiles, Diagnostic> {
+    let text = fs
+        .read(path)
+        .map_err(|e| Diagnostic::bare(format!("Cannot read {}", path.display()), e.to_string()))?;
+    let bad = |detail: String| {
+        Diagnostic::bare(format!("Invalid JSON var file {}", path.display()), detail)
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "{e}. A JSON var file is one object of NAME: VALUE."
+        ))
+    })?;
+    let serde_json::Value::Object(m) = v else {
+        return Err(bad("It must be one object of NAME: VALUE.".into()));
+    };
+    let mut hcl = String::new();
+    for (k, v) in m {
+        let ident = !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            && !k.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+        if !ident {
+            return Err(bad(format!("{k:?} is not a variable name.")));
+        }
+        hcl.push_str(&format!("{k} = {v}\n"));
+    }
+    Ok(MemoryFiles {
+        files: std::collections::BTreeMap::from([(normalize(path), hcl)]),
+    })
 }
 
 /// Parses a policy file of `fs` into `sources`, for `standby check` and review.

@@ -53,6 +53,7 @@ impl Walker<'_> {
                     self.within_budget(&e.span(), n)
                         .then_some(Expansion::Count(n))
                 }
+                Value::Unknown if self.validating_without().is_some() => Some(Expansion::Count(0)),
                 Value::Unknown => {
                     let detail = self.unknown_detail("count", "how many instances to plan");
                     self.diags
@@ -127,6 +128,11 @@ impl Walker<'_> {
                 }
                 Some(Expansion::ForEach(m))
             }
+            // Validating without an environment, as Terraform's validate: the instances
+            // are not known, so none is planned; the static checks still ran.
+            Value::Unknown if self.validating_without().is_some() => {
+                Some(Expansion::ForEach(BTreeMap::new()))
+            }
             Value::Unknown => {
                 let detail = self.unknown_detail("for_each", "which instances to plan");
                 self.diags.push(bad(detail));
@@ -148,13 +154,10 @@ impl Walker<'_> {
 }
 
 impl Walker<'_> {
-    /// Why a `count` or `for_each` is unknown, and what to do: while validating without an
-    /// environment, variables that have no value are unknown, not values known after apply.
+    /// Why a `count` or `for_each` is unknown, and what to do. (While validating without an
+    /// environment an unknown one plans no instance instead: see `expansion`.)
     fn unknown_detail(&self, arg: &str, what: &str) -> String {
-        match self.validating_without(){
-            Some(missing) => format!("The {arg} value may depend on variables that have no value here ({missing}), so standby cannot tell {what}. Validate an environment that sets them: standby validate -e ENV."),
-            None => format!("The {arg} value depends on values that are known only after apply, so standby cannot tell {what}. Use values known at plan time, or apply the dependency first with --target."),
-        }
+        format!("The {arg} value depends on values that are known only after apply, so standby cannot tell {what}. Use values known at plan time, or apply the dependency first with --target.")
     }
 
     /// While validating, the root variables that have no value (they are unknown), listed.

@@ -130,15 +130,14 @@ impl Walker<'_> {
             Value::String(s) if allowed.is_empty() || allowed.contains(&s.as_str()) => {
                 Some(s.clone())
             }
+            // Validating without an environment: the setting is not known, which is no error
+            // (as in Terraform's validate); the group is not planned.
+            Value::Unknown if self.validating_without().is_some() => None,
             Value::Unknown => {
-                let detail = match self.validating_without() {
-                    Some(missing) => format!("It may depend on variables that have no value here ({missing}). Validate an environment that sets them: standby validate -e ENV."),
-                    None => "Failover settings decide the plan; they may use variables and literals, not values known only after apply.".to_string(),
-                };
                 self.diags.push(Diagnostic::at(
                     span,
                     format!("{name} must be known at plan time"),
-                    detail,
+                    "Failover settings decide the plan; they may use variables and literals, not values known only after apply.",
                 ));
                 None
             }

@@ -44,8 +44,10 @@ impl<'a> Console<'a> {
             .sources
             .add("<console-input>".into(), input.to_string());
         let expr = hcl_edit::parser::parse_expr(input).map_err(|e| {
+            // Point where the parser stopped (the end of `1 +`, say), not at the start.
+            let at = e.location().offset().min(input.len().saturating_sub(1));
             Diagnostics(vec![Diagnostic::at(
-                Span::new(file, None),
+                Span::new(file, Some(at..(at + 1).min(input.len()))),
                 "Invalid expression",
                 e.message().to_string(),
             )])

@@ -201,3 +201,50 @@ fn sarif_locations_are_relative_to_the_repository_root() {
         );
     }
 }
+
+/// Issue 13, item 5: the rules had no page to link to. The topology's own rules link to
+/// their definition at the checked commit in the repository's web view (from the `origin`
+/// remote); built-in rules carry their help text.
+#[test]
+fn sarif_rules_link_to_their_definition_in_the_repository() {
+    let t = Test::new()
+        .file("topology/main.hcl", TOPOLOGY)
+        .file("topology/policy/team.hcl", POLICY);
+    support::git(&t, &["init", "-q", "-b", "main"]);
+    support::git(&t, &["add", "."]);
+    support::git(&t, &["commit", "-q", "-m", "topology"]);
+    support::git(
+        &t,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@github.com:acme/topology.git",
+        ],
+    );
+    let sha = support::git(&t, &["rev-parse", "HEAD"]);
+    let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rules = s["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let user: Vec<&serde_json::Value> = rules
+        .iter()
+        .filter(|r| r.get("helpUri").is_some())
+        .collect();
+    assert!(!user.is_empty(), "{rules:#?}");
+    for r in user {
+        let uri = r["helpUri"].as_str().unwrap();
+        let want =
+            format!("https://github.com/acme/topology/blob/{sha}/topology/policy/team.hcl#L");
+        assert!(uri.starts_with(&want), "{uri}");
+    }
+    assert!(rules.iter().any(|r| r["help"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("docs/policy.md"))));
+    // Without a remote there is nothing to link to, and no link is made up.
+    support::git(&t, &["remote", "remove", "origin"]);
+    let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);
+    assert!(!r.stdout.contains("helpUri"), "{}", r.stdout);
+}

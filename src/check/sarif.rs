@@ -7,14 +7,39 @@ use serde_json::{json, Value};
 /// The findings as a SARIF 2.1.0 log. Locations are relative to the repository root
 /// (`uriBaseId` `%SRCROOT%`), which code scanning resolves against the checkout: `prefix` is
 /// the topology directory's path from there (empty when the topology is the root).
-pub fn sarif(findings: &[Finding], sources: &Sources, prefix: &std::path::Path) -> Value {
+///
+/// `browse` is the repository's web address and the commit (`https://github.com/o/r`,
+/// `SHA`), when its `origin` remote names one: each rule of the topology's own `policy/`
+/// then has a `helpUri` to its definition at that commit, which code scanning links to.
+pub fn sarif(
+    findings: &[Finding],
+    sources: &Sources,
+    prefix: &std::path::Path,
+    browse: Option<(&str, &str)>,
+) -> Value {
     let mut rules: Vec<Value> = BUILTIN_RULES
         .iter()
-        .map(|(id, d)| json!({ "id": id, "shortDescription": { "text": d } }))
+        .map(|(id, d)| json!({ "id": id, "shortDescription": { "text": d }, "help": { "text": format!("{d}. Built into standby: see docs/policy.md, section Built-in rules.") } }))
         .collect();
     for f in findings {
         if !rules.iter().any(|r| r["id"] == f.rule.as_str()) {
-            rules.push(json!({ "id": f.rule, "shortDescription": { "text": f.rule } }));
+            let mut rule = json!({ "id": f.rule, "shortDescription": { "text": f.rule } });
+            if let (Some((base, commit)), Some(span)) = (browse, &f.span) {
+                if let Some((p, _)) = sources.get(span.file) {
+                    let (line, _) = sources.line_col(span.file, span.range.start);
+                    // GitLab's file view is under /-/blob/, GitHub's and most others' /blob/.
+                    let blob = if base.contains("gitlab") {
+                        "-/blob"
+                    } else {
+                        "blob"
+                    };
+                    rule["helpUri"] = json!(format!(
+                        "{base}/{blob}/{commit}/{}#L{line}",
+                        prefix.join(p).display()
+                    ));
+                }
+            }
+            rules.push(rule);
         }
     }
     let results: Vec<Value> = findings
@@ -40,8 +65,9 @@ pub fn sarif(findings: &[Finding], sources: &Sources, prefix: &std::path::Path) 
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{
-            // No informationUri: the project has no public page yet, and a placeholder would
-            // send readers nowhere. Each rule's description says what it checks.
+            // No informationUri: standby has no public page yet, and a placeholder would send
+            // readers nowhere. Built-in rules carry their help text; the topology's own rules
+            // link to their definition in the repository.
             "tool": { "driver": { "name": "standby", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
             "results": results,
         }],

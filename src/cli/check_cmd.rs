@@ -47,7 +47,10 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
             serde_json::to_string_pretty(&sarif(
                 &findings,
                 &config.sources,
-                &repo_prefix(&config.root_dir)
+                &repo_prefix(&config.root_dir),
+                browse(&config.root_dir)
+                    .as_ref()
+                    .map(|(b, c)| (b.as_str(), c.as_str()))
             ))
             .unwrap_or_default()
         ),
@@ -85,6 +88,12 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
 
 /// The topology directory's path from the root of the git repository that holds it; empty
 /// when it is the root or not in a repository.
+/// The repository's web address and HEAD's commit, for links to policy rules.
+fn browse(root: &std::path::Path) -> Option<(String, String)> {
+    let repo = crate::vcs::Repo::discover(root).ok()?;
+    Some((repo.browse_url()?, repo.head(root).ok()?.sha))
+}
+
 fn repo_prefix(root: &std::path::Path) -> std::path::PathBuf {
     crate::vcs::Repo::discover(root)
         .ok()

@@ -155,6 +155,13 @@ impl Repo {
         })
     }
 
+    /// The web address of the `origin` remote's repository (`https://HOST/OWNER/REPO`), when
+    /// its URL names a host: SSH (`git@HOST:PATH`, `ssh://git@HOST/PATH`) or HTTPS.
+    pub fn browse_url(&self) -> Option<String> {
+        let remote = self.repo.find_remote("origin").ok()?;
+        web_url(remote.url().ok()?)
+    }
+
     /// Whether commit `sha` is on branch `branch` (equal to its tip or an ancestor of it).
     pub fn on_branch(&self, sha: &str, branch: &str) -> Result<bool, VcsError> {
         // CI checkouts often have no local branch (GitLab detaches HEAD at origin/main):
@@ -166,5 +173,59 @@ impl Repo {
             .id();
         let c = git2::Oid::from_str(sha)?;
         Ok(tip == c || self.repo.graph_descendant_of(tip, c)?)
+    }
+}
+
+/// A remote URL as the web address of its repository; `None` for a local path.
+pub fn web_url(remote: &str) -> Option<String> {
+    let rest = remote.trim().trim_end_matches('/');
+    let (host, path) = if let Some(r) = rest
+        .strip_prefix("https://")
+        .or_else(|| rest.strip_prefix("http://"))
+    {
+        let r = r.rsplit_once('@').map_or(r, |(_, h)| h);
+        r.split_once('/')?
+    } else if let Some(r) = rest.strip_prefix("ssh://") {
+        let r = r.split_once('@').map_or(r, |(_, h)| h);
+        let (h, p) = r.split_once('/')?;
+        (h.split(':').next().unwrap_or(h), p)
+    } else {
+        let (user_host, p) = rest.split_once(':')?;
+        (user_host.split_once('@')?.1, p)
+    };
+    let path = path.trim_end_matches(".git").trim_matches('/');
+    let plausible = |s: &str| {
+        !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains('?') && !s.contains('#')
+    };
+    (plausible(host) && plausible(path) && host.contains('.'))
+        .then(|| format!("https://{host}/{path}"))
+}
+
+#[cfg(test)]
+mod web_url_tests {
+    #[test]
+    fn remote_urls_become_web_addresses() {
+        for (remote, want) in [
+            (
+                "git@github.com:acme/topology.git",
+                Some("https://github.com/acme/topology"),
+            ),
+            (
+                "https://github.com/acme/topology.git",
+                Some("https://github.com/acme/topology"),
+            ),
+            (
+                "https://ci-token:x@gitlab.example.com/ops/topo",
+                Some("https://gitlab.example.com/ops/topo"),
+            ),
+            (
+                "ssh://git@gitlab.example.com:2222/ops/topo.git",
+                Some("https://gitlab.example.com/ops/topo"),
+            ),
+            ("/srv/git/topology.git", None),
+            ("../topology", None),
+        ] {
+            assert_eq!(super::web_url(remote).as_deref(), want, "{remote}");
+        }
     }
 }

@@ -655,7 +655,8 @@ fn import_into_a_protected_environment_follows_its_rules() {
         "sqlite_database.west",
         "data/prod/west.db",
     ])
-    .code(1);
+    .code(1)
+    .stderr_has("refusing to apply from a dirty tree");
     t.write("main.hcl", &main);
     t.run(&[
         "import",

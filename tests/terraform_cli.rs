@@ -451,3 +451,52 @@ fn a_json_var_file_is_read_as_terraform_reads_tfvars_json() {
         .code(1)
         .stderr_has("Invalid JSON var file");
 }
+
+/// The review of this change: a JSON var file's strings went through HCL, so `${` became a
+/// template and `\b` a syntax error. Its strings are literal, as in Terraform.
+#[test]
+fn a_json_var_files_strings_are_literal() {
+    let t = Test::new().file(
+        "main.hcl",
+        "variable \"s\" {\n  type = string\n}\n\nvariable \"l\" {\n  type = list(string)\n}\n\noutput \"s\" {\n  value = var.s\n}\n\noutput \"l\" {\n  value = var.l\n}\n",
+    );
+    let s = "p@${ss}%{w} \"q\" \\ \u{8}\u{c}\n\tå";
+    let vars = serde_json::json!({ "s": s, "l": ["${a}", "%{b}"] });
+    t.write("v.json", &vars.to_string());
+    t.run(&["apply", "-auto-approve", "-var-file=v.json"])
+        .code(0);
+    let out: serde_json::Value = serde_json::from_str(&t.run(&["output", "-json"]).stdout).unwrap();
+    assert_eq!(out["s"]["value"], s);
+    assert_eq!(out["l"]["value"], serde_json::json!(["${a}", "%{b}"]));
+}
+
+/// The review of this change: validating without `-e` plans no instance of a `for_each` on
+/// unknown values, and then refused an import block into one; and an unlocked `state push`
+/// could bring failover groups into a state that had none.
+#[test]
+fn validate_accepts_imports_it_cannot_expand_and_an_unlocked_push_of_groups_is_refused() {
+    let t = Test::plan("quickstart");
+    let main = t.read("main.hcl");
+    t.write(
+        "main.hcl",
+        &format!("{main}\nimport {{\n  to = module.site[\"east\"].local_file.conf\n  id = \"./out/dev/east/site.conf\"\n}}\n"),
+    );
+    t.run(&["validate"]).code(0);
+    t.write("main.hcl", &main);
+    t.run(&["apply", "-e", "dev", "-auto-approve"]).code(0);
+    let pulled = t.run(&["state", "pull", "-e", "dev"]).stdout;
+    let mut s: serde_json::Value = serde_json::from_str(&pulled).unwrap();
+    s["serial"] = (s["serial"].as_u64().unwrap() + 1).into();
+    t.write("s.json", &s.to_string());
+    t.run(&[
+        "state",
+        "push",
+        "-e",
+        "staging",
+        "-lock=false",
+        "-force",
+        "s.json",
+    ])
+    .code(1)
+    .stderr_has("--lock=false is refused for state push here");
+}

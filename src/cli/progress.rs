@@ -6,8 +6,7 @@ use crate::plan::Action;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -29,7 +28,11 @@ fn verb(a: Action) -> (&'static str, &'static str) {
 #[derive(Clone)]
 pub(crate) struct Progress {
     bar: ProgressBar,
-    asking: Arc<AtomicBool>,
+    /// Whether a question is on the screen. Its lock is held while the screen changes:
+    /// checking it and printing a line is one step, so no line goes to a detached bar.
+    asking: Arc<Mutex<bool>>,
+    /// One question at a time: two gates asking at once would share one answer.
+    turn: Arc<Mutex<()>>,
 }
 
 impl Progress {
@@ -45,27 +48,42 @@ impl Progress {
         );
         Progress {
             bar,
-            asking: Arc::new(AtomicBool::new(false)),
+            asking: Arc::new(Mutex::new(false)),
+            turn: Arc::new(Mutex::new(())),
         }
     }
 
     /// Runs `ask` (a question on the terminal and its answer) with the bar off the screen.
-    /// The bar is detached rather than suspended: suspending holds its lock until the answer
-    /// comes, which would block the task that draws it, and a runtime worker with it.
+    /// The bar is detached rather than suspended: suspending holds the bar's lock until the
+    /// answer comes, which would block the task that draws it, and a runtime worker with it.
     pub(crate) fn ask<T>(&self, ask: impl FnOnce() -> T) -> T {
+        let _turn = self
+            .turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let on_terminal = !self.bar.is_hidden();
-        self.asking.store(true, Ordering::SeqCst);
-        if on_terminal {
-            self.bar.set_draw_target(ProgressDrawTarget::hidden());
-            // Clear the line the bar was drawn on before the question takes it.
-            eprint!("\r\x1b[2K");
+        {
+            let mut asking = self.lock_screen();
+            *asking = true;
+            if on_terminal {
+                self.bar.set_draw_target(ProgressDrawTarget::hidden());
+                // Clear the line the bar was drawn on before the question takes it.
+                eprint!("\r\x1b[2K");
+            }
         }
         let answer = ask();
+        let mut asking = self.lock_screen();
         if on_terminal {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
-        self.asking.store(false, Ordering::SeqCst);
+        *asking = false;
         answer
+    }
+
+    fn lock_screen(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.asking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -87,22 +105,19 @@ pub(crate) async fn show(
     // Lines that finished while a question was on the screen, printed after the answer.
     let mut held: Vec<String> = Vec::new();
     let emit = |line: String, held: &mut Vec<String>| {
-        if progress.asking.load(Ordering::SeqCst) {
+        let asking = progress.lock_screen();
+        if *asking {
             held.push(line);
             return;
         }
-        for l in held.drain(..) {
+        for l in held.drain(..).chain(std::iter::once(line)) {
             if tty {
                 bar.println(l)
             } else {
                 eprintln!("{l}")
             }
         }
-        if tty {
-            bar.println(line)
-        } else {
-            eprintln!("{line}")
-        }
+        drop(asking);
     };
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let mut done = 0usize;
@@ -139,7 +154,8 @@ pub(crate) async fn show(
                 }
             }
             _ = tick.tick() => {
-                if tty && !progress.asking.load(Ordering::SeqCst) {
+                let asking = progress.lock_screen();
+                if tty && !*asking {
                     for l in held.drain(..) {
                         bar.println(l);
                     }
@@ -149,11 +165,13 @@ pub(crate) async fn show(
                     bar.set_message(if more > 0 { format!("{} and {more} more", msg.join(", ")) } else { msg.join(", ") });
                     bar.tick();
                 }
+                drop(asking);
             }
         }
     }
+    // The bar leaves the screen first, so lines still held are not glued onto it.
+    bar.finish_and_clear();
     for l in held.drain(..) {
         eprintln!("{l}");
     }
-    bar.finish_and_clear();
 }

@@ -420,6 +420,12 @@ fn push(
         )
     })?;
     let backend = ws.backend(&env_name)?;
+    if !lock.lock && !pushed.failovers.is_empty() {
+        return Err(CliError::msg(
+            "--lock=false is refused for state push here",
+            "The pushed state records failover groups: an unlocked push could overwrite a switch recorded meanwhile, or be overwritten by one. Nothing was changed. Push it without --lock=false.",
+        ));
+    }
     let _g = ws.lock(backend.as_ref(), "state push", lock)?;
     if let Some(current) = ws.read_state(backend.as_ref())? {
         let refuse = |summary: String, detail: &str| {

@@ -395,6 +395,52 @@ pub fn load_var_file_from(
     diags.into_result(VarFile { values })
 }
 
+/// A JSON value as the HCL literal of the same value. Strings are literal, as Terraform reads
+/// `.tfvars.json`: `${` and `%{` are escaped rather than made templates, and control
+/// characters are written as `\uNNNN`, which HCL reads (it has no `\b` or `\f`).
+fn hcl_literal(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => {
+            let mut out = String::from("\"");
+            let mut chars = s.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '$' | '%' if chars.peek() == Some(&'{') => {
+                        out.push(c);
+                        out.push(c);
+                    }
+                    c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        J::Array(items) => format!(
+            "[{}]",
+            items.iter().map(hcl_literal).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, x)| format!(
+                    "{} = {}",
+                    hcl_literal(&J::String(k.clone())),
+                    hcl_literal(x)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// A JSON var file as the HCL assignments it stands for.
 fn json_var_file(fs: &dyn FileSource, path: &Path) -> Result<MemoryFiles, Diagnostic> {
     let text = fs
@@ -420,7 +466,7 @@ fn json_var_file(fs: &dyn FileSource, path: &Path) -> Result<MemoryFiles, Diagno
         if !ident {
             return Err(bad(format!("{k:?} is not a variable name.")));
         }
-        hcl.push_str(&format!("{k} = {v}\n"));
+        hcl.push_str(&format!("{k} = {}\n", hcl_literal(&v)));
     }
     Ok(MemoryFiles {
         files: std::collections::BTreeMap::from([(normalize(path), hcl)]),

@@ -150,6 +150,11 @@ impl Walker<'_> {
     /// old address is still declared (a module call, or a key that count or for_each still
     /// yields), and an import into an instance the configuration does not declare.
     pub(super) fn check_moves_and_imports(&mut self, moves: &[Move]) {
+        // Validating without values plans no instance of what depends on them: there is
+        // nothing to check the addresses against.
+        if self.validating_without().is_some() {
+            return;
+        }
         let planned = |addr: &AbsInstance, changes: &[super::ResourceChange]| {
             changes.iter().any(|c| c.addr == *addr)
         };

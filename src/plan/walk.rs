@@ -780,7 +780,11 @@ impl<'a> Walker<'a> {
                     .await
                 {
                     Ok(resp) => {
-                        prior = resp.state.map(|s| s.mark_paths(&paths));
+                        // The schema's marks too: a state recorded before an attribute was
+                        // known to be sensitive gets its mark back.
+                        prior = resp
+                            .state
+                            .map(|s| super::diff::mark_sensitive(s, schema, &paths));
                         if !prior.as_ref().is_some_and(|p| p.same_as(rec)) {
                             self.note_drift(addr, provider, rec, prior.as_ref());
                         }

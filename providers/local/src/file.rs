@@ -423,12 +423,21 @@ impl Provider for LocalProvider {
             // Only a SQLite database is adopted: a file of another kind at that path is not
             // this resource's object, and managing it would delete it on destroy.
             let path = self.resolve(&req.id);
-            let mut head = [0u8; 16];
-            let is_db = std::fs::File::open(&path)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-                .is_ok()
-                && &head == b"SQLite format 3\0";
-            if path.is_file() && !is_db {
+            // Metadata first: opening a FIFO or a device to read its header could block.
+            let meta = std::fs::symlink_metadata(&path).ok();
+            let is_db = match &meta {
+                // An empty file is an empty database to SQLite.
+                Some(m) if m.is_file() && m.len() == 0 => true,
+                Some(m) if m.is_file() => {
+                    let mut head = [0u8; 16];
+                    std::fs::File::open(&path)
+                        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                        .is_ok()
+                        && &head == b"SQLite format 3\0"
+                }
+                _ => false,
+            };
+            if meta.is_some() && !is_db {
                 return Err(ProviderError::new(
                     format!("cannot import {}", req.id),
                     "the file there is not a SQLite database.",

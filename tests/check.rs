@@ -243,6 +243,30 @@ fn sarif_rules_link_to_their_definition_in_the_repository() {
     assert!(rules.iter().any(|r| r["help"]["text"]
         .as_str()
         .is_some_and(|t| t.contains("docs/policy.md"))));
+    assert!(s["runs"][0]["tool"]["driver"]
+        .get("informationUri")
+        .is_none());
+    // Where the team serves standby's docs, the built-in rules link there.
+    let r = t.run_env(
+        &["-C", "topology", "check", "--format", "sarif"],
+        "STANDBY_DOCS_URL",
+        "https://docs.example.com/standby/",
+    );
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let driver = &s["runs"][0]["tool"]["driver"];
+    assert_eq!(driver["informationUri"], "https://docs.example.com/standby");
+    assert!(driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["helpUri"] == "https://docs.example.com/standby/policy.md#built-in-rules"));
+    t.run_env(
+        &["-C", "topology", "check", "--format", "sarif"],
+        "STANDBY_DOCS_URL",
+        "docs/",
+    )
+    .code(1)
+    .stderr_has("Invalid STANDBY_DOCS_URL");
     // Without a remote there is nothing to link to, and no link is made up.
     support::git(&t, &["remote", "remove", "origin"]);
     let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);

@@ -11,15 +11,25 @@ use serde_json::{json, Value};
 /// `browse` is the repository's web address and the commit (`https://github.com/o/r`,
 /// `SHA`), when its `origin` remote names one: each rule of the topology's own `policy/`
 /// then has a `helpUri` to its definition at that commit, which code scanning links to.
+///
+/// `docs` is where the team serves standby's `docs/` (`STANDBY_DOCS_URL`): the tool's
+/// `informationUri`, and each built-in rule's `helpUri` to its row in `policy.md`.
 pub fn sarif(
     findings: &[Finding],
     sources: &Sources,
     prefix: &std::path::Path,
     browse: Option<(&str, &str)>,
+    docs: Option<&str>,
 ) -> Value {
     let mut rules: Vec<Value> = BUILTIN_RULES
         .iter()
-        .map(|(id, d)| json!({ "id": id, "shortDescription": { "text": d }, "help": { "text": format!("{d}. Built into standby: see docs/policy.md, section Built-in rules.") } }))
+        .map(|(id, d)| {
+            let mut r = json!({ "id": id, "shortDescription": { "text": d }, "help": { "text": format!("{d}. Built into standby: see docs/policy.md, section Built-in rules.") } });
+            if let Some(base) = docs {
+                r["helpUri"] = json!(format!("{}/policy.md#built-in-rules", base.trim_end_matches('/')));
+            }
+            r
+        })
         .collect();
     for f in findings {
         if !rules.iter().any(|r| r["id"] == f.rule.as_str()) {
@@ -65,11 +75,18 @@ pub fn sarif(
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{
-            // No informationUri: standby has no public page yet, and a placeholder would send
-            // readers nowhere. Built-in rules carry their help text; the topology's own rules
-            // link to their definition in the repository.
-            "tool": { "driver": { "name": "standby", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
+            // standby has no public page: informationUri is where the team serves its docs,
+            // when it says so, and absent otherwise, rather than a placeholder.
+            "tool": { "driver": driver(rules, docs) },
             "results": results,
         }],
     })
+}
+
+fn driver(rules: Vec<Value>, docs: Option<&str>) -> Value {
+    let mut d = json!({ "name": "standby", "version": env!("CARGO_PKG_VERSION"), "rules": rules });
+    if let Some(base) = docs {
+        d["informationUri"] = json!(base.trim_end_matches('/'));
+    }
+    d
 }

@@ -50,7 +50,8 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
                 &repo_prefix(&config.root_dir),
                 browse(&config.root_dir)
                     .as_ref()
-                    .map(|(b, c)| (b.as_str(), c.as_str()))
+                    .map(|(b, c)| (b.as_str(), c.as_str())),
+                docs_url()?.as_deref(),
             ))
             .unwrap_or_default()
         ),
@@ -88,6 +89,26 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
 
 /// The topology directory's path from the root of the git repository that holds it; empty
 /// when it is the root or not in a repository.
+/// `STANDBY_DOCS_URL`: where the team serves standby's `docs/`, an absolute http(s) URL.
+fn docs_url() -> Result<Option<String>, CliError> {
+    match std::env::var("STANDBY_DOCS_URL") {
+        Ok(u) if u.is_empty() => Ok(None),
+        Ok(u)
+            if (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.contains(char::is_whitespace) =>
+        {
+            Ok(Some(u))
+        }
+        Ok(u) => Err(CliError::msg(
+            "Invalid STANDBY_DOCS_URL",
+            format!(
+                "{u:?} is not an absolute http(s) URL, such as https://docs.example.com/standby."
+            ),
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The repository's web address and HEAD's commit, for links to policy rules.
 fn browse(root: &std::path::Path) -> Option<(String, String)> {
     let repo = crate::vcs::Repo::discover(root).ok()?;

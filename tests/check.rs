@@ -267,6 +267,12 @@ fn sarif_rules_link_to_their_definition_in_the_repository() {
     )
     .code(1)
     .stderr_has("Invalid STANDBY_DOCS_URL");
+    // An uncommitted edit moves the lines: no link, rather than one to the wrong line.
+    let policy = t.read("topology/policy/team.hcl");
+    t.write("topology/policy/team.hcl", &format!("\n\n{policy}"));
+    let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);
+    assert!(!r.stdout.contains("blob/"), "{}", r.stdout);
+    t.write("topology/policy/team.hcl", &policy);
     // Without a remote there is nothing to link to, and no link is made up.
     support::git(&t, &["remote", "remove", "origin"]);
     let r = t.run(&["-C", "topology", "check", "--format", "sarif"]);

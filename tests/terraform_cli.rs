@@ -150,11 +150,17 @@ fn lock_false_skips_the_lock_but_a_switch_still_needs_it() {
     let t = Test::new().file("main.hcl", "output \"x\" {\n  value = \"y\"\n}\n");
     t.run(&["apply", "-lock=false", "-auto-approve=true"])
         .code(0);
-    // The first configure of a group is a switch: it needs the lock.
+    // The first configure of a group is a switch: it needs the lock, and says so before
+    // showing a plan that will not be applied.
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "-lock=false", "-auto-approve"])
         .code(1)
-        .stderr_has("A switch needs the state lock");
+        .stderr_has("A switch needs the state lock")
+        .stdout_lacks("will be created");
+    t.run(&["apply", "-e", "dev", "-auto-approve"]).code(0);
+    t.run(&["destroy", "-e", "dev", "-lock=false", "-auto-approve"])
+        .code(1)
+        .stderr_has("--lock=false is refused for destroy here");
 }
 
 #[test]
@@ -182,6 +188,31 @@ fn output_without_env_reads_the_default_environment_and_says_which_exist() {
     t2.run(&["apply", "-auto-approve"]).code(0);
     let r = t2.run(&["output", "m"]);
     assert_eq!(r.stdout, "{\n  \"a\" = 1\n  \"b\" = \"x\"\n}\n");
+    // HCL form writes a literal `${` as `$${`, as Terraform does, so it pastes back the same.
+    t2.write("t.json", "{\"pw\": \"x${y}%{z}\"}");
+    let main2 = t2.read("main.hcl").replace(
+        "sensitive = true\n  default",
+        "sensitive = false\n  default",
+    );
+    t2.write(
+        "main.hcl",
+        &main2.replace(
+            "value     = var.pw\n  sensitive = true",
+            "value     = var.pw\n  sensitive = false",
+        ),
+    );
+    t2.run(&["apply", "-auto-approve", "-var-file=t.json"])
+        .code(0);
+    let r = t2.run(&["output", "pw"]);
+    assert_eq!(r.stdout, "\"x$${y}%%{z}\"\n");
+    let r = t2.run(&["output", "-raw", "pw"]);
+    assert_eq!(r.stdout, "x${y}%{z}");
+    t2.write(
+        "main.hcl",
+        &t2.read("main.hcl")
+            .replace("sensitive = false", "sensitive = true"),
+    );
+    t2.run(&["apply", "-auto-approve"]).code(0);
     // A sensitive output is never printed; -raw refuses rather than hand a script the
     // placeholder as if it were the value.
     let r = t2.run(&["output", "pw"]);
@@ -482,6 +513,14 @@ fn validate_accepts_imports_it_cannot_expand_and_an_unlocked_push_of_groups_is_r
         &format!("{main}\nimport {{\n  to = module.site[\"east\"].local_file.conf\n  id = \"./out/dev/east/site.conf\"\n}}\n"),
     );
     t.run(&["validate"]).code(0);
+    // A block aimed at a resource nobody declared is found without values too.
+    t.write(
+        "main.hcl",
+        &format!("{main}\nimport {{\n  to = local_file.nonexistent\n  id = \"x\"\n}}\n"),
+    );
+    t.run(&["validate"])
+        .code(1)
+        .stderr_has("Configuration for import target does not exist: local_file.nonexistent");
     t.write("main.hcl", &main);
     t.run(&["apply", "-e", "dev", "-auto-approve"]).code(0);
     let pulled = t.run(&["state", "pull", "-e", "dev"]).stdout;

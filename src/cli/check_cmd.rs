@@ -109,10 +109,14 @@ fn docs_url() -> Result<Option<String>, CliError> {
     }
 }
 
-/// The repository's web address and HEAD's commit, for links to policy rules.
+/// The repository's web address and HEAD's commit, for links to policy rules, when the
+/// topology is committed as it is.
 fn browse(root: &std::path::Path) -> Option<(String, String)> {
     let repo = crate::vcs::Repo::discover(root).ok()?;
-    Some((repo.browse_url()?, repo.head(root).ok()?.sha))
+    // Line numbers come from the working tree: they match the commit only when the
+    // topology has no uncommitted change, so a dirty tree gets no links rather than wrong ones.
+    let head = repo.head(root).ok().filter(|h| h.clean)?;
+    Some((repo.browse_url()?, head.sha))
 }
 
 fn repo_prefix(root: &std::path::Path) -> std::path::PathBuf {

@@ -86,13 +86,24 @@ pub(crate) fn pretty(v: &Value, indent: usize) -> String {
         Value::Map(_) => "{}".into(),
         Value::String(s) if s.contains('\n') && !v.is_sensitive() => {
             let mut out = String::from("<<EOT\n");
-            out.push_str(s);
+            out.push_str(&escape_templates(s));
             if !s.ends_with('\n') {
                 out.push('\n');
             }
             out.push_str("EOT");
             out
         }
+        // In HCL form `${` and `%{` would start a template: written as `$${` and `%%{`, as
+        // Terraform prints them, the text pastes back as the same string.
+        Value::String(_) => escape_templates(&v.to_string()).to_string(),
         other => other.to_string(),
+    }
+}
+
+fn escape_templates(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains("${") || s.contains("%{") {
+        s.replace("${", "$${").replace("%{", "%%{").into()
+    } else {
+        s.into()
     }
 }

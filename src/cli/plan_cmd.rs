@@ -299,7 +299,8 @@ pub(crate) fn apply(
         }
     };
     let backend = ws.backend(&env_name)?;
-    let _guard = ws.lock(backend.as_ref(), "apply", lock)?;
+    let operation = if p.destroy { "destroy" } else { "apply" };
+    let _guard = ws.lock(backend.as_ref(), operation, lock)?;
     let state = ws.read_state(backend.as_ref())?;
     let guard = match &run.guard {
         Some(g) => Some(g.clone()),
@@ -326,6 +327,8 @@ pub(crate) fn apply(
                 .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             plan.operator_inputs = operator_inputs(&config, &env_name, env, &plan.variables);
+            // Refused before the plan is shown: it would not be applied.
+            switch_needs_lock(&plan, lock)?;
             print!("{}", render_plan(&plan, ws.color));
             if let Some(f) = &run.force {
                 if !plan.switches.iter().any(|s| s.group == f.group) {
@@ -338,7 +341,6 @@ pub(crate) fn apply(
             if !plan.has_changes() {
                 return Ok(0);
             }
-            switch_needs_lock(&plan, lock)?;
             if !auto_approve {
                 confirm(&plan, ws.input)?;
             }

@@ -150,9 +150,28 @@ impl Walker<'_> {
     /// old address is still declared (a module call, or a key that count or for_each still
     /// yields), and an import into an instance the configuration does not declare.
     pub(super) fn check_moves_and_imports(&mut self, moves: &[Move]) {
-        // Validating without values plans no instance of what depends on them: there is
-        // nothing to check the addresses against.
+        // Validating without values plans no instance of what depends on them: only the
+        // blocks can be checked, not the instances.
         if self.validating_without().is_some() {
+            let undeclared: Vec<crate::config::ImportBlock> = self
+                .config
+                .root
+                .imports
+                .iter()
+                .filter(|i| {
+                    self.config
+                        .module(&i.to.resource.module.path())
+                        .is_none_or(|m| !m.resources.contains_key(&i.to.resource.resource))
+                })
+                .cloned()
+                .collect();
+            for i in undeclared {
+                self.diags.push(Diagnostic::at(
+                    i.span.clone(),
+                    format!("Configuration for import target does not exist: {}", i.to),
+                    "The topology declares no such resource. Write the resource block first, so standby knows how to manage the object.",
+                ));
+            }
             return;
         }
         let planned = |addr: &AbsInstance, changes: &[super::ResourceChange]| {

@@ -171,7 +171,7 @@ pub(super) fn flatten(a: &[Value], _: &FnCtx) -> R {
 /// The first of each group of equal values, in order, in linear time (a fuzzer's 100,000
 /// elements took 90 s pairwise). Values are keyed by their unmarked structure, which tells
 /// types apart as `same_as` does; a value that is not wholly known equals nothing.
-fn dedup(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
+pub(super) fn dedup(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Value> = Vec::new();
     for v in items {
@@ -248,7 +248,7 @@ pub(super) fn zipmap(a: &[Value], _: &FnCtx) -> R {
     Ok(Value::Map(out))
 }
 
-fn sorted_set(v: Vec<Value>) -> Value {
+pub(super) fn sorted_set(v: Vec<Value>) -> Value {
     let mut v: Vec<(String, Value)> = dedup(v).into_iter().map(|x| (x.to_string(), x)).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     Value::List(v.into_iter().map(|(_, x)| x).collect())

@@ -46,3 +46,46 @@ pub(super) fn md5(a: &[Value], _: &FnCtx) -> R {
         str_arg(a, 0)?.as_bytes(),
     ))))
 }
+
+pub(super) fn sha1(a: &[Value], _: &FnCtx) -> R {
+    Ok(Value::String(hex::encode(sha1::Sha1::digest(
+        str_arg(a, 0)?.as_bytes(),
+    ))))
+}
+
+pub(super) fn sha512(a: &[Value], _: &FnCtx) -> R {
+    Ok(Value::String(hex::encode(sha2::Sha512::digest(
+        str_arg(a, 0)?.as_bytes(),
+    ))))
+}
+
+/// The raw digest in base64, as Terraform's base64sha256 (not the hex text's base64).
+pub(super) fn base64sha256(a: &[Value], _: &FnCtx) -> R {
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(str_arg(a, 0)?.as_bytes())),
+    ))
+}
+
+pub(super) fn base64sha512(a: &[Value], _: &FnCtx) -> R {
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha512::digest(str_arg(a, 0)?.as_bytes())),
+    ))
+}
+
+/// Go's `url.QueryEscape`, which Terraform's urlencode is: unreserved bytes stay, a space is
+/// `+`, every other byte is `%XX`.
+pub(super) fn urlencode(a: &[Value], _: &FnCtx) -> R {
+    let mut out = String::new();
+    for b in str_arg(a, 0)?.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    Ok(Value::String(out))
+}

@@ -146,3 +146,16 @@ pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
         format!("{path}:{line}: {}: {}", e.summary, e.detail)
     })
 }
+
+/// A leading `~` as the home directory; any other path unchanged.
+pub(super) fn pathexpand(a: &[Value], _: &FnCtx) -> R {
+    let p = str_arg(a, 0)?;
+    let home = || {
+        std::env::var("HOME").map_err(|_| "HOME is not set, so ~ cannot be expanded".to_string())
+    };
+    Ok(Value::String(match p.strip_prefix('~') {
+        Some("") => home()?,
+        Some(rest) if rest.starts_with('/') => format!("{}{rest}", home()?),
+        _ => p.to_string(),
+    }))
+}

@@ -5,6 +5,7 @@ mod collection;
 mod encoding;
 mod fs;
 mod numeric;
+mod sets;
 mod string;
 
 use super::expr::{EvalError, Evaluator};
@@ -26,18 +27,22 @@ type Func = fn(&[Value], &FnCtx) -> Result<Value, String>;
 const HANDLES_UNKNOWN: [&str; 3] = ["coalesce", "length", "sensitive"];
 
 /// Every function name, sorted, for documentation and "did you mean".
-pub const FUNCTION_NAMES: [&str; 78] = [
+pub const FUNCTION_NAMES: [&str; 91] = [
     "abs",
     "abspath",
     "alltrue",
     "anytrue",
     "base64decode",
     "base64encode",
+    "base64sha256",
+    "base64sha512",
     "basename",
     "can",
     "ceil",
     "chomp",
+    "chunklist",
     "cidrhost",
+    "cidrnetmask",
     "cidrsubnet",
     "coalesce",
     "coalescelist",
@@ -54,6 +59,7 @@ pub const FUNCTION_NAMES: [&str; 78] = [
     "floor",
     "format",
     "formatlist",
+    "indent",
     "index",
     "join",
     "jsondecode",
@@ -63,6 +69,7 @@ pub const FUNCTION_NAMES: [&str; 78] = [
     "log",
     "lookup",
     "lower",
+    "matchkeys",
     "max",
     "md5",
     "merge",
@@ -70,6 +77,7 @@ pub const FUNCTION_NAMES: [&str; 78] = [
     "nonsensitive",
     "one",
     "parseint",
+    "pathexpand",
     "pow",
     "range",
     "regex",
@@ -77,8 +85,13 @@ pub const FUNCTION_NAMES: [&str; 78] = [
     "replace",
     "reverse",
     "sensitive",
+    "setintersection",
+    "setproduct",
+    "setsubtract",
     "setunion",
+    "sha1",
     "sha256",
+    "sha512",
     "signum",
     "slice",
     "sort",
@@ -96,15 +109,16 @@ pub const FUNCTION_NAMES: [&str; 78] = [
     "tonumber",
     "toset",
     "tostring",
+    "transpose",
     "trim",
     "trimprefix",
     "trimspace",
     "trimsuffix",
     "try",
     "upper",
+    "urlencode",
     "values",
     "zipmap",
-    "setintersection",
 ];
 
 fn lookup(name: &str) -> Option<Func> {
@@ -165,6 +179,19 @@ fn lookup(name: &str) -> Option<Func> {
         "base64decode" => encoding::base64decode,
         "sha256" => encoding::sha256,
         "md5" => encoding::md5,
+        "sha1" => encoding::sha1,
+        "sha512" => encoding::sha512,
+        "base64sha256" => encoding::base64sha256,
+        "base64sha512" => encoding::base64sha512,
+        "urlencode" => encoding::urlencode,
+        "setsubtract" => sets::setsubtract,
+        "setproduct" => sets::setproduct,
+        "chunklist" => sets::chunklist,
+        "transpose" => sets::transpose,
+        "matchkeys" => sets::matchkeys,
+        "indent" => string::indent,
+        "cidrnetmask" => numeric::cidrnetmask,
+        "pathexpand" => fs::pathexpand,
         "file" => fs::file,
         "fileexists" => fs::fileexists,
         "templatefile" => fs::templatefile,

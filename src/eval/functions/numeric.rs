@@ -73,7 +73,7 @@ pub(super) fn timestamp(_: &[Value], ctx: &FnCtx) -> R {
         .map_err(|e| e.to_string())
 }
 
-fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+pub(super) fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse()
         .map_err(|_| format!("{s:?} is not a CIDR prefix such as 10.0.0.0/16"))
 }
@@ -129,4 +129,12 @@ pub(super) fn cidrhost(a: &[Value], _: &FnCtx) -> R {
         IpAddr::V4(v4) => std::net::Ipv4Addr::from(u32::from(v4) + idx as u32).to_string(),
         IpAddr::V6(v6) => std::net::Ipv6Addr::from(u128::from(v6) + idx as u128).to_string(),
     }))
+}
+
+/// The IPv4 netmask of a prefix, such as 255.240.0.0 for a /12.
+pub(super) fn cidrnetmask(a: &[Value], _: &FnCtx) -> R {
+    match parse_net(str_arg(a, 0)?)? {
+        ipnet::IpNet::V4(n) => Ok(Value::String(n.netmask().to_string())),
+        ipnet::IpNet::V6(_) => Err("cidrnetmask works on IPv4 prefixes only".into()),
+    }
 }

@@ -348,3 +348,15 @@ pub(super) fn regexall(a: &[Value], _: &FnCtx) -> Result<Value, String> {
             .collect(),
     ))
 }
+
+/// Every line but the first indented by `n` spaces.
+pub(super) fn indent(a: &[Value], _: &FnCtx) -> Result<Value, String> {
+    let n = num_arg(a, 0)?;
+    if !(0.0..=10_000.0).contains(&n) || n.fract() != 0.0 {
+        return Err("the indent must be a whole number from 0 to 10000".into());
+    }
+    let pad = " ".repeat(n as usize);
+    Ok(Value::String(
+        str_arg(a, 1)?.replace('\n', &format!("\n{pad}")),
+    ))
+}

@@ -377,3 +377,46 @@ fn secrets_stay_marked_in_keys_and_errors() {
     );
     check("jsonencode({(var.secret) = 1})", "(sensitive value)");
 }
+
+/// Issue 14: functions Terraform 1.0.3 has that standby lacked. The expected values are
+/// Terraform's (tests/expr/terraform.json holds them for the corpus too).
+#[test]
+fn terraform_functions_added_for_issue_14() {
+    check(
+        "setsubtract([\"a\", \"b\", \"c\"], [\"b\"])",
+        "[\"a\", \"c\"]",
+    );
+    check(
+        "setproduct([\"a\", \"b\"], [1, 2])",
+        "[[\"a\", 1], [\"a\", 2], [\"b\", 1], [\"b\", 2]]",
+    );
+    check(
+        "setproduct([\"a\"])",
+        "error: Error in function call setproduct(): setproduct needs at least two sets",
+    );
+    check(
+        "chunklist([\"a\", \"b\", \"c\"], 2)",
+        "[[\"a\", \"b\"], [\"c\"]]",
+    );
+    check("chunklist([\"a\", \"b\"], 0)", "[[\"a\", \"b\"]]");
+    check(
+        "transpose({a = [\"1\", \"2\"], b = [\"2\"]})",
+        "{1 = [\"a\"], 2 = [\"a\", \"b\"]}",
+    );
+    check(
+        "matchkeys([\"i-1\", \"i-2\"], [\"us\", \"eu\"], [\"eu\"])",
+        "[\"i-2\"]",
+    );
+    check("indent(2, \"a\\nb\")", "\"a\\n  b\"");
+    check(
+        "sha1(\"hello\")",
+        "\"aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d\"",
+    );
+    check(
+        "base64sha256(\"hello\")",
+        "\"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=\"",
+    );
+    check("urlencode(\"a b&c=d/é\")", "\"a+b%26c%3Dd%2F%C3%A9\"");
+    check("cidrnetmask(\"10.0.0.0/12\")", "\"255.240.0.0\"");
+    check("pathexpand(\"/abs/path\")", "\"/abs/path\"");
+}

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use sha2::Digest as _;
 use standby_provider_sdk::{
-    AttrType, Attribute, ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest,
-    ImportRequest, PlanRequest, PlanResponse, Provider, ProviderError, ProviderSchema,
-    ReadDataRequest, ReadRequest, ReadResponse, Schema, UpdateRequest, ValidateRequest,
-    ValidateResponse, ValidationIssue, Value,
+    import_by_reading, AttrType, Attribute, ConfigureRequest, CreateRequest, CreateResponse,
+    DeleteRequest, ImportRequest, PlanRequest, PlanResponse, Provider, ProviderError,
+    ProviderSchema, ReadDataRequest, ReadRequest, ReadResponse, Schema, UpdateRequest,
+    ValidateRequest, ValidateResponse, ValidationIssue, Value,
 };
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
@@ -451,23 +451,11 @@ impl Provider for LocalProvider {
             for k in ["path", "id", "address"] {
                 state.insert(k.into(), Value::string(req.id.clone()));
             }
-            let read = crate::member::read(
-                self,
-                ReadRequest {
-                    type_name: req.type_name.clone(),
-                    state: Value::Map(state),
-                },
-            )
-            .await?;
-            return read
-                .state
-                .map(|state| CreateResponse { state })
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        format!("cannot import {}", req.id),
-                        "there is no database at that path.",
-                    )
-                });
+            let missing = ProviderError::new(
+                format!("cannot import {}", req.id),
+                "there is no database at that path.",
+            );
+            return import_by_reading(self, &req.type_name, Value::Map(state), missing).await;
         }
         // The configuration's settings, with the id as the file name; reading then puts in
         // what the file really holds, as a refresh would.
@@ -485,20 +473,11 @@ impl Provider for LocalProvider {
         if state.get("content_base64").is_none_or(Value::is_null) {
             state.insert("content".into(), Value::string(""));
         }
-        let read = self
-            .read(ReadRequest {
-                type_name: req.type_name.clone(),
-                state: Value::Map(state),
-            })
-            .await?;
-        read.state
-            .map(|state| CreateResponse { state })
-            .ok_or_else(|| {
-                ProviderError::new(
-                    format!("cannot import {}", req.id),
-                    "there is no file at that path",
-                )
-            })
+        let missing = ProviderError::new(
+            format!("cannot import {}", req.id),
+            "there is no file at that path.",
+        );
+        import_by_reading(self, &req.type_name, Value::Map(state), missing).await
     }
 
     async fn read_data(&self, req: ReadDataRequest) -> Result<CreateResponse, ProviderError> {

@@ -18,9 +18,9 @@ mod value;
 
 pub use path::{AttrPath, PathStep};
 pub use provider::{
-    ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest, ImportRequest, PlanRequest,
-    PlanResponse, Provider, ProviderError, ReadDataRequest, ReadRequest, ReadResponse,
-    UpdateRequest, ValidateRequest, ValidateResponse, ValidationIssue,
+    import_by_reading, ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest,
+    ImportRequest, PlanRequest, PlanResponse, Provider, ProviderError, ReadDataRequest,
+    ReadRequest, ReadResponse, UpdateRequest, ValidateRequest, ValidateResponse, ValidationIssue,
 };
 pub use replication::{
     Checksums, FenceOutcome, Member, MemberStatus, Mode as ReplicationMode, Replication, Role,

@@ -205,20 +205,11 @@ pub trait Provider: Send + Sync {
             _ => Default::default(),
         };
         state.insert("id".into(), Value::string(req.id.clone()));
-        let read = self
-            .read(ReadRequest {
-                type_name: req.type_name.clone(),
-                state: Value::Map(state),
-            })
-            .await?;
-        read.state
-            .map(|state| CreateResponse { state })
-            .ok_or_else(|| {
-                ProviderError::new(
-                    "no such object",
-                    format!("There is no {} with id {:?}.", req.type_name, req.id),
-                )
-            })
+        let missing = ProviderError::new(
+            "no such object",
+            format!("There is no {} with id {:?}.", req.type_name, req.id),
+        );
+        import_by_reading(self, &req.type_name, Value::Map(state), missing).await
     }
 
     /// The replication capability, for providers whose resources can be failover members.
@@ -233,4 +224,23 @@ pub trait Provider: Send + Sync {
             format!("this provider has no data source {}", req.type_name),
         ))
     }
+}
+
+/// An import's result: the object that `state` names, as `provider` reads it, or `missing`
+/// when the read finds nothing there.
+pub async fn import_by_reading<P: Provider + ?Sized>(
+    provider: &P,
+    type_name: &str,
+    state: Value,
+    missing: ProviderError,
+) -> Result<CreateResponse, ProviderError> {
+    let read = provider
+        .read(ReadRequest {
+            type_name: type_name.to_string(),
+            state,
+        })
+        .await?;
+    read.state
+        .map(|state| CreateResponse { state })
+        .ok_or(missing)
 }

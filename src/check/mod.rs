@@ -180,7 +180,7 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
         .groups
         .iter()
         .map(|(n, g)| {
-            let opt = |v: Option<f64>| v.map_or(Value::Null, Value::Number);
+            let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
             (
                 n.clone(),
                 Value::object([
@@ -194,7 +194,7 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
                     (
                         "max_lag_bytes",
                         g.max_lag_bytes
-                            .map_or(Value::Null, |b| Value::Number(b as f64)),
+                            .map_or(Value::Null, |b| Value::from(b as i64)),
                     ),
                     ("rpo_seconds", opt(g.rpo_seconds)),
                     ("rto_seconds", opt(g.rto_seconds)),
@@ -228,10 +228,10 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
         (
             "summary",
             Value::object([
-                ("add", Value::Number(add as f64)),
-                ("change", Value::Number(change as f64)),
-                ("destroy", Value::Number(destroy as f64)),
-                ("switches", Value::Number(switches as f64)),
+                ("add", Value::from(add as i64)),
+                ("change", Value::from(change as i64)),
+                ("destroy", Value::from(destroy as i64)),
+                ("switches", Value::from(switches as i64)),
             ]),
         ),
     ]

@@ -17,9 +17,9 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
         (TypeConstraint::Number, Value::Number(_)) | (TypeConstraint::Bool, Value::Bool(_)) => {
             Ok(v.clone())
         }
-        (TypeConstraint::Number, Value::String(s)) => {
-            s.trim().parse().map(Value::Number).map_err(|_| mismatch(v))
-        }
+        (TypeConstraint::Number, Value::String(s)) => standby_provider_sdk::Number::parse(s)
+            .map(Value::Number)
+            .map_err(|_| mismatch(v)),
         (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => {
             Ok(Value::Bool(s == "true"))
         }
@@ -37,7 +37,7 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
                     out.push(c);
                 }
             }
-            out.sort_by_key(|a| a.to_string());
+            out.sort_by(super::unify::set_order);
             Ok(Value::List(out))
         }
         (TypeConstraint::Tuple(ts), Value::List(items)) if ts.len() == items.len() => items

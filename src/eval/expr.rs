@@ -6,7 +6,7 @@ use crate::addr::{InstanceKey, Mode, ResourceAddr};
 use crate::diag::{suggestion, Diagnostic, FileId, Span};
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::Span as _;
-use standby_provider_sdk::Value;
+use standby_provider_sdk::{Number, NumberError, Value};
 use std::collections::BTreeMap;
 
 /// An evaluation error at a span.
@@ -111,12 +111,61 @@ impl<'a> Evaluator<'a> {
         self.locals.pop();
     }
 
+    /// A number literal, parsed from its source text at 512 bits as Terraform parses it (the
+    /// parser's own value is a 64-bit float).
+    fn number_literal(
+        &self,
+        n: &hcl_edit::Formatted<hcl_edit::Number>,
+        span: Option<std::ops::Range<usize>>,
+    ) -> R {
+        let Some(repr) = n.as_repr() else {
+            return Ok(n.value().as_f64().map_or(Value::Null, Value::from));
+        };
+        let text: String = repr.chars().filter(|c| !c.is_whitespace()).collect();
+        Number::parse(&text)
+            .map(Value::Number)
+            .map_err(|e| self.err(span, "Invalid number literal", format!("{text}: {e}.")))
+    }
+
+    /// The chosen arm of a conditional, converted to the type both arms share, as Terraform
+    /// does (`true ? 1 : "x"` is `"1"`). The other arm is evaluated for its type only: its
+    /// errors do not count, as in Terraform.
+    fn conditional_arms(
+        &mut self,
+        c: &hcl_edit::expr::Conditional,
+        pick: bool,
+        span: Option<std::ops::Range<usize>>,
+    ) -> R {
+        let (chosen, other) = if pick {
+            (&c.true_expr, &c.false_expr)
+        } else {
+            (&c.false_expr, &c.true_expr)
+        };
+        let value = self.eval(chosen)?;
+        let Ok(other) = self.eval(other) else {
+            return Ok(value);
+        };
+        let types = [super::unify::type_of(&value), super::unify::type_of(&other)];
+        let conformed = super::unify::unify(&types).and_then(|t| super::unify::conform(&value, &t));
+        conformed.ok_or_else(|| {
+            self.err(
+                span,
+                "Inconsistent conditional result types",
+                format!(
+                    "The true and false result expressions must have consistent types; found {} and {}.",
+                    if pick { value.type_name() } else { other.type_name() },
+                    if pick { other.type_name() } else { value.type_name() },
+                ),
+            )
+        })
+    }
+
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &Expression) -> R {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(0.0))),
+            Expression::Number(n) => self.number_literal(n, e.span()),
             Expression::String(s) => Ok(Value::String(s.value().to_string())),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
@@ -146,7 +195,7 @@ impl<'a> Evaluator<'a> {
                             sensitive_key |= kv.is_sensitive();
                             match kv.unmarked() {
                                 Value::String(s) => s.clone(),
-                                Value::Number(n) => Value::Number(*n).to_string(),
+                                Value::Number(n) => n.to_string(),
                                 Value::Bool(b) => b.to_string(),
                                 Value::Unknown => {
                                     unknown_key = true;
@@ -192,21 +241,25 @@ impl<'a> Evaluator<'a> {
                 let cond = self.eval(&c.cond_expr)?;
                 let sensitive = cond.is_sensitive();
                 let out = match cond.unmarked() {
-                    Value::Bool(true) => self.eval(&c.true_expr)?,
-                    Value::Bool(false) => self.eval(&c.false_expr)?,
                     Value::Unknown => {
                         // Evaluate both sides, so errors and dependencies of either show at plan.
                         self.eval(&c.true_expr)?;
                         self.eval(&c.false_expr)?;
                         Value::Unknown
                     }
-                    other => {
-                        return Err(self.err(
-                            c.cond_expr.span(),
-                            "Invalid condition",
-                            format!("The condition must be a bool; found {}.", other.type_name()),
-                        ))
-                    }
+                    other => match to_bool(other) {
+                        Some(pick) => self.conditional_arms(c, pick, e.span())?,
+                        None => {
+                            return Err(self.err(
+                                c.cond_expr.span(),
+                                "Invalid condition",
+                                format!(
+                                    "The condition must be a bool; found {}.",
+                                    other.type_name()
+                                ),
+                            ))
+                        }
+                    },
                 };
                 Ok(if sensitive { out.sensitive() } else { out })
             }
@@ -217,8 +270,13 @@ impl<'a> Evaluator<'a> {
                 let (inner, sens) = split_mark(v);
                 let out = match (u.operator.value(), &inner) {
                     (_, Value::Unknown) => Value::Unknown,
-                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(-n),
-                    (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
+                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(n.neg()),
+                    (UnaryOperator::Neg, v @ Value::String(_)) if to_number(v).is_some() => {
+                        to_number(v).map_or(Value::Null, |n| Value::Number(n.neg()))
+                    }
+                    (UnaryOperator::Not, b) if to_bool(b).is_some() => {
+                        Value::Bool(!to_bool(b).unwrap_or_default())
+                    }
                     (op, other) => {
                         return Err(self.err(
                             e.span(),
@@ -289,7 +347,7 @@ impl<'a> Evaluator<'a> {
                     "var" => self.scope.var(a),
                     "local" => self.scope.local(a),
                     "count" => match (a, self.iteration.count_index) {
-                        ("index", Some(i)) => Ok(Value::Number(i as f64)),
+                        ("index", Some(i)) => Ok(Value::from(i as i64)),
                         ("index", None) => Err("count.index is only available in a block that sets count.".to_string()),
                         _ => Err(format!("count has only the attribute index.{}", suggestion(a, ["index"]))),
                     },
@@ -354,9 +412,10 @@ impl<'a> Evaluator<'a> {
             _ => return Ok((None, 0)),
         };
         Ok(match self.eval(e)?.unmarked() {
-            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
-                (Some(InstanceKey::Int(*n as u64)), 1)
-            }
+            Value::Number(n) if n.to_i64().is_some_and(|i| i >= 0) => (
+                Some(InstanceKey::Int(n.to_i64().unwrap_or_default() as u64)),
+                1,
+            ),
             Value::String(s) => (Some(InstanceKey::Str(s.clone())), 1),
             _ => (None, 0),
         })
@@ -467,7 +526,7 @@ impl<'a> Evaluator<'a> {
                     };
                 }
                 TraversalOperator::LegacyIndex(n) => {
-                    v = self.index(v, Value::Number(*n.value() as f64), op_span.clone())?
+                    v = self.index(v, Value::from(*n.value() as i64), op_span.clone())?
                 }
             }
             span = op_span;
@@ -501,7 +560,7 @@ impl<'a> Evaluator<'a> {
         let out = match (inner, key) {
             (Value::Unknown, _) | (_, Value::Unknown) => Value::Unknown,
             (Value::List(mut items), Value::Number(n)) => {
-                if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
+                let Some(i) = n.to_usize().filter(|i| *i < items.len()) else {
                     return Err(self.err(
                         span,
                         "Invalid index",
@@ -511,8 +570,8 @@ impl<'a> Evaluator<'a> {
                             items.len()
                         ),
                     ));
-                }
-                items.swap_remove(n as usize)
+                };
+                items.swap_remove(i)
             }
             (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
                 let n: usize = s.parse().unwrap_or(0);
@@ -538,7 +597,7 @@ impl<'a> Evaluator<'a> {
                 }
             },
             (Value::Map(mut m), Value::Number(n)) => {
-                let s = Value::Number(n).to_string();
+                let s = n.to_string();
                 m.remove(&s).ok_or_else(|| {
                     self.err(
                         span.clone(),
@@ -599,7 +658,7 @@ impl<'a> Evaluator<'a> {
         }
         let out = match op {
             BinaryOperator::And | BinaryOperator::Or => {
-                let (Value::Bool(a), Value::Bool(c)) = (&l, &r) else {
+                let (Some(a), Some(c)) = (to_bool(&l), to_bool(&r)) else {
                     return Err(self.err(
                         span,
                         "Invalid operand",
@@ -612,9 +671,9 @@ impl<'a> Evaluator<'a> {
                     ));
                 };
                 Value::Bool(if op == BinaryOperator::And {
-                    *a && *c
+                    a && c
                 } else {
-                    *a || *c
+                    a || c
                 })
             }
             _ => {
@@ -630,30 +689,16 @@ impl<'a> Evaluator<'a> {
                         ),
                     ));
                 };
+                let arith = |r: Result<Number, NumberError>| {
+                    r.map(Value::Number)
+                        .map_err(|e| self.err(span.clone(), "Invalid arithmetic", format!("{e}.")))
+                };
                 match op {
-                    BinaryOperator::Plus => Value::Number(a + c),
-                    BinaryOperator::Minus => Value::Number(a - c),
-                    BinaryOperator::Mul => Value::Number(a * c),
-                    BinaryOperator::Div => {
-                        if c == 0.0 {
-                            return Err(self.err(
-                                span,
-                                "Division by zero",
-                                "The right-hand side of / is zero.",
-                            ));
-                        }
-                        Value::Number(a / c)
-                    }
-                    BinaryOperator::Mod => {
-                        if c == 0.0 {
-                            return Err(self.err(
-                                span,
-                                "Division by zero",
-                                "The right-hand side of % is zero.",
-                            ));
-                        }
-                        Value::Number(a % c)
-                    }
+                    BinaryOperator::Plus => arith(a.add(&c))?,
+                    BinaryOperator::Minus => arith(a.sub(&c))?,
+                    BinaryOperator::Mul => arith(a.mul(&c))?,
+                    BinaryOperator::Div => arith(a.div(&c))?,
+                    BinaryOperator::Mod => arith(a.rem(&c))?,
                     BinaryOperator::Less => Value::Bool(a < c),
                     BinaryOperator::LessEq => Value::Bool(a <= c),
                     BinaryOperator::Greater => Value::Bool(a > c),
@@ -662,15 +707,6 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
-        // Numbers are 64-bit floats (issue 14 brings arbitrary precision): an overflow would
-        // be stored as null and show as a change at every plan.
-        if matches!(out, Value::Number(n) if !n.is_finite()) {
-            return Err(self.err(
-                span,
-                "Number out of range",
-                "The result of this arithmetic is too large for standby's numbers (about 1.8e308).",
-            ));
-        }
         Ok(remark(out, sens))
     }
 
@@ -682,7 +718,7 @@ impl<'a> Evaluator<'a> {
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(i as f64), v))
+                .map(|(i, v)| (Value::from(i as i64), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             Value::Null => {
@@ -758,7 +794,7 @@ impl<'a> Evaluator<'a> {
                         secret_shape |= kv.is_sensitive();
                         let key = match kv.unmarked() {
                             Value::String(s) => s.clone(),
-                            Value::Number(n) => Value::Number(*n).to_string(),
+                            Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Unknown => {
                                 unknown = true;
@@ -829,10 +865,22 @@ pub(crate) fn remark(v: Value, sensitive: bool) -> Value {
     }
 }
 
-pub(crate) fn to_number(v: &Value) -> Option<f64> {
+/// A number, or a string Terraform converts to one (`"5" + 1`); surrounding spaces do not
+/// convert, as in Terraform.
+pub(crate) fn to_number(v: &Value) -> Option<Number> {
     match v.unmarked() {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => Number::parse(s).ok(),
+        _ => None,
+    }
+}
+
+/// A bool, or the string `"true"` or `"false"`, which Terraform converts to one.
+pub(crate) fn to_bool(v: &Value) -> Option<bool> {
+    match v.unmarked() {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "true" => Some(true),
+        Value::String(s) if s == "false" => Some(false),
         _ => None,
     }
 }

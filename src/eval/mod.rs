@@ -11,6 +11,7 @@ mod functions;
 mod refs;
 pub(crate) mod size;
 mod template;
+pub(crate) mod unify;
 
 pub use convert::convert;
 pub use expr::{EvalError, Evaluator, Iteration};

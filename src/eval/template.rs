@@ -116,7 +116,7 @@ impl Evaluator<'_> {
                             Value::List(items) => items
                                 .into_iter()
                                 .enumerate()
-                                .map(|(i, v)| (Value::Number(i as f64), v))
+                                .map(|(i, v)| (Value::from(i as i64), v))
                                 .collect(),
                             Value::Map(m) => {
                                 m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()

@@ -537,7 +537,7 @@ fn literal_value(e: &Expr) -> Option<standby_provider_sdk::Value> {
     use standby_provider_sdk::Value;
     match &e.inner {
         E::String(s) => Some(Value::String(s.value().to_string())),
-        E::Number(n) => Some(Value::Number(n.value().as_f64().unwrap_or(0.0))),
+        E::Number(n) => n.value().as_f64().map(Value::from),
         E::Bool(b) => Some(Value::Bool(*b.value())),
         E::Array(_) => Some(Value::List(Vec::new())),
         E::Object(_) => Some(Value::Map(Default::default())),

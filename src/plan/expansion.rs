@@ -41,15 +41,13 @@ impl Walker<'_> {
                 return None;
             }
             return match v.unmarked() {
-                Value::Number(n)
-                    if *n >= 0.0 && n.fract() == 0.0 && *n > max_instances() as f64 =>
-                {
+                Value::Number(n) if n.to_i64().is_some_and(|i| i > max_instances() as i64) => {
                     self.diags
                         .push(too_many(e.span(), "count", &format!("{n}")));
                     None
                 }
-                Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
-                    let n = *n as u64;
+                Value::Number(n) if n.to_i64().is_some_and(|i| i >= 0) => {
+                    let n = n.to_i64().unwrap_or_default() as u64;
                     self.within_budget(&e.span(), n)
                         .then_some(Expansion::Count(n))
                 }

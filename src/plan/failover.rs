@@ -229,7 +229,7 @@ impl Walker<'_> {
                     .unwrap_or(Value::Unknown),
             ),
             ("standbys", Value::List(standbys)),
-            ("epoch", Value::Number(epoch as f64)),
+            ("epoch", Value::from(epoch as i64)),
             ("mode", Value::string(st.mode.clone())),
             ("members", Value::Map(st.member_values.clone())),
         ]);

@@ -185,8 +185,8 @@ impl super::model::Plan {
                 continue;
             };
             if let Value::Number(n) = v.unmarked() {
-                if *n > ttl {
-                    ttl = *n;
+                if n.to_f64() > ttl {
+                    ttl = n.to_f64();
                     ttl_sensitive = v.is_sensitive();
                 }
             }

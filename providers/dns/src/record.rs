@@ -244,7 +244,7 @@ impl Provider for DnsProvider {
             "records".into(),
             Value::List(values.into_iter().map(Value::String).collect()),
         );
-        m.insert("ttl".into(), Value::Number(f64::from(ttl)));
+        m.insert("ttl".into(), Value::int(i64::from(ttl)));
         Ok(ReadResponse {
             state: Some(Value::Map(m)),
         })

@@ -252,7 +252,7 @@ impl PostgresProvider {
             Value::string(row.get::<_, String>(0)),
         );
         m.insert("version".into(), Value::string(row.get::<_, String>(1)));
-        m.insert("timeline".into(), Value::Number(row.get::<_, f64>(2)));
+        m.insert("timeline".into(), Value::from(row.get::<_, f64>(2)));
         m.insert("running".into(), Value::Bool(true));
         if !srv.settings.is_empty() {
             let mut actual = BTreeMap::new();

@@ -10,12 +10,16 @@
 
 #![warn(missing_docs)]
 
+mod number;
+mod number_fmt;
 mod path;
 mod provider;
 mod replication;
 mod schema;
 mod value;
 
+pub use number::{Number, NumberError, LITERAL_PRECISION};
+pub use number_fmt::Precision;
 pub use path::{AttrPath, PathStep};
 pub use provider::{
     import_by_reading, ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest,

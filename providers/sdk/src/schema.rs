@@ -32,15 +32,12 @@ impl AttrType {
             (_, Value::Null | Value::Unknown) | (AttrType::Any, _) => Ok(v.clone()),
             (_, Value::Sensitive(inner)) => self.convert(inner).map(Value::sensitive),
             (AttrType::String, Value::String(_)) => Ok(v.clone()),
-            (AttrType::String, Value::Number(n)) => {
-                Ok(Value::String(crate::value::format_number(*n)))
-            }
+            (AttrType::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
             (AttrType::String, Value::Bool(b)) => Ok(Value::String(b.to_string())),
             (AttrType::Number, Value::Number(_)) | (AttrType::Bool, Value::Bool(_)) => {
                 Ok(v.clone())
             }
-            (AttrType::Number, Value::String(s)) => s
-                .parse::<f64>()
+            (AttrType::Number, Value::String(s)) => crate::Number::parse(s)
                 .map(Value::Number)
                 .map_err(|_| self.to_string()),
             (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => {

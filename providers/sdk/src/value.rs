@@ -1,5 +1,6 @@
 //! standby's value type: JSON-like data plus two marks, Unknown and Sensitive.
 
+use crate::number::Number;
 use crate::path::{AttrPath, PathStep};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,8 +24,8 @@ pub enum Value {
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// A number. Integral numbers print without a fraction.
-    Number(f64),
+    /// A number, with Terraform's precision and printing (see [`Number`]).
+    Number(Number),
     /// A Unicode string.
     String(String),
     /// A list, tuple or set.
@@ -255,9 +256,22 @@ impl Value {
     /// The number inside, if this is a known number that is not sensitive.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Value::Number(n) => Some(*n),
+            Value::Number(n) => Some(n.to_f64()),
             _ => None,
         }
+    }
+
+    /// The number inside, if this is a known number that is not sensitive.
+    pub fn as_number(&self) -> Option<&Number> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// A number value from an integer (64 bits of precision, as Terraform's `length`).
+    pub fn int(i: i64) -> Self {
+        Value::Number(Number::from_i64(i))
     }
 
     /// The boolean inside, if this is a known bool that is not sensitive.
@@ -288,7 +302,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            Value::Number(n) => number_to_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => items.iter().map(Value::to_json).collect(),
             Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
@@ -342,7 +356,9 @@ impl Value {
         match j {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => {
+                Value::Number(Number::parse(&n.to_string()).unwrap_or_else(|_| Number::from_i64(0)))
+            }
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(o) => Value::Map(
@@ -383,23 +399,22 @@ impl Value {
     }
 }
 
-/// Formats a number the way HCL prints it: integral values without a fraction.
-pub(crate) fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
+/// A number as JSON: exact for integers that fit 64 bits, the nearest `f64` otherwise
+/// (JSON documents such as the state do not carry 512-bit numbers; see docs/language.md).
+fn number_to_json(n: &Number) -> serde_json::Value {
+    if let Some(i) = n.to_i64().filter(|_| !(n.is_zero() && n.is_negative())) {
+        return serde_json::Value::from(i);
     }
-}
-
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
-        serde_json::Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
+    if let Some(u) = n
+        .trunc_int()
+        .filter(|_| n.is_integer())
+        .and_then(|i| u64::try_from(i).ok())
+    {
+        return serde_json::Value::from(u);
     }
+    serde_json::Number::from_f64(n.to_f64())
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
 }
 
 impl fmt::Display for Value {
@@ -408,7 +423,7 @@ impl fmt::Display for Value {
         match self {
             Value::Null => write!(f, "null"),
             Value::Bool(b) => write!(f, "{b}"),
-            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::Number(n) => write!(f, "{n}"),
             Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
             Value::List(items) => {
                 write!(f, "[")?;
@@ -455,7 +470,20 @@ impl From<bool> for Value {
 }
 
 impl From<f64> for Value {
+    /// The float's exact value with 53 bits of precision; NaN becomes null.
     fn from(n: f64) -> Self {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::int(i)
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Self {
         Value::Number(n)
     }
 }

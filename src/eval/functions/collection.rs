@@ -1,7 +1,7 @@
 //! Collection and type-conversion functions.
 
-use super::{arg, list_arg, num_arg, str_arg, FnCtx};
-use standby_provider_sdk::Value;
+use super::{arg, list_arg, num_arg, number_arg, str_arg, FnCtx};
+use standby_provider_sdk::{Number, Value};
 use std::collections::BTreeMap;
 
 type R = Result<Value, String>;
@@ -9,9 +9,9 @@ type R = Result<Value, String>;
 pub(super) fn length(a: &[Value], _: &FnCtx) -> R {
     // The length of a list is known even when its elements are not.
     Ok(match arg(a, 0)?.unmarked() {
-        Value::List(l) => Value::Number(l.len() as f64),
-        Value::Map(m) => Value::Number(m.len() as f64),
-        Value::String(s) => Value::Number(s.chars().count() as f64),
+        Value::List(l) => Value::from(l.len() as i64),
+        Value::Map(m) => Value::from(m.len() as i64),
+        Value::String(s) => Value::from(super::string::graphemes(s).count() as i64),
         Value::Unknown => Value::Unknown,
         other => {
             return Err(format!(
@@ -105,7 +105,7 @@ pub(super) fn index(a: &[Value], _: &FnCtx) -> R {
     list_arg(a, 0)?
         .iter()
         .position(|v| v.same_as(needle))
-        .map(|i| Value::Number(i as f64))
+        .map(|i| Value::from(i as i64))
         .ok_or_else(|| format!("{needle} is not in the list"))
 }
 
@@ -185,7 +185,7 @@ pub(super) fn dedup(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
 /// A value's structure as text, with `-0` as `0` (they are equal numbers).
 fn dedup_key(v: &Value) -> String {
     match v {
-        Value::Number(n) if *n == 0.0 => "Number(0)".into(),
+        Value::Number(n) => format!("Number({n})").replace("-0", "0"),
         Value::List(items) => format!(
             "List[{}]",
             items.iter().map(dedup_key).collect::<Vec<_>>().join(",")
@@ -202,30 +202,49 @@ fn dedup_key(v: &Value) -> String {
 }
 
 pub(super) fn distinct(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::List(dedup(list_arg(a, 0)?.iter().cloned())))
+    let items = single_type(list_arg(a, 0)?.to_vec(), "list")?;
+    Ok(Value::List(dedup(items)))
 }
 
+/// Terraform's `range`: the step defaults to -1 when counting down, and at most 1024 values.
 pub(super) fn range(a: &[Value], _: &FnCtx) -> R {
+    let n = |i| number_arg(a, i);
+    let one = Number::from_i64(1);
+    let zero = Number::from_i64(0);
     let (start, end, step) = match a.len() {
-        1 => (0.0, num_arg(a, 0)?, 1.0),
-        2 => (num_arg(a, 0)?, num_arg(a, 1)?, 1.0),
-        3 => (num_arg(a, 0)?, num_arg(a, 1)?, num_arg(a, 2)?),
+        1 => {
+            let end = n(0)?;
+            let step = if end < zero { one.neg() } else { one };
+            (zero.clone(), end, step)
+        }
+        2 => {
+            let (start, end) = (n(0)?, n(1)?);
+            let step = if end < start { one.neg() } else { one };
+            (start, end, step)
+        }
+        3 => (n(0)?, n(1)?, n(2)?),
         _ => return Err("range takes one to three numbers".into()),
     };
-    if step == 0.0 || (end > start && step < 0.0) || (end < start && step > 0.0) {
-        return Err("the step must be non-zero and point from start towards end".into());
+    if step.is_zero() {
+        return Err("step must not be zero".into());
     }
-    let count = ((end - start) / step).ceil().max(0.0) as usize;
-    if count > 1_048_576 {
-        return Err(format!(
-            "range would produce {count} elements; the limit is 1048576"
-        ));
+    let down = step < zero;
+    if down && end > start {
+        return Err("end must be less than start when step is negative".into());
     }
-    Ok(Value::List(
-        (0..count)
-            .map(|i| Value::Number(start + step * i as f64))
-            .collect(),
-    ))
+    if !down && end < start {
+        return Err("end must be greater than start when step is positive".into());
+    }
+    let mut out = Vec::new();
+    let mut num = start;
+    while if down { num > end } else { num < end } {
+        if out.len() >= 1024 {
+            return Err("more than 1024 values were generated; either decrease the difference between start and end or use a smaller step".into());
+        }
+        out.push(Value::Number(num.clone()));
+        num = num.add(&step).map_err(|e| e.to_string())?;
+    }
+    Ok(Value::List(out))
 }
 
 pub(super) fn zipmap(a: &[Value], _: &FnCtx) -> R {
@@ -248,10 +267,18 @@ pub(super) fn zipmap(a: &[Value], _: &FnCtx) -> R {
     Ok(Value::Map(out))
 }
 
-pub(super) fn sorted_set(v: Vec<Value>) -> Value {
-    let mut v: Vec<(String, Value)> = dedup(v).into_iter().map(|x| (x.to_string(), x)).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::List(v.into_iter().map(|(_, x)| x).collect())
+/// A set as Terraform makes one: elements converted to one type, duplicates dropped, and
+/// sorted (numbers by value, strings by bytes).
+pub(super) fn sorted_set(v: Vec<Value>) -> R {
+    let mut v = dedup(single_type(v, "set")?);
+    v.sort_by(crate::eval::unify::set_order);
+    Ok(Value::List(v))
+}
+
+/// The elements converted to their one common type, as a conversion to a list or set does.
+pub(super) fn single_type(v: Vec<Value>, what: &str) -> Result<Vec<Value>, String> {
+    crate::eval::unify::unify_values(&v)
+        .ok_or_else(|| format!("cannot convert these elements to a {what} of any single type"))
 }
 
 pub(super) fn setunion(a: &[Value], _: &FnCtx) -> R {
@@ -259,7 +286,7 @@ pub(super) fn setunion(a: &[Value], _: &FnCtx) -> R {
     for i in 0..a.len() {
         all.extend(list_arg(a, i)?.iter().cloned());
     }
-    Ok(sorted_set(all))
+    sorted_set(all)
 }
 
 pub(super) fn setintersection(a: &[Value], _: &FnCtx) -> R {
@@ -274,7 +301,7 @@ pub(super) fn setintersection(a: &[Value], _: &FnCtx) -> R {
             keep.push(v);
         }
     }
-    Ok(sorted_set(keep))
+    sorted_set(keep)
 }
 
 pub(super) fn one(a: &[Value], _: &FnCtx) -> R {
@@ -293,13 +320,16 @@ pub(super) fn sum(a: &[Value], _: &FnCtx) -> R {
     if l.is_empty() {
         return Err("cannot sum an empty list".into());
     }
-    let mut total = 0.0;
+    let mut total: Option<Number> = None;
     for (i, v) in l.iter().enumerate() {
-        total += v
-            .as_f64()
+        let n = super::super::expr::to_number(v)
             .ok_or_else(|| format!("element {i} is a {}, not a number", v.type_name()))?;
+        total = Some(match total {
+            None => n,
+            Some(t) => t.add(&n).map_err(|e| e.to_string())?,
+        });
     }
-    Ok(Value::Number(total))
+    Ok(total.map_or(Value::Null, Value::Number))
 }
 
 fn bools(a: &[Value]) -> Result<Vec<bool>, String> {
@@ -325,6 +355,7 @@ pub(super) fn anytrue(a: &[Value], _: &FnCtx) -> R {
 }
 
 pub(super) fn coalesce(a: &[Value], _: &FnCtx) -> R {
+    let a = &crate::eval::unify::unify_values(a).ok_or("all arguments must have the same type")?;
     for v in a {
         match v.unmarked() {
             Value::Unknown => return Ok(Value::Unknown),
@@ -347,18 +378,23 @@ pub(super) fn coalescelist(a: &[Value], _: &FnCtx) -> R {
 
 pub(super) fn tolist(a: &[Value], _: &FnCtx) -> R {
     match arg(a, 0)? {
-        Value::List(_) | Value::Null => Ok(a[0].clone()),
+        Value::List(items) => Ok(Value::List(single_type(items.clone(), "list")?)),
+        Value::Null => Ok(a[0].clone()),
         other => Err(format!("cannot convert {} to a list", other.type_name())),
     }
 }
 
 pub(super) fn toset(a: &[Value], _: &FnCtx) -> R {
-    Ok(sorted_set(list_arg(a, 0)?.to_vec()))
+    sorted_set(list_arg(a, 0)?.to_vec())
 }
 
 pub(super) fn tomap(a: &[Value], _: &FnCtx) -> R {
     match arg(a, 0)? {
-        Value::Map(_) | Value::Null => Ok(a[0].clone()),
+        Value::Map(m) => {
+            let values = single_type(m.values().cloned().collect(), "map")?;
+            Ok(Value::Map(m.keys().cloned().zip(values).collect()))
+        }
+        Value::Null => Ok(a[0].clone()),
         other => Err(format!("cannot convert {} to a map", other.type_name())),
     }
 }
@@ -374,9 +410,7 @@ pub(super) fn tostring(a: &[Value], _: &FnCtx) -> R {
 pub(super) fn tonumber(a: &[Value], _: &FnCtx) -> R {
     match arg(a, 0)? {
         Value::Number(_) | Value::Null => Ok(a[0].clone()),
-        Value::String(s) => s
-            .trim()
-            .parse()
+        Value::String(s) => Number::parse(s)
             .map(Value::Number)
             .map_err(|_| format!("cannot convert {s:?} to a number")),
         other => Err(format!("cannot convert {} to a number", other.type_name())),

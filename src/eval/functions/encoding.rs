@@ -9,9 +9,71 @@ type R = Result<Value, String>;
 
 pub(super) fn jsonencode(a: &[Value], _: &FnCtx) -> R {
     let v = a.first().ok_or("jsonencode takes one argument")?;
-    serde_json::to_string(&v.to_json())
-        .map(Value::String)
-        .map_err(|e| e.to_string())
+    json_text(v).map(Value::String)
+}
+
+/// JSON as Terraform writes it: Go's `encoding/json` escaping (`<`, `>`, `&`, U+2028 and
+/// U+2029 as `\u` escapes) and numbers with all their digits.
+pub(super) fn json_text(v: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    write_json(v, &mut out)?;
+    Ok(out)
+}
+
+fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Unknown => return Err("the value is not known yet".into()),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if n.is_infinite() => {
+            return Err("an infinite number cannot be written as JSON".into())
+        }
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => json_string(s, out),
+        Value::List(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(x, out)?;
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(k, out);
+                out.push(':');
+                write_json(x, out)?;
+            }
+            out.push('}');
+        }
+        Value::Sensitive(inner) => write_json(inner, out)?,
+    }
+    Ok(())
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {

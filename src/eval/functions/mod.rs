@@ -3,6 +3,7 @@
 
 mod collection;
 mod encoding;
+mod format;
 mod fs;
 mod numeric;
 mod sets;
@@ -12,7 +13,7 @@ use super::expr::{EvalError, Evaluator};
 use super::Phase;
 use hcl_edit::expr::FuncCall;
 use hcl_edit::Span as _;
-use standby_provider_sdk::Value;
+use standby_provider_sdk::{Number, Value};
 use std::path::Path;
 
 /// What a function may know about its call.
@@ -233,11 +234,16 @@ pub(crate) fn str_arg(args: &[Value], i: usize) -> Result<&str, String> {
     }
 }
 
+/// A number argument as the nearest `f64`, for functions Terraform computes in floats.
 pub(crate) fn num_arg(args: &[Value], i: usize) -> Result<f64, String> {
+    number_arg(args, i).map(|n| n.to_f64())
+}
+
+/// A number argument; a string converts as Terraform converts it.
+pub(crate) fn number_arg(args: &[Value], i: usize) -> Result<Number, String> {
     match arg(args, i)? {
-        Value::Number(n) => Ok(*n),
-        Value::String(s) => s
-            .parse()
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => Number::parse(s)
             .map_err(|_| format!("argument {} must be a number, found {s:?}", i + 1)),
         other => Err(format!(
             "argument {} must be a number, found {}",
@@ -362,7 +368,7 @@ pub(crate) fn call_expr(
     };
     match func(&plain, &ctx) {
         // A NaN or an infinity would be stored as null and show as a change at every plan.
-        Ok(Value::Number(n)) if !n.is_finite() => Err(ev.err(
+        Ok(Value::Number(n)) if n.is_infinite() => Err(ev.err(
             span,
             format!("Error in function call {name}()"),
             "the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",

@@ -1,65 +1,101 @@
 //! Numeric, network and time functions.
 
 use super::super::Phase;
-use super::{num_arg, str_arg, FnCtx};
-use standby_provider_sdk::Value;
+use super::{num_arg, number_arg, str_arg, FnCtx};
+use standby_provider_sdk::{Number, Value};
 use std::net::IpAddr;
 
 type R = Result<Value, String>;
 
-fn numbers(a: &[Value]) -> Result<Vec<f64>, String> {
+fn numbers(a: &[Value]) -> Result<Vec<Number>, String> {
     if a.is_empty() {
         return Err("at least one number is required".into());
     }
-    (0..a.len()).map(|i| num_arg(a, i)).collect()
+    (0..a.len()).map(|i| number_arg(a, i)).collect()
 }
 
 pub(super) fn min(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(
-        numbers(a)?.into_iter().fold(f64::INFINITY, f64::min),
-    ))
+    let all = numbers(a)?;
+    Ok(all
+        .into_iter()
+        .reduce(|m, n| if n < m { n } else { m })
+        .map_or(Value::Null, Value::Number))
 }
 
 pub(super) fn max(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(
-        numbers(a)?.into_iter().fold(f64::NEG_INFINITY, f64::max),
-    ))
+    let all = numbers(a)?;
+    Ok(all
+        .into_iter()
+        .reduce(|m, n| if n > m { n } else { m })
+        .map_or(Value::Null, Value::Number))
 }
 
 pub(super) fn abs(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(num_arg(a, 0)?.abs()))
+    Ok(Value::Number(number_arg(a, 0)?.abs()))
 }
 
 pub(super) fn ceil(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(num_arg(a, 0)?.ceil()))
+    Ok(Value::Number(number_arg(a, 0)?.ceil()))
 }
 
 pub(super) fn floor(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(num_arg(a, 0)?.floor()))
+    Ok(Value::Number(number_arg(a, 0)?.floor()))
+}
+
+/// Terraform computes `pow` and `log` in 64-bit floats; the results keep 53 bits.
+fn float_result(f: f64) -> R {
+    if f.is_nan() {
+        return Err("the result is not a number".into());
+    }
+    Ok(Value::from(f))
 }
 
 pub(super) fn pow(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(num_arg(a, 0)?.powf(num_arg(a, 1)?)))
+    float_result(num_arg(a, 0)?.powf(num_arg(a, 1)?))
 }
 
 pub(super) fn log(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::Number(num_arg(a, 0)?.log(num_arg(a, 1)?)))
+    float_result(num_arg(a, 0)?.ln() / num_arg(a, 1)?.ln())
 }
 
 pub(super) fn signum(a: &[Value], _: &FnCtx) -> R {
-    let n = num_arg(a, 0)?;
-    Ok(Value::Number(if n == 0.0 { 0.0 } else { n.signum() }))
+    Ok(Value::int(number_arg(a, 0)?.signum()))
+}
+
+/// Go's `big.Int.SetString` digits: 0-9, then a-z (either case up to base 36), then A-Z.
+fn digit_value(c: char, base: u32) -> Option<u32> {
+    let d = match c {
+        '0'..='9' => c as u32 - '0' as u32,
+        'a'..='z' => c as u32 - 'a' as u32 + 10,
+        'A'..='Z' if base <= 36 => c as u32 - 'A' as u32 + 10,
+        'A'..='Z' => c as u32 - 'A' as u32 + 36,
+        _ => return None,
+    };
+    (d < base).then_some(d)
 }
 
 pub(super) fn parseint(a: &[Value], _: &FnCtx) -> R {
-    let base = num_arg(a, 1)? as u32;
-    if !(2..=62).contains(&base) {
-        return Err("the base must be between 2 and 62".into());
-    }
+    let base = number_arg(a, 1)?
+        .to_i64()
+        .filter(|b| (2..=62).contains(b))
+        .ok_or("the base must be an integer between 2 and 62")? as u32;
     let s = str_arg(a, 0)?;
-    i64::from_str_radix(s, base.min(36))
-        .map(|n| Value::Number(n as f64))
-        .map_err(|_| format!("cannot parse {s:?} as a base-{base} integer"))
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let bad = || format!("cannot parse {s:?} as a base {base} integer");
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let mut n = num_bigint::BigInt::default();
+    for c in digits.chars() {
+        n = n * base + digit_value(c, base).ok_or_else(bad)?;
+    }
+    if neg {
+        n = -n;
+    }
+    Ok(Value::Number(Number::from_bigint(&n)))
 }
 
 /// `timestamp()` is unknown until apply, as in Terraform: its value would differ at apply time.

@@ -15,7 +15,7 @@ pub(super) fn setsubtract(a: &[Value], _: &FnCtx) -> R {
         .filter(|v| !minus.iter().any(|m| m.same_as(v)))
         .cloned()
         .collect();
-    Ok(sorted_set(keep))
+    sorted_set(keep)
 }
 
 /// Every combination of one element from each argument, in argument order.

@@ -1,125 +1,20 @@
 //! String functions.
 
-use super::{list_arg, num_arg, str_arg, FnCtx};
+use super::{list_arg, num_arg, number_arg, str_arg, FnCtx};
 use standby_provider_sdk::Value;
 
 fn s(v: impl Into<String>) -> Result<Value, String> {
     Ok(Value::String(v.into()))
 }
 
-/// Formats one value for a `%` verb.
-/// The widest padding or precision `format` accepts: enough for any real layout, far below
-/// what would exhaust memory.
-const MAX_FORMAT_SIZE: usize = 10_000;
-
-fn format_size(what: &str, digits: &str) -> Result<usize, String> {
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    match digits.parse::<usize>() {
-        Ok(n) if n <= MAX_FORMAT_SIZE => Ok(n),
-        _ => Err(format!(
-            "a {what} of {digits} is more than format allows ({MAX_FORMAT_SIZE})"
-        )),
-    }
-}
-
-fn format_verb(verb: char, precision: Option<usize>, v: &Value) -> Result<String, String> {
-    Ok(match (verb, v) {
-        ('s' | 'v', Value::String(x)) => x.clone(),
-        ('s' | 'v', Value::Number(_) | Value::Bool(_)) => v.to_string(),
-        ('v', other) => serde_json::to_string(&other.to_json()).map_err(|e| e.to_string())?,
-        ('d', Value::Number(n)) => format!("{}", n.trunc() as i64),
-        ('d', Value::String(x)) => format!(
-            "{}",
-            x.parse::<f64>()
-                .map_err(|_| format!("%d needs a number, found {x:?}"))?
-                .trunc() as i64
-        ),
-        ('f', Value::Number(n)) => format!("{:.*}", precision.unwrap_or(6), n),
-        ('e', Value::Number(n)) => format!("{:.*e}", precision.unwrap_or(6), n),
-        ('t', Value::Bool(b)) => b.to_string(),
-        ('q', Value::String(x)) => serde_json::Value::String(x.clone()).to_string(),
-        ('x', Value::Number(n)) => format!("{:x}", *n as i64),
-        ('x', Value::String(x)) => x.bytes().map(|b| format!("{b:02x}")).collect(),
-        ('X', Value::Number(n)) => format!("{:X}", *n as i64),
-        ('o', Value::Number(n)) => format!("{:o}", *n as i64),
-        ('b', Value::Number(n)) => format!("{:b}", *n as i64),
-        (_, Value::Null) => return Err(format!("cannot format null with %{verb}")),
-        (verb, other) => return Err(format!("%{verb} cannot format a {}", other.type_name())),
-    })
-}
-
-pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut chars = spec.chars().peekable();
-    let mut next = 0;
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'%') {
-            chars.next();
-            out.push('%');
-            continue;
-        }
-        let mut flags = String::new();
-        while let Some(&f) = chars.peek().filter(|f| "-+ 0#".contains(**f)) {
-            flags.push(f);
-            chars.next();
-        }
-        let mut width = String::new();
-        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            width.push(d);
-            chars.next();
-        }
-        let mut precision = None;
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            let mut p = String::new();
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                p.push(d);
-                chars.next();
-            }
-            precision = Some(format_size("precision", &p)?);
-        }
-        let verb = chars
-            .next()
-            .ok_or("format string ends with an incomplete % verb")?;
-        let v = args
-            .get(next)
-            .ok_or_else(|| format!("not enough arguments for format string {spec:?}"))?;
-        next += 1;
-        let mut text = format_verb(verb, precision, v)?;
-        if flags.contains('+') && matches!(v, Value::Number(n) if *n >= 0.0) {
-            text.insert(0, '+');
-        }
-        let w = format_size("width", &width)?;
-        let len = text.chars().count();
-        if len < w {
-            let pad = w - len;
-            if flags.contains('-') {
-                text.push_str(&" ".repeat(pad));
-            } else if flags.contains('0') {
-                text.insert_str(0, &"0".repeat(pad));
-            } else {
-                text.insert_str(0, &" ".repeat(pad));
-            }
-        }
-        out.push_str(&text);
-    }
-    if next < args.len() {
-        return Err(format!(
-            "too many arguments; the format string uses {next} but {} were given",
-            args.len()
-        ));
-    }
-    Ok(out)
+/// The grapheme clusters of `s`: what Terraform counts as characters in `length`, `substr`,
+/// `strrev` and `format` widths.
+pub(crate) fn graphemes(s: &str) -> impl Iterator<Item = &str> {
+    unicode_segmentation::UnicodeSegmentation::graphemes(s, true)
 }
 
 pub(super) fn format(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    s(format_str(str_arg(a, 0)?, &a[1..])?)
+    s(super::format::format_str(str_arg(a, 0)?, &a[1..])?)
 }
 
 pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -151,7 +46,7 @@ pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
                 other => other.clone(),
             })
             .collect();
-        let v = Value::String(format_str(spec, &row)?);
+        let v = Value::String(super::format::format_str(spec, &row)?);
         growth.add_value(&v)?;
         out.push(v);
     }
@@ -196,27 +91,65 @@ pub(super) fn split(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     };
     crate::eval::size::Growth::default()
         .add(text.len() as u64 + parts as u64 * crate::eval::size::PER_VALUE)?;
+    if sep.is_empty() {
+        // Go splits after each character.
+        return Ok(Value::List(
+            text.chars().map(|c| Value::from(c.to_string())).collect(),
+        ));
+    }
     Ok(Value::List(text.split(sep).map(Value::from).collect()))
 }
 
+/// One-to-one case mapping, as Go's `unicode.ToUpper`/`ToLower` do per character: a
+/// character whose mapping is longer than one (`ß` to `SS`) stays as it is.
+fn simple_case(c: char, upper: bool) -> char {
+    if !upper && c == '\u{130}' {
+        return 'i';
+    }
+    let mut mapped: Vec<char> = if upper {
+        c.to_uppercase().collect()
+    } else {
+        c.to_lowercase().collect()
+    };
+    match mapped.len() {
+        1 => mapped.remove(0),
+        _ => c,
+    }
+}
+
 pub(super) fn lower(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    s(str_arg(a, 0)?.to_lowercase())
+    s(str_arg(a, 0)?
+        .chars()
+        .map(|c| simple_case(c, false))
+        .collect::<String>())
 }
 
 pub(super) fn upper(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    s(str_arg(a, 0)?.to_uppercase())
+    s(str_arg(a, 0)?
+        .chars()
+        .map(|c| simple_case(c, true))
+        .collect::<String>())
 }
 
+/// Go's `strings.Title`: a letter after a separator is upper-cased; ASCII letters, digits and
+/// `_` are not separators, nor are other letters and digits.
 pub(super) fn title(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let mut out = String::new();
-    let mut start = true;
-    for c in str_arg(a, 0)?.chars() {
-        if start && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
+    let is_separator = |c: char| {
+        if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
         } else {
-            out.push(c);
+            !c.is_alphanumeric() && c.is_whitespace()
         }
-        start = !c.is_alphanumeric();
+    };
+    let mut out = String::new();
+    let mut prev = ' ';
+    for c in str_arg(a, 0)?.chars() {
+        out.push(if is_separator(prev) {
+            simple_case(c, true)
+        } else {
+            c
+        });
+        prev = c;
     }
     s(out)
 }
@@ -245,7 +178,8 @@ pub(super) fn chomp(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn strrev(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    s(str_arg(a, 0)?.chars().rev().collect::<String>())
+    let parts: Vec<&str> = graphemes(str_arg(a, 0)?).collect();
+    s(parts.into_iter().rev().collect::<String>())
 }
 
 pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -256,9 +190,8 @@ pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     if search.len() > 1 && search.starts_with('/') && search.ends_with('/') {
         let re = regex::Regex::new(&search[1..search.len() - 1])
             .map_err(|e| format!("invalid regular expression: {e}"))?;
-        return s(re
-            .replace_all(text, with.replace("$", "$$").replace("$$1", "$1"))
-            .to_string());
+        // Go's and Rust's expansion agree: `$1`, `${1}`, `$name`, `${name}` and `$$`.
+        return s(re.replace_all(text, with).to_string());
     }
     // Each match becomes `with`: refuse a result past the limit before building it.
     let matches = if search.is_empty() {
@@ -273,7 +206,7 @@ pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn substr(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let chars: Vec<char> = str_arg(a, 0)?.chars().collect();
+    let chars: Vec<&str> = graphemes(str_arg(a, 0)?).collect();
     let offset = num_arg(a, 1)? as i64;
     let length = num_arg(a, 2)? as i64;
     let len = chars.len() as i64;
@@ -287,9 +220,7 @@ pub(super) fn substr(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     } else {
         (start + length).min(len)
     };
-    s(chars[start as usize..end.max(start) as usize]
-        .iter()
-        .collect::<String>())
+    s(chars[start as usize..end.max(start) as usize].concat())
 }
 
 pub(super) fn startswith(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -351,11 +282,11 @@ pub(super) fn regexall(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 
 /// Every line but the first indented by `n` spaces.
 pub(super) fn indent(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let n = num_arg(a, 0)?;
-    if !(0.0..=10_000.0).contains(&n) || n.fract() != 0.0 {
-        return Err("the indent must be a whole number from 0 to 10000".into());
-    }
-    let pad = " ".repeat(n as usize);
+    let n = number_arg(a, 0)?
+        .to_usize()
+        .filter(|n| *n <= 10_000)
+        .ok_or("the indent must be a whole number from 0 to 10000")?;
+    let pad = " ".repeat(n);
     Ok(Value::String(
         str_arg(a, 1)?.replace('\n', &format!("\n{pad}")),
     ))

@@ -485,9 +485,10 @@ fn values_cannot_grow_past_64_mib() {
             i - 1
         ));
     }
-    hcl.push_str("  big = [for i in range(1000000) : local.a19]\n");
+    // range() stops at 1024 values, as in Terraform; a million comes from a product.
+    hcl.push_str("  big = [for i in local.million : local.a19]\n");
     hcl.push_str(&format!(
-        "  rep = \"%{{ for i in range(1000000) }}{}%{{ endfor }}\"\n}}\n",
+        "  rep = \"%{{ for i in local.million }}{}%{{ endfor }}\"\n  million = flatten([for i in range(1000) : range(1000)])\n}}\n",
         "y".repeat(100)
     ));
     hcl.push_str(
@@ -514,7 +515,7 @@ fn values_cannot_grow_past_64_mib() {
 fn functions_and_keys_cannot_grow_past_64_mib() {
     let t = Test::new().file(
         "main.hcl",
-        "locals {\n  m = {for i in range(300000) : format(\"%01000d\", i) => true}\n  f = formatlist(\"%10000d\", range(100000))\n  j = join(format(\"%10000d\", 1), range(100000))\n  r = replace(format(\"%10000d\", 1), \"\", format(\"%10000d\", 1))\n  s = split(\"\", join(\"\", [for i in range(1000000): \"abcdefghijklmnopqrstuvwxyz\"]))\n}\noutput \"o\" {\n  value = [length(local.m), length(local.f), length(local.j), length(local.r), length(local.s)]\n}\n",
+        "locals {\n  m = {for i in local.n300k : format(\"%01000d\", i) => true}\n  f = formatlist(\"%10000d\", local.n100k)\n  j = join(format(\"%10000d\", 1), local.n100k)\n  r = replace(format(\"%10000d\", 1), \"\", format(\"%10000d\", 1))\n  s = split(\"\", join(\"\", [for i in local.million: \"abcdefghijklmnopqrstuvwxyz\"]))\n  n300k = flatten([for i in range(300) : [for j in range(1000) : i * 1000 + j]])\n  n100k = flatten([for i in range(100) : [for j in range(1000) : i * 1000 + j]])\n  million = flatten([for i in range(1000) : range(1000)])\n}\noutput \"o\" {\n  value = [length(local.m), length(local.f), length(local.j), length(local.r), length(local.s)]\n}\n",
     );
     let r = t.run(&["plan"]);
     r.code(1);

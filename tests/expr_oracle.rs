@@ -13,6 +13,9 @@ mod support;
 use std::collections::BTreeMap;
 use support::Test;
 
+/// How the list of differences writes a line break inside a multi-line expression.
+const NEWLINE: &str = "⏎";
+
 fn corpus() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -21,8 +24,18 @@ fn corpus() -> Vec<(String, String)> {
     .unwrap();
     let mut category = String::new();
     let mut out = Vec::new();
+    let mut block: Option<Vec<&str>> = None;
     for line in text.lines() {
-        if let Some(c) = line.strip_prefix("# ") {
+        if let Some(b) = block.as_mut() {
+            if line == ">>>" {
+                out.push((category.clone(), b.join("\n")));
+                block = None;
+            } else {
+                b.push(line);
+            }
+        } else if line == "<<<" {
+            block = Some(Vec::new());
+        } else if let Some(c) = line.strip_prefix("# ") {
             category = c.trim().to_string();
         } else if !line.trim().is_empty() && !line.starts_with('#') {
             out.push((category.clone(), line.to_string()));
@@ -31,9 +44,17 @@ fn corpus() -> Vec<(String, String)> {
     out
 }
 
-/// standby's answer: the JSON text, or None for an error.
+/// standby's answer: the JSON text, or None for an error. An expression over several lines
+/// is asked for as a local value, as the oracle script asks Terraform.
 fn standby(t: &Test, expr: &str) -> Option<String> {
-    let r = t.run_stdin(&["console"], &format!("jsonencode({expr})\n"));
+    let own;
+    let (t, input) = if expr.contains('\n') {
+        own = Test::new().file("main.hcl", &format!("locals {{\n  e = {expr}\n}}\n"));
+        (&own, "jsonencode(local.e)\n".to_string())
+    } else {
+        (t, format!("jsonencode({expr})\n"))
+    };
+    let r = t.run_stdin(&["console"], &input);
     if r.code != 0 {
         return None;
     }
@@ -58,7 +79,11 @@ fn expressions_give_terraforms_values() {
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once('\t').map_or(l, |(e, _)| e).to_string())
+        .map(|l| {
+            l.split_once('\t')
+                .map_or(l, |(e, _)| e)
+                .replace(NEWLINE, "\n")
+        })
         .collect();
     let t = Test::new().file("main.hcl", "locals {}\n");
     let mut table: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -111,6 +136,7 @@ fn expressions_give_terraforms_values() {
                 text.push_str(&format!("# {c}\n"));
                 last.clone_from(c);
             }
+            let e = e.replace('\n', NEWLINE);
             text.push_str(&format!("{e}\t{}\n", what.replace(['\n', '\t'], " ")));
         }
         std::fs::write(list_path, text).unwrap();

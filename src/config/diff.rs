@@ -171,7 +171,9 @@ fn env_blocks(c: &Config, out: &mut BTreeMap<String, (String, Attrs)>) {
             .unwrap_or(path)
             .display()
             .to_string();
-        let Ok(body) = hcl_edit::parser::parse_body(text) else {
+        let Ok(body) =
+            hcl_edit::parser::parse_body(&super::heredoc::empty_heredocs_as_strings(text))
+        else {
             continue;
         };
         let at = |offset: usize| {

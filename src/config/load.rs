@@ -201,7 +201,7 @@ pub(crate) fn parse_file(
         }
     };
     let file = sources.add(shown_as.to_path_buf(), text.clone());
-    match hcl_edit::parser::parse_body(&text) {
+    match hcl_edit::parser::parse_body(&super::heredoc::empty_heredocs_as_strings(&text)) {
         Ok(body) => Some((file, body)),
         Err(e) => {
             let loc = e.location();

@@ -7,6 +7,7 @@
 mod decode;
 mod diff;
 mod format;
+pub(crate) mod heredoc;
 mod load;
 mod model;
 mod type_expr;

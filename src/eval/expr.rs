@@ -166,7 +166,7 @@ impl<'a> Evaluator<'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             Expression::Number(n) => self.number_literal(n, e.span()),
-            Expression::String(s) => Ok(Value::String(s.value().to_string())),
+            Expression::String(s) => Ok(Value::String(nfc(s.value()))),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 let mut growth = super::size::Growth::default();
@@ -227,13 +227,14 @@ impl<'a> Evaluator<'a> {
                 };
                 Ok(if sensitive_key { v.sensitive() } else { v })
             }
-            Expression::StringTemplate(t) => self.template(t, e.span()),
+            Expression::StringTemplate(t) => self.template(t, super::template::Kind::default()),
             Expression::HeredocTemplate(h) => {
-                let v = self.template(&h.template, e.span())?;
-                Ok(match (v, h.indent()) {
-                    (Value::String(s), Some(n)) => Value::String(strip_indent(&s, n)),
-                    (v, _) => v,
-                })
+                // The parser has removed a `<<-` heredoc's indentation from its top-level lines.
+                let kind = super::template::Kind {
+                    heredoc: true,
+                    indent: h.indent(),
+                };
+                self.template(&h.template, kind)
             }
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.variable(v.value().as_str(), e.span()),
@@ -875,6 +876,15 @@ pub(crate) fn to_number(v: &Value) -> Option<Number> {
     }
 }
 
+/// `s` in Unicode normalization form C, as HCL normalizes the text of string literals.
+pub(crate) fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s.to_string();
+    }
+    s.nfc().collect()
+}
+
 /// A bool, or the string `"true"` or `"false"`, which Terraform converts to one.
 pub(crate) fn to_bool(v: &Value) -> Option<bool> {
     match v.unmarked() {
@@ -883,17 +893,4 @@ pub(crate) fn to_bool(v: &Value) -> Option<bool> {
         Value::String(s) if s == "false" => Some(false),
         _ => None,
     }
-}
-
-fn strip_indent(s: &str, n: usize) -> String {
-    s.split_inclusive('\n')
-        .map(|line| {
-            let cut = line
-                .chars()
-                .take(n)
-                .take_while(|c| *c == ' ' || *c == '\t')
-                .count();
-            &line[cut..]
-        })
-        .collect()
 }

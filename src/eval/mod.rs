@@ -10,7 +10,7 @@ mod expr;
 mod functions;
 mod refs;
 pub(crate) mod size;
-mod template;
+pub(crate) mod template;
 pub(crate) mod unify;
 
 pub use convert::convert;

@@ -1,46 +1,92 @@
 //! String templates: interpolations and `%{ if }` / `%{ for }` directives.
 
 use super::expr::{remark, split_mark, EvalError, Evaluator};
-use hcl_edit::template::{Directive, Element, Strip, Template};
+use hcl_edit::template::{Directive, Element, Template};
 use hcl_edit::Span as _;
 use standby_provider_sdk::Value;
 
-/// Accumulates template output, honouring `~` strip markers.
+/// Accumulates template output.
 struct Out {
     text: String,
-    trim_next: bool,
     unknown: bool,
     sensitive: bool,
 }
 
-impl Out {
-    fn literal(&mut self, s: &str) {
-        if self.trim_next {
-            self.text.push_str(s.trim_start());
-        } else {
-            self.text.push_str(s);
-        }
-        self.trim_next = false;
-    }
-
-    fn strip(&mut self, strip: Strip) {
-        if matches!(strip, Strip::Start | Strip::Both) {
-            let trimmed = self.text.trim_end().len();
-            self.text.truncate(trimmed);
-        }
-    }
-
-    fn strip_after(&mut self, strip: Strip) {
-        self.trim_next = matches!(strip, Strip::End | Strip::Both);
+/// Whether an element strips the whitespace of the literal before it (`~` on its left) and
+/// of the literal after it (`~` on its right). HCL applies strip markers to the adjacent
+/// literals of the source, so a marker inside a `%{ for }` body trims in every iteration,
+/// and it never trims text that an interpolation produced.
+fn strips(el: &Element) -> (bool, bool) {
+    match el {
+        Element::Literal(_) => (false, false),
+        Element::Interpolation(i) => (i.strip.strip_start(), i.strip.strip_end()),
+        Element::Directive(d) => match d.as_ref() {
+            Directive::If(ifd) => (
+                ifd.if_expr.strip.strip_start(),
+                ifd.endif_expr.strip.strip_end(),
+            ),
+            Directive::For(fd) => (
+                fd.for_expr.strip.strip_start(),
+                fd.endfor_expr.strip.strip_end(),
+            ),
+        },
     }
 }
 
+/// What kind of template is evaluated: HCL scans a heredoc into one token per line, and
+/// strip markers trim only the adjacent token; `<<-` removes `indent` columns.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Kind {
+    pub(crate) heredoc: bool,
+    pub(crate) indent: Option<usize>,
+}
+
+/// A literal with the trims its neighbours ask for, the indentation of a `<<-` heredoc
+/// removed inside directive bodies, and HCL's NFC normalization.
+fn trimmed_literal(s: &str, trim_start: bool, trim_end: bool, kind: Kind, nested: bool) -> String {
+    let mut s = s.to_string();
+    if trim_start {
+        // In a heredoc the next token ends at the first line break.
+        let end = match s.find('\n') {
+            Some(i) if kind.heredoc => i + 1,
+            _ => s.len(),
+        };
+        s = format!("{}{}", s[..end].trim_start(), &s[end..]);
+    }
+    if trim_end {
+        // In a heredoc the previous token is the last line, its line break included.
+        let start = if kind.heredoc {
+            let body = s.strip_suffix('\n').unwrap_or(&s);
+            body.rfind('\n').map_or(0, |i| i + 1)
+        } else {
+            0
+        };
+        s = format!("{}{}", &s[..start], s[start..].trim_end());
+    }
+    if let (true, Some(n)) = (nested, kind.indent) {
+        // hcl-edit removes the indentation of top-level lines only; HCL removes it from every
+        // line that starts inside a directive too, except lines that are blank.
+        let mut lines = s.split('\n').collect::<Vec<_>>();
+        let last = lines.len() - 1;
+        for (i, line) in lines.iter_mut().enumerate().skip(1) {
+            if i < last && line.trim().is_empty() {
+                continue;
+            }
+            let cut: usize = line
+                .chars()
+                .take(n)
+                .take_while(|c| c.is_whitespace())
+                .map(char::len_utf8)
+                .sum();
+            *line = &line[cut..];
+        }
+        s = lines.join("\n");
+    }
+    super::expr::nfc(&s)
+}
+
 impl Evaluator<'_> {
-    pub(crate) fn template(
-        &mut self,
-        t: &Template,
-        _span: Option<std::ops::Range<usize>>,
-    ) -> Result<Value, EvalError> {
+    pub(crate) fn template(&mut self, t: &Template, kind: Kind) -> Result<Value, EvalError> {
         let elements: Vec<&Element> = t.iter().collect();
         // "${x}" alone yields x itself, not its string form, as in Terraform.
         if let [Element::Interpolation(i)] = elements.as_slice() {
@@ -48,23 +94,43 @@ impl Evaluator<'_> {
         }
         let mut out = Out {
             text: String::new(),
-            trim_next: false,
             unknown: false,
             sensitive: false,
         };
-        self.elements(t, &mut out)?;
+        self.elements(t, &mut out, (false, false), kind, false)?;
         if out.unknown {
             return Ok(remark(Value::Unknown, out.sensitive));
         }
         Ok(remark(Value::String(out.text), out.sensitive))
     }
 
-    fn elements(&mut self, t: &Template, out: &mut Out) -> Result<(), EvalError> {
-        for el in t.iter() {
+    /// Evaluates a template's elements; `lead` and `tail` say whether the enclosing
+    /// directive's markers trim the first and the last literal.
+    fn elements(
+        &mut self,
+        t: &Template,
+        out: &mut Out,
+        (lead, tail): (bool, bool),
+        kind: Kind,
+        nested: bool,
+    ) -> Result<(), EvalError> {
+        let els: Vec<&Element> = t.iter().collect();
+        for (idx, el) in els.iter().enumerate() {
             match el {
-                Element::Literal(s) => out.literal(s.value()),
+                Element::Literal(s) => {
+                    let trim_start = if idx == 0 {
+                        lead
+                    } else {
+                        strips(els[idx - 1]).1
+                    };
+                    let trim_end = match els.get(idx + 1) {
+                        Some(next) => strips(next).0,
+                        None => tail,
+                    };
+                    let text = trimmed_literal(s.value(), trim_start, trim_end, kind, nested);
+                    out.text.push_str(&text);
+                }
                 Element::Interpolation(i) => {
-                    out.strip(i.strip);
                     let v = self.eval(&i.expr)?;
                     let s = self.stringify(v, i.expr.span(), out)?;
                     if (out.text.len() + s.len()) as u64 > super::size::MAX_VALUE_BYTES {
@@ -75,22 +141,24 @@ impl Evaluator<'_> {
                         ));
                     }
                     out.text.push_str(&s);
-                    out.strip_after(i.strip);
                 }
                 Element::Directive(d) => match d.as_ref() {
                     Directive::If(ifd) => {
-                        out.strip(ifd.if_expr.strip);
                         let c = self.eval(&ifd.if_expr.cond_expr)?;
                         let (c, sens) = split_mark(c);
                         out.sensitive |= sens;
-                        out.strip_after(ifd.if_expr.strip);
-                        match c {
-                            Value::Bool(true) => self.elements(&ifd.if_expr.template, out)?,
+                        let lead = ifd.if_expr.strip.strip_end();
+                        let end_strip = ifd.endif_expr.strip.strip_start();
+                        let else_strip = ifd.else_expr.as_ref().map(|e| e.strip);
+                        let tail = else_strip.map_or(end_strip, |s| s.strip_start());
+                        match super::expr::to_bool(&c).map_or(c, Value::Bool) {
+                            Value::Bool(true) => {
+                                self.elements(&ifd.if_expr.template, out, (lead, tail), kind, true)?
+                            }
                             Value::Bool(false) => {
                                 if let Some(e) = &ifd.else_expr {
-                                    out.strip(e.strip);
-                                    out.strip_after(e.strip);
-                                    self.elements(&e.template, out)?;
+                                    let lead = e.strip.strip_end();
+                                    self.elements(&e.template, out, (lead, end_strip), kind, true)?;
                                 }
                             }
                             Value::Unknown => out.unknown = true,
@@ -102,13 +170,11 @@ impl Evaluator<'_> {
                                 ))
                             }
                         }
-                        out.strip(ifd.endif_expr.strip);
-                        out.strip_after(ifd.endif_expr.strip);
                     }
                     Directive::For(fd) => {
                         let f = &fd.for_expr;
-                        out.strip(f.strip);
-                        out.strip_after(f.strip);
+                        let (lead, tail) =
+                            (f.strip.strip_end(), fd.endfor_expr.strip.strip_start());
                         let coll = self.eval(&f.collection_expr)?;
                         let (coll, sens) = split_mark(coll);
                         out.sensitive |= sens;
@@ -143,7 +209,7 @@ impl Evaluator<'_> {
                                 n = 2;
                             }
                             self.push_local(f.value_var.value().as_str(), v);
-                            let r = self.elements(&f.template, out);
+                            let r = self.elements(&f.template, out, (lead, tail), kind, true);
                             for _ in 0..n {
                                 self.pop_local();
                             }
@@ -157,8 +223,6 @@ impl Evaluator<'_> {
                                 ));
                             }
                         }
-                        out.strip(fd.endfor_expr.strip);
-                        out.strip_after(fd.endfor_expr.strip);
                     }
                 },
             }

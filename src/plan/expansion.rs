@@ -41,7 +41,10 @@ impl Walker<'_> {
                 return None;
             }
             return match v.unmarked() {
-                Value::Number(n) if n.to_i64().is_some_and(|i| i > max_instances() as i64) => {
+                Value::Number(n)
+                    if n.is_integer()
+                        && *n > standby_provider_sdk::Number::from(max_instances() as i64) =>
+                {
                     self.diags
                         .push(too_many(e.span(), "count", &format!("{n}")));
                     None

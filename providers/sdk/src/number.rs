@@ -327,8 +327,8 @@ impl Number {
         }
     }
 
-    /// `self % other` as Terraform computes it: the sign of the dividend, `x % 0` is `x`, and
-    /// the result has the precision of the truncated quotient (at least 64 bits).
+    /// `self % other` as Terraform computes it: `x - y * trunc(x / y)`, so the result has the
+    /// sign of the dividend, and `x % 0` is `x`.
     pub fn rem(&self, other: &Number) -> Result<Number, NumberError> {
         if self.is_infinite() || other.is_infinite() {
             return self.mul(other);
@@ -337,10 +337,8 @@ impl Number {
             return Ok(self.clone());
         }
         let t = self.div(other)?.trunc_int().unwrap_or_default();
-        let work = Number::from_bigint(&t);
-        let prec = work.prec;
-        let product = other.mul(&work)?.with_prec(prec);
-        Ok(self.sub(&product)?.with_prec(prec))
+        let product = other.mul(&Number::from_bigint(&t))?;
+        self.sub(&product)
     }
 
     /// The value rounded to `prec` bits.

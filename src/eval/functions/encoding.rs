@@ -97,43 +97,61 @@ pub(super) fn base64decode(a: &[Value], _: &FnCtx) -> R {
         .map_err(|_| "the decoded bytes are not valid UTF-8".into())
 }
 
-pub(super) fn sha256(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(sha2::Sha256::digest(
+/// The digests Terraform's hash functions use.
+#[derive(Clone, Copy)]
+pub(super) enum Hash {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// The digest of `bytes`, as hex text or (`base64`) the raw digest in base64, as
+/// Terraform's `base64sha256` has it (not the hex text's base64).
+pub(super) fn digest_text(h: Hash, bytes: &[u8], base64: bool) -> String {
+    let d: Vec<u8> = match h {
+        Hash::Md5 => md5::Md5::digest(bytes).to_vec(),
+        Hash::Sha1 => sha1::Sha1::digest(bytes).to_vec(),
+        Hash::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+        Hash::Sha512 => sha2::Sha512::digest(bytes).to_vec(),
+    };
+    if base64 {
+        base64::engine::general_purpose::STANDARD.encode(d)
+    } else {
+        hex::encode(d)
+    }
+}
+
+fn hashed(a: &[Value], h: Hash, base64: bool) -> R {
+    Ok(Value::String(digest_text(
+        h,
         str_arg(a, 0)?.as_bytes(),
-    ))))
+        base64,
+    )))
+}
+
+pub(super) fn sha256(a: &[Value], _: &FnCtx) -> R {
+    hashed(a, Hash::Sha256, false)
 }
 
 pub(super) fn md5(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(md5::Md5::digest(
-        str_arg(a, 0)?.as_bytes(),
-    ))))
+    hashed(a, Hash::Md5, false)
 }
 
 pub(super) fn sha1(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(sha1::Sha1::digest(
-        str_arg(a, 0)?.as_bytes(),
-    ))))
+    hashed(a, Hash::Sha1, false)
 }
 
 pub(super) fn sha512(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(hex::encode(sha2::Sha512::digest(
-        str_arg(a, 0)?.as_bytes(),
-    ))))
+    hashed(a, Hash::Sha512, false)
 }
 
-/// The raw digest in base64, as Terraform's base64sha256 (not the hex text's base64).
 pub(super) fn base64sha256(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(
-        base64::engine::general_purpose::STANDARD
-            .encode(sha2::Sha256::digest(str_arg(a, 0)?.as_bytes())),
-    ))
+    hashed(a, Hash::Sha256, true)
 }
 
 pub(super) fn base64sha512(a: &[Value], _: &FnCtx) -> R {
-    Ok(Value::String(
-        base64::engine::general_purpose::STANDARD
-            .encode(sha2::Sha512::digest(str_arg(a, 0)?.as_bytes())),
-    ))
+    hashed(a, Hash::Sha512, true)
 }
 
 /// Go's `url.QueryEscape`, which Terraform's urlencode is: unreserved bytes stay, a space is
@@ -150,4 +168,185 @@ pub(super) fn urlencode(a: &[Value], _: &FnCtx) -> R {
         }
     }
     Ok(Value::String(out))
+}
+
+/// `base64gzip`: gzip, then base64. The bytes are a valid gzip stream of the text; they are
+/// not Terraform's bytes, which come from Go's own compressor (see docs/language.md).
+pub(super) fn base64gzip(a: &[Value], _: &FnCtx) -> R {
+    use std::io::Write as _;
+    let mut gz = flate2::GzBuilder::new()
+        .operating_system(255)
+        .write(Vec::new(), flate2::Compression::default());
+    gz.write_all(str_arg(a, 0)?.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let bytes = gz.finish().map_err(|e| e.to_string())?;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+/// The encodings `textencodebase64` and `textdecodebase64` know, by IANA name.
+#[derive(Clone, Copy)]
+enum Charset {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Latin1,
+    Ascii,
+}
+
+fn charset(name: &str) -> Result<Charset, String> {
+    Ok(match name.to_ascii_uppercase().replace('_', "-").as_str() {
+        "UTF-8" | "UTF8" => Charset::Utf8,
+        "UTF-16LE" => Charset::Utf16Le,
+        "UTF-16BE" | "UTF-16" => Charset::Utf16Be,
+        "ISO-8859-1" | "LATIN1" | "ISO8859-1" | "L1" => Charset::Latin1,
+        "US-ASCII" | "ASCII" => Charset::Ascii,
+        _ => {
+            return Err(format!(
+                "{name:?} is not a supported IANA encoding name or alias (standby knows UTF-8, UTF-16LE, UTF-16BE, ISO-8859-1 and US-ASCII)"
+            ))
+        }
+    })
+}
+
+pub(super) fn textencodebase64(a: &[Value], _: &FnCtx) -> R {
+    let text = str_arg(a, 0)?;
+    let cs = charset(str_arg(a, 1)?)?;
+    let unrepresentable = || {
+        format!(
+            "the given string contains characters that cannot be represented in {}",
+            str_arg(a, 1).unwrap_or_default()
+        )
+    };
+    let bytes: Vec<u8> = match cs {
+        Charset::Utf8 => text.as_bytes().to_vec(),
+        Charset::Utf16Le => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        Charset::Utf16Be => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Charset::Latin1 | Charset::Ascii => {
+            let max = if matches!(cs, Charset::Ascii) {
+                0x7f
+            } else {
+                0xff
+            };
+            text.chars()
+                .map(|c| u8::try_from(c as u32).ok().filter(|b| u32::from(*b) <= max))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(unrepresentable)?
+        }
+    };
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+pub(super) fn textdecodebase64(a: &[Value], _: &FnCtx) -> R {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(str_arg(a, 0)?)
+        .map_err(|e| format!("the given value is has an invalid base64 symbol: {e}"))?;
+    let bad = || {
+        format!(
+            "the given value is not valid {}",
+            str_arg(a, 1).unwrap_or_default()
+        )
+    };
+    let units = |be: bool| -> Result<Vec<u16>, String> {
+        if bytes.len() % 2 != 0 {
+            return Err(bad());
+        }
+        Ok(bytes
+            .chunks(2)
+            .map(|p| {
+                if be {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            })
+            .collect())
+    };
+    let text = match charset(str_arg(a, 1)?)? {
+        Charset::Utf8 => String::from_utf8(bytes.clone()).map_err(|_| bad())?,
+        Charset::Utf16Le => String::from_utf16(&units(false)?).map_err(|_| bad())?,
+        Charset::Utf16Be => String::from_utf16(&units(true)?).map_err(|_| bad())?,
+        Charset::Latin1 => bytes.iter().map(|b| char::from(*b)).collect(),
+        Charset::Ascii if bytes.is_ascii() => bytes.iter().map(|b| char::from(*b)).collect(),
+        Charset::Ascii => return Err(bad()),
+    };
+    Ok(Value::String(text))
+}
+
+/// `csvdecode`: RFC 4180 text whose first line names the columns; a list of objects.
+pub(super) fn csvdecode(a: &[Value], _: &FnCtx) -> R {
+    let rows = csv_rows(str_arg(a, 0)?)?;
+    let mut rows = rows.into_iter();
+    let Some(header) = rows.next() else {
+        return Err("missing header line".into());
+    };
+    let mut out = Vec::new();
+    for (i, row) in rows.enumerate() {
+        if row.len() != header.len() {
+            return Err(format!(
+                "record on line {} has {} fields, but the header has {}",
+                i + 2,
+                row.len(),
+                header.len()
+            ));
+        }
+        out.push(Value::Map(
+            header
+                .iter()
+                .cloned()
+                .zip(row.into_iter().map(Value::String))
+                .collect(),
+        ));
+    }
+    Ok(Value::List(out))
+}
+
+fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                line += usize::from(c == '\n');
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, '"') => return Err(format!("parse error on line {line}: bare \" in a field")),
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                line += 1;
+                any = false;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(format!(
+            "parse error on line {line}: extraneous or missing \" in a quoted field"
+        ));
+    }
+    if any {
+        row.push(field);
+        rows.push(row);
+    }
+    // Go's reader skips empty lines.
+    rows.retain(|r| !(r.len() == 1 && r[0].is_empty()));
+    Ok(rows)
 }

@@ -2,6 +2,7 @@
 
 use super::super::expr::{EvalError, Evaluator, Iteration};
 use super::super::{Phase, Scope};
+use super::encoding::{digest_text, Hash};
 use super::{arg, str_arg, FnCtx};
 use crate::addr::{InstanceKey, ResourceAddr};
 use standby_provider_sdk::Value;
@@ -24,6 +25,13 @@ const MAX_FILE_BYTES: u64 = 64 << 20;
 /// Reads a regular file. It is opened without blocking and checked before reading, so a FIFO
 /// or a device (which would block the plan forever, or never end) is an error.
 fn read(ctx: &FnCtx, p: &str) -> Result<String, String> {
+    String::from_utf8(read_bytes(ctx, p)?).map_err(|_| {
+        format!("cannot read {p:?}: it is not valid UTF-8 (use filebase64 for binary files)")
+    })
+}
+
+/// Reads a regular file's bytes; see [`read`].
+fn read_bytes(ctx: &FnCtx, p: &str) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let err = |e: std::io::Error| format!("cannot read {p:?}: {e}");
@@ -44,11 +52,139 @@ fn read(ctx: &FnCtx, p: &str) -> Result<String, String> {
             meta.len()
         ));
     }
-    let mut s = String::new();
+    let mut s = Vec::new();
     f.take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut s)
+        .read_to_end(&mut s)
         .map_err(err)?;
     Ok(s)
+}
+
+pub(super) fn filebase64(a: &[Value], ctx: &FnCtx) -> R {
+    use base64::Engine as _;
+    let bytes = read_bytes(ctx, str_arg(a, 0)?)?;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+fn file_hashed(a: &[Value], ctx: &FnCtx, h: Hash, base64: bool) -> R {
+    let bytes = read_bytes(ctx, str_arg(a, 0)?)?;
+    Ok(Value::String(digest_text(h, &bytes, base64)))
+}
+
+pub(super) fn filemd5(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Md5, false)
+}
+
+pub(super) fn filesha1(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Sha1, false)
+}
+
+pub(super) fn filesha256(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Sha256, false)
+}
+
+pub(super) fn filesha512(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Sha512, false)
+}
+
+pub(super) fn filebase64sha256(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Sha256, true)
+}
+
+pub(super) fn filebase64sha512(a: &[Value], ctx: &FnCtx) -> R {
+    file_hashed(a, ctx, Hash::Sha512, true)
+}
+
+/// The most files `fileset` walks past: a pattern over a huge tree is an error, not a hang.
+const MAX_FILESET_ENTRIES: usize = 100_000;
+
+/// `fileset(path, pattern)`: the files (not directories) under `path` whose path relative to
+/// it matches `pattern`, with `*`, `?`, `[...]`, `{a,b}` and `**` across directories.
+pub(super) fn fileset(a: &[Value], ctx: &FnCtx) -> R {
+    let base = resolve(ctx, str_arg(a, 0)?);
+    let pattern = str_arg(a, 1)?;
+    let patterns = expand_braces(pattern)
+        .iter()
+        .map(|p| glob::Pattern::new(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("failed to glob pattern {pattern:?}: {e}"))?;
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![base.clone()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_FILESET_ENTRIES {
+                return Err(format!(
+                    "the directory has more than {MAX_FILESET_ENTRIES} entries to match"
+                ));
+            }
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(&base).unwrap_or(&path);
+            let rel = rel.to_string_lossy().to_string();
+            if path.is_file() && patterns.iter().any(|p| p.matches_with(&rel, opts)) {
+                out.push(Value::String(rel));
+            }
+        }
+    }
+    out.sort_by(crate::eval::unify::set_order);
+    Ok(Value::List(out))
+}
+
+/// `a{b,c}d` as `abd` and `acd`; nested and repeated braces expand in turn.
+fn expand_braces(p: &str) -> Vec<String> {
+    let Some(open) = p.find('{') else {
+        return vec![p.to_string()];
+    };
+    let mut depth = 0;
+    let mut close = None;
+    let mut cuts = Vec::new();
+    for (i, c) in p[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            ',' if depth == 1 => cuts.push(open + i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![p.to_string()];
+    };
+    let mut bounds = vec![open];
+    bounds.extend(cuts);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alt = &p[w[0] + 1..w[1]];
+        out.extend(expand_braces(&format!(
+            "{}{alt}{}",
+            &p[..open],
+            &p[close + 1..]
+        )));
+    }
+    out
 }
 
 pub(super) fn file(a: &[Value], ctx: &FnCtx) -> R {
@@ -59,6 +195,7 @@ pub(super) fn fileexists(a: &[Value], ctx: &FnCtx) -> R {
     Ok(Value::Bool(resolve(ctx, str_arg(a, 0)?).is_file()))
 }
 
+/// An absolute path, cleaned as Go's `filepath.Abs` cleans it (`a/../b` is `b`).
 pub(super) fn abspath(a: &[Value], ctx: &FnCtx) -> R {
     let p = resolve(ctx, str_arg(a, 0)?);
     let abs = if p.is_absolute() {
@@ -66,7 +203,20 @@ pub(super) fn abspath(a: &[Value], ctx: &FnCtx) -> R {
     } else {
         std::env::current_dir().map_err(|e| e.to_string())?.join(p)
     };
-    Ok(Value::String(abs.display().to_string()))
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::Normal(x) => parts.push(x),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let clean: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+        .chain(parts)
+        .collect();
+    Ok(Value::String(clean.display().to_string()))
 }
 
 pub(super) fn basename(a: &[Value], _: &FnCtx) -> R {
@@ -138,7 +288,14 @@ pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
     for (k, v) in vars {
         ev.push_local(&k, v);
     }
-    ev.template(&template, None).map_err(|e: EvalError| {
+    ev.template(
+        &template,
+        crate::eval::template::Kind {
+            heredoc: true,
+            indent: None,
+        },
+    )
+    .map_err(|e: EvalError| {
         let line = text[..e.span.range.start.min(text.len())]
             .matches('\n')
             .count()

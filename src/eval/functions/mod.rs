@@ -1,13 +1,17 @@
 //! The function library. Each function takes plain values: the dispatcher strips sensitive
 //! marks (re-applying them to the result) and returns unknown when an argument is not known.
 
+mod arity;
 mod collection;
+mod crypto;
+mod datetime;
 mod encoding;
 mod format;
 mod fs;
 mod numeric;
 mod sets;
 mod string;
+mod yaml;
 
 use super::expr::{EvalError, Evaluator};
 use super::Phase;
@@ -28,16 +32,18 @@ type Func = fn(&[Value], &FnCtx) -> Result<Value, String>;
 const HANDLES_UNKNOWN: [&str; 3] = ["coalesce", "length", "sensitive"];
 
 /// Every function name, sorted, for documentation and "did you mean".
-pub const FUNCTION_NAMES: [&str; 91] = [
+pub const FUNCTION_NAMES: [&str; 112] = [
     "abs",
     "abspath",
     "alltrue",
     "anytrue",
     "base64decode",
     "base64encode",
+    "base64gzip",
     "base64sha256",
     "base64sha512",
     "basename",
+    "bcrypt",
     "can",
     "ceil",
     "chomp",
@@ -45,20 +51,31 @@ pub const FUNCTION_NAMES: [&str; 91] = [
     "cidrhost",
     "cidrnetmask",
     "cidrsubnet",
+    "cidrsubnets",
     "coalesce",
     "coalescelist",
     "compact",
     "concat",
     "contains",
+    "csvdecode",
     "dirname",
     "distinct",
     "element",
     "endswith",
     "file",
+    "filebase64",
+    "filebase64sha256",
+    "filebase64sha512",
     "fileexists",
+    "filemd5",
+    "fileset",
+    "filesha1",
+    "filesha256",
+    "filesha512",
     "flatten",
     "floor",
     "format",
+    "formatdate",
     "formatlist",
     "indent",
     "index",
@@ -85,6 +102,7 @@ pub const FUNCTION_NAMES: [&str; 91] = [
     "regexall",
     "replace",
     "reverse",
+    "rsadecrypt",
     "sensitive",
     "setintersection",
     "setproduct",
@@ -102,6 +120,9 @@ pub const FUNCTION_NAMES: [&str; 91] = [
     "substr",
     "sum",
     "templatefile",
+    "textdecodebase64",
+    "textencodebase64",
+    "timeadd",
     "timestamp",
     "title",
     "tobool",
@@ -118,7 +139,11 @@ pub const FUNCTION_NAMES: [&str; 91] = [
     "try",
     "upper",
     "urlencode",
+    "uuid",
+    "uuidv5",
     "values",
+    "yamldecode",
+    "yamlencode",
     "zipmap",
 ];
 
@@ -211,6 +236,27 @@ fn lookup(name: &str) -> Option<Func> {
         "signum" => numeric::signum,
         "parseint" => numeric::parseint,
         "timestamp" => numeric::timestamp,
+        "base64gzip" => encoding::base64gzip,
+        "bcrypt" => crypto::bcrypt,
+        "cidrsubnets" => numeric::cidrsubnets,
+        "csvdecode" => encoding::csvdecode,
+        "filebase64" => fs::filebase64,
+        "filebase64sha256" => fs::filebase64sha256,
+        "filebase64sha512" => fs::filebase64sha512,
+        "filemd5" => fs::filemd5,
+        "fileset" => fs::fileset,
+        "filesha1" => fs::filesha1,
+        "filesha256" => fs::filesha256,
+        "filesha512" => fs::filesha512,
+        "formatdate" => datetime::formatdate,
+        "rsadecrypt" => crypto::rsadecrypt,
+        "textdecodebase64" => encoding::textdecodebase64,
+        "textencodebase64" => encoding::textencodebase64,
+        "timeadd" => datetime::timeadd,
+        "uuid" => crypto::uuid,
+        "uuidv5" => crypto::uuidv5,
+        "yamldecode" => yaml::yamldecode,
+        "yamlencode" => yaml::yamlencode,
         "sensitive" => |a, _| Ok(arg(a, 0)?.clone().sensitive()),
         "nonsensitive" => |a, _| Ok(arg(a, 0)?.clone()),
         _ => return None,
@@ -319,6 +365,11 @@ pub(crate) fn call_expr(
             format!("There is no function named {name:?}.{} See the function reference in docs/language.md.", crate::diag::suggestion(name, FUNCTION_NAMES)),
         ));
     };
+    if !f.args.expand_final() {
+        if let Some(detail) = arity::check(name, f.args.len()) {
+            return Err(ev.err(span, "Wrong number of arguments", detail));
+        }
+    }
     let mut args = Vec::with_capacity(f.args.len());
     // The arguments are copies: concat(local.big, local.big, ...) would hold them all.
     let mut growth = super::size::Growth::default();
@@ -341,6 +392,9 @@ pub(crate) fn call_expr(
                 ))
             }
         }
+    }
+    if let Some(detail) = arity::check(name, args.len()) {
+        return Err(ev.err(span, "Wrong number of arguments", detail));
     }
     if !HANDLES_UNKNOWN.contains(&name) && args.iter().any(|a| !a.is_wholly_known()) {
         let sensitive = args.iter().any(Value::contains_sensitive);

@@ -174,3 +174,71 @@ pub(super) fn cidrnetmask(a: &[Value], _: &FnCtx) -> R {
         ipnet::IpNet::V6(_) => Err("cidrnetmask works on IPv4 prefixes only".into()),
     }
 }
+
+/// `cidrsubnets(prefix, newbits...)`: consecutive subnets, each aligned to its own size after
+/// the previous one, as Terraform allocates them.
+pub(super) fn cidrsubnets(a: &[Value], _: &FnCtx) -> R {
+    let net = parse_net(str_arg(a, 0)?)?;
+    let width = u32::from(net.max_prefix_len());
+    let start_len = u32::from(net.prefix_len());
+    let base = match net.network() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    let modulus = |x: u128| {
+        if width == 128 {
+            x
+        } else {
+            x & ((1u128 << width) - 1)
+        }
+    };
+    let size = |len: u32| -> u128 {
+        if width - len >= 128 {
+            u128::MAX
+        } else {
+            1u128 << (width - len)
+        }
+    };
+    let end = base.saturating_add(size(start_len) - 1);
+    // The subnet before the prefix, of the prefix's own length: the first one follows it.
+    let (mut cur, mut cur_len) = (modulus(base.wrapping_sub(size(start_len))), start_len);
+    let mut out = Vec::new();
+    for i in 1..a.len() {
+        let bits = number_arg(a, i)?
+            .to_i64()
+            .ok_or_else(|| format!("argument {} must be a whole number", i + 1))?;
+        if bits < 1 {
+            return Err("must extend prefix by at least one bit".into());
+        }
+        if bits > 32 {
+            return Err("may not extend prefix by more than 32 bits".into());
+        }
+        let len = start_len + bits as u32;
+        if len > width {
+            return Err(format!(
+                "would extend prefix to {len} bits, which is too long for an IPv{} address",
+                if width == 32 { 4 } else { 6 }
+            ));
+        }
+        let cur_last = modulus(cur.wrapping_add(size(cur_len) - 1));
+        let aligned = cur_last & !(size(len) - 1);
+        let next = modulus(aligned.wrapping_add(size(len)));
+        if next == 0 || next < base || next > end {
+            let shown = format_net(cur, cur_len, width);
+            return Err(format!(
+                "not enough remaining address space for a subnet with a prefix of {len} bits after {shown}"
+            ));
+        }
+        (cur, cur_len) = (next, len);
+        out.push(Value::String(format_net(cur, cur_len, width)));
+    }
+    Ok(Value::List(out))
+}
+
+fn format_net(addr: u128, len: u32, width: u32) -> String {
+    if width == 32 {
+        format!("{}/{len}", std::net::Ipv4Addr::from(addr as u32))
+    } else {
+        format!("{}/{len}", std::net::Ipv6Addr::from(addr))
+    }
+}

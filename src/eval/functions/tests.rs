@@ -399,7 +399,7 @@ fn terraform_functions_added_for_issue_14() {
     );
     check(
         "setproduct([\"a\"])",
-        "error: Error in function call setproduct(): setproduct needs at least two sets",
+        "error: Wrong number of arguments: setproduct() takes at least 2 arguments; this call has 1.",
     );
     check(
         "chunklist([\"a\", \"b\", \"c\"], 2)",

@@ -1,0 +1,300 @@
+//! `yamldecode` and `yamlencode`, in the forms Terraform reads and writes.
+//!
+//! Decoding resolves plain scalars as YAML 1.2's core schema does (`true`, `null`, `12`,
+//! `1.5`; `yes` stays a string), which is what Terraform's decoder does. Encoding writes what
+//! Terraform writes: keys and strings double-quoted, sequences inside mappings not indented.
+
+use super::{str_arg, FnCtx};
+use standby_provider_sdk::{Number, Value};
+use std::collections::BTreeMap;
+use yaml_rust2::parser::{Event, EventReceiver, Parser};
+use yaml_rust2::scanner::TScalarStyle;
+
+type R = Result<Value, String>;
+
+#[derive(Default)]
+struct Events(Vec<Event>);
+
+impl EventReceiver for Events {
+    fn on_event(&mut self, ev: Event) {
+        self.0.push(ev);
+    }
+}
+
+pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
+    let text = str_arg(a, 0)?;
+    let mut events = Events::default();
+    Parser::new_from_str(text)
+        .load(&mut events, true)
+        .map_err(|e| {
+            format!(
+                "on line {}, column {}: {}",
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            )
+        })?;
+    let docs = events
+        .0
+        .iter()
+        .filter(|e| matches!(e, Event::DocumentStart))
+        .count();
+    if docs > 1 {
+        return Err("the YAML text has more than one document".into());
+    }
+    let mut rd = Reader {
+        events: events
+            .0
+            .into_iter()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    Event::StreamStart
+                        | Event::StreamEnd
+                        | Event::DocumentStart
+                        | Event::DocumentEnd
+                )
+            })
+            .collect(),
+        pos: 0,
+        anchors: BTreeMap::new(),
+    };
+    if rd.events.is_empty() {
+        return Ok(Value::Null);
+    }
+    rd.node()
+}
+
+struct Reader {
+    events: Vec<Event>,
+    pos: usize,
+    anchors: BTreeMap<usize, Value>,
+}
+
+impl Reader {
+    fn next(&mut self) -> Result<Event, String> {
+        let e = self
+            .events
+            .get(self.pos)
+            .cloned()
+            .ok_or("unexpected end of the YAML text")?;
+        self.pos += 1;
+        Ok(e)
+    }
+
+    fn node(&mut self) -> R {
+        let (v, anchor) = match self.next()? {
+            Event::Alias(id) => {
+                return self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| "an alias refers to an unknown anchor".into())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = tag.map(|t| t.suffix);
+                (scalar(&text, style, tag.as_deref())?, anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                while !matches!(self.events.get(self.pos), Some(Event::SequenceEnd) | None) {
+                    items.push(self.node()?);
+                }
+                self.next()?;
+                (Value::List(items), anchor)
+            }
+            Event::MappingStart(anchor, _) => {
+                let mut m = BTreeMap::new();
+                while !matches!(self.events.get(self.pos), Some(Event::MappingEnd) | None) {
+                    let key = match self.node()? {
+                        Value::String(s) => s,
+                        Value::Null => "null".to_string(),
+                        v @ (Value::Number(_) | Value::Bool(_)) => v.to_string(),
+                        _ => return Err("a mapping key must be a string".into()),
+                    };
+                    let value = self.node()?;
+                    m.insert(key, value);
+                }
+                self.next()?;
+                (Value::Map(m), anchor)
+            }
+            other => return Err(format!("unexpected YAML event {other:?}")),
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, v.clone());
+        }
+        Ok(v)
+    }
+}
+
+/// A scalar's value: quoted and block scalars are strings; plain ones resolve by the core
+/// schema unless a tag says otherwise.
+fn scalar(text: &str, style: TScalarStyle, tag: Option<&str>) -> R {
+    match tag {
+        Some("str") => return Ok(Value::from(text)),
+        Some("int" | "float") => {
+            return number(text).ok_or_else(|| format!("cannot decode {text:?} as a number"))
+        }
+        Some("bool") => {
+            return bool_of(text)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("cannot decode {text:?} as a bool"))
+        }
+        Some("null") => return Ok(Value::Null),
+        _ => {}
+    }
+    if style != TScalarStyle::Plain {
+        return Ok(Value::from(text));
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = bool_of(text) {
+        return Ok(Value::Bool(b));
+    }
+    Ok(number(text).unwrap_or_else(|| Value::from(text)))
+}
+
+fn bool_of(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn number(text: &str) -> Option<Value> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let radix = |digits: &str, base: u32| {
+        num_bigint::BigInt::parse_bytes(digits.as_bytes(), base).map(|mut n| {
+            if neg {
+                n = -n;
+            }
+            Value::Number(Number::from_bigint(&n))
+        })
+    };
+    if let Some(hex) = body.strip_prefix("0x") {
+        return radix(hex, 16);
+    }
+    if let Some(oct) = body.strip_prefix("0o") {
+        return radix(oct, 8);
+    }
+    let digits_ok = body.bytes().any(|b| b.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+    if !digits_ok {
+        return None;
+    }
+    Number::parse(text).ok().map(Value::Number)
+}
+
+pub(super) fn yamlencode(a: &[Value], _: &FnCtx) -> R {
+    let v = a.first().ok_or("yamlencode takes one argument")?;
+    let mut out = String::new();
+    match v {
+        Value::List(items) if !items.is_empty() => seq(items, 0, &mut out)?,
+        Value::Map(m) if !m.is_empty() => map(m, 0, &mut out)?,
+        other => {
+            out.push_str(&inline(other)?);
+            out.push('\n');
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// A scalar or an empty collection on one line.
+fn inline(v: &Value) -> Result<String, String> {
+    Ok(match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => quoted(s),
+        Value::List(_) => "[]".into(),
+        Value::Map(_) => "{}".into(),
+        Value::Unknown => return Err("the value is not known yet".into()),
+        Value::Sensitive(inner) => inline(inner)?,
+    })
+}
+
+fn is_block(v: &Value) -> bool {
+    match v {
+        Value::List(items) => !items.is_empty(),
+        Value::Map(m) => !m.is_empty(),
+        Value::Sensitive(inner) => is_block(inner),
+        _ => false,
+    }
+}
+
+fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item.unmarked() {
+            Value::List(inner) if !inner.is_empty() => {
+                out.push(' ');
+                let mut nested = String::new();
+                seq(inner, indent + 2, &mut nested)?;
+                out.push_str(nested.trim_start());
+            }
+            Value::Map(m) if !m.is_empty() => {
+                out.push(' ');
+                let mut nested = String::new();
+                map(m, indent + 2, &mut nested)?;
+                out.push_str(nested.trim_start());
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&inline(other)?);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+fn map(m: &BTreeMap<String, Value>, indent: usize, out: &mut String) -> Result<(), String> {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&quoted(k));
+        out.push(':');
+        if is_block(v) {
+            out.push('\n');
+            match v.unmarked() {
+                Value::List(items) => seq(items, indent, out)?,
+                Value::Map(inner) => map(inner, indent + 2, out)?,
+                _ => {}
+            }
+        } else {
+            out.push(' ');
+            out.push_str(&inline(v.unmarked())?);
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+/// A double-quoted YAML string with YAML's escapes.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -3,18 +3,15 @@
 //! Terraform's answer to `jsonencode(EXPR)` for each in `tests/expr/terraform.json`, so CI
 //! needs no Terraform. This test asks standby the same, through `standby console`.
 //!
-//! `tests/expr/differences.txt` lists, by category, every expression whose answer differs
-//! today. The test fails when an expression not listed differs (a regression) and when a
-//! listed one matches (the list must shrink with the fix), and prints a table of the shares.
-//! `STANDBY_ORACLE_WRITE=1` rewrites the list from this run.
+//! A deliberate deviation is marked in the golden file itself, by hand, as
+//! `"deviation": "reason"` on the expression (the script keeps it when it runs again). The
+//! test fails when an expression without one differs (a regression) and when one with a
+//! deviation matches (the mark is stale), and prints a table of the shares.
 
 mod support;
 
 use std::collections::BTreeMap;
 use support::Test;
-
-/// How the list of differences writes a line break inside a multi-line expression.
-const NEWLINE: &str = "⏎";
 
 fn corpus() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(concat!(
@@ -74,17 +71,6 @@ fn expressions_give_terraforms_values() {
         .unwrap(),
     )
     .unwrap();
-    let list_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/expr/differences.txt");
-    let listed: Vec<String> = std::fs::read_to_string(list_path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            l.split_once('\t')
-                .map_or(l, |(e, _)| e)
-                .replace(NEWLINE, "\n")
-        })
-        .collect();
     let t = Test::new().file("main.hcl", "locals {}\n");
     let mut table: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut differ: Vec<(String, String, String)> = Vec::new();
@@ -128,28 +114,25 @@ fn expressions_give_terraforms_values() {
         "| all | {total} | {matched} ({:.1}%) |",
         100.0 * matched as f64 / total as f64
     );
-    if std::env::var_os("STANDBY_ORACLE_WRITE").is_some() {
-        let mut text = String::from("# Expressions whose value in standby differs from Terraform 1.0.3's today, with\n# both answers (tests/expr_oracle.rs). Issue 14 removes them; a deliberate deviation\n# stays, with its reason in docs/language.md.\n");
-        let mut last = String::new();
-        for (c, e, what) in &differ {
-            if *c != last {
-                text.push_str(&format!("# {c}\n"));
-                last.clone_from(c);
-            }
-            let e = e.replace('\n', NEWLINE);
-            text.push_str(&format!("{e}\t{}\n", what.replace(['\n', '\t'], " ")));
-        }
-        std::fs::write(list_path, text).unwrap();
-        return;
-    }
-    let now: Vec<&String> = differ.iter().map(|(_, e, _)| e).collect();
-    let regressions: Vec<&(String, String, String)> = differ
+    let deviates = |e: &str| {
+        golden[e]["deviation"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    };
+    let regressions: Vec<&(String, String, String)> =
+        differ.iter().filter(|(_, e, _)| !deviates(e)).collect();
+    let all = corpus();
+    let stale: Vec<&String> = all
         .iter()
-        .filter(|(_, e, _)| !listed.contains(e))
+        .map(|(_, e)| e)
+        .filter(|e| deviates(e) && !differ.iter().any(|(_, d, _)| d == *e))
         .collect();
-    let fixed: Vec<&String> = listed.iter().filter(|e| !now.contains(e)).collect();
+    let deviations = differ.len() - regressions.len();
+    println!(
+        "{deviations} deliberate deviations, each with its reason in tests/expr/terraform.json"
+    );
     assert!(
-        regressions.is_empty() && fixed.is_empty(),
-        "differ from Terraform and are not listed in tests/expr/differences.txt: {regressions:#?}\nmatch Terraform now, remove them from the list: {fixed:#?}"
+        regressions.is_empty() && stale.is_empty(),
+        "differ from Terraform without a deviation in tests/expr/terraform.json: {regressions:#?}\nmatch Terraform now, remove their deviation: {stale:#?}"
     );
 }

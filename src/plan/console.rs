@@ -59,7 +59,9 @@ impl<'a> Console<'a> {
             &root,
             &self.config.root,
             &self.env,
-            Phase::Plan,
+            // The console is not a plan: timestamp(), uuid() and bcrypt() give their value now,
+            // as in Terraform's console.
+            Phase::Apply,
         );
         Evaluator::new(&scope, file, Iteration::default())
             .eval(&expr)

@@ -1,8 +1,9 @@
 //! `yamldecode` and `yamlencode`, in the forms Terraform reads and writes.
 //!
-//! Decoding resolves plain scalars as YAML 1.2's core schema does (`true`, `null`, `12`,
-//! `1.5`; `yes` stays a string), which is what Terraform's decoder does. Encoding writes what
-//! Terraform writes: keys and strings double-quoted, sequences inside mappings not indented.
+//! Decoding resolves plain scalars as Terraform's decoder does, with YAML 1.1's booleans
+//! (`yes`, `no`, `on`, `off`, `y`, `n`) besides `true`, `null`, `12` and `1.5`. Encoding writes
+//! what Terraform writes: keys and one-line strings double-quoted, multi-line strings as
+//! literal blocks, sequences inside mappings not indented, `...` after a bare top-level scalar.
 
 use super::{str_arg, FnCtx};
 use standby_provider_sdk::{Number, Value};
@@ -23,6 +24,9 @@ impl EventReceiver for Events {
 
 pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
     let text = str_arg(a, 0)?;
+    if text.trim().is_empty() {
+        return Err("on line 1, column 1: missing start of document".into());
+    }
     let mut events = Events::default();
     Parser::new_from_str(text)
         .load(&mut events, true)
@@ -157,8 +161,12 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&str>) -> R {
 
 fn bool_of(text: &str) -> Option<bool> {
     match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -199,9 +207,16 @@ pub(super) fn yamlencode(a: &[Value], _: &FnCtx) -> R {
     match v {
         Value::List(items) if !items.is_empty() => seq(items, 0, &mut out)?,
         Value::Map(m) if !m.is_empty() => map(m, 0, &mut out)?,
+        Value::String(s) if s.contains('\n') => out.push_str(&block(s, 2)),
         other => {
             out.push_str(&inline(other)?);
             out.push('\n');
+            if matches!(
+                other.unmarked(),
+                Value::Null | Value::Bool(_) | Value::Number(_)
+            ) {
+                out.push_str("...\n");
+            }
         }
     }
     Ok(Value::String(out))
@@ -247,6 +262,10 @@ fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
                 map(m, indent + 2, &mut nested)?;
                 out.push_str(nested.trim_start());
             }
+            Value::String(s) if s.contains('\n') => {
+                out.push(' ');
+                out.push_str(&block(s, indent + 2));
+            }
             other => {
                 out.push(' ');
                 out.push_str(&inline(other)?);
@@ -255,6 +274,27 @@ fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A multi-line string as a literal block: `|-` without a final line break, `|` with one,
+/// `|+` with more, each line indented by `indent`.
+fn block(s: &str, indent: usize) -> String {
+    let body = s.trim_end_matches('\n');
+    let chomp = match s.len() - body.len() {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let mut out = format!("|{chomp}\n");
+    let pad = " ".repeat(indent);
+    for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn map(m: &BTreeMap<String, Value>, indent: usize, out: &mut String) -> Result<(), String> {
@@ -268,6 +308,14 @@ fn map(m: &BTreeMap<String, Value>, indent: usize, out: &mut String) -> Result<(
                 Value::List(items) => seq(items, indent, out)?,
                 Value::Map(inner) => map(inner, indent + 2, out)?,
                 _ => {}
+            }
+        } else if let Value::String(s) = v.unmarked().clone() {
+            out.push(' ');
+            if s.contains('\n') {
+                out.push_str(&block(&s, indent + 2));
+            } else {
+                out.push_str(&quoted(&s));
+                out.push('\n');
             }
         } else {
             out.push(' ');

@@ -61,8 +61,8 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "src/eval/expr.rs",
-        8,
-        "conditions, splat and for sources: the result is re-marked",
+        9,
+        "conditions, splat and for sources, and the truth of a condition (to_bool): the result is re-marked",
     ),
     (
         "src/eval/functions/collection.rs",
@@ -80,14 +80,14 @@ const UNMARKING: &[(&str, usize, &str)] = &[
         "function arguments: the result is re-marked, errors withheld",
     ),
     (
-        "src/eval/functions/string.rs",
-        1,
-        "format's %v of unmarked arguments; the result re-marked",
-    ),
-    (
         "src/eval/size.rs",
         1,
         "measures a value's size; reads nothing of it",
+    ),
+    (
+        "src/eval/unify.rs",
+        4,
+        "type unification reads types through marks and conform keeps each mark; set order compares the elements, which keep their marks",
     ),
     (
         "src/plan/diff.rs",

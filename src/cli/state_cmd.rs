@@ -175,7 +175,11 @@ pub(crate) fn output(
             .map(|(k, o)| {
                 (
                     k.clone(),
-                    serde_json::json!({ "value": shown(o).to_json(), "sensitive": o.sensitive }),
+                    serde_json::json!({
+                        "sensitive": o.sensitive,
+                        "type": crate::eval::unify::type_json(&Value::from_json(&o.value)),
+                        "value": shown(o).to_json(),
+                    }),
                 )
             })
             .collect();

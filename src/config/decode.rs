@@ -229,6 +229,24 @@ impl Decoder<'_> {
             return;
         };
         let name = l[0].to_string();
+        // As in Terraform: these names mean something else in a module block.
+        const RESERVED: [&str; 8] = [
+            "count",
+            "depends_on",
+            "for_each",
+            "lifecycle",
+            "locals",
+            "providers",
+            "source",
+            "version",
+        ];
+        if RESERVED.contains(&name.as_str()) {
+            self.diags.push(Diagnostic::at(
+                self.span(b.labels[0].span()),
+                "Invalid variable name",
+                format!("The variable name {name:?} is reserved due to its special meaning inside module blocks."),
+            ));
+        }
         let (body, blocks) = self.attrs(&b.body);
         self.reject_attrs(
             &body,

@@ -70,7 +70,7 @@ mod tests {
         assert_eq!(fixed.len(), text.len());
         assert_eq!(
             empty_heredocs_as_strings("a = <<-X\n  X\n"),
-            "a = \"\"   \n   \n"
+            "a = \"\"  \n   \n"
         );
         assert_eq!(
             empty_heredocs_as_strings("a = <<EOT\nEOTX\nEOT\n"),

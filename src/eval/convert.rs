@@ -33,7 +33,7 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
             let mut out: Vec<Value> = Vec::new();
             for x in items {
                 let c = convert(x, t)?;
-                if !out.iter().any(|o| o.same_as(&c)) {
+                if !out.iter().any(|o| o.equals(&c)) {
                     out.push(c);
                 }
             }

@@ -230,11 +230,7 @@ impl<'a> Evaluator<'a> {
             Expression::StringTemplate(t) => self.template(t, super::template::Kind::default()),
             Expression::HeredocTemplate(h) => {
                 // The parser has removed a `<<-` heredoc's indentation from its top-level lines.
-                let kind = super::template::Kind {
-                    heredoc: true,
-                    indent: h.indent(),
-                };
-                self.template(&h.template, kind)
+                self.template(&h.template, super::template::Kind::heredoc(h.indent()))
             }
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.variable(v.value().as_str(), e.span()),
@@ -648,7 +644,7 @@ impl<'a> Evaluator<'a> {
             if !l.is_wholly_known() || !r.is_wholly_known() {
                 return Ok(remark(Value::Unknown, sens));
             }
-            let eq = l.same_as(&r);
+            let eq = l.equals(&r);
             return Ok(remark(
                 Value::Bool(if op == BinaryOperator::Eq { eq } else { !eq }),
                 sens,

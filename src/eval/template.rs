@@ -39,6 +39,66 @@ fn strips(el: &Element) -> (bool, bool) {
 pub(crate) struct Kind {
     pub(crate) heredoc: bool,
     pub(crate) indent: Option<usize>,
+    /// The parser removed this much indentation that HCL keeps: put it back.
+    restore: Option<usize>,
+}
+
+impl Kind {
+    /// A heredoc; `indent` is what the parser removed from a `<<-` heredoc's top-level lines.
+    pub(crate) fn heredoc(indent: Option<usize>) -> Kind {
+        Kind {
+            heredoc: true,
+            indent,
+            restore: None,
+        }
+    }
+}
+
+/// Whether a `~` on the left of an element empties a line's leading whitespace: HCL then
+/// counts that line's indentation as zero, and a `<<-` heredoc loses none of its indentation.
+fn empties_a_line_start(t: &Template, top: bool) -> bool {
+    let els: Vec<&Element> = t.iter().collect();
+    els.iter().enumerate().any(|(i, el)| {
+        let emptied = i > 0
+            && strips(el).0
+            && match els[i - 1] {
+                Element::Literal(l) => match l.value().rfind('\n') {
+                    Some(nl) => l.value()[nl + 1..].trim().is_empty(),
+                    None => top && i == 1 && l.value().trim().is_empty(),
+                },
+                _ => false,
+            };
+        let inner = match el {
+            Element::Directive(d) => match d.as_ref() {
+                Directive::If(ifd) => {
+                    empties_a_line_start(&ifd.if_expr.template, false)
+                        || ifd
+                            .else_expr
+                            .as_ref()
+                            .is_some_and(|e| empties_a_line_start(&e.template, false))
+                }
+                Directive::For(fd) => empties_a_line_start(&fd.for_expr.template, false),
+            },
+            _ => false,
+        };
+        emptied || inner
+    })
+}
+
+/// Puts back `n` columns on the lines of a top-level literal that the parser dedented.
+fn restore_indent(s: &str, n: usize, at_line_start: bool) -> String {
+    let pad = " ".repeat(n);
+    s.split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            if line.is_empty() || (i == 0 && !at_line_start) {
+                line.to_string()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A literal with the trims its neighbours ask for, the indentation of a `<<-` heredoc
@@ -51,7 +111,17 @@ fn trimmed_literal(s: &str, trim_start: bool, trim_end: bool, kind: Kind, nested
             Some(i) if kind.heredoc => i + 1,
             _ => s.len(),
         };
+        let removed_break = s[..end].ends_with('\n');
         s = format!("{}{}", s[..end].trim_start(), &s[end..]);
+        // HCL removes a `<<-` heredoc's indentation after the markers have trimmed, and a
+        // line whose break a marker removed no longer starts a line: its next line keeps
+        // its indentation. hcl-edit removed it before; put it back.
+        if let (true, Some(n), false) = (removed_break && kind.heredoc, kind.indent, nested) {
+            let first_line = s.split('\n').next().unwrap_or_default();
+            if !first_line.trim().is_empty() {
+                s.insert_str(0, &" ".repeat(n));
+            }
+        }
     }
     if trim_end {
         // In a heredoc the previous token is the last line, its line break included.
@@ -97,6 +167,14 @@ impl Evaluator<'_> {
             unknown: false,
             sensitive: false,
         };
+        let kind = match kind.indent {
+            Some(n) if empties_a_line_start(t, true) => Kind {
+                heredoc: true,
+                indent: None,
+                restore: Some(n),
+            },
+            _ => kind,
+        };
         self.elements(t, &mut out, (false, false), kind, false)?;
         if out.unknown {
             return Ok(remark(Value::Unknown, out.sensitive));
@@ -118,6 +196,16 @@ impl Evaluator<'_> {
         for (idx, el) in els.iter().enumerate() {
             match el {
                 Element::Literal(s) => {
+                    let restored;
+                    let s = match kind.restore {
+                        Some(n) if !nested => {
+                            let at_line_start = idx == 0
+                                || matches!(els[idx - 1], Element::Literal(l) if l.value().ends_with('\n'));
+                            restored = restore_indent(s.value(), n, at_line_start);
+                            restored.as_str()
+                        }
+                        _ => s.value(),
+                    };
                     let trim_start = if idx == 0 {
                         lead
                     } else {
@@ -127,7 +215,7 @@ impl Evaluator<'_> {
                         Some(next) => strips(next).0,
                         None => tail,
                     };
-                    let text = trimmed_literal(s.value(), trim_start, trim_end, kind, nested);
+                    let text = trimmed_literal(s, trim_start, trim_end, kind, nested);
                     out.text.push_str(&text);
                 }
                 Element::Interpolation(i) => {

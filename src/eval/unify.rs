@@ -150,6 +150,30 @@ pub(crate) fn conform(v: &Value, ty: &Ty) -> Option<Value> {
     })
 }
 
+/// The type in Terraform's JSON form (`"string"`, `["tuple", [...]]`, `["object", {...}]`),
+/// as `output -json` shows it. A list is a tuple and a map an object: the values carry no
+/// declared type; null is `"dynamic"`.
+pub(crate) fn type_json(v: &Value) -> serde_json::Value {
+    fn ty(t: &Ty) -> serde_json::Value {
+        match t {
+            Ty::Any => "dynamic".into(),
+            Ty::Bool => "bool".into(),
+            Ty::Number => "number".into(),
+            Ty::String => "string".into(),
+            Ty::Tuple(ts) => serde_json::json!(["tuple", ts.iter().map(ty).collect::<Vec<_>>()]),
+            Ty::Object(m) => serde_json::json!([
+                "object",
+                m.iter()
+                    .map(|(k, t)| (k.clone(), ty(t)))
+                    .collect::<serde_json::Map<_, _>>()
+            ]),
+            Ty::List(t) => serde_json::json!(["list", ty(t)]),
+            Ty::Map(t) => serde_json::json!(["map", ty(t)]),
+        }
+    }
+    ty(&type_of(v))
+}
+
 /// `values` converted to their common type, or `None` when they have none.
 pub(crate) fn unify_values(values: &[Value]) -> Option<Vec<Value>> {
     let ty = unify(&values.iter().map(type_of).collect::<Vec<_>>())?;

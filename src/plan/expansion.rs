@@ -111,6 +111,19 @@ impl Walker<'_> {
         match v {
             Value::Map(m) => Some(Expansion::ForEach(m)),
             Value::List(items) => {
+                // standby's sets are sorted lists without duplicates: a list literal, or a
+                // list that is not sorted and distinct, is a tuple, which Terraform refuses.
+                let literal = matches!(
+                    &e.inner,
+                    hcl_edit::expr::Expression::Array(_) | hcl_edit::expr::Expression::ForExpr(_)
+                );
+                let is_set = items.windows(2).all(|w| {
+                    crate::eval::unify::set_order(&w[0], &w[1]) == std::cmp::Ordering::Less
+                });
+                if literal || !is_set {
+                    self.diags.push(bad("The for_each argument must be a map, or a set of strings, and this is a tuple (a list). Use toset() to make a set of its strings.".into()));
+                    return None;
+                }
                 let mut m = BTreeMap::new();
                 for i in items {
                     match i.unmarked() {

@@ -381,19 +381,33 @@ impl Value {
         }
     }
 
-    /// Equality that ignores sensitive marks. Unknown equals nothing, itself included.
+    /// Whether a planned value matches a recorded one: equality that ignores sensitive marks,
+    /// where numbers also match when they have the same nearest 64-bit float, since JSON
+    /// documents (the state) keep that much of a number that is not a 64-bit integer.
+    /// Unknown equals nothing, itself included.
     pub fn same_as(&self, other: &Value) -> bool {
+        self.compare(other, true)
+    }
+
+    /// Equality as the language's `==` has it: exact numbers, marks ignored, unknown equal to
+    /// nothing.
+    pub fn equals(&self, other: &Value) -> bool {
+        self.compare(other, false)
+    }
+
+    fn compare(&self, other: &Value, stored: bool) -> bool {
         match (self.unmarked(), other.unmarked()) {
             (Value::Unknown, _) | (_, Value::Unknown) => false,
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.compare(y, stored))
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
                     && a.iter()
                         .zip(b)
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.compare(vb, stored))
             }
+            (Value::Number(a), Value::Number(b)) => a == b || stored && a.to_f64() == b.to_f64(),
             (a, b) => a == b,
         }
     }

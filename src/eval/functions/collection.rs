@@ -84,7 +84,7 @@ pub(super) fn values(a: &[Value], _: &FnCtx) -> R {
 pub(super) fn contains(a: &[Value], _: &FnCtx) -> R {
     let needle = arg(a, 1)?;
     Ok(Value::Bool(
-        list_arg(a, 0)?.iter().any(|v| v.same_as(needle)),
+        list_arg(a, 0)?.iter().any(|v| v.equals(needle)),
     ))
 }
 
@@ -104,7 +104,7 @@ pub(super) fn index(a: &[Value], _: &FnCtx) -> R {
     let needle = arg(a, 1)?;
     list_arg(a, 0)?
         .iter()
-        .position(|v| v.same_as(needle))
+        .position(|v| v.equals(needle))
         .map(|i| Value::from(i as i64))
         .ok_or_else(|| format!("{needle} is not in the list"))
 }
@@ -295,7 +295,7 @@ pub(super) fn setintersection(a: &[Value], _: &FnCtx) -> R {
     for v in first {
         let mut everywhere = true;
         for i in 1..a.len() {
-            everywhere &= list_arg(a, i)?.iter().any(|x| x.same_as(&v));
+            everywhere &= list_arg(a, i)?.iter().any(|x| x.equals(&v));
         }
         if everywhere {
             keep.push(v);

@@ -288,20 +288,14 @@ pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
     for (k, v) in vars {
         ev.push_local(&k, v);
     }
-    ev.template(
-        &template,
-        crate::eval::template::Kind {
-            heredoc: true,
-            indent: None,
-        },
-    )
-    .map_err(|e: EvalError| {
-        let line = text[..e.span.range.start.min(text.len())]
-            .matches('\n')
-            .count()
-            + 1;
-        format!("{path}:{line}: {}: {}", e.summary, e.detail)
-    })
+    ev.template(&template, crate::eval::template::Kind::heredoc(None))
+        .map_err(|e: EvalError| {
+            let line = text[..e.span.range.start.min(text.len())]
+                .matches('\n')
+                .count()
+                + 1;
+            format!("{path}:{line}: {}: {}", e.summary, e.detail)
+        })
 }
 
 /// A leading `~` as the home directory; any other path unchanged.

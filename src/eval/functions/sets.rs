@@ -12,7 +12,7 @@ pub(super) fn setsubtract(a: &[Value], _: &FnCtx) -> R {
     let minus = list_arg(a, 1)?;
     let keep: Vec<Value> = list_arg(a, 0)?
         .iter()
-        .filter(|v| !minus.iter().any(|m| m.same_as(v)))
+        .filter(|v| !minus.iter().any(|m| m.equals(v)))
         .cloned()
         .collect();
     sorted_set(keep)
@@ -107,7 +107,7 @@ pub(super) fn matchkeys(a: &[Value], _: &FnCtx) -> R {
         values
             .iter()
             .zip(keys)
-            .filter(|(_, k)| search.iter().any(|s| s.same_as(k)))
+            .filter(|(_, k)| search.iter().any(|s| s.equals(k)))
             .map(|(v, _)| v.clone())
             .collect(),
     ))

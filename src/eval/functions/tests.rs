@@ -427,3 +427,161 @@ fn terraform_functions_added_for_issue_14() {
     check("cidrnetmask(\"10.0.0.0/12\")", "\"255.240.0.0\"");
     check("pathexpand(\"/abs/path\")", "\"/abs/path\"");
 }
+
+/// Issue 14: each class of difference from Terraform 1.0.3 that the differential test found,
+/// with Terraform's answer (tests/expr_oracle.rs runs the whole corpus).
+#[test]
+fn terraform_values_for_issue_14() {
+    // Numbers: 512-bit binary floats, printed with the shortest digits at their precision.
+    check("0.1 + 0.2 == 0.3", "true");
+    check("0.1 + 0.2", "0.3");
+    check("12345678901234567890", "12345678901234567890");
+    check("9007199254740993 + 0", "9007199254740993");
+    check("1e20", "100000000000000000000");
+    check("1.5e-7", "0.00000015");
+    check("-0", "-0");
+    check("5 % 0", "5");
+    check("-7 % 3", "-1");
+    check("ceil(-0.5)", "0");
+    check("pow(2, 0.5)", "1.4142135623730951");
+    check("length(\"a\") / length(\"abc\")", "0.33333333333333333334");
+    check("parseint(\"Zz\", 62)", "3817");
+    check(
+        "parseint(\"12345678901234567890\", 10)",
+        "12345678901234567890",
+    );
+    check(
+        "tonumber(\" 1\")",
+        "error: Error in function call tonumber(): cannot convert \" 1\" to a number",
+    );
+    check("range(-3)", "[0, -1, -2]");
+    check("range(0, 1, 0.25)", "[0, 0.25, 0.5, 0.75]");
+    // Type unification.
+    check("true ? 1 : \"x\"", "\"1\"");
+    check("true ? [1] : [\"a\"]", "[\"1\"]");
+    check("\"true\" ? 1 : 2", "1");
+    check("true && \"true\"", "true");
+    check("!\"false\"", "true");
+    check("tolist([\"a\", 1])", "[\"a\", \"1\"]");
+    check("toset([3, 1, 2, 10])", "[1, 2, 3, 10]");
+    check("tomap({a = 1, b = \"x\"})", "{a = \"1\", b = \"x\"}");
+    check("coalesce(1, \"a\")", "\"1\"");
+    check("true ? 1 : true", "error: Inconsistent conditional result types: The true and false result expressions must have consistent types; found number and bool.");
+    // Templates: strip markers trim the adjacent literal in every iteration.
+    check("\"%{ for x in [1, 2] ~} ${x} %{~ endfor }\"", "\"12\"");
+    check("\"a %{~ if true ~} b %{~ endif ~} c\"", "\"abc\"");
+    check("\"e\\u0301\" == \"\\u00e9\"", "true");
+    // Unicode: grapheme clusters and Go's one-to-one case mapping.
+    check("length(\"🇫🇷\")", "1");
+    check("substr(\"🇫🇷ab\", 0, 1)", "\"🇫🇷\"");
+    check("strrev(\"👍🏽a\")", "\"a👍🏽\"");
+    check("upper(\"straße\")", "\"STRAßE\"");
+    check("title(\"foo_bar baz\")", "\"Foo_bar Baz\"");
+    check("split(\"\", \"abc\")", "[\"a\", \"b\", \"c\"]");
+    // format: Go's verbs.
+    check("format(\"%05d\", -42)", "\"-0042\"");
+    check("format(\"%.3s\", \"abcdef\")", "\"abc\"");
+    check("format(\"%e\", 12345.678)", "\"1.234568e+04\"");
+    check("format(\"%g\", 0.000012345)", "\"1.2345e-05\"");
+    check("format(\"%q\", 12)", "\"\\\"12\\\"\"");
+    check("format(\"%[2]s %[1]s\", \"a\", \"b\")", "\"b a\"");
+    check("format(\"%d\", 3.5)", "error: Error in function call format(): unsupported value for \"%d\" at 0: an integer is required");
+    // replace and regex.
+    check(
+        "replace(\"john smith\", \"/(\\\\w+) (\\\\w+)/\", \"$2 $1\")",
+        "\"smith john\"",
+    );
+    check("replace(\"abc\", \"/(?P<x>b)/\", \"[$x]\")", "\"a[b]c\"");
+    check("replace(\"abc\", \"/b/\", \"$$\")", "\"a$c\"");
+    // jsonencode escapes as Go does.
+    check(
+        "jsonencode(\"<a&b>\")",
+        "\"\\\"\\\\u003ca\\\\u0026b\\\\u003e\\\"\"",
+    );
+    check("jsonencode(1e21)", "\"1000000000000000000000\"");
+    // Argument counts are checked before the arguments are evaluated.
+    check(
+        "join(\",\")",
+        "error: Wrong number of arguments: join() takes at least 2 arguments; this call has 1.",
+    );
+    check(
+        "upper(var.later, 1)",
+        "error: Wrong number of arguments: upper() takes 1 argument; this call has 2.",
+    );
+}
+
+/// Issue 14: the functions Terraform 1.0.3 has that standby lacked.
+#[test]
+fn terraform_functions_added_for_issue_14_part_2() {
+    check(
+        "cidrsubnets(\"10.0.0.0/16\", 4, 4, 8)",
+        "[\"10.0.0.0/20\", \"10.0.16.0/20\", \"10.0.32.0/24\"]",
+    );
+    check("cidrsubnets(\"10.0.0.0/24\", 1, 1, 1)", "error: Error in function call cidrsubnets(): not enough remaining address space for a subnet with a prefix of 25 bits after 10.0.0.128/25");
+    check(
+        "csvdecode(\"a,b\\n1,\\\"x,y\\\"\\n\")",
+        "[{a = \"1\", b = \"x,y\"}]",
+    );
+    check(
+        "formatdate(\"EEE, DD MMM YYYY hh:mm:ss ZZZ\", \"2021-01-02T03:04:05Z\")",
+        "\"Sat, 02 Jan 2021 03:04:05 UTC\"",
+    );
+    check(
+        "formatdate(\"h:mm aa 'o''clock'\", \"2021-01-02T15:04:05+07:00\")",
+        "\"15:04 pm o'clock\"",
+    );
+    check(
+        "timeadd(\"2020-01-01T00:00:00Z\", \"-1m30s\")",
+        "\"2019-12-31T23:58:30Z\"",
+    );
+    check(
+        "uuidv5(\"dns\", \"example.com\")",
+        "\"cfbff0d1-9375-5685-968c-48ce8b15ae17\"",
+    );
+    check("uuid()", "(known after apply)");
+    check("bcrypt(\"x\")", "(known after apply)");
+    check(
+        "textencodebase64(\"hello\", \"UTF-16LE\")",
+        "\"aABlAGwAbABvAA==\"",
+    );
+    check(
+        "textdecodebase64(\"aABlAGwAbABvAA==\", \"UTF-16LE\")",
+        "\"hello\"",
+    );
+    check(
+        "yamldecode(\"a: [1, x]\\nb: yes\")",
+        "{a = [1, \"x\"], b = true}",
+    );
+    check(
+        "yamlencode({a = [1, \"x\"], b = \"l1\\nl2\"})",
+        "\"\\\"a\\\":\\n- 1\\n- \\\"x\\\"\\n\\\"b\\\": |-\\n  l1\\n  l2\\n\"",
+    );
+    check("substr(base64gzip(\"x\"), 0, 4)", "\"H4sI\"");
+    check("filebase64(\"hello.txt\")", "\"aGVsbG8sIGZpbGUK\"");
+    check(
+        "filemd5(\"hello.txt\")",
+        "\"8c253d792191d64064f1204ca22c4ec9\"",
+    );
+    check(
+        "filesha1(\"hello.txt\")",
+        "\"a4b5ba259e145c10bba335ccde09669590b25684\"",
+    );
+    check(
+        "filesha256(\"hello.txt\")",
+        "\"b33f4304b9a6bd81704e55c473a4133a4922f034c1c489cb05428cc1140b042c\"",
+    );
+    check(
+        "filebase64sha256(\"hello.txt\")",
+        "\"sz9DBLmmvYFwTlXEc6QTOkki8DTBxInLBUKMwRQLBCw=\"",
+    );
+    check("filebase64sha512(\"hello.txt\")", "\"T8Lrgfty0ES1xgGqYk+WrUgf02sIzBI8N1G3p76UbaTbkO3JCzAk9y6klGu18D4Zh2CFbgHo3gwvxzAs2v3fWA==\"");
+    check("fileset(\"set\", \"*.txt\")", "[\"a.txt\"]");
+    check(
+        "fileset(\"set\", \"**/*.{txt,json}\")",
+        "[\"a.txt\", \"b.json\", \"sub/c.txt\"]",
+    );
+    check("fileset(\"set\", \"sub/*\")", "[\"sub/c.txt\"]");
+    check("rsadecrypt(\"ZwGBKZS3LcodVrODu405UpK2Z9kJssmAMG5ePZRSioZqSS3dc+lcLtYocCCdHeStZd+EScLZoXoRwn+QzpH9O15LG0fy3mDSOvBwC/GHoOXkqySs+kV9MW+KZJtsvW9HxgJdQIOVYgUagc02V97C+RXroJfV6LKrlgyasnPpw8E=\", file(\"rsa.pem\"))", "\"secret\"");
+    check("rsadecrypt(\"ZwGBKZS3LcodVrODu405UpK2Z9kJssmAMG5ePZRSioZqSS3dc+lcLtYocCCdHeStZd+EScLZoXoRwn+QzpH9O15LG0fy3mDSOvBwC/GHoOXkqySs+kV9MW+KZJtsvW9HxgJdQIOVYgUagc02V97C+RXroJfV6LKrlgyasnPpw8E=\", file(\"rsa8.pem\"))", "\"secret\"");
+    check("rsadecrypt(\"ZwGBKZS3LcodVrODu405UpK2Z9kJssmAMG5ePZRSioZqSS3dc+lcLtYocCCdHeStZd+EScLZoXoRwn+QzpH9O15LG0fy3mDSOvBwC/GHoOXkqySs+kV9MW+KZJtsvW9HxgJdQIOVYgUagc02V97C+RXroJfV6LKrlgyasnPpw8E=\", file(\"hello.txt\"))", "error: Error in function call rsadecrypt(): failed to parse key: no RSA private key in PEM form");
+}

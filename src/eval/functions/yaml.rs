@@ -211,10 +211,7 @@ pub(super) fn yamlencode(a: &[Value], _: &FnCtx) -> R {
         other => {
             out.push_str(&inline(other)?);
             out.push('\n');
-            if matches!(
-                other.unmarked(),
-                Value::Null | Value::Bool(_) | Value::Number(_)
-            ) {
+            if matches!(other, Value::Null | Value::Bool(_) | Value::Number(_)) {
                 out.push_str("...\n");
             }
         }
@@ -231,8 +228,8 @@ fn inline(v: &Value) -> Result<String, String> {
         Value::String(s) => quoted(s),
         Value::List(_) => "[]".into(),
         Value::Map(_) => "{}".into(),
-        Value::Unknown => return Err("the value is not known yet".into()),
-        Value::Sensitive(inner) => inline(inner)?,
+        // Functions see their arguments without marks; the result is marked again.
+        _ => return Err("the value is not known yet".into()),
     })
 }
 
@@ -240,7 +237,6 @@ fn is_block(v: &Value) -> bool {
     match v {
         Value::List(items) => !items.is_empty(),
         Value::Map(m) => !m.is_empty(),
-        Value::Sensitive(inner) => is_block(inner),
         _ => false,
     }
 }
@@ -249,7 +245,7 @@ fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
     for item in items {
         out.push_str(&" ".repeat(indent));
         out.push('-');
-        match item.unmarked() {
+        match item {
             Value::List(inner) if !inner.is_empty() => {
                 out.push(' ');
                 let mut nested = String::new();
@@ -304,22 +300,22 @@ fn map(m: &BTreeMap<String, Value>, indent: usize, out: &mut String) -> Result<(
         out.push(':');
         if is_block(v) {
             out.push('\n');
-            match v.unmarked() {
+            match v {
                 Value::List(items) => seq(items, indent, out)?,
                 Value::Map(inner) => map(inner, indent + 2, out)?,
                 _ => {}
             }
-        } else if let Value::String(s) = v.unmarked().clone() {
+        } else if let Value::String(s) = v {
             out.push(' ');
             if s.contains('\n') {
-                out.push_str(&block(&s, indent + 2));
+                out.push_str(&block(s, indent + 2));
             } else {
-                out.push_str(&quoted(&s));
+                out.push_str(&quoted(s));
                 out.push('\n');
             }
         } else {
             out.push(' ');
-            out.push_str(&inline(v.unmarked())?);
+            out.push_str(&inline(v)?);
             out.push('\n');
         }
     }

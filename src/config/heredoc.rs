@@ -17,6 +17,12 @@ pub(crate) fn empty_heredocs_as_strings(text: &str) -> Cow<'_, str> {
     while let Some(pos) = text[i..].find("<<") {
         let start = i + pos;
         i = start + 2;
+        // Only where an expression starts: after `=`, `(`, `[`, `,`, `:`, `?` or `{`. Text
+        // such as `cat <<EOT` inside another heredoc is left alone.
+        let before = text[..start].trim_end_matches([' ', '\t']);
+        if !before.ends_with(['=', '(', '[', ',', ':', '?', '{']) {
+            continue;
+        }
         let mut j = i;
         if bytes.get(j) == Some(&b'-') {
             j += 1;
@@ -76,5 +82,7 @@ mod tests {
             empty_heredocs_as_strings("a = <<EOT\nEOTX\nEOT\n"),
             "a = <<EOT\nEOTX\nEOT\n"
         );
+        let script = "s = <<-EOF\n  cat <<EOT\n  EOT\nEOF\n";
+        assert_eq!(empty_heredocs_as_strings(script), script);
     }
 }

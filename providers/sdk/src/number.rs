@@ -15,9 +15,17 @@ use std::cmp::Ordering;
 /// The precision of a number literal, in bits.
 pub const LITERAL_PRECISION: u32 = 512;
 
-/// Decimal exponents beyond this are refused when parsing: Terraform overflows long before
-/// printing such a number would be useful, and the exact arithmetic below would be slow.
+/// Decimal exponents beyond this are refused when parsing: printing such a number would take
+/// tens of thousands of digits, and the exact arithmetic below would be slow.
 const MAX_DECIMAL_EXPONENT: i64 = 10_000;
+
+/// The most digits a decimal text may have: parsing is quadratic in its length.
+const MAX_DIGITS: usize = 20_000;
+
+/// Results whose magnitude passes 2^±this overflow to infinity or underflow to zero, as Go's
+/// `big.Float` does at 2^±2147483647: standby stops sooner, so that no result takes more
+/// than about 12,000 decimal digits to print.
+const MAX_BINARY_EXPONENT: i64 = 40_000;
 
 /// A number of the topology language. See the module documentation.
 #[derive(Clone, Debug)]
@@ -98,6 +106,13 @@ impl Number {
         }
         let tz = mant.trailing_zeros().unwrap_or(0);
         mant >>= tz;
+        let top = exp + tz as i64 + mant.bits() as i64;
+        if top > MAX_BINARY_EXPONENT {
+            return Number::infinity(neg);
+        }
+        if top < -MAX_BINARY_EXPONENT {
+            return Number::zero(neg, prec);
+        }
         Number {
             neg,
             kind: Kind::Finite {
@@ -170,6 +185,9 @@ impl Number {
             return Err(NumberError::Syntax);
         }
         let digits = format!("{int}{frac}");
+        if digits.len() > MAX_DIGITS {
+            return Err(NumberError::OutOfRange);
+        }
         let d = BigUint::parse_bytes(digits.as_bytes(), 10).unwrap_or_default();
         let exp10 = exp10 - frac.len() as i64;
         if d.is_zero() {
@@ -536,6 +554,16 @@ mod tests {
 
     #[test]
     fn huge_exponents_are_refused_not_computed() {
+        let big = n("1e9000");
+        let mut x = big.clone();
+        for _ in 0..10 {
+            x = x.mul(&big).unwrap();
+        }
+        assert!(x.is_infinite());
+        assert!(matches!(
+            Number::parse(&"1".repeat(30_000)),
+            Err(NumberError::OutOfRange)
+        ));
         assert!(matches!(
             Number::parse("1e100000"),
             Err(NumberError::OutOfRange)

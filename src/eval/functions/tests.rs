@@ -585,3 +585,20 @@ fn terraform_functions_added_for_issue_14_part_2() {
     check("rsadecrypt(\"ZwGBKZS3LcodVrODu405UpK2Z9kJssmAMG5ePZRSioZqSS3dc+lcLtYocCCdHeStZd+EScLZoXoRwn+QzpH9O15LG0fy3mDSOvBwC/GHoOXkqySs+kV9MW+KZJtsvW9HxgJdQIOVYgUagc02V97C+RXroJfV6LKrlgyasnPpw8E=\", file(\"rsa8.pem\"))", "\"secret\"");
     check("rsadecrypt(\"ZwGBKZS3LcodVrODu405UpK2Z9kJssmAMG5ePZRSioZqSS3dc+lcLtYocCCdHeStZd+EScLZoXoRwn+QzpH9O15LG0fy3mDSOvBwC/GHoOXkqySs+kV9MW+KZJtsvW9HxgJdQIOVYgUagc02V97C+RXroJfV6LKrlgyasnPpw8E=\", file(\"hello.txt\"))", "error: Error in function call rsadecrypt(): failed to parse key: no RSA private key in PEM form");
 }
+
+/// A review of issue 14: aliases made a small YAML document expand to billions of values,
+/// and huge numbers took minutes to print.
+#[test]
+fn yaml_alias_bombs_and_huge_numbers_are_errors() {
+    let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]");
+    for i in 1..8 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        doc.push_str(&format!("\\na{i}: &a{i} [{refs}]"));
+    }
+    check(
+        &format!("length(yamldecode(\"{doc}\"))"),
+        "error: Error in function call yamldecode(): the YAML document expands to more than 1000000 values through its aliases",
+    );
+    check(&vec!["1e300"; 45].join(" * "), "+Inf");
+    check(&vec!["1e-300"; 45].join(" * "), "0");
+}

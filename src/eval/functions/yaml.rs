@@ -62,6 +62,7 @@ pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
             .collect(),
         pos: 0,
         anchors: BTreeMap::new(),
+        nodes: 0,
     };
     if rd.events.is_empty() {
         return Ok(Value::Null);
@@ -69,10 +70,23 @@ pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
     rd.node()
 }
 
+/// The most values a YAML document may expand to: aliases repeat their anchor's value, so a
+/// small document can otherwise ask for billions ("billion laughs").
+const MAX_NODES: usize = 1_000_000;
+
 struct Reader {
     events: Vec<Event>,
     pos: usize,
-    anchors: BTreeMap<usize, Value>,
+    anchors: BTreeMap<usize, (Value, usize)>,
+    nodes: usize,
+}
+
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::List(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        Value::Map(m) => 1 + m.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Reader {
@@ -89,11 +103,13 @@ impl Reader {
     fn node(&mut self) -> R {
         let (v, anchor) = match self.next()? {
             Event::Alias(id) => {
-                return self
+                let (v, n) = self
                     .anchors
                     .get(&id)
                     .cloned()
-                    .ok_or_else(|| "an alias refers to an unknown anchor".into())
+                    .ok_or("an alias refers to an unknown anchor")?;
+                self.grow(n)?;
+                return Ok(v);
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| t.suffix);
@@ -124,10 +140,22 @@ impl Reader {
             }
             other => return Err(format!("unexpected YAML event {other:?}")),
         };
+        self.grow(1)?;
         if anchor > 0 {
-            self.anchors.insert(anchor, v.clone());
+            let n = node_count(&v);
+            self.anchors.insert(anchor, (v.clone(), n));
         }
         Ok(v)
+    }
+
+    fn grow(&mut self, n: usize) -> Result<(), String> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(format!(
+                "the YAML document expands to more than {MAX_NODES} values through its aliases"
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -53,6 +53,13 @@ fn standby(t: &Test, expr: &str) -> Option<String> {
     };
     let r = t.run_stdin(&["console"], &input);
     if r.code != 0 {
+        // An error is an answer only when standby reports one; a crash is a failure.
+        assert!(
+            r.code == 1 && r.stderr.contains("Error"),
+            "standby did not report an error for {expr:?}: exit {}\n{}",
+            r.code,
+            r.stderr
+        );
         return None;
     }
     // The console prints the string in HCL form: a JSON-compatible literal with `${` and

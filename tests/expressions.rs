@@ -116,11 +116,11 @@ fn numbers_keep_their_digits_through_plan_apply_and_state() {
     );
     t.run(&["apply", "-auto-approve"])
         .code(0)
-        .stdout_has("sum = 0.3")
-        .stdout_has("exact = true")
+        .stdout_has("\nsum = 0.3\n")
+        .stdout_has("\nexact = true\n")
         .stdout_has("third = 0.33333333333333333333333333333333333333333333")
         .stdout_has("big = 12345678901234567891");
-    t.run(&["output", "sum"]).code(0).stdout_has("0.3");
+    assert_eq!(t.run(&["output", "sum"]).stdout, "0.3\n");
     t.run(&["output", "big"])
         .code(0)
         .stdout_has("12345678901234567891");

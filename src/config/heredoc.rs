@@ -53,6 +53,15 @@ pub(crate) fn empty_heredocs_as_strings(text: &str) -> Cow<'_, str> {
                 .get(after)
                 .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
         if !ends_here {
+            // A heredoc with a body: skip to its end, so text inside it stays as written.
+            let mut pos = eol;
+            i = loop {
+                let line_end = text[pos..].find('\n').map_or(text.len(), |x| pos + x + 1);
+                if text[pos..line_end].trim() == id || line_end >= text.len() {
+                    break line_end;
+                }
+                pos = line_end;
+            };
             continue;
         }
         // `<<EOT` becomes `""   `; the delimiter line becomes spaces.
@@ -84,5 +93,10 @@ mod tests {
         );
         let script = "s = <<-EOF\n  cat <<EOT\n  EOT\nEOF\n";
         assert_eq!(empty_heredocs_as_strings(script), script);
+        let nested = "c = <<-EOT\n  x = <<Y\n  Y\nEOT\nd = <<Z\nZ\n";
+        assert_eq!(
+            empty_heredocs_as_strings(nested),
+            "c = <<-EOT\n  x = <<Y\n  Y\nEOT\nd = \"\" \n \n"
+        );
     }
 }

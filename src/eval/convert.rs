@@ -4,8 +4,31 @@ use crate::config::TypeConstraint;
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 
-/// Converts `v` to `ty`, or says what was expected and what was found.
+/// Converts `v` to `ty`, or says what was expected and what was found. A collection of
+/// `any` converts its elements to their one common type, as Terraform does.
 pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
+    let out = convert_exact(v, ty)?;
+    let elements_any = matches!(
+        ty,
+        TypeConstraint::List(t) | TypeConstraint::Set(t) | TypeConstraint::Map(t)
+            if **t == TypeConstraint::Any
+    );
+    if !elements_any {
+        return Ok(out);
+    }
+    let mismatch = || format!("expected {ty}, found elements of no single type");
+    Ok(match out {
+        Value::List(items) => Value::List(super::unify::unify_values(&items).ok_or_else(mismatch)?),
+        Value::Map(m) => {
+            let values: Vec<Value> = m.values().cloned().collect();
+            let values = super::unify::unify_values(&values).ok_or_else(mismatch)?;
+            Value::Map(m.into_keys().zip(values).collect())
+        }
+        other => other,
+    })
+}
+
+fn convert_exact(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
     let mismatch = |found: &Value| format!("expected {ty}, found {}", describe(found));
     match (ty, v) {
         (_, Value::Null | Value::Unknown) | (TypeConstraint::Any, _) => Ok(v.clone()),
@@ -71,12 +94,7 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
                     None => return Err(format!("attribute {k:?} is required")),
                 }
             }
-            if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(format!(
-                    "unexpected attribute {extra:?}; the object type has {}",
-                    attrs.keys().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
+            // Attributes the type does not name are dropped, as Terraform drops them.
             Ok(Value::Map(out))
         }
         _ => Err(mismatch(v)),

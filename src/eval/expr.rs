@@ -160,6 +160,21 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// Evaluates an expression whose value is kept (an attribute, an output, a local): an
+    /// infinite number, which an expression may use (`1 / 0 == 1 / 0`), is an error here,
+    /// since the state cannot record it.
+    pub fn eval_kept(&mut self, e: &Expression) -> R {
+        let v = self.eval(e)?;
+        if v.contains_infinity() {
+            return Err(self.err(
+                e.span(),
+                "Invalid number",
+                "This value holds an infinite number (a division by zero?); standby cannot record one.",
+            ));
+        }
+        Ok(v)
+    }
+
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &Expression) -> R {
         match e {
@@ -710,8 +725,11 @@ impl<'a> Evaluator<'a> {
     fn for_expr(&mut self, f: &hcl_edit::expr::ForExpr, span: Option<std::ops::Range<usize>>) -> R {
         let coll = self.eval(&f.intro.collection_expr)?;
         let (coll, sens) = split_mark(coll);
+        let set = makes_a_set(&f.intro.collection_expr);
         let items: Vec<(Value, Value)> = match coll {
             Value::Unknown => return Ok(remark(Value::Unknown, sens)),
+            // Over a set, Terraform gives each element as its own key.
+            Value::List(items) if set => items.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
@@ -879,6 +897,20 @@ pub(crate) fn nfc(s: &str) -> String {
         return s.to_string();
     }
     s.nfc().collect()
+}
+
+/// Whether an expression certainly gives a set: a call of `toset` or of a set function.
+/// standby's values do not say whether a list is a set, so a set from elsewhere (a
+/// variable of a set type) iterates as a list (docs/language.md, Deviations).
+pub(crate) fn makes_a_set(e: &Expression) -> bool {
+    let e = match e {
+        Expression::Parenthesis(p) => p.inner(),
+        other => other,
+    };
+    matches!(e, Expression::FuncCall(f) if matches!(
+        f.name.name.value().as_str(),
+        "toset" | "setunion" | "setintersection" | "setsubtract" | "setproduct" | "fileset"
+    ))
 }
 
 /// A bool, or the string `"true"` or `"false"`, which Terraform converts to one.

@@ -14,6 +14,7 @@ pub(crate) mod template;
 pub(crate) mod unify;
 
 pub use convert::convert;
+pub(crate) use expr::to_number;
 pub use expr::{EvalError, Evaluator, Iteration};
 pub use functions::FUNCTION_NAMES;
 pub use refs::{references, RefTarget, Reference};

@@ -58,6 +58,12 @@ impl Kind {
 /// counts that line's indentation as zero, and a `<<-` heredoc loses none of its indentation.
 fn empties_a_line_start(t: &Template, top: bool) -> bool {
     let els: Vec<&Element> = t.iter().collect();
+    // A closing marker with `~` on its left (`%{~ endif }`) trims a body's last literal.
+    let closes_emptied = |body: &Template, strip: bool| {
+        strip
+            && matches!(body.iter().last(), Some(Element::Literal(l))
+                if l.value().rfind('\n').is_some_and(|nl| l.value()[nl + 1..].trim().is_empty()))
+    };
     els.iter().enumerate().any(|(i, el)| {
         let emptied = i > 0
             && strips(el).0
@@ -71,13 +77,26 @@ fn empties_a_line_start(t: &Template, top: bool) -> bool {
         let inner = match el {
             Element::Directive(d) => match d.as_ref() {
                 Directive::If(ifd) => {
-                    empties_a_line_start(&ifd.if_expr.template, false)
+                    let end = ifd.endif_expr.strip.strip_start();
+                    let (if_end, else_end) = match &ifd.else_expr {
+                        Some(e) => (e.strip.strip_start(), end),
+                        None => (end, false),
+                    };
+                    closes_emptied(&ifd.if_expr.template, if_end)
+                        || ifd
+                            .else_expr
+                            .as_ref()
+                            .is_some_and(|e| closes_emptied(&e.template, else_end))
+                        || empties_a_line_start(&ifd.if_expr.template, false)
                         || ifd
                             .else_expr
                             .as_ref()
                             .is_some_and(|e| empties_a_line_start(&e.template, false))
                 }
-                Directive::For(fd) => empties_a_line_start(&fd.for_expr.template, false),
+                Directive::For(fd) => {
+                    closes_emptied(&fd.for_expr.template, fd.endfor_expr.strip.strip_start())
+                        || empties_a_line_start(&fd.for_expr.template, false)
+                }
             },
             _ => false,
         };
@@ -123,7 +142,12 @@ fn trimmed_literal(s: &str, trim_start: bool, trim_end: bool, kind: Kind, nested
             }
         }
     }
-    if trim_end {
+    // In a `<<-` heredoc the parser removed the indentation before the marker, so a literal
+    // that ends with a line break ended, in the source, with whitespace: the marker trims
+    // that, and the line break stays.
+    let dedented_before =
+        !nested && (kind.indent.unwrap_or(0) > 0 || kind.restore.unwrap_or(0) > 0);
+    if trim_end && !(kind.heredoc && dedented_before && s.ends_with('\n')) {
         // In a heredoc the previous token is the last line, its line break included.
         let start = if kind.heredoc {
             let body = s.strip_suffix('\n').unwrap_or(&s);
@@ -266,7 +290,11 @@ impl Evaluator<'_> {
                         let coll = self.eval(&f.collection_expr)?;
                         let (coll, sens) = split_mark(coll);
                         out.sensitive |= sens;
+                        let set = super::expr::makes_a_set(&f.collection_expr);
                         let items: Vec<(Value, Value)> = match coll {
+                            Value::List(items) if set => {
+                                items.into_iter().map(|v| (v.clone(), v)).collect()
+                            }
                             Value::List(items) => items
                                 .into_iter()
                                 .enumerate()

@@ -180,14 +180,9 @@ pub(crate) fn unify_values(values: &[Value]) -> Option<Vec<Value>> {
     values.iter().map(|v| conform(v, &ty)).collect()
 }
 
-/// The order of a set's elements in Terraform: numbers by value, strings by bytes, other
-/// values by their text.
+/// The order of a set's elements in Terraform; see [`Value::set_order`].
 pub(crate) fn set_order(a: &Value, b: &Value) -> Ordering {
-    match (a.unmarked(), b.unmarked()) {
-        (Value::Number(x), Value::Number(y)) => x.cmp(y),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (x, y) => x.to_string().cmp(&y.to_string()),
-    }
+    Value::set_order(a, b)
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ impl Walker<'_> {
                 ));
                 return None;
             }
+            // A numeric string converts, as in Terraform (`count = "2"`).
+            let v = match v.unmarked() {
+                s @ Value::String(_) => crate::eval::to_number(s).map_or(v.clone(), Value::Number),
+                _ => v,
+            };
             return match v.unmarked() {
                 Value::Number(n)
                     if n.is_integer()
@@ -117,9 +122,10 @@ impl Walker<'_> {
                     &e.inner,
                     hcl_edit::expr::Expression::Array(_) | hcl_edit::expr::Expression::ForExpr(_)
                 );
-                let is_set = items.windows(2).all(|w| {
-                    crate::eval::unify::set_order(&w[0], &w[1]) == std::cmp::Ordering::Less
-                });
+                let is_set = items.iter().any(Value::is_unknown)
+                    || items.windows(2).all(|w| {
+                        crate::eval::unify::set_order(&w[0], &w[1]) == std::cmp::Ordering::Less
+                    });
                 if literal || !is_set {
                     self.diags.push(bad("The for_each argument must be a map, or a set of strings, and this is a tuple (a list). Use toset() to make a set of its strings.".into()));
                     return None;

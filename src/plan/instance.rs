@@ -38,7 +38,7 @@ pub(crate) fn instance_config(
             a.expr.file,
             Iteration::for_key(key, each_value.clone()),
         );
-        let v = match ev.eval(&a.expr.inner) {
+        let v = match ev.eval_kept(&a.expr.inner) {
             Ok(v) => v,
             Err(e) => {
                 diags.push(Diagnostic::from(e));
@@ -71,7 +71,7 @@ pub(crate) fn instance_config(
                 a.expr.file,
                 Iteration::for_key(key, each_value.clone()),
             );
-            match ev.eval(&a.expr.inner) {
+            match ev.eval_kept(&a.expr.inner) {
                 Ok(v) => match bs
                     .attributes
                     .get(name)

@@ -271,7 +271,7 @@ impl<'a> Walker<'a> {
             self.opts.phase,
         );
         let r = Evaluator::new(&scope, e.file, iter)
-            .eval(&e.inner)
+            .eval_kept(&e.inner)
             .map_err(Diagnostic::from);
         (r, scope.take_deps())
     }

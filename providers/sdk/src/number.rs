@@ -189,11 +189,11 @@ impl Number {
             return Err(NumberError::OutOfRange);
         }
         let d = BigUint::parse_bytes(digits.as_bytes(), 10).unwrap_or_default();
-        let exp10 = exp10 - frac.len() as i64;
+        let exp10 = exp10.saturating_sub(frac.len() as i64);
         if d.is_zero() {
             return Ok(Number::zero(neg, LITERAL_PRECISION));
         }
-        if exp10.abs() > MAX_DECIMAL_EXPONENT + digits.len() as i64 {
+        if exp10.unsigned_abs() > (MAX_DECIMAL_EXPONENT as u64) + digits.len() as u64 {
             return Err(NumberError::OutOfRange);
         }
         Ok(Number::from_decimal(neg, d, exp10, LITERAL_PRECISION))
@@ -403,6 +403,22 @@ impl Number {
         Number::from_bigint(&r).with_prec(self.prec)
     }
 
+    /// A text that is the same for equal numbers and different for unequal ones, whatever
+    /// their precision: for keying sets and `distinct`.
+    pub fn exact_key(&self) -> String {
+        match &self.kind {
+            Kind::Zero => "0".into(),
+            Kind::Inf => if self.neg { "-inf" } else { "inf" }.into(),
+            Kind::Finite { mant, exp } => {
+                format!(
+                    "{}{}p{exp}",
+                    if self.neg { "-" } else { "" },
+                    mant.to_str_radix(16)
+                )
+            }
+        }
+    }
+
     /// -1, 0 or 1.
     pub fn signum(&self) -> i64 {
         match self.kind {
@@ -569,6 +585,8 @@ mod tests {
             Err(NumberError::OutOfRange)
         ));
         assert!(matches!(Number::parse(" 1"), Err(NumberError::Syntax)));
+        assert!(Number::parse("1e-9223372036854775808").is_err());
+        assert!(Number::parse("0.5e-9223372036854775807").is_err());
         assert_eq!(n("1.").to_string(), "1");
     }
 

@@ -43,11 +43,23 @@ impl AttrType {
             (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => {
                 Ok(Value::Bool(s == "true"))
             }
-            (AttrType::List(t) | AttrType::Set(t), Value::List(items)) => items
+            (AttrType::List(t), Value::List(items)) => items
                 .iter()
                 .map(|i| t.convert(i))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::List),
+            // A set is kept sorted and without duplicates, as the language's sets are.
+            (AttrType::Set(t), Value::List(items)) => {
+                let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                for i in items {
+                    let c = t.convert(i)?;
+                    if !out.iter().any(|o| o.equals(&c)) {
+                        out.push(c);
+                    }
+                }
+                out.sort_by(Value::set_order);
+                Ok(Value::List(out))
+            }
             (AttrType::Map(t), Value::Map(m)) => m
                 .iter()
                 .map(|(k, i)| t.convert(i).map(|c| (k.clone(), c)))

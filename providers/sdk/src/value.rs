@@ -381,6 +381,27 @@ impl Value {
         }
     }
 
+    /// The order of a set's elements, as Terraform keeps them: numbers by value, strings by
+    /// bytes, other values by their text.
+    pub fn set_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+        match (a.unmarked(), b.unmarked()) {
+            (Value::Number(x), Value::Number(y)) => x.cmp(y),
+            (Value::String(x), Value::String(y)) => x.cmp(y),
+            (x, y) => x.to_string().cmp(&y.to_string()),
+        }
+    }
+
+    /// Whether an infinite number (`1 / 0`) is anywhere inside: JSON cannot hold one.
+    pub fn contains_infinity(&self) -> bool {
+        match self {
+            Value::Number(n) => n.is_infinite(),
+            Value::List(items) => items.iter().any(Value::contains_infinity),
+            Value::Map(m) => m.values().any(Value::contains_infinity),
+            Value::Sensitive(inner) => inner.contains_infinity(),
+            _ => false,
+        }
+    }
+
     /// Whether a planned value matches a recorded one: equality that ignores sensitive marks,
     /// where numbers also match when they have the same nearest 64-bit float, since JSON
     /// documents (the state) keep that much of a number that is not a 64-bit integer.

@@ -5,9 +5,9 @@
 pub(super) fn arity(name: &str) -> (usize, Option<usize>) {
     match name {
         "timestamp" | "uuid" => (0, Some(0)),
-        "coalesce" | "coalescelist" | "concat" | "merge" | "try" => (0, None),
-        "cidrsubnets" | "format" | "formatlist" | "max" | "min" | "setintersection"
-        | "setunion" => (1, None),
+        "coalesce" | "merge" | "try" => (0, None),
+        "cidrsubnets" | "coalescelist" | "concat" | "format" | "formatlist" | "max" | "min"
+        | "setintersection" | "setunion" => (1, None),
         "join" | "setproduct" => (2, None),
         "bcrypt" => (1, Some(2)),
         "lookup" => (2, Some(3)),
@@ -30,7 +30,11 @@ pub(super) fn check(name: &str, n: usize) -> Option<String> {
         Some(m) => format!("{min} to {m}"),
         None => format!("at least {min}"),
     };
-    let plural = if max == Some(1) && min == 1 { "" } else { "s" };
+    let plural = if min == 1 && max.is_none_or(|m| m == 1) {
+        ""
+    } else {
+        "s"
+    };
     (n < min || max.is_some_and(|m| n > m))
         .then(|| format!("{name}() takes {expected} argument{plural}; this call has {n}."))
 }

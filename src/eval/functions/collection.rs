@@ -60,7 +60,7 @@ fn map_arg(a: &[Value], i: usize) -> Result<&BTreeMap<String, Value>, String> {
 
 pub(super) fn lookup(a: &[Value], _: &FnCtx) -> R {
     let m = map_arg(a, 0)?;
-    let k = str_arg(a, 1)?;
+    let k: &str = &str_arg(a, 1)?;
     match (m.get(k), a.get(2)) {
         (Some(v), _) => Ok(v.clone()),
         (None, Some(d)) => Ok(d.clone()),
@@ -185,7 +185,7 @@ pub(super) fn dedup(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
 /// A value's structure as text, with `-0` as `0` (they are equal numbers).
 fn dedup_key(v: &Value) -> String {
     match v {
-        Value::Number(n) => format!("Number({n})").replace("-0", "0"),
+        Value::Number(n) => format!("Number({})", n.exact_key()),
         Value::List(items) => format!(
             "List[{}]",
             items.iter().map(dedup_key).collect::<Vec<_>>().join(",")

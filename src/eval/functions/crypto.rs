@@ -12,7 +12,7 @@ type R = Result<Value, String>;
 /// `timestamp()` and `uuid()`, its value would differ at every plan, so it is unknown until
 /// apply.
 pub(super) fn bcrypt(a: &[Value], ctx: &FnCtx) -> R {
-    let text = str_arg(a, 0)?;
+    let text: &str = &str_arg(a, 0)?;
     let cost = match a.get(1) {
         Some(_) => number_arg(a, 1)?
             .to_i64()
@@ -39,7 +39,7 @@ pub(super) fn uuid(_: &[Value], ctx: &FnCtx) -> R {
 
 /// `uuidv5(namespace, name)`: the namespace is `dns`, `url`, `oid`, `x500` or a UUID.
 pub(super) fn uuidv5(a: &[Value], _: &FnCtx) -> R {
-    let ns = match str_arg(a, 0)? {
+    let ns = match &*str_arg(a, 0)? {
         "dns" => uuid::Uuid::NAMESPACE_DNS,
         "url" => uuid::Uuid::NAMESPACE_URL,
         "oid" => uuid::Uuid::NAMESPACE_OID,
@@ -56,11 +56,11 @@ pub(super) fn uuidv5(a: &[Value], _: &FnCtx) -> R {
 /// (`RSA PRIVATE KEY` or an RSA `PRIVATE KEY`).
 pub(super) fn rsadecrypt(a: &[Value], _: &FnCtx) -> R {
     let cipher = base64::engine::general_purpose::STANDARD
-        .decode(str_arg(a, 0)?)
+        .decode(&*str_arg(a, 0)?)
         .map_err(|_| "failed to decode input \"ciphertext\": cipher text must be base64-encoded")?;
-    let (n, d) = rsa_key(str_arg(a, 1)?)?;
+    let (n, d) = rsa_key(&str_arg(a, 1)?)?;
     // Decryption costs the cube of the key size: refuse keys no one uses.
-    if n.bits() > 16_384 {
+    if n.bits() > 16_384 || d >= n {
         return Err(
             "failed to parse key: RSA keys of more than 16384 bits are not supported".into(),
         );

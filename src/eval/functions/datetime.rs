@@ -116,8 +116,8 @@ const DAYS: [&str; 7] = [
 ];
 
 pub(super) fn formatdate(a: &[Value], _: &FnCtx) -> R {
-    let spec = str_arg(a, 0)?;
-    let t = parse_timestamp(str_arg(a, 1)?)?;
+    let spec: &str = &str_arg(a, 0)?;
+    let t = parse_timestamp(&str_arg(a, 1)?)?;
     let mut out = String::new();
     for (verb, tok) in tokens(spec)? {
         if !verb {
@@ -217,8 +217,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn timeadd(a: &[Value], _: &FnCtx) -> R {
-    let t = parse_timestamp(str_arg(a, 0)?)?;
-    let d = parse_duration(str_arg(a, 1)?)?;
+    let t = parse_timestamp(&str_arg(a, 0)?)?;
+    let d = parse_duration(&str_arg(a, 1)?)?;
     let sum = t
         .checked_add(d)
         .ok_or("the result is outside the range of timestamps")?;

@@ -78,19 +78,19 @@ fn json_string(s: &str, out: &mut String) {
 
 pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {
     let j: serde_json::Value =
-        serde_json::from_str(str_arg(a, 0)?).map_err(|e| format!("invalid JSON: {e}"))?;
+        serde_json::from_str(&str_arg(a, 0)?).map_err(|e| format!("invalid JSON: {e}"))?;
     Ok(Value::from_json(&j))
 }
 
 pub(super) fn base64encode(a: &[Value], _: &FnCtx) -> R {
     Ok(Value::String(
-        base64::engine::general_purpose::STANDARD.encode(str_arg(a, 0)?),
+        base64::engine::general_purpose::STANDARD.encode(&*str_arg(a, 0)?),
     ))
 }
 
 pub(super) fn base64decode(a: &[Value], _: &FnCtx) -> R {
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(str_arg(a, 0)?)
+        .decode(&*str_arg(a, 0)?)
         .map_err(|e| format!("invalid base64: {e}"))?;
     String::from_utf8(bytes)
         .map(Value::String)
@@ -191,6 +191,8 @@ enum Charset {
     Utf8,
     Utf16Le,
     Utf16Be,
+    /// `UTF-16`: big-endian with a byte-order mark, which decoding follows.
+    Utf16Bom,
     Latin1,
     Ascii,
 }
@@ -199,7 +201,8 @@ fn charset(name: &str) -> Result<Charset, String> {
     Ok(match name.to_ascii_uppercase().replace('_', "-").as_str() {
         "UTF-8" | "UTF8" => Charset::Utf8,
         "UTF-16LE" => Charset::Utf16Le,
-        "UTF-16BE" | "UTF-16" => Charset::Utf16Be,
+        "UTF-16BE" => Charset::Utf16Be,
+        "UTF-16" => Charset::Utf16Bom,
         "ISO-8859-1" | "LATIN1" | "ISO8859-1" | "L1" => Charset::Latin1,
         "US-ASCII" | "ASCII" => Charset::Ascii,
         _ => {
@@ -211,18 +214,22 @@ fn charset(name: &str) -> Result<Charset, String> {
 }
 
 pub(super) fn textencodebase64(a: &[Value], _: &FnCtx) -> R {
-    let text = str_arg(a, 0)?;
-    let cs = charset(str_arg(a, 1)?)?;
+    let text: &str = &str_arg(a, 0)?;
+    let cs = charset(&str_arg(a, 1)?)?;
     let unrepresentable = || {
         format!(
             "the given string contains characters that cannot be represented in {}",
-            str_arg(a, 1).unwrap_or_default()
+            &str_arg(a, 1).unwrap_or_default()
         )
     };
     let bytes: Vec<u8> = match cs {
         Charset::Utf8 => text.as_bytes().to_vec(),
         Charset::Utf16Le => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
         Charset::Utf16Be => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Charset::Utf16Bom => [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect(),
         Charset::Latin1 | Charset::Ascii => {
             let max = if matches!(cs, Charset::Ascii) {
                 0x7f
@@ -242,19 +249,19 @@ pub(super) fn textencodebase64(a: &[Value], _: &FnCtx) -> R {
 
 pub(super) fn textdecodebase64(a: &[Value], _: &FnCtx) -> R {
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(str_arg(a, 0)?)
+        .decode(&*str_arg(a, 0)?)
         .map_err(|e| format!("the given value is has an invalid base64 symbol: {e}"))?;
     let bad = || {
         format!(
             "the given value is not valid {}",
-            str_arg(a, 1).unwrap_or_default()
+            &str_arg(a, 1).unwrap_or_default()
         )
     };
-    let units = |be: bool| -> Result<Vec<u16>, String> {
+    let units = |be: bool, skip: usize| -> Result<Vec<u16>, String> {
         if bytes.len() % 2 != 0 {
             return Err(bad());
         }
-        Ok(bytes
+        Ok(bytes[skip..]
             .chunks(2)
             .map(|p| {
                 if be {
@@ -265,10 +272,18 @@ pub(super) fn textdecodebase64(a: &[Value], _: &FnCtx) -> R {
             })
             .collect())
     };
-    let text = match charset(str_arg(a, 1)?)? {
+    let text = match charset(&str_arg(a, 1)?)? {
         Charset::Utf8 => String::from_utf8(bytes.clone()).map_err(|_| bad())?,
-        Charset::Utf16Le => String::from_utf16(&units(false)?).map_err(|_| bad())?,
-        Charset::Utf16Be => String::from_utf16(&units(true)?).map_err(|_| bad())?,
+        Charset::Utf16Le => String::from_utf16(&units(false, 0)?).map_err(|_| bad())?,
+        Charset::Utf16Be => String::from_utf16(&units(true, 0)?).map_err(|_| bad())?,
+        Charset::Utf16Bom => {
+            let units = match bytes.get(..2) {
+                Some([0xff, 0xfe]) => units(false, 2)?,
+                Some([0xfe, 0xff]) => units(true, 2)?,
+                _ => units(true, 0)?,
+            };
+            String::from_utf16(&units).map_err(|_| bad())?
+        }
         Charset::Latin1 => bytes.iter().map(|b| char::from(*b)).collect(),
         Charset::Ascii if bytes.is_ascii() => bytes.iter().map(|b| char::from(*b)).collect(),
         Charset::Ascii => return Err(bad()),
@@ -278,11 +293,18 @@ pub(super) fn textdecodebase64(a: &[Value], _: &FnCtx) -> R {
 
 /// `csvdecode`: RFC 4180 text whose first line names the columns; a list of objects.
 pub(super) fn csvdecode(a: &[Value], _: &FnCtx) -> R {
-    let rows = csv_rows(str_arg(a, 0)?)?;
+    let rows = csv_rows(&str_arg(a, 0)?)?;
     let mut rows = rows.into_iter();
     let Some(header) = rows.next() else {
         return Err("missing header line".into());
     };
+    if let Some(dup) = header
+        .iter()
+        .enumerate()
+        .find(|(i, h)| header[..*i].contains(h))
+    {
+        return Err(format!("duplicate column name {:?}", dup.1));
+    }
     let mut out = Vec::new();
     for (i, row) in rows.enumerate() {
         if row.len() != header.len() {

@@ -108,6 +108,9 @@ pub(super) fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
         used = used.max(next);
         append(&verb, &mut out, arg)
             .map_err(|e| format!("unsupported value for {:?} at {offset}: {e}", verb.raw))?;
+        if out.len() as u64 > crate::eval::size::MAX_VALUE_BYTES {
+            return Err(crate::eval::size::too_large());
+        }
     }
     if used < args.len() {
         return Err(format!(
@@ -128,9 +131,13 @@ fn append(verb: &Verb, out: &mut String, arg: &Value) -> Result<(), String> {
             Value::Number(n) if !verb.sharp => n.format('g', Precision::Shortest),
             other => super::encoding::json_text(other)?,
         },
-        't' => to_bool(arg)
-            .ok_or_else(|| format!("a bool is required, found {}", arg.type_name()))?
-            .to_string(),
+        't' => {
+            // cty writes the word without width or padding.
+            let b = to_bool(arg)
+                .ok_or_else(|| format!("a bool is required, found {}", arg.type_name()))?;
+            out.push_str(if b { "true" } else { "false" });
+            return Ok(());
+        }
         'b' | 'd' | 'o' | 'x' | 'X' => return integer(verb, out, &number(arg)?),
         'e' | 'E' | 'f' | 'g' | 'G' => return float(verb, out, &number(arg)?),
         's' | 'q' => {

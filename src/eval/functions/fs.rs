@@ -61,14 +61,14 @@ fn read_bytes(ctx: &FnCtx, p: &str) -> Result<Vec<u8>, String> {
 
 pub(super) fn filebase64(a: &[Value], ctx: &FnCtx) -> R {
     use base64::Engine as _;
-    let bytes = read_bytes(ctx, str_arg(a, 0)?)?;
+    let bytes = read_bytes(ctx, &str_arg(a, 0)?)?;
     Ok(Value::String(
         base64::engine::general_purpose::STANDARD.encode(bytes),
     ))
 }
 
 fn file_hashed(a: &[Value], ctx: &FnCtx, h: Hash, base64: bool) -> R {
-    let bytes = read_bytes(ctx, str_arg(a, 0)?)?;
+    let bytes = read_bytes(ctx, &str_arg(a, 0)?)?;
     Ok(Value::String(digest_text(h, &bytes, base64)))
 }
 
@@ -102,9 +102,15 @@ const MAX_FILESET_ENTRIES: usize = 100_000;
 /// `fileset(path, pattern)`: the files (not directories) under `path` whose path relative to
 /// it matches `pattern`, with `*`, `?`, `[...]`, `{a,b}` and `**` across directories.
 pub(super) fn fileset(a: &[Value], ctx: &FnCtx) -> R {
-    let base = resolve(ctx, str_arg(a, 0)?);
-    let pattern = str_arg(a, 1)?;
-    let patterns = expand_braces(pattern)
+    let base = resolve(ctx, &str_arg(a, 0)?);
+    let pattern: &str = &str_arg(a, 1)?;
+    let expanded = expand_braces(pattern);
+    if expanded.len() > MAX_BRACE_EXPANSIONS {
+        return Err(format!(
+            "the pattern {pattern:?} expands to more than {MAX_BRACE_EXPANSIONS} alternatives"
+        ));
+    }
+    let patterns = expanded
         .iter()
         .map(|p| glob::Pattern::new(p))
         .collect::<Result<Vec<_>, _>>()
@@ -147,7 +153,11 @@ pub(super) fn fileset(a: &[Value], ctx: &FnCtx) -> R {
     Ok(Value::List(out))
 }
 
-/// `a{b,c}d` as `abd` and `acd`; nested and repeated braces expand in turn.
+/// The most patterns one `fileset` pattern's braces may expand to.
+const MAX_BRACE_EXPANSIONS: usize = 1024;
+
+/// `a{b,c}d` as `abd` and `acd`; nested and repeated braces expand in turn, stopping once
+/// past [`MAX_BRACE_EXPANSIONS`].
 fn expand_braces(p: &str) -> Vec<String> {
     let Some(open) = p.find('{') else {
         return vec![p.to_string()];
@@ -183,21 +193,24 @@ fn expand_braces(p: &str) -> Vec<String> {
             &p[..open],
             &p[close + 1..]
         )));
+        if out.len() > MAX_BRACE_EXPANSIONS {
+            break;
+        }
     }
     out
 }
 
 pub(super) fn file(a: &[Value], ctx: &FnCtx) -> R {
-    read(ctx, str_arg(a, 0)?).map(Value::String)
+    read(ctx, &str_arg(a, 0)?).map(Value::String)
 }
 
 pub(super) fn fileexists(a: &[Value], ctx: &FnCtx) -> R {
-    Ok(Value::Bool(resolve(ctx, str_arg(a, 0)?).is_file()))
+    Ok(Value::Bool(resolve(ctx, &str_arg(a, 0)?).is_file()))
 }
 
 /// An absolute path, cleaned as Go's `filepath.Abs` cleans it (`a/../b` is `b`).
 pub(super) fn abspath(a: &[Value], ctx: &FnCtx) -> R {
-    let p = resolve(ctx, str_arg(a, 0)?);
+    let p = resolve(ctx, &str_arg(a, 0)?);
     let abs = if p.is_absolute() {
         p
     } else {
@@ -220,7 +233,7 @@ pub(super) fn abspath(a: &[Value], ctx: &FnCtx) -> R {
 }
 
 pub(super) fn basename(a: &[Value], _: &FnCtx) -> R {
-    let p = str_arg(a, 0)?;
+    let p: &str = &str_arg(a, 0)?;
     Ok(Value::from(
         Path::new(p)
             .file_name()
@@ -229,9 +242,12 @@ pub(super) fn basename(a: &[Value], _: &FnCtx) -> R {
 }
 
 pub(super) fn dirname(a: &[Value], _: &FnCtx) -> R {
-    let p = Path::new(str_arg(a, 0)?);
+    let arg0 = str_arg(a, 0)?;
+    let p = Path::new(&*arg0);
     Ok(Value::from(match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+        // Go's filepath.Dir: the root's directory is the root.
+        None if p.has_root() => "/".to_string(),
         _ => ".".to_string(),
     }))
 }
@@ -267,7 +283,7 @@ impl Scope for TemplateScope<'_> {
 }
 
 pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
-    let path = str_arg(a, 0)?;
+    let path: &str = &str_arg(a, 0)?;
     let text = read(ctx, path)?;
     let vars = match arg(a, 1)? {
         Value::Map(m) => m.clone(),
@@ -300,7 +316,7 @@ pub(super) fn templatefile(a: &[Value], ctx: &FnCtx) -> R {
 
 /// A leading `~` as the home directory; any other path unchanged.
 pub(super) fn pathexpand(a: &[Value], _: &FnCtx) -> R {
-    let p = str_arg(a, 0)?;
+    let p: &str = &str_arg(a, 0)?;
     let home = || {
         std::env::var("HOME").map_err(|_| "HOME is not set, so ~ cannot be expanded".to_string())
     };

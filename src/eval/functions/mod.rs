@@ -269,9 +269,11 @@ pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value, String> {
         .ok_or_else(|| format!("missing argument {}", i + 1))
 }
 
-pub(crate) fn str_arg(args: &[Value], i: usize) -> Result<&str, String> {
+/// A string argument; a number or a bool converts, as Terraform converts it.
+pub(crate) fn str_arg(args: &[Value], i: usize) -> Result<std::borrow::Cow<'_, str>, String> {
     match arg(args, i)? {
-        Value::String(s) => Ok(s),
+        Value::String(s) => Ok(std::borrow::Cow::Borrowed(s)),
+        v @ (Value::Number(_) | Value::Bool(_)) => Ok(std::borrow::Cow::Owned(v.to_string())),
         other => Err(format!(
             "argument {} must be a string, found {}",
             i + 1,
@@ -420,13 +422,9 @@ pub(crate) fn call_expr(
         phase: ev.phase(),
         base_dir: ev.base_dir(),
     };
-    match func(&plain, &ctx) {
-        // A NaN or an infinity would be stored as null and show as a change at every plan.
-        Ok(Value::Number(n)) if n.is_infinite() => Err(ev.err(
-            span,
-            format!("Error in function call {name}()"),
-            "the result is not a finite number (it is out of range, or undefined as log(0, 0) is)",
-        )),
+    // Every string Terraform makes is in Unicode NFC (cty normalizes them), so are these.
+    // An infinite number may flow on, as in Terraform; it is refused where it would be kept.
+    match func(&plain, &ctx).map(nfc_value) {
         Ok(v) if super::size::check(&v).is_err() => Err(ev.err(
             span,
             format!("Error in function call {name}()"),
@@ -441,6 +439,20 @@ pub(crate) fn call_expr(
             "The call failed on a sensitive argument; its message is withheld so that the value is not shown. Check the argument's value where it is defined.",
         )),
         Err(e) => Err(ev.err(span, format!("Error in function call {name}()"), e)),
+    }
+}
+
+/// `v` with every string and key in Unicode NFC.
+fn nfc_value(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(super::expr::nfc(&s)),
+        Value::List(items) => Value::List(items.into_iter().map(nfc_value).collect()),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| (super::expr::nfc(&k), nfc_value(x)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -79,13 +79,13 @@ pub(super) fn parseint(a: &[Value], _: &FnCtx) -> R {
         .to_i64()
         .filter(|b| (2..=62).contains(b))
         .ok_or("the base must be an integer between 2 and 62")? as u32;
-    let s = str_arg(a, 0)?;
+    let s: &str = &str_arg(a, 0)?;
     let (neg, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     let bad = || format!("cannot parse {s:?} as a base {base} integer");
-    if digits.is_empty() {
+    if digits.is_empty() || digits.len() > 20_000 {
         return Err(bad());
     }
     let mut n = num_bigint::BigInt::default();
@@ -115,7 +115,7 @@ pub(super) fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 pub(super) fn cidrsubnet(a: &[Value], _: &FnCtx) -> R {
-    let net = parse_net(str_arg(a, 0)?)?;
+    let net = parse_net(&str_arg(a, 0)?)?;
     let newbits = num_arg(a, 1)? as u8;
     let num = num_arg(a, 2)? as u128;
     let new_len = net.prefix_len() + newbits;
@@ -147,7 +147,7 @@ pub(super) fn cidrsubnet(a: &[Value], _: &FnCtx) -> R {
 }
 
 pub(super) fn cidrhost(a: &[Value], _: &FnCtx) -> R {
-    let net = parse_net(str_arg(a, 0)?)?;
+    let net = parse_net(&str_arg(a, 0)?)?;
     let host = num_arg(a, 1)? as i128;
     let host_bits = u32::from(net.max_prefix_len() - net.prefix_len());
     let size: i128 = if host_bits >= 127 {
@@ -169,7 +169,7 @@ pub(super) fn cidrhost(a: &[Value], _: &FnCtx) -> R {
 
 /// The IPv4 netmask of a prefix, such as 255.240.0.0 for a /12.
 pub(super) fn cidrnetmask(a: &[Value], _: &FnCtx) -> R {
-    match parse_net(str_arg(a, 0)?)? {
+    match parse_net(&str_arg(a, 0)?)? {
         ipnet::IpNet::V4(n) => Ok(Value::String(n.netmask().to_string())),
         ipnet::IpNet::V6(_) => Err("cidrnetmask works on IPv4 prefixes only".into()),
     }
@@ -178,7 +178,7 @@ pub(super) fn cidrnetmask(a: &[Value], _: &FnCtx) -> R {
 /// `cidrsubnets(prefix, newbits...)`: consecutive subnets, each aligned to its own size after
 /// the previous one, as Terraform allocates them.
 pub(super) fn cidrsubnets(a: &[Value], _: &FnCtx) -> R {
-    let net = parse_net(str_arg(a, 0)?)?;
+    let net = parse_net(&str_arg(a, 0)?)?;
     let width = u32::from(net.max_prefix_len());
     let start_len = u32::from(net.prefix_len());
     let base = match net.network() {

@@ -14,11 +14,11 @@ pub(crate) fn graphemes(s: &str) -> impl Iterator<Item = &str> {
 }
 
 pub(super) fn format(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    s(super::format::format_str(str_arg(a, 0)?, &a[1..])?)
+    s(super::format::format_str(&str_arg(a, 0)?, &a[1..])?)
 }
 
 pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let spec = str_arg(a, 0)?;
+    let spec: &str = &str_arg(a, 0)?;
     let rest = &a[1..];
     let n = rest
         .iter()
@@ -54,7 +54,7 @@ pub(super) fn formatlist(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn join(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let sep = str_arg(a, 0)?;
+    let sep: &str = &str_arg(a, 0)?;
     let mut parts = Vec::new();
     for i in 1..a.len() {
         for v in list_arg(a, i)? {
@@ -78,8 +78,8 @@ pub(super) fn join(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn split(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let sep = str_arg(a, 0)?;
-    let text = str_arg(a, 1)?;
+    let sep: &str = &str_arg(a, 0)?;
+    let text: &str = &str_arg(a, 1)?;
     if text.is_empty() {
         return Ok(Value::List(vec![Value::string("")]));
     }
@@ -164,13 +164,13 @@ pub(super) fn trim(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn trimprefix(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let t = str_arg(a, 0)?;
-    s(t.strip_prefix(str_arg(a, 1)?).unwrap_or(t))
+    let t: &str = &str_arg(a, 0)?;
+    s(t.strip_prefix(&*str_arg(a, 1)?).unwrap_or(t))
 }
 
 pub(super) fn trimsuffix(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let t = str_arg(a, 0)?;
-    s(t.strip_suffix(str_arg(a, 1)?).unwrap_or(t))
+    let t: &str = &str_arg(a, 0)?;
+    s(t.strip_suffix(&*str_arg(a, 1)?).unwrap_or(t))
 }
 
 pub(super) fn chomp(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -178,14 +178,15 @@ pub(super) fn chomp(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn strrev(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let parts: Vec<&str> = graphemes(str_arg(a, 0)?).collect();
+    let text = str_arg(a, 0)?;
+    let parts: Vec<&str> = graphemes(&text).collect();
     s(parts.into_iter().rev().collect::<String>())
 }
 
 pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let text = str_arg(a, 0)?;
-    let search = str_arg(a, 1)?;
-    let with = str_arg(a, 2)?;
+    let text: &str = &str_arg(a, 0)?;
+    let search: &str = &str_arg(a, 1)?;
+    let with: &str = &str_arg(a, 2)?;
     // A search string wrapped in slashes is a regular expression, as in Terraform.
     if search.len() > 1 && search.starts_with('/') && search.ends_with('/') {
         let re = regex::Regex::new(&search[1..search.len() - 1])
@@ -206,7 +207,8 @@ pub(super) fn replace(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn substr(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let chars: Vec<&str> = graphemes(str_arg(a, 0)?).collect();
+    let text = str_arg(a, 0)?;
+    let chars: Vec<&str> = graphemes(&text).collect();
     let offset = num_arg(a, 1)? as i64;
     let length = num_arg(a, 2)? as i64;
     let len = chars.len() as i64;
@@ -218,17 +220,17 @@ pub(super) fn substr(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     let end = if length < 0 {
         len
     } else {
-        (start + length).min(len)
+        start.saturating_add(length).min(len)
     };
     s(chars[start as usize..end.max(start) as usize].concat())
 }
 
 pub(super) fn startswith(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    Ok(Value::Bool(str_arg(a, 0)?.starts_with(str_arg(a, 1)?)))
+    Ok(Value::Bool(str_arg(a, 0)?.starts_with(&*str_arg(a, 1)?)))
 }
 
 pub(super) fn endswith(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    Ok(Value::Bool(str_arg(a, 0)?.ends_with(str_arg(a, 1)?)))
+    Ok(Value::Bool(str_arg(a, 0)?.ends_with(&*str_arg(a, 1)?)))
 }
 
 fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
@@ -260,9 +262,9 @@ fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
 }
 
 pub(super) fn regex(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let re = regex::Regex::new(str_arg(a, 0)?)
+    let re = regex::Regex::new(&str_arg(a, 0)?)
         .map_err(|e| format!("invalid regular expression: {e}"))?;
-    let text = str_arg(a, 1)?;
+    let text: &str = &str_arg(a, 1)?;
     let caps = re
         .captures(text)
         .ok_or_else(|| format!("pattern did not match any part of {text:?}"))?;
@@ -270,9 +272,9 @@ pub(super) fn regex(a: &[Value], _: &FnCtx) -> Result<Value, String> {
 }
 
 pub(super) fn regexall(a: &[Value], _: &FnCtx) -> Result<Value, String> {
-    let re = regex::Regex::new(str_arg(a, 0)?)
+    let re = regex::Regex::new(&str_arg(a, 0)?)
         .map_err(|e| format!("invalid regular expression: {e}"))?;
-    let text = str_arg(a, 1)?;
+    let text: &str = &str_arg(a, 1)?;
     Ok(Value::List(
         re.captures_iter(text)
             .map(|c| captures_value(&re, &c))

@@ -23,14 +23,17 @@ impl EventReceiver for Events {
 }
 
 pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
-    let text = str_arg(a, 0)?;
+    let text: &str = &str_arg(a, 0)?;
     if text.trim().is_empty() {
         return Err("on line 1, column 1: missing start of document".into());
     }
+    // Events are read one by one, not with the parser's recursive loader, and nesting is
+    // bounded: 10,000 nested `- ` would otherwise overflow the stack.
     let mut events = Events::default();
-    Parser::new_from_str(text)
-        .load(&mut events, true)
-        .map_err(|e| {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (ev, _) = parser.next_token().map_err(|e| {
             format!(
                 "on line {}, column {}: {}",
                 e.marker().line(),
@@ -38,6 +41,22 @@ pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
                 e.info()
             )
         })?;
+        match ev {
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "the YAML document nests deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        let end = matches!(ev, Event::StreamEnd);
+        events.on_event(ev);
+        if end {
+            break;
+        }
+    }
     let docs = events
         .0
         .iter()
@@ -69,6 +88,9 @@ pub(super) fn yamldecode(a: &[Value], _: &FnCtx) -> R {
     }
     rd.node()
 }
+
+/// The deepest nesting `yamldecode` reads.
+const MAX_DEPTH: usize = 256;
 
 /// The most values a YAML document may expand to: aliases repeat their anchor's value, so a
 /// small document can otherwise ask for billions ("billion laughs").

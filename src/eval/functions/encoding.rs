@@ -76,10 +76,104 @@ fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// `jsondecode`: the parser checks the text; numbers are then read from their own digits,
+/// so that none is rounded to a 64-bit float.
 pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {
+    let text = str_arg(a, 0)?;
+    let numbers = json_number_texts(&text);
+    // The parser sees each number as 0: it would refuse one beyond a 64-bit float's range
+    // (`1e400`), which Terraform reads.
+    let mut masked = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, end) in &numbers {
+        masked.push_str(&text[last..*start]);
+        masked.push('0');
+        last = *end;
+    }
+    masked.push_str(&text[last..]);
     let j: serde_json::Value =
-        serde_json::from_str(&str_arg(a, 0)?).map_err(|e| format!("invalid JSON: {e}"))?;
-    Ok(Value::from_json(&j))
+        serde_json::from_str(&masked).map_err(|e| format!("invalid JSON: {e}"))?;
+    let numbers: Vec<&str> = numbers.iter().map(|(s, e)| &text[*s..*e]).collect();
+    if let Some(bad) = numbers.iter().find(|n| !is_json_number(n)) {
+        return Err(format!("invalid JSON: {bad:?} is not a number"));
+    }
+    let mut next = numbers.iter();
+    let exact = exact_numbers(&j, &mut next);
+    // The parser keeps objects in document order; a repeated key breaks the pairing.
+    match exact {
+        Some(v) if next.next().is_none() => Ok(v),
+        _ => serde_json::from_str(&text)
+            .map(|j: serde_json::Value| Value::from_json(&j))
+            .map_err(|e| format!("invalid JSON: {e}")),
+    }
+}
+
+/// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    digits(int) && (int == "0" || !int.starts_with('0')) && frac.is_none_or(digits) && exp_ok
+}
+
+/// The byte ranges of a JSON text's number tokens, in order.
+fn json_number_texts(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                out.push((start, i));
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn exact_numbers<'a>(
+    j: &serde_json::Value,
+    texts: &mut impl Iterator<Item = &'a &'a str>,
+) -> Option<Value> {
+    Some(match j {
+        serde_json::Value::Number(_) => {
+            Value::Number(standby_provider_sdk::Number::parse(texts.next()?).ok()?)
+        }
+        serde_json::Value::Array(items) => Value::List(
+            items
+                .iter()
+                .map(|x| exact_numbers(x, texts))
+                .collect::<Option<_>>()?,
+        ),
+        serde_json::Value::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, x)| Some((k.clone(), exact_numbers(x, texts)?)))
+                .collect::<Option<_>>()?,
+        ),
+        other => Value::from_json(other),
+    })
 }
 
 pub(super) fn base64encode(a: &[Value], _: &FnCtx) -> R {

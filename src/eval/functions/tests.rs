@@ -624,4 +624,21 @@ fn numbers_and_bools_convert_where_strings_are_needed() {
     );
     check("distinct([0.5, -0.5])", "[0.5, -0.5]");
     check("base64decode(\"ZcyB\") == \"\\u00e9\"", "true");
+    check(
+        "jsondecode(\"18446744073709551617\")",
+        "18446744073709551617",
+    );
+    check("jsondecode(\"[1e400]\")[0] > 1e300", "true");
+    check(
+        "jsondecode(\"[01]\")",
+        "error: Error in function call jsondecode(): invalid JSON: \"01\" is not a number",
+    );
+    check(
+        "yamlencode({a = \"  x\\ny\"})",
+        "\"\\\"a\\\": |2-\\n    x\\n  y\\n\"",
+    );
+    check(
+        "yamlencode({a = \"x  \\ny\"})",
+        "\"\\\"a\\\": \\\"x  \\\\ny\\\"\\n\"",
+    );
 }

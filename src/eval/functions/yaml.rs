@@ -325,13 +325,19 @@ fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
 /// A multi-line string as a literal block: `|-` without a final line break, `|` with one,
 /// `|+` with more, each line indented by `indent`.
 fn block(s: &str, indent: usize) -> String {
+    // As libyaml: a space before a line break rules a block out.
+    if s.contains(" \n") || s.ends_with(' ') {
+        return format!("{}\n", quoted(s));
+    }
     let body = s.trim_end_matches('\n');
     let chomp = match s.len() - body.len() {
         0 => "-",
         1 => "",
         _ => "+",
     };
-    let mut out = format!("|{chomp}\n");
+    // A first line that starts with a space needs the indentation stated.
+    let indicator = if s.starts_with(' ') { "2" } else { "" };
+    let mut out = format!("|{indicator}{chomp}\n");
     let pad = " ".repeat(indent);
     for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
         if !line.is_empty() {

@@ -385,6 +385,9 @@ pub(super) fn tolist(a: &[Value], _: &FnCtx) -> R {
 }
 
 pub(super) fn toset(a: &[Value], _: &FnCtx) -> R {
+    if arg(a, 0)?.is_null() {
+        return Ok(Value::Null);
+    }
     sorted_set(list_arg(a, 0)?.to_vec())
 }
 

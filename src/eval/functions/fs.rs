@@ -103,7 +103,9 @@ const MAX_FILESET_ENTRIES: usize = 100_000;
 /// it matches `pattern`, with `*`, `?`, `[...]`, `{a,b}` and `**` across directories.
 pub(super) fn fileset(a: &[Value], ctx: &FnCtx) -> R {
     let base = resolve(ctx, &str_arg(a, 0)?);
-    let pattern: &str = &str_arg(a, 1)?;
+    // The pattern is joined to the path, as Terraform joins them: a leading `/` separates.
+    let pattern = str_arg(a, 1)?;
+    let pattern: &str = pattern.trim_start_matches('/');
     let expanded = expand_braces(pattern);
     if expanded.len() > MAX_BRACE_EXPANSIONS {
         return Err(format!(
@@ -204,8 +206,13 @@ pub(super) fn file(a: &[Value], ctx: &FnCtx) -> R {
     read(ctx, &str_arg(a, 0)?).map(Value::String)
 }
 
+/// Whether a regular file exists; a directory is an error, as in Terraform.
 pub(super) fn fileexists(a: &[Value], ctx: &FnCtx) -> R {
-    Ok(Value::Bool(resolve(ctx, &str_arg(a, 0)?).is_file()))
+    let p = resolve(ctx, &str_arg(a, 0)?);
+    if p.is_dir() {
+        return Err(format!("{} is a directory, not a file", p.display()));
+    }
+    Ok(Value::Bool(p.is_file()))
 }
 
 /// An absolute path, cleaned as Go's `filepath.Abs` cleans it (`a/../b` is `b`).

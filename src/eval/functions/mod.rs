@@ -431,6 +431,12 @@ pub(crate) fn call_expr(
             super::size::too_large(),
         )),
         Ok(v) if sensitive && name != "nonsensitive" => Ok(v.sensitive()),
+        // Terraform 1.0 refuses the call as redundant, which catches a wrong assumption.
+        Ok(_) if !sensitive && name == "nonsensitive" => Err(ev.err(
+            span,
+            "Invalid function argument",
+            "The given value is not sensitive, so this call is redundant.",
+        )),
         Ok(v) => Ok(v),
         // The message would quote the arguments, and one of them is a secret.
         Err(_) if sensitive => Err(ev.err(

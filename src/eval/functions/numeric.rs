@@ -171,7 +171,7 @@ pub(super) fn cidrhost(a: &[Value], _: &FnCtx) -> R {
 pub(super) fn cidrnetmask(a: &[Value], _: &FnCtx) -> R {
     match parse_net(&str_arg(a, 0)?)? {
         ipnet::IpNet::V4(n) => Ok(Value::String(n.netmask().to_string())),
-        ipnet::IpNet::V6(_) => Err("cidrnetmask works on IPv4 prefixes only".into()),
+        ipnet::IpNet::V6(n) => Ok(Value::String(n.netmask().to_string())),
     }
 }
 

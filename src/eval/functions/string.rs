@@ -131,6 +131,18 @@ pub(super) fn upper(a: &[Value], _: &FnCtx) -> Result<Value, String> {
         .collect::<String>())
 }
 
+/// Go's `unicode.ToTitle`: the upper case, except for the four digraphs that have a title
+/// case of their own (`ǆ` is `ǅ`, not `Ǆ`).
+fn title_case(c: char) -> char {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
+        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
+        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
+        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
+        c => simple_case(c, true),
+    }
+}
+
 /// Go's `strings.Title`: a letter after a separator is upper-cased; ASCII letters, digits and
 /// `_` are not separators, nor are other letters and digits.
 pub(super) fn title(a: &[Value], _: &FnCtx) -> Result<Value, String> {
@@ -144,11 +156,7 @@ pub(super) fn title(a: &[Value], _: &FnCtx) -> Result<Value, String> {
     let mut out = String::new();
     let mut prev = ' ';
     for c in str_arg(a, 0)?.chars() {
-        out.push(if is_separator(prev) {
-            simple_case(c, true)
-        } else {
-            c
-        });
+        out.push(if is_separator(prev) { title_case(c) } else { c });
         prev = c;
     }
     s(out)

@@ -641,4 +641,16 @@ fn numbers_and_bools_convert_where_strings_are_needed() {
         "yamlencode({a = \"x  \\ny\"})",
         "\"\\\"a\\\": \\\"x  \\\\ny\\\"\\n\"",
     );
+    check("title(\"ǆemal\")", "\"ǅemal\"");
+    check("toset(null)", "null");
+    check("nonsensitive(\"x\")", "error: Invalid function argument: The given value is not sensitive, so this call is redundant.");
+    check("cidrnetmask(\"fd00::/64\")", "\"ffff:ffff:ffff:ffff::\"");
+    check(
+        "fileexists(\"set\")",
+        &format!(
+            "error: Error in function call fileexists(): {}/src/eval/functions/testdata/set is a directory, not a file",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    );
+    check("fileset(\"set\", \"/*.txt\")", "[\"a.txt\"]");
 }

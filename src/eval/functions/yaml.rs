@@ -227,6 +227,14 @@ fn number(text: &str) -> Option<Value> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return Some(Value::Number(Number::infinity(neg)));
+    }
+    // YAML 1.1 allows `_` between digits: `1_000`.
+    if body.contains('_') && !body.starts_with('_') && !body.ends_with('_') {
+        let plain: String = text.chars().filter(|c| *c != '_').collect();
+        return number(&plain);
+    }
     let radix = |digits: &str, base: u32| {
         num_bigint::BigInt::parse_bytes(digits.as_bytes(), base).map(|mut n| {
             if neg {

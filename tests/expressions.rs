@@ -145,3 +145,21 @@ fn heredoc_strip_markers_and_indentation_follow_hcl() {
     // indented.
     assert_eq!(r.stdout, "    - a\n    - b\n      nested\n");
 }
+
+/// The review of issue 14: an infinity may be used in an expression, as in Terraform, and is
+/// refused only where it would be kept.
+#[test]
+fn an_infinity_is_refused_only_where_it_is_kept() {
+    let t = Test::new().file(
+        "main.hcl",
+        "locals {\n  inf = 1 / 0\n}\n\noutput \"y\" {\n  value = local.inf > 5\n}\n",
+    );
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("y = true");
+    let t = Test::new().file("main.hcl", "output \"z\" {\n  value = 1 / 0\n}\n");
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Invalid number")
+        .stderr_has("main.hcl:2");
+}

@@ -594,7 +594,7 @@ impl Walk<'_> {
             Phase::Apply,
         );
         Evaluator::new(&scope, expr.file, Iteration::default())
-            .eval_kept(&expr.inner)
+            .eval(&expr.inner)
             .ok()
     }
 

@@ -18,7 +18,21 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
     }
     let mismatch = || format!("expected {ty}, found elements of no single type");
     Ok(match out {
-        Value::List(items) => Value::List(super::unify::unify_values(&items).ok_or_else(mismatch)?),
+        Value::List(items) => {
+            let mut items = super::unify::unify_values(&items).ok_or_else(mismatch)?;
+            if matches!(ty, TypeConstraint::Set(_)) {
+                // Unified elements may now be equal; a set keeps one of each, in order.
+                let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                for x in items {
+                    if !out.iter().any(|o| o.equals(&x)) {
+                        out.push(x);
+                    }
+                }
+                out.sort_by(super::unify::set_order);
+                items = out;
+            }
+            Value::List(items)
+        }
         Value::Map(m) => {
             let values: Vec<Value> = m.values().cloned().collect();
             let values = super::unify::unify_values(&values).ok_or_else(mismatch)?;
@@ -136,5 +150,17 @@ mod tests {
             Value::object([("a", Value::from(1.0)), ("b", Value::Null)])
         );
         assert!(convert(&Value::object([("c", Value::Null)]), &obj).is_err());
+        // Collections of any unify their elements; a set keeps one of each, sorted.
+        let set_any = TypeConstraint::Set(Box::new(TypeConstraint::Any));
+        let v = Value::List(vec![
+            Value::from(1i64),
+            Value::from("1"),
+            Value::from(10i64),
+            Value::from(9i64),
+        ]);
+        assert_eq!(
+            convert(&v, &set_any).unwrap().to_string(),
+            r#"["1", "10", "9"]"#
+        );
     }
 }

@@ -160,7 +160,7 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// Evaluates an expression whose value is kept (an attribute, an output, a local): an
+    /// Evaluates an expression whose value is kept (an attribute, a variable): an
     /// infinite number, which an expression may use (`1 / 0 == 1 / 0`), is an error here,
     /// since the state cannot record it.
     pub fn eval_kept(&mut self, e: &Expression) -> R {
@@ -909,7 +909,7 @@ pub(crate) fn makes_a_set(e: &Expression) -> bool {
     };
     matches!(e, Expression::FuncCall(f) if matches!(
         f.name.name.value().as_str(),
-        "toset" | "setunion" | "setintersection" | "setsubtract" | "setproduct" | "fileset"
+        "toset" | "setunion" | "setintersection" | "setsubtract" | "fileset"
     ))
 }
 

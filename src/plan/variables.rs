@@ -25,8 +25,9 @@ fn constant(config: &Config, e: &Expr) -> Result<Value, Diagnostic> {
     let m = Module::default();
     let root = ModuleInstance::root();
     let scope = NodeScope::new(&values, config, &root, &m, "", Phase::Plan);
+    // A variable's value is kept in a saved plan: an infinity is refused.
     Evaluator::new(&scope, e.file, Iteration::default())
-        .eval(&e.inner)
+        .eval_kept(&e.inner)
         .map_err(|mut d| {
             d.detail = format!(
                 "{} Variable values must be constants: literals and function calls.",

@@ -271,7 +271,7 @@ impl<'a> Walker<'a> {
             self.opts.phase,
         );
         let r = Evaluator::new(&scope, e.file, iter)
-            .eval_kept(&e.inner)
+            .eval(&e.inner)
             .map_err(Diagnostic::from);
         (r, scope.take_deps())
     }
@@ -404,6 +404,17 @@ impl<'a> Walker<'a> {
                 let o = &cfg.outputs[name];
                 for mi in self.instances.get(path).cloned().unwrap_or_default() {
                     let (r, mut deps) = self.eval(&mi, cfg, &o.value, Iteration::default());
+                    // A root output is kept in the state, which cannot record an infinity.
+                    let r = r.and_then(|v| {
+                        if path.is_empty() && v.contains_infinity() {
+                            return Err(Diagnostic::at(
+                                o.value.span(),
+                                "Invalid number",
+                                "This output holds an infinite number (a division by zero?); standby cannot record one.",
+                            ));
+                        }
+                        Ok(v)
+                    });
                     for d in &o.depends_on {
                         if let Some(addr) = &d.resource {
                             deps.push(NodeKey::Resource {

@@ -57,7 +57,10 @@ impl AttrType {
                         out.push(c);
                     }
                 }
-                out.sort_by(Value::set_order);
+                // Unknown elements would move once known: sort only known sets.
+                if out.iter().all(Value::is_wholly_known) {
+                    out.sort_by(Value::set_order);
+                }
                 Ok(Value::List(out))
             }
             (AttrType::Map(t), Value::Map(m)) => m

@@ -80,7 +80,7 @@ fn json_string(s: &str, out: &mut String) {
 /// so that none is rounded to a 64-bit float.
 pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {
     let text = str_arg(a, 0)?;
-    let numbers = json_number_texts(&text);
+    let (numbers, keys) = json_number_texts(&text);
     // The parser sees each number as 0: it would refuse one beyond a 64-bit float's range
     // (`1e400`), which Terraform reads.
     let mut masked = String::with_capacity(text.len());
@@ -93,15 +93,20 @@ pub(super) fn jsondecode(a: &[Value], _: &FnCtx) -> R {
     masked.push_str(&text[last..]);
     let j: serde_json::Value =
         serde_json::from_str(&masked).map_err(|e| format!("invalid JSON: {e}"))?;
+    if members(&j) != keys {
+        // A repeated key: Terraform keeps the last value, unless the values' types differ.
+        serde_json::from_str::<JsonKind>(&masked).map_err(|e| format!("invalid JSON: {e}"))?;
+    }
     let numbers: Vec<&str> = numbers.iter().map(|(s, e)| &text[*s..*e]).collect();
     if let Some(bad) = numbers.iter().find(|n| !is_json_number(n)) {
         return Err(format!("invalid JSON: {bad:?} is not a number"));
     }
     let mut next = numbers.iter();
     let exact = exact_numbers(&j, &mut next);
-    // The parser keeps objects in document order; a repeated key breaks the pairing.
+    // The parser keeps objects in document order, but a repeated key keeps its first place
+    // and its last value, which breaks the pairing: then the parser's numbers are used.
     match exact {
-        Some(v) if next.next().is_none() => Ok(v),
+        Some(v) if next.next().is_none() && members(&j) == keys => Ok(v),
         _ => serde_json::from_str(&text)
             .map(|j: serde_json::Value| Value::from_json(&j))
             .map_err(|e| format!("invalid JSON: {e}")),
@@ -124,10 +129,75 @@ fn is_json_number(s: &str) -> bool {
     digits(int) && (int == "0" || !int.starts_with('0')) && frac.is_none_or(digits) && exp_ok
 }
 
-/// The byte ranges of a JSON text's number tokens, in order.
-fn json_number_texts(text: &str) -> Vec<(usize, usize)> {
+/// The kind of a JSON value, read to find a key repeated with values of different kinds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct JsonKind(u8);
+
+impl<'de> serde::Deserialize<'de> for JsonKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(KindVisitor)
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KindVisitor {
+    type Value = JsonKind;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<JsonKind, E> {
+        Ok(JsonKind(0))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<JsonKind, E> {
+        Ok(JsonKind(1))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<JsonKind, E> {
+        Ok(JsonKind(2))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<JsonKind, E> {
+        Ok(JsonKind(2))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<JsonKind, E> {
+        Ok(JsonKind(2))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<JsonKind, E> {
+        Ok(JsonKind(3))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonKind, A::Error> {
+        while seq.next_element::<JsonKind>()?.is_some() {}
+        Ok(JsonKind(4))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonKind, A::Error> {
+        let mut seen = std::collections::HashMap::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v: JsonKind = map.next_value()?;
+            if seen.insert(k.clone(), v).is_some_and(|prev| prev != v) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {k:?} is repeated with values of different types"
+                )));
+            }
+        }
+        Ok(JsonKind(5))
+    }
+}
+
+/// How many object members a parsed document has.
+fn members(j: &serde_json::Value) -> usize {
+    match j {
+        serde_json::Value::Array(items) => items.iter().map(members).sum(),
+        serde_json::Value::Object(m) => m.len() + m.values().map(members).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+/// The byte ranges of a JSON text's number tokens, in order, and how many object keys it
+/// has (a string followed by `:`).
+fn json_number_texts(text: &str) -> (Vec<(usize, usize)>, usize) {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut keys = 0;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -137,6 +207,8 @@ fn json_number_texts(text: &str) -> Vec<(usize, usize)> {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
                 i += 1;
+                let rest = text.get(i..).unwrap_or_default().trim_start();
+                keys += usize::from(rest.starts_with(':'));
             }
             b'-' | b'0'..=b'9' => {
                 let start = i;
@@ -150,7 +222,7 @@ fn json_number_texts(text: &str) -> Vec<(usize, usize)> {
             _ => i += 1,
         }
     }
-    out
+    (out, keys)
 }
 
 fn exact_numbers<'a>(
@@ -392,12 +464,9 @@ pub(super) fn csvdecode(a: &[Value], _: &FnCtx) -> R {
     let Some(header) = rows.next() else {
         return Err("missing header line".into());
     };
-    if let Some(dup) = header
-        .iter()
-        .enumerate()
-        .find(|(i, h)| header[..*i].contains(h))
-    {
-        return Err(format!("duplicate column name {:?}", dup.1));
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(format!("duplicate column name {dup:?}"));
     }
     let mut out = Vec::new();
     for (i, row) in rows.enumerate() {

@@ -79,7 +79,10 @@ pub(super) fn parseint(a: &[Value], _: &FnCtx) -> R {
         .to_i64()
         .filter(|b| (2..=62).contains(b))
         .ok_or("the base must be an integer between 2 and 62")? as u32;
-    let s: &str = &str_arg(a, 0)?;
+    // Terraform's parseint takes only a string.
+    let Some(Value::String(s)) = a.first() else {
+        return Err("the first argument must be a string".into());
+    };
     let (neg, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),

@@ -653,4 +653,17 @@ fn numbers_and_bools_convert_where_strings_are_needed() {
         ),
     );
     check("fileset(\"set\", \"/*.txt\")", "[\"a.txt\"]");
+    // The review of these fixes.
+    check(
+        "parseint(100, 10)",
+        "error: Error in function call parseint(): the first argument must be a string",
+    );
+    check(
+        "yamldecode(\"a: 1_000.5\\nb: 0x1_F\")",
+        "{a = \"1_000.5\", b = 31}",
+    );
+    check("jsondecode(\"{\\\"a\\\":1,\\\"a\\\":2}\")", "{a = 2}");
+    check("jsondecode(\"{\\\"a\\\":\\\"x\\\",\\\"b\\\":1,\\\"a\\\":2}\")", "error: Error in function call jsondecode(): invalid JSON: the key \"a\" is repeated with values of different types at line 1 column 21");
+    check("[for k, v in setproduct([\"a\"], [\"c\"]) : k]", "[0]");
+    check("yamlencode(\"\\n\")", "\"|2+\\n\\n\"");
 }

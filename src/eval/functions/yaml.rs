@@ -231,7 +231,22 @@ fn number(text: &str) -> Option<Value> {
         return Some(Value::Number(Number::infinity(neg)));
     }
     // YAML 1.1 allows `_` between digits: `1_000`.
-    if body.contains('_') && !body.starts_with('_') && !body.ends_with('_') {
+    let integer = |b: &str| {
+        let (b, hex) = match b.strip_prefix("0x") {
+            Some(h) => (h, true),
+            None => (b.strip_prefix("0o").unwrap_or(b), false),
+        };
+        let digit = |c: char| {
+            c == '_'
+                || if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+        };
+        !b.is_empty() && b.chars().all(digit)
+    };
+    if body.contains('_') && !body.starts_with('_') && !body.ends_with('_') && integer(body) {
         let plain: String = text.chars().filter(|c| *c != '_').collect();
         return number(&plain);
     }
@@ -333,18 +348,18 @@ fn seq(items: &[Value], indent: usize, out: &mut String) -> Result<(), String> {
 /// A multi-line string as a literal block: `|-` without a final line break, `|` with one,
 /// `|+` with more, each line indented by `indent`.
 fn block(s: &str, indent: usize) -> String {
-    // As libyaml: a space before a line break rules a block out.
-    if s.contains(" \n") || s.ends_with(' ') {
+    // As libyaml: a space before a line break, or a control character, rules a block out.
+    if s.contains(" \n") || s.ends_with(' ') || s.chars().any(|c| c < ' ' && c != '\n') {
         return format!("{}\n", quoted(s));
     }
     let body = s.trim_end_matches('\n');
     let chomp = match s.len() - body.len() {
         0 => "-",
-        1 => "",
+        1 if !body.is_empty() => "",
         _ => "+",
     };
     // A first line that starts with a space needs the indentation stated.
-    let indicator = if s.starts_with(' ') { "2" } else { "" };
+    let indicator = if s.starts_with([' ', '\n']) { "2" } else { "" };
     let mut out = format!("|{indicator}{chomp}\n");
     let pad = " ".repeat(indent);
     for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {

@@ -177,7 +177,12 @@ pub(crate) fn output(
                     k.clone(),
                     serde_json::json!({
                         "sensitive": o.sensitive,
-                        "type": crate::eval::unify::type_json(&Value::from_json(&o.value)),
+                        // A sensitive output's type is withheld too: object keys can be secrets.
+                        "type": if o.sensitive {
+                            serde_json::Value::from("dynamic")
+                        } else {
+                            crate::eval::unify::type_json(&Value::from_json(&o.value))
+                        },
                         "value": shown(o).to_json(),
                     }),
                 )

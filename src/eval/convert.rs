@@ -21,15 +21,8 @@ pub fn convert(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
         Value::List(items) => {
             let mut items = super::unify::unify_values(&items).ok_or_else(mismatch)?;
             if matches!(ty, TypeConstraint::Set(_)) {
-                // Unified elements may now be equal; a set keeps one of each, in order.
-                let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                for x in items {
-                    if !out.iter().any(|o| o.equals(&x)) {
-                        out.push(x);
-                    }
-                }
-                out.sort_by(super::unify::set_order);
-                items = out;
+                // Unified elements may now be equal.
+                items = set_of(items);
             }
             Value::List(items)
         }
@@ -66,17 +59,11 @@ fn convert_exact(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
             .map(|(i, x)| convert(x, t).map_err(|e| format!("element {i}: {e}")))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::List),
-        (TypeConstraint::Set(t), Value::List(items)) => {
-            let mut out: Vec<Value> = Vec::new();
-            for x in items {
-                let c = convert(x, t)?;
-                if !out.iter().any(|o| o.equals(&c)) {
-                    out.push(c);
-                }
-            }
-            out.sort_by(super::unify::set_order);
-            Ok(Value::List(out))
-        }
+        (TypeConstraint::Set(t), Value::List(items)) => items
+            .iter()
+            .map(|x| convert(x, t))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|items| Value::List(set_of(items))),
         (TypeConstraint::Tuple(ts), Value::List(items)) if ts.len() == items.len() => items
             .iter()
             .zip(ts)
@@ -113,6 +100,18 @@ fn convert_exact(v: &Value, ty: &TypeConstraint) -> Result<Value, String> {
         }
         _ => Err(mismatch(v)),
     }
+}
+
+/// A set of `items`: one of each, in Terraform's order.
+fn set_of(items: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    for x in items {
+        if !out.iter().any(|o| o.equals(&x)) {
+            out.push(x);
+        }
+    }
+    out.sort_by(Value::set_order);
+    out
 }
 
 fn describe(v: &Value) -> String {

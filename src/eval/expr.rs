@@ -725,25 +725,17 @@ impl<'a> Evaluator<'a> {
     fn for_expr(&mut self, f: &hcl_edit::expr::ForExpr, span: Option<std::ops::Range<usize>>) -> R {
         let coll = self.eval(&f.intro.collection_expr)?;
         let (coll, sens) = split_mark(coll);
-        let set = makes_a_set(&f.intro.collection_expr);
-        let items: Vec<(Value, Value)> = match coll {
-            Value::Unknown => return Ok(remark(Value::Unknown, sens)),
-            // Over a set, Terraform gives each element as its own key.
-            Value::List(items) if set => items.into_iter().map(|v| (v.clone(), v)).collect(),
-            Value::List(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::from(i as i64), v))
-                .collect(),
-            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-            Value::Null => {
+        let items: Vec<(Value, Value)> = match for_pairs(coll, &f.intro.collection_expr) {
+            Ok(items) => items,
+            Err(Value::Unknown) => return Ok(remark(Value::Unknown, sens)),
+            Err(Value::Null) => {
                 return Err(self.err(
                     f.intro.collection_expr.span(),
                     "Iteration over null value",
                     "A for expression needs a list, set or map; this one is null.",
                 ))
             }
-            other => {
+            Err(other) => {
                 return Err(self.err(
                     f.intro.collection_expr.span(),
                     "Iteration over non-iterable value",
@@ -897,6 +889,24 @@ pub(crate) fn nfc(s: &str) -> String {
         return s.to_string();
     }
     s.nfc().collect()
+}
+
+/// The (key, value) pairs a `for` walks over `coll`, the value of `expr`: a list's positions,
+/// a map's keys, and a set's elements as their own keys, as in Terraform. Anything else is
+/// handed back.
+pub(crate) fn for_pairs(coll: Value, expr: &Expression) -> Result<Vec<(Value, Value)>, Value> {
+    Ok(match coll {
+        Value::List(items) if makes_a_set(expr) => {
+            items.into_iter().map(|v| (v.clone(), v)).collect()
+        }
+        Value::List(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (Value::from(i as i64), v))
+            .collect(),
+        Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+        other => return Err(other),
+    })
 }
 
 /// Whether an expression certainly gives a set: a call of `toset` or of a set function.

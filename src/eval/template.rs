@@ -290,24 +290,13 @@ impl Evaluator<'_> {
                         let coll = self.eval(&f.collection_expr)?;
                         let (coll, sens) = split_mark(coll);
                         out.sensitive |= sens;
-                        let set = super::expr::makes_a_set(&f.collection_expr);
-                        let items: Vec<(Value, Value)> = match coll {
-                            Value::List(items) if set => {
-                                items.into_iter().map(|v| (v.clone(), v)).collect()
-                            }
-                            Value::List(items) => items
-                                .into_iter()
-                                .enumerate()
-                                .map(|(i, v)| (Value::from(i as i64), v))
-                                .collect(),
-                            Value::Map(m) => {
-                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
-                            }
-                            Value::Unknown => {
+                        let items = match super::expr::for_pairs(coll, &f.collection_expr) {
+                            Ok(items) => items,
+                            Err(Value::Unknown) => {
                                 out.unknown = true;
                                 Vec::new()
                             }
-                            other => {
+                            Err(other) => {
                                 return Err(self.err(
                                     f.collection_expr.span(),
                                     "Invalid template for",

@@ -9,7 +9,6 @@
 
 use super::expr::{to_bool, to_number};
 use standby_provider_sdk::Value;
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// A value's type as far as unification needs it.
@@ -178,11 +177,6 @@ pub(crate) fn type_json(v: &Value) -> serde_json::Value {
 pub(crate) fn unify_values(values: &[Value]) -> Option<Vec<Value>> {
     let ty = unify(&values.iter().map(type_of).collect::<Vec<_>>())?;
     values.iter().map(|v| conform(v, &ty)).collect()
-}
-
-/// The order of a set's elements in Terraform; see [`Value::set_order`].
-pub(crate) fn set_order(a: &Value, b: &Value) -> Ordering {
-    Value::set_order(a, b)
 }
 
 #[cfg(test)]

@@ -123,9 +123,9 @@ impl Walker<'_> {
                     hcl_edit::expr::Expression::Array(_) | hcl_edit::expr::Expression::ForExpr(_)
                 );
                 let is_set = items.iter().any(Value::is_unknown)
-                    || items.windows(2).all(|w| {
-                        crate::eval::unify::set_order(&w[0], &w[1]) == std::cmp::Ordering::Less
-                    });
+                    || items
+                        .windows(2)
+                        .all(|w| Value::set_order(&w[0], &w[1]) == std::cmp::Ordering::Less);
                 if literal || !is_set {
                     self.diags.push(bad("The for_each argument must be a map, or a set of strings, and this is a tuple (a list). Use toset() to make a set of its strings.".into()));
                     return None;

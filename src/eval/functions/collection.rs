@@ -271,7 +271,7 @@ pub(super) fn zipmap(a: &[Value], _: &FnCtx) -> R {
 /// sorted (numbers by value, strings by bytes).
 pub(super) fn sorted_set(v: Vec<Value>) -> R {
     let mut v = dedup(single_type(v, "set")?);
-    v.sort_by(crate::eval::unify::set_order);
+    v.sort_by(Value::set_order);
     Ok(Value::List(v))
 }
 

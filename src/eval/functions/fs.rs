@@ -151,7 +151,7 @@ pub(super) fn fileset(a: &[Value], ctx: &FnCtx) -> R {
             }
         }
     }
-    out.sort_by(crate::eval::unify::set_order);
+    out.sort_by(Value::set_order);
     Ok(Value::List(out))
 }
 

@@ -171,6 +171,32 @@ fn a_drill_refuses_a_protected_environment_without_i_know() {
     .stderr_has("--i-know");
 }
 
+/// Regression: the drill indexed its members by the active site and panicked when the active
+/// member had been removed from the state with `state rm`.
+#[test]
+fn a_drill_whose_active_member_was_removed_with_state_rm_reports_it_and_does_not_panic() {
+    let (t, base, _servers) = cluster();
+    let port = format!("base_port={base}");
+    let vars = args("dev", &port, &[]);
+    t.run(&[&["apply", "--auto-approve"][..], &vars].concat())
+        .code(0);
+    t.run(&["state", "rm", "-e", "dev", "postgres_server.east"])
+        .code(0);
+    t.run(
+        &[
+            &["drill", "orders", "--scenario", "kill-primary"][..],
+            &vars,
+        ]
+        .concat(),
+    )
+    .code(1)
+    .stderr_has(
+        "The active member of group \"orders\" (east, postgres_server.east) is not in the state",
+    )
+    .stderr_has("standby import")
+    .stderr_lacks("panicked");
+}
+
 #[test]
 fn a_partitioned_primary_is_cut_off_by_nftables_and_the_group_recovers_without_loss() {
     let (t, base, _servers) = cluster();

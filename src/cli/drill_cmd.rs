@@ -235,7 +235,15 @@ pub(crate) fn drill(
         .map(|(s, (m, _))| pg_member(m, &ws.root).map(|p| (s.clone(), p)))
         .collect::<Result<_, _>>()?;
     let from = f.active.clone();
-    let primary = pgs[&from].clone();
+    let Some(primary) = pgs.get(&from).cloned() else {
+        return Err(CliError::msg(
+            format!(
+                "The active member of group {group:?} ({from}, {}) is not in the state",
+                f.members.get(&from).map_or("no address", String::as_str)
+            ),
+            "It was removed, perhaps with `standby state rm`. Bring it back with `standby import` or `standby apply` before drilling.",
+        ));
+    };
     let Some(other) = pgs.keys().find(|s| **s != from).cloned() else {
         return Err(CliError::msg(
             "The group has no standby",

@@ -4,11 +4,11 @@
 //! `cargo bench --bench engine` runs every case; `cargo bench --bench engine -- 10000` runs
 //! only the sizes given. Each case runs in a child process so its peak memory is its own.
 
-use standby::apply::{apply, ApplyOptions};
-use standby::eval::Phase;
-use standby::plan::{plan, PlanMode, PlanOptions};
-use standby::registry::Registry;
-use standby::state::{LocalBackend, State, StateStore as _};
+use standby_engine::apply::{apply, ApplyOptions};
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
+use standby_engine::state::{LocalBackend, State, StateStore as _};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,7 +56,7 @@ fn run_case(shape: &str, n: usize) {
     };
 
     let t = Instant::now();
-    let config = standby::config::load(dir.path())
+    let config = standby_engine::config::load(dir.path())
         .map_err(|(_, d)| d)
         .expect("load");
     rt.block_on(plan(
@@ -70,7 +70,7 @@ fn run_case(shape: &str, n: usize) {
     let validate = t.elapsed();
 
     let t = Instant::now();
-    let config = standby::config::load(dir.path())
+    let config = standby_engine::config::load(dir.path())
         .map_err(|(_, d)| d)
         .expect("load");
     let p = rt
@@ -105,7 +105,7 @@ fn run_case(shape: &str, n: usize) {
 
     let t = Instant::now();
     let state = backend.read().expect("read").expect("state");
-    let config = standby::config::load(dir.path())
+    let config = standby_engine::config::load(dir.path())
         .map_err(|(_, d)| d)
         .expect("load");
     let p = rt

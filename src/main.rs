@@ -1,4 +1,6 @@
-//! The `standby` binary.
+//! The `standby` binary: arguments, commands and views over the `standby_engine` library.
+
+mod cli;
 
 fn main() {
     // Exit quietly when the reader of our output goes away (`standby status | head`), as
@@ -7,5 +9,5 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    std::process::exit(standby::cli::main());
+    std::process::exit(cli::main());
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use standby::lease::{Election, LeaseError, Standing};
+use standby_engine::lease::{Election, LeaseError, Standing};
 use std::time::{Duration, Instant};
 use support::drill::drill;
 use support::etcd::etcd;

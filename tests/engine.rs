@@ -3,11 +3,11 @@
 
 mod support;
 
-use standby::apply::{apply, ApplyOptions};
-use standby::eval::Phase;
-use standby::plan::{plan, Action, PlanMode, PlanOptions};
-use standby::registry::Registry;
-use standby::state::{LocalBackend, StateStore as _};
+use standby_engine::apply::{apply, ApplyOptions};
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, Action, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
+use standby_engine::state::{LocalBackend, StateStore as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use support::mock::Mock;
@@ -45,12 +45,12 @@ impl Engine {
         &self,
         mode: PlanMode,
         parallelism: usize,
-    ) -> (Vec<(String, Action)>, standby::apply::ApplyReport) {
+    ) -> (Vec<(String, Action)>, standby_engine::apply::ApplyReport) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
-        let config = standby::config::load(self.dir.path())
+        let config = standby_engine::config::load(self.dir.path())
             .map_err(|(_, d)| d)
             .unwrap();
         let state = self.backend().read().unwrap();
@@ -71,7 +71,7 @@ impl Engine {
                 &config,
                 &self.registry,
                 state.as_ref(),
-                standby::plan::root_inputs(&config, "test", &[], false).unwrap(),
+                standby_engine::plan::root_inputs(&config, "test", &[], false).unwrap(),
                 &opts,
             ))
             .unwrap();
@@ -335,7 +335,7 @@ module "m" {
     e.run(PlanMode::Normal, 10);
     e.rewrite("module \"m\" {\n  source   = \"./m\"\n  for_each = toset([\"a\"])\n  name     = each.key\n}\n");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let config = standby::config::load(e.dir.path())
+    let config = standby_engine::config::load(e.dir.path())
         .map_err(|(_, d)| d)
         .unwrap();
     let state = e.backend().read().unwrap();

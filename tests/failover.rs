@@ -4,8 +4,8 @@
 
 mod support;
 
-use standby::apply::Approvals;
-use standby::plan::{ForcedSwitch, StepKind};
+use standby_engine::apply::Approvals;
+use standby_engine::plan::{ForcedSwitch, StepKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use support::rig::{topology, Rig};
@@ -212,7 +212,7 @@ fn an_emergency_failover_leaves_an_override_that_plans_never_silently_undo() {
         .iter()
         .find(|c| c.addr.to_string() == "mock_thing.unrelated")
         .unwrap();
-    assert_eq!(unrelated.action, standby::plan::Action::NoOp);
+    assert_eq!(unrelated.action, standby_engine::plan::Action::NoOp);
     let report = r.apply_with(&p, Approvals::default(), &[]);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let log = r.replica.steps();
@@ -249,7 +249,7 @@ fn an_emergency_failover_leaves_an_override_that_plans_never_silently_undo() {
     assert_eq!(r.replica.writable(), ["east", "west"]);
     let p = r.plan(None);
     let sw = &p.switches[0];
-    assert_eq!(sw.kind, standby::plan::SwitchKind::Reconcile);
+    assert_eq!(sw.kind, standby_engine::plan::SwitchKind::Reconcile);
     assert_eq!(sw.reason.code, "switch_split_brain");
     assert_eq!(
         (sw.from.as_deref(), sw.to.as_str(), sw.epoch),
@@ -282,7 +282,10 @@ fn an_emergency_failover_leaves_an_override_that_plans_never_silently_undo() {
     // Once the file agrees, the override is cleared.
     r.write(&topology("west", "manual", "1MiB"));
     let p = r.plan(None);
-    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::RecordOnly);
+    assert_eq!(
+        p.switches[0].kind,
+        standby_engine::plan::SwitchKind::RecordOnly
+    );
     assert!(p.switches[0].clear_override);
     r.apply_with(&p, Approvals::default(), &[]);
     assert!(r.state().failovers["orders"].override_.is_none());
@@ -318,7 +321,7 @@ fn adding_a_standby_site_plans_its_provisioning_and_initial_sync() {
     r.write(&topology("east", "auto", "1MiB"));
     r.clear_log();
     let p = r.plan(None);
-    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Resync);
+    assert_eq!(p.switches[0].kind, standby_engine::plan::SwitchKind::Resync);
     assert_eq!(p.switches[0].steps, [StepKind::Configure, StepKind::Record]);
     let report = r.apply_with(&p, Approvals::default(), &[]);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
@@ -388,7 +391,7 @@ resource "mock_thing" "proxy" { name = var.target }
             "the switch lists the nested traffic resource: {:?}",
             sw.traffic
         );
-        let lines = standby::plan::step_lines(sw);
+        let lines = standby_engine::plan::step_lines(sw);
         assert!(
             lines
                 .iter()
@@ -417,7 +420,7 @@ resource "mock_thing" "proxy" { name = var.target }
     // The JSON plan lists it too.
     r.write(&(topology("west", "auto", "1MiB") + nested));
     let p = r.plan(None);
-    let json = standby::plan::plan_json(&p, None);
+    let json = standby_engine::plan::plan_json(&p, None);
     assert!(
         json.to_string()
             .contains("module.edge.module.inner.mock_thing.proxy"),

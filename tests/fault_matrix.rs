@@ -6,7 +6,7 @@
 
 mod support;
 
-use standby::plan::ForcedSwitch;
+use standby_engine::plan::ForcedSwitch;
 use standby_provider_sdk::Value;
 use support::rig::{topology, Rig};
 
@@ -260,7 +260,7 @@ fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again
     assert_eq!(r.state().failovers["orders"].active, "east");
     let p = r.plan(None);
     let sw = &p.switches[0];
-    assert_eq!(sw.kind, standby::plan::SwitchKind::Reconcile);
+    assert_eq!(sw.kind, standby_engine::plan::SwitchKind::Reconcile);
     assert_eq!((sw.to.as_str(), sw.epoch), ("west", 2));
     assert!(
         p.failover_notes
@@ -300,15 +300,15 @@ fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again
 struct LapsesAfterClaim(std::sync::atomic::AtomicUsize);
 
 #[async_trait::async_trait]
-impl standby::apply::PromotionGuard for LapsesAfterClaim {
-    async fn may_fence(&self, _plan: &standby::plan::SwitchPlan) -> Result<(), String> {
+impl standby_engine::apply::PromotionGuard for LapsesAfterClaim {
+    async fn may_fence(&self, _plan: &standby_engine::plan::SwitchPlan) -> Result<(), String> {
         match self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
             0 => Ok(()),
             _ => Err("the lease is held by m2".into()),
         }
     }
 
-    async fn claim(&self, plan: &standby::plan::SwitchPlan) -> Result<String, String> {
+    async fn claim(&self, plan: &standby_engine::plan::SwitchPlan) -> Result<String, String> {
         Ok(format!("epoch {} claimed", plan.epoch))
     }
 }
@@ -375,12 +375,12 @@ fn a_holder_whose_lease_lapsed_undoes_nothing() {
 struct Lapsed;
 
 #[async_trait::async_trait]
-impl standby::apply::PromotionGuard for Lapsed {
-    async fn may_fence(&self, _plan: &standby::plan::SwitchPlan) -> Result<(), String> {
+impl standby_engine::apply::PromotionGuard for Lapsed {
+    async fn may_fence(&self, _plan: &standby_engine::plan::SwitchPlan) -> Result<(), String> {
         Err("the lease is held by m2".into())
     }
 
-    async fn claim(&self, plan: &standby::plan::SwitchPlan) -> Result<String, String> {
+    async fn claim(&self, plan: &standby_engine::plan::SwitchPlan) -> Result<String, String> {
         Ok(format!("epoch {} claimed", plan.epoch))
     }
 }
@@ -462,7 +462,10 @@ fn an_interrupted_first_promotion_is_adopted() {
     let west = member("west");
     r.rt.block_on(r.replica.promote(&west, 0)).unwrap();
     let p = r.plan(None);
-    assert_eq!(p.switches[0].kind, standby::plan::SwitchKind::Reconcile);
+    assert_eq!(
+        p.switches[0].kind,
+        standby_engine::plan::SwitchKind::Reconcile
+    );
     assert!(p.switches[0].stamp_epoch, "{:?}", p.switches[0]);
     let report = r.apply_with(&p, Default::default(), &[]);
     assert!(report.failed.is_empty(), "{:?}", report.failed);

@@ -107,16 +107,16 @@ fn a_held_lock_names_its_holder_and_force_unlock_ends_a_hung_one() {
     let t = Test::new().file("main.hcl", topology());
     let pg = PgServer::start(&t.join("pg"), 11500 + (std::process::id() % 400) as u16);
     let spec = pg.spec("locks");
-    let holder = standby::state::PgBackend::new(
+    let holder = standby_engine::state::PgBackend::new(
         &spec["pg:".len()..spec.len() - "#locks".len()],
         "locks",
         "default",
     )
     .unwrap();
-    use standby::state::StateLock as _;
+    use standby_engine::state::StateLock as _;
     let guard = holder
         .lock(
-            standby::state::LockInfo::new("drill"),
+            standby_engine::state::LockInfo::new("drill"),
             std::time::Duration::ZERO,
         )
         .unwrap();

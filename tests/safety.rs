@@ -2,7 +2,7 @@
 
 mod support;
 
-use standby::state::{LocalBackend, LockInfo, StateLock as _};
+use standby_engine::state::{LocalBackend, LockInfo, StateLock as _};
 use std::time::{Duration, Instant};
 use support::Test;
 

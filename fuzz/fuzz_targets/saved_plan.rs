@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(p) = serde_json::from_slice::<standby::plan::Plan>(data) {
-        let _ = standby::plan::render_plan(&p, false);
-        let _ = standby::plan::plan_json(&p, None);
+    if let Ok(p) = serde_json::from_slice::<standby_engine::plan::Plan>(data) {
+        let _ = standby_engine::plan::render_plan(&p, false);
+        let _ = standby_engine::plan::plan_json(&p, None);
     }
 });

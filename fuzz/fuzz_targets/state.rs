@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use standby::state::{Cipher, LocalBackend, StateStore as _};
+use standby_engine::state::{Cipher, LocalBackend, StateStore as _};
 use std::sync::{Arc, OnceLock};
 
 /// One directory per fuzzing process, reused for every input.

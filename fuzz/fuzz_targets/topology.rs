@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use standby::config::{load_partial_from, MemoryFiles};
-use standby::plan::{plan, root_inputs, PlanMode, PlanOptions};
-use standby::registry::Registry;
+use standby_engine::config::{load_partial_from, MemoryFiles};
+use standby_engine::plan::{plan, root_inputs, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,14 +25,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut registry = Registry::new();
-    registry.register(Arc::new(standby::StandbyProvider));
+    registry.register(Arc::new(standby_engine::StandbyProvider));
     let opts = PlanOptions {
         env: "fuzz".into(),
         mode: PlanMode::Normal,
         refresh: false,
         targets: vec![],
         replace: vec![],
-        phase: standby::eval::Phase::Plan,
+        phase: standby_engine::eval::Phase::Plan,
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         .build()
         .expect("runtime");
     if let Ok(p) = rt.block_on(plan(&config, &registry, None, vars, &opts)) {
-        let _ = standby::plan::render_plan(&p, false);
-        let _ = standby::plan::plan_json(&p, Some(&config));
+        let _ = standby_engine::plan::render_plan(&p, false);
+        let _ = standby_engine::plan::plan_json(&p, Some(&config));
     }
 });

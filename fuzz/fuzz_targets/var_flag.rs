@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use standby::config::{load_partial_from, MemoryFiles};
-use standby::plan::{root_inputs, VarSource};
+use standby_engine::config::{load_partial_from, MemoryFiles};
+use standby_engine::plan::{root_inputs, VarSource};
 use std::path::PathBuf;
 
 const TOPOLOGY: &str = r#"

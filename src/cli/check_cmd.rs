@@ -3,10 +3,10 @@
 use super::args::{CheckFormat, EnvArgs};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::check::{check as run_checks, sarif, Severity};
-use crate::eval::Phase;
-use crate::plan::{plan, PlanMode, PlanOptions};
-use crate::registry::Registry;
+use standby_engine::check::{check as run_checks, sarif, Severity};
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
 
 pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
@@ -112,7 +112,7 @@ fn docs_url() -> Result<Option<String>, CliError> {
 /// The repository's web address and HEAD's commit, for links to policy rules, when the
 /// topology is committed as it is.
 fn browse(root: &std::path::Path) -> Option<(String, String)> {
-    let repo = crate::vcs::Repo::discover(root).ok()?;
+    let repo = standby_engine::vcs::Repo::discover(root).ok()?;
     // Line numbers come from the working tree: they match the commit only when the
     // topology has no uncommitted change, so a dirty tree gets no links rather than wrong ones.
     let head = repo.head(root).ok().filter(|h| h.clean)?;
@@ -120,7 +120,7 @@ fn browse(root: &std::path::Path) -> Option<(String, String)> {
 }
 
 fn repo_prefix(root: &std::path::Path) -> std::path::PathBuf {
-    crate::vcs::Repo::discover(root)
+    standby_engine::vcs::Repo::discover(root)
         .ok()
         .and_then(|r| r.relative(root))
         .unwrap_or_default()

@@ -8,7 +8,7 @@ use super::drill_load::{connect_rw, pg_member, writer, Pg, Route};
 use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::drill::{check, Event, Objective, Outcome, Report};
+use standby_engine::drill::{check, Event, Objective, Outcome, Report};
 use standby_provider_sdk::Role;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 fn route(
     via: Option<&str>,
     traffic: &[String],
-    state: &crate::state::State,
+    state: &standby_engine::state::State,
     pgs: &BTreeMap<String, Pg>,
     primary: &Pg,
     targets: &[(String, Arc<str>)],
@@ -97,7 +97,7 @@ fn standby(ws: &Workspace, args: &[String]) -> Command {
     let handoff = key_handoff_path(ws);
     if handoff.exists() {
         c.env("STANDBY_STATE_KEY_FILE", handoff);
-    } else if let Some(f) = crate::state::Cipher::captured_file() {
+    } else if let Some(f) = standby_engine::state::Cipher::captured_file() {
         c.env("STANDBY_STATE_KEY_FILE", f);
     }
     c
@@ -117,7 +117,7 @@ impl KeyHandoff {
     fn new(ws: &Workspace) -> Result<KeyHandoff, CliError> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
-        let Some(key) = crate::state::Cipher::captured_env() else {
+        let Some(key) = standby_engine::state::Cipher::captured_env() else {
             return Ok(KeyHandoff(None));
         };
         let path = key_handoff_path(ws);

@@ -3,7 +3,7 @@
 //! directly) and records each insert as acknowledged, failed or indeterminate.
 
 use super::CliError;
-use crate::drill::Outcome;
+use standby_engine::drill::Outcome;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

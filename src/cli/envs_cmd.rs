@@ -3,9 +3,9 @@
 use super::args::{EnvArgs, EnvsCommand};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::eval::Phase;
-use crate::plan::{plan, Plan, PlanMode, PlanOptions};
-use crate::registry::Registry;
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, Plan, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The environment's plan, and its topology's `must_match` and `may_differ` lists.
@@ -34,14 +34,15 @@ fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>, Vec<String>
     let p = runtime()?
         .block_on(plan(&config, &registry, None, vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-    let list = |f: fn(&crate::config::Parity) -> &Vec<(String, crate::diag::Span)>| {
-        config
-            .root
-            .parity
-            .as_ref()
-            .map(|p| f(p).iter().map(|(s, _)| s.clone()).collect())
-            .unwrap_or_default()
-    };
+    let list =
+        |f: fn(&standby_engine::config::Parity) -> &Vec<(String, standby_engine::diag::Span)>| {
+            config
+                .root
+                .parity
+                .as_ref()
+                .map(|p| f(p).iter().map(|(s, _)| s.clone()).collect())
+                .unwrap_or_default()
+        };
     Ok((p, list(|p| &p.must_match), list(|p| &p.may_differ)))
 }
 

@@ -5,7 +5,7 @@ use super::monitor_http::MonitorStatus;
 use super::plan_cmd::{apply, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::plan::ForcedSwitch;
+use standby_engine::plan::ForcedSwitch;
 use standby_provider_sdk::Member;
 
 #[allow(clippy::too_many_arguments)] // One command's flags.
@@ -70,7 +70,7 @@ pub(crate) fn switch(
 
 /// A group whose newest switch record is newer than the last apply that finished: that apply
 /// was killed between the switch's record and its end, where outputs are written.
-fn unfinished_apply(state: &crate::state::State) -> Option<String> {
+fn unfinished_apply(state: &standby_engine::state::State) -> Option<String> {
     let parse = |s: &str| {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     };
@@ -96,11 +96,11 @@ const STATUS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 /// writable members or none, 2 for a record the members contradict, 0 when they agree.
 fn verdict_lines(
     group: &str,
-    f: &crate::state::FailoverState,
-    observed: &[crate::plan::reality::Observed],
+    f: &standby_engine::state::FailoverState,
+    observed: &[standby_engine::plan::reality::Observed],
     env: &str,
 ) -> i32 {
-    use crate::plan::reality::{describe_split, judge, Verdict};
+    use standby_engine::plan::reality::{describe_split, judge, Verdict};
     match judge(&f.active, f.epoch, f.promoted_epoch(), observed) {
         Verdict::Agrees => 0,
         Verdict::SplitBrain(w) => {
@@ -223,7 +223,7 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
                                 ))
                             })
                     });
-                    observed.push(crate::plan::reality::Observed {
+                    observed.push(standby_engine::plan::reality::Observed {
                         site: site.clone(),
                         status: match &st {
                             Ok(s) => Ok(s.clone()),

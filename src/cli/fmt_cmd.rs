@@ -2,7 +2,7 @@
 
 use super::workspace::Workspace;
 use super::CliError;
-use crate::config::format_hcl;
+use standby_engine::config::format_hcl;
 use std::path::{Path, PathBuf};
 
 fn collect(p: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
@@ -62,7 +62,7 @@ pub(crate) fn fmt(
                 }
                 if !check {
                     let perms = std::fs::metadata(&f).map(|m| m.permissions()).ok();
-                    crate::state::atomic_write(&f, formatted.as_bytes())
+                    standby_engine::state::atomic_write(&f, formatted.as_bytes())
                         .map_err(super::workspace::state_error)?;
                     if let Some(p) = perms {
                         let _ = std::fs::set_permissions(&f, p);

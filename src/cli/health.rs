@@ -2,7 +2,7 @@
 //! provider's replication status (the default, which also wants the primary to be a primary),
 //! `SELECT 1` or the like through the provider, a TCP connect, or an HTTP GET answered 2xx.
 
-use crate::plan::{HealthCheck, HealthKind as Kind, Target};
+use standby_engine::plan::{HealthCheck, HealthKind as Kind, Target};
 use standby_provider_sdk::{Member, Replication, Role};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

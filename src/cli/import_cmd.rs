@@ -5,9 +5,9 @@ use super::args::{EnvArgs, LockArgs, PlanArgs};
 use super::plan_cmd::{options, prepare};
 use super::workspace::{state_error, Workspace};
 use super::{runtime, CliError};
-use crate::addr::Target;
-use crate::eval::Phase;
-use crate::registry::Registry;
+use standby_engine::addr::Target;
+use standby_engine::eval::Phase;
+use standby_engine::registry::Registry;
 
 pub(crate) fn import(
     ws: &Workspace,
@@ -44,7 +44,7 @@ pub(crate) fn import(
     println!("{addr}: Importing from ID {id:?}...");
     let registry = Registry::standard();
     let mut plan = runtime()?
-        .block_on(crate::plan::plan(
+        .block_on(standby_engine::plan::plan(
             &config,
             &registry,
             Some(&state),
@@ -69,9 +69,10 @@ pub(crate) fn import(
             "The instance was not planned: check that its count or for_each yields this key.",
         ));
     };
-    state
-        .resources
-        .insert(inst.clone(), crate::apply::record_instance(change, before));
+    state.resources.insert(
+        inst.clone(),
+        standby_engine::apply::record_instance(change, before),
+    );
     state.serial += 1;
     backend.write(&state).map_err(state_error)?;
     println!("{addr}: Import prepared!\n\nImport successful!\n\n{addr} is now in the state of environment {env_name:?} and is managed by standby from\nnow on. Run standby plan -e {env_name} to see where the object differs from its configuration.");

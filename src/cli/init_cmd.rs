@@ -4,9 +4,9 @@
 
 use super::workspace::Workspace;
 use super::CliError;
-use crate::addr::Mode;
-use crate::config::Module;
-use crate::registry::Registry;
+use standby_engine::addr::Mode;
+use standby_engine::config::Module;
+use standby_engine::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn init(ws: &Workspace, upgrade: bool, reconfigure: bool) -> Result<i32, CliError> {

@@ -28,9 +28,9 @@ mod workspace;
 
 pub use args::Cli;
 
-use crate::diag::{Diagnostic, Diagnostics, Sources};
 use args::Command;
 use clap::Parser as _;
+use standby_engine::diag::{Diagnostic, Diagnostics, Sources};
 use std::io::IsTerminal as _;
 use workspace::Workspace;
 
@@ -66,7 +66,7 @@ pub fn main() -> i32 {
     // The state key must not reach hooks or the servers standby starts, which inherit the
     // environment: take it out before anything else runs.
     // SAFETY: the first thing main does; no other thread exists yet.
-    unsafe { crate::state::Cipher::capture_env() };
+    unsafe { standby_engine::state::Cipher::capture_env() };
     let cli = match Cli::try_parse_from(terraform_args::normalize(std::env::args_os())) {
         Ok(c) => c,
         Err(e) => {
@@ -79,7 +79,7 @@ pub fn main() -> i32 {
             };
         }
     };
-    if let Err(e) = crate::plan::max_instances_env() {
+    if let Err(e) = standby_engine::plan::max_instances_env() {
         eprintln!("Error: {e}");
         return 1;
     }
@@ -332,7 +332,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                 }
             );
             if json {
-                let registry = crate::registry::Registry::standard();
+                let registry = standby_engine::registry::Registry::standard();
                 let providers: Vec<&str> = registry.names().collect();
                 println!(
                     "{}",

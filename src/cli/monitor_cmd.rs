@@ -13,8 +13,8 @@ use super::monitor_lease::{ElectionArgs, Lease};
 use super::plan_cmd::{apply, plan, Run};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::plan::ForcedSwitch;
-use crate::registry::Registry;
+use standby_engine::plan::ForcedSwitch;
+use standby_engine::registry::Registry;
 use standby_provider_sdk::{ConfigureRequest, Member, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -55,26 +55,26 @@ pub(crate) fn state_and_plan(
     ws: &Workspace,
     env: &EnvArgs,
     env_name: &str,
-) -> Result<(crate::state::State, crate::plan::Plan), CliError> {
+) -> Result<(standby_engine::state::State, standby_engine::plan::Plan), CliError> {
     let state = ws
         .read_state(ws.backend(env_name)?.as_ref())?
         .unwrap_or_default();
     let mut config = ws.load()?;
     let vars = ws.inputs(&mut config, env_name, env, false)?;
-    let opts = crate::plan::PlanOptions {
+    let opts = standby_engine::plan::PlanOptions {
         env: env_name.to_string(),
-        mode: crate::plan::PlanMode::Normal,
+        mode: standby_engine::plan::PlanMode::Normal,
         refresh: false,
         targets: vec![],
         replace: vec![],
-        phase: crate::eval::Phase::Validate,
+        phase: standby_engine::eval::Phase::Validate,
         topology_digest: String::new(),
         force: None,
         epoch_floor: Default::default(),
         imports: Vec::new(),
     };
     let p = runtime()?
-        .block_on(crate::plan::plan(
+        .block_on(standby_engine::plan::plan(
             &config,
             &Registry::standard(),
             Some(&state),
@@ -87,8 +87,8 @@ pub(crate) fn state_and_plan(
 
 /// A group's members as providers see them: site to (member, provider name).
 pub(crate) fn members_of(
-    state: &crate::state::State,
-    f: &crate::state::FailoverState,
+    state: &standby_engine::state::State,
+    f: &standby_engine::state::FailoverState,
 ) -> BTreeMap<String, (Member, String)> {
     let mut members = BTreeMap::new();
     for (site, addr) in &f.members {

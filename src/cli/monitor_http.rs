@@ -127,7 +127,7 @@ impl MonitorStatus {
         }
         if let Ok(text) = serde_json::to_string_pretty(self) {
             // Never through a symlink planted at a temporary name.
-            let _ = crate::state::atomic_write(file, text.as_bytes());
+            let _ = standby_engine::state::atomic_write(file, text.as_bytes());
         }
     }
 }

@@ -2,9 +2,9 @@
 //! and the guard that makes the failover it runs claim its epoch with the fencing token.
 
 use super::CliError;
-use crate::apply::PromotionGuard;
-use crate::lease::{Election, Standing};
-use crate::plan::SwitchPlan;
+use standby_engine::apply::PromotionGuard;
+use standby_engine::lease::{Election, Standing};
+use standby_engine::plan::SwitchPlan;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,7 +164,10 @@ pub(crate) fn operator_guard(
     if etcd.is_empty() {
         return Ok(None);
     }
-    let who = format!("operator {}", crate::state::LockInfo::new("switch").who);
+    let who = format!(
+        "operator {}",
+        standby_engine::state::LockInfo::new("switch").who
+    );
     let e = rt
         .block_on(Election::connect(etcd, env, &who, Duration::from_secs(3)))
         .map_err(|e| {

@@ -3,16 +3,16 @@
 use super::args::{EnvArgs, GateArgs, GraphFormat, LockArgs, PlanArgs};
 use super::workspace::{state_error, Workspace};
 use super::{progress, report, runtime, CliError};
-use crate::addr::Target;
-use crate::apply::{apply as run_apply, ApplyOptions};
-use crate::config::Config;
-use crate::eval::Phase;
-use crate::plan::{
+use standby_engine::addr::Target;
+use standby_engine::apply::{apply as run_apply, ApplyOptions};
+use standby_engine::config::Config;
+use standby_engine::eval::Phase;
+use standby_engine::plan::{
     execution_graph_text, plan as make_plan, plan_json, render_plan, state_digest, Plan, PlanMode,
     PlanOptions,
 };
-use crate::registry::Registry;
-use crate::state::State;
+use standby_engine::registry::Registry;
+use standby_engine::state::State;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,7 +113,7 @@ pub(crate) fn plan(
     json: bool,
     detailed: bool,
     revs: (Option<&str>, Option<&str>),
-    force: Option<crate::plan::ForcedSwitch>,
+    force: Option<standby_engine::plan::ForcedSwitch>,
 ) -> Result<i32, CliError> {
     let (env_name, config, digest, vars) = match revs.1 {
         None => prepare(ws, env, false)?,
@@ -127,7 +127,7 @@ pub(crate) fn plan(
     };
     if let Some(base) = revs.0 {
         let base_config = ws.load_rev(base)?;
-        let changes = crate::config::diff(&base_config, &config);
+        let changes = standby_engine::config::diff(&base_config, &config);
         if !json {
             if changes.is_empty() {
                 println!("Topology changes from {base}: none.\n");
@@ -135,7 +135,7 @@ pub(crate) fn plan(
                 println!(
                     "Topology changes from {base} to {}:\n{}",
                     revs.1.unwrap_or("the working tree"),
-                    crate::config::render_diff(&changes)
+                    standby_engine::config::render_diff(&changes)
                 );
             }
         }
@@ -162,7 +162,7 @@ pub(crate) fn plan(
         && plan
             .switches
             .iter()
-            .any(|s| s.steps.contains(&crate::plan::StepKind::Approval))
+            .any(|s| s.steps.contains(&standby_engine::plan::StepKind::Approval))
     {
         println!(
             "\nPlan hash: {} (approval files name it as `GROUP HASH`)",
@@ -250,9 +250,9 @@ pub(crate) struct Run {
     pub auto_approve: bool,
     pub parallelism: usize,
     pub gates: GateArgs,
-    pub force: Option<crate::plan::ForcedSwitch>,
+    pub force: Option<standby_engine::plan::ForcedSwitch>,
     /// Set by an elected monitor: its lease guards fencing and promotion.
-    pub guard: Option<Arc<dyn crate::apply::PromotionGuard>>,
+    pub guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
     /// A monitor acting on its own: its command-line values were checked when it started.
     pub acting_monitor: bool,
 }
@@ -266,7 +266,7 @@ pub(crate) fn apply(
     run: &Run,
 ) -> Result<i32, CliError> {
     let auto_approve = run.auto_approve;
-    match crate::apply::armed_failpoints() {
+    match standby_engine::apply::armed_failpoints() {
         Err(e) => return Err(CliError::msg("STANDBY_FAILPOINT is not valid", e)),
         Ok(armed) if !armed.is_empty() => eprintln!(
             "STANDBY_FAILPOINT is armed ({}): a switch in this apply fails or freezes there on purpose.",
@@ -379,16 +379,16 @@ fn execute(
     registry: &Registry,
     config: &Config,
     plan: &Plan,
-    backend: &dyn crate::state::Backend,
+    backend: &dyn standby_engine::state::Backend,
     state: State,
     run: &Run,
-    guard: Option<Arc<dyn crate::apply::PromotionGuard>>,
+    guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
 ) -> Result<i32, CliError> {
     for sw in plan.switches.iter().filter(|s| s.needs_data_loss_ack) {
         if !run.gates.accept_data_loss.contains(&sw.group) {
             return Err(CliError::msg(
                 format!("failover.{} needs --accept-data-loss {}", sw.group, sw.group),
-                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), crate::plan::Estimate::lag_text), sw.group),
+                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), standby_engine::plan::Estimate::lag_text), sw.group),
             ));
         }
     }
@@ -401,7 +401,7 @@ fn execute(
     let total = plan
         .changes
         .iter()
-        .filter(|c| c.action != crate::plan::Action::NoOp)
+        .filter(|c| c.action != standby_engine::plan::Action::NoOp)
         .count()
         + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
     let progress = progress::Progress::new(total);
@@ -420,7 +420,7 @@ fn execute(
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let shown = rt.spawn(progress::show(rx, total, progress, plan.env.clone()));
-    let commit = crate::vcs::Repo::discover(&config.root_dir)
+    let commit = standby_engine::vcs::Repo::discover(&config.root_dir)
         .ok()
         .and_then(|r| r.head(&config.root_dir).ok());
     let opts = ApplyOptions {
@@ -436,7 +436,7 @@ fn execute(
     let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
     let _ = rt.block_on(shown);
     let report = result.map_err(|e| match e {
-        crate::apply::ApplyError::State(s) => state_error(s),
+        standby_engine::apply::ApplyError::State(s) => state_error(s),
         other => CliError::msg("Apply failed", other.to_string()),
     })?;
     let (add, change, destroy) = report.counts();
@@ -446,7 +446,7 @@ fn execute(
             .failed
             .iter()
             .map(|f| {
-                crate::diag::Diagnostic::bare(
+                standby_engine::diag::Diagnostic::bare(
                     format!("{}: {}", f.addr, f.summary),
                     f.detail.clone(),
                 )
@@ -557,7 +557,7 @@ fn approvals(
     plan: &Plan,
     gates: &GateArgs,
     progress: &progress::Progress,
-) -> Result<crate::apply::Approvals, CliError> {
+) -> Result<standby_engine::apply::Approvals, CliError> {
     let mut file = Vec::new();
     if let Some(f) = &gates.approval_file {
         let text = std::fs::read_to_string(f).map_err(|e| {
@@ -586,8 +586,8 @@ fn approvals(
     let color = ws.color;
     let env = plan.env.clone();
     let progress = progress.clone();
-    let prompt: Option<crate::apply::Prompt> = if std::io::stdin().is_terminal() {
-        Some(Arc::new(move |sw: &crate::plan::SwitchPlan| {
+    let prompt: Option<standby_engine::apply::Prompt> = if std::io::stdin().is_terminal() {
+        Some(Arc::new(move |sw: &standby_engine::plan::SwitchPlan| {
             let what = format!(
                 "switch of failover.{} from {} to {} in environment {env:?}",
                 sw.group,
@@ -611,7 +611,7 @@ fn approvals(
     } else {
         None
     };
-    Ok(crate::apply::Approvals {
+    Ok(standby_engine::apply::Approvals {
         groups: gates.approve.iter().cloned().collect(),
         file,
         plan_hash: plan_hash(plan),
@@ -631,7 +631,7 @@ pub(crate) fn graph(
         let config = ws.load()?;
         print!(
             "{}",
-            crate::plan::config_graph_text(&config, &registry, mermaid)
+            standby_engine::plan::config_graph_text(&config, &registry, mermaid)
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?
         );
         return Ok(0);
@@ -778,7 +778,7 @@ pub(crate) fn operator_inputs(
         .iter()
         .filter_map(|v| v.split_once('=').map(|(k, _)| k.trim().to_string()))
         .collect();
-    let repo = crate::vcs::Repo::discover(&config.root_dir).ok();
+    let repo = standby_engine::vcs::Repo::discover(&config.root_dir).ok();
     let own_env_file =
         std::fs::canonicalize(config.root_dir.join("env").join(format!("{env_name}.hcl"))).ok();
     for f in &env.var_files {
@@ -791,8 +791,8 @@ pub(crate) fn operator_inputs(
         if own && committed {
             continue;
         }
-        let mut scratch = crate::diag::Sources::default();
-        if let Ok(vf) = crate::config::load_var_file(f, &mut scratch) {
+        let mut scratch = standby_engine::diag::Sources::default();
+        if let Ok(vf) = standby_engine::config::load_var_file(f, &mut scratch) {
             names.extend(vf.values.keys().cloned());
         }
     }
@@ -807,7 +807,7 @@ pub(crate) fn protected(config: &Config, env: &str) -> Result<(), CliError> {
     let Some(rule) = config.root.environments.get(env).filter(|e| e.protected) else {
         return Ok(());
     };
-    let repo = crate::vcs::Repo::discover(&config.root_dir).map_err(|e| {
+    let repo = standby_engine::vcs::Repo::discover(&config.root_dir).map_err(|e| {
         CliError::msg(
             format!("Environment {env:?} is protected and needs git"),
             format!("{e}. Protected environments apply only committed topology."),

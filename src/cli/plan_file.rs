@@ -7,8 +7,8 @@
 
 use super::workspace::{state_error, Workspace};
 use super::CliError;
-use crate::plan::{Plan, PLAN_FORMAT_VERSION};
 use hmac::{KeyInit as _, Mac as _};
+use standby_engine::plan::{Plan, PLAN_FORMAT_VERSION};
 use std::path::{Path, PathBuf};
 
 type Hmac = hmac::Hmac<sha2_011::Sha256>;
@@ -64,7 +64,7 @@ fn key(ws: &Workspace, create: bool) -> Result<Vec<u8>, CliError> {
                     CliError::msg(format!("Cannot create {}", d.display()), e.to_string())
                 })?;
             }
-            crate::state::atomic_write(&path, hex::encode(&k).as_bytes()).map_err(state_error)?;
+            standby_engine::state::atomic_write(&path, hex::encode(&k).as_bytes()).map_err(state_error)?;
             Ok(k)
         }
         Err(e) => Err(CliError::msg(
@@ -96,7 +96,7 @@ pub(crate) fn save(ws: &Workspace, plan: &Plan, out: &Path) -> Result<(), CliErr
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
-    crate::state::atomic_write(out, &serde_json::to_vec(&v).unwrap_or_default())
+    standby_engine::state::atomic_write(out, &serde_json::to_vec(&v).unwrap_or_default())
         .map_err(state_error)
 }
 

@@ -1,9 +1,9 @@
 //! The apply progress display: a bar with done/total and the running actions on a terminal,
 //! plain log lines elsewhere.
 
-use crate::apply::ApplyEvent;
-use crate::plan::Action;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use standby_engine::apply::ApplyEvent;
+use standby_engine::plan::Action;
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex};

@@ -1,9 +1,9 @@
 //! Rendering diagnostics with source snippets, the only place they become text.
 
-use crate::diag::{Diagnostic, Sources};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
 };
+use standby_engine::diag::{Diagnostic, Sources};
 
 /// Renders every diagnostic: `Error: summary`, `on file:line:col`, the snippet with the span
 /// underlined, and the detail as help.

@@ -3,10 +3,10 @@
 use super::args::{EnvArgs, ReviewFormat};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
-use crate::eval::Phase;
-use crate::plan::{plan, root_inputs, PlanMode, PlanOptions, VarSource};
-use crate::registry::Registry;
-use crate::review::{json, markdown, risk_flags, EnvReview, MAX_COMMENT};
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, root_inputs, PlanMode, PlanOptions, VarSource};
+use standby_engine::registry::Registry;
+use standby_engine::review::{json, markdown, risk_flags, EnvReview, MAX_COMMENT};
 use std::path::Path;
 
 pub(crate) fn review(
@@ -22,7 +22,7 @@ pub(crate) fn review(
         Some(h) => ws.load_rev(h)?,
         None => ws.load()?,
     };
-    let changes = crate::config::diff(&base_config, &head_config);
+    let changes = standby_engine::config::diff(&base_config, &head_config);
     let registry = Registry::standard();
     let rt = runtime()?;
     let mut reviews = Vec::new();
@@ -80,7 +80,7 @@ pub(crate) fn review(
             .get(&env_name)
             .is_some_and(|e| e.protected);
         // The head's policy files judge the head's plan, as `standby check` would on it.
-        let findings = crate::check::check(&mut config, &p)
+        let findings = standby_engine::check::check(&mut config, &p)
             .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
         reviews.push(EnvReview {
             findings,
@@ -118,7 +118,7 @@ pub(crate) fn review(
     if !edited.is_empty() {
         flags.insert(
             0,
-            crate::review::RiskFlag {
+            standby_engine::review::RiskFlag {
                 severity: "high",
                 env: "all".into(),
                 code: "policy_changed",

@@ -3,9 +3,9 @@
 use super::args::{EnvArgs, StateCommand};
 use super::workspace::{state_error, Workspace};
 use super::CliError;
-use crate::addr::{AbsInstance, Target};
-use crate::plan::{plan_json, render_plan};
-use crate::state::State;
+use standby_engine::addr::{AbsInstance, Target};
+use standby_engine::plan::{plan_json, render_plan};
+use standby_engine::state::State;
 use standby_provider_sdk::Value;
 
 fn must_state(ws: &Workspace, env_name: &str) -> Result<State, CliError> {
@@ -18,11 +18,11 @@ fn must_state(ws: &Workspace, env_name: &str) -> Result<State, CliError> {
         })
 }
 
-fn instance_text(addr: &AbsInstance, st: &crate::state::InstanceState) -> String {
+fn instance_text(addr: &AbsInstance, st: &standby_engine::state::InstanceState) -> String {
     let v = st.value();
     let mut out = format!(
         "# {addr}:\n{} {:?} {:?} {{\n",
-        if addr.resource.resource.mode == crate::addr::Mode::Data {
+        if addr.resource.resource.mode == standby_engine::addr::Mode::Data {
             "data"
         } else {
             "resource"
@@ -79,7 +79,8 @@ pub(crate) fn show(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&crate::plan::state_json(&state)).unwrap_or_default()
+            serde_json::to_string_pretty(&standby_engine::plan::state_json(&state))
+                .unwrap_or_default()
         );
         return Ok(0);
     }
@@ -116,7 +117,7 @@ pub(crate) fn output(
     let state = ws
         .read_state(ws.backend(&env_name)?.as_ref())?
         .unwrap_or_default();
-    let shown = |o: &crate::state::OutputState| {
+    let shown = |o: &standby_engine::state::OutputState| {
         if o.sensitive {
             Value::string("(sensitive value)")
         } else {
@@ -181,7 +182,7 @@ pub(crate) fn output(
                         "type": if o.sensitive {
                             serde_json::Value::from("dynamic")
                         } else {
-                            crate::eval::unify::type_json(&Value::from_json(&o.value))
+                            standby_engine::eval::unify::type_json(&Value::from_json(&o.value))
                         },
                         "value": shown(o).to_json(),
                     }),
@@ -204,9 +205,9 @@ pub(crate) fn output(
 }
 
 pub(crate) fn parse_instance(s: &str) -> Result<AbsInstance, CliError> {
-    let t: Target = s
-        .parse()
-        .map_err(|e: crate::addr::AddrError| CliError::msg("Invalid address", e.to_string()))?;
+    let t: Target = s.parse().map_err(|e: standby_engine::addr::AddrError| {
+        CliError::msg("Invalid address", e.to_string())
+    })?;
     t.as_instance().ok_or_else(|| {
         CliError::msg(
             "Invalid address",
@@ -317,7 +318,7 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
         } => {
             let env_name = ws.env_name(&env)?;
             let from = ws.backend(&env_name)?;
-            let key = crate::state::Cipher::from_env()
+            let key = standby_engine::state::Cipher::from_env()
                 .map_err(state_error)?
                 .map(std::sync::Arc::new);
             let cipher = match encryption {
@@ -393,11 +394,11 @@ pub(crate) fn force_unlock(ws: &Workspace, id: &str, env: &EnvArgs) -> Result<i3
             println!("The lock {id} was released.");
             Ok(0)
         }
-        Err(crate::state::StateError::Locked(info)) => Err(CliError::msg(
+        Err(standby_engine::state::StateError::Locked(info)) => Err(CliError::msg(
             "The lock is held by a live process",
             format!("{info}. On the local backend a lock is released when its process ends; stop that process instead."),
         )),
-        Err(crate::state::StateError::NoSuchLock(_)) => Err(CliError::msg(format!("No lock with id {id}"), match backend.holder() {
+        Err(standby_engine::state::StateError::NoSuchLock(_)) => Err(CliError::msg(format!("No lock with id {id}"), match backend.holder() {
             Ok(Some(h)) => format!("The current lock is {h}."),
             _ => "The state is not locked.".into(),
         })),
@@ -422,7 +423,7 @@ fn push(
         std::fs::read(file).map(|b| bytes = b)
     };
     read.map_err(|e| CliError::msg(format!("Cannot read {}", file.display()), e.to_string()))?;
-    let pushed: crate::state::State = serde_json::from_slice(&bytes).map_err(|e| {
+    let pushed: standby_engine::state::State = serde_json::from_slice(&bytes).map_err(|e| {
         CliError::msg(
             format!("{} is not a standby state", file.display()),
             format!("{e}. Push what `standby state pull` printed. Nothing was changed."),

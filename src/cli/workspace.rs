@@ -2,10 +2,12 @@
 
 use super::args::{EnvArgs, LockArgs};
 use super::CliError;
-use crate::config::{load_partial, load_var_file, Config};
-use crate::plan::{root_inputs, VarSource};
-use crate::state::{Backend, LocalBackend, LockGuard, LockInfo, PgBackend, State, StateError};
 use sha2::Digest as _;
+use standby_engine::config::{load_partial, load_var_file, Config};
+use standby_engine::plan::{root_inputs, VarSource};
+use standby_engine::state::{
+    Backend, LocalBackend, LockGuard, LockInfo, PgBackend, State, StateError,
+};
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -78,7 +80,8 @@ impl Workspace {
             return Ok(config);
         }
         // Report the structural errors together with what the static checks find in the rest.
-        let more = crate::plan::check(&config, &crate::registry::Registry::standard());
+        let more =
+            standby_engine::plan::check(&config, &standby_engine::registry::Registry::standard());
         for d in more.0 {
             if !diags.0.contains(&d) {
                 diags.push(d);
@@ -89,12 +92,12 @@ impl Workspace {
 
     /// Loads the topology as it is at a git revision, straight from git objects.
     pub fn load_rev(&self, rev: &str) -> Result<Config, CliError> {
-        let repo = crate::vcs::Repo::discover(&self.root)
+        let repo = standby_engine::vcs::Repo::discover(&self.root)
             .map_err(|e| CliError::msg("Cannot read the topology from git", e.to_string()))?;
         let files = repo
             .tree_files(rev, &self.root)
             .map_err(|e| CliError::msg(format!("Cannot read revision {rev}"), e.to_string()))?;
-        let (config, diags) = crate::config::load_partial_from(&self.root, &files);
+        let (config, diags) = standby_engine::config::load_partial_from(&self.root, &files);
         let mut config = config;
         config.revision = Some(std::sync::Arc::new(files));
         if diags.is_empty() {
@@ -147,12 +150,16 @@ impl Workspace {
                 !vf.components()
                     .any(|c| c == std::path::Component::ParentDir)
                     && abs.starts_with(&self.root)
-                    && crate::config::FileSource::read(rev.as_ref(), &abs).is_ok()
+                    && standby_engine::config::FileSource::read(rev.as_ref(), &abs).is_ok()
             });
             let f = match &config.revision {
                 Some(rev) if in_revision => {
                     let rev = rev.clone();
-                    crate::config::load_var_file_from(rev.as_ref(), &abs, &mut config.sources)
+                    standby_engine::config::load_var_file_from(
+                        rev.as_ref(),
+                        &abs,
+                        &mut config.sources,
+                    )
                 }
                 _ => load_var_file(vf, &mut config.sources),
             }
@@ -178,7 +185,7 @@ impl Workspace {
         let spec = match &self.backend {
             Some(s) => Some(s.clone()),
             None => {
-                let (config, _) = crate::config::load_partial(&self.root);
+                let (config, _) = standby_engine::config::load_partial(&self.root);
                 config
                     .root
                     .backend
@@ -232,8 +239,8 @@ impl Workspace {
 
 /// Whether the lock's holder is a process of this host that is stopped (state T in /proc): it
 /// holds the lock until it is resumed.
-fn process_stopped(info: &crate::state::LockInfo) -> bool {
-    let here = crate::state::LockInfo::new("check");
+fn process_stopped(info: &standby_engine::state::LockInfo) -> bool {
+    let here = standby_engine::state::LockInfo::new("check");
     let host = |who: &str| who.rsplit_once('@').map(|(_, h)| h.to_string());
     if host(&info.who) != host(&here.who) {
         return false;
@@ -276,7 +283,7 @@ pub(crate) fn open_backend(
     spec: Option<&str>,
     env_name: &str,
 ) -> Result<Box<dyn Backend>, CliError> {
-    let cipher = crate::state::Cipher::from_env()
+    let cipher = standby_engine::state::Cipher::from_env()
         .map_err(state_error)?
         .map(std::sync::Arc::new);
     open_backend_with(root, spec, env_name, cipher.clone(), cipher)
@@ -287,8 +294,8 @@ pub(crate) fn open_backend_with(
     root: &std::path::Path,
     spec: Option<&str>,
     env_name: &str,
-    write: Option<std::sync::Arc<crate::state::Cipher>>,
-    read: Option<std::sync::Arc<crate::state::Cipher>>,
+    write: Option<std::sync::Arc<standby_engine::state::Cipher>>,
+    read: Option<std::sync::Arc<standby_engine::state::Cipher>>,
 ) -> Result<Box<dyn Backend>, CliError> {
     match spec {
         None | Some("local" | "") => Ok(Box::new(
@@ -315,7 +322,7 @@ pub(crate) fn open_backend_with(
 pub(crate) fn env_var_file(
     config: &mut Config,
     env_name: &str,
-) -> Result<Option<crate::config::VarFile>, CliError> {
+) -> Result<Option<standby_engine::config::VarFile>, CliError> {
     let Some((path, text)) = config.env_files.get(env_name).cloned() else {
         return Ok(None);
     };
@@ -327,10 +334,10 @@ pub(crate) fn env_var_file(
             ),
         )
     })?;
-    let files = crate::config::MemoryFiles {
+    let files = standby_engine::config::MemoryFiles {
         files: std::collections::BTreeMap::from([(path.clone(), text)]),
     };
-    crate::config::load_var_file_from(&files, &path, &mut config.sources)
+    standby_engine::config::load_var_file_from(&files, &path, &mut config.sources)
         .map(Some)
         .map_err(|d| CliError::Diags(config.sources.clone(), d))
 }

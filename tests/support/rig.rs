@@ -3,11 +3,11 @@
 
 use super::mock::Mock;
 use super::replica::Replica;
-use standby::apply::{apply, ApplyOptions, ApplyReport, Approvals};
-use standby::eval::Phase;
-use standby::plan::{plan, ForcedSwitch, Plan, PlanMode, PlanOptions};
-use standby::registry::Registry;
-use standby::state::{LocalBackend, State, StateStore as _};
+use standby_engine::apply::{apply, ApplyOptions, ApplyReport, Approvals};
+use standby_engine::eval::Phase;
+use standby_engine::plan::{plan, ForcedSwitch, Plan, PlanMode, PlanOptions};
+use standby_engine::registry::Registry;
+use standby_engine::state::{LocalBackend, State, StateStore as _};
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -96,7 +96,7 @@ impl Rig {
     }
 
     pub fn plan(&self, force: Option<ForcedSwitch>) -> Plan {
-        let config = standby::config::load(self.dir.path())
+        let config = standby_engine::config::load(self.dir.path())
             .map_err(|(_, d)| d)
             .unwrap();
         let state = self.backend().read().unwrap();
@@ -133,9 +133,9 @@ impl Rig {
         p: &Plan,
         approvals: Approvals,
         accept: &[&str],
-        guard: Option<Arc<dyn standby::apply::PromotionGuard>>,
+        guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
     ) -> ApplyReport {
-        let config = standby::config::load(self.dir.path())
+        let config = standby_engine::config::load(self.dir.path())
             .map_err(|(_, d)| d)
             .unwrap();
         let opts = ApplyOptions {

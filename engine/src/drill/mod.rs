@@ -5,8 +5,8 @@
 //! job, since it drives processes; this module holds the parts that are pure functions of what
 //! was observed, so they are unit tested without servers.
 
-pub(crate) mod checker;
-pub(crate) mod report;
+pub mod checker;
+pub mod report;
 
-pub(crate) use checker::{check, Outcome, SetResult};
-pub(crate) use report::{Event, Objective, Report};
+pub use checker::{check, Outcome, SetResult};
+pub use report::{Event, Objective, Report};

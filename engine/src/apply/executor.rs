@@ -365,7 +365,7 @@ pub(super) fn emit(opts: &ApplyOptions, e: ApplyEvent) {
 
 /// The state record of an instance after its action.
 /// The state entry of a planned instance with value `v`.
-pub(crate) fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
+pub fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
     let (plain, paths) = v.deep_unmark();
     InstanceState {
         provider: change.provider.clone(),

@@ -152,7 +152,7 @@ pub(crate) fn conform(v: &Value, ty: &Ty) -> Option<Value> {
 /// The type in Terraform's JSON form (`"string"`, `["tuple", [...]]`, `["object", {...}]`),
 /// as `output -json` shows it. A list is a tuple and a map an object: the values carry no
 /// declared type; null is `"dynamic"`.
-pub(crate) fn type_json(v: &Value) -> serde_json::Value {
+pub fn type_json(v: &Value) -> serde_json::Value {
     fn ty(t: &Ty) -> serde_json::Value {
         match t {
             Ty::Any => "dynamic".into(),

@@ -3,17 +3,16 @@
 //! The pipeline runs one way: [`config`] loads HCL with spans, [`eval`] evaluates expressions
 //! with unknown and sensitive values, [`graph`] orders nodes, [`state`] records what exists,
 //! [`plan`] diffs configuration against state into an execution graph, and [`apply`] runs that
-//! graph without planning again. Only the binary's `cli` module prints.
+//! graph without planning again. Only the `standby` binary prints; this crate returns data.
 
 #![warn(missing_docs)]
 
 pub mod addr;
 pub mod apply;
 pub mod check;
-pub mod cli;
 pub mod config;
 pub mod diag;
-pub(crate) mod drill;
+pub mod drill;
 pub mod eval;
 pub mod graph;
 pub mod lease;

@@ -19,7 +19,7 @@ mod conformance;
 pub use crypt::Cipher;
 pub use failover::{FailoverState, Override, StepRecord, SwitchRecord};
 pub use journal::JournalEntry;
-pub(crate) use local::atomic_write;
+pub use local::atomic_write;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockInfo};
 pub use model::{ApplyRecord, InstanceState, OutputState, RetiredFailover, State, FORMAT_VERSION};

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// One moment of the timeline, in seconds after the fault was injected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Event {
+pub struct Event {
     /// What happened: `fault injected`, `first failed check`, `trigger`, `fence`, `promote`,
     /// `traffic switched`, `first successful write`.
     pub name: String,
@@ -20,7 +20,7 @@ pub(crate) struct Event {
 
 /// A declared objective against what was measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Objective {
+pub struct Objective {
     /// From the failover block, in seconds.
     pub declared_seconds: Option<f64>,
     /// What the drill measured, in seconds; none when it never recovered.
@@ -30,7 +30,8 @@ pub(crate) struct Objective {
 }
 
 impl Objective {
-    pub(crate) fn new(declared: Option<f64>, measured: Option<f64>) -> Objective {
+    /// Met when something was measured and it is within the declared bound, if one was declared.
+    pub fn new(declared: Option<f64>, measured: Option<f64>) -> Objective {
         let met = match (declared, measured) {
             (_, None) => false,
             (None, Some(_)) => true,
@@ -46,7 +47,7 @@ impl Objective {
 
 /// Everything one drill found.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Report {
+pub struct Report {
     /// Report format version.
     pub format_version: u32,
     /// The scenario.
@@ -85,7 +86,7 @@ pub(crate) struct Report {
 
 impl Report {
     /// Decides the verdict from the objectives and the checker.
-    pub(crate) fn decide(&mut self) {
+    pub fn decide(&mut self) {
         let mut reasons = Vec::new();
         if self.to.as_deref().is_none_or(|t| t == self.from) {
             reasons.push("the group never switched away from the faulted primary".to_string());
@@ -120,12 +121,12 @@ impl Report {
     }
 
     /// Whether the drill met its objectives.
-    pub(crate) fn passed(&self) -> bool {
+    pub fn passed(&self) -> bool {
         self.verdict == "pass"
     }
 
     /// The report for a person, or a pull-request comment.
-    pub(crate) fn markdown(&self) -> String {
+    pub fn markdown(&self) -> String {
         let mut s = String::new();
         let icon = if self.passed() { "✅" } else { "❌" };
         let _ = writeln!(
@@ -202,7 +203,7 @@ impl Report {
     }
 
     /// The timeline as a picture.
-    pub(crate) fn svg(&self) -> String {
+    pub fn svg(&self) -> String {
         let (width, left, right) = (900.0_f64, 40.0_f64, 40.0_f64);
         let end = self
             .timeline

@@ -15,7 +15,7 @@ mod table;
 mod walk_switch;
 
 pub use executor::apply;
-pub(crate) use executor::record as record_instance;
+pub use executor::record as record_instance;
 pub use failpoint::armed as armed_failpoints;
 pub use switch::{Approvals, PromotionGuard, Prompt};
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What the writer knows about one insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// The commit was acknowledged.
     Acknowledged,
     /// The server refused it, or it was never sent: it must not be present.
@@ -16,7 +16,7 @@ pub(crate) enum Outcome {
 
 /// The verdict on the writes of one drill.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct SetResult {
+pub struct SetResult {
     /// Inserts attempted.
     pub attempted: usize,
     /// Inserts acknowledged.
@@ -35,13 +35,13 @@ pub(crate) struct SetResult {
 
 impl SetResult {
     /// Whether the set is consistent: nothing unexpected (loss is judged against the RPO).
-    pub(crate) fn consistent(&self) -> bool {
+    pub fn consistent(&self) -> bool {
         self.unexpected.is_empty()
     }
 }
 
 /// Compares what was attempted with what is present.
-pub(crate) fn check(attempts: &BTreeMap<i64, Outcome>, present: &BTreeSet<i64>) -> SetResult {
+pub fn check(attempts: &BTreeMap<i64, Outcome>, present: &BTreeSet<i64>) -> SetResult {
     let mut r = SetResult {
         attempted: attempts.len(),
         ..SetResult::default()

@@ -11,7 +11,7 @@ mod functions;
 mod refs;
 pub(crate) mod size;
 pub(crate) mod template;
-pub(crate) mod unify;
+pub mod unify;
 
 pub use convert::convert;
 pub(crate) use expr::to_number;

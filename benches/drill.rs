@@ -10,7 +10,7 @@
 
 use std::process::Command;
 
-#[path = "../tests/support/servers.rs"]
+#[path = "../tests/it/support/servers.rs"]
 #[allow(dead_code)] // The benchmark uses only BIND of the test servers.
 mod servers;
 

@@ -234,7 +234,7 @@ impl Value {
 
     // The accessors below see through no sensitive mark: a secret reads as absent. Code that
     // must use a secret (to connect to a database, say) calls `unmarked()` or `deep_unmark()`,
-    // so that every place a mark is dropped is explicit and can be audited; tests/tidy.rs
+    // so that every place a mark is dropped is explicit and can be audited; tests/it/tidy.rs
     // keeps the list of those places.
 
     /// Looks up an attribute of an object. `None` if this is not an object or is sensitive.

@@ -427,7 +427,7 @@ fn terraform_functions_added_for_issue_14() {
 }
 
 /// Issue 14: each class of difference from Terraform 1.0.3 that the differential test found,
-/// with Terraform's answer (tests/expr_oracle.rs runs the whole corpus).
+/// with Terraform's answer (tests/it/expr_oracle.rs runs the whole corpus).
 #[test]
 fn terraform_values_for_issue_14() {
     // Numbers: 512-bit binary floats, printed with the shortest digits at their precision.

@@ -16,6 +16,7 @@ pub mod drill;
 pub mod eval;
 pub mod graph;
 pub mod lease;
+pub mod monitor;
 pub mod plan;
 pub mod registry;
 pub mod review;

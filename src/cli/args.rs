@@ -344,6 +344,10 @@ pub enum Command {
         /// This monitor's name in the election (default HOST-PID).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
+        /// Also write every event (checks, triggers, failovers) to FILE as JSON lines, one
+        /// object with an "event" field each; the log on stderr says the same for people.
+        #[arg(long, value_name = "FILE")]
+        events: Option<std::path::PathBuf>,
     },
     /// Inject a disaster into a non-production environment under load and check recovery.
     Drill {

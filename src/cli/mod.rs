@@ -11,7 +11,6 @@ mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;
 mod generate_cmd;
-mod health;
 mod import_cmd;
 mod init_cmd;
 mod monitor_cmd;
@@ -254,6 +253,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
             etcd,
             lease_ttl,
             name,
+            events,
         } => monitor_cmd::monitor(
             ws,
             &env,
@@ -266,6 +266,7 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
                     .map(monitor_http::read_token)
                     .transpose()?,
                 webhook,
+                events,
             },
             &monitor_lease::ElectionArgs {
                 etcd,

@@ -279,6 +279,7 @@ fn unmapped_modules(root: &Path) -> Vec<String> {
             let key = match name.as_str() {
                 "mod.rs" => format!("{}/", f.parent()?.file_name()?.to_str()?),
                 "lib.rs" | "main.rs" | "tests.rs" => return None,
+                n if n.ends_with("_tests.rs") => return None,
                 _ => name,
             };
             (!map.contains(&key)).then(|| format!("{} ({key})", rel(root, &f)))

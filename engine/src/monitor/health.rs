@@ -2,20 +2,20 @@
 //! provider's replication status (the default, which also wants the primary to be a primary),
 //! `SELECT 1` or the like through the provider, a TCP connect, or an HTTP GET answered 2xx.
 
-use standby_engine::plan::{HealthCheck, HealthKind as Kind, Target};
+use crate::plan::{HealthCheck, HealthKind as Kind, Target};
 use standby_provider_sdk::{Member, Replication, Role};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// One group's health check.
 #[derive(Debug, Clone)]
-pub(crate) struct Health {
+pub struct Health {
     kind: Kind,
     check: HealthCheck,
 }
 
 impl Health {
     /// From the plan's health check settings.
-    pub(crate) fn from_settings(hc: &HealthCheck) -> Health {
+    pub fn from_settings(hc: &HealthCheck) -> Health {
         Health {
             kind: hc.kind,
             check: hc.clone(),
@@ -23,18 +23,18 @@ impl Health {
     }
 
     /// Whether members are checked by their replication status alone.
-    pub(crate) fn is_replication(&self) -> bool {
+    pub fn is_replication(&self) -> bool {
         self.kind == Kind::Replication
     }
 
     /// The kind, for the log.
-    pub(crate) fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         self.kind.name()
     }
 
     /// Checks the member at `site`; `primary` when it should be the primary. The caller bounds
     /// the time it takes.
-    pub(crate) async fn check(
+    pub async fn check(
         &self,
         r: &dyn Replication,
         site: &str,
@@ -90,7 +90,7 @@ impl Health {
 }
 
 /// `http://host:port/path` split into the authority and the path (with its leading slash).
-pub(crate) fn split_url(url: &str) -> Result<(&str, String), String> {
+pub fn split_url(url: &str) -> Result<(&str, String), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;

@@ -9,6 +9,8 @@ use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
 use standby_engine::drill::{check, Event, Objective, Outcome, Report};
+use standby_engine::monitor::{Event as MonitorEvent, Stamped};
+use standby_engine::plan::StepKind;
 use standby_provider_sdk::Role;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -178,11 +180,30 @@ fn since(fault: OffsetDateTime, stamp: &str) -> Option<f64> {
     Some((t - fault).as_seconds_f64())
 }
 
-/// The first log line containing `needle`, as seconds after the fault.
-fn log_event(log: &str, needle: &str, fault: OffsetDateTime) -> Option<f64> {
-    log.lines()
-        .filter(|l| l.contains(needle))
-        .find_map(|l| since(fault, l.split_whitespace().next()?))
+/// The monitor's events so far (`standby monitor --events FILE`); a line it is still writing
+/// is skipped.
+fn monitor_events(file: &Path) -> Vec<Stamped> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The first event that `pick` accepts, as seconds after the fault.
+fn first_event(
+    events: &[Stamped],
+    fault: OffsetDateTime,
+    pick: impl Fn(&MonitorEvent) -> bool,
+) -> Option<f64> {
+    events
+        .iter()
+        .find(|e| pick(&e.event))
+        .and_then(|e| since(fault, &e.time))
+}
+
+fn finished(e: &MonitorEvent) -> bool {
+    matches!(e, MonitorEvent::FailoverFinished { .. })
 }
 
 struct Guard(Option<Child>);
@@ -273,11 +294,13 @@ pub(crate) fn drill(
         .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
     let flags = env_flags(&env_name, env);
     let mon_log = dir.join("monitor.log");
+    let mon_events = dir.join("monitor.events.jsonl");
     let mut monitor = Guard(None);
     if scenario != Scenario::Switchover {
         let mut args = vec!["monitor".to_string()];
         args.extend(flags.iter().cloned());
         args.extend(["--for".into(), "300s".into()]);
+        args.extend(["--events".into(), mon_events.display().to_string()]);
         let file = std::fs::File::create(&mon_log)
             .map_err(|e| CliError::msg("Cannot write the monitor log", e.to_string()))?;
         monitor.0 = Some(
@@ -288,9 +311,9 @@ pub(crate) fn drill(
                 .map_err(|e| CliError::msg("Cannot start the monitor", e.to_string()))?,
         );
         let t = Instant::now();
-        while !std::fs::read_to_string(&mon_log)
-            .unwrap_or_default()
-            .contains("watching")
+        while !monitor_events(&mon_events)
+            .iter()
+            .any(|e| matches!(e.event, MonitorEvent::Watching { .. }))
         {
             if t.elapsed() > Duration::from_secs(30) {
                 return Err(CliError::msg(
@@ -421,9 +444,9 @@ pub(crate) fn drill(
         }
         let finished = match scenario {
             Scenario::Switchover => switch_done.is_some(),
-            _ => std::fs::read_to_string(&mon_log)
-                .unwrap_or_default()
-                .contains("failover finished"),
+            _ => monitor_events(&mon_events)
+                .iter()
+                .any(|e| finished(&e.event)),
         };
         if finished && first_write.is_some() {
             break;
@@ -445,19 +468,21 @@ pub(crate) fn drill(
     stop.store(true, Ordering::SeqCst);
     let _ = w.join();
     drop(monitor);
-    let mlog = std::fs::read_to_string(&mon_log).unwrap_or_default();
-    if let Some(t) = log_event(&mlog, "check 1/", fault_wall) {
+    let events = monitor_events(&mon_events);
+    let failed_check = |e: &MonitorEvent| matches!(e, MonitorEvent::CheckFailed { streak: 1, .. });
+    if let Some(t) = first_event(&events, fault_wall, failed_check) {
         timeline.push(Event {
             name: "first failed check".into(),
             at: t,
-            detail: "monitor log".into(),
+            detail: "monitor event".into(),
         });
     }
-    if let Some(t) = log_event(&mlog, "TRIGGER", fault_wall) {
+    let trigger = |e: &MonitorEvent| matches!(e, MonitorEvent::Trigger { .. });
+    if let Some(t) = first_event(&events, fault_wall, trigger) {
         timeline.push(Event {
             name: "trigger".into(),
             at: t,
-            detail: "monitor log".into(),
+            detail: "monitor event".into(),
         });
     }
     // Fence and promote from the switch's own record.
@@ -471,29 +496,19 @@ pub(crate) fn drill(
         .filter(|_| switched_to.is_some())
         .cloned();
     let mut lsn_gap = None;
-    let bytes = regex::Regex::new(r"(\d+) bytes").ok();
     if let Some(r) = &record {
         let mut t = since(fault_wall, &r.started).unwrap_or(0.0);
         for s in &r.steps {
             t += s.seconds;
-            let name = match s.step.as_str() {
-                "fence" => "fence",
-                "promote" => "promote",
-                _ => "",
-            };
-            if !name.is_empty() {
+            if matches!(s.step, StepKind::Fence | StepKind::Promote) {
                 timeline.push(Event {
-                    name: name.into(),
+                    name: s.step.to_string(),
                     at: t,
                     detail: s.detail.clone(),
                 });
             }
-            if s.step == "measure-gap" || s.step == "catch-up" {
-                lsn_gap = bytes
-                    .as_ref()
-                    .and_then(|re| re.captures(&s.detail))
-                    .and_then(|c| c[1].parse().ok())
-                    .or(Some(0));
+            if matches!(s.step, StepKind::MeasureGap | StepKind::CatchUp) {
+                lsn_gap = s.gap_bytes;
             }
         }
     }
@@ -515,7 +530,7 @@ pub(crate) fn drill(
         _ => if scenario == Scenario::Switchover {
             switch_done
         } else {
-            log_event(&mlog, "failover finished", fault_wall)
+            first_event(&events, fault_wall, finished)
         }
         .map(|t| {
             (

@@ -52,7 +52,7 @@ fn group_facts(p: &Plan) -> BTreeMap<String, BTreeMap<&'static str, String>> {
         .iter()
         .map(|s| {
             let mut f = BTreeMap::new();
-            f.insert("replication.mode", s.mode.clone());
+            f.insert("replication.mode", s.mode.to_string());
             f.insert(
                 "replication.max_lag",
                 s.max_lag_bytes
@@ -66,14 +66,7 @@ fn group_facts(p: &Plan) -> BTreeMap<String, BTreeMap<&'static str, String>> {
                 "rto",
                 s.rto_seconds.map_or("unset".into(), |v| format!("{v}s")),
             );
-            f.insert(
-                "approval",
-                if s.approval_manual {
-                    "manual".into()
-                } else {
-                    "auto".into()
-                },
-            );
+            f.insert("approval", s.approval.to_string());
             f.insert(
                 "sites",
                 s.members.keys().cloned().collect::<Vec<_>>().join(", "),

@@ -122,7 +122,7 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
             epoch: f.promoted_epoch(),
             members: members_of(&state, f),
             health: g.health_check.clone(),
-            manual: g.approval == "manual",
+            approval: g.approval,
         });
     }
     Ok(out)

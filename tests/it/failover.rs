@@ -72,13 +72,17 @@ fn a_switch_runs_its_steps_in_order_with_traffic_after_promotion() {
     assert_eq!((f.active.as_str(), f.epoch), ("west", 2));
     let last = f.history.last().unwrap();
     assert_eq!(
-        (last.kind.as_str(), last.from.as_deref(), last.to.as_str()),
+        (
+            last.kind.to_string().as_str(),
+            last.from.as_deref(),
+            last.to.as_str()
+        ),
         ("switchover", Some("east"), "west")
     );
     assert_eq!(
         last.steps
             .iter()
-            .map(|s| s.step.as_str())
+            .map(|s| s.step.to_string())
             .collect::<Vec<_>>(),
         [
             "precheck",
@@ -433,7 +437,7 @@ fn replication_settings_changes_are_planned_and_applied() {
     let async_topology = topology("east", "auto", "1MiB").replace("\"sync\"", "\"async\"");
     let r = Rig::new(&async_topology);
     r.apply(None);
-    assert_eq!(r.state().failovers["orders"].mode, "async");
+    assert_eq!(r.state().failovers["orders"].mode.name(), "async");
     r.clear_log();
     r.write(&topology("east", "auto", "1MiB"));
     let p = r.plan(None);
@@ -456,7 +460,7 @@ fn replication_settings_changes_are_planned_and_applied() {
         r.replica.steps()
     );
     let f = &r.state().failovers["orders"];
-    assert_eq!((f.mode.as_str(), f.epoch), ("sync", 1));
+    assert_eq!((f.mode.name(), f.epoch), ("sync", 1));
     assert!(!r.plan(None).has_changes());
     // max_lag is recorded too.
     r.write(&topology("east", "auto", "2MiB"));
@@ -489,8 +493,8 @@ fn replication_settings_changes_are_planned_and_applied() {
     );
     let report = r.apply_with(&p, Approvals::default(), &[]);
     assert_eq!(report.awaiting_approval, ["orders"]);
-    assert_eq!(r.state().failovers["orders"].mode, "sync");
+    assert_eq!(r.state().failovers["orders"].mode.name(), "sync");
     let p = r.plan(None);
     r.apply_with(&p, approve("orders"), &[]);
-    assert_eq!(r.state().failovers["orders"].mode, "async");
+    assert_eq!(r.state().failovers["orders"].mode.name(), "async");
 }

@@ -271,7 +271,7 @@ fn a_switch_without_its_record_is_adopted_and_the_old_primary_never_writes_again
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let f = r.state().failovers["orders"].clone();
     assert_eq!((f.active.as_str(), f.epoch), ("west", 2));
-    assert_eq!(f.history.last().unwrap().kind, "reconcile");
+    assert_eq!(f.history.last().unwrap().kind.to_string(), "reconcile");
     assert!(f.override_.is_some(), "the topology still says east");
     assert_eq!(traffic(&r), "dns->west.db.internal");
     assert_eq!(output(&r), "west");

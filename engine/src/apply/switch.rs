@@ -52,6 +52,8 @@ pub struct Approvals {
 pub(crate) struct StepOutcome {
     pub detail: String,
     pub final_position: Option<u64>,
+    /// The data-loss gap the step established, in bytes, when it is known.
+    pub gap_bytes: Option<u64>,
     pub fenced: bool,
     pub promoted: bool,
     pub verification: BTreeMap<String, (String, String)>,
@@ -122,9 +124,10 @@ impl SwitchRun {
 
     pub(crate) fn absorb(&mut self, step: &StepKind, took: Duration, o: StepOutcome) {
         self.steps.push(StepRecord {
-            step: step.to_string(),
+            step: step.clone(),
             seconds: took.as_secs_f64(),
             detail: o.detail,
+            gap_bytes: o.gap_bytes,
         });
         self.final_position = o.final_position.or(self.final_position);
         self.fenced |= o.fenced;
@@ -150,15 +153,7 @@ impl SwitchRun {
         let idle = plan.reason.code == "switch_reprotect" && self.rejoined.is_empty();
         if plan.kind != SwitchKind::RecordOnly && !idle {
             history.push(SwitchRecord {
-                kind: match plan.kind {
-                    SwitchKind::Initial => "initial",
-                    SwitchKind::Resync => "resync",
-                    SwitchKind::Switchover => "switchover",
-                    SwitchKind::Failover => "failover",
-                    SwitchKind::RecordOnly => "record",
-                    SwitchKind::Reconcile => "reconcile",
-                }
-                .into(),
+                kind: plan.kind,
                 from: plan.from.clone(),
                 to: plan.to.clone(),
                 epoch: plan.epoch,
@@ -234,7 +229,7 @@ impl StepCtx {
     }
 
     fn mode(&self) -> ReplicationMode {
-        if self.plan.mode == "sync" {
+        if self.plan.mode == standby_provider_sdk::ReplicationMode::Sync {
             ReplicationMode::Sync
         } else {
             ReplicationMode::Async
@@ -491,6 +486,7 @@ impl StepCtx {
                     "{} replayed position {got} (fenced primary's final position {want})",
                     self.plan.to
                 );
+                out.gap_bytes = Some(0);
             }
             StepKind::MeasureGap => {
                 let st = r.status(&to, None).await.map_err(|e| self.pe(e))?;
@@ -500,7 +496,7 @@ impl StepCtx {
                     Some(p) => p.saturating_sub(st.position),
                     None => st.lag_bytes,
                 };
-                let sync = self.plan.mode == "sync";
+                let sync = self.plan.mode == standby_provider_sdk::ReplicationMode::Sync;
                 let measured = if self.final_position.is_some() {
                     ""
                 } else {
@@ -534,6 +530,7 @@ impl StepCtx {
                         ),
                     ));
                 }
+                out.gap_bytes = (self.final_position.is_some() || sync).then_some(gap);
                 if self.final_position.is_none() {
                     out.caveats.push(format!("data-loss gap unknown: the old primary's final position could not be read, and {} cannot see what it never received", self.plan.to));
                 }

@@ -17,9 +17,11 @@ impl Walk<'_> {
     /// traffic resource it repoints.
     pub(super) fn in_flight_switch(&self, i: u32) -> bool {
         let past_fence = |g: &str| {
-            self.runs
-                .get(g)
-                .is_some_and(|r| r.steps.iter().any(|s| s.step == "fence"))
+            self.runs.get(g).is_some_and(|r| {
+                r.steps
+                    .iter()
+                    .any(|s| s.step == crate::plan::StepKind::Fence)
+            })
         };
         if let Some((group, _)) = self.step_of(i) {
             return past_fence(&group);

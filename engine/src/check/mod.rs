@@ -68,7 +68,10 @@ fn builtin(config: &Config, plan: &Plan) -> Vec<Finding> {
                 span: span.clone(),
             })
         };
-        if plan.env == "prod" && (g.mode != "sync" || g.approval != "manual") {
+        if plan.env == "prod"
+            && (g.mode != standby_provider_sdk::ReplicationMode::Sync
+                || g.approval != crate::plan::Approval::Manual)
+        {
             find(BUILTIN_RULES[0].0, format!("failover.{name} uses {} replication and {} approval in prod; prod requires sync and manual", g.mode, g.approval));
         }
         if !g.health_check.declared || !g.has_verify {
@@ -189,8 +192,8 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
                         "sites",
                         Value::List(g.sites.iter().map(|s| Value::string(s.clone())).collect()),
                     ),
-                    ("mode", Value::string(g.mode.clone())),
-                    ("approval", Value::string(g.approval.clone())),
+                    ("mode", Value::string(g.mode.name())),
+                    ("approval", Value::string(g.approval.name())),
                     (
                         "max_lag_bytes",
                         g.max_lag_bytes

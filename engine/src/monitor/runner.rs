@@ -7,7 +7,7 @@
 use super::detector::{Detector, Observation, Verdict};
 use super::event::Event;
 use super::status::{MemberStatus, MonitorStatus};
-use crate::plan::HealthCheck;
+use crate::plan::{Approval, HealthCheck};
 use standby_provider_sdk::Member;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,13 @@ pub struct Watch {
     /// The group's health check.
     pub health: HealthCheck,
     /// Whether a person approves the failover.
-    pub manual: bool,
+    pub approval: Approval,
+}
+
+impl Watch {
+    fn manual(&self) -> bool {
+        self.approval == Approval::Manual
+    }
 }
 
 impl Watch {
@@ -48,7 +54,7 @@ impl Watch {
             interval_seconds: self.health.interval_or_default().as_secs_f64(),
             timeout_seconds: self.health.timeout_or_default().as_secs_f64(),
             failures: self.health.failures_or_default(),
-            manual: self.manual,
+            manual: self.manual(),
         }
     }
 }
@@ -309,7 +315,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                     failures: w.health.failures_or_default(),
                     error,
                 });
-                return Some((group, to, w.manual, detected_after.as_secs_f64()));
+                return Some((group, to, w.manual(), detected_after.as_secs_f64()));
             }
             Verdict::Unrecorded {
                 site,
@@ -411,7 +417,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
         let gs = st.groups.entry(w.group.clone()).or_default();
         gs.active.clone_from(&w.active);
         gs.failures_to_trigger = w.health.failures_or_default();
-        gs.approval = if w.manual { "manual" } else { "auto" }.to_string();
+        gs.approval = w.approval.to_string();
         gs.last_check = super::stamp();
         gs.failovers_triggered = triggered.get(&w.group).copied().unwrap_or(0);
         gs.consecutive_failures = d.streak();

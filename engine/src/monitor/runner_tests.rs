@@ -124,7 +124,11 @@ fn watch(manual: bool) -> Watch {
             failures: Some(3),
             ..HealthCheck::default()
         },
-        manual,
+        approval: if manual {
+            Approval::Manual
+        } else {
+            Approval::Auto
+        },
     }
 }
 
@@ -142,7 +146,7 @@ fn run<L: Leadership>(op: &mut FakeOperator, lease: L, dies: u64, secs: u64) -> 
     let clock = FakeClock::default();
     let mut events = Vec::new();
     let mut emit = |e: Event| events.push(format!("{:.2}: {e}", clock.0.get().as_secs_f64()));
-    let watches = vec![watch(op.watch.manual)];
+    let watches = vec![watch(op.watch.manual())];
     let runner = Runner {
         probe: Script {
             dies,

@@ -57,11 +57,7 @@ impl Walker<'_> {
                     .map(|(s, m)| (s.clone(), m.addr.to_string()))
                     .collect(),
                 mode: st.mode.clone(),
-                approval: if st.approval_manual {
-                    "manual".into()
-                } else {
-                    "auto".into()
-                },
+                approval: st.approval,
                 max_lag_bytes: st.max_lag_bytes,
                 rpo_seconds: st.rpo_seconds,
                 rto_seconds: st.rto_seconds,
@@ -230,7 +226,7 @@ impl Walker<'_> {
             ),
             ("standbys", Value::List(standbys)),
             ("epoch", Value::from(epoch as i64)),
-            ("mode", Value::string(st.mode.clone())),
+            ("mode", Value::string(st.mode.name())),
             ("members", Value::Map(st.member_values.clone())),
         ]);
         self.values
@@ -257,7 +253,10 @@ impl Walker<'_> {
             .is_some_and(|e| e.protected);
         let mut steps = Vec::new();
         match kind {
-            SwitchKind::Resync if mode_change.as_deref() == Some("sync") && protected => {
+            SwitchKind::Resync
+                if mode_change == Some(standby_provider_sdk::ReplicationMode::Sync)
+                    && protected =>
+            {
                 // Giving up synchronous replication in a protected environment weakens its
                 // RPO: a person approves it, whatever the group's approval setting.
                 steps.push(StepKind::Approval);
@@ -274,7 +273,7 @@ impl Walker<'_> {
             SwitchKind::Switchover | SwitchKind::Failover => {
                 let emergency = kind == SwitchKind::Failover;
                 steps.push(StepKind::Precheck);
-                if st.approval_manual && !emergency {
+                if st.approval == super::Approval::Manual && !emergency {
                     steps.push(StepKind::Approval);
                 }
                 steps.extend(hooks_at(&st.hooks, "before_fence"));
@@ -305,7 +304,9 @@ impl Walker<'_> {
         };
         let needs_data_loss_ack = estimate.as_ref().is_some_and(|e| {
             let beyond = st.max_lag_bytes.is_some_and(|m| e.lag_bytes > m);
-            let unsynced_sync = kind == SwitchKind::Failover && st.mode == "sync" && !e.in_sync;
+            let unsynced_sync = kind == SwitchKind::Failover
+                && st.mode == standby_provider_sdk::ReplicationMode::Sync
+                && !e.in_sync;
             let gap = kind == SwitchKind::Failover
                 && e.lag_bytes > 0
                 && st.max_lag_bytes.is_none_or(|m| e.lag_bytes > m);
@@ -349,12 +350,12 @@ impl Walker<'_> {
                     format!(
                         "replication.mode changes from {old} to {}: the primary {} its standbys{}",
                         st.mode,
-                        if st.mode == "sync" {
+                        if st.mode == standby_provider_sdk::ReplicationMode::Sync {
                             "waits for one of"
                         } else {
                             "no longer waits for"
                         },
-                        if st.mode == "async" && protected {
+                        if st.mode == standby_provider_sdk::ReplicationMode::Async && protected {
                             "; this weakens the RPO of a protected environment, so it needs approval"
                         } else {
                             ""
@@ -467,7 +468,7 @@ impl Walker<'_> {
             max_lag_bytes,
             rpo_seconds: st.rpo_seconds,
             rto_seconds: st.rto_seconds,
-            approval_manual: st.approval_manual,
+            approval: st.approval,
             checksum: st.checksum,
             hooks: st.hooks,
             health_check: st.health_check,

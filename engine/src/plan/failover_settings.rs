@@ -8,6 +8,8 @@ use crate::addr::{AbsInstance, AbsResource, Mode, ModuleInstance};
 use crate::config::{Body, Failover};
 use crate::diag::{Diagnostic, Span};
 use crate::eval::{references, Iteration, RefTarget};
+use serde::{Deserialize, Serialize};
+use standby_provider_sdk::ReplicationMode;
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 
@@ -57,16 +59,44 @@ pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
     })
 }
 
+/// Who lets a monitor's failover run: `approval = "auto"` (the default) or `"manual"` (the
+/// monitor saves the plan for `standby approve`; a person's switch passes the approval gate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Nobody is asked.
+    #[default]
+    Auto,
+    /// A person approves.
+    Manual,
+}
+
+impl Approval {
+    /// `auto` or `manual`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Approval::Auto => "auto",
+            Approval::Manual => "manual",
+        }
+    }
+}
+
+impl std::fmt::Display for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A group's settings, evaluated.
 pub(crate) struct Settings {
     pub active: String,
     pub members: BTreeMap<String, MemberRef>,
     pub member_values: BTreeMap<String, Value>,
-    pub mode: String,
+    pub mode: ReplicationMode,
     pub max_lag_bytes: Option<u64>,
     pub rpo_seconds: Option<f64>,
     pub rto_seconds: Option<f64>,
-    pub approval_manual: bool,
+    pub approval: Approval,
     pub checksum: Vec<String>,
     pub hooks: Vec<HookSpec>,
     pub health_check: HealthCheck,
@@ -232,8 +262,9 @@ impl Walker<'_> {
         let active = self.string_attr(&fo.body, "active", &mut deps, &site_refs);
         let mode = if fo.replication.contains_key("mode") {
             self.string_attr(&fo.replication, "mode", &mut deps, &["sync", "async"])
+                .and_then(|m| ReplicationMode::parse(&m))
         } else {
-            Some("async".into())
+            Some(ReplicationMode::Async)
         };
         let max_lag_bytes = if fo.replication.contains_key("max_lag") {
             self.parsed(&fo.replication, "max_lag", &mut deps, parse_size)
@@ -338,7 +369,11 @@ impl Walker<'_> {
             max_lag_bytes,
             rpo_seconds,
             rto_seconds,
-            approval_manual: approval? == "manual",
+            approval: if approval? == "manual" {
+                Approval::Manual
+            } else {
+                Approval::Auto
+            },
             checksum,
             hooks,
             health_check,

@@ -162,7 +162,7 @@ fn switch_json(sw: &super::SwitchPlan) -> J {
         "epoch": sw.epoch,
         "stamp_epoch": sw.stamp_epoch,
         "mode": sw.mode,
-        "approval": if sw.approval_manual { "manual" } else { "auto" },
+        "approval": sw.approval,
         "reason": sw.reason.text,
         "action_reason": sw.reason.code,
         "steps": super::step_lines(sw).into_iter().map(|(step, description)| json!({ "step": step, "description": description })).collect::<Vec<_>>(),

@@ -30,6 +30,7 @@ pub use console::Console;
 pub use deletes::GONE;
 pub use expansion::max_instances_env;
 pub use failover::{emergency_probe, ForcedSwitch};
+pub use failover_settings::Approval;
 pub use health_check::{Detection, HealthCheck, HealthKind, Target};
 pub use json::{plan_json, public_json, JSON_FORMAT_VERSION};
 pub use json_tf::state_json;

@@ -3,10 +3,12 @@
 //! A saved plan (`plan --out FILE`) is this structure serialised with full fidelity, unknown
 //! and sensitive marks included. The public `--json` form is derived from it in `json.rs`.
 
+use super::failover_settings::Approval;
 use super::health_check::HealthCheck;
 use crate::addr::{AbsInstance, AbsResource, ModuleInstance};
+pub use crate::state::{StepKind, SwitchKind};
 use serde::{Deserialize, Serialize};
-use standby_provider_sdk::Value;
+use standby_provider_sdk::{ReplicationMode, Value};
 use std::collections::BTreeMap;
 
 /// The saved plan format's version. 2: the health check is a typed object whose targets keep
@@ -156,74 +158,6 @@ pub enum NodeKey {
     },
 }
 
-/// The steps of a switch, in the order they run.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// Make one member primary and the others standbys (first apply, or a new member).
-    Configure,
-    /// The target is healthy and close enough.
-    Precheck,
-    /// Manual approval.
-    Approval,
-    /// A hook command; the index is into the group's hooks.
-    Hook(u32),
-    /// The old primary stops taking writes.
-    Fence,
-    /// The target replays everything the fenced primary wrote.
-    CatchUp,
-    /// Emergency failover: measure how far behind the target is instead of waiting.
-    MeasureGap,
-    /// The target becomes primary: the point of no return, and nothing else.
-    Promote,
-    /// The new primary's checksums, taken before traffic moves. Past the point of no return:
-    /// a failure here is a caveat, never a reason to undo the switch.
-    Checksum,
-    /// Checksums and health after traffic moved.
-    Verify,
-    /// The former primary rejoins as a standby.
-    Reprotect,
-    /// The state records the switch.
-    Record,
-}
-
-impl std::fmt::Display for StepKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StepKind::Configure => write!(f, "configure"),
-            StepKind::Precheck => write!(f, "precheck"),
-            StepKind::Approval => write!(f, "approval"),
-            StepKind::Hook(i) => write!(f, "hook[{i}]"),
-            StepKind::Fence => write!(f, "fence"),
-            StepKind::CatchUp => write!(f, "catch-up"),
-            StepKind::MeasureGap => write!(f, "measure-gap"),
-            StepKind::Promote => write!(f, "promote"),
-            StepKind::Checksum => write!(f, "checksum"),
-            StepKind::Verify => write!(f, "verify"),
-            StepKind::Reprotect => write!(f, "re-protect"),
-            StepKind::Record => write!(f, "record"),
-        }
-    }
-}
-
-/// What kind of switch a group undergoes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SwitchKind {
-    /// First apply: set up roles.
-    Initial,
-    /// Members changed: sync the new ones.
-    Resync,
-    /// A planned switch, from the topology or `standby switchover`.
-    Switchover,
-    /// `standby failover`: the primary is down or unreachable.
-    Failover,
-    /// Only the state changes (an override is cleared).
-    RecordOnly,
-    /// The members show a switch the state does not: record it, and re-protect the others.
-    Reconcile,
-}
-
 /// A member resource of a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRef {
@@ -338,9 +272,9 @@ pub struct GroupSummary {
     #[serde(default)]
     pub members: BTreeMap<String, String>,
     /// `sync` or `async`.
-    pub mode: String,
+    pub mode: ReplicationMode,
     /// `manual` or `auto`.
-    pub approval: String,
+    pub approval: Approval,
     /// `max_lag` in bytes.
     pub max_lag_bytes: Option<u64>,
     /// `rpo` in seconds.
@@ -373,15 +307,15 @@ pub struct SwitchPlan {
     /// Members by site.
     pub members: BTreeMap<String, MemberRef>,
     /// `sync` or `async`.
-    pub mode: String,
+    pub mode: ReplicationMode,
     /// Promotion beyond this lag needs `--accept-data-loss`.
     pub max_lag_bytes: Option<u64>,
     /// Recovery point objective, seconds.
     pub rpo_seconds: Option<f64>,
     /// Recovery time objective, seconds.
     pub rto_seconds: Option<f64>,
-    /// Whether the approval gate applies.
-    pub approval_manual: bool,
+    /// `manual`: the approval gate applies to a person's switch too.
+    pub approval: Approval,
     /// Data sets compared after the switch.
     pub checksum: Vec<String>,
     /// Hook commands.

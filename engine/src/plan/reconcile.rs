@@ -335,7 +335,7 @@ impl Walker<'_> {
         let mut r = r.clone();
         let now = crate::state::now_rfc3339();
         r.history.push(crate::state::SwitchRecord {
-            kind: "reconcile".into(),
+            kind: crate::state::SwitchKind::Reconcile,
             from: Some(old.clone()),
             to: r.active.clone(),
             epoch: r.epoch,

@@ -86,7 +86,9 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
             let Some(b) = e.base_groups.get(name) else {
                 continue;
             };
-            if b.mode == "sync" && g.mode == "async" {
+            if b.mode == standby_provider_sdk::ReplicationMode::Sync
+                && g.mode == standby_provider_sdk::ReplicationMode::Async
+            {
                 flag(
                     "high",
                     "sync_to_async",
@@ -139,7 +141,9 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                     ),
                 );
             }
-            if b.approval == "manual" && g.approval == "auto" {
+            if b.approval == crate::plan::Approval::Manual
+                && g.approval == crate::plan::Approval::Auto
+            {
                 flag(
                     "high",
                     "approval_removed",

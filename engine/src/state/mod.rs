@@ -17,7 +17,7 @@ mod pg;
 mod conformance;
 
 pub use crypt::Cipher;
-pub use failover::{FailoverState, Override, StepRecord, SwitchRecord};
+pub use failover::{FailoverState, Override, StepKind, StepRecord, SwitchKind, SwitchRecord};
 pub use journal::JournalEntry;
 pub use local::atomic_write;
 pub use local::LocalBackend;

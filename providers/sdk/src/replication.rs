@@ -18,13 +18,40 @@ pub struct Member {
     pub state: Value,
 }
 
-/// Replication mode of a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Replication mode of a group, written `sync` or `async` in topologies, plans and states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Commits wait for a standby.
     Sync,
-    /// Commits do not wait.
+    /// Commits do not wait (the default of a `replication` block).
+    #[default]
     Async,
+}
+
+impl Mode {
+    /// `sync` or `async`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Async => "async",
+        }
+    }
+
+    /// From `sync` or `async`.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "sync" => Some(Mode::Sync),
+            "async" => Some(Mode::Async),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A member's role as the provider observes it.

@@ -180,7 +180,7 @@ impl SwitchRun {
         FailoverState {
             active: plan.to.clone(),
             epoch: plan.epoch,
-            mode: plan.mode.clone(),
+            mode: plan.mode,
             max_lag_bytes: plan.max_lag_bytes,
             members: plan
                 .members

@@ -56,7 +56,7 @@ impl Walker<'_> {
                     .iter()
                     .map(|(s, m)| (s.clone(), m.addr.to_string()))
                     .collect(),
-                mode: st.mode.clone(),
+                mode: st.mode,
                 approval: st.approval,
                 max_lag_bytes: st.max_lag_bytes,
                 rpo_seconds: st.rpo_seconds,
@@ -244,7 +244,7 @@ impl Walker<'_> {
         let mode_change = recorded
             .as_ref()
             .filter(|r| r.mode != st.mode)
-            .map(|r| r.mode.clone());
+            .map(|r| r.mode);
         let protected = self
             .config
             .root
@@ -449,7 +449,7 @@ impl Walker<'_> {
         // next plan applies those (with their approval, if any).
         let reconciling = kind == SwitchKind::Reconcile;
         let (mode, max_lag_bytes) = match recorded.as_ref().filter(|_| reconciling) {
-            Some(r) => (r.mode.clone(), r.max_lag_bytes),
+            Some(r) => (r.mode, r.max_lag_bytes),
             None => (st.mode, st.max_lag_bytes),
         };
         let rejoin = if reconciling && rc.moved_from.is_none() && rc.split_from.is_none() {

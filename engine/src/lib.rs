@@ -21,6 +21,7 @@ pub mod plan;
 pub mod registry;
 pub mod review;
 pub mod state;
+pub mod units;
 pub mod vcs;
 
 mod builtin;

@@ -58,25 +58,7 @@ pub struct LockArgs {
     pub lock: bool,
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30s or 2m"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?}; use ms, s, m or h")),
-    };
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
+use standby_engine::units::parse_duration;
 
 /// What to plan.
 #[derive(Args, Debug, Clone)]

@@ -3,14 +3,14 @@
 //! report the timeline against the declared RTO and RPO.
 
 use super::args::{EnvArgs, Scenario};
-use super::drill_fault::{signal, Partition};
+use super::drill_fault::{signal, Partition, Sig};
 use super::drill_load::{connect_rw, pg_member, writer, Pg, Route};
 use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
+use standby_engine::drill::timeline as marks;
 use standby_engine::drill::{check, Event, Objective, Outcome, Report};
-use standby_engine::monitor::{Event as MonitorEvent, Stamped};
-use standby_engine::plan::StepKind;
+use standby_engine::monitor::Stamped;
 use standby_provider_sdk::Role;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -174,36 +174,9 @@ fn env_flags(env_name: &str, env: &EnvArgs) -> Vec<String> {
     v
 }
 
-/// Seconds from `fault` to an RFC 3339 stamp.
-fn since(fault: OffsetDateTime, stamp: &str) -> Option<f64> {
-    let t = OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()?;
-    Some((t - fault).as_seconds_f64())
-}
-
-/// The monitor's events so far (`standby monitor --events FILE`); a line it is still writing
-/// is skipped.
+/// The monitor's events so far (`standby monitor --events FILE`).
 fn monitor_events(file: &Path) -> Vec<Stamped> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// The first event that `pick` accepts, as seconds after the fault.
-fn first_event(
-    events: &[Stamped],
-    fault: OffsetDateTime,
-    pick: impl Fn(&MonitorEvent) -> bool,
-) -> Option<f64> {
-    events
-        .iter()
-        .find(|e| pick(&e.event))
-        .and_then(|e| since(fault, &e.time))
-}
-
-fn finished(e: &MonitorEvent) -> bool {
-    matches!(e, MonitorEvent::FailoverFinished { .. })
+    marks::parse_events(&std::fs::read_to_string(file).unwrap_or_default())
 }
 
 struct Guard(Option<Child>);
@@ -260,7 +233,7 @@ pub(crate) fn drill(
         return Err(CliError::msg(
             format!(
                 "The active member of group {group:?} ({from}, {}) is not in the state",
-                f.members.get(&from).map_or("no address", String::as_str)
+                f.members.get(&from).map_or("no address".to_string(), ToString::to_string)
             ),
             "It was removed, perhaps with `standby state rm`. Bring it back with `standby import` or `standby apply` before drilling.",
         ));
@@ -313,7 +286,7 @@ pub(crate) fn drill(
         let t = Instant::now();
         while !monitor_events(&mon_events)
             .iter()
-            .any(|e| matches!(e.event, MonitorEvent::Watching { .. }))
+            .any(|e| marks::watching(&e.event))
         {
             if t.elapsed() > Duration::from_secs(30) {
                 return Err(CliError::msg(
@@ -343,15 +316,15 @@ pub(crate) fn drill(
     let mut frozen = scenario == Scenario::HangPrimary;
     let what = match scenario {
         Scenario::KillPrimary => {
-            signal(&pids[..1], "KILL");
+            signal(&pids[..1], Sig::Kill);
             "SIGKILL to the primary's postmaster".to_string()
         }
         Scenario::StopPrimary => {
-            signal(&pids[..1], "INT");
+            signal(&pids[..1], Sig::Int);
             "fast shutdown (SIGINT) of the primary".to_string()
         }
         Scenario::HangPrimary => {
-            signal(&pids, "STOP");
+            signal(&pids, Sig::Stop);
             "SIGSTOP to the primary's postmaster and backends".to_string()
         }
         Scenario::PartitionPrimary => match Partition::cut(&primary.host, primary.port) {
@@ -367,7 +340,7 @@ pub(crate) fn drill(
             }
             Err(why) => {
                 // The documented substitute: a frozen machine is unreachable too.
-                signal(&pids, "STOP");
+                signal(&pids, Sig::Stop);
                 frozen = true;
                 format!("SIGSTOP to the primary's processes, standing in for a partition ({why})")
             }
@@ -437,7 +410,7 @@ pub(crate) fn drill(
             // The frozen or cut-off machine comes back once the others moved on: whatever
             // the fence left of it must not take writes.
             if frozen {
-                signal(&pids, "CONT");
+                signal(&pids, Sig::Cont);
             }
             partition = None;
             woke = true;
@@ -446,7 +419,7 @@ pub(crate) fn drill(
             Scenario::Switchover => switch_done.is_some(),
             _ => monitor_events(&mon_events)
                 .iter()
-                .any(|e| finished(&e.event)),
+                .any(|e| marks::finished(&e.event)),
         };
         if finished && first_write.is_some() {
             break;
@@ -454,7 +427,7 @@ pub(crate) fn drill(
         std::thread::sleep(Duration::from_millis(10));
     }
     if frozen && !woke {
-        signal(&pids, "CONT");
+        signal(&pids, Sig::Cont);
     }
     drop(partition);
     let switched_to = ws
@@ -469,22 +442,7 @@ pub(crate) fn drill(
     let _ = w.join();
     drop(monitor);
     let events = monitor_events(&mon_events);
-    let failed_check = |e: &MonitorEvent| matches!(e, MonitorEvent::CheckFailed { streak: 1, .. });
-    if let Some(t) = first_event(&events, fault_wall, failed_check) {
-        timeline.push(Event {
-            name: "first failed check".into(),
-            at: t,
-            detail: "monitor event".into(),
-        });
-    }
-    let trigger = |e: &MonitorEvent| matches!(e, MonitorEvent::Trigger { .. });
-    if let Some(t) = first_event(&events, fault_wall, trigger) {
-        timeline.push(Event {
-            name: "trigger".into(),
-            at: t,
-            detail: "monitor event".into(),
-        });
-    }
+    timeline.extend(marks::monitor_marks(&events, fault_wall));
     // Fence and promote from the switch's own record.
     let after = ws
         .read_state(ws.backend(&env_name)?.as_ref())?
@@ -497,20 +455,9 @@ pub(crate) fn drill(
         .cloned();
     let mut lsn_gap = None;
     if let Some(r) = &record {
-        let mut t = since(fault_wall, &r.started).unwrap_or(0.0);
-        for s in &r.steps {
-            t += s.seconds;
-            if matches!(s.step, StepKind::Fence | StepKind::Promote) {
-                timeline.push(Event {
-                    name: s.step.to_string(),
-                    at: t,
-                    detail: s.detail.clone(),
-                });
-            }
-            if matches!(s.step, StepKind::MeasureGap | StepKind::CatchUp) {
-                lsn_gap = s.gap_bytes;
-            }
-        }
+        let (marks, gap) = marks::switch_marks(r, fault_wall);
+        timeline.extend(marks);
+        lsn_gap = gap;
     }
     let traffic = match (&route, &moved) {
         // The poll runs every few milliseconds; a write through the name that came first
@@ -530,7 +477,7 @@ pub(crate) fn drill(
         _ => if scenario == Scenario::Switchover {
             switch_done
         } else {
-            first_event(&events, fault_wall, finished)
+            marks::first(&events, fault_wall, marks::finished)
         }
         .map(|t| {
             (

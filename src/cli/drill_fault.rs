@@ -3,13 +3,36 @@
 
 use std::process::{Command, Stdio};
 
-/// Sends `sig` (KILL, INT, STOP, CONT) to the processes.
-pub(crate) fn signal(pids: &[String], sig: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .args(pids)
-        .stderr(Stdio::null())
-        .status();
+/// A signal a drill sends to the primary's processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sig {
+    /// A crash.
+    Kill,
+    /// A graceful stop.
+    Int,
+    /// A hang.
+    Stop,
+    /// The hang ends.
+    Cont,
+}
+
+/// Sends `sig` to the processes; a process that is gone already is no error.
+pub(crate) fn signal(pids: &[u32], sig: Sig) {
+    let sig = match sig {
+        Sig::Kill => libc::SIGKILL,
+        Sig::Int => libc::SIGINT,
+        Sig::Stop => libc::SIGSTOP,
+        Sig::Cont => libc::SIGCONT,
+    };
+    for &pid in pids {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            continue;
+        };
+        // SAFETY: kill(2) with a positive pid and a valid signal number has no memory effects.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
 }
 
 /// Packets to and from one address and port dropped, in both directions, for everyone on this

@@ -38,22 +38,29 @@ impl Pg {
         s
     }
 
-    pub(crate) fn pids(&self) -> Result<Vec<String>, CliError> {
+    pub(crate) fn pids(&self) -> Result<Vec<u32>, CliError> {
+        let not_running = |e: String| CliError::msg(format!("{} is not running", self.site), e);
         let pidfile = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
-            .map_err(|e| CliError::msg(format!("{} is not running", self.site), e.to_string()))?;
-        let pm = pidfile
+            .map_err(|e| not_running(e.to_string()))?;
+        let pm: u32 = pidfile
             .lines()
             .next()
             .unwrap_or_default()
             .trim()
-            .to_string();
-        let mut all = vec![pm.clone()];
+            .parse()
+            .map_err(|_| not_running("postmaster.pid names no process".into()))?;
+        let mut all = vec![pm];
         // Its children too: a hung machine freezes every backend, not only the postmaster.
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
             if let Some((_, rest)) = stat.rsplit_once(')') {
-                if rest.split_whitespace().nth(1) == Some(pm.as_str()) {
-                    all.push(e.file_name().to_string_lossy().into_owned());
+                let parent: Option<u32> =
+                    rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+                let pid: Option<u32> = e.file_name().to_string_lossy().parse().ok();
+                if let (Some(pid), Some(parent)) = (pid, parent) {
+                    if parent == pm {
+                        all.push(pid);
+                    }
                 }
             }
         }
@@ -100,10 +107,7 @@ pub(crate) fn writer(
     log: Arc<Mutex<Vec<Attempt>>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
+        let Ok(rt) = super::runtime() else {
             return;
         };
         rt.block_on(async move {

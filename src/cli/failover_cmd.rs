@@ -185,21 +185,8 @@ pub(crate) fn status(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
                 o.site, o.reason, o.by, o.at
             );
         }
-        let member = |site: &str| -> Option<(Member, String)> {
-            let addr = f.members.get(site)?;
-            let (a, st) = state
-                .resources
-                .iter()
-                .find(|(a, _)| a.to_string() == *addr)?;
-            Some((
-                Member {
-                    site: site.to_string(),
-                    type_name: a.resource.resource.type_name.clone(),
-                    state: st.value().deep_unmark().0,
-                },
-                st.provider.clone(),
-            ))
-        };
+        let members = state.members(f);
+        let member = |site: &str| -> Option<(Member, String)> { members.get(site).cloned() };
         let primary = member(&f.active).map(|(m, _)| m);
         for site in f.members.keys() {
             let Some((m, provider)) = member(site) else {

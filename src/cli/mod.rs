@@ -114,11 +114,20 @@ pub fn main() -> i32 {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The process's one async runtime, started on first use: every command, the monitor's
+/// rounds, its status endpoint and a drill's writer run on it. (The PostgreSQL state backend
+/// keeps a small one on its worker thread, because the synchronous state traits are called
+/// from inside async code, where blocking on this one would panic.)
+fn runtime() -> Result<&'static tokio::runtime::Runtime, CliError> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::msg("Cannot start the async runtime", e.to_string()))
+        .map_err(|e| CliError::msg("Cannot start the async runtime", e.to_string()))?;
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {

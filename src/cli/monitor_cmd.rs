@@ -74,23 +74,7 @@ pub(crate) fn members_of(
     state: &standby_engine::state::State,
     f: &standby_engine::state::FailoverState,
 ) -> BTreeMap<String, (Member, String)> {
-    let mut members = BTreeMap::new();
-    for (site, addr) in &f.members {
-        if let Some((a, st)) = state.resources.iter().find(|(a, _)| a.to_string() == *addr) {
-            members.insert(
-                site.clone(),
-                (
-                    Member {
-                        site: site.clone(),
-                        type_name: a.resource.resource.type_name.clone(),
-                        state: st.value().deep_unmark().0,
-                    },
-                    st.provider.clone(),
-                ),
-            );
-        }
-    }
-    members
+    state.members(f)
 }
 
 /// The standard providers, configured for this workspace.
@@ -202,7 +186,7 @@ pub(crate) fn monitor(
     super::plan_cmd::monitor_inputs_allowed(ws, &env_name, env)?;
     let registry = configured_registry(ws)?;
     let rt = runtime()?;
-    let mut lease = Lease::connect(election, &env_name, &rt)?;
+    let mut lease = Lease::connect(election, &env_name, rt)?;
     if lease.elected() {
         log(&format!(
             "{} joins the election for {env_name} (lease TTL {:?})",
@@ -279,11 +263,11 @@ pub(crate) fn monitor(
     Runner {
         probe: ReplicationProbe {
             registry: &registry,
-            rt: &rt,
+            rt,
         },
         lease: Elected {
             lease: &mut lease,
-            rt: &rt,
+            rt,
         },
         operator: Failover {
             ws,

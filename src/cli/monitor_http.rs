@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Serves `/metrics` (Prometheus) and anything else as JSON, on its own thread: axum on a
-/// small tokio runtime, so that requests are served concurrently and a slow client holds only
-/// its own connection (a task, not the server). With `token`, every request needs
+/// Serves `/metrics` (Prometheus) and anything else as JSON: axum, spawned on the process's
+/// runtime, so that requests are served concurrently beside the monitor's rounds and a slow
+/// client holds only its own connection (a task, not the server). With `token`, every request needs
 /// `Authorization: Bearer TOKEN`.
 pub(crate) fn serve(
     listener: std::net::TcpListener,
@@ -30,11 +30,9 @@ fn serve_within(
     limits: Limits,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::spawn(move || {
-        rt.block_on(async move {
+    let rt = super::runtime().map_err(|e| std::io::Error::other(e.oneline()))?;
+    rt.spawn(async move {
+        {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
             };
@@ -46,7 +44,7 @@ fn serve_within(
             );
             let listener = Bounded::new(listener, limits);
             let _ = axum::serve(listener, app.into_make_service()).await;
-        });
+        }
     });
     Ok(())
 }

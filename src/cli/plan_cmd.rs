@@ -304,7 +304,7 @@ pub(crate) fn apply(
     let state = ws.read_state(backend.as_ref())?;
     let guard = match &run.guard {
         Some(g) => Some(g.clone()),
-        None => super::monitor_lease::operator_guard(&run.gates.etcd, &env_name, &rt)?,
+        None => super::monitor_lease::operator_guard(&run.gates.etcd, &env_name, rt)?,
     };
     let plan = match (saved, fresh) {
         (Some(plan), _) => {
@@ -349,7 +349,7 @@ pub(crate) fn apply(
     };
     execute(
         ws,
-        &rt,
+        rt,
         &registry,
         &config,
         &plan,

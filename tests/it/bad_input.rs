@@ -548,3 +548,33 @@ fn a_module_validation_error_names_each_instance() {
         .stderr_has("Invalid value for variable \"weight\" of module.site[\"east\"]")
         .stderr_has("Invalid value for variable \"weight\" of module.site[\"west\"]");
 }
+
+/// Regression: a huge duration panicked where it became a `Duration` (`monitor --for`, a
+/// switch's `rto`); both are refused where they are written.
+#[test]
+fn a_duration_too_long_to_represent_is_refused_not_a_panic() {
+    let t = Test::plan("quickstart");
+    t.run(&[
+        "monitor",
+        "-e",
+        "dev",
+        "--for",
+        "99999999999999999999999999h",
+    ])
+    .code(1)
+    .stderr_has("is longer than a year")
+    .stderr_lacks("panicked");
+    let topology = t.read("failover.hcl");
+    t.write(
+        "failover.hcl",
+        &topology.replace(
+            "rto      = \"30s\"",
+            "rto      = \"99999999999999999999999999h\"",
+        ),
+    );
+    t.run(&["plan", "-e", "dev"])
+        .code(1)
+        .stderr_has("is longer than a year")
+        .stderr_has("failover.hcl:36:")
+        .stderr_lacks("panicked");
+}

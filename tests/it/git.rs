@@ -201,10 +201,11 @@ fn review_comment_flags_every_risk() {
         "raises failover.orders rpo from 0s to 5s",
         "raises failover.orders max_lag from 1048576 to 16777216 bytes",
         "removes west from failover.payments",
-        "leaves failover.payments with a single member (east)",
+        // The built-in rules of `standby check`, once each, under their ids.
+        "failover.payments has no standby: east is its only member (group-has-a-standby)",
         "changes failover.orders approval from manual to auto",
         "destroys failover member sqlite_database.pay_west",
-        "failover.orders: detection (1s x 3 + DNS TTL 0s = 3s) exceeds rto 2s",
+        "failover.orders has rto 2s, but detecting a failure takes 1s x 3 + DNS TTL 0s = 3s (rto-covers-detection)",
         "failover.orders differs between dev and prod",
     ] {
         r.stdout_has(flag);

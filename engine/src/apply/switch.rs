@@ -185,7 +185,7 @@ impl SwitchRun {
             members: plan
                 .members
                 .iter()
-                .map(|(s, m)| (s.clone(), m.addr.to_string()))
+                .map(|(s, m)| (s.clone(), m.addr.clone()))
                 .collect(),
             override_,
             history,
@@ -206,7 +206,7 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-use crate::plan::bytes as human_bytes;
+use crate::units::human_bytes;
 
 impl StepCtx {
     fn member(&self, site: &str) -> Result<Member, StepError> {

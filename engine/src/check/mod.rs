@@ -56,6 +56,14 @@ pub const BUILTIN_RULES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The id of a built-in rule, as `'static`, when `rule` names one.
+pub fn builtin_rule(rule: &str) -> Option<&'static str> {
+    BUILTIN_RULES
+        .iter()
+        .map(|(id, _)| *id)
+        .find(|id| *id == rule)
+}
+
 fn builtin(config: &Config, plan: &Plan) -> Vec<Finding> {
     let mut out = Vec::new();
     for (name, g) in &plan.groups {

@@ -396,9 +396,9 @@ impl Walker<'_> {
                     recorded
                         .as_ref()
                         .and_then(|r| r.max_lag_bytes)
-                        .map_or("none".to_string(), super::switch_render::bytes),
+                        .map_or("none".to_string(), crate::units::human_bytes),
                     st.max_lag_bytes
-                        .map_or("none".to_string(), super::switch_render::bytes)
+                        .map_or("none".to_string(), crate::units::human_bytes)
                 ),
             ),
             (SwitchKind::RecordOnly, _) => Reason::new(

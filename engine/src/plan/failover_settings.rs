@@ -13,50 +13,19 @@ use standby_provider_sdk::ReplicationMode;
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 
-/// Parses sizes such as `1MiB`, `512KB`, `0`.
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size such as 512KiB or 1MiB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "KiB" => 1024.0,
-        "MB" => 1e6,
-        "MiB" => 1_048_576.0,
-        "GB" => 1e9,
-        "GiB" => 1_073_741_824.0,
-        u => {
-            return Err(format!(
-                "unknown size unit {u:?}; use B, KB, KiB, MB, MiB, GB or GiB"
-            ))
-        }
-    };
-    Ok((n * mult) as u64)
+/// Durations in seconds, for `rpo` and `rto`.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    crate::units::parse_duration(s).map(|d| d.as_secs_f64())
 }
 
-/// Parses durations such as `500ms`, `30s`, `5m`.
-pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 30s or 5m"))?;
-    Ok(match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        u => return Err(format!("unknown duration unit {u:?}; use ms, s, m or h")),
-    })
+const CHECK_TIMING: &str = "must be more than 0 and at most 24h, such as 1s or 500ms.";
+
+/// A health check's `interval` or `timeout`, in seconds; its bounds are checked by the caller.
+fn parse_check_seconds(s: &str) -> Result<f64, String> {
+    match crate::units::parse_duration(s) {
+        Err(e) if e.ends_with("longer than a year") => Err(format!("{s:?} {CHECK_TIMING}")),
+        other => other.map(|d| d.as_secs_f64()),
+    }
 }
 
 /// Who lets a monitor's failover run: `approval = "auto"` (the default) or `"manual"` (the
@@ -267,7 +236,12 @@ impl Walker<'_> {
             Some(ReplicationMode::Async)
         };
         let max_lag_bytes = if fo.replication.contains_key("max_lag") {
-            self.parsed(&fo.replication, "max_lag", &mut deps, parse_size)
+            self.parsed(
+                &fo.replication,
+                "max_lag",
+                &mut deps,
+                crate::units::parse_size,
+            )
         } else {
             None
         };
@@ -292,12 +266,13 @@ impl Walker<'_> {
         };
         for k in ["interval", "timeout"] {
             if fo.health_check.contains_key(k) {
-                if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_seconds) {
+                if let Some(secs) = self.parsed(&fo.health_check, k, &mut deps, parse_check_seconds)
+                {
                     if !(secs > 0.0 && secs <= 86_400.0) {
                         self.diags.push(Diagnostic::at(
                             fo.health_check[k].expr.span(),
                             format!("Invalid {k}"),
-                            format!("health_check.{k} must be more than 0 and at most 24h, such as 1s or 500ms."),
+                            format!("health_check.{k} {CHECK_TIMING}"),
                         ));
                         continue;
                     }

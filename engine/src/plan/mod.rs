@@ -41,7 +41,6 @@ pub use model::{
 };
 pub use moves::Move;
 pub use render::render_plan;
-pub(crate) use switch_render::bytes;
 pub use switch_render::{describe_step, headline as switch_headline, step_lines};
 pub use variables::{root_inputs, VarSource};
 pub use walk::{plan, state_digest, PlanOptions};

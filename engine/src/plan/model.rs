@@ -249,7 +249,7 @@ impl Estimate {
         if self.lag_known {
             format!(
                 "{} / {:.1}s behind",
-                super::switch_render::bytes(self.lag_bytes),
+                crate::units::human_bytes(self.lag_bytes),
                 self.lag_seconds
             )
         } else if !self.target_healthy {

@@ -3,15 +3,7 @@
 use super::model::{StepKind, SwitchKind, SwitchPlan};
 use std::fmt::Write as _;
 
-pub(crate) fn bytes(n: u64) -> String {
-    if n >= 1_048_576 {
-        format!("{:.1} MiB", n as f64 / 1_048_576.0)
-    } else if n >= 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
-}
+use crate::units::human_bytes as bytes;
 
 /// One sentence for a step.
 pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {

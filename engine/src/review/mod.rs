@@ -55,16 +55,21 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                 message,
             })
         };
+        // The built-in failover rules (a standby, an rto that covers detection, ...) are the
+        // same rules `standby check` applies: each finding is one flag, under its rule's id.
         for f in &e.findings {
             let severity = match f.severity {
                 crate::check::Severity::Error => "high",
                 crate::check::Severity::Warning => "medium",
             };
-            flag(
-                severity,
-                "policy",
-                format!("policy rule {} fails in {}: {}", f.rule, e.env, f.message),
-            );
+            match crate::check::builtin_rule(&f.rule) {
+                Some(id) => flag(severity, id, format!("{} ({id})", f.message)),
+                None => flag(
+                    severity,
+                    "policy",
+                    format!("policy rule {} fails in {}: {}", f.rule, e.env, f.message),
+                ),
+            }
         }
         if !e.has_state {
             flag("medium", "no_state", format!("{} has no recorded state here, so its plan creates everything and a switch of a group that runs already cannot show: run the review where the state is readable (STANDBY_BACKEND)", e.env));
@@ -149,30 +154,6 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                     "approval_removed",
                     format!("changes failover.{name} approval from manual to auto"),
                 );
-            }
-        }
-        for (name, g) in &e.plan.groups {
-            if g.sites.len() < 2 {
-                flag(
-                    "high",
-                    "single_member",
-                    format!(
-                        "leaves failover.{name} with a single member ({})",
-                        g.sites.join(", ")
-                    ),
-                );
-            }
-            if let (Some(rto), Some(d)) = (g.rto_seconds, e.plan.detection(name)) {
-                if d.seconds() > rto {
-                    flag(
-                        "medium",
-                        "detection_exceeds_rto",
-                        format!(
-                            "failover.{name}: detection ({}) exceeds rto {rto}s",
-                            d.text()
-                        ),
-                    );
-                }
             }
         }
         // Members as the head or the base declares them: a removed member is still one.

@@ -1,6 +1,7 @@
 //! What the state records about failover groups: the active site, the epoch, an override left
 //! by an emergency failover or a switchover command, and the history of every switch.
 
+use crate::addr::AbsInstance;
 use serde::{Deserialize, Serialize};
 use standby_provider_sdk::ReplicationMode;
 use std::collections::BTreeMap;
@@ -17,8 +18,9 @@ pub struct FailoverState {
     /// The declared `replication.max_lag`, in bytes, as last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lag_bytes: Option<u64>,
-    /// Member resource address by site.
-    pub members: BTreeMap<String, String>,
+    /// Member resource instance by site, recorded as its address.
+    #[serde(with = "member_addrs")]
+    pub members: BTreeMap<String, AbsInstance>,
     /// Set by `standby failover` and `standby switchover`: the active site differs from what
     /// the topology says until the topology agrees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,5 +232,34 @@ impl std::fmt::Display for SwitchKind {
             SwitchKind::RecordOnly => "record_only",
             SwitchKind::Reconcile => "reconcile",
         })
+    }
+}
+
+/// Member instances recorded by their canonical address, `module.m.sqlite_database.east`.
+mod member_addrs {
+    use crate::addr::{AbsInstance, Target};
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(super) fn serialize<S: Serializer>(
+        m: &BTreeMap<String, AbsInstance>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(site, a)| (site, a.to_string())))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, AbsInstance>, D::Error> {
+        let text = BTreeMap::<String, String>::deserialize(d)?;
+        text.into_iter()
+            .map(|(site, a)| {
+                let t: Target = a.parse().map_err(serde::de::Error::custom)?;
+                let inst = t.as_instance().ok_or_else(|| {
+                    serde::de::Error::custom(format!("{a:?} names no resource instance"))
+                })?;
+                Ok((site, inst))
+            })
+            .collect()
     }
 }

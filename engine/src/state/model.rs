@@ -80,14 +80,34 @@ impl State {
             return;
         };
         self.resources.insert(to.clone(), st);
-        let (old, new) = (from.to_string(), to.to_string());
         for f in self.failovers.values_mut() {
             for m in f.members.values_mut() {
-                if *m == old {
-                    m.clone_from(&new);
+                if m == from {
+                    m.clone_from(to);
                 }
             }
         }
+    }
+
+    /// A failover group's recorded members as providers see them: site to the member (its
+    /// attributes unmarked, for the provider to connect with) and its provider's name. A
+    /// member whose instance is no longer recorded is absent.
+    pub fn members(
+        &self,
+        f: &super::FailoverState,
+    ) -> BTreeMap<String, (standby_provider_sdk::Member, String)> {
+        f.members
+            .iter()
+            .filter_map(|(site, addr)| {
+                let st = self.resources.get(addr)?;
+                let member = standby_provider_sdk::Member {
+                    site: site.clone(),
+                    type_name: addr.resource.resource.type_name.clone(),
+                    state: st.value().deep_unmark().0,
+                };
+                Some((site.clone(), (member, st.provider.clone())))
+            })
+            .collect()
     }
 
     /// A fresh state with a new lineage.
@@ -108,12 +128,10 @@ impl State {
     /// Moves groups none of whose members remain to `retired_failovers`, so that `status` and
     /// the next plan do not treat them as live (a fresh member set is set up from scratch).
     pub fn retire_memberless_failovers(&mut self, at: &str) {
-        let live: std::collections::BTreeSet<String> =
-            self.resources.keys().map(ToString::to_string).collect();
         let gone: Vec<String> = self
             .failovers
             .iter()
-            .filter(|(_, f)| !f.members.values().any(|a| live.contains(a)))
+            .filter(|(_, f)| !f.members.values().any(|a| self.resources.contains_key(a)))
             .map(|(n, _)| n.clone())
             .collect();
         for name in gone {

@@ -17,6 +17,7 @@ pub mod eval;
 pub mod graph;
 pub mod lease;
 pub mod monitor;
+pub mod operation;
 pub mod plan;
 pub mod registry;
 pub mod review;

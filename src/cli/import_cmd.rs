@@ -54,10 +54,11 @@ pub(crate) fn import(
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
     // The state of a protected environment changes only from a clean commit on its branch,
     // with the commit's values: an import is no exception.
-    super::plan_cmd::protected(&config, &env_name)?;
+    standby_engine::operation::protected(&config, &env_name).map_err(super::plan_cmd::refused)?;
     plan.operator_inputs =
         super::plan_cmd::operator_inputs(&config, &env_name, env, &plan.variables);
-    super::plan_cmd::operator_inputs_allowed(&config, &plan, None)?;
+    standby_engine::operation::operator_inputs_allowed(&config, &plan, None)
+        .map_err(super::plan_cmd::refused)?;
     let Some((change, before)) = plan
         .changes
         .iter()

@@ -1,5 +1,6 @@
 //! The command-line interface: the only module that prints.
 
+mod apply_view;
 mod args;
 mod bounded_listener;
 mod check_cmd;

@@ -4,7 +4,6 @@
 use super::CliError;
 use standby_engine::apply::PromotionGuard;
 use standby_engine::lease::{Election, Standing};
-use standby_engine::plan::SwitchPlan;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,7 +142,7 @@ impl Lease {
     pub(crate) fn guard(&self) -> Option<Arc<dyn PromotionGuard>> {
         self.election
             .clone()
-            .map(|e| Arc::new(EpochGuard(e)) as Arc<dyn PromotionGuard>)
+            .map(standby_engine::lease::epoch_guard)
     }
 
     /// Gives up the lease on a clean stop, so another monitor takes over at once.
@@ -176,62 +175,5 @@ pub(crate) fn operator_guard(
                 format!("{e}. Check --etcd (or STANDBY_ETCD); without it the switch does not claim its epoch in etcd."),
             )
         })?;
-    Ok(Some(Arc::new(OperatorGuard(e))))
-}
-
-/// A person's promotion: claims the epoch without a lease.
-struct OperatorGuard(Election);
-
-#[async_trait::async_trait]
-impl PromotionGuard for OperatorGuard {
-    async fn may_fence(&self, _plan: &SwitchPlan) -> Result<(), String> {
-        Ok(())
-    }
-
-    async fn claim(&self, plan: &SwitchPlan) -> Result<String, String> {
-        let c = self
-            .0
-            .claim_as_operator(&plan.group, plan.epoch, &plan.to)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(claimed_note(plan.epoch, "by an operator", c.previous))
-    }
-
-    async fn claimed_epoch(&self, group: &str) -> Option<u64> {
-        self.0.claimed_epoch(group).await.ok().flatten()
-    }
-}
-
-fn claimed_note(epoch: u64, how: &str, previous: Option<u64>) -> String {
-    format!(
-        "epoch {epoch} claimed in etcd {how}{}",
-        previous.map_or(String::new(), |p| format!(" (previous epoch {p})"))
-    )
-}
-
-/// Fencing and promotion only while the lease holds, and each promotion claims its epoch.
-struct EpochGuard(Arc<Election>);
-
-#[async_trait::async_trait]
-impl PromotionGuard for EpochGuard {
-    async fn may_fence(&self, _plan: &SwitchPlan) -> Result<(), String> {
-        self.0.verify().await.map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    async fn claim(&self, plan: &SwitchPlan) -> Result<String, String> {
-        let c = self
-            .0
-            .claim(&plan.group, plan.epoch, &plan.to)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(claimed_note(
-            plan.epoch,
-            &format!("with fencing token {}", c.token),
-            c.previous,
-        ))
-    }
-
-    async fn claimed_epoch(&self, group: &str) -> Option<u64> {
-        self.0.claimed_epoch(group).await.ok().flatten()
-    }
+    Ok(Some(standby_engine::lease::operator_guard(e)))
 }

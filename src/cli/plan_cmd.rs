@@ -1,15 +1,15 @@
 //! `validate`, `plan`, `apply`, `destroy`, `refresh` and `graph`.
 
 use super::args::{EnvArgs, GateArgs, GraphFormat, LockArgs, PlanArgs};
-use super::workspace::{state_error, Workspace};
-use super::{progress, report, runtime, CliError};
+use super::workspace::{op_error, Workspace};
+use super::{progress, runtime, CliError};
 use standby_engine::addr::Target;
-use standby_engine::apply::{apply as run_apply, ApplyOptions};
+use standby_engine::apply::ApplyOptions;
 use standby_engine::config::Config;
 use standby_engine::eval::Phase;
+use standby_engine::operation::{self, Gates};
 use standby_engine::plan::{
-    execution_graph_text, plan as make_plan, plan_json, render_plan, state_digest, Plan, PlanMode,
-    PlanOptions,
+    execution_graph_text, plan as make_plan, plan_json, render_plan, Plan, PlanMode, PlanOptions,
 };
 use standby_engine::registry::Registry;
 use standby_engine::state::State;
@@ -17,6 +17,13 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+fn locking(lock: &LockArgs) -> operation::Locking {
+    operation::Locking {
+        enabled: lock.lock,
+        timeout: lock.lock_timeout,
+    }
+}
 
 fn targets(list: &[String]) -> Result<Vec<Target>, CliError> {
     list.iter()
@@ -141,8 +148,8 @@ pub(crate) fn plan(
         }
     }
     let backend = ws.backend(&env_name)?;
-    let _guard = ws.lock(backend.as_ref(), "plan", lock)?;
-    let state = ws.read_state(backend.as_ref())?;
+    let (_guard, state) =
+        operation::lock_and_read(backend.as_ref(), "plan", locking(lock)).map_err(op_error)?;
     let registry = Registry::standard();
     let mut opts = options(&env_name, p, Phase::Plan, digest)?;
     opts.force = force;
@@ -166,7 +173,7 @@ pub(crate) fn plan(
     {
         println!(
             "\nPlan hash: {} (approval files name it as `GROUP HASH`)",
-            plan_hash(&plan)
+            operation::plan_hash(&plan)
         );
     }
     if let Some(out) = out {
@@ -180,33 +187,6 @@ pub(crate) fn plan(
         }
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
-}
-
-/// Refuses a saved plan whose state or topology moved on since it was made.
-fn check_fresh(plan: &Plan, state: Option<&State>, digest: &str) -> Result<(), CliError> {
-    let empty = State::new();
-    let s = state.unwrap_or(&empty);
-    let stale = |why: String| {
-        CliError::msg("Saved plan is stale", format!("{why}\nNothing was changed. Run `standby plan --out FILE` again and review the new plan."))
-    };
-    if !plan.prior.lineage.is_empty() && state.is_some() && plan.prior.lineage != s.lineage {
-        return Err(stale(format!(
-            "The plan was made for state lineage {}, but the state now has lineage {}.",
-            plan.prior.lineage, s.lineage
-        )));
-    }
-    if plan.prior.serial != s.serial || plan.prior.digest != state_digest(s) {
-        return Err(stale(format!(
-            "The state changed since the plan was made (serial {} then, {} now).",
-            plan.prior.serial, s.serial
-        )));
-    }
-    if plan.topology_digest != digest {
-        return Err(stale(
-            "The topology files changed since the plan was made.".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn confirm(plan: &Plan, input: bool) -> Result<(), CliError> {
@@ -299,17 +279,18 @@ pub(crate) fn apply(
         }
     };
     let backend = ws.backend(&env_name)?;
-    let operation = if p.destroy { "destroy" } else { "apply" };
-    let _guard = ws.lock(backend.as_ref(), operation, lock)?;
-    let state = ws.read_state(backend.as_ref())?;
+    let what = if p.destroy { "destroy" } else { "apply" };
+    let (_guard, state) =
+        operation::lock_and_read(backend.as_ref(), what, locking(lock)).map_err(op_error)?;
     let guard = match &run.guard {
         Some(g) => Some(g.clone()),
         None => super::monitor_lease::operator_guard(&run.gates.etcd, &env_name, rt)?,
     };
     let plan = match (saved, fresh) {
         (Some(plan), _) => {
-            check_fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))?;
-            switch_needs_lock(&plan, lock)?;
+            operation::fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))
+                .map_err(refused)?;
+            operation::switch_needs_lock(&plan, lock.lock).map_err(refused)?;
             plan
         }
         (None, fresh) => {
@@ -328,7 +309,7 @@ pub(crate) fn apply(
                 .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
             plan.operator_inputs = operator_inputs(&config, &env_name, env, &plan.variables);
             // Refused before the plan is shown: it would not be applied.
-            switch_needs_lock(&plan, lock)?;
+            operation::switch_needs_lock(&plan, lock.lock).map_err(refused)?;
             print!("{}", render_plan(&plan, ws.color));
             if let Some(f) = &run.force {
                 if !plan.switches.iter().any(|s| s.group == f.group) {
@@ -360,18 +341,6 @@ pub(crate) fn apply(
     )
 }
 
-/// `--lock=false` is Terraform's, and works here too, except for an apply that touches a
-/// failover group: two unlocked applies could both switch it.
-fn switch_needs_lock(plan: &Plan, lock: &LockArgs) -> Result<(), CliError> {
-    match plan.switches.first() {
-        Some(sw) if !lock.lock => Err(CliError::msg(
-            "A switch needs the state lock",
-            format!("This plan changes failover.{}, and two applies without the lock could both switch it. Nothing was changed. Run it again without --lock=false.", sw.group),
-        )),
-        _ => Ok(()),
-    }
-}
-
 #[allow(clippy::too_many_arguments)] // The pieces of one apply; grouping them would only rename them.
 fn execute(
     ws: &Workspace,
@@ -384,20 +353,6 @@ fn execute(
     run: &Run,
     guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
 ) -> Result<i32, CliError> {
-    for sw in plan.switches.iter().filter(|s| s.needs_data_loss_ack) {
-        if !run.gates.accept_data_loss.contains(&sw.group) {
-            return Err(CliError::msg(
-                format!("failover.{} needs --accept-data-loss {}", sw.group, sw.group),
-                format!("The plan estimates that promoting {} loses data ({}). Nothing was changed. If that is acceptable, run again with --accept-data-loss {}.", sw.to, sw.estimate.as_ref().map_or("amount unknown".to_string(), standby_engine::plan::Estimate::lag_text), sw.group),
-            ));
-        }
-    }
-    protected(config, &plan.env)?;
-    // A monitor's values were checked when it started (see `monitor_inputs_allowed`): an
-    // automatic failover must not stop here.
-    if !run.acting_monitor {
-        operator_inputs_allowed(config, plan, run.gates.operator_override.as_deref())?;
-    }
     let total = plan
         .changes
         .iter()
@@ -418,137 +373,49 @@ fn execute(
             }
         }
     });
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let shown = rt.spawn(progress::show(rx, total, progress, plan.env.clone()));
     let commit = standby_engine::vcs::Repo::discover(&config.root_dir)
         .ok()
         .and_then(|r| r.head(&config.root_dir).ok());
-    let opts = ApplyOptions {
+    let gates = Gates {
+        accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
+        operator_override: run.gates.operator_override.clone(),
+        // A monitor's values were checked when it started (see `monitor_inputs_allowed`): an
+        // automatic failover must not stop here.
+        acting_monitor: run.acting_monitor,
+    };
+    let options = ApplyOptions {
         commit,
         parallelism: run.parallelism,
         stop,
-        events: Some(tx),
+        events: None,
         approvals,
-        accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
+        accept_data_loss: gates.accept_data_loss.clone(),
         guard,
         operator_override: run.gates.operator_override.clone(),
     };
-    let result = rt.block_on(run_apply(config, registry, plan, backend, state, opts));
-    let _ = rt.block_on(shown);
-    let report = result.map_err(|e| match e {
-        standby_engine::apply::ApplyError::State(s) => state_error(s),
-        other => CliError::msg("Apply failed", other.to_string()),
-    })?;
-    let (add, change, destroy) = report.counts();
-    let mut failed = !report.failed.is_empty();
-    if failed {
-        let diags: Vec<_> = report
-            .failed
-            .iter()
-            .map(|f| {
-                standby_engine::diag::Diagnostic::bare(
-                    format!("{}: {}", f.addr, f.summary),
-                    f.detail.clone(),
-                )
-            })
-            .collect();
-        eprint!("{}", report::render(&Default::default(), &diags, ws.color));
-        for (addr, culprit) in &report.skipped {
-            eprintln!("Skipped {addr}: it depends on {culprit}, which failed.");
-        }
-    }
-    for c in &report.compensations {
-        eprintln!("Compensation: {c}");
-    }
-    for s in &report.switched {
-        println!("Switched {s}");
-    }
-    for s in &report.recorded {
-        println!("Recorded {s}");
-    }
-    if report.interrupted {
-        failed = true;
-        eprintln!(
-            "Apply interrupted: {} action(s) were not started. Run standby apply again to finish.",
-            report.not_started.len()
-        );
-    }
-    let verb = if plan.mode == PlanMode::Destroy {
-        "Destroy"
-    } else {
-        "Apply"
+    let execution = operation::Execution {
+        config,
+        registry,
+        plan,
+        backend,
+        state,
+        gates: &gates,
+        options,
     };
-    if failed {
-        println!("\n{verb} incomplete. Resources: {add} added, {change} changed, {destroy} destroyed. Run standby apply again after fixing the errors; it continues from here.");
-    } else if plan.mode == PlanMode::RefreshOnly {
-        println!(
-            "\nRefresh complete: {} change(s) made outside standby are now recorded in the state.",
-            plan.drift.len()
-        );
-    } else if !report.awaiting_approval.is_empty() {
-        println!(
-            "\n{verb} stopped at an approval gate. Resources: {add} added, {change} changed, {destroy} destroyed."
-        );
-    } else {
-        let imported = plan
-            .changes
-            .iter()
-            .filter(|c| c.importing.is_some())
-            .count();
-        let imported = if imported > 0 {
-            format!("{imported} imported, ")
-        } else {
-            String::new()
-        };
-        println!(
-            "\n{verb} complete! Resources: {imported}{add} added, {change} changed, {destroy} destroyed."
-        );
+    let mut view = super::apply_view::ApplyView {
+        rt,
+        total,
+        progress,
+        env: plan.env.clone(),
+        shown: None,
+    };
+    let result = rt.block_on(operation::execute(execution, &mut view));
+    if let Some(shown) = view.shown.take() {
+        let _ = rt.block_on(shown);
     }
-    if !report.state.outputs.is_empty() && plan.mode == PlanMode::Normal {
-        println!("\nOutputs:\n");
-        for (k, o) in &report.state.outputs {
-            let v = if o.sensitive {
-                "(sensitive value)".to_string()
-            } else {
-                standby_provider_sdk::Value::from_json(&o.value).to_string()
-            };
-            println!("{k} = {v}");
-        }
-    }
-    if !report.caveats.is_empty() {
-        println!(
-            "\n{}",
-            if failed {
-                "The switch was recorded, but the apply failed (exit 1); its caveats:"
-            } else {
-                "The switch completed with caveats:"
-            }
-        );
-        for c in &report.caveats {
-            println!("  ! {c}");
-        }
-        if !failed && report.awaiting_approval.is_empty() {
-            println!("Exit code 5: check each caveat before trusting the new primary.");
-            return Ok(5);
-        }
-    }
-    if !failed && !report.awaiting_approval.is_empty() {
-        println!(
-            "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or approval file lines: {}) and run apply again.",
-            report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
-            report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
-            report.awaiting_approval.iter().map(|g| format!("`{g} {}`", plan_hash(plan))).collect::<Vec<_>>().join(", ")
-        );
-        return Ok(4);
-    }
-    Ok(i32::from(failed))
-}
-
-/// The plan's hash, which approval files name.
-pub(crate) fn plan_hash(plan: &Plan) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(
-        serde_json::to_vec(plan).unwrap_or_default(),
+    let (report, verdict) = result.map_err(op_error)?;
+    Ok(super::apply_view::finished(
+        plan, &report, verdict, ws.color,
     ))
 }
 
@@ -614,7 +481,7 @@ fn approvals(
     Ok(standby_engine::apply::Approvals {
         groups: gates.approve.iter().cloned().collect(),
         file,
-        plan_hash: plan_hash(plan),
+        plan_hash: operation::plan_hash(plan),
         prompt,
     })
 }
@@ -685,43 +552,19 @@ fn saved_plan_options(env: &EnvArgs, p: &PlanArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A protected environment applies what its commit says: values from the command line are
-/// refused unless the operator overrides, with a reason the history records.
-pub(crate) fn operator_inputs_allowed(
+/// The values `env` gives from outside the environment's own file (see
+/// `operation::operator_inputs`).
+pub(crate) fn operator_inputs(
     config: &Config,
-    plan: &Plan,
-    reason: Option<&str>,
-) -> Result<(), CliError> {
-    let protected = config
-        .root
-        .environments
-        .get(&plan.env)
-        .is_some_and(|e| e.protected);
-    if !protected || plan.operator_inputs.is_empty() {
-        return Ok(());
-    }
-    match reason.map(str::trim) {
-        Some(r) if !r.is_empty() => {
-            eprintln!(
-                "Warning: applying values that are not in the commit to protected environment {:?} ({}), as an operator override: {r}",
-                plan.env,
-                plan.operator_inputs.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-            Ok(())
-        }
-        _ => Err(CliError::msg(
-            format!(
-                "Environment {:?} is protected: refusing values that are not in the commit ({})",
-                plan.env,
-                plan.operator_inputs
-                    .keys()
-                    .map(|k| format!("var.{k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!("A protected environment applies what its commit says. Nothing was changed. Put the values in env/{}.hcl and merge the change, or, in an emergency, pass --operator-override \"REASON\": the history then records the values and the reason.", plan.env),
-        )),
-    }
+    env_name: &str,
+    env: &EnvArgs,
+    vars: &std::collections::BTreeMap<String, standby_provider_sdk::Value>,
+) -> std::collections::BTreeMap<String, standby_provider_sdk::Value> {
+    let given = operation::CommandLineInputs {
+        vars: env.vars.clone(),
+        var_files: env.var_files.clone(),
+    };
+    operation::operator_inputs(config, env_name, &given, vars)
 }
 
 /// A monitor runs what the commit says: in a protected environment it refuses, at start,
@@ -732,107 +575,11 @@ pub(crate) fn monitor_inputs_allowed(
     env: &EnvArgs,
 ) -> Result<(), CliError> {
     let mut config = ws.load()?;
-    if !config
-        .root
-        .environments
-        .get(env_name)
-        .is_some_and(|e| e.protected)
-    {
-        return Ok(());
-    }
     let vars = ws.inputs(&mut config, env_name, env, true)?;
     let given = operator_inputs(&config, env_name, env, &vars);
-    if given.is_empty() {
-        return Ok(());
-    }
-    Err(CliError::msg(
-        format!(
-            "Environment {env_name:?} is protected: the monitor refuses values that are not in the commit ({})",
-            given.keys().map(|k| format!("var.{k}")).collect::<Vec<_>>().join(", ")
-        ),
-        format!("A monitor fails over on its own, so it runs what the commit says. Put the values in env/{env_name}.hcl, merge the change, and start the monitor without them."),
-    ))
+    operation::monitor_inputs_allowed(&config, env_name, &given).map_err(refused)
 }
 
-/// The root variables `env` sets from outside the environment's own file: every `--var`,
-/// and the assignments of every `--var-file` but `env/ENV.hcl` itself as git holds it. A
-/// committed `--var-file` is refused too: review reads `env/ENV.hcl`, not the files a command
-/// line names, so only that file may change what a protected environment runs.
-pub(crate) fn operator_inputs(
-    config: &Config,
-    env_name: &str,
-    env: &EnvArgs,
-    vars: &std::collections::BTreeMap<String, standby_provider_sdk::Value>,
-) -> std::collections::BTreeMap<String, standby_provider_sdk::Value> {
-    // Elsewhere --var is ordinary use, not worth a line in every history entry.
-    if !config
-        .root
-        .environments
-        .get(env_name)
-        .is_some_and(|e| e.protected)
-    {
-        return Default::default();
-    }
-    let mut names: Vec<String> = env
-        .vars
-        .iter()
-        .filter_map(|v| v.split_once('=').map(|(k, _)| k.trim().to_string()))
-        .collect();
-    let repo = standby_engine::vcs::Repo::discover(&config.root_dir).ok();
-    let own_env_file =
-        std::fs::canonicalize(config.root_dir.join("env").join(format!("{env_name}.hcl"))).ok();
-    for f in &env.var_files {
-        let abs = std::fs::canonicalize(f).ok();
-        let own = abs.is_some() && abs == own_env_file;
-        let committed = repo
-            .as_ref()
-            .zip(abs.as_ref())
-            .is_some_and(|(r, p)| r.committed_unchanged(p));
-        if own && committed {
-            continue;
-        }
-        let mut scratch = standby_engine::diag::Sources::default();
-        if let Ok(vf) = standby_engine::config::load_var_file(f, &mut scratch) {
-            names.extend(vf.values.keys().cloned());
-        }
-    }
-    names
-        .into_iter()
-        .filter_map(|n| vars.get(&n).map(|v| (n.clone(), v.clone())))
-        .collect()
-}
-
-/// A protected environment applies only from a clean tree at a commit on its branch.
-pub(crate) fn protected(config: &Config, env: &str) -> Result<(), CliError> {
-    let Some(rule) = config.root.environments.get(env).filter(|e| e.protected) else {
-        return Ok(());
-    };
-    let repo = standby_engine::vcs::Repo::discover(&config.root_dir).map_err(|e| {
-        CliError::msg(
-            format!("Environment {env:?} is protected and needs git"),
-            format!("{e}. Protected environments apply only committed topology."),
-        )
-    })?;
-    let head = repo
-        .head(&config.root_dir)
-        .map_err(|e| CliError::msg("Cannot read the current commit", e.to_string()))?;
-    if !head.clean {
-        return Err(CliError::msg(
-            format!("Environment {env:?} is protected: refusing to apply from a dirty tree"),
-            format!("The topology directory has uncommitted changes. Nothing was changed. Commit them, get them reviewed and merged into {}, then apply from there.", rule.branch),
-        ));
-    }
-    let on = repo.on_branch(&head.sha, &rule.branch).map_err(|e| {
-        CliError::msg(
-            format!("Cannot check branch {}", rule.branch),
-            e.to_string(),
-        )
-    })?;
-    if !on {
-        return Err(CliError::msg(
-            format!("Environment {env:?} is protected: commit {} is not on branch {}", &head.sha[..12], rule.branch),
-            format!("Apply {env} only from commits reachable from {}. Nothing was changed. Merge the change first.", rule.branch),
-        ));
-    }
-    Ok(())
+pub(crate) fn refused(r: operation::Refusal) -> CliError {
+    CliError::msg(r.summary, r.detail)
 }

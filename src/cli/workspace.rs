@@ -5,9 +5,7 @@ use super::CliError;
 use sha2::Digest as _;
 use standby_engine::config::{load_partial, load_var_file, Config};
 use standby_engine::plan::{root_inputs, VarSource};
-use standby_engine::state::{
-    Backend, LocalBackend, LockGuard, LockInfo, PgBackend, State, StateError,
-};
+use standby_engine::state::{Backend, LocalBackend, LockGuard, PgBackend, State, StateError};
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -200,35 +198,18 @@ impl Workspace {
         open_backend(&self.root, spec.as_deref(), env_name)
     }
 
-    /// Takes the state lock for an operation; none with `--lock=false`.
+    /// Takes the state lock for `operation` (see `operation::lock`).
     pub fn lock(
         &self,
         backend: &dyn Backend,
         operation: &str,
         lock: &LockArgs,
     ) -> Result<Option<LockGuard>, CliError> {
-        if !lock.lock {
-            // A plan only reads. A command that writes the state without the lock could
-            // overwrite a switch recorded meanwhile (its journal too): refused once the
-            // environment has failover groups.
-            let groups = match operation {
-                "plan" => false,
-                _ => self
-                    .read_state(backend)?
-                    .is_some_and(|s| !s.failovers.is_empty()),
-            };
-            if groups {
-                return Err(CliError::msg(
-                    format!("--lock=false is refused for {operation} here"),
-                    format!("The state of this environment records failover groups, and an unlocked {operation} could overwrite a switch recorded meanwhile. Nothing was changed. Run it without --lock=false."),
-                ));
-            }
-            return Ok(None);
-        }
-        backend
-            .lock(LockInfo::new(operation), lock.lock_timeout)
-            .map(Some)
-            .map_err(state_error)
+        let locking = standby_engine::operation::Locking {
+            enabled: lock.lock,
+            timeout: lock.lock_timeout,
+        };
+        standby_engine::operation::lock(backend, operation, locking).map_err(op_error)
     }
 
     /// Reads the state; a missing state is an empty one.
@@ -249,6 +230,16 @@ fn process_stopped(info: &standby_engine::state::LockInfo) -> bool {
         s.rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
     })
+}
+
+/// Turns an operation's error into a message that says what to do.
+pub(crate) fn op_error(e: standby_engine::operation::OpError) -> CliError {
+    use standby_engine::operation::OpError;
+    match e {
+        OpError::Refused(r) => CliError::msg(r.summary, r.detail),
+        OpError::State(s) => state_error(s),
+        OpError::Apply(detail) => CliError::msg("Apply failed", detail),
+    }
 }
 
 /// Turns a state error into a message that says what to do.

@@ -193,17 +193,9 @@ impl SwitchRun {
     }
 }
 
+/// The commit the topology is at, when it is in a repository.
 fn git_commit(root: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    crate::vcs::Repo::discover(root).ok()?.head_sha().ok()
 }
 
 use crate::units::human_bytes;

@@ -12,8 +12,10 @@
 //! - `failover/GROUP/epoch`: the last claimed epoch, its token, holder and target, as JSON.
 
 mod etcd;
+mod guard;
 
 pub use etcd::{Claim, Election, Standing};
+pub use guard::{epoch_guard, operator_guard};
 
 /// Why the lease or a claim failed.
 #[derive(Debug, thiserror::Error)]

@@ -143,6 +143,11 @@ impl Repo {
         }))
     }
 
+    /// The commit HEAD names, without looking at the work tree.
+    pub fn head_sha(&self) -> Result<String, VcsError> {
+        Ok(self.commit("HEAD")?.id().to_string())
+    }
+
     /// The commit HEAD names, and whether `dir` is clean.
     pub fn head(&self, dir: &Path) -> Result<CommitInfo, VcsError> {
         let c = self.commit("HEAD")?;

@@ -1,0 +1,194 @@
+//! An operation: lock → read the state → plan → gate → apply → persist, reaching the person
+//! who runs it only through a [`View`]. The command line (`plan`, `apply`, `destroy`,
+//! `switchover`, `failover`, `approve`) and the monitor's failovers go through it, so every
+//! way of changing an environment passes the same gates (`gate.rs`) in the same order and
+//! ends in the same [`Verdict`], whose exit code the CLI returns.
+//!
+//! What stays with the caller: finding the topology, the environment and the backend
+//! (`standby`'s workspace), showing and confirming a plan, and asking at an approval gate.
+
+pub mod gate;
+
+pub use gate::{
+    data_loss_acknowledged, fresh, monitor_inputs_allowed, operator_inputs,
+    operator_inputs_allowed, plan_hash, protected, switch_needs_lock, CommandLineInputs, Refusal,
+};
+
+use crate::apply::{apply, ApplyError, ApplyEvent, ApplyOptions, ApplyReport};
+use crate::config::Config;
+use crate::plan::{Plan, PlanMode};
+use crate::registry::Registry;
+use crate::state::{Backend, LockGuard, LockInfo, State, StateError};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Why an operation stopped before changing anything, or could not record what it did.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// A gate refused; nothing was changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The state could not be locked, read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The apply could not start (a provider could not be configured).
+    #[error("{0}")]
+    Apply(String),
+}
+
+impl From<ApplyError> for OpError {
+    fn from(e: ApplyError) -> OpError {
+        match e {
+            ApplyError::State(s) => OpError::State(s),
+            other => OpError::Apply(other.to_string()),
+        }
+    }
+}
+
+/// How the state lock is taken: `--lock` and `--lock-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct Locking {
+    /// Whether to take it at all.
+    pub enabled: bool,
+    /// How long to wait for the current holder.
+    pub timeout: Duration,
+}
+
+/// Takes the state lock for `operation`. Going without it is refused once the environment
+/// records failover groups, except to plan: an unlocked write could overwrite a switch
+/// recorded meanwhile.
+pub fn lock(
+    backend: &dyn Backend,
+    operation: &str,
+    locking: Locking,
+) -> Result<Option<LockGuard>, OpError> {
+    if locking.enabled {
+        return Ok(Some(
+            backend.lock(LockInfo::new(operation), locking.timeout)?,
+        ));
+    }
+    let groups = operation != "plan" && backend.read()?.is_some_and(|s| !s.failovers.is_empty());
+    if groups {
+        return Err(Refusal::new(
+            format!("--lock=false is refused for {operation} here"),
+            format!("The state of this environment records failover groups, and an unlocked {operation} could overwrite a switch recorded meanwhile. Nothing was changed. Run it without --lock=false."),
+        )
+        .into());
+    }
+    Ok(None)
+}
+
+/// [`lock`], then reads the state under it (a missing state is `None`).
+pub fn lock_and_read(
+    backend: &dyn Backend,
+    operation: &str,
+    locking: Locking,
+) -> Result<(Option<LockGuard>, Option<State>), OpError> {
+    let guard = lock(backend, operation, locking)?;
+    Ok((guard, backend.read()?))
+}
+
+/// What the person running an operation sees of it, besides its result.
+pub trait View {
+    /// Something they must know before it runs, such as an operator override.
+    fn warn(&mut self, text: &str);
+    /// Where the apply's progress events go, if anywhere.
+    fn progress(&mut self) -> Option<tokio::sync::mpsc::UnboundedSender<ApplyEvent>>;
+}
+
+/// The gates' inputs that come from whoever runs the operation.
+#[derive(Debug, Clone, Default)]
+pub struct Gates {
+    /// `--accept-data-loss GROUP`.
+    pub accept_data_loss: BTreeSet<String>,
+    /// `--operator-override REASON`.
+    pub operator_override: Option<String>,
+    /// A monitor acting on its own: its command-line values were refused when it started.
+    pub acting_monitor: bool,
+}
+
+/// How an apply ended, from its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything ran (exit 0).
+    Complete,
+    /// Something failed or was interrupted; a re-run continues (exit 1).
+    Incomplete,
+    /// A switch stopped at its approval gate; everything before it ran (exit 4).
+    AwaitingApproval,
+    /// A switch completed, with caveats to check before trusting the new primary (exit 5).
+    CompleteWithCaveats,
+}
+
+impl Verdict {
+    /// The verdict of a report.
+    pub fn of(report: &ApplyReport) -> Verdict {
+        let failed = !report.failed.is_empty() || report.interrupted;
+        if failed {
+            Verdict::Incomplete
+        } else if !report.caveats.is_empty() && report.awaiting_approval.is_empty() {
+            Verdict::CompleteWithCaveats
+        } else if !report.awaiting_approval.is_empty() {
+            Verdict::AwaitingApproval
+        } else {
+            Verdict::Complete
+        }
+    }
+
+    /// The process's exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Complete => 0,
+            Verdict::Incomplete => 1,
+            Verdict::AwaitingApproval => 4,
+            Verdict::CompleteWithCaveats => 5,
+        }
+    }
+}
+
+/// A plan about to be applied, with everything applying it needs.
+pub struct Execution<'a> {
+    /// The topology it was planned from.
+    pub config: &'a Config,
+    /// The providers.
+    pub registry: &'a Registry,
+    /// The plan, fresh or saved (and found fresh).
+    pub plan: &'a Plan,
+    /// Where the state is persisted (the caller holds its lock).
+    pub backend: &'a dyn Backend,
+    /// The state the plan was made from.
+    pub state: State,
+    /// The gates' inputs.
+    pub gates: &'a Gates,
+    /// How the apply runs; its `events` come from the view.
+    pub options: ApplyOptions,
+}
+
+/// Gates, then applies and persists: the journal as actions finish, the snapshot at the end.
+/// A refusal changes nothing.
+pub async fn execute(
+    mut e: Execution<'_>,
+    view: &mut dyn View,
+) -> Result<(ApplyReport, Verdict), OpError> {
+    data_loss_acknowledged(e.plan, &e.gates.accept_data_loss)?;
+    protected(e.config, &e.plan.env)?;
+    if !e.gates.acting_monitor {
+        let reason = e.gates.operator_override.as_deref();
+        if let Some(warning) = operator_inputs_allowed(e.config, e.plan, reason)? {
+            view.warn(&warning);
+        }
+    }
+    e.options.events = view.progress();
+    let report = apply(e.config, e.registry, e.plan, e.backend, e.state, e.options).await?;
+    let verdict = Verdict::of(&report);
+    Ok((report, verdict))
+}
+
+/// The verb of an apply's summary line.
+pub fn verb(plan: &Plan) -> &'static str {
+    if plan.mode == PlanMode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    }
+}

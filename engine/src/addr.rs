@@ -300,20 +300,31 @@ fn parse_key(s: &str) -> Result<(Option<InstanceKey>, &str), &'static str> {
     let Some(inner) = s.strip_prefix('[') else {
         return Ok((None, s));
     };
+    if inner.starts_with('"') {
+        // A string key as `Display` writes it: JSON-quoted, so it may hold `]`, `"` and `\`.
+        let mut escaped = false;
+        let end = inner
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| {
+                let close = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                close
+            })
+            .map(|(i, _)| i)
+            .ok_or("unclosed string key")?;
+        let key: String = serde_json::from_str(&inner[..=end]).map_err(|_| "invalid string key")?;
+        let after = inner[end + 1..]
+            .strip_prefix(']')
+            .ok_or("expected ']' after the key")?;
+        return Ok((Some(InstanceKey::Str(key)), after));
+    }
     let close = inner.find(']').ok_or("unclosed '['")?;
     let (k, after) = (&inner[..close], &inner[close + 1..]);
-    let key = if let Some(q) = k.strip_prefix('"') {
-        InstanceKey::Str(
-            q.strip_suffix('"')
-                .ok_or("unclosed string key")?
-                .to_string(),
-        )
-    } else {
-        InstanceKey::Int(
-            k.parse()
-                .map_err(|_| "instance key must be a number or a quoted string")?,
-        )
-    };
+    let key = InstanceKey::Int(
+        k.parse()
+            .map_err(|_| "instance key must be a number or a quoted string")?,
+    );
     Ok((Some(key), after))
 }
 
@@ -340,6 +351,27 @@ mod tests {
             "module.m[\"x\"].module.n.local_file.a[0]",
         );
         check("module.m", "module.m");
+        // Regression: keys holding `]`, quotes or backslashes did not come back as written,
+        // and the state records failover members by these addresses.
+        for key in ["eu[1]", "a\"b", "back\\slash", "tab\there", "ünï", "]", ""] {
+            let inst = AbsInstance {
+                resource: AbsResource {
+                    module: ModuleInstance(vec![ModuleStep {
+                        name: "m".into(),
+                        key: Some(InstanceKey::Str(key.into())),
+                    }]),
+                    resource: ResourceAddr {
+                        mode: Mode::Managed,
+                        type_name: "sqlite_database".into(),
+                        name: "db".into(),
+                    },
+                },
+                key: Some(InstanceKey::Str(key.into())),
+            };
+            let text = inst.to_string();
+            let back = text.parse::<Target>().unwrap().as_instance().unwrap();
+            assert_eq!(back, inst, "{text}");
+        }
     }
 
     #[test]

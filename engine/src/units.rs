@@ -16,23 +16,35 @@ fn split(s: &str) -> (&str, &str) {
     (n, unit.trim())
 }
 
+/// Why a duration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a number with a unit.
+    #[error("{0:?} is not a duration such as 500ms, 30s or 5m")]
+    Invalid(String),
+    /// A unit other than ms, s, m, h.
+    #[error("unknown duration unit {0:?}; use ms, s, m or h")]
+    Unit(String),
+    /// Beyond [`MAX_DURATION`].
+    #[error("{0:?} is longer than a year")]
+    TooLong(String),
+}
+
 /// Parses `500ms`, `30s` (or `30`), `5m`, `1h`: at most [`MAX_DURATION`].
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let (n, unit) = split(s);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 30s or 5m"))?;
+    let n: f64 = n.parse().map_err(|_| DurationError::Invalid(s.into()))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" | "" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        u => return Err(format!("unknown duration unit {u:?}; use ms, s, m or h")),
+        u => return Err(DurationError::Unit(u.into())),
     };
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if d <= MAX_DURATION => Ok(d),
-        _ => Err(format!("{s:?} is longer than a year")),
+        _ => Err(DurationError::TooLong(s.into())),
     }
 }
 
@@ -89,12 +101,14 @@ mod tests {
         assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(
-            parse_duration("366d").unwrap_err(),
+            parse_duration("366d").unwrap_err().to_string(),
             "unknown duration unit \"d\"; use ms, s, m or h"
         );
         // Regression: these panicked in Duration::from_secs_f64 (`monitor --for`, `rto`).
         assert_eq!(
-            parse_duration("99999999999999999999999999h").unwrap_err(),
+            parse_duration("99999999999999999999999999h")
+                .unwrap_err()
+                .to_string(),
             "\"99999999999999999999999999h\" is longer than a year"
         );
         assert!(parse_duration("8785h").is_err());

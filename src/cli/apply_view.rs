@@ -1,18 +1,71 @@
 //! What a person sees of an apply: warnings and progress while it runs (the operation's
 //! view), then what happened and the exit code its verdict gives.
 
+use super::args::GateArgs;
 use super::progress;
-use standby_engine::apply::ApplyReport;
-use standby_engine::operation::{self, Verdict};
+use standby_engine::apply::{ApplyReport, Approvals};
+use standby_engine::operation::{self, Refusal, Verdict};
 use standby_engine::plan::{Plan, PlanMode};
+use std::io::{BufRead as _, IsTerminal as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// The operation's view for a person at a terminal: warnings on stderr, a progress display.
+/// The operation's view for a person at a terminal: warnings on stderr, the approval prompt,
+/// Ctrl-C, a progress display. Nothing of it exists until the gates passed.
 pub(crate) struct ApplyView<'a> {
-    pub rt: &'a tokio::runtime::Runtime,
-    pub total: usize,
-    pub progress: progress::Progress,
-    pub env: String,
-    pub shown: Option<tokio::task::JoinHandle<()>>,
+    rt: &'a tokio::runtime::Runtime,
+    plan: &'a Plan,
+    gates: &'a GateArgs,
+    color: bool,
+    progress: Option<progress::Progress>,
+    shown: Option<tokio::task::JoinHandle<()>>,
+    interrupt: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<'a> ApplyView<'a> {
+    pub(crate) fn new(
+        rt: &'a tokio::runtime::Runtime,
+        plan: &'a Plan,
+        gates: &'a GateArgs,
+        color: bool,
+    ) -> Self {
+        ApplyView {
+            rt,
+            plan,
+            gates,
+            color,
+            progress: None,
+            shown: None,
+            interrupt: None,
+        }
+    }
+
+    fn total(&self) -> usize {
+        let plan = self.plan;
+        plan.changes
+            .iter()
+            .filter(|c| c.action != standby_engine::plan::Action::NoOp)
+            .count()
+            + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>()
+    }
+
+    fn progress_bar(&mut self) -> progress::Progress {
+        let total = self.total();
+        self.progress
+            .get_or_insert_with(|| progress::Progress::new(total))
+            .clone()
+    }
+
+    /// After the apply: the progress display finishes, and Ctrl-C is no longer ours (a
+    /// monitor applies again and again in one process).
+    pub(crate) fn done(&mut self) {
+        if let Some(shown) = self.shown.take() {
+            let _ = self.rt.block_on(shown);
+        }
+        if let Some(listener) = self.interrupt.take() {
+            listener.abort();
+        }
+    }
 }
 
 impl operation::View for ApplyView<'_> {
@@ -20,14 +73,103 @@ impl operation::View for ApplyView<'_> {
         eprintln!("Warning: {text}");
     }
 
+    fn approvals(&mut self, plan: &Plan) -> Result<Approvals, Refusal> {
+        let progress = self.progress_bar();
+        approvals(plan, self.gates, &progress, self.color)
+    }
+
+    fn stop(&mut self) -> Arc<AtomicBool> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        self.interrupt = Some(self.rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+                eprintln!("\nInterrupt received: no new actions will start. Waiting for running actions to finish and saving the state. Press Ctrl-C again to abort at once.");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("Aborted. Every action that finished is already recorded in the state journal.");
+                    std::process::exit(130);
+                }
+            }
+        }));
+        stop
+    }
+
     fn progress(
         &mut self,
     ) -> Option<tokio::sync::mpsc::UnboundedSender<standby_engine::apply::ApplyEvent>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let show = progress::show(rx, self.total, self.progress.clone(), self.env.clone());
+        let show = progress::show(rx, self.total(), self.progress_bar(), self.plan.env.clone());
         self.shown = Some(self.rt.spawn(show));
         Some(tx)
     }
+}
+
+/// How the apply's approval gates are passed: `--approve`, an approval file, or a prompt on a
+/// terminal that pauses the progress display while it waits.
+fn approvals(
+    plan: &Plan,
+    gates: &GateArgs,
+    progress: &progress::Progress,
+    color: bool,
+) -> Result<Approvals, Refusal> {
+    let mut file = Vec::new();
+    if let Some(f) = &gates.approval_file {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            Refusal::new(
+                format!("Cannot read the approval file {}", f.display()),
+                e.to_string(),
+            )
+        })?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next()) {
+                (Some(g), Some(h)) => file.push((g.to_string(), h.to_string())),
+                _ => {
+                    return Err(Refusal::new(
+                        "Invalid approval file",
+                        format!("{line:?} is not a `GROUP PLAN-HASH` line"),
+                    ))
+                }
+            }
+        }
+    }
+    let env = plan.env.clone();
+    let progress = progress.clone();
+    let prompt: Option<standby_engine::apply::Prompt> = if std::io::stdin().is_terminal() {
+        Some(Arc::new(move |sw: &standby_engine::plan::SwitchPlan| {
+            let what = format!(
+                "switch of failover.{} from {} to {} in environment {env:?}",
+                sw.group,
+                sw.from.as_deref().unwrap_or("-"),
+                sw.to
+            );
+            // The progress bar stays off the screen while the question waits for its answer.
+            progress.ask(|| {
+                eprint!(
+                    "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
+                    if color {
+                        "\x1b[1mApproval gate\x1b[0m"
+                    } else {
+                        "Approval gate"
+                    }
+                );
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+            })
+        }))
+    } else {
+        None
+    };
+    Ok(Approvals {
+        groups: gates.approve.iter().cloned().collect(),
+        file,
+        plan_hash: operation::plan_hash(plan),
+        prompt,
+    })
 }
 
 /// Prints what the apply did; returns its exit code.
@@ -68,11 +210,7 @@ pub(crate) fn finished(plan: &Plan, report: &ApplyReport, verdict: Verdict, colo
             report.not_started.len()
         );
     }
-    let verb = if plan.mode == PlanMode::Destroy {
-        "Destroy"
-    } else {
-        "Apply"
-    };
+    let verb = operation::verb(plan);
     if failed {
         println!("\n{verb} incomplete. Resources: {add} added, {change} changed, {destroy} destroyed. Run standby apply again after fixing the errors; it continues from here.");
     } else if plan.mode == PlanMode::RefreshOnly {

@@ -442,7 +442,7 @@ pub(crate) fn drill(
     let _ = w.join();
     drop(monitor);
     let events = monitor_events(&mon_events);
-    timeline.extend(marks::monitor_marks(&events, fault_wall));
+    timeline.extend(marks::monitor_marks(&events, group, fault_wall));
     // Fence and promote from the switch's own record.
     let after = ws
         .read_state(ws.backend(&env_name)?.as_ref())?

@@ -25,9 +25,13 @@ pub(crate) fn signal(pids: &[u32], sig: Sig) {
         Sig::Cont => libc::SIGCONT,
     };
     for &pid in pids {
+        // Never 0 or 1: kill(0) signals our own process group, kill(1) init.
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             continue;
         };
+        if pid <= 1 {
+            continue;
+        }
         // SAFETY: kill(2) with a positive pid and a valid signal number has no memory effects.
         unsafe {
             libc::kill(pid, sig);

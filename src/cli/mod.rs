@@ -115,10 +115,11 @@ pub fn main() -> i32 {
     }
 }
 
-/// The process's one async runtime, started on first use: every command, the monitor's
-/// rounds, its status endpoint and a drill's writer run on it. (The PostgreSQL state backend
-/// keeps a small one on its worker thread, because the synchronous state traits are called
-/// from inside async code, where blocking on this one would panic.)
+/// The process's async runtime, started on first use: every command, the monitor's rounds
+/// and a drill's writer run on it. Two keep their own on their own thread: the PostgreSQL
+/// state backend's worker (the synchronous state traits are called from inside async code,
+/// where blocking on this one would panic) and the monitor's status endpoint (which must
+/// answer while a failover's apply keeps these workers busy).
 fn runtime() -> Result<&'static tokio::runtime::Runtime, CliError> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     if let Some(rt) = RUNTIME.get() {

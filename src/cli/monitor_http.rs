@@ -4,15 +4,13 @@
 
 use super::bounded_listener::{Bounded, Limits};
 pub(crate) use standby_engine::monitor::MonitorStatus;
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Serves `/metrics` (Prometheus) and anything else as JSON: axum, spawned on the process's
-/// runtime, so that requests are served concurrently beside the monitor's rounds and a slow
-/// client holds only its own connection (a task, not the server). With `token`, every request needs
+/// Serves `/metrics` (Prometheus) and anything else as JSON, on its own thread: axum on a
+/// small tokio runtime, so that requests are served concurrently and a slow client holds only
+/// its own connection (a task, not the server). With `token`, every request needs
 /// `Authorization: Bearer TOKEN`.
 pub(crate) fn serve(
     listener: std::net::TcpListener,
@@ -30,9 +28,14 @@ fn serve_within(
     limits: Limits,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
-    let rt = super::runtime().map_err(|e| std::io::Error::other(e.oneline()))?;
-    rt.spawn(async move {
-        {
+    // Its own thread and runtime, the one exception to the process's single runtime: during a
+    // failover, exactly when operators look, the apply's blocking work (fsync of the journal,
+    // the state backend) must not starve the endpoint of workers.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
             };
@@ -44,7 +47,7 @@ fn serve_within(
             );
             let listener = Bounded::new(listener, limits);
             let _ = axum::serve(listener, app.into_make_service()).await;
-        }
+        });
     });
     Ok(())
 }
@@ -97,28 +100,19 @@ fn answer(
 
 /// Posts `body` as JSON to an `http://host:port/path` webhook; returns what went wrong.
 pub(crate) fn notify(url: &str, body: &serde_json::Value) -> Result<(), String> {
-    let (host, path) = standby_engine::monitor::split_url(url)?;
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
-        .map_err(|e| format!("{host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host}: no address"))?;
-    let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-        .map_err(|e| format!("{host}: {e}"))?;
-    c.set_read_timeout(Some(Duration::from_secs(3)))
-        .map_err(|e| e.to_string())?;
-    let text = body.to_string();
-    write!(
-        c,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut reply = String::new();
-    let _ = c.read_to_string(&mut reply);
-    match reply.split_whitespace().nth(1) {
-        Some(code) if code.starts_with('2') => Ok(()),
-        Some(code) => Err(format!("{url} answered {code}")),
-        None => Err(format!("{url} gave no answer")),
+    let rt = super::runtime().map_err(|e| e.oneline())?;
+    let sent = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            standby_engine::monitor::post_json(url, body),
+        )
+        .await
+    });
+    match sent {
+        Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
+        Ok(Ok(code)) => Err(format!("{url} answered {code}")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(format!("{url} gave no answer within 3s")),
     }
 }
 
@@ -152,6 +146,8 @@ pub(crate) fn read_token(file: &Path) -> Result<String, super::CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
 
     /// Clients that connect and send nothing held a connection each, forever; now at most
     /// `connections` are open and each is cut at its deadline, so a real request gets through.

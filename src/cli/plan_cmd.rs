@@ -2,9 +2,8 @@
 
 use super::args::{EnvArgs, GateArgs, GraphFormat, LockArgs, PlanArgs};
 use super::workspace::{op_error, Workspace};
-use super::{progress, runtime, CliError};
+use super::{runtime, CliError};
 use standby_engine::addr::Target;
-use standby_engine::apply::ApplyOptions;
 use standby_engine::config::Config;
 use standby_engine::eval::Phase;
 use standby_engine::operation::{self, Gates};
@@ -15,7 +14,6 @@ use standby_engine::registry::Registry;
 use standby_engine::state::State;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 fn locking(lock: &LockArgs) -> operation::Locking {
@@ -353,26 +351,6 @@ fn execute(
     run: &Run,
     guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
 ) -> Result<i32, CliError> {
-    let total = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != standby_engine::plan::Action::NoOp)
-        .count()
-        + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>();
-    let progress = progress::Progress::new(total);
-    let approvals = approvals(ws, plan, &run.gates, &progress)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    rt.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            eprintln!("\nInterrupt received: no new actions will start. Waiting for running actions to finish and saving the state. Press Ctrl-C again to abort at once.");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Aborted. Every action that finished is already recorded in the state journal.");
-                std::process::exit(130);
-            }
-        }
-    });
     let commit = standby_engine::vcs::Repo::discover(&config.root_dir)
         .ok()
         .and_then(|r| r.head(&config.root_dir).ok());
@@ -383,16 +361,6 @@ fn execute(
         // automatic failover must not stop here.
         acting_monitor: run.acting_monitor,
     };
-    let options = ApplyOptions {
-        commit,
-        parallelism: run.parallelism,
-        stop,
-        events: None,
-        approvals,
-        accept_data_loss: gates.accept_data_loss.clone(),
-        guard,
-        operator_override: run.gates.operator_override.clone(),
-    };
     let execution = operation::Execution {
         config,
         registry,
@@ -400,90 +368,17 @@ fn execute(
         backend,
         state,
         gates: &gates,
-        options,
+        parallelism: run.parallelism,
+        commit,
+        guard,
     };
-    let mut view = super::apply_view::ApplyView {
-        rt,
-        total,
-        progress,
-        env: plan.env.clone(),
-        shown: None,
-    };
+    let mut view = super::apply_view::ApplyView::new(rt, plan, &run.gates, ws.color);
     let result = rt.block_on(operation::execute(execution, &mut view));
-    if let Some(shown) = view.shown.take() {
-        let _ = rt.block_on(shown);
-    }
+    view.done();
     let (report, verdict) = result.map_err(op_error)?;
     Ok(super::apply_view::finished(
         plan, &report, verdict, ws.color,
     ))
-}
-
-fn approvals(
-    ws: &Workspace,
-    plan: &Plan,
-    gates: &GateArgs,
-    progress: &progress::Progress,
-) -> Result<standby_engine::apply::Approvals, CliError> {
-    let mut file = Vec::new();
-    if let Some(f) = &gates.approval_file {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            CliError::msg(
-                format!("Cannot read the approval file {}", f.display()),
-                e.to_string(),
-            )
-        })?;
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            let mut parts = line.split_whitespace();
-            match (parts.next(), parts.next()) {
-                (Some(g), Some(h)) => file.push((g.to_string(), h.to_string())),
-                _ => {
-                    return Err(CliError::msg(
-                        "Invalid approval file",
-                        format!("{line:?} is not a `GROUP PLAN-HASH` line"),
-                    ))
-                }
-            }
-        }
-    }
-    let color = ws.color;
-    let env = plan.env.clone();
-    let progress = progress.clone();
-    let prompt: Option<standby_engine::apply::Prompt> = if std::io::stdin().is_terminal() {
-        Some(Arc::new(move |sw: &standby_engine::plan::SwitchPlan| {
-            let what = format!(
-                "switch of failover.{} from {} to {} in environment {env:?}",
-                sw.group,
-                sw.from.as_deref().unwrap_or("-"),
-                sw.to
-            );
-            // The progress bar stays off the screen while the question waits for its answer.
-            progress.ask(|| {
-                eprint!(
-                    "\n{}\n  Approve the {what}? Only 'yes' will be accepted.\n  Enter a value: ",
-                    if color {
-                        "\x1b[1mApproval gate\x1b[0m"
-                    } else {
-                        "Approval gate"
-                    }
-                );
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
-            })
-        }))
-    } else {
-        None
-    };
-    Ok(standby_engine::apply::Approvals {
-        groups: gates.approve.iter().cloned().collect(),
-        file,
-        plan_hash: operation::plan_hash(plan),
-        prompt,
-    })
 }
 
 pub(crate) fn graph(
@@ -575,6 +470,14 @@ pub(crate) fn monitor_inputs_allowed(
     env: &EnvArgs,
 ) -> Result<(), CliError> {
     let mut config = ws.load()?;
+    let protected = config
+        .root
+        .environments
+        .get(env_name)
+        .is_some_and(|e| e.protected);
+    if !protected {
+        return Ok(());
+    }
     let vars = ws.inputs(&mut config, env_name, env, true)?;
     let given = operator_inputs(&config, env_name, env, &vars);
     operation::monitor_inputs_allowed(&config, env_name, &given).map_err(refused)

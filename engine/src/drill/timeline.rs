@@ -41,15 +41,18 @@ pub fn finished(e: &MonitorEvent) -> bool {
     matches!(e, MonitorEvent::FailoverFinished { .. })
 }
 
-/// The monitor's marks: its first failed check and its trigger.
-pub fn monitor_marks(events: &[Stamped], fault: OffsetDateTime) -> Vec<Event> {
+/// The monitor's marks for `group`: its first failed check and its trigger.
+pub fn monitor_marks(events: &[Stamped], group: &str, fault: OffsetDateTime) -> Vec<Event> {
     let mark = |name: &str, at| Event {
         name: name.into(),
         at,
         detail: "monitor event".into(),
     };
-    let failed = |e: &MonitorEvent| matches!(e, MonitorEvent::CheckFailed { streak: 1, .. });
-    let trigger = |e: &MonitorEvent| matches!(e, MonitorEvent::Trigger { .. });
+    let failed = |e: &MonitorEvent| {
+        e.group() == group && matches!(e, MonitorEvent::CheckFailed { streak: 1, .. })
+    };
+    let trigger =
+        |e: &MonitorEvent| e.group() == group && matches!(e, MonitorEvent::Trigger { .. });
     [
         first(events, fault, failed).map(|t| mark("first failed check", t)),
         first(events, fault, trigger).map(|t| mark("trigger", t)),
@@ -105,7 +108,8 @@ mod tests {
         .join("\n");
         let events = parse_events(&text);
         assert_eq!(events.len(), 5, "the half-written line is skipped");
-        let marks: Vec<(String, f64)> = monitor_marks(&events, fault())
+        assert!(monitor_marks(&events, "payments", fault()).is_empty());
+        let marks: Vec<(String, f64)> = monitor_marks(&events, "orders", fault())
             .into_iter()
             .map(|e| (e.name, e.at))
             .collect();

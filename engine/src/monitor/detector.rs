@@ -7,6 +7,7 @@
 //! writes and only the monitor lost it. A check that answered after its timeout failed. A
 //! failover needs `failures` counted failures in a row; any passing check resets the streak.
 
+use standby_provider_sdk::Role;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -49,8 +50,9 @@ impl Default for Check {
 /// A member other than the active one, as its replication status showed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
-    /// Whether it is a primary: a "standby" that writes means a promotion happened.
-    pub primary: bool,
+    /// Its role. A "standby" that is primary means a promotion happened; only a standby (not
+    /// a fenced or down member) is a failover target and a witness of the primary's writes.
+    pub role: Role,
     /// The fencing epoch it holds.
     pub epoch: u64,
     /// Its replication position.
@@ -177,7 +179,7 @@ impl Detector {
         let primary = o
             .others
             .iter()
-            .find(|(_, s)| s.primary)
+            .find(|(_, s)| s.role == Role::Primary)
             .map(|(site, s)| (site.clone(), s.epoch));
         let error = self.failure(&o.primary);
         match primary {
@@ -241,6 +243,11 @@ impl Detector {
         }
     }
 
+    /// Whether a check failed by this rule (an error, or an answer after the timeout).
+    pub fn failed(&self, c: &Check) -> bool {
+        self.failure(c).is_some()
+    }
+
     /// Why the primary's check failed, if it did; answering after the timeout is failing.
     fn failure(&self, c: &Check) -> Option<String> {
         match &c.result {
@@ -260,7 +267,7 @@ impl Detector {
             after.iter().any(|(site, pos)| {
                 o.others
                     .get(site)
-                    .is_some_and(|s| !s.primary && *pos > s.position)
+                    .is_some_and(|s| s.role == Role::Standby && *pos > s.position)
             })
         })
     }
@@ -270,7 +277,10 @@ impl Detector {
         let positions = o.after.as_ref().unwrap_or(&BTreeMap::new()).clone();
         positions
             .into_iter()
-            .filter(|(site, _)| o.standby_ok.get(site).copied().unwrap_or(false))
+            .filter(|(site, _)| {
+                o.standby_ok.get(site).copied().unwrap_or(false)
+                    && o.others.get(site).is_some_and(|s| s.role == Role::Standby)
+            })
             .max_by_key(|(_, pos)| *pos)
             .map(|(site, _)| site)
     }

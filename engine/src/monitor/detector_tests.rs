@@ -6,6 +6,7 @@
 //! - `s` it answers, but after the timeout (a slow check).
 
 use super::*;
+use standby_provider_sdk::Role;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -20,7 +21,7 @@ fn round(at: u64, c: char) -> Observation {
         others: BTreeMap::from([(
             "west".to_string(),
             Seen {
-                primary: false,
+                role: Role::Standby,
                 epoch: 1,
                 position: before,
             },
@@ -149,7 +150,7 @@ fn the_healthy_standby_furthest_ahead_is_the_target() {
         o.others.insert(
             site.into(),
             Seen {
-                primary: false,
+                role: Role::Standby,
                 epoch: 1,
                 position: pos,
             },
@@ -164,7 +165,7 @@ fn the_healthy_standby_furthest_ahead_is_the_target() {
 fn a_standby_found_primary_is_adopted_or_a_split_brain_or_deposed_by_its_epoch() {
     let primary_west = |epoch| {
         let mut o = round(0, 'x');
-        o.others.get_mut("west").unwrap().primary = true;
+        o.others.get_mut("west").unwrap().role = Role::Primary;
         o.others.get_mut("west").unwrap().epoch = epoch;
         o
     };
@@ -200,4 +201,19 @@ fn a_standby_found_primary_is_adopted_or_a_split_brain_or_deposed_by_its_epoch()
         }
     );
     assert_eq!(d.streak(), 0, "none of these counts as a failure");
+}
+
+/// Regression: a fenced member (a deposed primary that did not rejoin) counted as a standby:
+/// it became a failover target, and its position could make a failed check "not counted".
+#[test]
+fn a_fenced_member_is_neither_a_target_nor_a_witness() {
+    let mut d = Detector::new(1, SECOND * 2, 1);
+    let mut o = round(0, 'w');
+    o.others.get_mut("west").unwrap().role = Role::Fenced;
+    // Its position moved, but a fenced member proves nothing about the primary.
+    assert!(
+        matches!(d.observe(&o, true), Verdict::NoTarget { .. }),
+        "{:?}",
+        d.observe(&o, true)
+    );
 }

@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One thing the monitor saw or did, with the seconds since it started (`at`) and the wall
-/// time (RFC 3339) it happened.
+/// One thing the monitor saw or did, with the wall time (RFC 3339) it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stamped {
     /// When, RFC 3339.
@@ -119,8 +118,9 @@ pub enum Event {
         group: String,
         /// The site it promotes (or adopts).
         to: String,
-        /// Seconds from the first counted failure to the trigger.
-        detected_after_seconds: f64,
+        /// Seconds from the first counted failure to the trigger; none when it adopts a
+        /// promotion that already happened.
+        detected_after_seconds: Option<f64>,
         /// Whether a person approves it (the plan is saved, not applied).
         manual: bool,
     },
@@ -263,7 +263,10 @@ impl fmt::Display for Event {
                 ..
             } => write!(
                 f,
-                "failover.{group}: TRIGGER: failing over to {to} ({detected_after_seconds:.1}s after the first counted failure)"
+                "failover.{group}: TRIGGER: failing over to {to}{}",
+                detected_after_seconds.map_or(String::new(), |s| format!(
+                    " ({s:.1}s after the first counted failure)"
+                ))
             ),
             Event::StateMoved { group } => write!(
                 f,

@@ -4,7 +4,6 @@
 
 use crate::plan::{HealthCheck, HealthKind as Kind, Target};
 use standby_provider_sdk::{Member, Replication, Role};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// One group's health check.
 #[derive(Debug, Clone)]
@@ -80,53 +79,13 @@ impl Health {
                     .check
                     .target(site)
                     .ok_or_else(|| format!("no health_check.url for {site}"))?;
-                match http_get(url).await? {
+                match super::http::get(url).await? {
                     200..=299 => Ok(()),
                     code => Err(format!("GET {} answered {code}", url.shown())),
                 }
             }
         }
     }
-}
-
-/// `http://host:port/path` split into the authority and the path (with its leading slash).
-pub fn split_url(url: &str) -> Result<(&str, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    Ok((host, format!("/{path}")))
-}
-
-/// GETs an http:// URL; returns the status code. Errors name the URL as it may be shown.
-async fn http_get(target: &Target) -> Result<u16, String> {
-    let shown = target.shown();
-    let (host, path) = split_url(target.expose())
-        .map_err(|_| format!("{shown}: only http:// URLs are supported"))?;
-    let mut c = tokio::net::TcpStream::connect(host)
-        .await
-        .map_err(|e| format!("GET {shown}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    c.write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("GET {shown}: {e}"))?;
-    // The status line is all that matters; a health endpoint's body is small.
-    let mut reply = vec![0_u8; 1024];
-    let mut n = 0;
-    while n < reply.len() {
-        match c.read(&mut reply[n..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-        if reply[..n].windows(2).any(|w| w == b"\r\n") {
-            break;
-        }
-    }
-    let head = String::from_utf8_lossy(&reply[..n]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("GET {shown}: no HTTP answer"))
 }
 
 #[cfg(test)]
@@ -155,14 +114,17 @@ mod tests {
             Health::from_settings(&HealthCheck::default()).kind,
             Kind::Replication
         );
-        assert_eq!(split_url("http://h:80").unwrap(), ("h:80", "/".to_string()));
-        assert!(split_url("https://h/x").is_err());
+        assert_eq!(
+            super::super::http::split_url("http://h:80").unwrap(),
+            ("h:80", "/".to_string())
+        );
+        assert!(super::super::http::split_url("https://h/x").is_err());
     }
 
     #[tokio::test]
     async fn a_sensitive_url_is_not_in_the_error_of_a_failed_check() {
         let target = Target::new("http://127.0.0.1:1/health?token=hunter2secret", true);
-        let e = http_get(&target).await.unwrap_err();
+        let e = super::super::http::get(&target).await.unwrap_err();
         assert!(!e.contains("hunter2secret"), "{e}");
         assert!(e.contains("(sensitive value)"), "{e}");
     }

@@ -38,7 +38,7 @@ impl ReplicationProbe<'_> {
                 })?;
                 st.healthy.then(|| {
                     let seen = Seen {
-                        primary: st.role == Role::Primary,
+                        role: st.role,
                         epoch: st.epoch,
                         position: st.position,
                     };
@@ -87,7 +87,7 @@ impl Probe for ReplicationProbe<'_> {
             .iter()
             .filter(|(s, _)| **s != w.active)
             .map(|(site, (m, _))| {
-                let standby = others.get(site).is_some_and(|s| !s.primary);
+                let standby = others.get(site).is_some_and(|s| s.role == Role::Standby);
                 let fine = standby
                     && (health.is_replication()
                         || self
@@ -103,7 +103,7 @@ impl Probe for ReplicationProbe<'_> {
             }
             self.others(r, w, timeout)
                 .into_iter()
-                .filter(|(_, s)| !s.primary)
+                .filter(|(_, s)| s.role == Role::Standby)
                 .map(|(site, s)| (site, s.position))
                 .collect()
         });

@@ -8,7 +8,7 @@ use super::detector::{Detector, Observation, Verdict};
 use super::event::Event;
 use super::status::{MemberStatus, MonitorStatus};
 use crate::plan::{Approval, HealthCheck};
-use standby_provider_sdk::Member;
+use standby_provider_sdk::{Member, Role};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,9 +35,7 @@ impl Watch {
     fn manual(&self) -> bool {
         self.approval == Approval::Manual
     }
-}
 
-impl Watch {
     fn detector(&self) -> Detector {
         Detector::new(
             self.health.failures_or_default(),
@@ -189,7 +187,7 @@ pub struct Runner<'a, P, L, O, C> {
     pub emit: &'a mut dyn FnMut(Event),
 }
 
-type Trigger = (String, String, bool, f64);
+type Trigger = (String, String, bool, Option<f64>);
 
 impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
     /// Runs the loop over `watches`.
@@ -315,7 +313,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                     failures: w.health.failures_or_default(),
                     error,
                 });
-                return Some((group, to, w.manual(), detected_after.as_secs_f64()));
+                return Some((group, to, w.manual(), Some(detected_after.as_secs_f64())));
             }
             Verdict::Unrecorded {
                 site,
@@ -329,7 +327,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                     epoch,
                 });
                 if may_act {
-                    return Some((group, site, false, 0.0));
+                    return Some((group, site, false, None));
                 }
                 Event::NotLeader {
                     group,
@@ -426,11 +424,11 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
             .keys()
             .map(|site| {
                 let primary = *site == w.active;
-                let seen = o.others.get(site).filter(|s| !s.primary);
+                let seen = o.others.get(site).filter(|s| s.role == Role::Standby);
                 let status = MemberStatus {
                     role: if primary { "primary" } else { "standby" }.to_string(),
                     healthy: if primary {
-                        o.primary.result.is_ok()
+                        !d.failed(&o.primary)
                     } else {
                         o.standby_ok.get(site).copied().unwrap_or(false)
                     },

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::monitor::detector::{Check, Seen};
+use standby_provider_sdk::Role;
 use standby_provider_sdk::Value;
 use std::cell::Cell;
 
@@ -37,7 +38,7 @@ impl Probe for Script<'_> {
         let other = if west_active { "east" } else { "west" };
         if !(west_active && east_dead) {
             let seen = Seen {
-                primary: false,
+                role: Role::Standby,
                 epoch: 1,
                 position,
             };

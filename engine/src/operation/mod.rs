@@ -1,11 +1,14 @@
-//! An operation: lock → read the state → plan → gate → apply → persist, reaching the person
-//! who runs it only through a [`View`]. The command line (`plan`, `apply`, `destroy`,
-//! `switchover`, `failover`, `approve`) and the monitor's failovers go through it, so every
-//! way of changing an environment passes the same gates (`gate.rs`) in the same order and
-//! ends in the same [`Verdict`], whose exit code the CLI returns.
+//! An operation's steps around planning: [`lock_and_read`] (the state lock, and the rule for
+//! going without it), the gates (`gate.rs`), and [`execute`] (gates, then apply, which
+//! persists as it goes, then a [`Verdict`]), reaching the person who runs it only through a
+//! [`View`]. `standby apply`, `destroy`, `switchover`, `failover`, `approve` and the monitor's
+//! failovers all apply through [`execute`], so they pass the same gates in the same order and
+//! end in the same verdict, whose exit code the CLI returns.
 //!
-//! What stays with the caller: finding the topology, the environment and the backend
-//! (`standby`'s workspace), showing and confirming a plan, and asking at an approval gate.
+//! What stays with the caller (today the CLI's `plan_cmd`): finding the topology, the
+//! environment and the backend, planning (`plan::plan`), checking a saved plan with [`fresh`]
+//! and [`switch_needs_lock`], and showing and confirming the plan. `import` checks the
+//! protected-environment gates on its own, since it records without applying.
 
 pub mod gate;
 
@@ -14,12 +17,16 @@ pub use gate::{
     operator_inputs_allowed, plan_hash, protected, switch_needs_lock, CommandLineInputs, Refusal,
 };
 
-use crate::apply::{apply, ApplyError, ApplyEvent, ApplyOptions, ApplyReport};
+use crate::apply::{
+    apply, ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Approvals, PromotionGuard,
+};
 use crate::config::Config;
 use crate::plan::{Plan, PlanMode};
 use crate::registry::Registry;
 use crate::state::{Backend, LockGuard, LockInfo, State, StateError};
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an operation stopped before changing anything, or could not record what it did.
@@ -88,10 +95,17 @@ pub fn lock_and_read(
     Ok((guard, backend.read()?))
 }
 
-/// What the person running an operation sees of it, besides its result.
+/// What the person running an operation sees of it, besides its result. The gates run
+/// before any of these is asked for, so a refusal leaves nothing behind (no listener, no
+/// progress display, no approval file read).
 pub trait View {
     /// Something they must know before it runs, such as an operator override.
     fn warn(&mut self, text: &str);
+    /// How the apply's approval gates are passed (`--approve`, an approval file, a prompt);
+    /// an unreadable approval file refuses.
+    fn approvals(&mut self, plan: &Plan) -> Result<Approvals, Refusal>;
+    /// The flag that stops new actions from starting (Ctrl-C).
+    fn stop(&mut self) -> Arc<AtomicBool>;
     /// Where the apply's progress events go, if anywhere.
     fn progress(&mut self) -> Option<tokio::sync::mpsc::UnboundedSender<ApplyEvent>>;
 }
@@ -160,14 +174,18 @@ pub struct Execution<'a> {
     pub state: State,
     /// The gates' inputs.
     pub gates: &'a Gates,
-    /// How the apply runs; its `events` come from the view.
-    pub options: ApplyOptions,
+    /// At most this many provider actions at once.
+    pub parallelism: usize,
+    /// The commit being applied, recorded in the state.
+    pub commit: Option<crate::vcs::CommitInfo>,
+    /// What fencing and promotion run under (an elected monitor's lease, an operator's claim).
+    pub guard: Option<Arc<dyn PromotionGuard>>,
 }
 
 /// Gates, then applies and persists: the journal as actions finish, the snapshot at the end.
 /// A refusal changes nothing.
 pub async fn execute(
-    mut e: Execution<'_>,
+    e: Execution<'_>,
     view: &mut dyn View,
 ) -> Result<(ApplyReport, Verdict), OpError> {
     data_loss_acknowledged(e.plan, &e.gates.accept_data_loss)?;
@@ -178,8 +196,17 @@ pub async fn execute(
             view.warn(&warning);
         }
     }
-    e.options.events = view.progress();
-    let report = apply(e.config, e.registry, e.plan, e.backend, e.state, e.options).await?;
+    let options = ApplyOptions {
+        approvals: view.approvals(e.plan)?,
+        stop: view.stop(),
+        events: view.progress(),
+        parallelism: e.parallelism,
+        accept_data_loss: e.gates.accept_data_loss.clone(),
+        commit: e.commit,
+        guard: e.guard,
+        operator_override: e.gates.operator_override.clone(),
+    };
+    let report = apply(e.config, e.registry, e.plan, e.backend, e.state, options).await?;
     let verdict = Verdict::of(&report);
     Ok((report, verdict))
 }

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 /// Durations in seconds, for `rpo` and `rto`.
 fn parse_seconds(s: &str) -> Result<f64, String> {
-    crate::units::parse_duration(s).map(|d| d.as_secs_f64())
+    crate::units::parse_duration(s)
+        .map(|d| d.as_secs_f64())
+        .map_err(|e| e.to_string())
 }
 
 const CHECK_TIMING: &str = "must be more than 0 and at most 24h, such as 1s or 500ms.";
@@ -23,8 +25,8 @@ const CHECK_TIMING: &str = "must be more than 0 and at most 24h, such as 1s or 5
 /// A health check's `interval` or `timeout`, in seconds; its bounds are checked by the caller.
 fn parse_check_seconds(s: &str) -> Result<f64, String> {
     match crate::units::parse_duration(s) {
-        Err(e) if e.ends_with("longer than a year") => Err(format!("{s:?} {CHECK_TIMING}")),
-        other => other.map(|d| d.as_secs_f64()),
+        Err(crate::units::DurationError::TooLong(_)) => Err(format!("{s:?} {CHECK_TIMING}")),
+        other => other.map(|d| d.as_secs_f64()).map_err(|e| e.to_string()),
     }
 }
 

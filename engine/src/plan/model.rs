@@ -12,8 +12,9 @@ use standby_provider_sdk::{ReplicationMode, Value};
 use std::collections::BTreeMap;
 
 /// The saved plan format's version. 2: the health check is a typed object whose targets keep
-/// their sensitive mark.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// their sensitive mark. 3: a switch's approval is `"auto"` or `"manual"` (was a boolean),
+/// its mode and kinds typed.
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// What happens to one resource instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

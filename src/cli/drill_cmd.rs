@@ -4,7 +4,7 @@
 
 use super::args::{EnvArgs, Scenario};
 use super::drill_fault::{signal, Partition, Sig};
-use super::drill_load::{connect_rw, pg_member, writer, Pg, Route};
+use super::drill_load::{connect_rw, writer, DrillMember, Route};
 use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
@@ -25,9 +25,8 @@ fn route(
     via: Option<&str>,
     traffic: &[String],
     state: &standby_engine::state::State,
-    pgs: &BTreeMap<String, Pg>,
-    primary: &Pg,
-    targets: &[(String, Arc<str>)],
+    members: &[DrillMember],
+    primary: &DrillMember,
 ) -> Result<Route, CliError> {
     let dns = || {
         traffic.iter().find_map(|addr| {
@@ -42,9 +41,9 @@ fn route(
             ))
         })
     };
-    let members = pgs.values().cloned().collect();
+    let members = members.to_vec();
     Ok(match via {
-        Some("members") => Route::Members(targets.to_vec()),
+        Some("members") => Route::Members(members),
         Some("dns") => {
             let (server, name) = dns().ok_or_else(|| {
                 CliError::msg(
@@ -79,7 +78,7 @@ fn route(
                 name,
                 members,
             },
-            None => Route::Members(targets.to_vec()),
+            None => Route::Members(members),
         },
     })
 }
@@ -224,12 +223,8 @@ pub(crate) fn drill(
         ));
     };
     let members = members_of(&state, f);
-    let pgs: BTreeMap<String, Pg> = members
-        .iter()
-        .map(|(s, (m, _))| pg_member(m, &ws.root).map(|p| (s.clone(), p)))
-        .collect::<Result<_, _>>()?;
     let from = f.active.clone();
-    let Some(primary) = pgs.get(&from).cloned() else {
+    let Some((active, provider_name)) = members.get(&from).cloned() else {
         return Err(CliError::msg(
             format!(
                 "The active member of group {group:?} ({from}, {}) is not in the state",
@@ -238,7 +233,34 @@ pub(crate) fn drill(
             "It was removed, perhaps with `standby state rm`. Bring it back with `standby import` or `standby apply` before drilling.",
         ));
     };
-    let Some(other) = pgs.keys().find(|s| **s != from).cloned() else {
+    let registry = configured_registry(ws)?;
+    let Some(provider) = registry.get(&provider_name).cloned() else {
+        return Err(CliError::msg(
+            format!("No provider {provider_name:?} for {from}"),
+            "The state names a provider this standby does not have.",
+        ));
+    };
+    let Some(t) = provider.drill_target() else {
+        return Err(CliError::msg(
+            format!(
+                "{from} is a {} of provider {provider_name}, which cannot be drilled",
+                active.type_name
+            ),
+            "Drills inject faults into a member's processes and write through it under load: its provider must have the drill capability (postgres_server members have it).",
+        ));
+    };
+    let dms: BTreeMap<String, DrillMember> = members
+        .iter()
+        .map(|(site, (m, _))| DrillMember::new(m.clone(), t).map(|d| (site.clone(), d)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::msg("Cannot drill the group", e))?;
+    let Some(primary) = dms.get(&from).cloned() else {
+        return Err(CliError::msg(
+            "Cannot drill the group",
+            format!("{from} has no endpoint"),
+        ));
+    };
+    let Some(other) = dms.keys().find(|s| **s != from).cloned() else {
         return Err(CliError::msg(
             "The group has no standby",
             "Add a second member.",
@@ -246,12 +268,12 @@ pub(crate) fn drill(
     };
     let rt = runtime()?;
     let run = uuid::Uuid::new_v4().to_string();
-    rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&primary.conn_str(), tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        c.batch_execute("CREATE TABLE IF NOT EXISTS standby_drill (id bigint NOT NULL, run text NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run, id))").await
-    })
-    .map_err(|e| CliError::msg(format!("Cannot prepare the drill table on {from}"), e.to_string()))?;
+    rt.block_on(t.prepare(&primary.member)).map_err(|e| {
+        CliError::msg(
+            format!("Cannot prepare the drill table on {from}"),
+            format!("{}: {}", e.summary, e.detail),
+        )
+    })?;
     let started = OffsetDateTime::now_utc();
     let dir = out.map_or_else(
         || {
@@ -298,16 +320,21 @@ pub(crate) fn drill(
         }
     }
     // The writer goes the way clients do: through the traffic path.
-    let targets: Vec<(String, Arc<str>)> = pgs
-        .values()
-        .map(|p| (p.conn_str(), format!("{}:{}", p.host, p.port).into()))
-        .collect();
-    let route = route(via, &g.traffic, &state, &pgs, &primary, &targets)?;
+    let all: Vec<DrillMember> = dms.values().cloned().collect();
+    let route = route(via, &g.traffic, &state, &all, &primary)?;
     let stop = Arc::new(AtomicBool::new(false));
     let log = Arc::new(Mutex::new(Vec::new()));
-    let w = writer(route.clone(), run.clone(), stop.clone(), log.clone());
+    let w = writer(
+        route.clone(),
+        provider.clone(),
+        run.clone(),
+        stop.clone(),
+        log.clone(),
+    );
     std::thread::sleep(Duration::from_millis(1000));
-    let pids = primary.pids()?;
+    let pids = t
+        .processes(&primary.member)
+        .map_err(|e| CliError::msg(e.summary, e.detail))?;
     let fault = Instant::now();
     let fault_wall = OffsetDateTime::now_utc();
     let mut timeline = vec![];
@@ -378,7 +405,7 @@ pub(crate) fn drill(
     });
     // Wait for the first write on another member, and for the switch to finish.
     let limit = Duration::from_secs_f64(g.rto_seconds.unwrap_or(30.0).max(10.0) * 2.0);
-    let old = format!("{}:{}", primary.host, primary.port);
+    let old = primary.addr();
     let mut first_write: Option<f64> = None;
     let mut switch_done: Option<f64> = None;
     let mut woke = false;
@@ -502,7 +529,6 @@ pub(crate) fn drill(
     }
     timeline.sort_by(|a, b| a.at.total_cmp(&b.at));
     // Rejoin: the old primary should now be a standby; one apply converges it if not.
-    let registry = configured_registry(ws)?;
     let now_members = after
         .failovers
         .get(group)
@@ -580,23 +606,16 @@ pub(crate) fn drill(
     let present: BTreeSet<i64> = rt
         .block_on(async {
             let mut start = 0;
-            let (c, who) = connect_rw(&targets, &mut start).await?;
-            let rows = c
-                .query("SELECT id FROM standby_drill WHERE run = $1", &[&run])
-                .await
-                .ok()?;
-            drop(who);
-            Some(rows)
+            let (session, m) = connect_rw(t, &all, &mut start).await?;
+            drop(session);
+            t.read_back(&m.member, &run).await.ok()
         })
         .ok_or_else(|| {
             CliError::msg(
                 "Cannot read the drill's rows back",
                 "No member accepts writes after the drill: the group did not recover.",
             )
-        })?
-        .iter()
-        .map(|r| r.get::<_, i64>(0))
-        .collect();
+        })?;
     let attempts = log
         .lock()
         .map(|l| {

@@ -1,93 +1,33 @@
-//! The drill's load: the PostgreSQL members it drives, and a writer that inserts unique rows
-//! through the traffic path (a DNS name, a TCP frontend such as HAProxy, or the members
-//! directly) and records each insert as acknowledged, failed or indeterminate.
+//! The drill's load: the members it drives, through their provider's drill capability
+//! (`standby_provider_sdk::DrillTarget`), and a writer that inserts unique rows through the
+//! traffic path (a DNS name, a TCP frontend such as HAProxy, or the members directly) and
+//! records each insert as acknowledged, failed or indeterminate.
 
-use super::CliError;
 use standby_engine::drill::Outcome;
-use std::path::{Path, PathBuf};
+use standby_provider_sdk::{DrillSession, DrillTarget, Member, Provider, WriteOutcome};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A PostgreSQL member as the drill drives it.
+/// A member as the drill drives it: the provider's view of it, and where clients reach it.
 #[derive(Clone)]
-pub(crate) struct Pg {
-    pub site: String,
+pub(crate) struct DrillMember {
+    pub member: Member,
     pub host: String,
     pub port: u16,
-    pub user: String,
-    pub password: Option<String>,
-    pub data_dir: PathBuf,
 }
 
-impl Pg {
-    pub(crate) fn conn_str(&self) -> String {
-        self.conn_str_at(&self.host, self.port)
+impl DrillMember {
+    /// From the member and its provider's drill capability.
+    pub(crate) fn new(member: Member, t: &dyn DrillTarget) -> Result<DrillMember, String> {
+        let (host, port) = t.endpoint(&member).map_err(|e| e.summary)?;
+        Ok(DrillMember { member, host, port })
     }
 
-    /// A connection string with this member's credentials to another address (a traffic
-    /// path that leads to it).
-    pub(crate) fn conn_str_at(&self, host: &str, port: u16) -> String {
-        let mut s = format!(
-            "host={host} port={port} user={} dbname=postgres connect_timeout=1",
-            self.user
-        );
-        if let Some(p) = &self.password {
-            s.push_str(&format!(" password='{}'", p.replace('\'', "\\'")));
-        }
-        s
+    /// `host:port`, as sessions name the server they reached.
+    pub(crate) fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
     }
-
-    pub(crate) fn pids(&self) -> Result<Vec<u32>, CliError> {
-        let not_running = |e: String| CliError::msg(format!("{} is not running", self.site), e);
-        let pidfile = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
-            .map_err(|e| not_running(e.to_string()))?;
-        let pm: u32 = pidfile
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .map_err(|_| not_running("postmaster.pid names no process".into()))?;
-        let mut all = vec![pm];
-        // Its children too: a hung machine freezes every backend, not only the postmaster.
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            if let Some((_, rest)) = stat.rsplit_once(')') {
-                let parent: Option<u32> =
-                    rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
-                let pid: Option<u32> = e.file_name().to_string_lossy().parse().ok();
-                if let (Some(pid), Some(parent)) = (pid, parent) {
-                    if parent == pm {
-                        all.push(pid);
-                    }
-                }
-            }
-        }
-        Ok(all)
-    }
-}
-
-pub(crate) fn pg_member(m: &standby_provider_sdk::Member, root: &Path) -> Result<Pg, CliError> {
-    let get = |k: &str| m.state.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    if m.type_name != "postgres_server" {
-        return Err(CliError::msg(
-            format!("Drills need postgres_server members; {} is a {}", m.site, m.type_name),
-            "Faults are injected into the member's server process and the writer speaks PostgreSQL.",
-        ));
-    }
-    Ok(Pg {
-        site: m.site.clone(),
-        host: get("listen").unwrap_or_else(|| "127.0.0.1".into()),
-        port: m
-            .state
-            .get("port")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(5432.0) as u16,
-        user: get("superuser").unwrap_or_else(|| "postgres".into()),
-        password: get("superuser_password"),
-        data_dir: root.join(get("data_dir").unwrap_or_default()),
-    })
 }
 
 /// One insert as the writer saw it.
@@ -95,13 +35,20 @@ pub(crate) struct Attempt {
     pub id: i64,
     pub outcome: Outcome,
     pub at: Instant,
-    /// `host:port` of the server the connection reached.
+    /// `host:port` of the server the session reached.
     pub server: Arc<str>,
+}
+
+/// The provider's drill capability; the caller checked that it has one.
+fn target(p: &dyn Provider) -> &dyn DrillTarget {
+    p.drill_target()
+        .expect("drills run only on members whose provider has the drill capability")
 }
 
 /// Inserts unique rows through `route` until stopped.
 pub(crate) fn writer(
     route: Route,
+    provider: Arc<dyn Provider>,
     run: String,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<Attempt>>>,
@@ -110,15 +57,16 @@ pub(crate) fn writer(
         let Ok(rt) = super::runtime() else {
             return;
         };
+        let t = target(provider.as_ref());
         rt.block_on(async move {
             let mut id = 0_i64;
-            let mut client: Option<(tokio_postgres::Client, Arc<str>)> = None;
+            let mut session: Option<Box<dyn DrillSession>> = None;
             let mut start = 0;
             while !stop.load(Ordering::SeqCst) {
-                let (c, server) = match client.take() {
-                    Some(c) if !c.0.is_closed() => c,
-                    _ => match route.connect(&mut start).await {
-                        Some(c) => c,
+                let mut s = match session.take() {
+                    Some(s) if !s.is_closed() => s,
+                    _ => match route.connect(t, &mut start).await {
+                        Some(s) => s,
                         None => {
                             // Never sent: no id is used up.
                             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -127,30 +75,15 @@ pub(crate) fn writer(
                     },
                 };
                 id += 1;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, &run];
-                let sent = c.execute(
-                    "INSERT INTO standby_drill (id, run) VALUES ($1, $2)",
-                    &params,
-                );
-                let outcome = match tokio::time::timeout(Duration::from_secs(1), sent).await {
-                    Ok(Ok(_)) => {
-                        client = Some((c, server.clone()));
-                        Outcome::Acknowledged
-                    }
-                    Ok(Err(e)) if e.as_db_error().is_some() => {
-                        // Refused (read-only, shutting down): a committed row is impossible,
-                        // except for a commit whose sync-replication wait was cancelled.
-                        let cancelled = e
-                            .as_db_error()
-                            .is_some_and(|d| d.code().code().starts_with("57"));
-                        if cancelled {
-                            Outcome::Indeterminate
-                        } else {
-                            Outcome::Failed
-                        }
-                    }
-                    _ => Outcome::Indeterminate,
+                let outcome = match s.insert(&run, id).await {
+                    WriteOutcome::Acknowledged => Outcome::Acknowledged,
+                    WriteOutcome::Failed => Outcome::Failed,
+                    WriteOutcome::Indeterminate => Outcome::Indeterminate,
                 };
+                let server = s.server();
+                if outcome == Outcome::Acknowledged {
+                    session = Some(s);
+                }
                 if let Ok(mut l) = log.lock() {
                     l.push(Attempt {
                         id,
@@ -165,31 +98,18 @@ pub(crate) fn writer(
     })
 }
 
-/// Connects to the first member that accepts writes, as libpq's multi-host
-/// `target_session_attrs=read-write` does, but with a deadline per host covering the whole
-/// handshake: a frozen server accepts TCP connections and then never answers.
-pub(crate) async fn connect_rw(
-    hosts: &[(String, Arc<str>)],
+/// A session to the first member that takes writes, starting at `start`, as libpq's
+/// multi-host `target_session_attrs=read-write` does, with a deadline per member.
+pub(crate) async fn connect_rw<'m>(
+    t: &dyn DrillTarget,
+    members: &'m [DrillMember],
     start: &mut usize,
-) -> Option<(tokio_postgres::Client, Arc<str>)> {
-    for k in 0..hosts.len() {
-        let i = (*start + k) % hosts.len();
-        let (conn, tag) = &hosts[i];
-        let attempt = async {
-            let (c, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls)
-                .await
-                .ok()?;
-            tokio::spawn(connection);
-            let ro: String = c
-                .query_one("SHOW transaction_read_only", &[])
-                .await
-                .ok()?
-                .get(0);
-            (ro == "off").then_some(c)
-        };
-        if let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+) -> Option<(Box<dyn DrillSession>, &'m DrillMember)> {
+    for k in 0..members.len() {
+        let i = (*start + k) % members.len();
+        if let Some(s) = t.connect(&members[i].member, None).await {
             *start = i;
-            return Some((c, tag.clone()));
+            return Some((s, &members[i]));
         }
     }
     None
@@ -199,26 +119,26 @@ pub(crate) async fn connect_rw(
 #[derive(Clone)]
 pub(crate) enum Route {
     /// A multi-host read-write client over the members.
-    Members(Vec<(String, Arc<str>)>),
+    Members(Vec<DrillMember>),
     /// The DNS name a `dns_record` keeps pointing at the active member, resolved through its
     /// server before every connection; the port is that of the member at the answer.
     Dns {
         server: String,
         name: String,
-        members: Vec<Pg>,
+        members: Vec<DrillMember>,
     },
     /// A TCP frontend that routes to the active member, such as HAProxy's.
-    Frontend { addr: String, member: Pg },
+    Frontend { addr: String, member: DrillMember },
 }
 
 impl Route {
     /// How the report names it.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Route::Members(h) => format!(
+            Route::Members(m) => format!(
                 "a multi-host read-write client over {}",
-                h.iter()
-                    .map(|(_, t)| t.to_string())
+                m.iter()
+                    .map(DrillMember::addr)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -244,10 +164,14 @@ impl Route {
         answer.into_iter().next()
     }
 
-    /// A read-write connection and the `host:port` of the server it reached.
-    async fn connect(&self, start: &mut usize) -> Option<(tokio_postgres::Client, Arc<str>)> {
-        let conn = match self {
-            Route::Members(hosts) => return connect_rw(hosts, start).await,
+    /// A writing session through the path.
+    async fn connect(
+        &self,
+        t: &dyn DrillTarget,
+        start: &mut usize,
+    ) -> Option<Box<dyn DrillSession>> {
+        match self {
+            Route::Members(members) => connect_rw(t, members, start).await.map(|(s, _)| s),
             Route::Dns {
                 server,
                 name,
@@ -258,32 +182,13 @@ impl Route {
                     .ok()?;
                 let ip = answer.first()?;
                 let m = members.iter().find(|m| m.host == *ip)?;
-                m.conn_str_at(ip, m.port)
+                t.connect(&m.member, Some((ip, m.port))).await
             }
             Route::Frontend { addr, member } => {
                 let (host, port) = addr.rsplit_once(':')?;
-                member.conn_str_at(host, port.parse().ok()?)
+                t.connect(&member.member, Some((host, port.parse().ok()?)))
+                    .await
             }
-        };
-        let attempt = async {
-            let (c, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-                .await
-                .ok()?;
-            tokio::spawn(connection);
-            // Which server the path led to, and whether it takes writes.
-            let row = c
-                .query_one(
-                    "SELECT current_setting('transaction_read_only'), host(inet_server_addr()) || ':' || current_setting('port')",
-                    &[],
-                )
-                .await
-                .ok()?;
-            let (ro, server): (String, String) = (row.get(0), row.get(1));
-            (ro == "off").then(|| (c, Arc::from(server.as_str())))
-        };
-        tokio::time::timeout(Duration::from_secs(1), attempt)
-            .await
-            .ok()
-            .flatten()
+        }
     }
 }

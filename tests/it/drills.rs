@@ -169,6 +169,19 @@ fn a_drill_refuses_a_protected_environment_without_i_know() {
     .stderr_has("--i-know");
 }
 
+/// Drills go through the provider's drill capability: a member whose provider has none is
+/// refused by name, before any fault.
+#[test]
+fn a_member_whose_provider_cannot_be_drilled_is_refused_before_any_fault() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.run(&["drill", "orders", "-e", "dev", "--scenario", "kill-primary"])
+        .code(1)
+        .stderr_has("east is a sqlite_database of provider local, which cannot be drilled")
+        .stderr_has("drill capability");
+    t.run(&["status", "-e", "dev"]).code(0).stdout_has("east");
+}
+
 /// Regression: the drill indexed its members by the active site and panicked when the active
 /// member had been removed from the state with `state rm`.
 #[test]

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod drill;
 mod replication;
 mod resource;
 mod secret;

@@ -600,4 +600,8 @@ impl Provider for PostgresProvider {
     fn replication(&self) -> Option<&dyn standby_provider_sdk::Replication> {
         Some(self)
     }
+
+    fn drill_target(&self) -> Option<&dyn standby_provider_sdk::DrillTarget> {
+        Some(self)
+    }
 }

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod drill;
 mod number;
 mod number_fmt;
 mod path;
@@ -18,6 +19,7 @@ mod replication;
 mod schema;
 mod value;
 
+pub use drill::{DrillSession, DrillTarget, WriteOutcome};
 pub use number::{Number, NumberError, LITERAL_PRECISION};
 pub use number_fmt::Precision;
 pub use path::{AttrPath, PathStep};

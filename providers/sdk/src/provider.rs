@@ -217,6 +217,12 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The drill capability, for providers whose failover members `standby drill` can inject
+    /// faults into and write through.
+    fn drill_target(&self) -> Option<&dyn crate::DrillTarget> {
+        None
+    }
+
     /// Reads a data source.
     async fn read_data(&self, req: ReadDataRequest) -> Result<CreateResponse, ProviderError> {
         Err(ProviderError::new(

@@ -60,6 +60,17 @@ pub struct LockArgs {
 
 use standby_engine::units::parse_duration;
 
+/// An etcd lease's time to live: etcd counts whole seconds, at least 1.
+fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s).map_err(|e| e.to_string())?;
+    if d.subsec_nanos() != 0 || d.as_secs() == 0 {
+        return Err(format!(
+            "{s:?}: the lease TTL is whole seconds, at least 1s (etcd counts seconds)"
+        ));
+    }
+    Ok(d)
+}
+
 /// What to plan.
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
@@ -321,13 +332,14 @@ pub enum Command {
         etcd: Vec<String>,
         /// The lease's time to live: how soon another monitor takes over after the holder
         /// dies (whole seconds, at least 1).
-        #[arg(long = "lease-ttl", value_parser = parse_duration, default_value = "3s", value_name = "DURATION")]
+        #[arg(long = "lease-ttl", value_parser = parse_lease_ttl, default_value = "3s", value_name = "DURATION")]
         lease_ttl: std::time::Duration,
         /// This monitor's name in the election (default HOST-PID).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        /// Also write every event (checks, triggers, failovers) to FILE as JSON lines, one
-        /// object with an "event" field each; the log on stderr says the same for people.
+        /// Also write the monitor's events (watching, failed checks, recoveries, triggers,
+        /// failovers) to FILE as JSON lines, one object with an "event" field each; FILE is
+        /// overwritten. The log on stderr says the same for people.
         #[arg(long, value_name = "FILE")]
         events: Option<std::path::PathBuf>,
     },

@@ -564,6 +564,11 @@ fn a_duration_too_long_to_represent_is_refused_not_a_panic() {
     .code(1)
     .stderr_has("is longer than a year")
     .stderr_lacks("panicked");
+    for ttl in ["0s", "1.5s", "1ms"] {
+        t.run(&["monitor", "-e", "dev", "--lease-ttl", ttl])
+            .code(1)
+            .stderr_has("the lease TTL is whole seconds, at least 1s");
+    }
     let topology = t.read("failover.hcl");
     t.write(
         "failover.hcl",

@@ -498,3 +498,45 @@ fn replication_settings_changes_are_planned_and_applied() {
     r.apply_with(&p, approve("orders"), &[]);
     assert_eq!(r.state().failovers["orders"].mode.name(), "async");
 }
+
+/// Regression: an epoch at the top of its range (from a member's own record) overflowed when
+/// the next switch added one, and every plan after a switch to it panicked.
+#[test]
+fn an_epoch_at_the_largest_value_is_a_located_error_not_a_panic() {
+    let t = crate::support::Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let sidecar = "out/dev/west/orders.db.standby.json";
+    let mut v: serde_json::Value = serde_json::from_str(&t.read(sidecar)).unwrap();
+    v["epoch"] = serde_json::json!(u64::MAX - 1);
+    t.write(sidecar, &v.to_string());
+    // The switch to west takes the last epoch there is.
+    t.run(&[
+        "apply",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--auto-approve",
+    ])
+    .code(0)
+    .stdout_has("epoch 18446744073709551615");
+    // Nothing can be fenced above it: a switch back is refused, with where and why.
+    t.run(&["plan", "-e", "dev"])
+        .code(1)
+        .stderr_has("failover.orders is at the largest epoch there is (18446744073709551615)")
+        .stderr_has("failover.hcl")
+        .stderr_lacks("panicked");
+    // Staying where it is, and destroying, still work.
+    t.run(&["plan", "-e", "dev", "--var", "active_site=west"])
+        .code(0)
+        .stderr_lacks("panicked");
+    t.run(&[
+        "destroy",
+        "-e",
+        "dev",
+        "--var",
+        "active_site=west",
+        "--auto-approve",
+    ])
+    .code(0);
+}

@@ -53,7 +53,7 @@ pub(crate) struct StepOutcome {
     pub detail: String,
     pub final_position: Option<u64>,
     /// The data-loss gap the step established, in bytes, when it is known.
-    pub gap_bytes: Option<u64>,
+    pub gap: Option<u64>,
     pub fenced: bool,
     pub promoted: bool,
     pub verification: BTreeMap<String, (String, String)>,
@@ -127,7 +127,7 @@ impl SwitchRun {
             step: step.clone(),
             seconds: took.as_secs_f64(),
             detail: o.detail,
-            gap_bytes: o.gap_bytes,
+            gap: o.gap,
         });
         self.final_position = o.final_position.or(self.final_position);
         self.fenced |= o.fenced;
@@ -478,7 +478,7 @@ impl StepCtx {
                     "{} replayed position {got} (fenced primary's final position {want})",
                     self.plan.to
                 );
-                out.gap_bytes = Some(0);
+                out.gap = Some(0);
             }
             StepKind::MeasureGap => {
                 let st = r.status(&to, None).await.map_err(|e| self.pe(e))?;
@@ -522,7 +522,7 @@ impl StepCtx {
                         ),
                     ));
                 }
-                out.gap_bytes = (self.final_position.is_some() || sync).then_some(gap);
+                out.gap = (self.final_position.is_some() || sync).then_some(gap);
                 if self.final_position.is_none() {
                     out.caveats.push(format!("data-loss gap unknown: the old primary's final position could not be read, and {} cannot see what it never received", self.plan.to));
                 }

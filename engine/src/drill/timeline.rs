@@ -78,7 +78,7 @@ pub fn switch_marks(record: &SwitchRecord, fault: OffsetDateTime) -> (Vec<Event>
             });
         }
         if matches!(s.step, StepKind::MeasureGap | StepKind::CatchUp) {
-            gap = s.gap_bytes;
+            gap = s.gap;
         }
     }
     (marks, gap)
@@ -123,11 +123,11 @@ mod tests {
 
     #[test]
     fn the_switch_marks_and_the_gap_come_from_its_record() {
-        let step = |step, seconds, gap_bytes| StepRecord {
+        let step = |step, seconds, gap| StepRecord {
             step,
             seconds,
             detail: String::new(),
-            gap_bytes,
+            gap,
         };
         let mut record = SwitchRecord {
             kind: SwitchKind::Failover,
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(marks, [("fence".into(), 2.25), ("promote".into(), 3.0)]);
         assert_eq!(gap, Some(8192));
         // An unknown gap stays unknown; it is not a gap of 0.
-        record.steps[1].gap_bytes = None;
+        record.steps[1].gap = None;
         assert_eq!(switch_marks(&record, fault()).1, None);
     }
 }

@@ -242,9 +242,14 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
             if let (Some(file), Ok(st)) = (&self.snapshot, self.status.lock()) {
                 st.save(file);
             }
-            let spent = self.clock.now() - t0;
+            let now = self.clock.now();
+            let spent = now - t0;
             if spent < tick {
-                self.clock.sleep(tick - spent);
+                // `--for` ends the run on time even with a long interval.
+                let left = self
+                    .run_for
+                    .map_or(Duration::MAX, |d| (started + d).saturating_sub(now));
+                self.clock.sleep((tick - spent).min(left));
             }
         }
     }

@@ -269,3 +269,31 @@ fn the_status_follows_the_checks() {
     assert_eq!(g.members["west"].position, Some(200));
     assert_eq!(g.members["east"].role, "primary");
 }
+
+/// Regression: with `interval = "8s"`, `monitor --for 1s` ran 8 s (and with 24h, forever).
+#[test]
+fn a_run_for_shorter_than_the_interval_ends_on_time() {
+    let mut op = operator(false);
+    op.watch.health.interval = Some(Duration::from_secs(8 * 3600));
+    let clock = FakeClock::default();
+    let mut emit = |_e: Event| {};
+    let mut w = watch(false);
+    w.health.interval = Some(Duration::from_secs(8 * 3600));
+    let code = Runner {
+        probe: Script {
+            dies: 100,
+            clock: &clock,
+        },
+        lease: Alone,
+        operator: &mut op,
+        clock: &clock,
+        status: Arc::new(Mutex::new(MonitorStatus::default())),
+        snapshot: None,
+        run_for: Some(Duration::from_secs(1)),
+        emit: &mut emit,
+    }
+    .run(vec![w])
+    .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(clock.0.get(), Duration::from_secs(1));
+}

@@ -204,7 +204,22 @@ impl Walker<'_> {
                 kind,
                 Some(SwitchKind::Initial | SwitchKind::Switchover | SwitchKind::Failover)
             ) {
-            base.max(self.opts.epoch_floor.get(name).copied().unwrap_or(0)) + 1
+            let next = base
+                .max(self.opts.epoch_floor.get(name).copied().unwrap_or(0))
+                .checked_add(1);
+            // Destroying promotes nothing: the group may go at any epoch.
+            let next = next.or((self.opts.mode == super::PlanMode::Destroy).then_some(base));
+            let Some(next) = next else {
+                // A member (or the record) claims the largest epoch there is: no promotion can
+                // be fenced above it. Only a person can look at how that happened.
+                self.diags.push(Diagnostic::at(
+                    fo.span.clone(),
+                    format!("failover.{name} is at the largest epoch there is ({base})"),
+                    "A member or the state records epoch 18446744073709551615, so no switch can get a higher one and fence the others. Nothing was planned for this group. Check each member's recorded epoch (a damaged or hand-edited member), fix it, and plan again.",
+                ));
+                return;
+            };
+            next
         } else {
             base
         };

@@ -104,10 +104,11 @@ pub struct StepRecord {
     pub seconds: f64,
     /// What it did.
     pub detail: String,
-    /// The data-loss gap a `catch-up` (0) or `measure-gap` step established, in bytes; absent
-    /// when it is unknown (the old primary's final position could not be read).
+    /// The data-loss gap a `catch-up` (0) or `measure-gap` step established, in the unit of the
+    /// provider's replication position (bytes of WAL for PostgreSQL, write transactions for
+    /// SQLite); absent when it is unknown (the old primary's final position could not be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gap_bytes: Option<u64>,
+    pub gap: Option<u64>,
 }
 
 /// The steps of a switch, in the order they run.

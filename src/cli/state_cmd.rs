@@ -297,13 +297,14 @@ pub(crate) fn state(ws: &Workspace, cmd: StateCommand) -> Result<i32, CliError> 
                     "Remove it first with standby state rm, or pick another address.",
                 ));
             }
-            let st = state.resources.remove(&f).ok_or_else(|| {
-                CliError::msg(
+            if !state.resources.contains_key(&f) {
+                return Err(CliError::msg(
                     format!("No instance {from} in the state"),
                     "List what exists with standby state list.",
-                )
-            })?;
-            state.resources.insert(t, st);
+                ));
+            }
+            // With every failover record that names it as a member, as `moved` blocks do.
+            state.move_instance(&f, &t);
             state.serial += 1;
             backend.write(&state).map_err(state_error)?;
             println!("Moved {from} to {to}.");

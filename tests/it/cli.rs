@@ -1173,3 +1173,29 @@ fn with_after_switch_hook(t: &Test, command: &str, mark: &str) {
     assert!(hcl.contains(mark), "the hook was not rewritten");
     t.write("failover.hcl", &hcl);
 }
+
+/// Regression: `state mv` of a failover member moved the resource but left the group's
+/// record naming the old address, so the group lost track of its member.
+#[test]
+fn state_mv_of_a_failover_member_moves_the_groups_record_of_it() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    t.run(&[
+        "state",
+        "mv",
+        "-e",
+        "dev",
+        "sqlite_database.west",
+        "sqlite_database.west_renamed",
+    ])
+    .code(0);
+    let r = t.run(&["state", "pull", "-e", "dev"]);
+    let state: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        state["failovers"]["orders"]["members"]["west"],
+        "sqlite_database.west_renamed"
+    );
+    t.run(&["status", "-e", "dev"])
+        .code(0)
+        .stdout_lacks("no member in the state");
+}

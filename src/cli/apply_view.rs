@@ -3,20 +3,25 @@
 
 use super::args::GateArgs;
 use super::progress;
+use super::workspace::Workspace;
 use standby_engine::apply::{ApplyReport, Approvals};
-use standby_engine::operation::{self, Refusal, Verdict};
-use standby_engine::plan::{Plan, PlanMode};
-use std::io::{BufRead as _, IsTerminal as _};
+use standby_engine::operation::{self, OpError, Refusal, Verdict};
+use standby_engine::plan::{render_plan, ForcedSwitch, Plan, PlanMode};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The operation's view for a person at a terminal: warnings on stderr, the approval prompt,
-/// Ctrl-C, a progress display. Nothing of it exists until the gates passed.
+/// The operation's view for a person at a terminal: the plan and its confirmation, warnings
+/// on stderr, the approval prompt, Ctrl-C, a progress display. Nothing of the apply's part
+/// exists until the gates passed.
 pub(crate) struct ApplyView<'a> {
     rt: &'a tokio::runtime::Runtime,
-    plan: &'a Plan,
     gates: &'a GateArgs,
+    force: Option<&'a ForcedSwitch>,
     color: bool,
+    input: bool,
+    total: usize,
+    env: String,
     progress: Option<progress::Progress>,
     shown: Option<tokio::task::JoinHandle<()>>,
     interrupt: Option<tokio::task::JoinHandle<()>>,
@@ -25,32 +30,26 @@ pub(crate) struct ApplyView<'a> {
 impl<'a> ApplyView<'a> {
     pub(crate) fn new(
         rt: &'a tokio::runtime::Runtime,
-        plan: &'a Plan,
         gates: &'a GateArgs,
-        color: bool,
+        force: Option<&'a ForcedSwitch>,
+        ws: &Workspace,
     ) -> Self {
         ApplyView {
             rt,
-            plan,
             gates,
-            color,
+            force,
+            color: ws.color,
+            input: ws.input,
+            total: 0,
+            env: String::new(),
             progress: None,
             shown: None,
             interrupt: None,
         }
     }
 
-    fn total(&self) -> usize {
-        let plan = self.plan;
-        plan.changes
-            .iter()
-            .filter(|c| c.action != standby_engine::plan::Action::NoOp)
-            .count()
-            + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>()
-    }
-
     fn progress_bar(&mut self) -> progress::Progress {
-        let total = self.total();
+        let total = self.total;
         self.progress
             .get_or_insert_with(|| progress::Progress::new(total))
             .clone()
@@ -68,12 +67,39 @@ impl<'a> ApplyView<'a> {
     }
 }
 
+/// Actions and switch steps: the progress display's total.
+fn total(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != standby_engine::plan::Action::NoOp)
+        .count()
+        + plan.switches.iter().map(|s| s.steps.len()).sum::<usize>()
+}
+
 impl operation::View for ApplyView<'_> {
+    fn plan_ready(&mut self, plan: &Plan) {
+        print!("{}", render_plan(plan, self.color));
+        if let Some(f) = self.force {
+            if !plan.switches.iter().any(|s| s.group == f.group) {
+                println!(
+                    "\nfailover.{} is already active on {}; nothing to switch.",
+                    f.group, f.to
+                );
+            }
+        }
+    }
+
+    fn confirm(&mut self, plan: &Plan) -> Result<(), OpError> {
+        confirm(plan, self.input)
+    }
+
     fn warn(&mut self, text: &str) {
         eprintln!("Warning: {text}");
     }
 
     fn approvals(&mut self, plan: &Plan) -> Result<Approvals, Refusal> {
+        self.total = total(plan);
+        self.env.clone_from(&plan.env);
         let progress = self.progress_bar();
         approvals(plan, self.gates, &progress, self.color)
     }
@@ -98,10 +124,49 @@ impl operation::View for ApplyView<'_> {
         &mut self,
     ) -> Option<tokio::sync::mpsc::UnboundedSender<standby_engine::apply::ApplyEvent>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let show = progress::show(rx, self.total(), self.progress_bar(), self.plan.env.clone());
+        let show = progress::show(rx, self.total, self.progress_bar(), self.env.clone());
         self.shown = Some(self.rt.spawn(show));
         Some(tx)
     }
+}
+
+/// Asks at the terminal whether to apply; refuses without one (or with `--input=false`).
+fn confirm(plan: &Plan, input: bool) -> Result<(), OpError> {
+    let refuse = |why: &str| {
+        OpError::Refused(Refusal::new(
+            "Refusing to apply without confirmation",
+            format!("{why} Nothing was changed. Re-run with --auto-approve, or review a saved plan (standby plan --out FILE) and apply it with standby apply FILE."),
+        ))
+    };
+    if !input {
+        return Err(refuse("--input=false forbids asking for it."));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(refuse(
+            "Standard input is not a terminal, so standby cannot ask.",
+        ));
+    }
+    let what = if plan.mode == PlanMode::Destroy {
+        "destroy all resources in this environment"
+    } else {
+        "perform these actions"
+    };
+    // The environment is named, as Terraform names a workspace other than the default.
+    print!(
+        "\nDo you want to {what} in environment {:?}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+        plan.env
+    );
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| OpError::Refused(Refusal::new("Cannot read the answer", e.to_string())))?;
+    if line.trim() != "yes" {
+        println!("\nApply cancelled.");
+        return Err(OpError::Cancelled);
+    }
+    Ok(())
 }
 
 /// How the apply's approval gates are passed: `--approve`, an approval file, or a prompt on a

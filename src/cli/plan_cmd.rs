@@ -8,11 +8,9 @@ use standby_engine::config::Config;
 use standby_engine::eval::Phase;
 use standby_engine::operation::{self, Gates};
 use standby_engine::plan::{
-    execution_graph_text, plan as make_plan, plan_json, render_plan, Plan, PlanMode, PlanOptions,
+    execution_graph_text, plan as make_plan, plan_json, render_plan, PlanMode, PlanOptions,
 };
 use standby_engine::registry::Registry;
-use standby_engine::state::State;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -187,42 +185,6 @@ pub(crate) fn plan(
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
 }
 
-fn confirm(plan: &Plan, input: bool) -> Result<(), CliError> {
-    if !input {
-        return Err(CliError::msg(
-            "Refusing to apply without confirmation",
-            "--input=false forbids asking for it. Nothing was changed. Re-run with --auto-approve, or review a saved plan (standby plan --out FILE) and apply it with standby apply FILE.",
-        ));
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::msg(
-            "Refusing to apply without confirmation",
-            "Standard input is not a terminal, so standby cannot ask. Nothing was changed. Re-run with --auto-approve, or review a saved plan (standby plan --out FILE) and apply it with standby apply FILE.",
-        ));
-    }
-    let what = if plan.mode == PlanMode::Destroy {
-        "destroy all resources in this environment"
-    } else {
-        "perform these actions"
-    };
-    // The environment is named, as Terraform names a workspace other than the default.
-    print!(
-        "\nDo you want to {what} in environment {:?}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
-        plan.env
-    );
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::msg("Cannot read the answer", e.to_string()))?;
-    if line.trim() != "yes" {
-        println!("\nApply cancelled.");
-        return Err(CliError::Exit(1));
-    }
-    Ok(())
-}
-
 /// How an apply runs.
 pub(crate) struct Run {
     pub auto_approve: bool,
@@ -243,7 +205,6 @@ pub(crate) fn apply(
     lock: &LockArgs,
     run: &Run,
 ) -> Result<i32, CliError> {
-    let auto_approve = run.auto_approve;
     match standby_engine::apply::armed_failpoints() {
         Err(e) => return Err(CliError::msg("STANDBY_FAILPOINT is not valid", e)),
         Ok(armed) if !armed.is_empty() => eprintln!(
@@ -277,83 +238,29 @@ pub(crate) fn apply(
         }
     };
     let backend = ws.backend(&env_name)?;
-    let what = if p.destroy { "destroy" } else { "apply" };
-    let (_guard, state) =
-        operation::lock_and_read(backend.as_ref(), what, locking(lock)).map_err(op_error)?;
     let guard = match &run.guard {
         Some(g) => Some(g.clone()),
         None => super::monitor_lease::operator_guard(&run.gates.etcd, &env_name, rt)?,
     };
-    let plan = match (saved, fresh) {
-        (Some(plan), _) => {
-            operation::fresh(&plan, state.as_ref(), &Workspace::topology_digest(&config))
-                .map_err(refused)?;
-            operation::switch_needs_lock(&plan, lock.lock).map_err(refused)?;
-            plan
-        }
+    let source = match (saved, fresh) {
+        (Some(plan), _) => operation::Source::Saved {
+            plan: Box::new(plan),
+            topology_digest: Workspace::topology_digest(&config),
+        },
         (None, fresh) => {
             let (digest, vars) = fresh.unwrap_or_default();
-            let mut opts = options(&env_name, p, Phase::Plan, digest)?;
-            opts.force = run.force.clone();
-            if let Some(g) = &guard {
-                for group in config.root.failovers.keys() {
-                    if let Some(e) = rt.block_on(g.claimed_epoch(group)) {
-                        opts.epoch_floor.insert(group.clone(), e);
-                    }
-                }
+            let mut options = options(&env_name, p, Phase::Plan, digest)?;
+            options.force = run.force.clone();
+            operation::Source::Fresh {
+                vars,
+                options,
+                given: operation::CommandLineInputs {
+                    vars: env.vars.clone(),
+                    var_files: env.var_files.clone(),
+                },
             }
-            let mut plan = rt
-                .block_on(make_plan(&config, &registry, state.as_ref(), vars, &opts))
-                .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-            plan.operator_inputs = operator_inputs(&config, &env_name, env, &plan.variables);
-            // Refused before the plan is shown: it would not be applied.
-            operation::switch_needs_lock(&plan, lock.lock).map_err(refused)?;
-            print!("{}", render_plan(&plan, ws.color));
-            if let Some(f) = &run.force {
-                if !plan.switches.iter().any(|s| s.group == f.group) {
-                    println!(
-                        "\nfailover.{} is already active on {}; nothing to switch.",
-                        f.group, f.to
-                    );
-                }
-            }
-            if !plan.has_changes() {
-                return Ok(0);
-            }
-            if !auto_approve {
-                confirm(&plan, ws.input)?;
-            }
-            plan
         }
     };
-    execute(
-        ws,
-        rt,
-        &registry,
-        &config,
-        &plan,
-        backend.as_ref(),
-        state.unwrap_or_default(),
-        run,
-        guard,
-    )
-}
-
-#[allow(clippy::too_many_arguments)] // The pieces of one apply; grouping them would only rename them.
-fn execute(
-    ws: &Workspace,
-    rt: &tokio::runtime::Runtime,
-    registry: &Registry,
-    config: &Config,
-    plan: &Plan,
-    backend: &dyn standby_engine::state::Backend,
-    state: State,
-    run: &Run,
-    guard: Option<Arc<dyn standby_engine::apply::PromotionGuard>>,
-) -> Result<i32, CliError> {
-    let commit = standby_engine::vcs::Repo::discover(&config.root_dir)
-        .ok()
-        .and_then(|r| r.head(&config.root_dir).ok());
     let gates = Gates {
         accept_data_loss: run.gates.accept_data_loss.iter().cloned().collect(),
         operator_override: run.gates.operator_override.clone(),
@@ -361,24 +268,38 @@ fn execute(
         // automatic failover must not stop here.
         acting_monitor: run.acting_monitor,
     };
-    let execution = operation::Execution {
-        config,
-        registry,
-        plan,
-        backend,
-        state,
+    let commit = standby_engine::vcs::Repo::discover(&config.root_dir)
+        .ok()
+        .and_then(|r| r.head(&config.root_dir).ok());
+    let op = operation::Run {
+        config: &config,
+        registry: &registry,
+        backend: backend.as_ref(),
+        operation: if p.destroy { "destroy" } else { "apply" },
+        locking: locking(lock),
+        source,
         gates: &gates,
+        confirm: !run.auto_approve,
         parallelism: run.parallelism,
         commit,
         guard,
     };
-    let mut view = super::apply_view::ApplyView::new(rt, plan, &run.gates, ws.color);
-    let result = rt.block_on(operation::execute(execution, &mut view));
+    let mut view = super::apply_view::ApplyView::new(rt, &run.gates, run.force.as_ref(), ws);
+    let result = rt.block_on(operation::run(op, &mut view));
     view.done();
-    let (report, verdict) = result.map_err(op_error)?;
-    Ok(super::apply_view::finished(
-        plan, &report, verdict, ws.color,
-    ))
+    match result {
+        Ok(operation::Outcome::NothingToDo(_)) => Ok(0),
+        Ok(operation::Outcome::Applied {
+            plan,
+            report,
+            verdict,
+        }) => Ok(super::apply_view::finished(
+            &plan, &report, verdict, ws.color,
+        )),
+        Err(operation::OpError::Plan(d)) => Err(CliError::Diags(config.sources.clone(), d)),
+        Err(operation::OpError::Cancelled) => Err(CliError::Exit(1)),
+        Err(e) => Err(op_error(e)),
+    }
 }
 
 pub(crate) fn graph(

@@ -239,6 +239,8 @@ pub(crate) fn op_error(e: standby_engine::operation::OpError) -> CliError {
         OpError::Refused(r) => CliError::msg(r.summary, r.detail),
         OpError::State(s) => state_error(s),
         OpError::Apply(detail) => CliError::msg("Apply failed", detail),
+        OpError::Plan(d) => CliError::Diags(Default::default(), d),
+        OpError::Cancelled => CliError::Exit(1),
     }
 }
 

@@ -1,14 +1,14 @@
-//! An operation's steps around planning: [`lock_and_read`] (the state lock, and the rule for
-//! going without it), the gates (`gate.rs`), and [`execute`] (gates, then apply, which
-//! persists as it goes, then a [`Verdict`]), reaching the person who runs it only through a
-//! [`View`]. `standby apply`, `destroy`, `switchover`, `failover`, `approve` and the monitor's
-//! failovers all apply through [`execute`], so they pass the same gates in the same order and
-//! end in the same verdict, whose exit code the CLI returns.
+//! An operation, [`run`]: lock → read the state → a saved plan checked for freshness, or a
+//! plan made under the lock → show and confirm it → gates (`gate.rs`) → apply, which persists
+//! as it goes → a [`Verdict`]. It reaches the person who runs it only through a [`View`].
+//! `standby apply`, `destroy`, `switchover`, `failover`, `approve` and the monitor's
+//! failovers all run through it, so they pass the same gates in the same order and end in the
+//! same verdict, whose exit code the CLI returns.
 //!
-//! What stays with the caller (today the CLI's `plan_cmd`): finding the topology, the
-//! environment and the backend, planning (`plan::plan`), checking a saved plan with [`fresh`]
-//! and [`switch_needs_lock`], and showing and confirming the plan. `import` checks the
-//! protected-environment gates on its own, since it records without applying.
+//! What stays with the caller: finding the topology, the environment, the variables and the
+//! backend (the CLI's workspace), and rendering. `standby plan` locks and reads with
+//! [`lock_and_read`] but applies nothing; `import` checks the protected-environment gates on
+//! its own, since it records without applying.
 
 pub mod gate;
 
@@ -21,9 +21,11 @@ use crate::apply::{
     apply, ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Approvals, PromotionGuard,
 };
 use crate::config::Config;
-use crate::plan::{Plan, PlanMode};
+use crate::plan::{Plan, PlanMode, PlanOptions};
 use crate::registry::Registry;
 use crate::state::{Backend, LockGuard, LockInfo, State, StateError};
+use standby_provider_sdk::Value;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -41,6 +43,12 @@ pub enum OpError {
     /// The apply could not start (a provider could not be configured).
     #[error("{0}")]
     Apply(String),
+    /// The topology could not be planned.
+    #[error("the plan failed")]
+    Plan(crate::diag::Diagnostics),
+    /// The person declined at the confirmation; nothing was changed.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl From<ApplyError> for OpError {
@@ -99,6 +107,11 @@ pub fn lock_and_read(
 /// before any of these is asked for, so a refusal leaves nothing behind (no listener, no
 /// progress display, no approval file read).
 pub trait View {
+    /// A plan made by [`run`], before it is confirmed (a saved plan was shown when saved).
+    fn plan_ready(&mut self, plan: &Plan);
+    /// Asks whether to apply `plan`; `Err` (a refusal, or [`OpError::Cancelled`]) changes
+    /// nothing.
+    fn confirm(&mut self, plan: &Plan) -> Result<(), OpError>;
     /// Something they must know before it runs, such as an operator override.
     fn warn(&mut self, text: &str);
     /// How the apply's approval gates are passed (`--approve`, an approval file, a prompt);
@@ -218,4 +231,127 @@ pub fn verb(plan: &Plan) -> &'static str {
     } else {
         "Apply"
     }
+}
+
+/// Where the plan an operation applies comes from.
+#[allow(clippy::large_enum_variant)] // reason: one value per operation, moved once
+pub enum Source {
+    /// A saved plan: applied as it is if the state and the topology did not move on.
+    Saved {
+        /// The plan.
+        plan: Box<Plan>,
+        /// The digest of the topology as it is now.
+        topology_digest: String,
+    },
+    /// A plan made under the lock, from the state read there.
+    Fresh {
+        /// The root module's variables.
+        vars: BTreeMap<String, Value>,
+        /// How to plan.
+        options: PlanOptions,
+        /// What the command line gave, for a protected environment's gate.
+        given: CommandLineInputs,
+    },
+}
+
+/// An apply from lock to persist.
+pub struct Run<'a> {
+    /// The topology.
+    pub config: &'a Config,
+    /// The providers.
+    pub registry: &'a Registry,
+    /// The state's backend.
+    pub backend: &'a dyn Backend,
+    /// What the lock says is running (`apply`, `destroy`).
+    pub operation: &'a str,
+    /// How the lock is taken.
+    pub locking: Locking,
+    /// The plan.
+    pub source: Source,
+    /// The gates' inputs.
+    pub gates: &'a Gates,
+    /// Whether to ask before applying a fresh plan (`--auto-approve` says no).
+    pub confirm: bool,
+    /// At most this many provider actions at once.
+    pub parallelism: usize,
+    /// The commit being applied.
+    pub commit: Option<crate::vcs::CommitInfo>,
+    /// What fencing and promotion run under; its claimed epochs are floors for a fresh plan.
+    pub guard: Option<Arc<dyn PromotionGuard>>,
+}
+
+/// How an operation ended.
+#[allow(clippy::large_enum_variant)] // reason: one value per operation, moved once
+pub enum Outcome {
+    /// The plan changes nothing; nothing ran.
+    NothingToDo(Box<Plan>),
+    /// The plan was applied.
+    Applied {
+        /// The plan.
+        plan: Box<Plan>,
+        /// What the apply did.
+        report: ApplyReport,
+        /// Its verdict.
+        verdict: Verdict,
+    },
+}
+
+/// Locks, reads the state, takes a saved plan (if still fresh) or plans, shows and confirms a
+/// fresh plan through the view, then [`execute`]s it. The lock is held throughout.
+pub async fn run(r: Run<'_>, view: &mut dyn View) -> Result<Outcome, OpError> {
+    let (_lock, state) = lock_and_read(r.backend, r.operation, r.locking)?;
+    let plan = match r.source {
+        Source::Saved {
+            plan,
+            topology_digest,
+        } => {
+            fresh(&plan, state.as_ref(), &topology_digest)?;
+            switch_needs_lock(&plan, r.locking.enabled)?;
+            *plan
+        }
+        Source::Fresh {
+            vars,
+            mut options,
+            given,
+        } => {
+            if let Some(g) = &r.guard {
+                for group in r.config.root.failovers.keys() {
+                    if let Some(e) = g.claimed_epoch(group).await {
+                        options.epoch_floor.insert(group.clone(), e);
+                    }
+                }
+            }
+            let mut plan = crate::plan::plan(r.config, r.registry, state.as_ref(), vars, &options)
+                .await
+                .map_err(OpError::Plan)?;
+            plan.operator_inputs = operator_inputs(r.config, &options.env, &given, &plan.variables);
+            // Refused before the plan is shown: it would not be applied.
+            switch_needs_lock(&plan, r.locking.enabled)?;
+            view.plan_ready(&plan);
+            if !plan.has_changes() {
+                return Ok(Outcome::NothingToDo(Box::new(plan)));
+            }
+            if r.confirm {
+                view.confirm(&plan)?;
+            }
+            plan
+        }
+    };
+    let execution = Execution {
+        config: r.config,
+        registry: r.registry,
+        plan: &plan,
+        backend: r.backend,
+        state: state.unwrap_or_default(),
+        gates: r.gates,
+        parallelism: r.parallelism,
+        commit: r.commit,
+        guard: r.guard,
+    };
+    let (report, verdict) = execute(execution, view).await?;
+    Ok(Outcome::Applied {
+        plan: Box::new(plan),
+        report,
+        verdict,
+    })
 }

@@ -325,19 +325,17 @@ pub(crate) fn finished(plan: &Plan, report: &ApplyReport, verdict: Verdict, colo
         for c in &report.caveats {
             println!("  ! {c}");
         }
-        if !failed && report.awaiting_approval.is_empty() {
+        if verdict == Verdict::CompleteWithCaveats {
             println!("Exit code 5: check each caveat before trusting the new primary.");
-            return verdict.exit_code();
         }
     }
-    if !failed && !report.awaiting_approval.is_empty() {
+    if verdict == Verdict::AwaitingApproval {
         println!(
             "\nAwaiting approval: {}. Everything before the gate was applied; the switch has not started. Approve it with {} (or approval file lines: {}) and run apply again.",
             report.awaiting_approval.iter().map(|g| format!("failover.{g}")).collect::<Vec<_>>().join(", "),
             report.awaiting_approval.iter().map(|g| format!("--approve {g}")).collect::<Vec<_>>().join(" "),
             report.awaiting_approval.iter().map(|g| format!("`{g} {}`", operation::plan_hash(plan))).collect::<Vec<_>>().join(", ")
         );
-        return verdict.exit_code();
     }
     verdict.exit_code()
 }

@@ -5,7 +5,7 @@
 use super::args::{EnvArgs, Scenario};
 use super::drill_fault::{signal, Partition, Sig};
 use super::drill_load::{connect_rw, writer, DrillMember, Route};
-use super::monitor_cmd::{configured_registry, members_of, state_and_plan};
+use super::monitor_cmd::{configured_registry, state_and_plan};
 use super::workspace::Workspace;
 use super::{runtime, CliError};
 use standby_engine::drill::timeline as marks;
@@ -222,7 +222,7 @@ pub(crate) fn drill(
             "Apply the topology first; `standby status` lists the groups.",
         ));
     };
-    let members = members_of(&state, f);
+    let members = state.members(f);
     let from = f.active.clone();
     let Some((active, provider_name)) = members.get(&from).cloned() else {
         return Err(CliError::msg(
@@ -532,7 +532,7 @@ pub(crate) fn drill(
     let now_members = after
         .failovers
         .get(group)
-        .map(|f| members_of(&after, f))
+        .map(|f| after.members(f))
         .unwrap_or_default();
     let rejoined = |members: &BTreeMap<String, (standby_provider_sdk::Member, String)>| {
         let (m, p) = members.get(&from)?;

@@ -18,7 +18,7 @@ use standby_engine::monitor::{
 };
 use standby_engine::plan::ForcedSwitch;
 use standby_engine::registry::Registry;
-use standby_provider_sdk::{ConfigureRequest, Member, Value};
+use standby_provider_sdk::{ConfigureRequest, Value};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -69,14 +69,6 @@ pub(crate) fn state_and_plan(
     Ok((state, p))
 }
 
-/// A group's members as providers see them: site to (member, provider name).
-pub(crate) fn members_of(
-    state: &standby_engine::state::State,
-    f: &standby_engine::state::FailoverState,
-) -> BTreeMap<String, (Member, String)> {
-    state.members(f)
-}
-
 /// The standard providers, configured for this workspace.
 pub(crate) fn configured_registry(ws: &Workspace) -> Result<Registry, CliError> {
     let registry = Registry::standard();
@@ -104,7 +96,7 @@ fn watches(ws: &Workspace, env: &EnvArgs, env_name: &str) -> Result<Vec<Watch>, 
             group: group.clone(),
             active: f.active.clone(),
             epoch: f.promoted_epoch(),
-            members: members_of(&state, f),
+            members: state.members(f),
             health: g.health_check.clone(),
             approval: g.approval,
         });

@@ -4,7 +4,7 @@ use super::failpoint::{failpoint, freeze_if_asked};
 use super::Failure;
 use crate::plan::{emergency_probe, StepKind, SwitchKind, SwitchPlan};
 use crate::state::{FailoverState, Override, StepRecord, SwitchRecord};
-use standby_provider_sdk::{Member, Provider, ReplicationMode, Role, Value};
+use standby_provider_sdk::{Member, Provider, Role, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -220,14 +220,6 @@ impl StepCtx {
         self.fail(&e.summary, e.detail)
     }
 
-    fn mode(&self) -> ReplicationMode {
-        if self.plan.mode == standby_provider_sdk::ReplicationMode::Sync {
-            ReplicationMode::Sync
-        } else {
-            ReplicationMode::Async
-        }
-    }
-
     /// The target is healthy and close enough; a checksum that cannot be taken is a mistake in
     /// the topology, found while nothing has changed rather than after the point of no return.
     async fn precheck(
@@ -341,7 +333,7 @@ impl StepCtx {
                     .filter(|s| **s != self.plan.to)
                     .map(|s| self.member(s))
                     .collect::<Result<_, _>>()?;
-                r.configure_roles(&to, &standbys, self.mode())
+                r.configure_roles(&to, &standbys, self.plan.mode)
                     .await
                     .map_err(|e| self.pe(e))?;
                 out.detail = format!(
@@ -652,7 +644,7 @@ impl StepCtx {
                     let m = self.member(site)?;
                     // After a failover the old primary may be frozen, not dead: it must not
                     // hold the switch's record hostage, so give up on it after a while.
-                    let rejoin = r.rejoin(&m, &to, self.mode());
+                    let rejoin = r.rejoin(&m, &to, self.plan.mode);
                     let result = if emergency {
                         tokio::time::timeout(REJOIN_PATIENCE, rejoin)
                             .await

@@ -135,16 +135,6 @@ pub enum Verdict {
     },
 }
 
-impl Verdict {
-    /// Whether the round ends in an action: a failover or adopting a recorded promotion.
-    pub fn acts(&self) -> bool {
-        matches!(
-            self,
-            Verdict::Trigger { .. } | Verdict::Unrecorded { may_act: true, .. }
-        )
-    }
-}
-
 /// The failure rule's memory for one group.
 #[derive(Debug, Clone)]
 pub struct Detector {

@@ -26,11 +26,6 @@ impl Health {
         self.kind == Kind::Replication
     }
 
-    /// The kind, for the log.
-    pub fn name(&self) -> &'static str {
-        self.kind.name()
-    }
-
     /// Checks the member at `site`; `primary` when it should be the primary. The caller bounds
     /// the time it takes.
     pub async fn check(
@@ -105,7 +100,7 @@ mod tests {
         hc.addresses
             .insert("east".into(), Target::new("127.0.0.1:5432", false));
         let h = Health::from_settings(&hc);
-        assert_eq!((h.kind, h.name()), (Kind::Http, "http"));
+        assert_eq!(h.kind, Kind::Http);
         assert_eq!(
             h.check.target("east").map(Target::expose),
             Some("http://127.0.0.1:1/health")

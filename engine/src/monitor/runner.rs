@@ -282,13 +282,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                 error,
             },
             Verdict::NotLeader { streak, error } => {
-                (self.emit)(Event::CheckFailed {
-                    group: group.clone(),
-                    active,
-                    streak,
-                    failures: w.health.failures_or_default(),
-                    error,
-                });
+                (self.emit)(failed(w, streak, error));
                 Event::NotLeader {
                     group,
                     holder: self.lease.holder(),
@@ -296,13 +290,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                 }
             }
             Verdict::NoTarget { streak, error } => {
-                (self.emit)(Event::CheckFailed {
-                    group: group.clone(),
-                    active,
-                    streak,
-                    failures: w.health.failures_or_default(),
-                    error,
-                });
+                (self.emit)(failed(w, streak, error));
                 Event::NoTarget { group }
             }
             Verdict::Trigger {
@@ -311,13 +299,7 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                 to,
                 detected_after,
             } => {
-                (self.emit)(Event::CheckFailed {
-                    group: group.clone(),
-                    active,
-                    streak,
-                    failures: w.health.failures_or_default(),
-                    error,
-                });
+                (self.emit)(failed(w, streak, error));
                 return Some((group, to, w.manual(), Some(detected_after.as_secs_f64())));
             }
             Verdict::Unrecorded {
@@ -442,6 +424,17 @@ impl<P: Probe, L: Leadership, O: Operator, C: Clock> Runner<'_, P, L, O, C> {
                 (site.clone(), status)
             })
             .collect();
+    }
+}
+
+/// The counted failure that comes with a verdict at or past the threshold.
+fn failed(w: &Watch, streak: u32, error: String) -> Event {
+    Event::CheckFailed {
+        group: w.group.clone(),
+        active: w.active.clone(),
+        streak,
+        failures: w.health.failures_or_default(),
+        error,
     }
 }
 

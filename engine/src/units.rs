@@ -48,8 +48,52 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     }
 }
 
+/// A size in bytes, such as `max_lag`, decoded once from text like `1MiB`. Serialized as the
+/// plain number of bytes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct ByteSize(u64);
+
+impl ByteSize {
+    /// `n` bytes.
+    pub const fn new(n: u64) -> ByteSize {
+        ByteSize(n)
+    }
+
+    /// The number of bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ByteSize, String> {
+        parse_size(s).map(ByteSize)
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&human_bytes(self.0))
+    }
+}
+
 /// Parses sizes such as `1MiB`, `512KB`, `0` (bytes), at most 8 EiB.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (n, unit) = split(s);
     let n: f64 = n
@@ -70,6 +114,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         }
     };
     let bytes = n * mult;
+    if bytes.is_nan() || bytes < 0.0 {
+        return Err(format!("{s:?} is not a size: sizes are not negative"));
+    }
     if bytes > 9.2e18 {
         return Err(format!("{s:?} is more than 8 EiB"));
     }
@@ -124,6 +171,11 @@ mod tests {
         assert_eq!(parse_size("0"), Ok(0));
         assert!(parse_size("99999999999GiB").is_err());
         assert!(parse_size("1TB").is_err());
+        assert!(parse_size("-1MiB").is_err());
+        assert_eq!(
+            "2KiB".parse::<ByteSize>().map(|b| b.to_string()),
+            Ok("2.0 KiB".into())
+        );
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(16 * 1_048_576), "16.0 MiB");
         assert_eq!(human_bytes(12), "12 B");

@@ -134,11 +134,13 @@ pub struct GateArgs {
 /// Drill scenarios.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// SIGKILL of the primary's postmaster.
+    /// The primary crashes: SIGKILL of a server's main process, or an embedded database's
+    /// file lost (moved aside).
     KillPrimary,
-    /// Graceful (fast) shutdown of the primary.
+    /// Graceful (fast) shutdown of the primary server.
     StopPrimary,
-    /// SIGSTOP of the primary and its backends: alive, but answering nothing.
+    /// The primary alive but answering nothing: SIGSTOP of a server and its children, or an
+    /// embedded database's file locked against every client.
     HangPrimary,
     /// The primary's address and port cut off from everyone (monitor, standby, clients) by an
     /// nftables rule on loopback; without nftables, SIGSTOP stands in, and the report says so.

@@ -56,7 +56,7 @@ fn group_facts(p: &Plan) -> BTreeMap<String, BTreeMap<&'static str, String>> {
             f.insert(
                 "replication.max_lag",
                 s.max_lag_bytes
-                    .map_or("unset".into(), |b| format!("{b} bytes")),
+                    .map_or("unset".into(), |b| format!("{} bytes", b.bytes())),
             );
             f.insert(
                 "rpo",

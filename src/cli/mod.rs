@@ -6,8 +6,6 @@ mod bounded_listener;
 mod check_cmd;
 mod console_cmd;
 mod drill_cmd;
-mod drill_fault;
-mod drill_load;
 mod envs_cmd;
 mod failover_cmd;
 mod fmt_cmd;

@@ -391,12 +391,7 @@ pub(crate) fn monitor_inputs_allowed(
     env: &EnvArgs,
 ) -> Result<(), CliError> {
     let mut config = ws.load()?;
-    let protected = config
-        .root
-        .environments
-        .get(env_name)
-        .is_some_and(|e| e.protected);
-    if !protected {
+    if !config.is_protected(env_name) {
         return Ok(());
     }
     let vars = ws.inputs(&mut config, env_name, env, true)?;

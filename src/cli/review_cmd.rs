@@ -74,11 +74,7 @@ pub(crate) fn review(
             })
             .map(|bp| bp.groups)
             .unwrap_or_default();
-        let protected = head_config
-            .root
-            .environments
-            .get(&env_name)
-            .is_some_and(|e| e.protected);
+        let protected = head_config.is_protected(&env_name);
         // The head's policy files judge the head's plan, as `standby check` would on it.
         let findings = standby_engine::check::check(&mut config, &p)
             .map_err(|d| CliError::Diags(config.sources.clone(), d))?;

@@ -4,6 +4,7 @@
 use crate::support::drill::{drill, drill_with, events};
 use crate::support::pg::{args, SYNC_AUTO};
 use crate::support::pg::{cluster, rt, sql};
+use crate::support::rig::{topology, Rig};
 use crate::support::servers::{haproxy, named, secret};
 use crate::support::Test;
 
@@ -169,17 +170,190 @@ fn a_drill_refuses_a_protected_environment_without_i_know() {
     .stderr_has("--i-know");
 }
 
-/// Drills go through the provider's drill capability: a member whose provider has none is
-/// refused by name, before any fault.
+/// Drills go through the provider's drill capability: a member whose provider has none (the
+/// mock replicating provider) is refused by name, before any fault or file.
 #[test]
 fn a_member_whose_provider_cannot_be_drilled_is_refused_before_any_fault() {
+    use standby_engine::drill::{Drill, Scenario, Setup};
+    let r = Rig::new(&topology("east", "auto", "1MiB"));
+    r.apply(None);
+    let (state, plan) = (r.state(), r.plan(None));
+    let dir = r.dir().join("drill");
+    let err = Drill::new(Setup {
+        group: "orders",
+        env: "test",
+        scenario: Scenario::KillPrimary,
+        via: None,
+        state: &state,
+        groups: &plan.groups,
+        registry: r.registry(),
+        dir: &dir,
+        rt: r.rt.handle().clone(),
+    })
+    .err()
+    .expect("refused");
+    assert_eq!(
+        err.summary,
+        "east is a mockdb_member of provider mockdb, which cannot be drilled"
+    );
+    assert!(err.hint.contains("drill capability"), "{err:?}");
+    assert!(!dir.exists());
+    assert_eq!(r.replica.writable(), ["east"], "nothing was touched");
+}
+
+/// The quickstart's SQLite members, drilled: the database file of the primary is lost (moved
+/// aside under its write lock). SQLite's replication is a copy made at apply and at the switch,
+/// so every write acknowledged since the last copy is lost, and the drill says so: it fails on
+/// its RPO of 0s, counts the lost writes, and finds no write that was never acknowledged.
+#[test]
+fn a_sqlite_kill_drill_reports_the_writes_its_file_copy_replication_loses() {
     let t = Test::plan("quickstart");
     t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    t.run(&["drill", "orders", "-e", "dev", "--scenario", "kill-primary"])
-        .code(1)
-        .stderr_has("east is a sqlite_database of provider local, which cannot be drilled")
-        .stderr_has("drill capability");
-    t.run(&["status", "-e", "dev"]).code(0).stdout_has("east");
+    let r = t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "dev",
+        "--scenario",
+        "kill-primary",
+        "--out",
+        "d",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(r.code, 1, "{report:#}");
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["to"], "west");
+    let lost = report["writes"]["lost"].as_array().unwrap().len();
+    assert!(lost > 0, "{report:#}");
+    assert!(report["writes"]["unexpected"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(report["rpo"]["met"], false);
+    assert!(report["reasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{lost} acknowledged write(s) lost")));
+    let fault = report["timeline"][0]["detail"].as_str().unwrap();
+    assert!(
+        fault.starts_with("the primary's database file lost (moved aside to "),
+        "{fault}"
+    );
+    // The members, not the report: the lost file is where the report says, and the old
+    // primary's path holds a standby again.
+    let aside = fault
+        .rsplit_once("moved aside to ")
+        .unwrap()
+        .1
+        .trim_end_matches(')');
+    assert!(std::path::Path::new(aside).exists(), "{aside}");
+    assert_eq!(report["rejoin"][0], true, "{report:#}");
+    t.run(&["status", "-e", "dev"])
+        .code(0)
+        .stdout_has("active:   west")
+        .stdout_has("east      standby  healthy=true");
+}
+
+/// A planned switchover of the SQLite members under load: the fence, the final copy and the
+/// promotion lose nothing.
+#[test]
+fn a_sqlite_switchover_drill_under_load_loses_nothing() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let r = t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "dev",
+        "--scenario",
+        "switchover",
+        "--out",
+        "d",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(r.code, 0, "{report:#}");
+    assert_eq!(report["to"], "west");
+    assert!(report["writes"]["lost"].as_array().unwrap().is_empty());
+    assert!(
+        report["writes"]["acknowledged"].as_u64().unwrap() > 100,
+        "{report:#}"
+    );
+    assert_eq!(report["lsn_gap_bytes"], 0);
+    assert_eq!(report["gap_unit"], "write transactions");
+    assert!(t
+        .read("d/report.md")
+        .contains("Replication gap at the switch: 0 write transactions."));
+}
+
+/// A hung SQLite primary is a locked file: the fence cannot get in, and once the lock is
+/// released (after the first write on the new primary) the old primary takes no write.
+#[test]
+fn a_locked_sqlite_primary_takes_no_write_after_the_failover() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    let r = t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "dev",
+        "--scenario",
+        "hang-primary",
+        "--out",
+        "d",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(report["to"], "west", "{report:#}");
+    assert!(report["timeline"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .ends_with("orders.db locked against every reader and writer"));
+    assert!(report["writes"]["unexpected"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    t.run(&["status", "-e", "dev"])
+        .code(0)
+        .stdout_has("east      standby  healthy=true")
+        .stdout_has("west      primary  healthy=true");
+}
+
+/// A file has no server and no endpoint: the scenarios and paths that need them are refused by
+/// name before any fault, and the group is untouched.
+#[test]
+fn a_sqlite_member_refuses_server_scenarios_and_network_paths_before_any_fault() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
+    for (scenario, why) in [
+        ("stop-primary", "it has no server to stop gracefully"),
+        ("partition-primary", "it has no endpoint to cut off"),
+    ] {
+        t.run(&["drill", "orders", "-e", "dev", "--scenario", scenario])
+            .code(1)
+            .stderr_has(&format!(
+                "east is a sqlite_database: the {scenario} scenario does not apply to it"
+            ))
+            .stderr_has(why);
+    }
+    t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "dev",
+        "--scenario",
+        "kill-primary",
+        "--via",
+        "dns",
+    ])
+    .code(1)
+    .stderr_has("--via dns, but the members are files");
+    assert!(!t.join(".standby/drills").exists());
+    t.run(&["status", "-e", "dev"])
+        .code(0)
+        .stdout_has("active:   east")
+        .stdout_has("east      primary  healthy=true");
 }
 
 /// Regression: the drill indexed its members by the active site and panicked when the active

@@ -469,7 +469,7 @@ fn replication_settings_changes_are_planned_and_applied() {
     r.apply_with(&p, Approvals::default(), &[]);
     assert_eq!(
         r.state().failovers["orders"].max_lag_bytes,
-        Some(2 * 1_048_576)
+        Some(standby_engine::units::ByteSize::new(2 * 1_048_576))
     );
     assert!(!r.plan(None).has_changes());
     // sync -> async in a protected environment stops at an approval gate.

@@ -82,9 +82,9 @@ const UNMARKING: &[(&str, usize, &str)] = &[
         "a rule's condition: only its truth is used",
     ),
     (
-        "src/cli/drill_cmd.rs",
+        "engine/src/drill/load.rs",
         1,
-        "a member's state, to connect to it",
+        "a dns_record's server and name, to resolve the drill writer's path; neither is secret",
     ),
     (
         "src/cli/state_cmd.rs",

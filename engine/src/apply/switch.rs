@@ -266,11 +266,14 @@ impl StepCtx {
                 format!("{}: {}. Nothing was changed. Fix verify.checksum, or create the data set on the primary so that it replicates.", e.summary, e.detail),
             ));
         }
-        let beyond = self.plan.max_lag_bytes.is_some_and(|m| st.lag_bytes > m);
+        let beyond = self
+            .plan
+            .max_lag_bytes
+            .is_some_and(|m| st.lag_bytes > m.bytes());
         if beyond && !self.accept_data_loss {
             return Err(self.fail(
                 &format!("{} is {} behind, beyond max_lag", self.plan.to, human_bytes(st.lag_bytes)),
-                format!("max_lag is {}. Wait for it to catch up, or accept the risk with --accept-data-loss {}.", human_bytes(self.plan.max_lag_bytes.unwrap_or(0)), self.plan.group),
+                format!("max_lag is {}. Wait for it to catch up, or accept the risk with --accept-data-loss {}.", self.plan.max_lag_bytes.unwrap_or_default(), self.plan.group),
             ));
         }
         out.detail = format!(
@@ -503,7 +506,7 @@ impl StepCtx {
                             .as_ref()
                             .is_some_and(|e| !e.in_sync && e.primary_reachable)
                 } else {
-                    self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m)
+                    self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m.bytes())
                 };
                 if needs_ack && !self.accept_data_loss {
                     return Err(self.fail(

@@ -205,7 +205,7 @@ fn facts(plan: &Plan) -> Vec<(&'static str, Value)> {
                     (
                         "max_lag_bytes",
                         g.max_lag_bytes
-                            .map_or(Value::Null, |b| Value::from(b as i64)),
+                            .map_or(Value::Null, |b| Value::from(b.bytes() as i64)),
                     ),
                     ("rpo_seconds", opt(g.rpo_seconds)),
                     ("rto_seconds", opt(g.rto_seconds)),

@@ -59,6 +59,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether environment `env` is declared protected.
+    pub fn is_protected(&self, env: &str) -> bool {
+        self.root.environments.get(env).is_some_and(|e| e.protected)
+    }
+
     /// Where the rest of this revision's files are read from: the git tree it was loaded
     /// from, or the disk.
     pub fn files(&self) -> &dyn super::FileSource {

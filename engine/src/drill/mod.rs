@@ -1,15 +1,20 @@
 //! Disaster drills: what a drill measured, checked like Jepsen's set checker, and reported as
 //! JSON, Markdown and an SVG timeline.
 //!
-//! Running a drill (injecting the fault, driving the writer, starting the monitor) is the CLI's
-//! job, since it drives processes; this module holds the parts that are pure functions of what
-//! was observed, so they are unit tested without servers: the set checker (`checker.rs`), the
-//! timeline from the monitor's typed events and the switch's record (`timeline.rs`), and the
-//! report (`report.rs`).
+//! A drill runs as explicit phases (`run.rs`) over a member's drill capability: the faults by
+//! the member's surface (`fault.rs`), the writer and its traffic path (`load.rs`). What it
+//! observed goes through pure functions that are unit tested without servers: the set checker
+//! (`checker.rs`), the timeline from the monitor's typed events and the switch's record
+//! (`timeline.rs`), and the report (`report.rs`). The binary supplies the [`Conductor`], which
+//! runs standby's own commands as child processes.
 
 pub mod checker;
+pub mod fault;
+mod load;
 pub mod report;
+pub mod run;
 pub mod timeline;
 
 pub use checker::{check, Outcome, SetResult};
 pub use report::{Event, Objective, Report};
+pub use run::{default_dir, Conductor, Drill, DrillError, Running, Scenario, Setup};

@@ -74,6 +74,9 @@ pub struct Report {
     pub rpo: Objective,
     /// WAL the old primary wrote that the new one never received, as the switch measured it.
     pub lsn_gap_bytes: Option<u64>,
+    /// The unit of the gap: bytes of WAL for PostgreSQL, write transactions for SQLite (the
+    /// field above keeps its name from when drills were PostgreSQL's only).
+    pub gap_unit: String,
     /// The set checker's result.
     pub writes: SetResult,
     /// The switch's checksum verification: table to (old, new) checksums.
@@ -163,7 +166,7 @@ impl Report {
             );
         }
         if let Some(g) = self.lsn_gap_bytes {
-            let _ = writeln!(s, "\nWAL gap at the switch: {g} bytes.");
+            let _ = writeln!(s, "\nReplication gap at the switch: {g} {}.", self.gap_unit);
         }
         s.push_str(
             "\n## Timeline (seconds after the fault)\n\n| t | event | source |\n|---:|---|---|\n",
@@ -305,6 +308,7 @@ mod tests {
             rto: Objective::new(Some(30.0), Some(1.25)),
             rpo: Objective::new(Some(0.0), Some(0.0)),
             lsn_gap_bytes: Some(0),
+            gap_unit: "bytes".into(),
             writes: SetResult::default(),
             checksums: BTreeMap::new(),
             rejoin: (true, "rewound".into()),

@@ -89,14 +89,6 @@ pub fn data_loss_acknowledged(plan: &Plan, accepted: &BTreeSet<String>) -> Resul
     Ok(())
 }
 
-fn is_protected(config: &Config, env: &str) -> bool {
-    config
-        .root
-        .environments
-        .get(env)
-        .is_some_and(|e| e.protected)
-}
-
 /// A protected environment applies only from a clean tree at a commit on its branch.
 pub fn protected(config: &Config, env: &str) -> Result<(), Refusal> {
     let Some(rule) = config.root.environments.get(env).filter(|e| e.protected) else {
@@ -140,7 +132,7 @@ pub fn operator_inputs_allowed(
     plan: &Plan,
     reason: Option<&str>,
 ) -> Result<Option<String>, Refusal> {
-    if !is_protected(config, &plan.env) || plan.operator_inputs.is_empty() {
+    if !config.is_protected(&plan.env) || plan.operator_inputs.is_empty() {
         return Ok(None);
     }
     let names = || plan.operator_inputs.keys().cloned().collect::<Vec<_>>();
@@ -181,7 +173,7 @@ pub fn operator_inputs(
     given: &CommandLineInputs,
     vars: &BTreeMap<String, Value>,
 ) -> BTreeMap<String, Value> {
-    if !is_protected(config, env_name) {
+    if !config.is_protected(env_name) {
         return BTreeMap::new();
     }
     let mut names: Vec<String> = given
@@ -220,7 +212,7 @@ pub fn monitor_inputs_allowed(
     env_name: &str,
     given: &BTreeMap<String, Value>,
 ) -> Result<(), Refusal> {
-    if !is_protected(config, env_name) || given.is_empty() {
+    if !config.is_protected(env_name) || given.is_empty() {
         return Ok(());
     }
     Err(Refusal::new(

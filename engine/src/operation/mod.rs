@@ -82,25 +82,36 @@ pub fn lock(
             backend.lock(LockInfo::new(operation), locking.timeout)?,
         ));
     }
-    let groups = operation != "plan" && backend.read()?.is_some_and(|s| !s.failovers.is_empty());
-    if groups {
+    unlocked_allowed(operation, backend.read()?.as_ref())?;
+    Ok(None)
+}
+
+/// `--lock=false` only where no switch can be overwritten: a plan, or a state without groups.
+fn unlocked_allowed(operation: &str, state: Option<&State>) -> Result<(), OpError> {
+    if operation != "plan" && state.is_some_and(|s| !s.failovers.is_empty()) {
         return Err(Refusal::new(
             format!("--lock=false is refused for {operation} here"),
             format!("The state of this environment records failover groups, and an unlocked {operation} could overwrite a switch recorded meanwhile. Nothing was changed. Run it without --lock=false."),
         )
         .into());
     }
-    Ok(None)
+    Ok(())
 }
 
-/// [`lock`], then reads the state under it (a missing state is `None`).
+/// [`lock`], then reads the state under it (a missing state is `None`). Unlocked, the one
+/// read both decides whether that is allowed and is the state returned.
 pub fn lock_and_read(
     backend: &dyn Backend,
     operation: &str,
     locking: Locking,
 ) -> Result<(Option<LockGuard>, Option<State>), OpError> {
-    let guard = lock(backend, operation, locking)?;
-    Ok((guard, backend.read()?))
+    if locking.enabled {
+        let guard = backend.lock(LockInfo::new(operation), locking.timeout)?;
+        return Ok((Some(guard), backend.read()?));
+    }
+    let state = backend.read()?;
+    unlocked_allowed(operation, state.as_ref())?;
+    Ok((None, state))
 }
 
 /// What the person running an operation sees of it, besides its result. The gates run

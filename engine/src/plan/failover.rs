@@ -260,12 +260,7 @@ impl Walker<'_> {
             .as_ref()
             .filter(|r| r.mode != st.mode)
             .map(|r| r.mode);
-        let protected = self
-            .config
-            .root
-            .environments
-            .get(&self.opts.env)
-            .is_some_and(|e| e.protected);
+        let protected = self.config.is_protected(&self.opts.env);
         let mut steps = Vec::new();
         match kind {
             SwitchKind::Resync
@@ -318,13 +313,13 @@ impl Walker<'_> {
             None
         };
         let needs_data_loss_ack = estimate.as_ref().is_some_and(|e| {
-            let beyond = st.max_lag_bytes.is_some_and(|m| e.lag_bytes > m);
+            let beyond = st.max_lag_bytes.is_some_and(|m| e.lag_bytes > m.bytes());
             let unsynced_sync = kind == SwitchKind::Failover
                 && st.mode == standby_provider_sdk::ReplicationMode::Sync
                 && !e.in_sync;
             let gap = kind == SwitchKind::Failover
                 && e.lag_bytes > 0
-                && st.max_lag_bytes.is_none_or(|m| e.lag_bytes > m);
+                && st.max_lag_bytes.is_none_or(|m| e.lag_bytes > m.bytes());
             // A gap that the recovery point objective does not allow (any gap under an RPO of
             // 0 s), while the old primary still answers, is data loss a switchover would avoid:
             // the operator must accept it, even within max_lag. (With the primary gone, max_lag
@@ -411,9 +406,9 @@ impl Walker<'_> {
                     recorded
                         .as_ref()
                         .and_then(|r| r.max_lag_bytes)
-                        .map_or("none".to_string(), crate::units::human_bytes),
+                        .map_or("none".to_string(), |b| b.to_string()),
                     st.max_lag_bytes
-                        .map_or("none".to_string(), crate::units::human_bytes)
+                        .map_or("none".to_string(), |b| b.to_string())
                 ),
             ),
             (SwitchKind::RecordOnly, _) => Reason::new(

@@ -64,7 +64,7 @@ pub(crate) struct Settings {
     pub members: BTreeMap<String, MemberRef>,
     pub member_values: BTreeMap<String, Value>,
     pub mode: ReplicationMode,
-    pub max_lag_bytes: Option<u64>,
+    pub max_lag_bytes: Option<crate::units::ByteSize>,
     pub rpo_seconds: Option<f64>,
     pub rto_seconds: Option<f64>,
     pub approval: Approval,
@@ -238,12 +238,9 @@ impl Walker<'_> {
             Some(ReplicationMode::Async)
         };
         let max_lag_bytes = if fo.replication.contains_key("max_lag") {
-            self.parsed(
-                &fo.replication,
-                "max_lag",
-                &mut deps,
-                crate::units::parse_size,
-            )
+            self.parsed(&fo.replication, "max_lag", &mut deps, |s: &str| {
+                s.parse::<crate::units::ByteSize>()
+            })
         } else {
             None
         };

@@ -277,7 +277,7 @@ pub struct GroupSummary {
     /// `manual` or `auto`.
     pub approval: Approval,
     /// `max_lag` in bytes.
-    pub max_lag_bytes: Option<u64>,
+    pub max_lag_bytes: Option<crate::units::ByteSize>,
     /// `rpo` in seconds.
     pub rpo_seconds: Option<f64>,
     /// `rto` in seconds.
@@ -310,7 +310,7 @@ pub struct SwitchPlan {
     /// `sync` or `async`.
     pub mode: ReplicationMode,
     /// Promotion beyond this lag needs `--accept-data-loss`.
-    pub max_lag_bytes: Option<u64>,
+    pub max_lag_bytes: Option<crate::units::ByteSize>,
     /// Recovery point objective, seconds.
     pub rpo_seconds: Option<f64>,
     /// Recovery time objective, seconds.

@@ -15,7 +15,7 @@ pub fn describe_step(sw: &SwitchPlan, step: &StepKind) -> String {
             format!("{to} is primary; {} following it ({})", if standbys.is_empty() { "no standbys".to_string() } else { standbys.join(", ") }, sw.mode)
         }
         StepKind::Precheck => {
-            let limit = sw.max_lag_bytes.map_or("no max_lag".to_string(), |m| format!("max_lag {}", bytes(m)));
+            let limit = sw.max_lag_bytes.map_or("no max_lag".to_string(), |m| format!("max_lag {m}"));
             let now = sw.estimate.as_ref().map_or(String::new(), |e| format!("; now {}{}", e.lag_text(), if e.target_healthy { "" } else { ", NOT HEALTHY" }));
             format!("{to} is healthy and within {limit}{now}")
         }

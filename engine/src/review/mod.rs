@@ -7,6 +7,7 @@ pub use markdown::{markdown, MAX_COMMENT};
 
 use crate::config::TopologyChange;
 use crate::plan::{plan_json, Action, GroupSummary, Plan};
+use crate::units::ByteSize;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -117,17 +118,17 @@ pub fn risk_flags(envs: &[EnvReview]) -> Vec<RiskFlag> {
                 );
             }
             if raised(
-                b.max_lag_bytes.map(|v| v as f64),
-                g.max_lag_bytes.map(|v| v as f64),
+                b.max_lag_bytes.map(|v| v.bytes() as f64),
+                g.max_lag_bytes.map(|v| v.bytes() as f64),
             ) {
                 flag(
                     "medium",
                     "max_lag_raised",
                     format!(
                         "raises failover.{name} max_lag from {} to {} bytes",
-                        b.max_lag_bytes.unwrap_or(0),
+                        b.max_lag_bytes.map_or(0, ByteSize::bytes),
                         g.max_lag_bytes
-                            .map_or("unlimited".into(), |v| v.to_string())
+                            .map_or("unlimited".into(), |v| v.bytes().to_string())
                     ),
                 );
             }

@@ -17,7 +17,7 @@ pub struct FailoverState {
     pub mode: ReplicationMode,
     /// The declared `replication.max_lag`, in bytes, as last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_lag_bytes: Option<u64>,
+    pub max_lag_bytes: Option<crate::units::ByteSize>,
     /// Member resource instance by site, recorded as its address.
     #[serde(with = "member_addrs")]
     pub members: BTreeMap<String, AbsInstance>,

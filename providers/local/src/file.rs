@@ -418,6 +418,10 @@ impl Provider for LocalProvider {
         Some(self)
     }
 
+    fn drill_target(&self) -> Option<&dyn standby_provider_sdk::DrillTarget> {
+        Some(self)
+    }
+
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
         if req.type_name == "sqlite_database" {
             // Only a SQLite database is adopted: a file of another kind at that path is not

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod atomic;
+mod drill;
 mod file;
 mod member;
 mod sqlite;

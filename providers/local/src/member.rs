@@ -106,13 +106,18 @@ pub(crate) async fn delete(p: &LocalProvider, req: DeleteRequest) -> Result<(), 
 }
 
 impl LocalProvider {
-    fn member(&self, m: &Member) -> Result<PathBuf, ProviderError> {
+    pub(crate) fn member(&self, m: &Member) -> Result<PathBuf, ProviderError> {
         Ok(self.resolve(&sqlite::member_path(m)?))
     }
 }
 
 #[async_trait]
 impl Replication for LocalProvider {
+    fn position_unit(&self) -> &'static str {
+        // SQLite's file change counter.
+        "write transactions"
+    }
+
     fn replicates(&self, type_name: &str) -> bool {
         type_name == "sqlite_database"
     }

@@ -32,7 +32,7 @@ fn perr(summary: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(summary, e.to_string())
 }
 
-fn meta_path(db: &Path) -> PathBuf {
+pub(crate) fn meta_path(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
     s.push(".standby.json");
     PathBuf::from(s)

@@ -4,7 +4,9 @@
 use crate::resource::PostgresProvider;
 use crate::server::{perr, Server};
 use async_trait::async_trait;
-use standby_provider_sdk::{DrillSession, DrillTarget, Member, ProviderError, WriteOutcome};
+use standby_provider_sdk::{
+    DrillSession, DrillTarget, Member, ProviderError, Surface, WriteOutcome,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +108,7 @@ impl PostgresProvider {
 
 #[async_trait]
 impl DrillTarget for PostgresProvider {
-    fn processes(&self, m: &Member) -> Result<Vec<u32>, ProviderError> {
+    fn surface(&self, m: &Member) -> Result<Surface, ProviderError> {
         let s = self.server(&m.state)?;
         let not_running =
             |detail: String| ProviderError::new(format!("{} is not running", m.site), detail);
@@ -120,14 +122,13 @@ impl DrillTarget for PostgresProvider {
             .parse()
             .map_err(|_| not_running("postmaster.pid names no process".into()))?;
         // Its children too: a hung machine freezes every backend, not only the postmaster.
-        let mut all = vec![pm];
-        all.extend(children(pm));
-        Ok(all)
-    }
-
-    fn endpoint(&self, m: &Member) -> Result<(String, u16), ProviderError> {
-        let s = self.server(&m.state)?;
-        Ok((s.listen, s.port))
+        let mut processes = vec![pm];
+        processes.extend(children(pm));
+        Ok(Surface::Server {
+            processes,
+            host: s.listen,
+            port: s.port,
+        })
     }
 
     async fn prepare(&self, primary: &Member) -> Result<(), ProviderError> {

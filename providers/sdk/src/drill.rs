@@ -4,6 +4,7 @@
 use crate::{Member, ProviderError};
 use async_trait::async_trait;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How one insert of a drill's writer ended, as the client saw it.
@@ -18,10 +19,37 @@ pub enum WriteOutcome {
     Indeterminate,
 }
 
+/// Where a member can be hurt, which decides the faults a drill can inject into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Surface {
+    /// A server: signals go to its processes (the main one first), a partition cuts its
+    /// endpoint off.
+    Server {
+        /// Its processes, the main one first.
+        processes: Vec<u32>,
+        /// Where clients reach it.
+        host: String,
+        /// Its port.
+        port: u16,
+    },
+    /// An embedded database: one file, no process and no endpoint. Its faults are the file
+    /// lost ([`DrillTarget::lose`]) and the file locked ([`DrillTarget::lock_out`]).
+    File {
+        /// The database file.
+        path: PathBuf,
+    },
+}
+
+/// Held while a file member is locked out; dropping it lets writers in again.
+pub trait Held: Send {}
+
+impl<T: Send> Held for T {}
+
 /// One writing session of a drill's writer.
 #[async_trait]
 pub trait DrillSession: Send {
-    /// `host:port` of the server the session reached (a traffic path may lead anywhere).
+    /// Which server or file the session reached (a traffic path may lead anywhere): `host:port`
+    /// or the file's path.
     fn server(&self) -> Arc<str>;
     /// Whether the session is still usable.
     fn is_closed(&self) -> bool;
@@ -32,11 +60,25 @@ pub trait DrillSession: Send {
 /// A provider whose failover members can be drilled.
 #[async_trait]
 pub trait DrillTarget: Send + Sync {
-    /// The member's processes, its main process first: the signal faults (crash, stop, hang)
-    /// go to them.
-    fn processes(&self, m: &Member) -> Result<Vec<u32>, ProviderError>;
-    /// Where clients reach the member, `(host, port)`; a partition fault cuts it off.
-    fn endpoint(&self, m: &Member) -> Result<(String, u16), ProviderError>;
+    /// Where `m` can be hurt, read now (a server's processes change when it restarts).
+    fn surface(&self, m: &Member) -> Result<Surface, ProviderError>;
+    /// A file member's database lost, as with a failed disk: the file and what belongs to it
+    /// are moved aside once no write is in flight, and a session opened before never commits
+    /// to the moved file. Returns where they went.
+    fn lose(&self, m: &Member) -> Result<String, ProviderError> {
+        Err(ProviderError::new(
+            format!("{} has no file to lose", m.site),
+            "only members with a file surface have this fault",
+        ))
+    }
+    /// A file member locked against every reader and writer until the result is dropped: a
+    /// hang, as the file's clients see it.
+    fn lock_out(&self, m: &Member) -> Result<Box<dyn Held>, ProviderError> {
+        Err(ProviderError::new(
+            format!("{} has no file to lock", m.site),
+            "only members with a file surface have this fault",
+        ))
+    }
     /// Creates what the writer writes into, on the primary.
     async fn prepare(&self, primary: &Member) -> Result<(), ProviderError>;
     /// A writing session to `m`, or through `via` (a traffic path that leads to a member, as

@@ -19,7 +19,7 @@ mod replication;
 mod schema;
 mod value;
 
-pub use drill::{DrillSession, DrillTarget, WriteOutcome};
+pub use drill::{DrillSession, DrillTarget, Held, Surface, WriteOutcome};
 pub use number::{Number, NumberError, LITERAL_PRECISION};
 pub use number_fmt::Precision;
 pub use path::{AttrPath, PathStep};

@@ -117,6 +117,11 @@ pub type Checksums = BTreeMap<String, String>;
 /// A provider whose resources can replicate.
 #[async_trait]
 pub trait Replication: Send + Sync {
+    /// The unit of [`MemberStatus::position`] and of a switch's gap, as a report names it.
+    fn position_unit(&self) -> &'static str {
+        "bytes"
+    }
+
     /// Whether resources of this type can be failover members. A provider that manages other
     /// types too (files next to databases) names the ones that replicate.
     fn replicates(&self, _type_name: &str) -> bool {

@@ -77,6 +77,16 @@ impl Rig {
     }
 
     /// Writes another file of the topology, such as a module's.
+    /// The rig's providers, the mock replicating one among them.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The topology's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn write_file(&self, rel: &str, content: &str) {
         let path = self.dir.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -3,30 +3,44 @@
 //! traffic path (a DNS name, a TCP frontend such as HAProxy, or the members directly) and
 //! records each insert as acknowledged, failed or indeterminate.
 
-use standby_engine::drill::Outcome;
-use standby_provider_sdk::{DrillSession, DrillTarget, Member, Provider, WriteOutcome};
+use super::run::DrillError;
+use super::Outcome;
+use crate::state::State;
+use standby_provider_sdk::{DrillSession, DrillTarget, Member, Provider, Surface, WriteOutcome};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A member as the drill drives it: the provider's view of it, and where clients reach it.
+/// A member as the drill drives it: the provider's view of it, and where it can be hurt.
 #[derive(Clone)]
 pub(crate) struct DrillMember {
     pub member: Member,
-    pub host: String,
-    pub port: u16,
+    pub surface: Surface,
 }
 
 impl DrillMember {
     /// From the member and its provider's drill capability.
     pub(crate) fn new(member: Member, t: &dyn DrillTarget) -> Result<DrillMember, String> {
-        let (host, port) = t.endpoint(&member).map_err(|e| e.summary)?;
-        Ok(DrillMember { member, host, port })
+        let surface = t
+            .surface(&member)
+            .map_err(|e| format!("{}: {}", e.summary, e.detail))?;
+        Ok(DrillMember { member, surface })
     }
 
-    /// `host:port`, as sessions name the server they reached.
+    /// Where clients reach it, for a server.
+    pub(crate) fn endpoint(&self) -> Option<(&str, u16)> {
+        match &self.surface {
+            Surface::Server { host, port, .. } => Some((host, *port)),
+            Surface::File { .. } => None,
+        }
+    }
+
+    /// As sessions name what they reached: `host:port`, or the file.
     pub(crate) fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        match &self.surface {
+            Surface::Server { host, port, .. } => format!("{host}:{port}"),
+            Surface::File { path } => path.display().to_string(),
+        }
     }
 }
 
@@ -47,6 +61,7 @@ fn target(p: &dyn Provider) -> &dyn DrillTarget {
 
 /// Inserts unique rows through `route` until stopped.
 pub(crate) fn writer(
+    rt: tokio::runtime::Handle,
     route: Route,
     provider: Arc<dyn Provider>,
     run: String,
@@ -54,9 +69,6 @@ pub(crate) fn writer(
     log: Arc<Mutex<Vec<Attempt>>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let Ok(rt) = super::runtime() else {
-            return;
-        };
         let t = target(provider.as_ref());
         rt.block_on(async move {
             let mut id = 0_i64;
@@ -113,6 +125,85 @@ pub(crate) async fn connect_rw<'m>(
         }
     }
     None
+}
+
+impl Route {
+    /// The writer's way to the primary: `--via`, else the group's DNS name, else the members.
+    /// A path through the network needs members with an endpoint.
+    pub(crate) fn choose(
+        via: Option<&str>,
+        traffic: &[String],
+        state: &State,
+        members: &[DrillMember],
+        primary: &DrillMember,
+    ) -> Result<Route, DrillError> {
+        let networked = members.iter().all(|m| m.endpoint().is_some());
+        let dns = || {
+            traffic.iter().find_map(|addr| {
+                let (_, st) = state.resources.iter().find(|(a, _)| {
+                    a.to_string() == *addr && a.resource.resource.type_name == "dns_record"
+                })?;
+                let v = st.value().deep_unmark().0;
+                Some((
+                    v.get("server")?.as_str()?.to_string(),
+                    // The name as clients query it, also when written relative to the zone.
+                    standby_provider_dns::full_name(
+                        v.get("name")?.as_str()?,
+                        v.get("zone")?.as_str()?,
+                    ),
+                ))
+            })
+        };
+        let members = members.to_vec();
+        if !networked && via.is_some_and(|v| v != "members") {
+            return Err(DrillError::new(
+                format!(
+                    "--via {}, but the members are files",
+                    via.unwrap_or_default()
+                ),
+                "Embedded databases have no network path: use --via members, or leave --via out.",
+            ));
+        }
+        Ok(match via {
+            Some("members") => Route::Members(members),
+            Some("dns") => {
+                let (server, name) = dns().ok_or_else(|| {
+                    DrillError::new(
+                        "--via dns, but the group has no dns_record",
+                        "Use --via members, or --via HOST:PORT for a TCP frontend.",
+                    )
+                })?;
+                Route::Dns {
+                    server,
+                    name,
+                    members,
+                }
+            }
+            Some(addr) => {
+                if addr
+                    .rsplit_once(':')
+                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                {
+                    return Err(DrillError::new(
+                        format!("Invalid --via {addr:?}"),
+                        "Use dns, members, or HOST:PORT of a TCP frontend such as HAProxy's.",
+                    ));
+                }
+                Route::Frontend {
+                    addr: addr.to_string(),
+                    member: primary.clone(),
+                }
+            }
+            None => match dns().filter(|_| networked) {
+                Some((server, name)) => Route::Dns {
+                    server,
+                    name,
+                    members,
+                },
+                None => Route::Members(members),
+            },
+        })
+    }
 }
 
 /// How the writer reaches the primary.
@@ -181,8 +272,11 @@ impl Route {
                     .await
                     .ok()?;
                 let ip = answer.first()?;
-                let m = members.iter().find(|m| m.host == *ip)?;
-                t.connect(&m.member, Some((ip, m.port))).await
+                let m = members
+                    .iter()
+                    .find(|m| m.endpoint().is_some_and(|(host, _)| host == ip))?;
+                let (_, port) = m.endpoint()?;
+                t.connect(&m.member, Some((ip, port))).await
             }
             Route::Frontend { addr, member } => {
                 let (host, port) = addr.rsplit_once(':')?;

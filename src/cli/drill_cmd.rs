@@ -249,8 +249,6 @@ pub(crate) fn drill(
     };
     // Every refusal comes before the directory, the monitor and the fault.
     let drill = Drill::new(setup).map_err(drill_err)?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::msg(format!("Cannot create {}", dir.display()), e.to_string()))?;
     let mut children = Children {
         ws,
         env_name: &env_name,

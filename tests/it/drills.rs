@@ -318,6 +318,82 @@ fn a_locked_sqlite_primary_takes_no_write_after_the_failover() {
         .code(0)
         .stdout_has("east      standby  healthy=true")
         .stdout_has("west      primary  healthy=true");
+    // The old primary's writes that west never received were set aside before it became a
+    // standby, and the report says where: the lost writes are all in that copy.
+    let lost: Vec<i64> = report["writes"]["lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(!lost.is_empty(), "{report:#}");
+    let caveat = report["caveats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .find(|c| c.contains("before it became a standby"))
+        .unwrap_or_else(|| panic!("no caveat for the kept writes: {report:#}"));
+    let kept = caveat
+        .split("kept in ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let c = rusqlite::Connection::open(kept).unwrap();
+    let ids: Vec<i64> = c
+        .prepare("SELECT id FROM standby_drill")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for id in &lost {
+        assert!(ids.contains(id), "lost write {id} is not in {kept}");
+    }
+}
+
+/// With `approval = "manual"` (the quickstart's prod) the monitor saves the failover plan
+/// and waits for a person: the drill stops waiting at once, reports that nothing recovered,
+/// and says how to approve; it does not end in an error without a report.
+#[test]
+fn a_drill_of_a_manually_approved_group_reports_the_plan_awaiting_approval() {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
+    let started = std::time::Instant::now();
+    let r = t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        "prod",
+        "--scenario",
+        "kill-primary",
+        "--out",
+        "d",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(r.code, 1, "{report:#}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "it waited for the RTO limit"
+    );
+    assert_eq!(report["read_back"], false);
+    assert!(report["to"].is_null());
+    assert!(
+        report["caveats"]
+            .to_string()
+            .contains("run `standby approve "),
+        "{report:#}"
+    );
+    assert!(
+        report["reasons"]
+            .to_string()
+            .contains("the writes could not be read back"),
+        "{report:#}"
+    );
+    assert!(t.read("d/report.md").contains("**not checked**"));
 }
 
 /// A file has no server and no endpoint: the scenarios and paths that need them are refused by
@@ -349,6 +425,25 @@ fn a_sqlite_member_refuses_server_scenarios_and_network_paths_before_any_fault()
     ])
     .code(1)
     .stderr_has("--via dns, but the members are files");
+    let drill = |extra: &[&str]| {
+        t.run(
+            &[
+                &["drill", "-e", "dev", "--scenario", "kill-primary"][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    drill(&["orders", "--via", "member"])
+        .code(1)
+        .stderr_has("Invalid --via \"member\"");
+    drill(&["order"])
+        .code(1)
+        .stderr_has("No failover group \"order\"")
+        .stderr_has("The groups are: orders.");
+    drill(&["failover.orders"])
+        .code(1)
+        .stderr_has("`standby drill orders`");
     assert!(!t.join(".standby/drills").exists());
     t.run(&["status", "-e", "dev"])
         .code(0)

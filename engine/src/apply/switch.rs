@@ -483,6 +483,10 @@ impl StepCtx {
                     Some(p) => p.saturating_sub(st.position),
                     None => st.lag_bytes,
                 };
+                // Positions are in the provider's unit (write transactions for SQLite); a
+                // lag estimate is in bytes. Only bytes compare with max_lag.
+                let unit = self.final_position.map_or("bytes", |_| r.position_unit());
+                let (in_bytes, amount) = (unit == "bytes", format!("{gap} {unit}"));
                 let sync = self.plan.mode == standby_provider_sdk::ReplicationMode::Sync;
                 let measured = if self.final_position.is_some() {
                     ""
@@ -492,9 +496,9 @@ impl StepCtx {
                 let note = if self.final_position.is_none() && !sync {
                     format!("catch-up skipped; data loss unknown{measured}")
                 } else if sync {
-                    format!("catch-up skipped; sync mode: every commit the old primary acknowledged is on {}; {gap} bytes of unacknowledged WAL are discarded{measured}", self.plan.to)
+                    format!("catch-up skipped; sync mode: every commit the old primary acknowledged is on {}; {amount} of unacknowledged changes are discarded{measured}", self.plan.to)
                 } else {
-                    format!("catch-up skipped; estimated loss {gap} bytes: {} was {} behind the old primary's final position{measured}", self.plan.to, human_bytes(gap))
+                    format!("catch-up skipped; estimated loss {amount}: {} was that far behind the old primary's final position{measured}", self.plan.to)
                 };
                 // In sync mode commits wait for the standby, so WAL it lacks was never
                 // acknowledged; only a standby known to be out of sync risks acknowledged data.
@@ -506,7 +510,11 @@ impl StepCtx {
                             .as_ref()
                             .is_some_and(|e| !e.in_sync && e.primary_reachable)
                 } else {
-                    self.plan.max_lag_bytes.map_or(gap > 0, |m| gap > m.bytes())
+                    // A gap that is not in bytes cannot be held to max_lag: any loss asks.
+                    match self.plan.max_lag_bytes {
+                        Some(m) if in_bytes => gap > m.bytes(),
+                        _ => gap > 0,
+                    }
                 };
                 if needs_ack && !self.accept_data_loss {
                     return Err(self.fail(
@@ -517,7 +525,9 @@ impl StepCtx {
                         ),
                     ));
                 }
-                out.gap = (self.final_position.is_some() || sync).then_some(gap);
+                // The record's gap is in the provider's unit; a byte estimate of another is not.
+                out.gap = (self.final_position.is_some() || (sync && unit == r.position_unit()))
+                    .then_some(gap);
                 if self.final_position.is_none() {
                     out.caveats.push(format!("data-loss gap unknown: the old primary's final position could not be read, and {} cannot see what it never received", self.plan.to));
                 }
@@ -661,7 +671,10 @@ impl StepCtx {
                         rejoin.await
                     };
                     match result {
-                        Ok(()) => done.push(site.clone()),
+                        Ok(kept) => {
+                            out.caveats.extend(kept.map(|k| format!("{site} had writes that {} never received: {k}", self.plan.to)));
+                            done.push(site.clone());
+                        }
                         Err(e) if emergency => out.caveats.push(format!("{site} is not re-protected: it could not rejoin yet ({}); run apply again once it is reachable", e.summary)),
                         Err(e) => return Err(self.pe(e)),
                     }

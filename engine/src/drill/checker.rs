@@ -40,6 +40,19 @@ impl SetResult {
     }
 }
 
+/// What the writer saw, when nothing could be read back: the counts, and no verdict on any
+/// row.
+pub fn tally(attempts: &BTreeMap<i64, Outcome>) -> SetResult {
+    let count = |o: Outcome| attempts.values().filter(|a| **a == o).count();
+    SetResult {
+        attempted: attempts.len(),
+        acknowledged: count(Outcome::Acknowledged),
+        failed: count(Outcome::Failed),
+        indeterminate: count(Outcome::Indeterminate),
+        ..SetResult::default()
+    }
+}
+
 /// Compares what was attempted with what is present.
 pub fn check(attempts: &BTreeMap<i64, Outcome>, present: &BTreeSet<i64>) -> SetResult {
     let mut r = SetResult {

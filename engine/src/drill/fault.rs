@@ -29,6 +29,9 @@ impl Fault {
             (Surface::File { .. }, Fault::Partition) => {
                 Some("an embedded database is a file: it has no endpoint to cut off")
             }
+            (Surface::File { wal: true, .. }, Fault::Hang) => Some(
+                "the database is in WAL mode, where a lock keeps writers out but not readers, so it cannot hang",
+            ),
             _ => None,
         }
     }
@@ -66,73 +69,85 @@ impl Drop for Injected {
     }
 }
 
-/// Injects `fault` into `m` as its surface reads now (a server's processes change when it
+/// Injects `fault` into `m`, reading a server's processes now (they change when it
 /// restarts).
-pub fn inject(t: &dyn DrillTarget, m: &Member, fault: Fault) -> Result<Injected, ProviderError> {
+pub(crate) fn inject(
+    t: &dyn DrillTarget,
+    m: &Member,
+    fault: Fault,
+) -> Result<Injected, ProviderError> {
     let done = |what: String, heal: Heal| Ok(Injected { what, heal });
-    match (t.surface(m)?, fault) {
-        (Surface::Server { processes, .. }, Fault::Crash) => {
-            signal(&processes[..1], Sig::Kill);
-            done(
-                format!("SIGKILL to the primary's main process ({})", processes[0]),
-                Heal::Nothing,
-            )
-        }
-        (Surface::Server { processes, .. }, Fault::Stop) => {
-            signal(&processes[..1], Sig::Int);
-            done(
-                "fast shutdown (SIGINT) of the primary".into(),
-                Heal::Nothing,
-            )
-        }
-        (Surface::Server { processes, .. }, Fault::Hang) => {
-            signal(&processes, Sig::Stop);
-            done(
-                "SIGSTOP to the primary's main process and its children".into(),
-                Heal::Continue(processes),
-            )
-        }
-        (
-            Surface::Server {
-                processes,
-                host,
-                port,
-            },
-            Fault::Partition,
-        ) => {
-            match Partition::cut(&host, port) {
-                Ok(p) => done(
-                    format!("network partition of {host}:{port}: {}", p.describe()),
-                    Heal::Cut(p),
-                ),
-                Err(why) => {
-                    // The documented substitute: a frozen machine is unreachable too.
+    match t.surface(m)? {
+        Surface::Server { host, port } => {
+            let processes = t.processes(m)?;
+            let Some(&main) = processes.first() else {
+                return Err(ProviderError::new(
+                    format!("{} has no process to signal", m.site),
+                    "its provider found none",
+                ));
+            };
+            match fault {
+                Fault::Crash => {
+                    signal(&[main], Sig::Kill);
+                    done(
+                        format!("SIGKILL to the primary's main process ({main})"),
+                        Heal::Nothing,
+                    )
+                }
+                Fault::Stop => {
+                    signal(&[main], Sig::Int);
+                    done(
+                        "fast shutdown (SIGINT) of the primary".into(),
+                        Heal::Nothing,
+                    )
+                }
+                Fault::Hang => {
                     signal(&processes, Sig::Stop);
                     done(
-                        format!("SIGSTOP to the primary's processes, standing in for a partition ({why})"),
+                        "SIGSTOP to the primary's main process and its children".into(),
                         Heal::Continue(processes),
+                    )
+                }
+                Fault::Partition => match Partition::cut(&host, port) {
+                    Ok(p) => done(
+                        format!("network partition of {host}:{port}: {}", p.describe()),
+                        Heal::Cut(p),
+                    ),
+                    Err(why) => {
+                        // The documented substitute: a frozen machine is unreachable too.
+                        signal(&processes, Sig::Stop);
+                        done(
+                            format!("SIGSTOP to the primary's processes, standing in for a partition ({why})"),
+                            Heal::Continue(processes),
+                        )
+                    }
+                },
+            }
+        }
+        surface @ Surface::File { .. } => {
+            if let Some(why) = fault.refused_by(&surface) {
+                return Err(ProviderError::new(
+                    format!("{} cannot take this fault", m.site),
+                    why,
+                ));
+            }
+            match (surface, fault) {
+                (Surface::File { path, .. }, Fault::Hang) => {
+                    let held = t.lock_out(m)?;
+                    done(
+                        format!("{} locked against every reader and writer", path.display()),
+                        Heal::Locked(held),
+                    )
+                }
+                _ => {
+                    let aside = t.lose(m)?;
+                    done(
+                        format!("the primary's database file lost (moved aside to {aside})"),
+                        Heal::Nothing,
                     )
                 }
             }
         }
-        (Surface::File { .. }, Fault::Crash) => {
-            let aside = t.lose(m)?;
-            done(
-                format!("the primary's database file lost (moved aside to {aside})"),
-                Heal::Nothing,
-            )
-        }
-        (Surface::File { path }, Fault::Hang) => {
-            let held = t.lock_out(m)?;
-            done(
-                format!("{} locked against every reader and writer", path.display()),
-                Heal::Locked(held),
-            )
-        }
-        (surface @ Surface::File { .. }, fault) => Err(ProviderError::new(
-            format!("{} cannot take this fault", m.site),
-            fault.refused_by(&surface).unwrap_or_default(),
-        )),
     }
 }
 
@@ -238,12 +253,18 @@ mod tests {
     fn a_file_takes_only_the_faults_a_file_can_have() {
         let file = Surface::File {
             path: "/x.db".into(),
+            wal: false,
+        };
+        let wal = Surface::File {
+            path: "/x.db".into(),
+            wal: true,
         };
         let server = Surface::Server {
-            processes: vec![42],
             host: "127.0.0.1".into(),
             port: 5432,
         };
+        assert!(Fault::Hang.refused_by(&wal).unwrap().contains("WAL mode"));
+        assert_eq!(Fault::Crash.refused_by(&wal), None);
         for f in [Fault::Crash, Fault::Stop, Fault::Hang, Fault::Partition] {
             assert_eq!(f.refused_by(&server), None);
         }

@@ -30,7 +30,7 @@ impl DrillMember {
     /// Where clients reach it, for a server.
     pub(crate) fn endpoint(&self) -> Option<(&str, u16)> {
         match &self.surface {
-            Surface::Server { host, port, .. } => Some((host, *port)),
+            Surface::Server { host, port } => Some((host, *port)),
             Surface::File { .. } => None,
         }
     }
@@ -38,8 +38,8 @@ impl DrillMember {
     /// As sessions name what they reached: `host:port`, or the file.
     pub(crate) fn addr(&self) -> String {
         match &self.surface {
-            Surface::Server { host, port, .. } => format!("{host}:{port}"),
-            Surface::File { path } => path.display().to_string(),
+            Surface::Server { host, port } => format!("{host}:{port}"),
+            Surface::File { path, .. } => path.display().to_string(),
         }
     }
 }
@@ -49,7 +49,7 @@ pub(crate) struct Attempt {
     pub id: i64,
     pub outcome: Outcome,
     pub at: Instant,
-    /// `host:port` of the server the session reached.
+    /// What the session reached: `host:port`, or a file's path.
     pub server: Arc<str>,
 }
 
@@ -59,8 +59,64 @@ fn target(p: &dyn Provider) -> &dyn DrillTarget {
         .expect("drills run only on members whose provider has the drill capability")
 }
 
+/// The drill's writer thread; dropping it stops and joins it, so no error path leaves it
+/// writing.
+pub(crate) struct Writer {
+    stop: Arc<AtomicBool>,
+    pub log: Arc<Mutex<Vec<Attempt>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts writing through `route`.
+    pub(crate) fn start(
+        rt: tokio::runtime::Handle,
+        route: &Route,
+        provider: &Arc<dyn Provider>,
+        run: &str,
+    ) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let thread = writer(
+            rt,
+            route.clone(),
+            provider.clone(),
+            run.to_string(),
+            stop.clone(),
+            log.clone(),
+        );
+        Writer {
+            stop,
+            log,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops it and returns every attempt it made.
+    pub(crate) fn finish(mut self) -> Vec<Attempt> {
+        self.halt();
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
 /// Inserts unique rows through `route` until stopped.
-pub(crate) fn writer(
+fn writer(
     rt: tokio::runtime::Handle,
     route: Route,
     provider: Arc<dyn Provider>,
@@ -155,6 +211,17 @@ impl Route {
             })
         };
         let members = members.to_vec();
+        if let Some(addr) = via.filter(|v| !["members", "dns"].contains(v)) {
+            if addr
+                .rsplit_once(':')
+                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                return Err(DrillError::new(
+                    format!("Invalid --via {addr:?}"),
+                    "Use dns, members, or HOST:PORT of a TCP frontend such as HAProxy's.",
+                ));
+            }
+        }
         if !networked && via.is_some_and(|v| v != "members") {
             return Err(DrillError::new(
                 format!(
@@ -179,21 +246,10 @@ impl Route {
                     members,
                 }
             }
-            Some(addr) => {
-                if addr
-                    .rsplit_once(':')
-                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-                {
-                    return Err(DrillError::new(
-                        format!("Invalid --via {addr:?}"),
-                        "Use dns, members, or HOST:PORT of a TCP frontend such as HAProxy's.",
-                    ));
-                }
-                Route::Frontend {
-                    addr: addr.to_string(),
-                    member: primary.clone(),
-                }
-            }
+            Some(addr) => Route::Frontend {
+                addr: addr.to_string(),
+                member: primary.clone(),
+            },
             None => match dns().filter(|_| networked) {
                 Some((server, name)) => Route::Dns {
                     server,

@@ -8,11 +8,12 @@
 //! (`timeline.rs`), and the report (`report.rs`). The binary supplies the [`Conductor`], which
 //! runs standby's own commands as child processes.
 
+mod after;
 pub mod checker;
-pub mod fault;
+mod fault;
 mod load;
 pub mod report;
-pub mod run;
+mod run;
 pub mod timeline;
 
 pub use checker::{check, Outcome, SetResult};

@@ -85,6 +85,13 @@ pub struct Report {
     pub rejoin: (bool, String),
     /// The writer's path to the database.
     pub traffic_path: String,
+    /// Whether the writes could be read back; when not, `writes` holds only what the writer
+    /// saw, and nothing was checked.
+    pub read_back: bool,
+    /// The standby's replication lag when the fault was injected, as its provider reported it.
+    pub lag_at_fault: Option<String>,
+    /// What the figures do not show: the switch's own caveats, and where they come from.
+    pub caveats: Vec<String>,
 }
 
 impl Report {
@@ -102,7 +109,9 @@ impl Report {
                 },
             );
         }
-        if !self.rpo.met {
+        if !self.read_back {
+            reasons.push("the writes could not be read back: no member accepts writes after the drill, so the group did not recover".to_string());
+        } else if !self.rpo.met {
             reasons.push(format!(
                 "{} acknowledged write(s) lost: a {:.3}s window beyond the declared RPO of {}s",
                 self.writes.lost.len(),
@@ -168,6 +177,15 @@ impl Report {
         if let Some(g) = self.lsn_gap_bytes {
             let _ = writeln!(s, "\nReplication gap at the switch: {g} {}.", self.gap_unit);
         }
+        if let Some(l) = &self.lag_at_fault {
+            let _ = writeln!(s, "\nStandby lag when the fault was injected: {l}. The RPO measures only the drill's own writes, which began a second before the fault; anything else written since the standby's last sync was lost too.");
+        }
+        if !self.caveats.is_empty() {
+            s.push_str("\n## Caveats\n\n");
+            for c in &self.caveats {
+                let _ = writeln!(s, "- {c}");
+            }
+        }
         s.push_str(
             "\n## Timeline (seconds after the fault)\n\n| t | event | source |\n|---:|---|---|\n",
         );
@@ -175,7 +193,11 @@ impl Report {
             let _ = writeln!(s, "| {:+.3} | {} | {} |", e.at, e.name, e.detail);
         }
         let w = &self.writes;
-        let _ = writeln!(
+        if !self.read_back {
+            let _ = writeln!(s, "\n## Writes\n\n{} attempted, {} acknowledged: **not checked**, no member takes writes to read them back from.", w.attempted, w.acknowledged);
+        }
+        if self.read_back {
+            let _ = writeln!(
             s,
             "\n## Writes\n\n{} attempted: {} acknowledged, {} failed, {} indeterminate.\n\n- lost (acknowledged, missing): {}\n- unexpected (present, never acknowledged nor attempted): {}\n- recovered (indeterminate, present): {}",
             w.attempted,
@@ -186,6 +208,7 @@ impl Report {
             w.unexpected.len(),
             w.recovered.len()
         );
+        }
         if !self.checksums.is_empty() {
             s.push_str("\n## Checksums\n\n| table | old primary | new primary |\n|---|---|---|\n");
             for (t, (a, b)) in &self.checksums {
@@ -313,6 +336,9 @@ mod tests {
             checksums: BTreeMap::new(),
             rejoin: (true, "rewound".into()),
             traffic_path: "x".into(),
+            read_back: true,
+            lag_at_fault: None,
+            caveats: vec![],
         }
     }
 

@@ -7,19 +7,19 @@
 //! state through a [`Conductor`], which the binary implements with child processes; it reaches
 //! members only through their provider's [`DrillTarget`].
 
+use super::after::outcomes;
+use super::checker::tally;
 use super::fault::{inject, Fault, Injected};
-use super::load::{connect_rw, writer, Attempt, DrillMember, Route};
+use super::load::{Attempt, DrillMember, Route, Writer};
 use super::timeline as marks;
-use super::SetResult;
-use super::{check, Event, Objective, Outcome, Report};
-use crate::monitor::Stamped;
+use super::{Event, Objective, Outcome, Report};
+use crate::monitor::{Event as MonitorEvent, Stamped};
 use crate::plan::GroupSummary;
 use crate::registry::Registry;
 use crate::state::{State, SwitchRecord};
-use standby_provider_sdk::{DrillTarget, Provider, Role};
+use standby_provider_sdk::{DrillTarget, Provider};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -71,7 +71,7 @@ impl Scenario {
     }
 
     /// The fault it injects; a switchover injects none.
-    pub fn fault(self) -> Option<Fault> {
+    pub(crate) fn fault(self) -> Option<Fault> {
         match self {
             Scenario::KillPrimary => Some(Fault::Crash),
             Scenario::StopPrimary => Some(Fault::Stop),
@@ -124,15 +124,15 @@ pub struct Setup<'a> {
 
 /// A drill that passed every check that needs no fault: ready to run.
 pub struct Drill<'a> {
-    setup: Setup<'a>,
-    group: GroupSummary,
-    from: String,
+    pub(super) setup: Setup<'a>,
+    pub(super) group: GroupSummary,
+    pub(super) from: String,
     other: String,
-    members: Vec<DrillMember>,
+    pub(super) members: Vec<DrillMember>,
     primary: DrillMember,
     provider: Arc<dyn Provider>,
     route: Route,
-    run: String,
+    pub(super) run: String,
 }
 
 /// What the inject phase started: a fault, or a switchover.
@@ -152,9 +152,21 @@ impl<'a> Drill<'a> {
     pub fn new(setup: Setup<'a>) -> Result<Drill<'a>, DrillError> {
         let (group, env) = (setup.group, setup.env);
         let (Some(f), Some(g)) = (setup.state.failovers.get(group), setup.groups.get(group)) else {
+            let known: Vec<&str> = setup.groups.keys().map(String::as_str).collect();
+            let hint = match group.strip_prefix("failover.") {
+                Some(bare) if known.contains(&bare) => {
+                    format!("Name the group without its prefix: `standby drill {bare}`.")
+                }
+                _ if known.is_empty() => "The topology has no failover group.".to_string(),
+                _ if setup.state.failovers.is_empty() => format!(
+                    "Apply the topology first; its groups are: {}.",
+                    known.join(", ")
+                ),
+                _ => format!("The groups are: {}.", known.join(", ")),
+            };
             return Err(DrillError::new(
                 format!("No failover group {group:?} in environment {env:?}"),
-                "Apply the topology first; `standby status` lists the groups.",
+                hint,
             ));
         };
         let members = setup.state.members(f);
@@ -224,7 +236,7 @@ impl<'a> Drill<'a> {
         })
     }
 
-    fn target(&self) -> &dyn DrillTarget {
+    pub(super) fn target(&self) -> &dyn DrillTarget {
         self.provider
             .drill_target()
             .expect("Drill::new checked the drill capability")
@@ -233,33 +245,21 @@ impl<'a> Drill<'a> {
     /// Runs every phase; the report says how it went.
     pub fn run(self, c: &mut dyn Conductor) -> Result<Report, DrillError> {
         let started = OffsetDateTime::now_utc();
-        self.setup
-            .rt
-            .block_on(self.target().prepare(&self.primary.member))
-            .map_err(|e| {
-                DrillError::new(
-                    format!("Cannot prepare the drill table on {}", self.from),
-                    format!("{}: {}", e.summary, e.detail),
-                )
-            })?;
-        let dir = self.setup.dir;
-        let mon_events = dir.join("monitor.events.jsonl");
-        let _monitor = self.arm(c, &mon_events)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let w = writer(
+        self.prepare()?;
+        let mon_events = self.setup.dir.join("monitor.events.jsonl");
+        let monitor = self.arm(c, &mon_events)?;
+        let lag_at_fault = self.standby_lag();
+        let writer = Writer::start(
             self.setup.rt.clone(),
-            self.route.clone(),
-            self.provider.clone(),
-            self.run.clone(),
-            stop.clone(),
-            log.clone(),
+            &self.route,
+            &self.provider,
+            &self.run,
         );
         // Load: the writer settles before the fault.
         std::thread::sleep(Duration::from_millis(1000));
         let fault = Instant::now();
         let fault_wall = OffsetDateTime::now_utc();
-        let (mut injected, switch) = self.inject(c)?;
+        let (mut injected, mut switch) = self.inject(c)?;
         let mut timeline = vec![Event {
             name: "fault injected".into(),
             at: 0.0,
@@ -269,8 +269,19 @@ impl<'a> Drill<'a> {
                     i.what.clone()
                 }),
         }];
-        let recovery = self.recover(fault, &log, switch, &mon_events, &mut injected);
+        let recovery = self.recover(
+            fault,
+            &writer.log,
+            switch.as_deref_mut(),
+            &mon_events,
+            &mut injected,
+        );
         drop(injected);
+        let mut caveats = Vec::new();
+        if let Some(s) = switch.as_deref_mut() {
+            finish(s, &mut caveats);
+        }
+        drop(switch);
         let switched_to = c
             .read_state()?
             .failovers
@@ -279,10 +290,10 @@ impl<'a> Drill<'a> {
             .filter(|a| *a != self.from);
         // The writer goes on a moment, to show the old primary takes nothing after waking.
         std::thread::sleep(Duration::from_millis(1000));
-        stop.store(true, Ordering::SeqCst);
-        let _ = w.join();
-        drop(_monitor);
-        let events = marks::parse_events(&std::fs::read_to_string(&mon_events).unwrap_or_default());
+        let attempts = writer.finish();
+        drop(monitor);
+        let events = monitor_events(&mon_events);
+        caveats.extend(awaiting_approval(&events, self.setup.group));
         let after = c.read_state()?;
         let record = after
             .failovers
@@ -290,6 +301,9 @@ impl<'a> Drill<'a> {
             .and_then(|f| f.history.last())
             .filter(|_| switched_to.is_some())
             .cloned();
+        if let Some(r) = &record {
+            caveats.extend(r.caveats.iter().map(|c| format!("the switch: {c}")));
+        }
         let lsn_gap = self.measure(
             &mut timeline,
             &events,
@@ -298,12 +312,15 @@ impl<'a> Drill<'a> {
             fault_wall,
         );
         let rejoin = self.rejoin(c, &after, switched_to.is_some());
-        let checksums = self.checksums(record.as_ref(), &after, switched_to.as_deref(), rejoin.0);
-        let attempts = log
-            .lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default();
-        let (writes, rpo) = self.verify(&attempts, fault)?;
+        let now = c.read_state().unwrap_or(after);
+        let checksums = self.checksums(
+            record.as_ref(),
+            &now,
+            switched_to.as_deref(),
+            rejoin.0,
+            &mut caveats,
+        );
+        let verified = self.verify(&now, &attempts, fault);
         let mut report = Report {
             format_version: 1,
             scenario: self.setup.scenario.name().into(),
@@ -318,20 +335,72 @@ impl<'a> Drill<'a> {
             reasons: vec![],
             timeline,
             rto: Objective::new(self.group.rto_seconds, recovery.first_write),
-            rpo,
+            rpo: verified.as_ref().map_or_else(
+                || Objective::new(self.group.rpo_seconds, None),
+                |v| v.1.clone(),
+            ),
             lsn_gap_bytes: lsn_gap,
-            gap_unit: self
-                .provider
-                .replication()
-                .map_or("bytes", |r| r.position_unit())
-                .to_string(),
-            writes,
+            gap_unit: self.gap_unit().to_string(),
+            read_back: verified.is_some(),
+            writes: verified.map_or_else(|| tally(&outcomes(&attempts)), |v| v.0),
             checksums,
             rejoin,
             traffic_path: self.route.describe(),
+            lag_at_fault,
+            caveats,
         };
         report.decide();
         Ok(report)
+    }
+
+    /// Prepare: the writer's table on the primary, then the drill's directory (a refusal here
+    /// leaves nothing behind).
+    fn prepare(&self) -> Result<(), DrillError> {
+        self.setup
+            .rt
+            .block_on(self.target().prepare(&self.primary.member))
+            .map_err(|e| {
+                DrillError::new(
+                    format!("Cannot prepare the drill table on {}", self.from),
+                    format!("{}: {}", e.summary, e.detail),
+                )
+            })?;
+        std::fs::create_dir_all(self.setup.dir).map_err(|e| {
+            DrillError::new(
+                format!("Cannot create {}", self.setup.dir.display()),
+                e.to_string(),
+            )
+        })
+    }
+
+    /// How far each standby was behind when the fault came, as its provider reports it.
+    fn standby_lag(&self) -> Option<String> {
+        let r = self.provider.replication()?;
+        let lags: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.member.site != self.from)
+            .filter_map(|m| {
+                let st = self
+                    .setup
+                    .rt
+                    .block_on(r.status(&m.member, Some(&self.primary.member)))
+                    .ok()?;
+                Some(format!(
+                    "{} {} behind ({:.1}s)",
+                    m.member.site,
+                    crate::units::human_bytes(st.lag_bytes),
+                    st.lag_seconds
+                ))
+            })
+            .collect();
+        (!lags.is_empty()).then(|| lags.join(", "))
+    }
+
+    fn gap_unit(&self) -> &'static str {
+        self.provider
+            .replication()
+            .map_or("bytes", |r| r.position_unit())
     }
 
     /// Arm: the monitor runs and watches before anything happens (not for a switchover).
@@ -381,7 +450,7 @@ impl<'a> Drill<'a> {
         &self,
         fault: Instant,
         log: &Mutex<Vec<Attempt>>,
-        mut switch: Option<Box<dyn Running>>,
+        mut switch: Option<&mut (dyn Running + 'static)>,
         mon_events: &Path,
         injected: &mut Option<Injected>,
     ) -> Recovery {
@@ -415,13 +484,19 @@ impl<'a> Drill<'a> {
                     }
                 }
             }
+            let events = match self.setup.scenario {
+                Scenario::Switchover => Vec::new(),
+                _ => monitor_events(mon_events),
+            };
             let finished = match self.setup.scenario {
                 Scenario::Switchover => r.switch_done.is_some(),
-                _ => monitor_events(mon_events)
-                    .iter()
-                    .any(|e| marks::finished(&e.event)),
+                _ => events.iter().any(|e| marks::finished(&e.event)),
             };
             if finished && r.first_write.is_some() {
+                break;
+            }
+            // A manual approval waits for a person, not for the drill.
+            if awaiting_approval(&events, self.setup.group).is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -483,134 +558,29 @@ impl<'a> Drill<'a> {
         timeline.sort_by(|a, b| a.at.total_cmp(&b.at));
         gap
     }
+}
 
-    /// Whether the old primary is now a healthy standby, read from the member itself.
-    fn rejoined(&self, state: &State) -> bool {
-        let Some(f) = state.failovers.get(self.setup.group) else {
-            return false;
-        };
-        let members = state.members(f);
-        let Some((m, p)) = members.get(&self.from) else {
-            return false;
-        };
-        let Some(r) = self.setup.registry.get(p).and_then(|p| p.replication()) else {
-            return false;
-        };
-        self.setup
-            .rt
-            .block_on(r.status(m, None))
-            .is_ok_and(|s| s.healthy && s.role == Role::Standby)
+/// A switchover started by the drill gets a minute to finish before it is stopped, which the
+/// report says.
+fn finish(s: &mut dyn Running, caveats: &mut Vec<String>) {
+    let t = Instant::now();
+    while !s.finished() {
+        if t.elapsed() > Duration::from_secs(60) {
+            caveats.push("the switchover was still running a minute after the drill stopped waiting, and was stopped: run `standby status` and `standby apply` to see and converge where it stopped".to_string());
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
 
-    /// Rejoin: the old primary should now be a standby; one apply converges it if not.
-    fn rejoin(&self, c: &mut dyn Conductor, after: &State, switched: bool) -> (bool, String) {
-        if self.rejoined(after) {
-            return (true, "rejoined during the switch".to_string());
-        }
-        if !switched {
-            return (false, "the group did not switch".to_string());
-        }
-        let ok = c.apply();
-        let now = c.read_state().unwrap_or_else(|_| after.clone());
-        (
-            ok && self.rejoined(&now),
-            format!(
-                "rejoined by `standby apply` after the drill (apply {})",
-                if ok { "succeeded" } else { "failed" }
-            ),
-        )
-    }
-
-    /// The switch's own checksums when it could compare, otherwise the rejoined old primary
-    /// against the new one once it has replayed.
-    fn checksums(
-        &self,
-        record: Option<&SwitchRecord>,
-        after: &State,
-        to: Option<&str>,
-        rejoined: bool,
-    ) -> BTreeMap<String, (String, String)> {
-        let recorded = record.map(|r| r.verification.clone()).unwrap_or_default();
-        let tables = &self.group.checksum;
-        if !recorded.is_empty() || !rejoined || tables.is_empty() {
-            return recorded;
-        }
-        let members = after
-            .failovers
-            .get(self.setup.group)
-            .map(|f| after.members(f))
-            .unwrap_or_default();
-        let Some(((old, p), (new, _))) =
-            to.and_then(|to| Some((members.get(&self.from)?, members.get(to)?)))
-        else {
-            return recorded;
-        };
-        let Some(r) = self.setup.registry.get(p).and_then(|p| p.replication()) else {
-            return recorded;
-        };
-        let mut out = recorded;
-        for _ in 0..20 {
-            let (a, b) = self
-                .setup
-                .rt
-                .block_on(async { (r.checksum(old, tables).await, r.checksum(new, tables).await) });
-            let (Ok(a), Ok(b)) = (a, b) else { break };
-            out = tables
-                .iter()
-                .map(|t| {
-                    let sum = |m: &BTreeMap<String, String>| m.get(t).cloned().unwrap_or_default();
-                    (t.clone(), (sum(&a), sum(&b)))
-                })
-                .collect();
-            if a == b {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        out
-    }
-
-    /// Verify: every write read back from whoever takes writes now, through the set checker,
-    /// and the data-loss window against the RPO.
-    fn verify(
-        &self,
-        attempts: &[Attempt],
-        fault: Instant,
-    ) -> Result<(SetResult, Objective), DrillError> {
-        let t = self.target();
-        let present = self
-            .setup
-            .rt
-            .block_on(async {
-                let mut start = 0;
-                let (session, m) = connect_rw(t, &self.members, &mut start).await?;
-                drop(session);
-                t.read_back(&m.member, &self.run).await.ok()
-            })
-            .ok_or_else(|| {
-                DrillError::new(
-                    "Cannot read the drill's rows back",
-                    "No member accepts writes after the drill: the group did not recover.",
-                )
-            })?;
-        let outcomes: BTreeMap<i64, Outcome> = attempts.iter().map(|a| (a.id, a.outcome)).collect();
-        let writes = check(&outcomes, &present);
-        let lost_window = attempts
-            .iter()
-            .filter(|a| writes.lost.binary_search(&a.id).is_ok())
-            .map(|a| {
-                fault
-                    .saturating_duration_since(a.at)
-                    .as_secs_f64()
-                    .max(0.001)
-            })
-            .reduce(f64::max);
-        let rpo = Objective::new(
-            Some(self.group.rpo_seconds.unwrap_or(0.0)),
-            Some(lost_window.unwrap_or(0.0)),
-        );
-        Ok((writes, rpo))
-    }
+/// The monitor's saved plan, when the group's approval is manual.
+fn awaiting_approval(events: &[Stamped], group: &str) -> Option<String> {
+    events.iter().find_map(|e| match &e.event {
+        MonitorEvent::AwaitingApproval { group: g, plan, .. } if g == group => Some(format!(
+            "approval = \"manual\": the monitor saved the failover plan and waited; run `standby approve {plan}` to fail over"
+        )),
+        _ => None,
+    })
 }
 
 /// The monitor's events so far (`standby monitor --events FILE`).

@@ -143,9 +143,14 @@ async fn blocking<T: Send + 'static>(
 #[async_trait]
 impl DrillTarget for LocalProvider {
     fn surface(&self, m: &Member) -> Result<Surface, ProviderError> {
-        Ok(Surface::File {
-            path: self.member(m)?,
-        })
+        let path = self.member(m)?;
+        let wal = open(&path, Duration::from_secs(5))
+            .and_then(|c| {
+                c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                    .map_err(|e| perr("cannot read the journal mode".into(), e))
+            })
+            .is_ok_and(|mode| mode.eq_ignore_ascii_case("wal"));
+        Ok(Surface::File { path, wal })
     }
 
     fn lose(&self, m: &Member) -> Result<String, ProviderError> {
@@ -157,10 +162,13 @@ impl DrillTarget for LocalProvider {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let aside = |p: &Path| PathBuf::from(format!("{}.lost-by-drill-{stamp}", p.display()));
+        let with = |suffix: &str| PathBuf::from(format!("{}{suffix}", db.display()));
         for p in [
             db.clone(),
             meta_path(&db),
-            PathBuf::from(format!("{}-journal", db.display())),
+            with("-journal"),
+            with("-wal"),
+            with("-shm"),
         ] {
             match std::fs::rename(&p, aside(&p)) {
                 Ok(()) => {}

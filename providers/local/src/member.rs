@@ -192,7 +192,7 @@ impl Replication for LocalProvider {
         former: &Member,
         primary: &Member,
         _mode: ReplicationMode,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Option<String>, ProviderError> {
         let (f, p) = (self.member(former)?, self.member(primary)?);
         blocking(move || sqlite::rejoin(&f, &p)).await
     }

@@ -355,9 +355,28 @@ pub(crate) fn promote(db: &Path, epoch: u64) -> Result<(), ProviderError> {
     write_meta(db, &meta)
 }
 
-pub(crate) fn rejoin(former: &Path, primary: &Path) -> Result<(), ProviderError> {
-    let epoch = read_meta(primary).epoch;
-    make_standby(former, primary, epoch).map(|_| ())
+/// Makes `former` a standby of `primary`. Its writes after the new primary's last copy (a
+/// failover that could not catch up) would be overwritten: the file is kept aside first.
+pub(crate) fn rejoin(former: &Path, primary: &Path) -> Result<Option<String>, ProviderError> {
+    let meta = read_meta(primary);
+    let kept = match position(former) {
+        Ok(pos) if pos != meta.replayed_position && former.exists() => {
+            let aside = PathBuf::from(format!(
+                "{}.diverged-epoch{}-{}",
+                former.display(),
+                meta.epoch,
+                now() as u64
+            ));
+            copy(former, &aside)?;
+            Some(format!(
+                "kept in {} before it became a standby",
+                aside.display()
+            ))
+        }
+        _ => None,
+    };
+    make_standby(former, primary, meta.epoch)?;
+    Ok(kept)
 }
 
 pub(crate) fn checksum(db: &Path, datasets: &[String]) -> Result<Checksums, ProviderError> {

@@ -110,6 +110,14 @@ impl PostgresProvider {
 impl DrillTarget for PostgresProvider {
     fn surface(&self, m: &Member) -> Result<Surface, ProviderError> {
         let s = self.server(&m.state)?;
+        Ok(Surface::Server {
+            host: s.listen,
+            port: s.port,
+        })
+    }
+
+    fn processes(&self, m: &Member) -> Result<Vec<u32>, ProviderError> {
+        let s = self.server(&m.state)?;
         let not_running =
             |detail: String| ProviderError::new(format!("{} is not running", m.site), detail);
         let pidfile = std::fs::read_to_string(s.data_dir.join("postmaster.pid"))
@@ -124,11 +132,7 @@ impl DrillTarget for PostgresProvider {
         // Its children too: a hung machine freezes every backend, not only the postmaster.
         let mut processes = vec![pm];
         processes.extend(children(pm));
-        Ok(Surface::Server {
-            processes,
-            host: s.listen,
-            port: s.port,
-        })
+        Ok(processes)
     }
 
     async fn prepare(&self, primary: &Member) -> Result<(), ProviderError> {

@@ -526,7 +526,7 @@ impl Replication for PostgresProvider {
         former: &Member,
         primary: &Member,
         mode: ReplicationMode,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Option<String>, ProviderError> {
         let f = self.member(former)?;
         let p = self.member(primary)?;
         if f.is_running().await {
@@ -588,7 +588,9 @@ impl Replication for PostgresProvider {
         if !standbys.contains(&former.site) {
             standbys.push(former.site.clone());
         }
-        self.set_sync(&p, &standbys, mode).await
+        // pg_rewind discards what the former primary wrote after the fork; keeping a copy of
+        // it, as the SQLite member does, is not done yet.
+        self.set_sync(&p, &standbys, mode).await.map(|()| None)
     }
 
     async fn checksum(

@@ -19,14 +19,13 @@ pub enum WriteOutcome {
     Indeterminate,
 }
 
-/// Where a member can be hurt, which decides the faults a drill can inject into it.
+/// Where a member can be hurt, which decides the faults a drill can inject into it. Read
+/// from the member's recorded state: a member that is down still has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Surface {
-    /// A server: signals go to its processes (the main one first), a partition cuts its
-    /// endpoint off.
+    /// A server: signals go to its processes ([`DrillTarget::processes`]), a partition cuts
+    /// its endpoint off.
     Server {
-        /// Its processes, the main one first.
-        processes: Vec<u32>,
         /// Where clients reach it.
         host: String,
         /// Its port.
@@ -37,6 +36,9 @@ pub enum Surface {
     File {
         /// The database file.
         path: PathBuf,
+        /// Whether it is in write-ahead-log mode, where an exclusive lock does not stop
+        /// readers, so a lock is no hang.
+        wal: bool,
     },
 }
 
@@ -53,15 +55,23 @@ pub trait DrillSession: Send {
     fn server(&self) -> Arc<str>;
     /// Whether the session is still usable.
     fn is_closed(&self) -> bool;
-    /// Inserts row `id` of drill `run`, within a second.
+    /// Inserts row `id` of drill `run`, within a few seconds at most.
     async fn insert(&mut self, run: &str, id: i64) -> WriteOutcome;
 }
 
 /// A provider whose failover members can be drilled.
 #[async_trait]
 pub trait DrillTarget: Send + Sync {
-    /// Where `m` can be hurt, read now (a server's processes change when it restarts).
+    /// Where `m` can be hurt.
     fn surface(&self, m: &Member) -> Result<Surface, ProviderError>;
+    /// A server member's processes, the main one first, read now (they change when it
+    /// restarts); an error when it is not running.
+    fn processes(&self, m: &Member) -> Result<Vec<u32>, ProviderError> {
+        Err(ProviderError::new(
+            format!("{} has no processes", m.site),
+            "only members with a server surface have them",
+        ))
+    }
     /// A file member's database lost, as with a failed disk: the file and what belongs to it
     /// are moved aside once no write is in flight, and a session opened before never commits
     /// to the moved file. Returns where they went.

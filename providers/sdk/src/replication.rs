@@ -175,13 +175,15 @@ pub trait Replication: Send + Sync {
     /// member that is already primary it must only record `epoch` (and open it for writes):
     /// the engine calls it so to finish a promotion that stopped before writing its epoch.
     async fn promote(&self, target: &Member, epoch: u64) -> Result<(), ProviderError>;
-    /// Makes the former primary a standby of the new one.
+    /// Makes the former primary a standby of the new one. Returns a note for the switch's
+    /// record when it set aside writes of the former primary that the new one never received
+    /// (saying where they are kept), since becoming a standby discards them.
     async fn rejoin(
         &self,
         former: &Member,
         primary: &Member,
         mode: Mode,
-    ) -> Result<(), ProviderError>;
+    ) -> Result<Option<String>, ProviderError>;
     /// Deterministic hashes of the named data sets.
     async fn checksum(
         &self,

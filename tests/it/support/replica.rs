@@ -310,14 +310,14 @@ impl Replication for Replica {
         former: &Member,
         primary: &Member,
         _mode: ReplicationMode,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Option<String>, ProviderError> {
         self.check("rejoin", &former.site)?;
         self.roles
             .lock()
             .expect("roles")
             .insert(former.site.clone(), Role::Standby);
         self.note(format!("rejoin {} to {}", former.site, primary.site));
-        self.after("rejoin", &former.site)
+        self.after("rejoin", &former.site).map(|()| None)
     }
 
     async fn checksum(

@@ -76,7 +76,6 @@ impl Rig {
         }
     }
 
-    /// Writes another file of the topology, such as a module's.
     /// The rig's providers, the mock replicating one among them.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -87,6 +86,7 @@ impl Rig {
         self.dir.path()
     }
 
+    /// Writes another file of the topology, such as a module's.
     pub fn write_file(&self, rel: &str, content: &str) {
         let path = self.dir.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -19,6 +19,7 @@ pub mod lease;
 pub mod monitor;
 pub mod operation;
 pub mod plan;
+pub mod plugins;
 pub mod registry;
 pub mod review;
 pub mod state;

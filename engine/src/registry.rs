@@ -77,6 +77,13 @@ impl Registry {
             .map(|(n, _)| n.as_str())
     }
 
+    /// Stops every provider's process (external providers); built-in ones have none.
+    pub async fn shutdown(&self) {
+        for (p, _) in self.providers.values() {
+            p.shutdown().await;
+        }
+    }
+
     /// Every registered provider name.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)

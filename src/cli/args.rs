@@ -475,10 +475,15 @@ pub enum Command {
     /// Check the topology's providers and that the state backend answers; creates only
     /// `.standby/`. Providers are built in: nothing is downloaded.
     Init {
-        /// Accepted for Terraform scripts (`init -upgrade`): the providers are built into
-        /// standby, so there is never a newer one to fetch.
+        /// Select the newest version of each external provider that its constraints allow,
+        /// instead of the one the lock file selects (built-in providers have no other version).
         #[arg(long)]
         upgrade: bool,
+        /// A filesystem mirror to install external providers from, in Terraform's layout
+        /// (HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/); repeatable. When given, no other
+        /// directory is searched.
+        #[arg(long = "plugin-dir", value_name = "DIR")]
+        plugin_dirs: Vec<std::path::PathBuf>,
         /// Accepted for Terraform scripts (`init -reconfigure`): standby keeps no backend
         /// settings between runs, so every init reads the backend afresh.
         #[arg(long)]

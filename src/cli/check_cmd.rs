@@ -6,7 +6,6 @@ use super::{runtime, CliError};
 use standby_engine::check::{check as run_checks, sarif, Severity};
 use standby_engine::eval::Phase;
 use standby_engine::plan::{plan, PlanMode, PlanOptions};
-use standby_engine::registry::Registry;
 
 pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Result<i32, CliError> {
     let env_name = ws.env_name(env)?;
@@ -29,7 +28,7 @@ pub(crate) fn check(ws: &Workspace, env: &EnvArgs, format: CheckFormat) -> Resul
     let p = runtime()?
         .block_on(plan(
             &config,
-            &Registry::standard(),
+            &ws.registry(&config)?,
             state.as_ref(),
             vars,
             &opts,

@@ -6,7 +6,6 @@ use super::workspace::Workspace;
 use super::{report, runtime, CliError};
 use standby_engine::eval::Phase;
 use standby_engine::plan::Console;
-use standby_engine::registry::Registry;
 use standby_provider_sdk::Value;
 use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -17,7 +16,7 @@ pub(crate) fn console(ws: &Workspace, env: &EnvArgs) -> Result<i32, CliError> {
     // Read-only: the console changes nothing, so it takes no lock.
     let state = ws.read_state(backend.as_ref())?;
     let opts = options(&env_name, &PlanArgs::without_refresh(), Phase::Plan, digest)?;
-    let registry = Registry::standard();
+    let registry = ws.registry(&config)?;
     let rt = runtime()?;
     let mut console = rt
         .block_on(Console::new(

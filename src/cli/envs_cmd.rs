@@ -5,7 +5,6 @@ use super::workspace::Workspace;
 use super::{runtime, CliError};
 use standby_engine::eval::Phase;
 use standby_engine::plan::{plan, Plan, PlanMode, PlanOptions};
-use standby_engine::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The environment's plan, and its topology's `must_match` and `may_differ` lists.
@@ -30,7 +29,7 @@ fn evaluate(ws: &Workspace, env: &str) -> Result<(Plan, Vec<String>, Vec<String>
         epoch_floor: Default::default(),
         imports: Vec::new(),
     };
-    let registry = Registry::standard();
+    let registry = ws.registry(&config)?;
     let p = runtime()?
         .block_on(plan(&config, &registry, None, vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;

@@ -7,7 +7,6 @@ use super::workspace::{state_error, Workspace};
 use super::{runtime, CliError};
 use standby_engine::addr::Target;
 use standby_engine::eval::Phase;
-use standby_engine::registry::Registry;
 
 pub(crate) fn import(
     ws: &Workspace,
@@ -42,7 +41,7 @@ pub(crate) fn import(
         .parse::<Target>()
         .map_err(|e| CliError::msg("Invalid address", e.to_string()))?];
     println!("{addr}: Importing from ID {id:?}...");
-    let registry = Registry::standard();
+    let registry = ws.registry(&config)?;
     let mut plan = runtime()?
         .block_on(standby_engine::plan::plan(
             &config,

@@ -6,10 +6,16 @@ use super::workspace::Workspace;
 use super::CliError;
 use standby_engine::addr::Mode;
 use standby_engine::config::Module;
+use standby_engine::plugins;
 use standby_engine::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(crate) fn init(ws: &Workspace, upgrade: bool, reconfigure: bool) -> Result<i32, CliError> {
+pub(crate) fn init(
+    ws: &Workspace,
+    upgrade: bool,
+    plugin_dirs: &[std::path::PathBuf],
+    reconfigure: bool,
+) -> Result<i32, CliError> {
     let config = ws.load()?;
     if reconfigure {
         println!("(-reconfigure: standby keeps no backend settings between runs; the backend is read afresh.)");
@@ -36,13 +42,36 @@ pub(crate) fn init(ws: &Workspace, upgrade: bool, reconfigure: bool) -> Result<i
         }
     }
     println!("\nInitializing provider plugins...");
-    if upgrade {
-        println!("(-upgrade: the providers are built into standby v{}; there is nothing newer to fetch.)", env!("CARGO_PKG_VERSION"));
-    }
     let registry = Registry::standard();
     let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut unknown = Vec::new();
     collect_types(&config.root, &registry, &mut used, &mut unknown);
+    let err = |e: plugins::PluginsError| CliError::msg(e.summary, e.detail);
+    let reqs = plugins::requirements(&config).map_err(err)?;
+    let mirrors = plugins::mirrors(&ws.root, plugin_dirs).map_err(err)?;
+    let report = plugins::init(&ws.root, &reqs, &mirrors, upgrade).map_err(err)?;
+    if upgrade && report.installed.is_empty() {
+        println!("(-upgrade: the providers are built into standby v{}; there is nothing newer to fetch.)", env!("CARGO_PKG_VERSION"));
+    }
+    for i in &report.installed {
+        let r = &i.requirement;
+        unknown.retain(|t| t.split_once('_').map_or(t.as_str(), |(p, _)| p) != r.local);
+        println!(
+            "- {}: {} v{}{} from {}",
+            r.local,
+            r.source,
+            i.version,
+            if i.locked {
+                " (as the lock file selects)"
+            } else {
+                ""
+            },
+            i.from.display()
+        );
+    }
+    if !report.installed.is_empty() {
+        println!("\nstandby recorded the providers it selected in {}; commit it so that every run uses the same packages.", standby_engine::plugins::LOCK_FILE);
+    }
     for (provider, types) in &used {
         println!(
             "- {provider}: built in, v{} ({})",
@@ -56,8 +85,9 @@ pub(crate) fn init(ws: &Workspace, upgrade: bool, reconfigure: bool) -> Result<i
         return Err(CliError::msg(
             "Unknown resource types",
             format!(
-                "No built-in provider manages {}. The providers are: {}.",
+                "No built-in provider manages {}, and no filesystem mirror has a provider for it (searched {}). The built-in providers are: {}; declare others in terraform {{ required_providers {{ ... }} }}.",
                 unknown.join(", "),
+                mirrors.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(", "),
                 registry.names().collect::<Vec<_>>().join(", ")
             ),
         ));

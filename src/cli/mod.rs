@@ -97,8 +97,10 @@ pub fn main() -> i32 {
         color,
         backend: cli.backend.clone(),
         input: cli.input,
+        registries: std::sync::Mutex::new(Vec::new()),
     };
     let result = run(&ws, cli.command);
+    ws.shutdown();
     match result {
         Ok(code) => code,
         Err(CliError::Exit(code)) => code,
@@ -125,9 +127,22 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, CliError> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // SIGPIPE ends the process when stdout's reader goes away (main.rs); a provider
+        // process that dies under a connection must only fail that connection's writes.
+        .on_thread_start(block_sigpipe)
         .build()
         .map_err(|e| CliError::msg("Cannot start the async runtime", e.to_string()))?;
     Ok(RUNTIME.get_or_init(|| rt))
+}
+
+fn block_sigpipe() {
+    // SAFETY: a fresh signal set, filled and passed to pthread_sigmask for this thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
@@ -364,8 +379,9 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
         Command::ForceUnlock { id, env } => state_cmd::force_unlock(ws, &id, &env),
         Command::Init {
             upgrade,
+            plugin_dirs,
             reconfigure,
-        } => init_cmd::init(ws, upgrade, reconfigure),
+        } => init_cmd::init(ws, upgrade, &plugin_dirs, reconfigure),
         Command::Import {
             addr,
             id,

@@ -60,7 +60,7 @@ pub(crate) fn state_and_plan(
     let p = runtime()?
         .block_on(standby_engine::plan::plan(
             &config,
-            &Registry::standard(),
+            &ws.registry(&config)?,
             Some(&state),
             vars,
             &opts,
@@ -71,7 +71,7 @@ pub(crate) fn state_and_plan(
 
 /// The standard providers, configured for this workspace.
 pub(crate) fn configured_registry(ws: &Workspace) -> Result<Registry, CliError> {
-    let registry = Registry::standard();
+    let registry = ws.registry(&ws.load()?)?;
     let rt = runtime()?;
     for name in registry.names() {
         if let Some(p) = registry.get(name) {

@@ -10,7 +10,6 @@ use standby_engine::operation::{self, Gates};
 use standby_engine::plan::{
     execution_graph_text, plan as make_plan, plan_json, render_plan, PlanMode, PlanOptions,
 };
-use standby_engine::registry::Registry;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -84,7 +83,7 @@ pub(crate) fn prepare(
 
 pub(crate) fn validate(ws: &Workspace, env: &EnvArgs, json: bool) -> Result<i32, CliError> {
     let (env_name, config, _, vars) = prepare(ws, env, true)?;
-    let registry = Registry::standard();
+    let registry = ws.registry(&config)?;
     let opts = options(
         &env_name,
         &PlanArgs {
@@ -146,7 +145,7 @@ pub(crate) fn plan(
     let backend = ws.backend(&env_name)?;
     let (_guard, state) =
         operation::lock_and_read(backend.as_ref(), "plan", locking(lock)).map_err(op_error)?;
-    let registry = Registry::standard();
+    let registry = ws.registry(&config)?;
     let mut opts = options(&env_name, p, Phase::Plan, digest)?;
     opts.force = force;
     let mut plan = runtime()?
@@ -214,7 +213,6 @@ pub(crate) fn apply(
         Ok(_) => {}
     }
     let rt = runtime()?;
-    let registry = Registry::standard();
     let (saved, config, env_name, fresh) = match plan_file {
         Some(file) => {
             saved_plan_options(env, p)?;
@@ -237,6 +235,7 @@ pub(crate) fn apply(
             (None, config, env_name, Some((digest, vars)))
         }
     };
+    let registry = ws.registry(&config)?;
     let backend = ws.backend(&env_name)?;
     let guard = match &run.guard {
         Some(g) => Some(g.clone()),
@@ -309,9 +308,9 @@ pub(crate) fn graph(
     with_plan: bool,
 ) -> Result<i32, CliError> {
     let mermaid = matches!(format, GraphFormat::Mermaid);
-    let registry = Registry::standard();
     if !with_plan {
         let config = ws.load()?;
+        let registry = ws.registry(&config)?;
         print!(
             "{}",
             standby_engine::plan::config_graph_text(&config, &registry, mermaid)
@@ -320,6 +319,7 @@ pub(crate) fn graph(
         return Ok(0);
     }
     let (env_name, config, digest, vars) = prepare(ws, env, false)?;
+    let registry = ws.registry(&config)?;
     let state = ws.read_state(ws.backend(&env_name)?.as_ref())?;
     let opts = options(
         &env_name,

@@ -5,7 +5,6 @@ use super::workspace::Workspace;
 use super::{runtime, CliError};
 use standby_engine::eval::Phase;
 use standby_engine::plan::{plan, root_inputs, PlanMode, PlanOptions, VarSource};
-use standby_engine::registry::Registry;
 use standby_engine::review::{json, markdown, risk_flags, EnvReview, MAX_COMMENT};
 use std::path::Path;
 
@@ -23,7 +22,7 @@ pub(crate) fn review(
         None => ws.load()?,
     };
     let changes = standby_engine::config::diff(&base_config, &head_config);
-    let registry = Registry::standard();
+    let registry = ws.registry(&head_config)?;
     let rt = runtime()?;
     let mut reviews = Vec::new();
     for env in envs {

@@ -5,6 +5,8 @@ use super::CliError;
 use sha2::Digest as _;
 use standby_engine::config::{load_partial, load_var_file, Config};
 use standby_engine::plan::{root_inputs, VarSource};
+use standby_engine::plugins::{self, PluginsError, Requirement};
+use standby_engine::registry::Registry;
 use standby_engine::state::{Backend, LocalBackend, LockGuard, PgBackend, State, StateError};
 use standby_provider_sdk::Value;
 use std::collections::BTreeMap;
@@ -18,9 +20,62 @@ pub(crate) struct Workspace {
     pub backend: Option<String>,
     /// `--input=false`: never ask on the terminal.
     pub input: bool,
+    /// The providers of each set of external requirements, started once per run.
+    pub registries: std::sync::Mutex<Vec<(Vec<Requirement>, Registry)>>,
+}
+
+/// Where external providers' log lines go: to stderr when `STANDBY_LOG` (or Terraform's
+/// `TF_LOG`) is set, else nowhere (their last lines still come with any error).
+fn plugin_log() -> plugins::LogSink {
+    let on = std::env::var_os("STANDBY_LOG")
+        .or_else(|| std::env::var_os("TF_LOG"))
+        .is_some();
+    std::sync::Arc::new(move |name: &str, line: &str| {
+        if on {
+            eprintln!("provider[{name}]: {line}");
+        }
+    })
 }
 
 impl Workspace {
+    /// The built-in providers and the topology's external ones (checked against the lock file
+    /// and started; once per run for the same requirements).
+    pub fn registry(&self, config: &Config) -> Result<Registry, CliError> {
+        let err = |e: PluginsError| CliError::msg(e.summary, e.detail);
+        let reqs = plugins::requirements(config).map_err(err)?;
+        if let Some((_, r)) = self
+            .registries
+            .lock()
+            .ok()
+            .and_then(|c| c.iter().find(|(k, _)| *k == reqs).cloned())
+        {
+            return Ok(r);
+        }
+        let r = super::runtime()?
+            .block_on(plugins::registry(config, &self.root, plugin_log()))
+            .map_err(err)?;
+        if let Ok(mut c) = self.registries.lock() {
+            c.push((reqs, r.clone()));
+        }
+        Ok(r)
+    }
+
+    /// Stops the external providers this run started, as go-plugin asks.
+    pub fn shutdown(&self) {
+        let all: Vec<Registry> = self
+            .registries
+            .lock()
+            .map(|mut c| c.drain(..).map(|(_, r)| r).collect())
+            .unwrap_or_default();
+        if let (false, Ok(rt)) = (all.is_empty(), super::runtime()) {
+            rt.block_on(async {
+                for r in &all {
+                    r.shutdown().await;
+                }
+            });
+        }
+    }
+
     /// The environment name: `-e NAME`, or `default`. A named environment must have a file.
     pub fn env_name(&self, env: &EnvArgs) -> Result<String, CliError> {
         let Some(name) = &env.env else {

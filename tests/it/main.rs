@@ -25,6 +25,7 @@ mod moved_import;
 mod pg_backend;
 mod pg_hostile;
 mod pg_truth;
+mod plugins;
 mod postgres;
 mod readme;
 mod readme_postgres;

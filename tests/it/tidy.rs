@@ -35,7 +35,7 @@ const MAX_LINES: usize = 700;
 
 /// Files above [`MAX_LINES`], each with the length it may not exceed.
 const OVERSIZE: &[(&str, usize)] = &[
-    ("engine/src/config/decode.rs", 878),
+    ("engine/src/config/decode.rs", 801),
     ("engine/src/eval/expr.rs", 934),
     ("engine/src/plan/walk.rs", 975),
 ];
@@ -60,6 +60,16 @@ const UNMARKING: &[(&str, usize, &str)] = &[
         "providers/sdk/src/schema.rs",
         1,
         "type conversion keeps the mark on the result",
+    ),
+    (
+        "providers/plugin/src/cty.rs",
+        11,
+        "values encoded for an external provider, which needs them in clear as Terraform sends them; the schema marks what comes back",
+    ),
+    (
+        "providers/plugin/src/provider.rs",
+        11,
+        "comparisons and the configuration sent to an external provider; what it returns is marked again by the schema",
     ),
     (
         "engine/src/apply/executor.rs",

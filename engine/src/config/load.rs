@@ -70,9 +70,7 @@ impl FileSource for MemoryFiles {
         Ok(self
             .files
             .keys()
-            .filter(|f| {
-                f.parent() == Some(dir.as_path()) && f.extension().is_some_and(|e| e == "hcl")
-            })
+            .filter(|f| f.parent() == Some(dir.as_path()) && topology_file(f))
             .cloned()
             .collect())
     }
@@ -176,10 +174,19 @@ fn hcl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "hcl"))
+        .filter(|p| p.is_file() && topology_file(p))
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// A `.hcl` file of the topology. As in Terraform, names starting with a dot are not: the
+/// lock file `.standby.lock.hcl` is one, and editors' hidden files.
+fn topology_file(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "hcl")
+        && !p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 /// Parses one file into `sources`, reporting a syntax error as a diagnostic.

@@ -21,6 +21,6 @@ pub use load::{
 pub use model::{
     Attr, BackendBlock, Body, Config, DependsOn, EnvironmentBlock, Expr, Failover, Hook,
     ImportBlock, Lifecycle, Local, Module, ModuleCall, Moved, Output, Parity, ProviderBlock,
-    Resource, Site, Validation, Variable,
+    RequiredProvider, Resource, Site, Validation, Variable,
 };
 pub use type_expr::TypeConstraint;

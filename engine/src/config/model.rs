@@ -119,6 +119,8 @@ pub struct Module {
     pub outputs: BTreeMap<String, Output>,
     /// `provider` blocks (root module only).
     pub providers: BTreeMap<String, ProviderBlock>,
+    /// `terraform { required_providers { ... } }`: external providers by local name.
+    pub required_providers: BTreeMap<String, RequiredProvider>,
     /// `resource` and `data` blocks.
     pub resources: BTreeMap<ResourceAddr, Resource>,
     /// `module` blocks, each with its loaded module.
@@ -303,6 +305,17 @@ pub struct ProviderBlock {
     /// Its settings.
     pub body: Body,
     /// The block's labels.
+    pub span: Span,
+}
+
+/// An external provider a module needs: `null = { source = "hashicorp/null", version = "~> 2.1" }`.
+#[derive(Clone, Debug)]
+pub struct RequiredProvider {
+    /// `hashicorp/null`, as written.
+    pub source: String,
+    /// The version constraints, as written.
+    pub version: Option<String>,
+    /// Where it was declared.
     pub span: Span,
 }
 

@@ -158,7 +158,7 @@ pub struct ReadDataRequest {
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The provider's name, as used in `provider "NAME"` blocks and resource type prefixes.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Every type the provider manages, with its attributes.
     fn schema(&self) -> ProviderSchema;
@@ -211,6 +211,10 @@ pub trait Provider: Send + Sync {
         );
         import_by_reading(self, &req.type_name, Value::Map(state), missing).await
     }
+
+    /// Stops whatever the provider runs (an external provider's process); called once at the
+    /// end of a run.
+    async fn shutdown(&self) {}
 
     /// The replication capability, for providers whose resources can be failover members.
     fn replication(&self) -> Option<&dyn crate::Replication> {

@@ -1,0 +1,323 @@
+//! External providers of a topology: which ones it needs (`required_providers`, or implied by a
+//! resource type's prefix as in Terraform), `standby init` installing them from a filesystem
+//! mirror and pinning them in `.standby.lock.hcl`, and every later run checking the installed
+//! package against the lock file before starting it.
+
+use crate::config::{Config, Module};
+use crate::registry::Registry;
+use standby_provider_plugin::install::{self, InstallError, Source};
+use standby_provider_plugin::lockfile::{LockFile, Locked, FILE};
+use standby_provider_plugin::version::{Constraints, Version};
+pub use standby_provider_plugin::LogSink;
+use standby_provider_plugin::PluginProvider;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The lock file's name.
+pub const LOCK_FILE: &str = FILE;
+
+/// One external provider the topology needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The name resources use (`null` for `null_resource`).
+    pub local: String,
+    /// Where it comes from.
+    pub source: Source,
+    /// Every module's constraints, joined.
+    pub constraints: String,
+    /// Only implied by a resource type's prefix: no `required_providers` names it.
+    pub implied: bool,
+}
+
+/// What went wrong with an external provider.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{summary}")]
+pub struct PluginsError {
+    /// One line.
+    pub summary: String,
+    /// What to do.
+    pub detail: String,
+}
+
+fn fail(summary: impl Into<String>, detail: impl Into<String>) -> PluginsError {
+    PluginsError {
+        summary: summary.into(),
+        detail: detail.into(),
+    }
+}
+
+type Collected = BTreeMap<String, (String, Vec<String>, bool)>;
+
+fn collect(m: &Module, builtin: &Registry, out: &mut Collected) {
+    for (local, r) in &m.required_providers {
+        let e = out
+            .entry(local.clone())
+            .or_insert_with(|| (r.source.clone(), Vec::new(), false));
+        // A declaration anywhere makes it explicit.
+        if e.2 {
+            *e = (r.source.clone(), Vec::new(), false);
+        }
+        e.1.extend(r.version.clone());
+    }
+    // A resource type whose provider nobody declared implies hashicorp/PREFIX, as in Terraform.
+    for addr in m.resources.keys() {
+        let prefix = addr
+            .type_name
+            .split_once('_')
+            .map_or(addr.type_name.as_str(), |(p, _)| p);
+        let data = addr.mode == crate::addr::Mode::Data;
+        if builtin.provider_for(&addr.type_name, data).is_none() && !out.contains_key(prefix) {
+            out.insert(
+                prefix.to_string(),
+                (format!("hashicorp/{prefix}"), Vec::new(), true),
+            );
+        }
+    }
+    for c in m.calls.values() {
+        collect(&c.module, builtin, out);
+    }
+}
+
+/// The external providers `config` needs; local names of built-in providers stay built in.
+pub fn requirements(config: &Config) -> Result<Vec<Requirement>, PluginsError> {
+    let builtin = Registry::standard();
+    let mut all = BTreeMap::new();
+    collect(&config.root, &builtin, &mut all);
+    let mut out = Vec::new();
+    for (local, (source, versions, implied)) in all {
+        if builtin.get(&local).is_some() {
+            continue;
+        }
+        let source = Source::parse(&source)
+            .map_err(|e| fail(format!("Invalid source for provider {local:?}"), e))?;
+        let constraints = versions.join(", ");
+        Constraints::parse(&constraints).map_err(|e| {
+            fail(
+                format!("Invalid version constraint for provider {local:?}"),
+                e,
+            )
+        })?;
+        out.push(Requirement {
+            local,
+            source,
+            constraints,
+            implied,
+        });
+    }
+    Ok(out)
+}
+
+/// The CLI configuration file: `STANDBY_CLI_CONFIG_FILE`, Terraform's `TF_CLI_CONFIG_FILE`,
+/// else `~/.terraformrc`. As in Terraform, a file that does not exist is no configuration.
+pub fn cli_config_file() -> Option<PathBuf> {
+    std::env::var_os("STANDBY_CLI_CONFIG_FILE")
+        .or_else(|| std::env::var_os("TF_CLI_CONFIG_FILE"))
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".terraformrc")))
+        .filter(|f| f.exists())
+}
+
+/// Where `standby init` looks: `-plugin-dir`s alone when given, else the CLI configuration's
+/// filesystem mirrors and Terraform's implied local directories.
+pub fn mirrors(root: &Path, plugin_dirs: &[PathBuf]) -> Result<Vec<PathBuf>, PluginsError> {
+    let configured = match cli_config_file() {
+        Some(f) if plugin_dirs.is_empty() => install::configured_mirrors(&f)
+            .map_err(|e| fail("Cannot read the CLI configuration file", e))?,
+        _ => Vec::new(),
+    };
+    Ok(install::search_dirs(root, plugin_dirs, &configured))
+}
+
+/// One provider `standby init` installed.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// The requirement.
+    pub requirement: Requirement,
+    /// The version selected.
+    pub version: Version,
+    /// The mirror package it came from.
+    pub from: PathBuf,
+    /// Whether the lock file already selected it.
+    pub locked: bool,
+}
+
+fn install_error(r: &Requirement, e: InstallError) -> PluginsError {
+    match e {
+        InstallError::NotFound(m) => fail(
+            format!(
+                "No version of {} for provider {:?} matches {:?}",
+                r.source,
+                r.local,
+                if r.constraints.is_empty() { "any version" } else { &r.constraints }
+            ),
+            format!(
+                "Searched {}{}. Put the package in a filesystem mirror as HOSTNAME/NAMESPACE/TYPE/VERSION/{}/terraform-provider-TYPE_*, and pass -plugin-dir DIR or set provider_installation {{ filesystem_mirror {{ path = DIR }} }} in the CLI configuration.",
+                m.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                if m.seen.is_empty() { String::new() } else { format!(" (found {}, which the constraints exclude)", m.seen.join(", ")) },
+                install::platform()
+            ),
+        ),
+        InstallError::Io { path, detail } => fail(format!("Cannot install {}", r.source), format!("{}: {detail}", path.display())),
+    }
+}
+
+/// What `standby init` did.
+#[derive(Debug, Clone, Default)]
+pub struct InitReport {
+    /// Every provider installed.
+    pub installed: Vec<Installed>,
+    /// Providers only implied by a resource type that no mirror has: unknown resource types.
+    pub unknown: Vec<Requirement>,
+}
+
+/// `standby init`: selects, installs and locks every external provider. A version the lock
+/// file selects is kept while the constraints allow it, unless `upgrade`; its package must
+/// match the locked hashes.
+pub fn init(
+    root: &Path,
+    reqs: &[Requirement],
+    mirrors: &[PathBuf],
+    upgrade: bool,
+) -> Result<InitReport, PluginsError> {
+    let mut lock = LockFile::read(root).map_err(|e| fail(format!("Cannot read {FILE}"), e))?;
+    let mut out = InitReport::default();
+    for r in reqs {
+        let constraints = Constraints::parse(&r.constraints)
+            .map_err(|e| fail("Invalid version constraint", e))?;
+        let key = r.source.to_string();
+        let locked = lock.providers.get(&key).cloned();
+        let pinned = locked
+            .as_ref()
+            .filter(|_| !upgrade)
+            .and_then(|l| Version::parse(&l.version).ok())
+            .filter(|v| constraints.allows(v));
+        let want = match &pinned {
+            Some(v) => {
+                Constraints::parse(&format!("= {v}")).map_err(|e| fail("Invalid version", e))?
+            }
+            None => constraints.clone(),
+        };
+        let pkg = match install::find(mirrors, &r.source, &want) {
+            Ok(p) => p,
+            Err(InstallError::NotFound(_)) if r.implied => {
+                out.unknown.push(r.clone());
+                continue;
+            }
+            Err(e) => return Err(install_error(r, e)),
+        };
+        let hash = install::h1(&pkg.dir).map_err(|e| install_error(r, e))?;
+        let mut hashes = match locked.as_ref().filter(|_| pinned.is_some()) {
+            Some(l) if !l.hashes.contains(&hash) => {
+                return Err(fail(
+                    format!("The package of {} {} does not match {FILE}", r.source, pkg.version),
+                    format!("{} hashes to {hash}, which the lock file does not list ({}). Someone changed the package since it was locked; if you trust it, run `standby init -upgrade`.", pkg.dir.display(), l.hashes.join(", ")),
+                ));
+            }
+            Some(l) => l.hashes.clone(),
+            None => Vec::new(),
+        };
+        if !hashes.contains(&hash) {
+            hashes.push(hash);
+        }
+        hashes.sort();
+        install::install(root, &r.source, &pkg).map_err(|e| install_error(r, e))?;
+        lock.providers.insert(
+            key,
+            Locked {
+                version: pkg.version.to_string(),
+                constraints: Some(r.constraints.clone()).filter(|c| !c.is_empty()),
+                hashes,
+            },
+        );
+        out.installed.push(Installed {
+            requirement: r.clone(),
+            version: pkg.version.clone(),
+            from: pkg.dir,
+            locked: pinned.is_some(),
+        });
+    }
+    lock.providers.retain(|k, _| {
+        out.installed
+            .iter()
+            .any(|i| i.requirement.source.to_string() == *k)
+    });
+    // A topology with only built-in providers gets no lock file, as Terraform writes none
+    // without providers.
+    if !lock.providers.is_empty() || root.join(FILE).exists() {
+        lock.write(root)
+            .map_err(|e| fail(format!("Cannot write {FILE}"), e))?;
+    }
+    Ok(out)
+}
+
+/// The installed program of `r`, checked against the lock file.
+fn verified(root: &Path, lock: &LockFile, r: &Requirement) -> Result<PathBuf, PluginsError> {
+    let init = "Run `standby init` to install it.";
+    let Some(l) = lock.providers.get(&r.source.to_string()) else {
+        return Err(fail(
+            format!("Provider {} is not installed", r.source),
+            format!("{FILE} does not list it. {init}"),
+        ));
+    };
+    let version = Version::parse(&l.version).map_err(|e| fail(format!("{FILE} is invalid"), e))?;
+    let constraints =
+        Constraints::parse(&r.constraints).map_err(|e| fail("Invalid version constraint", e))?;
+    if !constraints.allows(&version) {
+        return Err(fail(
+            format!(
+                "{FILE} selects {} {version}, which {:?} does not allow",
+                r.source, r.constraints
+            ),
+            "Run `standby init -upgrade` to select a version the constraints allow.",
+        ));
+    }
+    let dir = install::installed_dir(root, &r.source, &version);
+    let exe = install::executable(&dir, &r.source).ok_or_else(|| {
+        fail(
+            format!(
+                "Provider {} {version} is not installed in {}",
+                r.source,
+                dir.display()
+            ),
+            init,
+        )
+    })?;
+    let hash = install::h1(&dir)
+        .map_err(|e| fail(format!("Cannot read {}", dir.display()), e.to_string()))?;
+    if !l.hashes.contains(&hash) {
+        return Err(fail(
+            format!("The installed package of {} {version} does not match {FILE}", r.source),
+            format!("{} hashes to {hash}, not to any of {}. It was changed after it was installed; standby refuses to run it. Run `standby init` to install it again from the mirror.", dir.display(), l.hashes.join(", ")),
+        ));
+    }
+    Ok(exe)
+}
+
+/// The built-in providers and the topology's external ones, each checked against the lock
+/// file and started.
+pub async fn registry(
+    config: &Config,
+    root: &Path,
+    sink: LogSink,
+) -> Result<Registry, PluginsError> {
+    let mut registry = Registry::standard();
+    let reqs = requirements(config)?;
+    if reqs.is_empty() {
+        return Ok(registry);
+    }
+    let lock = LockFile::read(root).map_err(|e| fail(format!("Cannot read {FILE}"), e))?;
+    for r in &reqs {
+        // A type no provider offers is the plan's located "unknown resource type" error,
+        // with its suggestions, unless `standby init` found a provider for it.
+        if r.implied && !lock.providers.contains_key(&r.source.to_string()) {
+            continue;
+        }
+        let exe = verified(root, &lock, r)?;
+        let p = PluginProvider::start(&r.local, &exe, sink.clone())
+            .await
+            .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
+        registry.register(Arc::new(p));
+    }
+    Ok(registry)
+}

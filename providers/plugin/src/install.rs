@@ -1,0 +1,359 @@
+//! Finding providers without a network: filesystem mirrors in Terraform's unpacked layout
+//! (`HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE*`), from `-plugin-dir`,
+//! a CLI configuration's `provider_installation { filesystem_mirror { path = ... } }`, and
+//! Terraform's implied local directories; the newest version the constraints allow; a copy in
+//! the working directory's `.standby/providers`, hashed as Terraform's `h1:` does.
+
+use crate::version::{Constraints, Version};
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A provider's source address: `registry.terraform.io/hashicorp/null`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source {
+    /// `registry.terraform.io`.
+    pub host: String,
+    /// `hashicorp`.
+    pub namespace: String,
+    /// `null`.
+    pub type_name: String,
+}
+
+impl Source {
+    /// Parses `null`, `hashicorp/null` or `HOST/hashicorp/null`, as Terraform does (the
+    /// default host is the public registry, the default namespace `hashicorp`).
+    pub fn parse(s: &str) -> Result<Source, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        };
+        if parts.iter().any(|p| !valid(p)) || parts.len() > 3 {
+            return Err(format!(
+                "{s:?} is not a provider source such as \"hashicorp/null\""
+            ));
+        }
+        let (host, namespace, type_name) = match parts.as_slice() {
+            [t] => ("registry.terraform.io", "hashicorp", *t),
+            [n, t] => ("registry.terraform.io", *n, *t),
+            [h, n, t] => (*h, *n, *t),
+            _ => return Err(format!("{s:?} is not a provider source")),
+        };
+        Ok(Source {
+            host: host.to_ascii_lowercase(),
+            namespace: namespace.to_ascii_lowercase(),
+            type_name: type_name.to_ascii_lowercase(),
+        })
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.host, self.namespace, self.type_name)
+    }
+}
+
+/// `linux_amd64`, as mirrors name platforms.
+pub fn platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    format!("{}_{arch}", std::env::consts::OS)
+}
+
+/// A provider package found in a mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// Its version.
+    pub version: Version,
+    /// The `OS_ARCH` directory.
+    pub dir: PathBuf,
+}
+
+/// A provider no mirror has in a version the constraints allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The provider.
+    pub provider: Source,
+    /// The constraints, as written.
+    pub constraints: String,
+    /// `linux_amd64`.
+    pub platform: String,
+    /// Every directory searched.
+    pub searched: Vec<PathBuf>,
+    /// Versions seen that the constraints refused.
+    pub seen: Vec<String>,
+}
+
+/// Why a provider could not be installed or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstallError {
+    /// No mirror has a version the constraints allow.
+    #[error("no version of {} matching {:?} for {} in {}", .0.provider, .0.constraints, .0.platform, .0.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound(Box<Missing>),
+    /// A file could not be read or written.
+    #[error("{path}: {detail}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        detail: String,
+    },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> InstallError + '_ {
+    move |e| InstallError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// The directories searched, in order: `-plugin-dir`s when given (and nothing else, as in
+/// Terraform), else the CLI configuration's filesystem mirrors, then the implied local
+/// directories.
+pub fn search_dirs(root: &Path, plugin_dirs: &[PathBuf], configured: &[PathBuf]) -> Vec<PathBuf> {
+    if !plugin_dirs.is_empty() {
+        return plugin_dirs.iter().map(|d| root.join(d)).collect();
+    }
+    let mut out: Vec<PathBuf> = configured.to_vec();
+    out.push(root.join("terraform.d/plugins"));
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        out.push(home.join(".terraform.d/plugins"));
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map_or_else(|| home.join(".local/share"), PathBuf::from);
+        out.push(data.join("terraform/plugins"));
+    }
+    out.push("/usr/local/share/terraform/plugins".into());
+    out.push("/usr/share/terraform/plugins".into());
+    out
+}
+
+/// The filesystem mirrors a CLI configuration file sets:
+/// `provider_installation { filesystem_mirror { path = "DIR" } }`, in order.
+pub fn configured_mirrors(path: &Path) -> Result<Vec<PathBuf>, String> {
+    use hcl_edit::expr::Expression;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let body: hcl_edit::structure::Body = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for pi in body.get_blocks("provider_installation") {
+        for m in pi.body.get_blocks("filesystem_mirror") {
+            match m.body.get_attribute("path").map(|a| &a.value) {
+                Some(Expression::String(s)) => out.push(PathBuf::from(s.value().as_str())),
+                _ => {
+                    return Err(format!(
+                        "{}: a filesystem_mirror needs path = \"DIR\"",
+                        path.display()
+                    ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The package directory in a mirror laid out as Terraform's unpacked layout.
+fn package_dir(mirror: &Path, source: &Source, version: &str) -> PathBuf {
+    mirror
+        .join(&source.host)
+        .join(&source.namespace)
+        .join(&source.type_name)
+        .join(version)
+        .join(platform())
+}
+
+/// The newest version the constraints allow, over every mirror.
+pub fn find(
+    dirs: &[PathBuf],
+    source: &Source,
+    constraints: &Constraints,
+) -> Result<Package, InstallError> {
+    let mut best: Option<Package> = None;
+    let mut seen = Vec::new();
+    for mirror in dirs {
+        let versions = mirror
+            .join(&source.host)
+            .join(&source.namespace)
+            .join(&source.type_name);
+        let Ok(rd) = std::fs::read_dir(&versions) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(v) = Version::parse(&name) else {
+                continue;
+            };
+            let dir = package_dir(mirror, source, &name);
+            if executable(&dir, source).is_none() {
+                continue;
+            }
+            if !constraints.allows(&v) {
+                seen.push(v.to_string());
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| v > b.version) {
+                best = Some(Package { version: v, dir });
+            }
+        }
+    }
+    best.ok_or_else(|| {
+        InstallError::NotFound(Box::new(Missing {
+            provider: source.clone(),
+            constraints: constraints.text().to_string(),
+            platform: platform(),
+            searched: dirs.to_vec(),
+            seen,
+        }))
+    })
+}
+
+/// The provider program in a package directory: `terraform-provider-TYPE` or
+/// `terraform-provider-TYPE_vVERSION[_xN]`.
+pub fn executable(dir: &Path, source: &Source) -> Option<PathBuf> {
+    let prefix = format!("terraform-provider-{}", source.type_name);
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n == prefix || n.starts_with(&format!("{prefix}_"))
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// Terraform's `h1:` hash of a package directory (Go's `dirhash.Hash1`): the SHA-256 of the
+/// lines `HEX-SHA256  NAME\n` of every file, sorted by name, in base64.
+pub fn h1(dir: &Path) -> Result<String, InstallError> {
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    let mut summary = String::new();
+    for name in &files {
+        let bytes = std::fs::read(dir.join(name)).map_err(io(&dir.join(name)))?;
+        summary.push_str(&format!(
+            "{}  {name}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
+    }
+    Ok(format!(
+        "h1:{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(summary.as_bytes()))
+    ))
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), InstallError> {
+    for e in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(root, &p, out)?;
+        } else {
+            let rel = p.strip_prefix(root).unwrap_or(&p);
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+/// Where a package is installed in the working directory.
+pub fn installed_dir(root: &Path, source: &Source, version: &Version) -> PathBuf {
+    package_dir(
+        &root.join(".standby/providers"),
+        source,
+        &version.to_string(),
+    )
+}
+
+/// Copies a package into the working directory, replacing what was there.
+pub fn install(root: &Path, source: &Source, pkg: &Package) -> Result<PathBuf, InstallError> {
+    let to = installed_dir(root, source, &pkg.version);
+    if to == pkg.dir {
+        return Ok(to);
+    }
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).map_err(io(&to))?;
+    let mut files = Vec::new();
+    walk(&pkg.dir, &pkg.dir, &mut files)?;
+    for f in files {
+        let (from, dest) = (pkg.dir.join(&f), to.join(&f));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(&from, &dest).map_err(io(&from))?;
+    }
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_default_as_in_terraform() {
+        assert_eq!(
+            Source::parse("null").unwrap().to_string(),
+            "registry.terraform.io/hashicorp/null"
+        );
+        assert_eq!(
+            Source::parse("hashicorp/null").unwrap().to_string(),
+            "registry.terraform.io/hashicorp/null"
+        );
+        assert_eq!(
+            Source::parse("Example.com/Acme/Thing").unwrap().to_string(),
+            "example.com/acme/thing"
+        );
+        assert!(
+            Source::parse("a/b/c/d").is_err()
+                && Source::parse("a//b").is_err()
+                && Source::parse("a b").is_err()
+        );
+    }
+
+    /// The hash of a known directory, computed the way Go's dirhash.Hash1 does by hand.
+    #[test]
+    fn h1_is_dirhash_hash1() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("b"), "second").unwrap();
+        std::fs::create_dir(d.path().join("a")).unwrap();
+        std::fs::write(d.path().join("a/x"), "first").unwrap();
+        let lines = format!(
+            "{}  a/x\n{}  b\n",
+            hex::encode(Sha256::digest(b"first")),
+            hex::encode(Sha256::digest(b"second"))
+        );
+        let want = format!(
+            "h1:{}",
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(lines.as_bytes()))
+        );
+        assert_eq!(h1(d.path()).unwrap(), want);
+    }
+
+    #[test]
+    fn the_newest_allowed_version_wins_and_a_miss_names_what_it_searched() {
+        let m = tempfile::tempdir().unwrap();
+        let src = Source::parse("hashicorp/null").unwrap();
+        for v in ["2.1.2", "2.2.0", "3.0.0"] {
+            let d = package_dir(m.path(), &src, v);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("terraform-provider-null_v{v}_x4")), "bin").unwrap();
+        }
+        let dirs = [m.path().to_path_buf()];
+        let found = find(&dirs, &src, &Constraints::parse("~> 2.1").unwrap()).unwrap();
+        assert_eq!(found.version.to_string(), "2.2.0");
+        let miss = find(&dirs, &src, &Constraints::parse("~> 4.0").unwrap()).unwrap_err();
+        let text = miss.to_string();
+        assert!(
+            text.contains("\"~> 4.0\"") && text.contains(&m.path().display().to_string()),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Unmodified Terraform providers: the real hashicorp/null 2.1.2 (a Go program speaking plugin
+//! protocol 5 over go-plugin's automatic mutual TLS), installed by `standby init` from a
+//! filesystem mirror in Terraform's layout (`./scripts/test` unpacks it into
+//! `target/tools/mirror`), pinned in `.standby.lock.hcl`, and driven through plan and apply.
+
+use crate::support::Test;
+use std::path::PathBuf;
+
+fn mirror() -> PathBuf {
+    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools/mirror");
+    assert!(
+        m.join("registry.terraform.io/hashicorp/null/2.1.2/linux_amd64/terraform-provider-null_v2.1.2_x4").exists(),
+        "{} has no hashicorp/null 2.1.2: ./scripts/test installs it",
+        m.display()
+    );
+    m
+}
+
+const NULL: &str = r#"
+terraform {
+  required_providers {
+    null = {
+      source  = "hashicorp/null"
+      version = "~> 2.1"
+    }
+  }
+}
+
+variable "v" {
+  default = "1"
+}
+
+resource "null_resource" "a" {
+  triggers = {
+    v = var.v
+  }
+}
+
+data "null_data_source" "d" {
+  inputs = {
+    x = null_resource.a.id
+  }
+}
+
+output "id" {
+  value = null_resource.a.id
+}
+
+output "d" {
+  value = data.null_data_source.d.outputs["x"]
+}
+"#;
+
+fn initialized() -> Test {
+    let t = Test::new().file("main.hcl", NULL);
+    let m = mirror();
+    t.run(&["init", "-plugin-dir", m.to_str().unwrap()])
+        .code(0)
+        .stdout_has("- null: registry.terraform.io/hashicorp/null v2.1.2 from ");
+    t
+}
+
+fn output(t: &Test, name: &str) -> String {
+    let r = t.run(&["output", "-raw", name]);
+    r.code(0);
+    r.stdout.clone()
+}
+
+#[test]
+fn a_null_resource_is_created_left_alone_replaced_on_a_trigger_change_and_destroyed() {
+    let t = initialized();
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stderr_has("null_resource.a: Creation complete")
+        .stdout_has("Resources: 1 added, 0 changed, 0 destroyed.");
+    let first = output(&t, "id");
+    assert!(first.parse::<u64>().is_ok(), "the provider's id: {first:?}");
+    // The data source read the resource's id after it was created.
+    assert_eq!(output(&t, "d"), first);
+    t.run(&["plan", "-detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes.");
+    t.run(&["plan", "-var", "v=2"])
+        .code(0)
+        .stdout_has("null_resource.a must be replaced")
+        .stdout_has("(replace because \"triggers\" cannot be updated in place)")
+        .stdout_lacks("\"id\" cannot");
+    t.run(&["apply", "-auto-approve", "-var", "v=2"])
+        .code(0)
+        .stderr_has("null_resource.a: Replacement complete")
+        .stdout_has("Resources: 1 added, 0 changed, 1 destroyed.");
+    // null 2.1.2 draws ids from Go's unseeded math/rand: a fresh process may repeat one.
+    let second = output(&t, "id");
+    assert_eq!(output(&t, "d"), second);
+    t.run(&["plan", "-detailed-exitcode", "-var", "v=2"])
+        .code(0)
+        .stdout_has("No changes.");
+    t.run(&["destroy", "-auto-approve", "-var", "v=2"])
+        .code(0)
+        .stderr_has("null_resource.a: Destruction complete");
+    t.run(&["state", "list"])
+        .code(0)
+        .stdout_lacks("null_resource");
+}
+
+/// null 2.1.2 cannot import (its null_resource has no importer); the provider's own
+/// diagnostic reaches the user and nothing is recorded.
+#[test]
+fn an_import_the_provider_refuses_shows_its_diagnostic_and_changes_nothing() {
+    let t = initialized();
+    t.run(&["import", "null_resource.a", "1234"])
+        .code(1)
+        .stderr_has(
+            "Cannot import \"1234\" as null_resource.a: the provider null reported an error",
+        )
+        .stderr_has("resource null_resource doesn't support import");
+    t.run(&["state", "list"])
+        .code(0)
+        .stdout_lacks("null_resource");
+}
+
+#[test]
+fn the_lock_file_pins_terraforms_hash_and_a_changed_package_is_refused() {
+    let t = initialized();
+    let lock = t.read(".standby.lock.hcl");
+    // The hash Terraform 1.0.3's `terraform init -plugin-dir` records for the same package.
+    assert!(
+        lock.contains("provider \"registry.terraform.io/hashicorp/null\" {\n  version     = \"2.1.2\"\n  constraints = \"~> 2.1\"\n  hashes = [\n    \"h1:CFnENdqQu4g3LJNevA32aDxcUz2qGkRGQpFfkI8TCdE=\",\n  ]\n}"),
+        "{lock}"
+    );
+    t.run(&["plan"]).code(0);
+    // Someone swaps the installed program.
+    let exe = t.join(".standby/providers/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64/terraform-provider-null_v2.1.2_x4");
+    let mut bytes = std::fs::read(&exe).unwrap();
+    bytes.push(0);
+    std::fs::write(&exe, bytes).unwrap();
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("The installed package of registry.terraform.io/hashicorp/null 2.1.2 does not match .standby.lock.hcl")
+        .stderr_has("standby refuses to run it");
+    // A mirror whose package changed is refused by init too: the lock file selects 2.1.2.
+    let bad = tempfile::tempdir().unwrap();
+    let dir = bad
+        .path()
+        .join("registry.terraform.io/hashicorp/null/2.1.2/linux_amd64");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&exe, dir.join("terraform-provider-null_v2.1.2_x4")).unwrap();
+    t.run(&["init", "-plugin-dir", bad.path().to_str().unwrap()])
+        .code(1)
+        .stderr_has("does not match .standby.lock.hcl");
+    // The real package installs again, and runs.
+    t.run(&["init", "-plugin-dir", mirror().to_str().unwrap()])
+        .code(0);
+    t.run(&["plan"]).code(0);
+}
+
+#[test]
+fn a_missing_provider_names_the_constraint_and_every_directory_searched() {
+    let t = Test::new().file("main.hcl", &NULL.replace("~> 2.1", "~> 3.0"));
+    let m = mirror();
+    t.run(&["init", "-plugin-dir", m.to_str().unwrap()])
+        .code(1)
+        .stderr_has("No version of registry.terraform.io/hashicorp/null for provider \"null\" matches \"~> 3.0\"")
+        .stderr_has(&m.display().to_string())
+        .stderr_has("found 2.1.2, which the constraints exclude");
+    // Before init, a run says what to do instead of failing on an unknown type.
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Provider registry.terraform.io/hashicorp/null is not installed")
+        .stderr_has("standby init");
+}
+
+#[test]
+fn init_finds_the_mirror_of_a_cli_configuration_file() {
+    let t = Test::new().file("main.hcl", NULL);
+    let rc = t.join("standbyrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+            mirror().display().to_string()
+        ),
+    )
+    .unwrap();
+    t.run_env(&["init"], "STANDBY_CLI_CONFIG_FILE", rc.to_str().unwrap())
+        .code(0)
+        .stdout_has("- null: registry.terraform.io/hashicorp/null v2.1.2");
+    t.run(&["apply", "-auto-approve"]).code(0);
+}

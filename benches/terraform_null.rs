@@ -76,7 +76,11 @@ impl Tool {
     }
 
     fn forget_state(&self) {
-        for f in ["terraform.tfstate", "terraform.tfstate.backup", ".standby/state/default.json"] {
+        for f in [
+            "terraform.tfstate",
+            "terraform.tfstate.backup",
+            ".standby/state/default.json",
+        ] {
             let _ = std::fs::remove_file(self.dir.path().join(f));
         }
     }
@@ -89,10 +93,21 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let tf = root().join("target/tools/terraform-1.0.3");
-    assert!(tf.exists(), "{} is missing: run scripts/terraform-oracle once", tf.display());
-    assert!(Path::new(&root().join("target/tools/mirror")).exists(), "run ./scripts/test once");
+    assert!(
+        tf.exists(),
+        "{} is missing: run scripts/terraform-oracle once",
+        tf.display()
+    );
+    assert!(
+        Path::new(&root().join("target/tools/mirror")).exists(),
+        "run ./scripts/test once"
+    );
     let tools = [
-        Tool::setup("standby", PathBuf::from(env!("CARGO_BIN_EXE_standby")), "main.hcl"),
+        Tool::setup(
+            "standby",
+            PathBuf::from(env!("CARGO_BIN_EXE_standby")),
+            "main.hcl",
+        ),
         Tool::setup("terraform", tf, "main.tf"),
     ];
     let mut figures: Vec<[Vec<Duration>; 3]> = vec![Default::default(), Default::default()];
@@ -105,10 +120,15 @@ fn main() {
             eprintln!("round {}: {} done", round + 1, t.name);
         }
     }
-    println!("\n{N} null_resource instances, hashicorp/null 2.1.2, median of {ROUNDS} runs (A B A B):\n");
+    println!(
+        "\n{N} null_resource instances, hashicorp/null 2.1.2, median of {ROUNDS} runs (A B A B):\n"
+    );
     println!("| | standby | Terraform 1.0.3 | Terraform / standby |");
     println!("|---|---:|---:|---:|");
-    for (k, what) in ["plan (empty state)", "apply", "no-op plan"].iter().enumerate() {
+    for (k, what) in ["plan (empty state)", "apply", "no-op plan"]
+        .iter()
+        .enumerate()
+    {
         let s = median(figures[0][k].clone());
         let t = median(figures[1][k].clone());
         println!(

@@ -187,3 +187,51 @@ fn init_finds_the_mirror_of_a_cli_configuration_file() {
         .stdout_has("- null: registry.terraform.io/hashicorp/null v2.1.2");
     t.run(&["apply", "-auto-approve"]).code(0);
 }
+
+/// A Terraform resource on the traffic path of a failover group (here a null_resource standing
+/// in for a DNS record) follows the active member: the switch repoints it after promotion.
+#[test]
+fn a_terraform_resource_on_the_traffic_path_follows_the_switch() {
+    let t = Test::plan("quickstart").file(
+        "traffic_null.hcl",
+        r#"
+terraform {
+  required_providers {
+    null = {
+      source  = "hashicorp/null"
+      version = "~> 2.1"
+    }
+  }
+}
+
+resource "null_resource" "dns" {
+  triggers = {
+    target = failover.orders.active_member.address
+  }
+}
+"#,
+    );
+    t.run(&["init", "-plugin-dir", mirror().to_str().unwrap()])
+        .code(0);
+    t.run(&["apply", "-e", "dev", "-auto-approve"]).code(0);
+    t.run(&["state", "show", "-e", "dev", "null_resource.dns"])
+        .code(0)
+        .stdout_has("east/orders.db");
+    t.run(&[
+        "switchover",
+        "orders",
+        "--to",
+        "west",
+        "-e",
+        "dev",
+        "-auto-approve",
+    ])
+    .code(0)
+    .stdout_has("null_resource.dns must be replaced");
+    t.run(&["state", "show", "-e", "dev", "null_resource.dns"])
+        .code(0)
+        .stdout_has("west/orders.db");
+    t.run(&["plan", "-e", "dev", "-detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes.");
+}

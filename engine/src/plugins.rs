@@ -314,10 +314,18 @@ pub async fn registry(
             continue;
         }
         let exe = verified(root, &lock, r)?;
-        let p = PluginProvider::start(&r.local, &exe, sink.clone())
-            .await
-            .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
-        registry.register(Arc::new(p));
+        // One process per configuration: the default one, and each `alias`.
+        let aliases = config
+            .root
+            .providers
+            .keys()
+            .filter(|k| k.split_once('.').is_some_and(|(n, _)| n == r.local));
+        for name in std::iter::once(&r.local).chain(aliases) {
+            let p = PluginProvider::start(name, &exe, sink.clone())
+                .await
+                .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
+            registry.register(Arc::new(p));
+        }
     }
     Ok(registry)
 }

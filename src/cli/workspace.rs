@@ -132,9 +132,12 @@ impl Workspace {
         if diags.is_empty() {
             return Ok(config);
         }
-        // Report the structural errors together with what the static checks find in the rest.
-        let more =
-            standby_engine::plan::check(&config, &standby_engine::registry::Registry::standard());
+        // Report the structural errors together with what the static checks find in the rest,
+        // with the external providers when they can start (else their types would be unknown).
+        let Ok(registry) = self.registry(&config) else {
+            return Err(CliError::Diags(config.sources, diags));
+        };
+        let more = standby_engine::plan::check(&config, &registry);
         for d in more.0 {
             if !diags.0.contains(&d) {
                 diags.push(d);

@@ -235,3 +235,51 @@ resource "null_resource" "dns" {
         .code(0)
         .stdout_has("No changes.");
 }
+
+/// `alias` gives an external provider a second configuration (its own process), which a
+/// resource chooses with `provider = NAME.ALIAS`; a missing one is a located error, and a
+/// built-in provider refuses an alias.
+#[test]
+fn a_provider_alias_is_a_second_configuration_that_resources_choose() {
+    let t = Test::new().file(
+        "main.hcl",
+        r#"
+terraform {
+  required_providers {
+    null = { source = "hashicorp/null" }
+  }
+}
+
+provider "null" {
+  alias = "other"
+}
+
+resource "null_resource" "a" {}
+
+resource "null_resource" "b" {
+  provider = null.other
+}
+"#,
+    );
+    t.run(&["init", "-plugin-dir", mirror().to_str().unwrap()])
+        .code(0);
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("Resources: 2 added");
+    let state = t.read(".standby/state/default.json");
+    assert_eq!(
+        state.matches("\"provider\": \"null.other\"").count(),
+        1,
+        "{state}"
+    );
+    t.run(&["plan", "-detailed-exitcode"]).code(0);
+    t.write(
+        "more.hcl",
+        "resource \"null_resource\" \"c\" {\n  provider = null.nope\n}\n\nprovider \"local\" {\n  alias = \"x\"\n}\n",
+    );
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("null_resource.c uses provider null.nope, which has no configuration")
+        .stderr_has("provider \"null\" { alias = \"nope\" }")
+        .stderr_has("Provider \"local\" cannot have an alias here");
+}

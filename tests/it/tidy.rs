@@ -35,9 +35,9 @@ const MAX_LINES: usize = 700;
 
 /// Files above [`MAX_LINES`], each with the length it may not exceed.
 const OVERSIZE: &[(&str, usize)] = &[
-    ("engine/src/config/decode.rs", 801),
+    ("engine/src/config/decode.rs", 779),
     ("engine/src/eval/expr.rs", 934),
-    ("engine/src/plan/walk.rs", 975),
+    ("engine/src/plan/walk.rs", 974),
 ];
 
 /// Crates that belong to the command line only; the engine library must not pull them in.

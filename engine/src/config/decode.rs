@@ -391,23 +391,6 @@ impl Decoder<'_> {
         );
     }
 
-    fn provider(&mut self, b: &Block) {
-        let Some(l) = self.labels(b, 1, "provider \"NAME\" { ... }") else {
-            return;
-        };
-        let name = l[0].to_string();
-        let (body, blocks) = self.attrs(&b.body);
-        self.reject_blocks(&blocks, &[], "a provider block");
-        let span = block_span(self.file, b);
-        if self.module.providers.contains_key(&name) {
-            self.duplicate("provider configuration", &name, span);
-            return;
-        }
-        self.module
-            .providers
-            .insert(name.clone(), ProviderBlock { name, body, span });
-    }
-
     fn depends_on(&mut self, a: &Attr) -> Vec<DependsOn> {
         let Expression::Array(items) = &a.expr.inner else {
             self.diags.push(Diagnostic::at(a.expr.span(), "Invalid depends_on", "depends_on takes a list of resource or module references, such as [local_file.a, module.db]."));
@@ -473,13 +456,7 @@ impl Decoder<'_> {
         for k in ["count", "for_each", "depends_on"] {
             body.remove(k);
         }
-        if let Some(p) = provider {
-            self.diags.push(Diagnostic::at(
-                p.span,
-                "The provider argument is not supported yet",
-                "Each provider has one configuration; remove `provider = ...`.",
-            ));
-        }
+        let provider = provider.and_then(|p| self.provider_ref(&p));
         let mut lifecycle = Lifecycle::default();
         let mut nested = Vec::new();
         for blk in blocks {
@@ -523,6 +500,7 @@ impl Decoder<'_> {
                 blocks: nested,
                 span,
                 site,
+                provider,
             },
         );
     }

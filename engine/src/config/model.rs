@@ -364,6 +364,9 @@ pub struct Resource {
     pub span: Span,
     /// The `site = site.NAME` meta-argument.
     pub site: Option<Expr>,
+    /// `provider = NAME.ALIAS`: the provider configuration it uses, as `NAME.ALIAS` (or
+    /// `NAME`); without it, the default configuration of the provider its type names.
+    pub provider: Option<String>,
 }
 
 /// A `module` block, with the module it loads.

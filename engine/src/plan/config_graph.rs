@@ -111,7 +111,16 @@ impl Builder<'_> {
     fn add_nodes(&mut self, m: &Module, path: &[String]) {
         if path.is_empty() {
             for (name, p) in &m.providers {
-                if self.registry.get(name).is_none() {
+                if let Some((base, _)) = name
+                    .split_once('.')
+                    .filter(|_| self.registry.get(name).is_none())
+                {
+                    self.diags.push(Diagnostic::at(
+                        p.span.clone(),
+                        format!("Provider {base:?} cannot have an alias here"),
+                        format!("Aliases ({name}) are for external (Terraform) providers: standby runs one configuration of each built-in provider. Remove alias."),
+                    ));
+                } else if self.registry.get(name).is_none() {
                     self.diags.push(Diagnostic::at(
                         p.span.clone(),
                         format!("Unknown provider {name:?}"),
@@ -338,11 +347,24 @@ impl Builder<'_> {
                     .flat_map(|(_, _, b, _)| b.values().map(|a| &a.expr)),
             );
             let node = CNode::Resource(path.to_vec(), addr.clone());
-            let provider = self
-                .registry
-                .provider_for(&addr.type_name, addr.mode == crate::addr::Mode::Data)
-                .unwrap_or_default()
-                .to_string();
+            let provider = match &r.provider {
+                Some(p) => {
+                    if !self.config.root.providers.contains_key(p) && p.contains('.') {
+                        let (base, alias) = p.split_once('.').unwrap_or_default();
+                        self.diags.push(Diagnostic::at(
+                            r.span.clone(),
+                            format!("{addr} uses provider {p}, which has no configuration"),
+                            format!("Declare it in the root module: provider \"{base}\" {{ alias = \"{alias}\" }}."),
+                        ));
+                    }
+                    p.clone()
+                }
+                None => self
+                    .registry
+                    .provider_for(&addr.type_name, addr.mode == crate::addr::Mode::Data)
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             if self.config.root.providers.contains_key(&provider) {
                 self.edge(&node, &CNode::Provider(provider));
             }

@@ -600,12 +600,11 @@ impl<'a> Walker<'a> {
                 instances: BTreeMap::new(),
             },
         );
-        let provider = self
-            .registry
-            .provider_for(&r.addr.type_name, r.addr.mode == Mode::Data)
-            .unwrap_or_default()
-            .to_string();
         let data = r.addr.mode == Mode::Data;
+        let provider = r.provider.clone().unwrap_or_else(|| {
+            let p = self.registry.provider_for(&r.addr.type_name, data);
+            p.unwrap_or_default().to_string()
+        });
         let Some(schema) = self.registry.type_schema(&r.addr.type_name, data).cloned() else {
             return;
         };

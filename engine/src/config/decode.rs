@@ -1,8 +1,7 @@
 //! Turning parsed HCL bodies into the [`Module`] model, reporting every structural error.
 
 use super::model::{
-    Attr, Body, DependsOn, Expr, Lifecycle, Local, Module, Output, ProviderBlock, Resource,
-    Validation, Variable,
+    Attr, Body, DependsOn, Expr, Lifecycle, Local, Module, Output, Resource, Validation, Variable,
 };
 use super::TypeConstraint;
 use crate::addr::{Mode, ResourceAddr};

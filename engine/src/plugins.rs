@@ -200,6 +200,13 @@ pub fn init(
         };
         let pkg = match install::find(mirrors, &r.source, &want) {
             Ok(p) => p,
+            Err(InstallError::NotFound(m)) if pinned.is_some() => {
+                let v = pinned.as_ref().map(ToString::to_string).unwrap_or_default();
+                return Err(fail(
+                    format!("{FILE} selects {} {v}, which no mirror has", r.source),
+                    format!("Searched {}. Put that version in a mirror, or run `standby init -upgrade` to select another one the constraints allow.", m.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+                ));
+            }
             Err(InstallError::NotFound(_)) if r.implied => {
                 out.unknown.push(r.clone());
                 continue;
@@ -269,7 +276,7 @@ fn verified(root: &Path, lock: &LockFile, r: &Requirement) -> Result<PathBuf, Pl
                 "{FILE} selects {} {version}, which {:?} does not allow",
                 r.source, r.constraints
             ),
-            "Run `standby init -upgrade` to select a version the constraints allow.",
+            "Run `standby init -upgrade` to select a version the constraints allow, or change the constraint.",
         ));
     }
     let dir = install::installed_dir(root, &r.source, &version);
@@ -288,7 +295,7 @@ fn verified(root: &Path, lock: &LockFile, r: &Requirement) -> Result<PathBuf, Pl
     if !l.hashes.contains(&hash) {
         return Err(fail(
             format!("The installed package of {} {version} does not match {FILE}", r.source),
-            format!("{} hashes to {hash}, not to any of {}. It was changed after it was installed; standby refuses to run it. Run `standby init` to install it again from the mirror.", dir.display(), l.hashes.join(", ")),
+            format!("{} hashes to {hash}, not to any of {}: the installed package or the lock file changed since `standby init`, and standby refuses to run it. Run `standby init` to install the locked package again; if the lock file is what changed, check who changed it.", dir.display(), l.hashes.join(", ")),
         ));
     }
     Ok(exe)
@@ -321,8 +328,13 @@ pub async fn registry(
             .keys()
             .filter(|k| k.split_once('.').is_some_and(|(n, _)| n == r.local));
         for name in std::iter::once(&r.local).chain(aliases) {
-            let p = PluginProvider::start(name, &exe, sink.clone())
+            // On a runtime worker, where a plugin that dies under the TLS handshake only fails
+            // the write (the binary's main thread lets SIGPIPE end the process).
+            let (n, x, s) = (name.clone(), exe.clone(), sink.clone());
+            let started = tokio::spawn(async move { PluginProvider::start(&n, &x, s).await })
                 .await
+                .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
+            let p = started
                 .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
             registry.register(Arc::new(p));
         }

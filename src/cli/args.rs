@@ -472,8 +472,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the topology's providers and that the state backend answers; creates only
-    /// `.standby/`. Providers are built in: nothing is downloaded.
+    /// Check the topology's providers and that the state backend answers; install the
+    /// Terraform providers it declares from filesystem mirrors (nothing is downloaded) and
+    /// write `.standby.lock.hcl`.
     Init {
         /// Select the newest version of each external provider that its constraints allow,
         /// instead of the one the lock file selects (built-in providers have no other version).

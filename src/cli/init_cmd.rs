@@ -1,6 +1,6 @@
 //! `standby init`: check that the topology's providers exist and its state backend answers,
 //! as `terraform init` prepares a working directory. standby's providers are built in, so
-//! nothing is downloaded; the only thing created is `.standby/`.
+//! nothing is downloaded: Terraform providers come from filesystem mirrors (docs/providers.md).
 
 use super::workspace::Workspace;
 use super::CliError;

@@ -27,9 +27,12 @@ pub(crate) struct Workspace {
 /// Where external providers' log lines go: to stderr when `STANDBY_LOG` (or Terraform's
 /// `TF_LOG`) is set, else nowhere (their last lines still come with any error).
 fn plugin_log() -> plugins::LogSink {
-    let on = std::env::var_os("STANDBY_LOG")
-        .or_else(|| std::env::var_os("TF_LOG"))
-        .is_some();
+    // As Terraform reads TF_LOG: unset, empty or "off" means off.
+    let on = std::env::var("STANDBY_LOG")
+        .or_else(|_| std::env::var("TF_LOG"))
+        .is_ok_and(|v| {
+            !["", "off", "0", "false"].contains(&v.trim().to_ascii_lowercase().as_str())
+        });
     std::sync::Arc::new(move |name: &str, line: &str| {
         if on {
             eprintln!("provider[{name}]: {line}");

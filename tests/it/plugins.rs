@@ -283,3 +283,101 @@ resource "null_resource" "b" {
         .stderr_has("provider \"null\" { alias = \"nope\" }")
         .stderr_has("Provider \"local\" cannot have an alias here");
 }
+
+/// A provider whose configuration fails is not called again (Terraform stops there; the
+/// vSphere provider panics when read unconfigured), and an argument its schema does not have
+/// is refused.
+#[test]
+fn a_provider_that_cannot_be_configured_is_not_called_and_unknown_arguments_are_refused() {
+    let t = Test::new().file(
+        "main.hcl",
+        r#"
+terraform {
+  required_providers {
+    vsphere = { source = "hashicorp/vsphere", version = "2.0.2" }
+  }
+}
+
+provider "vsphere" {
+  vsphere_server       = "127.0.0.1:1"
+  user                 = "u"
+  password             = "p"
+  allow_unverified_ssl = true
+}
+
+data "vsphere_datacenter" "dc" {
+  name = "dc1"
+}
+"#,
+    );
+    t.run(&["init", "-plugin-dir", mirror().to_str().unwrap()])
+        .code(0);
+    let r = t.run(&["plan"]);
+    r.code(1).stderr_lacks("panic").stderr_lacks("goroutine");
+    assert!(
+        r.stderr.contains("127.0.0.1:1") || r.stderr.contains("not configured"),
+        "{}",
+        r.stderr
+    );
+    let n = Test::new().file(
+        "main.hcl",
+        &format!("{NULL}\nprovider \"null\" {{\n  foo = \"bar\"\n}}\n"),
+    );
+    n.run(&["init", "-plugin-dir", mirror().to_str().unwrap()])
+        .code(0);
+    n.run(&["plan"])
+        .code(1)
+        .stderr_has("Unsupported argument \"foo\" in provider \"null\"");
+}
+
+/// The provider processes die with standby, even when standby is killed (go-plugin servers
+/// ignore SIGINT, and a killed standby cannot ask them to stop).
+#[test]
+fn provider_processes_die_with_a_killed_standby() {
+    let t = initialized();
+    t.run(&["apply", "-auto-approve"]).code(0);
+    // The console keeps its providers running while it waits for input.
+    let mut child = t
+        .command(&["console"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let plugin = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            plugin_children(parent).into_iter().next()
+        })
+        .expect("the console started the null provider");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !std::path::Path::new(&format!("/proc/{plugin}")).exists()
+            || std::fs::read_to_string(format!("/proc/{plugin}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+    });
+    assert!(
+        gone,
+        "provider process {plugin} outlived the killed standby"
+    );
+}
+
+/// The terraform-provider processes whose parent is `pid`.
+fn plugin_children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let p: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let (name, rest) = stat.rsplit_once(')')?;
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid && name.contains("terraform-provi")).then_some(p)
+        })
+        .collect()
+}

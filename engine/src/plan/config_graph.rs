@@ -169,7 +169,7 @@ impl Builder<'_> {
                 span.clone(),
                 format!("Unknown {kind} type {:?}", addr.type_name),
                 format!(
-                    "No provider offers a {kind} type {:?}.{} Known types: {}.",
+                    "No provider offers a {kind} type {:?}.{} Known types: {}. A Terraform provider's type needs the provider installed: declare it in terraform {{ required_providers {{ ... }} }} and run `standby init`.",
                     addr.type_name,
                     suggestion(&addr.type_name, self.registry.all_types(data)),
                     self.registry.all_types(data).join(", ")

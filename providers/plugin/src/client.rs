@@ -1,8 +1,7 @@
 //! One client for both protocol versions. Protocol 6 renamed RPCs but kept every shared
 //! message's field numbers, and its `Schema.Attribute` only adds `nested_type`: requests are
 //! built as protocol 6 messages and re-encoded as protocol 5 ones for a version 5 plugin, and
-//! every response is read as protocol 6. The one field 6 dropped, 5's `legacy_type_system`,
-//! is read before the response is re-encoded.
+//! every response is read as protocol 6 (whose `legacy_type_system` fields have 5's numbers).
 
 use crate::proto::{v5, v6 as pb};
 use prost::Message;
@@ -133,10 +132,13 @@ impl Client {
                     response: tc(&r),
                 })
             }
-            Client::V6(c) => Ok(Legacy {
-                response: c.plan_resource_change(req).await?.into_inner(),
-                legacy_type_system: false,
-            }),
+            Client::V6(c) => {
+                let response = c.plan_resource_change(req).await?.into_inner();
+                Ok(Legacy {
+                    legacy_type_system: response.legacy_type_system,
+                    response,
+                })
+            }
         }
     }
 
@@ -155,10 +157,13 @@ impl Client {
                     response: tc(&r),
                 })
             }
-            Client::V6(c) => Ok(Legacy {
-                response: c.apply_resource_change(req).await?.into_inner(),
-                legacy_type_system: false,
-            }),
+            Client::V6(c) => {
+                let response = c.apply_resource_change(req).await?.into_inner();
+                Ok(Legacy {
+                    legacy_type_system: response.legacy_type_system,
+                    response,
+                })
+            }
         }
     }
 

@@ -252,9 +252,11 @@ pub fn h1(dir: &Path) -> Result<String, InstallError> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), InstallError> {
-    for e in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
         let p = e.path();
-        if p.is_dir() {
+        // As Go's filepath.Walk: a symlink is not followed as a directory.
+        if e.file_type().map_err(io(&p))?.is_dir() {
             walk(root, &p, out)?;
         } else {
             let rel = p.strip_prefix(root).unwrap_or(&p);

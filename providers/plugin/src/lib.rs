@@ -18,6 +18,7 @@ mod proto;
 mod provider;
 pub mod schema;
 mod tls;
+mod values;
 pub mod version;
 
 pub use process::LogSink;
@@ -27,6 +28,14 @@ pub use provider::{PluginProvider, PROTOCOLS};
 /// behaviour standby implements is that of Terraform 1.0.
 pub const TERRAFORM_VERSION: &str = "1.0.3";
 use std::path::PathBuf;
+
+fn last_lines(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!("\nits last log lines:\n{log}")
+    }
+}
 
 /// What can go wrong with a plugin.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,7 +49,10 @@ pub enum PluginError {
         detail: String,
     },
     /// It started but the handshake failed.
-    #[error("the provider {path} did not complete its handshake: {detail}")]
+    #[error(
+        "the provider {path} did not complete its handshake: {detail}{}",
+        last_lines(log)
+    )]
     Handshake {
         /// The program.
         path: PathBuf,
@@ -50,7 +62,7 @@ pub enum PluginError {
         log: String,
     },
     /// A call failed at the gRPC level (the plugin crashed, or does not have the method).
-    #[error("the provider failed in {call}: {detail}")]
+    #[error("the provider failed in {call}: {detail}{}", last_lines(log))]
     Rpc {
         /// The RPC.
         call: &'static str,

@@ -148,6 +148,15 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // go-plugin servers ignore SIGINT: a standby that exits on Ctrl-C (or is killed)
+        // takes its plugins with it.
+        // SAFETY: prctl is async-signal-safe and touches only the child being started.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().map_err(|e| PluginError::Start {
             path: exe.to_path_buf(),
             detail: e.to_string(),
@@ -202,6 +211,11 @@ impl Process {
             tail,
             tls,
         })
+    }
+
+    /// How the process ended, if it did.
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Asks the plugin to exit (go-plugin's controller), then kills it if it has not within

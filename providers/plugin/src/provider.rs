@@ -7,10 +7,12 @@
 //! planned private data the apply needs.
 
 use crate::client::Client;
-use crate::cty::{self, Type};
 use crate::process::{LogSink, Process};
 use crate::proto::v6 as pb;
-use crate::schema::{Block, ProviderSchemas, Schema};
+use crate::schema::{ProviderSchemas, Schema};
+use crate::values::{
+    changed, config_of, diagnostics, dynamic, normalize, overridden, path, proposed, undynamic,
+};
 use crate::PluginError;
 use async_trait::async_trait;
 use standby_provider_sdk::{
@@ -30,6 +32,8 @@ pub struct PluginProvider {
     client: Client,
     process: Mutex<Process>,
     schemas: ProviderSchemas,
+    /// Why ConfigureProvider failed, when it did.
+    configure_error: std::sync::Mutex<Option<String>>,
     /// The protocol version it speaks.
     pub protocol: u32,
     /// Whether the connection is mutual TLS.
@@ -52,183 +56,6 @@ fn rpc_error(p: &Process, call: &'static str, s: &tonic::Status) -> PluginError 
         detail: format!("{:?}: {}", s.code(), s.message()),
         log: p.tail.text(),
     }
-}
-
-/// An attribute path as standby writes it: `a.b[0]["k"]`.
-fn path(p: Option<&pb::AttributePath>) -> String {
-    use pb::attribute_path::step::Selector;
-    let mut out = String::new();
-    for s in p.map(|p| p.steps.as_slice()).unwrap_or_default() {
-        match &s.selector {
-            Some(Selector::AttributeName(n)) if out.is_empty() => out.push_str(n),
-            Some(Selector::AttributeName(n)) => {
-                out.push('.');
-                out.push_str(n);
-            }
-            Some(Selector::ElementKeyString(k)) => out.push_str(&format!("[{k:?}]")),
-            Some(Selector::ElementKeyInt(i)) => out.push_str(&format!("[{i}]")),
-            None => {}
-        }
-    }
-    out
-}
-
-/// The value at an attribute path.
-fn at<'v>(v: &'v Value, p: &pb::AttributePath) -> Option<&'v Value> {
-    use pb::attribute_path::step::Selector;
-    p.steps.iter().try_fold(v.unmarked(), |v, s| {
-        let next = match (&s.selector, v) {
-            (Some(Selector::AttributeName(n) | Selector::ElementKeyString(n)), Value::Map(m)) => {
-                m.get(n)
-            }
-            (Some(Selector::ElementKeyInt(i)), Value::List(l)) => {
-                usize::try_from(*i).ok().and_then(|i| l.get(i))
-            }
-            _ => None,
-        };
-        next.map(Value::unmarked)
-    })
-}
-
-/// Whether the value at `p` differs between the prior state and the plan (unknown differs).
-fn changed(prior: &Value, planned: &Value, p: &pb::AttributePath) -> bool {
-    match (at(prior, p), at(planned, p)) {
-        (_, Some(Value::Unknown)) => true,
-        (a, b) => a.unwrap_or(&Value::Null) != b.unwrap_or(&Value::Null),
-    }
-}
-
-/// The provider's error diagnostics as one error; warnings do not fail a call.
-fn diagnostics(name: &str, ds: &[pb::Diagnostic]) -> Result<(), ProviderError> {
-    let errors: Vec<String> = ds
-        .iter()
-        .filter(|d| d.severity == pb::diagnostic::Severity::Error as i32)
-        .map(|d| {
-            let at = path(d.attribute.as_ref());
-            let at = if at.is_empty() {
-                String::new()
-            } else {
-                format!(" (at {at})")
-            };
-            format!("{}{at}: {}", d.summary, d.detail)
-        })
-        .collect();
-    if errors.is_empty() {
-        return Ok(());
-    }
-    Err(ProviderError::new(
-        format!("the provider {name} reported an error"),
-        errors.join("\n"),
-    ))
-}
-
-fn dynamic(v: &Value, ty: &Type) -> Result<pb::DynamicValue, ProviderError> {
-    Ok(pb::DynamicValue {
-        msgpack: cty::encode(v, ty)
-            .map_err(|e| ProviderError::new("cannot encode a value for the provider", e.0))?,
-        json: Vec::new(),
-    })
-}
-
-fn undynamic(
-    call: &'static str,
-    d: Option<&pb::DynamicValue>,
-    ty: &Type,
-) -> Result<Value, ProviderError> {
-    let Some(d) = d else { return Ok(Value::Null) };
-    if d.msgpack.is_empty() && !d.json.is_empty() {
-        let j: serde_json::Value = serde_json::from_slice(&d.json).map_err(|e| {
-            ProviderError::new(
-                format!("the provider sent bad JSON in {call}"),
-                e.to_string(),
-            )
-        })?;
-        return Ok(Value::from_json(&j));
-    }
-    if d.msgpack.is_empty() {
-        return Ok(Value::Null);
-    }
-    cty::decode(&d.msgpack, ty).map_err(|e| {
-        ProviderError::new(
-            format!("the provider sent a value standby cannot read in {call}"),
-            e.0,
-        )
-    })
-}
-
-/// Terraform's proposed new state: the configuration, with what the configuration leaves
-/// unset of computed attributes taken from the prior state.
-pub(crate) fn proposed(block: &Block, prior: &Value, config: &Value) -> Value {
-    let get = |v: &Value, k: &str| match v {
-        Value::Map(m) => m.get(k).cloned().unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    if matches!(config, Value::Null) {
-        return Value::Null;
-    }
-    let mut out = std::collections::BTreeMap::new();
-    for (k, a) in &block.attributes {
-        let c = get(config, k);
-        out.insert(
-            k.clone(),
-            if a.computed && matches!(c, Value::Null) {
-                get(prior, k)
-            } else {
-                c
-            },
-        );
-    }
-    for k in block.blocks.keys() {
-        out.insert(k.clone(), get(config, k));
-    }
-    Value::Map(out)
-}
-
-/// The first attribute the configuration sets to a known value that the plan changed.
-fn overridden(block: &Block, config: &Value, planned: &Value) -> Option<String> {
-    let (Value::Map(c), Value::Map(p)) = (config.unmarked(), planned.unmarked()) else {
-        return None;
-    };
-    block.attributes.iter().find_map(|(k, a)| {
-        let cv = c.get(k).map(Value::unmarked).unwrap_or(&Value::Null);
-        let pv = p.get(k).map(Value::unmarked).unwrap_or(&Value::Null);
-        let set = !matches!(cv, Value::Null) && cv.is_wholly_known();
-        (set && !a.computed && cv.deep_unmark().0 != pv.deep_unmark().0).then(|| k.clone())
-    })
-}
-
-/// The configuration a planned value came from, as far as it shows: computed-only attributes
-/// and values still unknown in computed ones are unset.
-pub(crate) fn config_of(block: &Block, planned: &Value) -> Value {
-    let Value::Map(m) = planned.unmarked() else {
-        return planned.clone();
-    };
-    let mut out = std::collections::BTreeMap::new();
-    for (k, a) in &block.attributes {
-        let v = m.get(k).cloned().unwrap_or(Value::Null);
-        let set_by_config = a.required || a.optional;
-        let keep = set_by_config && !(a.computed && matches!(v, Value::Unknown));
-        out.insert(k.clone(), if keep { v } else { Value::Null });
-    }
-    for (k, nb) in &block.blocks {
-        let v = m.get(k).cloned().unwrap_or(Value::Null);
-        let inner = match v {
-            Value::List(items) => {
-                Value::List(items.iter().map(|i| config_of(&nb.block, i)).collect())
-            }
-            Value::Map(_)
-                if matches!(
-                    nb.nesting,
-                    crate::schema::Nesting::Single | crate::schema::Nesting::Group
-                ) =>
-            {
-                config_of(&nb.block, &v)
-            }
-            other => other,
-        };
-        out.insert(k.clone(), inner);
-    }
-    Value::Map(out)
 }
 
 impl PluginProvider {
@@ -259,6 +86,7 @@ impl PluginProvider {
             client,
             process: Mutex::new(process),
             schemas,
+            configure_error: std::sync::Mutex::new(None),
         })
     }
 
@@ -280,17 +108,83 @@ impl PluginProvider {
     }
 
     async fn failed(&self, call: &'static str, s: &tonic::Status) -> ProviderError {
-        let p = self.process.lock().await;
+        let mut p = self.process.lock().await;
         let e = rpc_error(&p, call, s);
-        let log = p.tail.text();
+        // A call that fails because the plugin died says so, with how it ended.
+        let died = p
+            .exited()
+            .map(|st| format!("the provider process ended ({st}); "))
+            .unwrap_or_default();
         ProviderError::new(
-            e.to_string(),
-            if log.is_empty() {
-                String::new()
-            } else {
-                format!("its last log lines:\n{log}")
-            },
+            format!("the provider {} failed in {call}", self.name),
+            format!("{died}{e}"),
         )
+    }
+
+    /// ValidateProviderConfig, then ConfigureProvider; arguments the provider's schema does
+    /// not have are refused, as Terraform refuses them.
+    async fn configure_plugin(&self, req: ConfigureRequest) -> Result<(), ProviderError> {
+        let block = &self.schemas.provider.block;
+        if let Value::Map(m) = req.config.unmarked() {
+            let unknown = m
+                .keys()
+                .find(|k| !block.attributes.contains_key(*k) && !block.blocks.contains_key(*k));
+            if let Some(k) = unknown {
+                return Err(ProviderError::new(
+                    format!("Unsupported argument {k:?} in provider {:?}", self.name),
+                    format!(
+                        "The provider's arguments are: {}.",
+                        block
+                            .attributes
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let ty = block.implied_type();
+        let config = if matches!(req.config, Value::Null) {
+            proposed(block, &Value::Null, &Value::Map(Default::default()))
+        } else {
+            normalize(block, &req.config)
+        };
+        let v = self
+            .client
+            .clone()
+            .validate_provider(pb::validate_provider_config::Request {
+                config: Some(dynamic(&config, &ty)?),
+            })
+            .await;
+        match v {
+            Ok(r) => diagnostics(&self.name, &r.diagnostics)?,
+            Err(st) => return Err(self.failed("ValidateProviderConfig", &st).await),
+        }
+        let r = self
+            .client
+            .clone()
+            .configure(pb::configure_provider::Request {
+                terraform_version: crate::TERRAFORM_VERSION.to_string(),
+                config: Some(dynamic(&config, &ty)?),
+            })
+            .await;
+        match r {
+            Ok(r) => diagnostics(&self.name, &r.diagnostics),
+            Err(st) => Err(self.failed("ConfigureProvider", &st).await),
+        }
+    }
+
+    /// Refuses to call a provider whose configuration failed: Terraform stops there, and a
+    /// provider called unconfigured may crash.
+    fn configured(&self) -> Result<(), ProviderError> {
+        match self.configure_error.lock().ok().and_then(|e| e.clone()) {
+            Some(e) => Err(ProviderError::new(
+                format!("the provider {} is not configured", self.name),
+                e,
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Stops the plugin process cleanly.
@@ -304,8 +198,10 @@ impl PluginProvider {
         prior: &Value,
         config: &Value,
     ) -> Result<(Value, Vec<String>, Vec<u8>), ProviderError> {
+        self.configured()?;
         let s = self.resource(type_name)?;
         let ty = s.block.implied_type();
+        let config = &normalize(&s.block, config);
         let r = self
             .client
             .clone()
@@ -351,6 +247,7 @@ impl PluginProvider {
         prior: &Value,
         planned: &Value,
     ) -> Result<Value, ProviderError> {
+        self.configured()?;
         let s = self.resource(type_name)?;
         let ty = s.block.implied_type();
         let config = if matches!(planned, Value::Null) {
@@ -416,39 +313,11 @@ impl Provider for PluginProvider {
     }
 
     async fn configure(&self, req: ConfigureRequest) -> Result<(), ProviderError> {
-        let ty = self.schemas.provider.block.implied_type();
-        let config = if matches!(req.config, Value::Null) {
-            proposed(
-                &self.schemas.provider.block,
-                &Value::Null,
-                &Value::Map(Default::default()),
-            )
-        } else {
-            req.config
-        };
-        let v = self
-            .client
-            .clone()
-            .validate_provider(pb::validate_provider_config::Request {
-                config: Some(dynamic(&config, &ty)?),
-            })
-            .await;
-        match v {
-            Ok(r) => diagnostics(&self.name, &r.diagnostics)?,
-            Err(st) => return Err(self.failed("ValidateProviderConfig", &st).await),
+        let r = self.configure_plugin(req).await;
+        if let (Err(e), Ok(mut slot)) = (&r, self.configure_error.lock()) {
+            *slot = Some(format!("{}: {}", e.summary, e.detail));
         }
-        let r = self
-            .client
-            .clone()
-            .configure(pb::configure_provider::Request {
-                terraform_version: crate::TERRAFORM_VERSION.to_string(),
-                config: Some(dynamic(&config, &ty)?),
-            })
-            .await;
-        match r {
-            Ok(r) => diagnostics(&self.name, &r.diagnostics),
-            Err(st) => Err(self.failed("ConfigureProvider", &st).await),
-        }
+        r
     }
 
     async fn validate(&self, req: ValidateRequest) -> Result<ValidateResponse, ProviderError> {
@@ -459,7 +328,8 @@ impl Provider for PluginProvider {
                 None => return Ok(ValidateResponse::default()),
             },
         };
-        let config = Some(dynamic(&req.config, &schema.block.implied_type())?);
+        let config = normalize(&schema.block, &req.config);
+        let config = Some(dynamic(&config, &schema.block.implied_type())?);
         let mut c = self.client.clone();
         let ds = if data {
             c.validate_data(pb::validate_data_resource_config::Request {
@@ -523,6 +393,7 @@ impl Provider for PluginProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        self.configured()?;
         let schema = self.resource(&req.type_name)?;
         let ty = schema.block.implied_type();
         // As Terraform does before every refresh: the recorded state goes through
@@ -587,6 +458,7 @@ impl Provider for PluginProvider {
     }
 
     async fn import(&self, req: ImportRequest) -> Result<CreateResponse, ProviderError> {
+        self.configured()?;
         let ty = self.resource(&req.type_name)?.block.implied_type();
         let r = self
             .client
@@ -647,7 +519,8 @@ impl Provider for PluginProvider {
                 )
             })?;
         let ty = s.block.implied_type();
-        let config = proposed(&s.block, &Value::Null, &req.config);
+        self.configured()?;
+        let config = proposed(&s.block, &Value::Null, &normalize(&s.block, &req.config));
         let r = self
             .client
             .clone()

@@ -90,10 +90,6 @@ impl SignatureVerificationAlgorithm for EcdsaP521 {
     }
 }
 
-static P521_SHA256: EcdsaP521 = EcdsaP521 {
-    hash: |m| sha2::Sha256::digest(m).to_vec(),
-    signature: alg_id::ECDSA_SHA256,
-};
 static P521_SHA384: EcdsaP521 = EcdsaP521 {
     hash: |m| sha2::Sha384::digest(m).to_vec(),
     signature: alg_id::ECDSA_SHA384,
@@ -117,7 +113,7 @@ fn algorithms() -> WebPkiSupportedAlgorithms {
     *ALGORITHMS.get_or_init(|| {
         let ring = rustls::crypto::ring::default_provider().signature_verification_algorithms;
         let all = Box::leak(
-            [ring.all, &[&P521_SHA256, &P521_SHA384, &P521_SHA512]]
+            [ring.all, &[&P521_SHA384, &P521_SHA512]]
                 .concat()
                 .into_boxed_slice(),
         );
@@ -127,8 +123,8 @@ fn algorithms() -> WebPkiSupportedAlgorithms {
             &'static [&'static dyn SignatureVerificationAlgorithm],
         )> = Vec::new();
         for (scheme, algs) in ring.mapping {
+            // (P-521 needs a digest of at least 33 bytes: SHA-256 cannot be used with it.)
             let extra: &'static dyn SignatureVerificationAlgorithm = match *scheme {
-                SignatureScheme::ECDSA_NISTP256_SHA256 => &P521_SHA256,
                 SignatureScheme::ECDSA_NISTP384_SHA384 => &P521_SHA384,
                 _ => {
                     mapping.push((*scheme, algs));

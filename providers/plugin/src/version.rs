@@ -18,7 +18,9 @@ pub struct Version {
 impl Version {
     /// Parses `1`, `1.2`, `1.2.3`, `1.2.3-beta1`, with an optional `v`.
     pub fn parse(s: &str) -> Result<Version, String> {
+        // Build metadata (`+linux`) does not order versions.
         let t = s.trim().trim_start_matches('v');
+        let t = t.split_once('+').map_or(t, |(v, _)| v);
         let (nums, pre) = match t.split_once('-') {
             Some((n, p)) if !p.is_empty() => (n, Some(p.to_string())),
             _ => (t, None),
@@ -45,8 +47,33 @@ impl Ord for Version {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Greater,
                 (Some(_), None) => Ordering::Less,
-                (Some(a), Some(b)) => a.cmp(b),
+                (Some(a), Some(b)) => pre_cmp(a, b),
             })
+    }
+}
+
+/// Semantic versioning's pre-release order: dot-separated identifiers, numeric ones by value
+/// and below alphanumeric ones (`rc.2` < `rc.10` < `rc.x`).
+fn pre_cmp(a: &str, b: &str) -> Ordering {
+    let mut x = a.split('.');
+    let mut y = b.split('.');
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let o = match (p.parse::<u64>(), q.parse::<u64>()) {
+                    (Ok(m), Ok(n)) => m.cmp(&n),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => p.cmp(q),
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+        }
     }
 }
 
@@ -175,6 +202,9 @@ mod tests {
         assert!(!ok("!= 2.1.2", "2.1.2") && ok("", "9.9.9"));
         assert!(!ok(">= 1.0", "2.0.0-beta1") && ok("= 2.0.0-beta1", "2.0.0-beta1"));
         assert!(Version::parse("2.0.0-beta1").unwrap() < Version::parse("2.0.0").unwrap());
+        let v = |s| Version::parse(s).unwrap();
+        assert!(v("1.0.0-rc.2") < v("1.0.0-rc.10") && v("1.0.0-rc.10") < v("1.0.0-rc.x"));
+        assert_eq!(v("1.2.3+linux"), v("1.2.3"));
         assert!(Constraints::parse("~> two").is_err());
         assert!(Version::parse("1..2").is_err() && Version::parse("1.2.3.4").is_err());
     }

@@ -68,14 +68,17 @@ impl Decoder<'_> {
                         ObjectKey::Expression(Expression::String(s)) => s.value().to_string(),
                         ObjectKey::Expression(_) => return bad(self, span),
                     };
+                    // Terraform's provider aliases a module expects from its caller: a list of
+                    // references, which standby's root-only aliases do not need.
+                    if key == "configuration_aliases" {
+                        continue;
+                    }
                     let Expression::String(s) = v.expr() else {
                         return bad(self, self.span(v.expr().span()));
                     };
                     match key.as_str() {
                         "source" => r.source = s.value().to_string(),
                         "version" => r.version = Some(s.value().to_string()),
-                        // Terraform's provider aliases declared by a module.
-                        "configuration_aliases" => {}
                         _ => return bad(self, self.span(v.expr().span())),
                     }
                 }

@@ -68,8 +68,13 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "providers/plugin/src/provider.rs",
-        11,
-        "comparisons and the configuration sent to an external provider; what it returns is marked again by the schema",
+        3,
+        "the configuration and the recorded state sent to an external provider; what it returns is marked again by the schema",
+    ),
+    (
+        "providers/plugin/src/values.rs",
+        8,
+        "comparisons of planned and configured values, and values shaped for an external provider",
     ),
     (
         "engine/src/apply/executor.rs",

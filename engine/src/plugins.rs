@@ -301,20 +301,20 @@ fn verified(root: &Path, lock: &LockFile, r: &Requirement) -> Result<PathBuf, Pl
     Ok(exe)
 }
 
-/// The built-in providers and the topology's external ones, each checked against the lock
-/// file and started.
+/// The built-in providers and the topology's external ones (`reqs`, from [`requirements`]),
+/// each checked against the lock file and started.
 pub async fn registry(
     config: &Config,
+    reqs: &[Requirement],
     root: &Path,
     sink: LogSink,
 ) -> Result<Registry, PluginsError> {
     let mut registry = Registry::standard();
-    let reqs = requirements(config)?;
     if reqs.is_empty() {
         return Ok(registry);
     }
     let lock = LockFile::read(root).map_err(|e| fail(format!("Cannot read {FILE}"), e))?;
-    for r in &reqs {
+    for r in reqs {
         // A type no provider offers is the plan's located "unknown resource type" error,
         // with its suggestions, unless `standby init` found a provider for it.
         if r.implied && !lock.providers.contains_key(&r.source.to_string()) {

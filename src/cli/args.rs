@@ -149,19 +149,6 @@ pub enum Scenario {
     Switchover,
 }
 
-impl Scenario {
-    /// The name as given on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::KillPrimary => "kill-primary",
-            Scenario::StopPrimary => "stop-primary",
-            Scenario::HangPrimary => "hang-primary",
-            Scenario::PartitionPrimary => "partition-primary",
-            Scenario::Switchover => "switchover",
-        }
-    }
-}
-
 /// `review` output formats.
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum ReviewFormat {

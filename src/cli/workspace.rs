@@ -55,7 +55,7 @@ impl Workspace {
             return Ok(r);
         }
         let r = super::runtime()?
-            .block_on(plugins::registry(config, &self.root, plugin_log()))
+            .block_on(plugins::registry(config, &reqs, &self.root, plugin_log()))
             .map_err(err)?;
         if let Ok(mut c) = self.registries.lock() {
             c.push((reqs, r.clone()));

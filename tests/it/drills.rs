@@ -201,26 +201,33 @@ fn a_member_whose_provider_cannot_be_drilled_is_refused_before_any_fault() {
     assert_eq!(r.replica.writable(), ["east"], "nothing was touched");
 }
 
+/// Applies a copy of the quickstart in `env`, drills its SQLite group, and returns the run and
+/// its JSON report.
+fn quickstart_drill(env: &str, scenario: &str) -> (Test, crate::support::Run, serde_json::Value) {
+    let t = Test::plan("quickstart");
+    t.run(&["apply", "-e", env, "--auto-approve"]).code(0);
+    let r = t.run(&[
+        "drill",
+        "orders",
+        "-e",
+        env,
+        "--scenario",
+        scenario,
+        "--out",
+        "d",
+    ]);
+    let report = serde_json::from_str(&t.read("d/report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    (t, r, report)
+}
+
 /// The quickstart's SQLite members, drilled: the database file of the primary is lost (moved
 /// aside under its write lock). SQLite's replication is a copy made at apply and at the switch,
 /// so every write acknowledged since the last copy is lost, and the drill says so: it fails on
 /// its RPO of 0s, counts the lost writes, and finds no write that was never acknowledged.
 #[test]
 fn a_sqlite_kill_drill_reports_the_writes_its_file_copy_replication_loses() {
-    let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    let r = t.run(&[
-        "drill",
-        "orders",
-        "-e",
-        "dev",
-        "--scenario",
-        "kill-primary",
-        "--out",
-        "d",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    let (t, r, report) = quickstart_drill("dev", "kill-primary");
     assert_eq!(r.code, 1, "{report:#}");
     assert_eq!(report["verdict"], "fail");
     assert_eq!(report["to"], "west");
@@ -259,20 +266,7 @@ fn a_sqlite_kill_drill_reports_the_writes_its_file_copy_replication_loses() {
 /// promotion lose nothing.
 #[test]
 fn a_sqlite_switchover_drill_under_load_loses_nothing() {
-    let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    let r = t.run(&[
-        "drill",
-        "orders",
-        "-e",
-        "dev",
-        "--scenario",
-        "switchover",
-        "--out",
-        "d",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    let (t, r, report) = quickstart_drill("dev", "switchover");
     assert_eq!(r.code, 0, "{report:#}");
     assert_eq!(report["to"], "west");
     assert!(report["writes"]["lost"].as_array().unwrap().is_empty());
@@ -291,20 +285,7 @@ fn a_sqlite_switchover_drill_under_load_loses_nothing() {
 /// released (after the first write on the new primary) the old primary takes no write.
 #[test]
 fn a_locked_sqlite_primary_takes_no_write_after_the_failover() {
-    let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "dev", "--auto-approve"]).code(0);
-    let r = t.run(&[
-        "drill",
-        "orders",
-        "-e",
-        "dev",
-        "--scenario",
-        "hang-primary",
-        "--out",
-        "d",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    let (t, _, report) = quickstart_drill("dev", "hang-primary");
     assert_eq!(report["to"], "west", "{report:#}");
     assert!(report["timeline"][0]["detail"]
         .as_str()
@@ -359,21 +340,8 @@ fn a_locked_sqlite_primary_takes_no_write_after_the_failover() {
 /// and says how to approve; it does not end in an error without a report.
 #[test]
 fn a_drill_of_a_manually_approved_group_reports_the_plan_awaiting_approval() {
-    let t = Test::plan("quickstart");
-    t.run(&["apply", "-e", "prod", "--auto-approve"]).code(0);
     let started = std::time::Instant::now();
-    let r = t.run(&[
-        "drill",
-        "orders",
-        "-e",
-        "prod",
-        "--scenario",
-        "kill-primary",
-        "--out",
-        "d",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&t.read("d/report.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    let (t, r, report) = quickstart_drill("prod", "kill-primary");
     assert_eq!(r.code, 1, "{report:#}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(40),

@@ -330,16 +330,28 @@ data "vsphere_datacenter" "dc" {
         .stderr_has("Unsupported argument \"foo\" in provider \"null\"");
 }
 
-/// The provider processes die with standby, even when standby is killed (go-plugin servers
-/// ignore SIGINT, and a killed standby cannot ask them to stop).
+/// The provider processes die with standby, even when standby is killed: go-plugin servers
+/// ignore SIGINT, and a killed standby cannot ask them to stop. The provider here never
+/// completes its handshake and never writes, so nothing but the parent's death ends it.
 #[test]
 fn provider_processes_die_with_a_killed_standby() {
-    let t = initialized();
-    t.run(&["apply", "-auto-approve"]).code(0);
-    // The console keeps its providers running while it waits for input.
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = Test::new().file(
+        "main.hcl",
+        "terraform {\n  required_providers {\n    hang = { source = \"example/hang\" }\n  }\n}\n\nresource \"hang_thing\" \"a\" {}\n",
+    );
+    let mirror = tempfile::tempdir().unwrap();
+    let dir = mirror
+        .path()
+        .join("registry.terraform.io/example/hang/1.0.0/linux_amd64");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("terraform-provider-hang_v1.0.0");
+    std::fs::write(&exe, "#!/bin/sh\nexec sleep 300\n").unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    t.run(&["init", "-plugin-dir", mirror.path().to_str().unwrap()])
+        .code(0);
     let mut child = t
-        .command(&["console"])
-        .stdin(std::process::Stdio::piped())
+        .command(&["plan"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -348,36 +360,39 @@ fn provider_processes_die_with_a_killed_standby() {
     let plugin = (0..200)
         .find_map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            plugin_children(parent).into_iter().next()
+            children_named(parent, "sleep").into_iter().next()
         })
-        .expect("the console started the null provider");
+        .expect("standby started the provider");
     child.kill().unwrap();
     child.wait().unwrap();
     let gone = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        !std::path::Path::new(&format!("/proc/{plugin}")).exists()
-            || std::fs::read_to_string(format!("/proc/{plugin}/stat")).is_ok_and(|s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
+        std::fs::read_to_string(format!("/proc/{plugin}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
     });
+    if !gone {
+        // SAFETY: kill(2) on the stray process this test started.
+        unsafe { libc::kill(plugin as i32, libc::SIGKILL) };
+    }
     assert!(
         gone,
         "provider process {plugin} outlived the killed standby"
     );
 }
 
-/// The terraform-provider processes whose parent is `pid`.
-fn plugin_children(pid: u32) -> Vec<u32> {
+/// The processes whose parent is `pid` and whose name starts with `name`.
+fn children_named(pid: u32, name: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| {
             let p: u32 = e.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            let (name, rest) = stat.rsplit_once(')')?;
+            let (comm, rest) = stat.split_once(' ')?.1.rsplit_once(')')?;
             let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == pid && name.contains("terraform-provi")).then_some(p)
+            (ppid == pid && comm.trim_start_matches('(').starts_with(name)).then_some(p)
         })
         .collect()
 }

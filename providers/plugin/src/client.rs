@@ -21,12 +21,6 @@ fn tc<A: Message, B: Message + Default>(a: &A) -> B {
     B::decode(a.encode_to_vec().as_slice()).unwrap_or_default()
 }
 
-/// A planned or applied change, and whether the legacy SDK asked for its tolerances.
-pub(crate) struct Legacy<T> {
-    pub response: T,
-    pub legacy_type_system: bool,
-}
-
 macro_rules! rpc {
     ($self:ident, $req:expr, $v5:ident : $v5req:ty, $v6:ident) => {
         match $self {
@@ -120,51 +114,15 @@ impl Client {
     pub(crate) async fn plan(
         &mut self,
         req: pb::plan_resource_change::Request,
-    ) -> Result<Legacy<pb::plan_resource_change::Response>, tonic::Status> {
-        match self {
-            Client::V5(c) => {
-                let r = c
-                    .plan_resource_change(tc::<_, v5::plan_resource_change::Request>(&req))
-                    .await?
-                    .into_inner();
-                Ok(Legacy {
-                    legacy_type_system: r.legacy_type_system,
-                    response: tc(&r),
-                })
-            }
-            Client::V6(c) => {
-                let response = c.plan_resource_change(req).await?.into_inner();
-                Ok(Legacy {
-                    legacy_type_system: response.legacy_type_system,
-                    response,
-                })
-            }
-        }
+    ) -> Result<pb::plan_resource_change::Response, tonic::Status> {
+        rpc!(self, req, plan_resource_change: v5::plan_resource_change::Request, plan_resource_change)
     }
 
     pub(crate) async fn apply(
         &mut self,
         req: pb::apply_resource_change::Request,
-    ) -> Result<Legacy<pb::apply_resource_change::Response>, tonic::Status> {
-        match self {
-            Client::V5(c) => {
-                let r = c
-                    .apply_resource_change(tc::<_, v5::apply_resource_change::Request>(&req))
-                    .await?
-                    .into_inner();
-                Ok(Legacy {
-                    legacy_type_system: r.legacy_type_system,
-                    response: tc(&r),
-                })
-            }
-            Client::V6(c) => {
-                let response = c.apply_resource_change(req).await?.into_inner();
-                Ok(Legacy {
-                    legacy_type_system: response.legacy_type_system,
-                    response,
-                })
-            }
-        }
+    ) -> Result<pb::apply_resource_change::Response, tonic::Status> {
+        rpc!(self, req, apply_resource_change: v5::apply_resource_change::Request, apply_resource_change)
     }
 
     pub(crate) async fn import(

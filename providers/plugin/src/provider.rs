@@ -215,7 +215,10 @@ impl PluginProvider {
             })
             .await;
         let (r, legacy) = match r {
-            Ok(r) => (r.response, r.legacy_type_system),
+            Ok(r) => {
+                let legacy = r.legacy_type_system;
+                (r, legacy)
+            }
             Err(st) => return Err(self.failed("PlanResourceChange", &st).await),
         };
         diagnostics(&self.name, &r.diagnostics)?;
@@ -276,7 +279,7 @@ impl PluginProvider {
             })
             .await;
         let r = match r {
-            Ok(r) => r.response,
+            Ok(r) => r,
             Err(st) => return Err(self.failed("ApplyResourceChange", &st).await),
         };
         diagnostics(&self.name, &r.diagnostics)?;

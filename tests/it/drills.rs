@@ -238,10 +238,16 @@ fn a_sqlite_kill_drill_reports_the_writes_its_file_copy_replication_loses() {
         .unwrap()
         .is_empty());
     assert_eq!(report["rpo"]["met"], false);
-    assert!(report["reasons"][0]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("{lost} acknowledged write(s) lost")));
+    // Under load the RTO may be missed too, and its reason comes first; the lost writes must
+    // be named whatever else failed.
+    let reasons = report["reasons"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{lost} acknowledged write(s) lost"))),
+        "{report:#}"
+    );
     let fault = report["timeline"][0]["detail"].as_str().unwrap();
     assert!(
         fault.starts_with("the primary's database file lost (moved aside to "),

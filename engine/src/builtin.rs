@@ -100,12 +100,14 @@ impl Provider for StandbyProvider {
         state.insert("output".into(), input);
         Ok(CreateResponse {
             state: Value::Map(state),
+            ..Default::default()
         })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         Ok(ReadResponse {
             state: Some(req.state),
+            ..Default::default()
         })
     }
 
@@ -120,6 +122,7 @@ impl Provider for StandbyProvider {
         state.insert("output".into(), input);
         Ok(CreateResponse {
             state: Value::Map(state),
+            ..Default::default()
         })
     }
 

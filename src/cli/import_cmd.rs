@@ -71,7 +71,7 @@ pub(crate) fn import(
     };
     state.resources.insert(
         inst.clone(),
-        standby_engine::apply::record_instance(change, before),
+        standby_engine::apply::record_instance(change, before, &change.private),
     );
     state.serial += 1;
     backend.write(&state).map_err(state_error)?;

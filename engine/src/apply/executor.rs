@@ -52,7 +52,7 @@ pub(super) struct Walk<'a> {
 
 /// What a spawned task produced.
 enum Outcome {
-    Resource(Result<Option<Value>, Failure>),
+    Resource(Result<Option<(Value, Vec<u8>)>, Failure>),
     Step(
         String,
         crate::plan::StepKind,
@@ -169,7 +169,7 @@ pub async fn apply(
                 .filter_map(|c| {
                     c.before
                         .as_ref()
-                        .map(|b| JournalEntry::Set(c.addr.clone(), record(c, b)))
+                        .map(|b| JournalEntry::Set(c.addr.clone(), record(c, b, &c.private)))
                 }),
         )
         .collect();
@@ -262,11 +262,13 @@ pub async fn apply(
             match result {
                 Ok(new) => {
                     let entry = match &new {
-                        Some(v) => JournalEntry::Set(change.addr.clone(), record(&change, v)),
+                        Some((v, private)) => {
+                            JournalEntry::Set(change.addr.clone(), record(&change, v, private))
+                        }
                         None => JournalEntry::Remove(change.addr.clone()),
                     };
                     entries.push(entry);
-                    w.set_value(&change.addr, new);
+                    w.set_value(&change.addr, new.map(|(v, _)| v));
                     // An object found gone was not destroyed here: it counts as nothing.
                     let gone = change
                         .reason
@@ -328,7 +330,9 @@ pub async fn apply(
     for c in &plan.changes {
         if c.action == Action::NoOp && c.addr.resource.resource.mode == crate::addr::Mode::Data {
             if let Some(after) = &c.after {
-                state.resources.insert(c.addr.clone(), record(c, after));
+                state
+                    .resources
+                    .insert(c.addr.clone(), record(c, after, &[]));
             }
         }
     }
@@ -365,7 +369,7 @@ pub(super) fn emit(opts: &ApplyOptions, e: ApplyEvent) {
 
 /// The state record of an instance after its action.
 /// The state entry of a planned instance with value `v`.
-pub fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState {
+pub fn record(change: &crate::plan::ResourceChange, v: &Value, private: &[u8]) -> InstanceState {
     let (plain, paths) = v.deep_unmark();
     InstanceState {
         provider: change.provider.clone(),
@@ -374,6 +378,8 @@ pub fn record(change: &crate::plan::ResourceChange, v: &Value) -> InstanceState 
         dependencies: change.dependencies.clone(),
         create_before_destroy: change.create_before_destroy,
         site: change.site.clone(),
+        schema_version: change.schema_version,
+        private: private.to_vec(),
     }
 }
 

@@ -4,7 +4,8 @@ use super::Failure;
 use crate::plan::GONE;
 use crate::plan::{Action, ResourceChange};
 use standby_provider_sdk::{
-    CreateRequest, DeleteRequest, PlanRequest, Provider, ReadDataRequest, UpdateRequest, Value,
+    CreateRequest, CreateResponse, DeleteRequest, PlanRequest, Provider, ReadDataRequest,
+    UpdateRequest, Value,
 };
 use std::sync::Arc;
 
@@ -35,12 +36,13 @@ pub(crate) fn consistent(planned: &Value, fin: &Value) -> Result<(), String> {
     }
 }
 
-/// Performs the change; returns the new state value, or `None` when the instance is gone.
+/// Performs the change; returns the new state value with the provider's private data, or
+/// `None` when the instance is gone.
 pub(crate) async fn run(
     p: Arc<dyn Provider>,
     change: ResourceChange,
     config: Option<Value>,
-) -> Result<Option<Value>, Failure> {
+) -> Result<Option<(Value, Vec<u8>)>, Failure> {
     let addr = change.addr.to_string();
     let type_name = change.addr.resource.resource.type_name.clone();
     // Providers see plain values: whatever they say may quote a secret of this instance.
@@ -71,6 +73,11 @@ pub(crate) async fn run(
                         prior.clone()
                     },
                     config: plain,
+                    prior_private: if change.action.is_replace() {
+                        Vec::new()
+                    } else {
+                        change.private.clone()
+                    },
                 })
                 .await
                 .map_err(|e| fail(&e.summary, e.detail))?;
@@ -90,73 +97,44 @@ pub(crate) async fn run(
         .map(|v| v.deep_unmark().1)
         .unwrap_or_default();
     let plain = planned.as_ref().map(|v| v.deep_unmark().0);
-    let remark = |v: Value| v.mark_paths(&paths);
+    let remark = |r: CreateResponse| Some((r.state.mark_paths(&paths), r.private));
     let e = |e: standby_provider_sdk::ProviderError| fail(&e.summary, e.detail);
+    let private = change.private.clone();
+    let create = |planned: Option<Value>| CreateRequest {
+        type_name: type_name.clone(),
+        planned: planned.unwrap_or(Value::Null),
+    };
+    let delete = |prior: Option<Value>| DeleteRequest {
+        type_name: type_name.clone(),
+        state: prior.unwrap_or(Value::Null),
+        private: private.clone(),
+    };
     match change.action {
-        Action::NoOp => Ok(planned),
-        Action::Create => Ok(Some(remark(
-            p.create(CreateRequest {
-                type_name,
-                planned: plain.unwrap_or(Value::Null),
-            })
-            .await
-            .map_err(e)?
-            .state,
-        ))),
-        Action::Update => Ok(Some(remark(
+        Action::NoOp => Ok(planned.map(|v| (v, private.clone()))),
+        Action::Create => Ok(remark(p.create(create(plain)).await.map_err(e)?)),
+        Action::Update => Ok(remark(
             p.update(UpdateRequest {
-                type_name,
+                type_name: type_name.clone(),
                 prior: prior.unwrap_or(Value::Null),
                 planned: plain.unwrap_or(Value::Null),
+                private: private.clone(),
             })
             .await
-            .map_err(e)?
-            .state,
-        ))),
+            .map_err(e)?,
+        )),
         // The refresh found it gone: only its record goes; no provider call.
         Action::Delete if change.reason.as_ref().is_some_and(|r| r.code == GONE) => Ok(None),
         Action::Delete => {
-            p.delete(DeleteRequest {
-                type_name,
-                state: prior.unwrap_or(Value::Null),
-            })
-            .await
-            .map_err(e)?;
+            p.delete(delete(prior)).await.map_err(e)?;
             Ok(None)
         }
         Action::DeleteThenCreate => {
-            p.delete(DeleteRequest {
-                type_name: type_name.clone(),
-                state: prior.unwrap_or(Value::Null),
-            })
-            .await
-            .map_err(e)?;
-            Ok(Some(remark(
-                p.create(CreateRequest {
-                    type_name,
-                    planned: plain.unwrap_or(Value::Null),
-                })
-                .await
-                .map_err(e)?
-                .state,
-            )))
+            p.delete(delete(prior)).await.map_err(e)?;
+            Ok(remark(p.create(create(plain)).await.map_err(e)?))
         }
         Action::CreateThenDelete => {
-            let created = p
-                .create(CreateRequest {
-                    type_name: type_name.clone(),
-                    planned: plain.unwrap_or(Value::Null),
-                })
-                .await
-                .map_err(e)?
-                .state;
-            if let Err(err) = p
-                .delete(DeleteRequest {
-                    type_name,
-                    state: prior.unwrap_or(Value::Null),
-                })
-                .await
-            {
+            let created = p.create(create(plain)).await.map_err(e)?;
+            if let Err(err) = p.delete(delete(prior)).await {
                 return Err(fail(
                     &format!(
                         "the replacement was created but the old object could not be deleted: {}",
@@ -165,7 +143,7 @@ pub(crate) async fn run(
                     err.detail,
                 ));
             }
-            Ok(Some(remark(created)))
+            Ok(remark(created))
         }
         Action::Read => {
             let cfg = plain.filter(Value::is_wholly_known).ok_or_else(|| {
@@ -174,15 +152,14 @@ pub(crate) async fn run(
                     "this is a bug in standby".into(),
                 )
             })?;
-            Ok(Some(remark(
+            Ok(remark(
                 p.read_data(ReadDataRequest {
-                    type_name,
+                    type_name: type_name.clone(),
                     config: cfg,
                 })
                 .await
-                .map_err(e)?
-                .state,
-            )))
+                .map_err(e)?,
+            ))
         }
     }
 }

@@ -99,6 +99,8 @@ impl Walker<'_> {
             dependencies: st.dependencies.clone(),
             create_before_destroy: false,
             site: st.site.clone(),
+            schema_version: st.schema_version,
+            private: st.private.clone(),
         });
         self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
     }

@@ -53,6 +53,7 @@ pub(crate) async fn decide(
     schema: &Schema,
     recorded: Option<&Value>,
     prior: Option<&Value>,
+    prior_private: &[u8],
     mut config: Value,
     replace_requested: bool,
 ) -> Decision {
@@ -79,6 +80,7 @@ pub(crate) async fn decide(
             type_name: addr.resource.resource.type_name.clone(),
             prior: prior.map(|v| v.deep_unmark().0),
             config: plain,
+            prior_private: prior_private.to_vec(),
         })
         .await
     {
@@ -107,6 +109,8 @@ pub(crate) async fn decide(
         dependencies: vec![],
         create_before_destroy: r.lifecycle.create_before_destroy,
         site: None,
+        schema_version: p.schema_version(&addr.resource.resource.type_name),
+        private: prior_private.to_vec(),
     };
     let replace_action = if r.lifecycle.create_before_destroy {
         Action::CreateThenDelete

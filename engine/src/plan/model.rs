@@ -110,6 +110,22 @@ pub struct ResourceChange {
     /// what the provider read of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importing: Option<String>,
+    /// The version of the provider's schema `before` and `after` are in.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub schema_version: u64,
+    /// The provider's private data for the prior object (as recorded, refreshed or
+    /// imported), given back to the provider by the apply.
+    #[serde(
+        default,
+        with = "crate::state::private_data",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub private: Vec<u8>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A node of the execution graph.

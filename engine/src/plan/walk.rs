@@ -729,6 +729,8 @@ impl<'a> Walker<'a> {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
+            schema_version: 0,
+            private: vec![],
         };
         if self.opts.phase == Phase::Validate || !config.is_wholly_known() {
             change.action = Action::Read;
@@ -766,8 +768,15 @@ impl<'a> Walker<'a> {
         config: Value,
     ) -> Option<ResourceChange> {
         let p = self.registry.get(provider)?.clone();
-        let recorded = self.state.resources.get(addr);
-        let mut recorded_value = recorded.map(crate::state::InstanceState::value);
+        let recorded = self.state.resources.get(addr).cloned();
+        let mut private = recorded
+            .as_ref()
+            .map(|r| r.private.clone())
+            .unwrap_or_default();
+        let mut recorded_value = match &recorded {
+            Some(st) => Some(self.upgraded(&*p, addr, r, st, schema).await?),
+            None => None,
+        };
         // A refresh-only plan records what is there and adopts nothing.
         let importing = match recorded {
             Some(_) => None,
@@ -775,7 +784,9 @@ impl<'a> Walker<'a> {
             None => self.import_id(addr),
         };
         if let Some(id) = &importing {
-            recorded_value = Some(self.import(&*p, addr, id, &config, schema).await?);
+            let (v, imported_private) = self.import(&*p, addr, id, &config, schema).await?;
+            recorded_value = Some(v);
+            private = imported_private;
         }
         let mut prior = recorded_value.clone();
         if self.opts.refresh && self.opts.phase == Phase::Plan {
@@ -786,10 +797,15 @@ impl<'a> Walker<'a> {
                     .read(ReadRequest {
                         type_name: addr.resource.resource.type_name.clone(),
                         state: plain,
+                        private: private.clone(),
                     })
                     .await
                 {
                     Ok(resp) => {
+                        private = resp.private;
+                        if let Some(st) = self.refreshed.resources.get_mut(addr) {
+                            st.private.clone_from(&private);
+                        }
                         // The schema's marks too: a state recorded before an attribute was
                         // known to be sensitive gets its mark back.
                         prior = resp
@@ -817,6 +833,7 @@ impl<'a> Walker<'a> {
             schema,
             recorded_value.as_ref(),
             prior.as_ref(),
+            &private,
             config,
             replace_requested,
         )
@@ -854,7 +871,7 @@ impl<'a> Walker<'a> {
         id: &str,
         config: &Value,
         schema: &standby_provider_sdk::Schema,
-    ) -> Option<Value> {
+    ) -> Option<(Value, Vec<u8>)> {
         let (plain, sensitive) = config.deep_unmark();
         let req = standby_provider_sdk::ImportRequest {
             type_name: addr.resource.resource.type_name.clone(),
@@ -873,12 +890,61 @@ impl<'a> Walker<'a> {
                 }
                 // The object read has no marks of its own: the configuration's, their
                 // copies, and every attribute the schema calls sensitive, as a plan marks them.
-                Some(super::diff::mark_sensitive(state, schema, &sensitive))
+                Some((
+                    super::diff::mark_sensitive(state, schema, &sensitive),
+                    resp.private,
+                ))
             }
             Err(e) => {
                 self.diags.push(Diagnostic::bare(
                     format!("Cannot import {id:?} as {addr}: {}", e.summary),
                     format!("{} Nothing was changed.", e.detail),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The recorded value in the provider's current schema: a state recorded with an older
+    /// schema version goes through the provider's upgrade first, as in Terraform, and a
+    /// refresh-only plan records the upgraded value.
+    async fn upgraded(
+        &mut self,
+        p: &dyn standby_provider_sdk::Provider,
+        addr: &AbsInstance,
+        r: &Resource,
+        st: &crate::state::InstanceState,
+        schema: &standby_provider_sdk::Schema,
+    ) -> Option<Value> {
+        let type_name = &addr.resource.resource.type_name;
+        let current = p.schema_version(type_name);
+        if st.schema_version == current {
+            return Some(st.value());
+        }
+        let req = standby_provider_sdk::UpgradeRequest {
+            type_name: type_name.clone(),
+            version: st.schema_version,
+            state: Value::from_json(&st.attributes),
+        };
+        match p.upgrade(req).await {
+            Ok(v) => {
+                let v = super::diff::mark_sensitive(v, schema, &st.sensitive_attributes);
+                if let Some(r) = self.refreshed.resources.get_mut(addr) {
+                    let (plain, paths) = v.deep_unmark();
+                    r.attributes = plain.to_json();
+                    r.sensitive_attributes = paths;
+                    r.schema_version = current;
+                }
+                Some(v)
+            }
+            Err(e) => {
+                self.diags.push(Diagnostic::at(
+                    r.span.clone(),
+                    format!(
+                        "Upgrading the state of {addr} from schema version {} to {current} failed: {}",
+                        st.schema_version, e.summary
+                    ),
+                    format!("{} Nothing was changed; the state keeps the recorded version.", e.detail),
                 ));
                 None
             }
@@ -921,6 +987,8 @@ impl<'a> Walker<'a> {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
+            schema_version: 0,
+            private: vec![],
         });
     }
 

@@ -27,6 +27,8 @@ fn st(v: i64) -> InstanceState {
         dependencies: vec![],
         create_before_destroy: false,
         site: None,
+        schema_version: 0,
+        private: vec![],
     }
 }
 

@@ -52,6 +52,8 @@ fn address_row(a: &AbsInstance) -> serde_json::Value {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
+            schema_version: 0,
+            private: vec![],
         },
     )
 }

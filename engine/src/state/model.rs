@@ -171,6 +171,35 @@ pub struct InstanceState {
     /// The site it runs at, from `site = site.NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The version of the provider's schema the attributes were written with.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub schema_version: u64,
+    /// The provider's private data, opaque to standby; base64 in the file, as Terraform
+    /// records it.
+    #[serde(default, with = "private_data", skip_serializing_if = "Vec::is_empty")]
+    pub private: Vec<u8>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// A provider's private data as base64 text, in the state and in a saved plan.
+pub(crate) mod private_data {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl InstanceState {

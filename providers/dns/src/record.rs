@@ -228,13 +228,17 @@ impl Provider for DnsProvider {
         .await?;
         Ok(CreateResponse {
             state: state(req.planned, &r),
+            ..Default::default()
         })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let r = rec(&req.state)?;
         let Some((ttl, values)) = lookup(&r.server, &r.name, rtype(&r.kind)?).await? else {
-            return Ok(ReadResponse { state: None });
+            return Ok(ReadResponse {
+                state: None,
+                ..Default::default()
+            });
         };
         let mut m = match req.state {
             Value::Map(m) => m,
@@ -247,6 +251,7 @@ impl Provider for DnsProvider {
         m.insert("ttl".into(), Value::int(i64::from(ttl)));
         Ok(ReadResponse {
             state: Some(Value::Map(m)),
+            ..Default::default()
         })
     }
 

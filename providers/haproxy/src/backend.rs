@@ -247,6 +247,7 @@ impl Provider for HaproxyProvider {
         apply(&s).await?;
         Ok(CreateResponse {
             state: with_id(req.planned, &s),
+            ..Default::default()
         })
     }
 
@@ -255,7 +256,10 @@ impl Provider for HaproxyProvider {
         let text = command(&s.socket, &format!("show servers state {}", s.backend)).await?;
         let states = parse_servers_state(&text, &s.backend);
         if states.is_empty() {
-            return Ok(ReadResponse { state: None });
+            return Ok(ReadResponse {
+                state: None,
+                ..Default::default()
+            });
         }
         let mut m = match req.state {
             Value::Map(m) => m,
@@ -284,6 +288,7 @@ impl Provider for HaproxyProvider {
         m.insert("active".into(), Value::List(active));
         Ok(ReadResponse {
             state: Some(Value::Map(m)),
+            ..Default::default()
         })
     }
 

@@ -324,7 +324,10 @@ impl Provider for LocalProvider {
             return crate::member::create(self, req).await;
         }
         let state = self.write(&req.type_name, &req.planned)?;
-        Ok(CreateResponse { state })
+        Ok(CreateResponse {
+            state,
+            ..Default::default()
+        })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
@@ -332,13 +335,19 @@ impl Provider for LocalProvider {
             return crate::member::read(self, req).await;
         }
         let Some(filename) = req.state.get("filename").and_then(Value::as_str) else {
-            return Ok(ReadResponse { state: None });
+            return Ok(ReadResponse {
+                state: None,
+                ..Default::default()
+            });
         };
         let path = self.resolve(filename);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ReadResponse { state: None })
+                return Ok(ReadResponse {
+                    state: None,
+                    ..Default::default()
+                })
             }
             Err(e) => return Err(perr(&format!("cannot read {}", path.display()), e)),
         };
@@ -381,6 +390,7 @@ impl Provider for LocalProvider {
         }
         Ok(ReadResponse {
             state: Some(Value::Map(state)),
+            ..Default::default()
         })
     }
 
@@ -396,7 +406,10 @@ impl Provider for LocalProvider {
             .await;
         }
         let state = self.write(&req.type_name, &req.planned)?;
-        Ok(CreateResponse { state })
+        Ok(CreateResponse {
+            state,
+            ..Default::default()
+        })
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
@@ -509,6 +522,7 @@ impl Provider for LocalProvider {
         );
         Ok(CreateResponse {
             state: Value::Map(state),
+            ..Default::default()
         })
     }
 }

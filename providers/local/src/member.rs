@@ -77,6 +77,7 @@ pub(crate) async fn create(
     m.insert("id".into(), Value::string(path_str));
     Ok(CreateResponse {
         state: Value::Map(m),
+        ..Default::default()
     })
 }
 
@@ -92,6 +93,7 @@ pub(crate) async fn read(
     );
     Ok(ReadResponse {
         state: path.is_file().then_some(req.state),
+        ..Default::default()
     })
 }
 

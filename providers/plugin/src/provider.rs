@@ -18,7 +18,8 @@ use async_trait::async_trait;
 use standby_provider_sdk::{
     ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest, ImportRequest, PlanRequest,
     PlanResponse, Provider, ProviderError, ProviderSchema, ReadDataRequest, ReadRequest,
-    ReadResponse, UpdateRequest, ValidateRequest, ValidateResponse, ValidationIssue, Value,
+    ReadResponse, UpdateRequest, UpgradeRequest, ValidateRequest, ValidateResponse,
+    ValidationIssue, Value,
 };
 use std::path::Path;
 use tokio::sync::Mutex;
@@ -187,6 +188,16 @@ impl PluginProvider {
         }
     }
 
+    /// The module's `provider_meta` value, as Terraform sends it with every resource call
+    /// when the provider declares the block: standby has no `provider_meta`, so it is null of
+    /// the block's type. (Frameworks such as tf-provider refuse a call without it.)
+    fn meta(&self) -> Result<Option<pb::DynamicValue>, ProviderError> {
+        match &self.schemas.provider_meta {
+            Some(s) => Ok(Some(dynamic(&Value::Null, &s.block.implied_type())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Stops the plugin process cleanly.
     pub async fn stop(&self) {
         self.process.lock().await.stop().await;
@@ -197,6 +208,7 @@ impl PluginProvider {
         type_name: &str,
         prior: &Value,
         config: &Value,
+        prior_private: &[u8],
     ) -> Result<(Value, Vec<String>, Vec<u8>), ProviderError> {
         self.configured()?;
         let s = self.resource(type_name)?;
@@ -210,8 +222,8 @@ impl PluginProvider {
                 prior_state: Some(dynamic(prior, &ty)?),
                 proposed_new_state: Some(dynamic(&proposed(&s.block, prior, config), &ty)?),
                 config: Some(dynamic(config, &ty)?),
-                prior_private: Vec::new(),
-                provider_meta: None,
+                prior_private: prior_private.to_vec(),
+                provider_meta: self.meta()?,
             })
             .await;
         let (r, legacy) = match r {
@@ -249,7 +261,8 @@ impl PluginProvider {
         type_name: &str,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        prior_private: &[u8],
+    ) -> Result<(Value, Vec<u8>), ProviderError> {
         self.configured()?;
         let s = self.resource(type_name)?;
         let ty = s.block.implied_type();
@@ -259,11 +272,14 @@ impl PluginProvider {
             config_of(&s.block, planned)
         };
         // Re-plan with the final configuration, as Terraform's apply does: the plan's
-        // private data travels to the apply.
+        // private data travels to the apply. A destroy's planned private data is the prior's,
+        // as Terraform's plan for a destroy gives it.
         let (planned, private) = if matches!(planned, Value::Null) {
-            (Value::Null, Vec::new())
+            (Value::Null, prior_private.to_vec())
         } else {
-            let (p, _, private) = self.plan_change(type_name, prior, &config).await?;
+            let (p, _, private) = self
+                .plan_change(type_name, prior, &config, prior_private)
+                .await?;
             (p, private)
         };
         let r = self
@@ -275,7 +291,7 @@ impl PluginProvider {
                 planned_state: Some(dynamic(&planned, &ty)?),
                 config: Some(dynamic(&config, &ty)?),
                 planned_private: private,
-                provider_meta: None,
+                provider_meta: self.meta()?,
             })
             .await;
         let r = match r {
@@ -283,7 +299,8 @@ impl PluginProvider {
             Err(st) => return Err(self.failed("ApplyResourceChange", &st).await),
         };
         diagnostics(&self.name, &r.diagnostics)?;
-        undynamic("ApplyResourceChange", r.new_state.as_ref(), &ty)
+        let state = undynamic("ApplyResourceChange", r.new_state.as_ref(), &ty)?;
+        Ok((state, r.private))
     }
 }
 
@@ -369,7 +386,7 @@ impl Provider for PluginProvider {
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         let prior = req.prior.unwrap_or(Value::Null);
         let (planned, requires_replace, _) = self
-            .plan_change(&req.type_name, &prior, &req.config)
+            .plan_change(&req.type_name, &prior, &req.config, &req.prior_private)
             .await?;
         if requires_replace.is_empty() || matches!(prior, Value::Null) {
             return Ok(PlanResponse {
@@ -380,7 +397,7 @@ impl Provider for PluginProvider {
         // A replacement creates a new object: as Terraform does, plan it as a create, so
         // that what the provider computes (a new id) is unknown rather than the old value.
         let (planned, _, _) = self
-            .plan_change(&req.type_name, &Value::Null, &req.config)
+            .plan_change(&req.type_name, &Value::Null, &req.config, &[])
             .await?;
         Ok(PlanResponse {
             planned,
@@ -389,24 +406,30 @@ impl Provider for PluginProvider {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let state = self
-            .apply_change(&req.type_name, &Value::Null, &req.planned)
+        let (state, private) = self
+            .apply_change(&req.type_name, &Value::Null, &req.planned, &[])
             .await?;
-        Ok(CreateResponse { state })
+        Ok(CreateResponse { state, private })
     }
 
-    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+    fn schema_version(&self, type_name: &str) -> u64 {
+        self.schemas
+            .resources
+            .get(type_name)
+            .map_or(0, |s| u64::try_from(s.version).unwrap_or(0))
+    }
+
+    async fn upgrade(&self, req: UpgradeRequest) -> Result<Value, ProviderError> {
         self.configured()?;
-        let schema = self.resource(&req.type_name)?;
-        let ty = schema.block.implied_type();
-        // As Terraform does before every refresh: the recorded state goes through
-        // UpgradeResourceState as JSON, and the provider answers in its current schema.
+        let ty = self.resource(&req.type_name)?.block.implied_type();
+        // The recorded state goes as JSON, as Terraform sends it; the provider answers in
+        // its current schema.
         let up = self
             .client
             .clone()
             .upgrade(pb::upgrade_resource_state::Request {
                 type_name: req.type_name.clone(),
-                version: schema.version,
+                version: i64::try_from(req.version).unwrap_or(i64::MAX),
                 raw_state: Some(pb::RawState {
                     json: serde_json::to_vec(&req.state.deep_unmark().0.to_json())
                         .unwrap_or_default(),
@@ -419,15 +442,20 @@ impl Provider for PluginProvider {
             Err(st) => return Err(self.failed("UpgradeResourceState", &st).await),
         };
         diagnostics(&self.name, &up.diagnostics)?;
-        let current = undynamic("UpgradeResourceState", up.upgraded_state.as_ref(), &ty)?;
+        undynamic("UpgradeResourceState", up.upgraded_state.as_ref(), &ty)
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        self.configured()?;
+        let ty = self.resource(&req.type_name)?.block.implied_type();
         let r = self
             .client
             .clone()
             .read(pb::read_resource::Request {
                 type_name: req.type_name,
-                current_state: Some(dynamic(&current, &ty)?),
-                private: Vec::new(),
-                provider_meta: None,
+                current_state: Some(dynamic(&req.state, &ty)?),
+                private: req.private,
+                provider_meta: self.meta()?,
             })
             .await;
         let r = match r {
@@ -438,14 +466,15 @@ impl Provider for PluginProvider {
         let v = undynamic("ReadResource", r.new_state.as_ref(), &ty)?;
         Ok(ReadResponse {
             state: (!matches!(v, Value::Null)).then_some(v),
+            private: r.private,
         })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
-        let state = self
-            .apply_change(&req.type_name, &req.prior, &req.planned)
+        let (state, private) = self
+            .apply_change(&req.type_name, &req.prior, &req.planned, &req.private)
             .await?;
-        Ok(CreateResponse { state })
+        Ok(CreateResponse { state, private })
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
@@ -455,7 +484,7 @@ impl Provider for PluginProvider {
         {
             return Ok(());
         }
-        self.apply_change(&req.type_name, &req.state, &Value::Null)
+        self.apply_change(&req.type_name, &req.state, &Value::Null, &req.private)
             .await
             .map(|_| ())
     }
@@ -495,10 +524,14 @@ impl Provider for PluginProvider {
             .read(ReadRequest {
                 type_name: req.type_name.clone(),
                 state,
+                private: imported.private.clone(),
             })
             .await?;
         read.state
-            .map(|state| CreateResponse { state })
+            .map(|state| CreateResponse {
+                state,
+                private: read.private,
+            })
             .ok_or_else(|| {
                 ProviderError::new(
                     "no such object",
@@ -530,7 +563,7 @@ impl Provider for PluginProvider {
             .read_data(pb::read_data_source::Request {
                 type_name: req.type_name,
                 config: Some(dynamic(&config, &ty)?),
-                provider_meta: None,
+                provider_meta: self.meta()?,
             })
             .await;
         let r = match r {
@@ -540,6 +573,7 @@ impl Provider for PluginProvider {
         diagnostics(&self.name, &r.diagnostics)?;
         Ok(CreateResponse {
             state: undynamic("ReadDataSource", r.state.as_ref(), &ty)?,
+            ..Default::default()
         })
     }
 }

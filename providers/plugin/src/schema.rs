@@ -80,6 +80,8 @@ pub struct ProviderSchemas {
     pub resources: BTreeMap<String, Schema>,
     /// Data sources'.
     pub data_sources: BTreeMap<String, Schema>,
+    /// The `provider_meta` block's, when the provider declares one.
+    pub provider_meta: Option<Schema>,
 }
 
 /// Why a schema could not be decoded.
@@ -222,6 +224,10 @@ impl ProviderSchemas {
             provider: schema(r.provider.as_ref(), "provider")?,
             resources: map(&r.resource_schemas, "resource")?,
             data_sources: map(&r.data_source_schemas, "data source")?,
+            provider_meta: match &r.provider_meta {
+                Some(s) => Some(schema(Some(s), "provider_meta")?),
+                None => None,
+            },
         })
     }
 }

@@ -23,8 +23,10 @@ pub(crate) struct ClientCert {
     key: Vec<u8>,
 }
 
-/// A certificate like go-plugin's own: self-signed, a CA (the plugin trusts it as its own
-/// root), for `localhost`, for client and server authentication.
+/// A certificate like go-plugin's own: self-signed, for `localhost`, for client and server
+/// authentication. Unlike go-plugin's it is not a CA: the plugin trusts it as its own root,
+/// and a provider whose TLS is rustls (tf-provider's) refuses a CA certificate as a client's
+/// (`CaUsedAsEndEntity`), while Go accepts a leaf that is itself in the root pool.
 pub(crate) fn client_cert() -> Result<ClientCert, String> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| format!("cannot make a key: {e}"))?;
@@ -37,12 +39,11 @@ pub(crate) fn client_cert() -> Result<ClientCert, String> {
     params
         .distinguished_name
         .push(rcgen::DnType::OrganizationName, "standby");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::KeyEncipherment,
         rcgen::KeyUsagePurpose::KeyAgreement,
-        rcgen::KeyUsagePurpose::KeyCertSign,
     ];
     params.extended_key_usages = vec![
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,

@@ -404,6 +404,7 @@ impl Provider for PostgresProvider {
                 }
                 Ok(CreateResponse {
                     state: self.observe(&req.planned).await?,
+                    ..Default::default()
                 })
             }
             "postgres_database" => {
@@ -434,7 +435,10 @@ impl Provider for PostgresProvider {
                     )
                     .await?;
                 }
-                Ok(CreateResponse { state: req.planned })
+                Ok(CreateResponse {
+                    state: req.planned,
+                    ..Default::default()
+                })
             }
             _ => {
                 let c = client_for(&req.planned).await?;
@@ -481,7 +485,10 @@ impl Provider for PostgresProvider {
                     &format!("cannot {} role {name}", verb.to_lowercase()),
                 )
                 .await?;
-                Ok(CreateResponse { state: req.planned })
+                Ok(CreateResponse {
+                    state: req.planned,
+                    ..Default::default()
+                })
             }
         }
     }
@@ -491,16 +498,21 @@ impl Provider for PostgresProvider {
             "postgres_server" => {
                 let srv = self.server(&req.state)?;
                 if !srv.data_dir.join("PG_VERSION").exists() {
-                    return Ok(ReadResponse { state: None });
+                    return Ok(ReadResponse {
+                        state: None,
+                        ..Default::default()
+                    });
                 }
                 Ok(ReadResponse {
                     state: Some(self.observe(&req.state).await?),
+                    ..Default::default()
                 })
             }
             kind => {
                 let Ok(c) = client_for(&req.state).await else {
                     return Ok(ReadResponse {
                         state: Some(req.state),
+                        ..Default::default()
                     });
                 };
                 let name = req
@@ -521,6 +533,7 @@ impl Provider for PostgresProvider {
                     .is_some();
                 Ok(ReadResponse {
                     state: exists.then_some(req.state),
+                    ..Default::default()
                 })
             }
         }
@@ -546,6 +559,7 @@ impl Provider for PostgresProvider {
                 }
                 Ok(CreateResponse {
                     state: self.observe(&req.planned).await?,
+                    ..Default::default()
                 })
             }
             _ => {

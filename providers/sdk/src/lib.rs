@@ -26,7 +26,8 @@ pub use path::{AttrPath, PathStep};
 pub use provider::{
     import_by_reading, ConfigureRequest, CreateRequest, CreateResponse, DeleteRequest,
     ImportRequest, PlanRequest, PlanResponse, Provider, ProviderError, ReadDataRequest,
-    ReadRequest, ReadResponse, UpdateRequest, ValidateRequest, ValidateResponse, ValidationIssue,
+    ReadRequest, ReadResponse, UpdateRequest, UpgradeRequest, ValidateRequest, ValidateResponse,
+    ValidationIssue,
 };
 pub use replication::{
     Checksums, FenceOutcome, Member, MemberStatus, Mode as ReplicationMode, Replication, Role,

@@ -70,6 +70,8 @@ pub struct PlanRequest {
     pub prior: Option<Value>,
     /// The configuration; may contain unknowns.
     pub config: Value,
+    /// The provider's private data recorded with the current state.
+    pub prior_private: Vec<u8>,
 }
 
 /// The planned new state.
@@ -91,10 +93,13 @@ pub struct CreateRequest {
 }
 
 /// The state of a resource after an operation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateResponse {
     /// The new state, wholly known.
     pub state: Value,
+    /// Data the provider keeps with the instance, opaque to standby: recorded in the state
+    /// and given back to the provider with every later call about the instance.
+    pub private: Vec<u8>,
 }
 
 /// Reads the real state of a resource, or of a data source.
@@ -104,13 +109,17 @@ pub struct ReadRequest {
     pub type_name: String,
     /// The recorded state.
     pub state: Value,
+    /// The provider's private data recorded with it.
+    pub private: Vec<u8>,
 }
 
 /// The real state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ReadResponse {
     /// `None` when the resource no longer exists.
     pub state: Option<Value>,
+    /// The private data to record with it from now on.
+    pub private: Vec<u8>,
 }
 
 /// Updates a resource in place.
@@ -122,6 +131,8 @@ pub struct UpdateRequest {
     pub prior: Value,
     /// The planned state.
     pub planned: Value,
+    /// The provider's private data recorded with the prior state.
+    pub private: Vec<u8>,
 }
 
 /// Deletes a resource.
@@ -130,6 +141,19 @@ pub struct DeleteRequest {
     /// The resource type.
     pub type_name: String,
     /// The recorded state.
+    pub state: Value,
+    /// The provider's private data recorded with it.
+    pub private: Vec<u8>,
+}
+
+/// Asks for a recorded state written by an older schema version in the current one.
+#[derive(Debug, Clone)]
+pub struct UpgradeRequest {
+    /// The resource type.
+    pub type_name: String,
+    /// The schema version the state was written with.
+    pub version: u64,
+    /// The recorded state, as it was recorded.
     pub state: Value,
 }
 
@@ -212,6 +236,18 @@ pub trait Provider: Send + Sync {
         import_by_reading(self, &req.type_name, Value::Map(state), missing).await
     }
 
+    /// The version of a resource type's schema, recorded with each instance's state: a state
+    /// recorded by an older version goes through [`Provider::upgrade`] before any other call.
+    fn schema_version(&self, _type_name: &str) -> u64 {
+        0
+    }
+
+    /// Turns a state recorded with an older schema version into the current schema. The
+    /// default keeps it as it is.
+    async fn upgrade(&self, req: UpgradeRequest) -> Result<Value, ProviderError> {
+        Ok(req.state)
+    }
+
     /// Stops whatever the provider runs (an external provider's process); called once at the
     /// end of a run.
     async fn shutdown(&self) {}
@@ -248,9 +284,13 @@ pub async fn import_by_reading<P: Provider + ?Sized>(
         .read(ReadRequest {
             type_name: type_name.to_string(),
             state,
+            private: Vec::new(),
         })
         .await?;
     read.state
-        .map(|state| CreateResponse { state })
+        .map(|state| CreateResponse {
+            state,
+            private: read.private,
+        })
         .ok_or(missing)
 }

@@ -99,12 +99,14 @@ impl Provider for Mock {
         m.insert("id".into(), Value::string(id));
         Ok(CreateResponse {
             state: Value::Map(m),
+            ..Default::default()
         })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         Ok(ReadResponse {
             state: Some(req.state),
+            ..Default::default()
         })
     }
 
@@ -120,6 +122,7 @@ impl Provider for Mock {
         );
         Ok(CreateResponse {
             state: Value::Map(m),
+            ..Default::default()
         })
     }
 

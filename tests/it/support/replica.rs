@@ -149,17 +149,24 @@ impl Provider for Replica {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        Ok(CreateResponse { state: req.planned })
+        Ok(CreateResponse {
+            state: req.planned,
+            ..Default::default()
+        })
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         Ok(ReadResponse {
             state: Some(req.state),
+            ..Default::default()
         })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
-        Ok(CreateResponse { state: req.planned })
+        Ok(CreateResponse {
+            state: req.planned,
+            ..Default::default()
+        })
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {

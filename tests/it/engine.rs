@@ -369,3 +369,26 @@ module "m" {
         "delete_because_no_module"
     );
 }
+
+/// A state recorded with an older schema version goes through the provider's upgrade before
+/// the refresh and the plan, once: the upgraded value and the new version are recorded, and a
+/// later run finds nothing to upgrade.
+#[test]
+fn a_state_of_an_older_schema_version_is_upgraded_once_by_the_provider() {
+    let e = Engine::new("resource \"mock_thing\" \"a\" { name = \"a\" }\n");
+    let (_, report) = e.run(PlanMode::Normal, 10);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let recorded = |e: &Engine| {
+        let st = e.backend().read().unwrap().unwrap();
+        let (_, inst) = st.resources.iter().next().unwrap();
+        (inst.schema_version, inst.attributes["id"].clone())
+    };
+    assert_eq!(recorded(&e), (0, serde_json::json!("id-a")));
+    e.mock.schema_version.store(2, Ordering::SeqCst);
+    let (actions, report) = e.run(PlanMode::Normal, 10);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(actions, [("mock_thing.a".to_string(), Action::NoOp)]);
+    assert_eq!(recorded(&e), (2, serde_json::json!("v2:id-a")));
+    e.run(PlanMode::Normal, 10);
+    assert_eq!(e.mock.entries(), ["create a", "upgrade a from 0"]);
+}

@@ -26,6 +26,7 @@ mod pg_backend;
 mod pg_hostile;
 mod pg_truth;
 mod plugins;
+mod plugins_v6;
 mod postgres;
 mod readme;
 mod readme_postgres;

@@ -326,13 +326,18 @@ pub async fn apply(
             e.apply_to(&mut state);
         }
     }
-    // Data sources read at plan time are recorded as they were read.
-    for c in &plan.changes {
-        if c.action == Action::NoOp && c.addr.resource.resource.mode == crate::addr::Mode::Data {
-            if let Some(after) = &c.after {
-                state
-                    .resources
-                    .insert(c.addr.clone(), record(c, after, &[]));
+    // Data sources read at plan time are recorded as they were read, and an unchanged
+    // instance whose plan upgraded its schema version or refreshed the provider's private
+    // data keeps what the plan found: otherwise every run would upgrade it again.
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
+        let Some(after) = &c.after else { continue };
+        if c.addr.resource.resource.mode == crate::addr::Mode::Data {
+            state
+                .resources
+                .insert(c.addr.clone(), record(c, after, &[]));
+        } else if let Some(st) = state.resources.get_mut(&c.addr) {
+            if st.schema_version != c.schema_version || st.private != c.private {
+                *st = record(c, after, &c.private);
             }
         }
     }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use standby_provider_sdk::{
     AttrType, Attribute, CreateRequest, CreateResponse, DeleteRequest, Provider, ProviderError,
-    ProviderSchema, ReadRequest, ReadResponse, Schema, UpdateRequest, Value,
+    ProviderSchema, ReadRequest, ReadResponse, Schema, UpdateRequest, UpgradeRequest, Value,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +21,9 @@ pub struct Mock {
     pub max_running: AtomicUsize,
     /// Actions on resources whose name starts with this prefix fail (before their effect).
     pub fail_prefix: std::sync::Arc<Mutex<Option<String>>>,
+    /// The version of `mock_thing`'s schema; an upgrade from an older one prefixes `id` with
+    /// `vN:` and is logged as `upgrade NAME from V`.
+    pub schema_version: std::sync::atomic::AtomicU64,
 }
 
 impl Mock {
@@ -101,6 +104,30 @@ impl Provider for Mock {
             state: Value::Map(m),
             ..Default::default()
         })
+    }
+
+    fn schema_version(&self, _type_name: &str) -> u64 {
+        self.schema_version.load(Ordering::SeqCst)
+    }
+
+    async fn upgrade(&self, req: UpgradeRequest) -> Result<Value, ProviderError> {
+        let current = self.schema_version.load(Ordering::SeqCst);
+        let mut m = match req.state {
+            Value::Map(m) => m,
+            _ => BTreeMap::new(),
+        };
+        let name = m.get("name").and_then(Value::as_str).unwrap_or("?");
+        self.log
+            .lock()
+            .expect("log")
+            .push(format!("upgrade {name} from {}", req.version));
+        let id = m
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        m.insert("id".into(), Value::string(format!("v{current}:{id}")));
+        Ok(Value::Map(m))
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {

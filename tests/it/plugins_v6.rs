@@ -1,0 +1,225 @@
+//! A protocol 6 provider that standby did not write: `standby/testing`, built with the
+//! tf-provider crate from `tests/provider6` by `./scripts/test` and installed into the test
+//! mirror as releases 0.1.0 (schema version 1) and 0.2.0 (schema version 2). It manages files,
+//! so every test checks the files themselves, not only what standby recorded.
+
+use crate::support::Test;
+use std::path::PathBuf;
+
+fn mirror() -> PathBuf {
+    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools/mirror");
+    assert!(
+        m.join("registry.terraform.io/standby/testing/0.2.0/linux_amd64/terraform-provider-testing_v0.2.0").exists(),
+        "{} has no standby/testing: ./scripts/test builds tests/provider6 and installs it",
+        m.display()
+    );
+    m
+}
+
+fn topology(version: &str, content: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    testing = {{
+      source  = "standby/testing"
+      version = "{version}"
+    }}
+  }}
+}}
+
+resource "testing_file" "a" {{
+  path    = "${{path.module}}/a.txt"
+  content = "{content}"
+  secret  = "s3cr3t-value"
+  tags    = ["x", "y", "x"]
+  owner = {{
+    name  = "ops"
+    email = "ops@example.com"
+  }}
+  rules = [{{ port = 80, proto = "tcp" }}, {{ port = 443 }}]
+}}
+
+# Its content is a's id, which only the apply knows.
+resource "testing_file" "b" {{
+  path    = "${{path.module}}/b.txt"
+  content = testing_file.a.id
+}}
+
+data "testing_file" "r" {{
+  path = trimprefix(testing_file.b.id, "file:")
+}}
+
+output "r" {{
+  value = data.testing_file.r.content
+}}
+"#
+    )
+}
+
+fn init(t: &Test, upgrade: bool) {
+    let m = mirror();
+    let mut args = vec!["init", "-plugin-dir", m.to_str().unwrap()];
+    if upgrade {
+        args.push("-upgrade");
+    }
+    t.run(&args).code(0);
+}
+
+/// The instance `addr` as the state file records it.
+fn recorded(t: &Test, addr: &str) -> serde_json::Value {
+    let state: serde_json::Value =
+        serde_json::from_str(&t.read(".standby/state/default.json")).unwrap();
+    state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == addr)
+        .unwrap_or_else(|| panic!("{addr} is not in the state: {state:#}"))
+        .clone()
+}
+
+#[test]
+fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_private_data() {
+    let t = Test::new().file("main.hcl", &topology("0.1.0", "hello"));
+    init(&t, false);
+    t.run(&["plan"])
+        .code(0)
+        .stdout_has("+ id      = (known after apply)")
+        .stdout_has("+ content = (known after apply)")
+        .stdout_has("+ secret  = (sensitive value)")
+        .stdout_has(r#"+ tags    = ["x", "y"]"#)
+        .stdout_has("data.testing_file.r will be read during apply")
+        .stdout_lacks("s3cr3t-value");
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("Resources: 2 added, 0 changed, 0 destroyed.")
+        .stdout_lacks("s3cr3t-value");
+    // The files, as the provider wrote them: the sensitive value reached it, and b holds
+    // the id a got at apply, which the data source read back.
+    assert_eq!(t.read("a.txt"), "hello\nsecret=s3cr3t-value\n");
+    assert_eq!(t.read("b.txt"), "file:./a.txt");
+    t.run(&["output", "-raw", "r"])
+        .code(0)
+        .stdout_has("file:./a.txt");
+    let a = recorded(&t, "testing_file.a");
+    assert_eq!(a["schema_version"], 1, "{a:#}");
+    assert_eq!(a["attributes"]["writes"], 1);
+    assert_eq!(a["attributes"]["tags"], serde_json::json!(["x", "y"]));
+    assert_eq!(a["attributes"]["rules"][1]["port"], 443);
+    assert_eq!(a["attributes"]["owner"]["email"], "ops@example.com");
+    // msgpack {"writes": 1}, as the provider returned it.
+    assert_eq!(a["private"], "gaZ3cml0ZXMB");
+    t.run(&["plan", "-detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes.");
+
+    // An update: the provider counts writes in its private data, which it gets back only if
+    // standby kept it.
+    t.write("main.hcl", &topology("0.1.0", "hello again"));
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("~ content = \"hello\" -> \"hello again\"")
+        .stdout_has("Resources: 0 added, 1 changed, 0 destroyed.");
+    assert_eq!(t.read("a.txt"), "hello again\nsecret=s3cr3t-value\n");
+    let a = recorded(&t, "testing_file.a");
+    assert_eq!(a["attributes"]["writes"], 2, "{a:#}");
+    assert_eq!(a["private"], "gaZ3cml0ZXMC");
+
+    // Without its private data the provider refuses to refresh, and says so at the resource.
+    let state = t.read(".standby/state/default.json");
+    let dropped = state.replace("\"private\": \"gaZ3cml0ZXMC\"", "\"private\": \"\"");
+    assert_ne!(
+        state, dropped,
+        "the state file spells private data differently"
+    );
+    t.write(".standby/state/default.json", &dropped);
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Refreshing testing_file.a failed")
+        .stderr_has("Private data lost");
+
+    t.write(".standby/state/default.json", &state);
+    t.run(&["destroy", "-auto-approve"]).code(0);
+    assert!(!t.join("a.txt").exists() && !t.join("b.txt").exists());
+}
+
+#[test]
+fn drift_deletion_and_import_through_a_protocol_6_provider() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"]).code(0);
+    std::fs::write(t.join("a.txt"), "edited by hand").unwrap();
+    t.run(&["plan"])
+        .code(0)
+        .stdout_has("# testing_file.a has changed")
+        .stdout_has("~ content = \"hello\" -> \"edited by hand\"")
+        .stdout_has("testing_file.a will be updated in place");
+    std::fs::remove_file(t.join("a.txt")).unwrap();
+    t.run(&["plan"])
+        .code(0)
+        .stdout_has("# testing_file.a has been deleted")
+        .stdout_has("testing_file.a will be created");
+
+    // An existing file adopted by `standby import`: ImportResourceState, then a read.
+    std::fs::write(t.join("c.txt"), "already there").unwrap();
+    t.write(
+        "c.hcl",
+        "resource \"testing_file\" \"c\" {\n  path    = \"${path.module}/c.txt\"\n  content = \"already there\"\n}\n",
+    );
+    t.run(&["import", "testing_file.c", "./c.txt"])
+        .code(0)
+        .stdout_has("Import successful!");
+    let c = recorded(&t, "testing_file.c");
+    assert_eq!(c["attributes"]["id"], "file:./c.txt", "{c:#}");
+    assert_eq!(
+        c["private"], "gaZ3cml0ZXMA",
+        "the imported private data: writes 0"
+    );
+    t.run(&["plan", "-target", "testing_file.c", "-detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes.");
+    // Its private data is the provider's from now on: an update counts from it.
+    t.write(
+        "c.hcl",
+        "resource \"testing_file\" \"c\" {\n  path    = \"${path.module}/c.txt\"\n  content = \"managed now\"\n}\n",
+    );
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.c"])
+        .code(0);
+    assert_eq!(t.read("c.txt"), "managed now");
+    assert_eq!(recorded(&t, "testing_file.c")["attributes"]["writes"], 1);
+}
+
+/// A state written by release 0.1.0 (schema version 1) meets release 0.2.0: standby sends the
+/// recorded version to UpgradeResourceState, as Terraform does. tf-provider cannot implement
+/// an upgrade (see tests/provider6), so the provider refuses, and standby shows its
+/// diagnostic at the resource and changes nothing. The engine's side of a successful upgrade
+/// is `engine::a_state_of_an_older_schema_version_is_upgraded_once_by_the_provider`.
+#[test]
+fn a_state_of_an_older_schema_version_is_sent_to_the_providers_upgrade() {
+    let t = Test::new().file("main.hcl", &topology("0.1.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"]).code(0);
+    let before = t.read(".standby/state/default.json");
+    assert_eq!(recorded(&t, "testing_file.a")["schema_version"], 1);
+    t.write("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, true);
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Upgrading the state of testing_file.a from schema version 1 to 2 failed")
+        .stderr_has("Upgrade is not supported")
+        .stderr_has("main.hcl:10");
+    assert_eq!(t.read(".standby/state/default.json"), before);
+    assert_eq!(t.read("a.txt"), "hello\nsecret=s3cr3t-value\n");
+}
+
+#[test]
+fn a_protocol_6_providers_diagnostics_point_at_the_resource_and_the_attribute() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "a forbidden word"));
+    init(&t, false);
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Forbidden content")
+        .stderr_has("main.hcl:12:13")
+        .stderr_has("The content may not contain the word");
+    assert!(!t.join("a.txt").exists());
+}

@@ -25,9 +25,17 @@ pub(crate) struct ApplyView<'a> {
     progress: Option<progress::Progress>,
     shown: Option<tokio::task::JoinHandle<()>>,
     interrupt: Option<tokio::task::JoinHandle<()>>,
+    /// The topology's files, to show providers' warnings in.
+    sources: Option<standby_engine::diag::Sources>,
 }
 
 impl<'a> ApplyView<'a> {
+    /// Shows warnings in the topology's files.
+    pub(crate) fn with_sources(mut self, sources: standby_engine::diag::Sources) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
     pub(crate) fn new(
         rt: &'a tokio::runtime::Runtime,
         gates: &'a GateArgs,
@@ -45,6 +53,7 @@ impl<'a> ApplyView<'a> {
             progress: None,
             shown: None,
             interrupt: None,
+            sources: None,
         }
     }
 
@@ -79,6 +88,12 @@ fn total(plan: &Plan) -> usize {
 impl operation::View for ApplyView<'_> {
     fn plan_ready(&mut self, plan: &Plan) {
         print!("{}", render_plan(plan, self.color));
+        if let Some(sources) = &self.sources {
+            eprint!(
+                "{}",
+                super::report::render_warnings(sources, &plan.warnings, self.color)
+            );
+        }
         if let Some(f) = self.force {
             if !plan.switches.iter().any(|s| s.group == f.group) {
                 println!(

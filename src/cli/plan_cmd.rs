@@ -159,6 +159,10 @@ pub(crate) fn plan(
         );
     } else {
         print!("{}", render_plan(&plan, ws.color));
+        eprint!(
+            "{}",
+            super::report::render_warnings(&config.sources, &plan.warnings, ws.color)
+        );
     }
     if !json
         && plan
@@ -283,7 +287,8 @@ pub(crate) fn apply(
         commit,
         guard,
     };
-    let mut view = super::apply_view::ApplyView::new(rt, &run.gates, run.force.as_ref(), ws);
+    let mut view = super::apply_view::ApplyView::new(rt, &run.gates, run.force.as_ref(), ws)
+        .with_sources(config.sources.clone());
     let result = rt.block_on(operation::run(op, &mut view));
     view.done();
     match result {

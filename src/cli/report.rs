@@ -8,6 +8,20 @@ use standby_engine::diag::{Diagnostic, Sources};
 /// Renders every diagnostic: `Error: summary`, `on file:line:col`, the snippet with the span
 /// underlined, and the detail as help.
 pub(crate) fn render(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
+    render_as("Error", sources, diags, color)
+}
+
+/// Renders warnings as [`render`] renders errors, under `Warning:`.
+pub(crate) fn render_warnings(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
+    render_as("Warning", sources, diags, color)
+}
+
+fn render_as(level: &str, sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
+    let severity = if level == "Warning" {
+        miette::Severity::Warning
+    } else {
+        miette::Severity::Error
+    };
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -19,8 +33,9 @@ pub(crate) fn render(sources: &Sources, diags: &[Diagnostic], color: bool) -> St
         .with_context_lines(1);
     let mut out = String::new();
     for d in diags {
-        let mut md =
-            MietteDiagnostic::new(format!("Error: {}", d.summary)).with_help(d.detail.clone());
+        let mut md = MietteDiagnostic::new(format!("{level}: {}", d.summary))
+            .with_help(d.detail.clone())
+            .with_severity(severity);
         let located = d
             .span
             .as_ref()

@@ -222,4 +222,18 @@ fn a_protocol_6_providers_diagnostics_point_at_the_resource_and_the_attribute() 
         .stderr_has("main.hcl:12:13")
         .stderr_has("The content may not contain the word");
     assert!(!t.join("a.txt").exists());
+    // A warning does not stop the plan; it is shown at the attribute's block.
+    t.write(
+        "main.hcl",
+        &topology("0.2.0", "fine").replace("    email = \"ops@example.com\"\n", ""),
+    );
+    t.run(&["plan"])
+        .code(0)
+        .stdout_has("Plan: 2 to add")
+        .stderr_has("Warning: Owner without email")
+        .stderr_has("main.hcl:15:")
+        .stderr_has("Nobody can be told when this file changes.");
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stderr_has("Warning: Owner without email");
 }

@@ -18,6 +18,7 @@ mod json;
 mod json_tf;
 mod model;
 mod moves;
+mod prior;
 pub mod reality;
 mod reconcile;
 mod render;

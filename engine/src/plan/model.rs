@@ -6,6 +6,7 @@
 use super::failover_settings::Approval;
 use super::health_check::HealthCheck;
 use crate::addr::{AbsInstance, AbsResource, ModuleInstance};
+use crate::state::b64;
 pub use crate::state::{StepKind, SwitchKind};
 use serde::{Deserialize, Serialize};
 use standby_provider_sdk::{ReplicationMode, Value};
@@ -111,21 +112,11 @@ pub struct ResourceChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importing: Option<String>,
     /// The version of the provider's schema `before` and `after` are in.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::state::is_zero")]
     pub schema_version: u64,
-    /// The provider's private data for the prior object (as recorded, refreshed or
-    /// imported), given back to the provider by the apply.
-    #[serde(
-        default,
-        with = "crate::state::private_data",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    /// The provider's private data for the prior object, given back to it by the apply.
+    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub private: Vec<u8>,
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_zero(v: &u64) -> bool {
-    *v == 0
 }
 
 /// A node of the execution graph.
@@ -527,6 +518,9 @@ pub struct Plan {
     /// Refreshed state to record for refresh-only plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed: Option<crate::state::State>,
+    /// Providers' warnings at the resource or attribute concerned; shown, not saved.
+    #[serde(skip)]
+    pub warnings: Vec<crate::diag::Diagnostic>,
 }
 
 impl Plan {

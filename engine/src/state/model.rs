@@ -176,17 +176,17 @@ pub struct InstanceState {
     pub schema_version: u64,
     /// The provider's private data, opaque to standby; base64 in the file, as Terraform
     /// records it.
-    #[serde(default, with = "private_data", skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub private: Vec<u8>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_zero(v: &u64) -> bool {
+pub(crate) fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
 /// A provider's private data as base64 text, in the state and in a saved plan.
-pub(crate) mod private_data {
+pub(crate) mod b64 {
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};
 

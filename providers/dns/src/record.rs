@@ -211,7 +211,10 @@ impl Provider for DnsProvider {
                 });
             }
         }
-        Ok(standby_provider_sdk::ValidateResponse { issues })
+        Ok(standby_provider_sdk::ValidateResponse {
+            issues,
+            ..Default::default()
+        })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {

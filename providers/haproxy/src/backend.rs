@@ -317,7 +317,10 @@ impl Provider for HaproxyProvider {
                 detail: "standby sends names and addresses to HAProxy's runtime API as commands, so only what HAProxy itself accepts is allowed.".into(),
             })
             .collect();
-        Ok(standby_provider_sdk::ValidateResponse { issues })
+        Ok(standby_provider_sdk::ValidateResponse {
+            issues,
+            ..Default::default()
+        })
     }
 
     async fn plan(

@@ -276,7 +276,10 @@ impl Provider for LocalProvider {
                 }
             }
         }
-        Ok(ValidateResponse { issues })
+        Ok(ValidateResponse {
+            issues,
+            ..Default::default()
+        })
     }
 
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
@@ -551,6 +554,7 @@ mod tests {
                 type_name: "local_file".into(),
                 prior: None,
                 config: c1,
+                prior_private: Vec::new(),
             })
             .await
             .unwrap();
@@ -572,6 +576,7 @@ mod tests {
                 type_name: "local_file".into(),
                 prior: Some(st.clone()),
                 config: c2,
+                prior_private: Vec::new(),
             })
             .await
             .unwrap();
@@ -582,6 +587,7 @@ mod tests {
                 type_name: "local_file".into(),
                 prior: Some(st.clone()),
                 config: c3,
+                prior_private: Vec::new(),
             })
             .await
             .unwrap();
@@ -603,6 +609,7 @@ mod tests {
                 type_name: "local_file".into(),
                 prior: None,
                 config: cfg(&[("filename", "a"), ("content", "x")]),
+                prior_private: Vec::new(),
             })
             .await
             .unwrap();
@@ -619,6 +626,7 @@ mod tests {
             .read(ReadRequest {
                 type_name: "local_file".into(),
                 state: st.clone(),
+                private: Vec::new(),
             })
             .await
             .unwrap();
@@ -631,6 +639,7 @@ mod tests {
             .read(ReadRequest {
                 type_name: "local_file".into(),
                 state: st,
+                private: Vec::new(),
             })
             .await
             .unwrap();

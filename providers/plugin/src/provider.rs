@@ -370,16 +370,15 @@ impl Provider for PluginProvider {
             Ok(ds) => ds,
             Err(st) => return Err(self.failed("ValidateResourceConfig", &st).await),
         };
+        let issue = |d: &pb::Diagnostic| ValidationIssue {
+            attribute: Some(path(d.attribute.as_ref())).filter(|p| !p.is_empty()),
+            summary: d.summary.clone(),
+            detail: d.detail.clone(),
+        };
+        let error = |d: &&pb::Diagnostic| d.severity == pb::diagnostic::Severity::Error as i32;
         Ok(ValidateResponse {
-            issues: ds
-                .iter()
-                .filter(|d| d.severity == pb::diagnostic::Severity::Error as i32)
-                .map(|d| ValidationIssue {
-                    attribute: Some(path(d.attribute.as_ref())).filter(|p| !p.is_empty()),
-                    summary: d.summary.clone(),
-                    detail: d.detail.clone(),
-                })
-                .collect(),
+            issues: ds.iter().filter(error).map(issue).collect(),
+            warnings: ds.iter().filter(|d| !error(d)).map(issue).collect(),
         })
     }
 

@@ -52,6 +52,7 @@ async fn null_resource_lifecycle() {
             type_name: "null_resource".into(),
             prior: None,
             config: config.clone(),
+            prior_private: Vec::new(),
         })
         .await
         .unwrap();
@@ -79,6 +80,7 @@ async fn null_resource_lifecycle() {
         .read(ReadRequest {
             type_name: "null_resource".into(),
             state: created.state.clone(),
+            private: created.private.clone(),
         })
         .await
         .unwrap();
@@ -92,6 +94,7 @@ async fn null_resource_lifecycle() {
             type_name: "null_resource".into(),
             prior: Some(created.state.clone()),
             config: changed,
+            prior_private: created.private.clone(),
         })
         .await
         .unwrap();

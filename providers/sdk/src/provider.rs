@@ -59,6 +59,8 @@ pub struct ValidationIssue {
 pub struct ValidateResponse {
     /// Every problem found; empty when the configuration is valid.
     pub issues: Vec<ValidationIssue>,
+    /// What the provider warns about; the configuration is valid all the same.
+    pub warnings: Vec<ValidationIssue>,
 }
 
 /// Asks for the planned new state of a resource.

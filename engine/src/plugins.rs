@@ -213,22 +213,28 @@ pub fn init(
             }
             Err(e) => return Err(install_error(r, e)),
         };
-        let hash = install::h1(&pkg.dir).map_err(|e| install_error(r, e))?;
+        let mut staged = install::stage(root, &pkg).map_err(|e| install_error(r, e))?;
+        let hash = install::h1(&staged.dir).map_err(|e| install_error(r, e))?;
+        // As Terraform: a package matches the lock by its h1: hash, or an archive by its zh:.
+        let ours: Vec<String> = std::iter::once(hash).chain(staged.zh.clone()).collect();
         let mut hashes = match locked.as_ref().filter(|_| pinned.is_some()) {
-            Some(l) if !l.hashes.contains(&hash) => {
+            Some(l) if !ours.iter().any(|h| l.hashes.contains(h)) => {
                 return Err(fail(
                     format!("The package of {} {} does not match {FILE}", r.source, pkg.version),
-                    format!("{} hashes to {hash}, which the lock file does not list ({}). Someone changed the package since it was locked; if you trust it, run `standby init -upgrade`.", pkg.dir.display(), l.hashes.join(", ")),
+                    format!("{} hashes to {}, which the lock file does not list ({}). Someone changed the package since it was locked; if you trust it, run `standby init -upgrade`.", pkg.dir.display(), ours.join(" and "), l.hashes.join(", ")),
                 ));
             }
             Some(l) => l.hashes.clone(),
             None => Vec::new(),
         };
-        if !hashes.contains(&hash) {
-            hashes.push(hash);
+        for h in ours {
+            if !hashes.contains(&h) {
+                hashes.push(h);
+            }
         }
         hashes.sort();
-        install::install(root, &r.source, &pkg).map_err(|e| install_error(r, e))?;
+        install::install(root, &r.source, &pkg.version, &mut staged)
+            .map_err(|e| install_error(r, e))?;
         lock.providers.insert(
             key,
             Locked {

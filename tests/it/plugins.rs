@@ -154,6 +154,56 @@ fn the_lock_file_pins_terraforms_hash_and_a_changed_package_is_refused() {
     t.run(&["plan"]).code(0);
 }
 
+/// Terraform's packed layout: `HOST/NAMESPACE/TYPE/terraform-provider-TYPE_VERSION_OS_ARCH.zip`
+/// (`./scripts/test` zips the null provider). The archive is unpacked into `.standby/providers`
+/// with its mode, locked with both hashes: `h1:` of its files (the same as the unpacked
+/// package's, which Terraform 1.0.3 computed) and `zh:` of the archive; an archive whose
+/// contents changed is refused against the lock.
+#[test]
+fn a_packed_mirror_is_unpacked_and_locked_with_its_h1_and_zh_hashes() {
+    use sha2::Digest as _;
+    let tools = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools");
+    let packed = tools.join("packed-mirror");
+    let zip = packed
+        .join("registry.terraform.io/hashicorp/null/terraform-provider-null_2.1.2_linux_amd64.zip");
+    assert!(zip.exists(), "{}: ./scripts/test makes it", zip.display());
+    let zh = format!(
+        "zh:{}",
+        hex::encode(sha2::Sha256::digest(std::fs::read(&zip).unwrap()))
+    );
+    let t = Test::new().file("main.hcl", NULL);
+    t.run(&["init", "-plugin-dir", packed.to_str().unwrap()])
+        .code(0)
+        .stdout_has("terraform-provider-null_2.1.2_linux_amd64.zip");
+    let lock = t.read(".standby.lock.hcl");
+    assert!(
+        lock.contains(&format!("  hashes = [\n    \"h1:CFnENdqQu4g3LJNevA32aDxcUz2qGkRGQpFfkI8TCdE=\",\n    \"{zh}\",\n  ]")),
+        "{lock}"
+    );
+    let exe = t.join(".standby/providers/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64/terraform-provider-null_v2.1.2_x4");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&exe).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert!(!std::fs::read_dir(t.join(".standby/providers"))
+        .unwrap()
+        .any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".unpacking")));
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("Resources: 1 added");
+    let tampered = tools.join("packed-tampered");
+    t.run(&["init", "-plugin-dir", tampered.to_str().unwrap()])
+        .code(1)
+        .stderr_has("does not match .standby.lock.hcl");
+    // The refused archive left the installed package as it was.
+    t.run(&["plan", "-detailed-exitcode"]).code(0);
+}
+
 #[test]
 fn a_missing_provider_names_the_constraint_and_every_directory_searched() {
     let t = Test::new().file("main.hcl", &NULL.replace("~> 2.1", "~> 3.0"));

@@ -1,5 +1,6 @@
 //! Finding providers without a network: filesystem mirrors in Terraform's unpacked layout
-//! (`HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE*`), from `-plugin-dir`,
+//! (`HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE*`) or packed layout
+//! (`HOSTNAME/NAMESPACE/TYPE/terraform-provider-TYPE_VERSION_OS_ARCH.zip`), from `-plugin-dir`,
 //! a CLI configuration's `provider_installation { filesystem_mirror { path = ... } }`, and
 //! Terraform's implied local directories; the newest version the constraints allow; a copy in
 //! the working directory's `.standby/providers`, hashed as Terraform's `h1:` does.
@@ -72,8 +73,57 @@ pub fn platform() -> String {
 pub struct Package {
     /// Its version.
     pub version: Version,
-    /// The `OS_ARCH` directory.
+    /// The `OS_ARCH` directory, or the `.zip` archive when `packed`.
     pub dir: PathBuf,
+    /// Whether it is an archive in the packed layout.
+    pub packed: bool,
+}
+
+/// A package's files ready to hash and install, and for an archive its `zh:` hash (the
+/// SHA-256 of the archive, as Terraform records it).
+#[derive(Debug)]
+pub struct Staged {
+    /// The unpacked files.
+    pub dir: PathBuf,
+    /// `zh:HEX` for an archive.
+    pub zh: Option<String>,
+    /// Whether `dir` is a temporary unpacking, removed when dropped.
+    temporary: bool,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The package's files: its directory as it is, or an archive unpacked under
+/// `.standby/providers`, where [`install`] moves it into place.
+pub fn stage(root: &Path, pkg: &Package) -> Result<Staged, InstallError> {
+    if !pkg.packed {
+        return Ok(Staged {
+            dir: pkg.dir.clone(),
+            zh: None,
+            temporary: false,
+        });
+    }
+    let bytes = std::fs::read(&pkg.dir).map_err(io(&pkg.dir))?;
+    let dir = root
+        .join(".standby/providers")
+        .join(format!(".unpacking-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let staged = Staged {
+        dir,
+        zh: Some(format!("zh:{}", hex::encode(Sha256::digest(&bytes)))),
+        temporary: true,
+    };
+    crate::zip::unpack(&pkg.dir, &staged.dir).map_err(|detail| InstallError::Io {
+        path: pkg.dir.clone(),
+        detail,
+    })?;
+    Ok(staged)
 }
 
 /// A provider no mirror has in a version the constraints allow.
@@ -185,21 +235,38 @@ pub fn find(
         let Ok(rd) = std::fs::read_dir(&versions) else {
             continue;
         };
+        let archive = format!("terraform-provider-{}_", source.type_name);
+        let suffix = format!("_{}.zip", platform());
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(v) = Version::parse(&name) else {
+            // The packed layout: an archive named with its version and platform.
+            let packed = name
+                .strip_prefix(&archive)
+                .and_then(|n| n.strip_suffix(&suffix));
+            let (version, dir) = match packed {
+                Some(v) => (v.to_string(), e.path()),
+                None => (name.clone(), package_dir(mirror, source, &name)),
+            };
+            let Ok(v) = Version::parse(&version) else {
                 continue;
             };
-            let dir = package_dir(mirror, source, &name);
-            if executable(&dir, source).is_none() {
+            if packed.is_none() && executable(&dir, source).is_none() {
                 continue;
             }
             if !constraints.allows(&v) {
                 seen.push(v.to_string());
                 continue;
             }
-            if best.as_ref().is_none_or(|b| v > b.version) {
-                best = Some(Package { version: v, dir });
+            // For one version, an unpacked directory is preferred to an archive.
+            let better = best
+                .as_ref()
+                .is_none_or(|b| v > b.version || (v == b.version && b.packed && packed.is_none()));
+            if better {
+                best = Some(Package {
+                    version: v,
+                    dir,
+                    packed: packed.is_some(),
+                });
             }
         }
     }
@@ -275,18 +342,32 @@ pub fn installed_dir(root: &Path, source: &Source, version: &Version) -> PathBuf
     )
 }
 
-/// Copies a package into the working directory, replacing what was there.
-pub fn install(root: &Path, source: &Source, pkg: &Package) -> Result<PathBuf, InstallError> {
-    let to = installed_dir(root, source, &pkg.version);
-    if to == pkg.dir {
+/// Puts a staged package into the working directory, replacing what was there: an unpacked
+/// archive is moved, a mirror's directory copied.
+pub fn install(
+    root: &Path,
+    source: &Source,
+    version: &Version,
+    staged: &mut Staged,
+) -> Result<PathBuf, InstallError> {
+    let to = installed_dir(root, source, version);
+    if to == staged.dir {
         return Ok(to);
     }
     let _ = std::fs::remove_dir_all(&to);
+    if staged.temporary {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::rename(&staged.dir, &to).map_err(io(&to))?;
+        staged.temporary = false;
+        return Ok(to);
+    }
     std::fs::create_dir_all(&to).map_err(io(&to))?;
     let mut files = Vec::new();
-    walk(&pkg.dir, &pkg.dir, &mut files)?;
+    walk(&staged.dir, &staged.dir, &mut files)?;
     for f in files {
-        let (from, dest) = (pkg.dir.join(&f), to.join(&f));
+        let (from, dest) = (staged.dir.join(&f), to.join(&f));
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }

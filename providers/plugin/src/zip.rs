@@ -1,0 +1,233 @@
+//! Unpacking a provider package from Terraform's packed mirror layout
+//! (`terraform-provider-TYPE_VERSION_OS_ARCH.zip`): a small reader for what provider archives
+//! hold (stored or deflated files, no ZIP64, no encryption), with every name checked to stay
+//! inside the destination and every file's CRC-32 checked.
+
+use std::io::Read as _;
+use std::path::{Component, Path, PathBuf};
+
+const END: u32 = 0x0605_4b50;
+const CENTRAL: u32 = 0x0201_4b50;
+const LOCAL: u32 = 0x0403_4b50;
+
+fn u16_at(b: &[u8], at: usize) -> Result<u16, String> {
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| "the archive is truncated".to_string())
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32, String> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| "the archive is truncated".to_string())
+}
+
+fn usize_at(b: &[u8], at: usize, wide: bool) -> Result<usize, String> {
+    let n = if wide {
+        u32_at(b, at)? as usize
+    } else {
+        usize::from(u16_at(b, at)?)
+    };
+    Ok(n)
+}
+
+/// One file of the archive, from its central directory record.
+struct Entry {
+    name: String,
+    method: u16,
+    flags: u16,
+    crc: u32,
+    size: usize,
+    packed: usize,
+    local: usize,
+    mode: Option<u32>,
+}
+
+fn entries(b: &[u8]) -> Result<Vec<Entry>, String> {
+    // The end record is in the last 64 KiB (22 bytes plus a comment of at most 65,535).
+    let from = b.len().saturating_sub(22 + 65_535);
+    let end = (from..b.len().saturating_sub(21))
+        .rev()
+        .find(|&i| u32_at(b, i).ok() == Some(END))
+        .ok_or("not a zip archive (no end of central directory)")?;
+    let count = usize_at(b, end + 10, false)?;
+    let mut at = usize_at(b, end + 16, true)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        if u32_at(b, at)? != CENTRAL {
+            return Err("a damaged central directory".into());
+        }
+        let name_len = usize_at(b, at + 28, false)?;
+        let name = b
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("the archive is truncated")?;
+        let made_by_unix = u16_at(b, at + 4)? >> 8 == 3;
+        let e = Entry {
+            name: String::from_utf8_lossy(name).into_owned(),
+            flags: u16_at(b, at + 8)?,
+            method: u16_at(b, at + 10)?,
+            crc: u32_at(b, at + 16)?,
+            packed: usize_at(b, at + 20, true)?,
+            size: usize_at(b, at + 24, true)?,
+            local: usize_at(b, at + 42, true)?,
+            mode: made_by_unix
+                .then(|| u32_at(b, at + 38).map(|a| a >> 16))
+                .transpose()?,
+        };
+        if [e.packed, e.size, e.local].contains(&0xFFFF_FFFF) {
+            return Err(format!("{}: ZIP64 archives are not supported", e.name));
+        }
+        at += 46 + name_len + usize_at(b, at + 30, false)? + usize_at(b, at + 32, false)?;
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// The path a name unpacks to, or why it may not: names that climb out of the destination,
+/// or are absolute, are refused (a "zip slip").
+fn target(to: &Path, name: &str) -> Result<PathBuf, String> {
+    let rel = Path::new(name);
+    if name.contains('\\') || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(format!("{name:?}: a file name that leaves the package"));
+    }
+    Ok(to.join(rel))
+}
+
+fn contents(b: &[u8], e: &Entry) -> Result<Vec<u8>, String> {
+    if e.flags & 1 != 0 {
+        return Err(format!("{}: encrypted", e.name));
+    }
+    if u32_at(b, e.local)? != LOCAL {
+        return Err(format!("{}: a damaged local header", e.name));
+    }
+    let start =
+        e.local + 30 + usize_at(b, e.local + 26, false)? + usize_at(b, e.local + 28, false)?;
+    let data = b
+        .get(start..start + e.packed)
+        .ok_or_else(|| format!("{}: the archive is truncated", e.name))?;
+    let out = match e.method {
+        0 => data.to_vec(),
+        8 => {
+            let mut out = Vec::with_capacity(e.size);
+            flate2::read::DeflateDecoder::new(data)
+                .take(e.size as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|err| format!("{}: {err}", e.name))?;
+            out
+        }
+        m => {
+            return Err(format!(
+                "{}: compression method {m} is not supported",
+                e.name
+            ))
+        }
+    };
+    let mut crc = flate2::Crc::new();
+    crc.update(&out);
+    if out.len() != e.size || crc.sum() != e.crc {
+        return Err(format!(
+            "{}: its contents do not match its checksum",
+            e.name
+        ));
+    }
+    Ok(out)
+}
+
+/// Unpacks the archive `zip` into the directory `to`, which must not exist yet.
+pub(crate) fn unpack(zip: &Path, to: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let b = std::fs::read(zip).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for e in entries(&b)? {
+        let path = target(to, &e.name)?;
+        if e.name.ends_with('/') {
+            std::fs::create_dir_all(&path).map_err(|err| err.to_string())?;
+            continue;
+        }
+        let data = contents(&b, &e)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| err.to_string())?;
+        }
+        std::fs::write(&path, data).map_err(|err| format!("{}: {err}", path.display()))?;
+        // As Terraform: the archive's Unix mode when it has one; a provider must be executable.
+        let mode = e.mode.filter(|m| *m & 0o777 != 0).unwrap_or(0o755) & 0o777;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored-entry archive with the given names and contents, as `zip -0` writes it.
+    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in files {
+            let mut crc = flate2::Crc::new();
+            crc.update(data);
+            let local = out.len() as u32;
+            let header = |sig: u32, extra: &[u8]| {
+                let mut h = sig.to_le_bytes().to_vec();
+                h.extend_from_slice(extra);
+                h
+            };
+            let mut common = Vec::new();
+            common.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            common.extend_from_slice(&crc.sum().to_le_bytes());
+            common.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            common.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            common.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            common.extend_from_slice(&[0, 0]);
+            out.extend(header(LOCAL, &common));
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            let mut c = header(CENTRAL, &[20, 3]);
+            c.extend_from_slice(&common);
+            c.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            c.extend_from_slice(&(0o100_755u32 << 16).to_le_bytes());
+            c.extend_from_slice(&local.to_le_bytes());
+            c.extend_from_slice(name.as_bytes());
+            central.extend(c);
+        }
+        let at = out.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(&END.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        let n = (files.len() as u16).to_le_bytes();
+        out.extend_from_slice(&[n[0], n[1], n[0], n[1]]);
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    #[test]
+    fn unpacks_files_with_their_mode_and_refuses_names_that_leave_the_package() {
+        let d = tempfile::tempdir().unwrap();
+        let z = d.path().join("p.zip");
+        std::fs::write(&z, archive(&[("terraform-provider-x_v1", b"binary")])).unwrap();
+        unpack(&z, &d.path().join("out")).unwrap();
+        let f = d.path().join("out/terraform-provider-x_v1");
+        assert_eq!(std::fs::read(&f).unwrap(), b"binary");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        for bad in ["../escape", "/abs", "a/../../b"] {
+            std::fs::write(&z, archive(&[(bad, b"x")])).unwrap();
+            let e = unpack(&z, &d.path().join(format!("bad{}", bad.len()))).unwrap_err();
+            assert!(e.contains("leaves the package"), "{bad}: {e}");
+        }
+        let mut damaged = archive(&[("f", b"contents")]);
+        damaged[30 + 1] ^= 0xff; // a byte of the stored data
+        std::fs::write(&z, damaged).unwrap();
+        let e = unpack(&z, &d.path().join("damaged")).unwrap_err();
+        assert!(e.contains("checksum"), "{e}");
+        std::fs::write(&z, b"not a zip").unwrap();
+        assert!(unpack(&z, &d.path().join("none")).is_err());
+    }
+}

@@ -342,7 +342,7 @@ pub async fn registry(
                 .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
             let p = started
                 .map_err(|e| fail(format!("Cannot start provider {}", r.source), e.to_string()))?;
-            registry.register(Arc::new(p));
+            registry.register(Arc::new(p.with_source(r.source.to_string())));
         }
     }
     Ok(registry)

@@ -139,7 +139,25 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
         .stderr_has("Private data lost");
 
     t.write(".standby/state/default.json", &state);
-    t.run(&["destroy", "-auto-approve"]).code(0);
+    // Terraform's JSON names the provider by its source address and gives the schema version.
+    let r = t.run(&["plan", "-json"]);
+    r.code(0);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for c in json["resource_changes"].as_array().unwrap() {
+        assert_eq!(c["provider_name"], "registry.terraform.io/standby/testing", "{c:#}");
+    }
+    let planned = &json["planned_values"]["root_module"]["resources"];
+    assert_eq!(planned[0]["address"], "testing_file.a", "{planned:#}");
+    assert_eq!(planned[0]["schema_version"], 1);
+    // A destroy neither shows nor counts the data source, whose result is only forgotten.
+    t.run(&["plan", "-destroy"])
+        .code(0)
+        .stdout_has("Plan: 0 to add, 0 to change, 2 to destroy.")
+        .stdout_lacks("data.testing_file.r");
+    t.run(&["destroy", "-auto-approve"])
+        .code(0)
+        .stdout_has("Resources: 0 added, 0 changed, 2 destroyed.");
+    assert!(!t.read(".standby/state/default.json").contains("testing_file"));
     assert!(!t.join("a.txt").exists() && !t.join("b.txt").exists());
 }
 

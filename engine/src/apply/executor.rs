@@ -269,12 +269,13 @@ pub async fn apply(
                     };
                     entries.push(entry);
                     w.set_value(&change.addr, new.map(|(v, _)| v));
-                    // An object found gone was not destroyed here: it counts as nothing.
-                    let gone = change
-                        .reason
-                        .as_ref()
-                        .is_some_and(|r| r.code == crate::plan::GONE);
-                    let counted = if gone { Action::NoOp } else { change.action };
+                    // An object found gone was not destroyed here, nor is a data source's
+                    // result: they count as nothing.
+                    let counted = if change.only_forgets() {
+                        Action::NoOp
+                    } else {
+                        change.action
+                    };
                     w.report.done.push((addr.clone(), counted, elapsed));
                     w.status[i as usize] = Status::Done;
                     emit(

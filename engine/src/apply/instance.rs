@@ -1,7 +1,6 @@
 //! Running one resource instance's action against its provider.
 
 use super::Failure;
-use crate::plan::GONE;
 use crate::plan::{Action, ResourceChange};
 use standby_provider_sdk::{
     CreateRequest, CreateResponse, DeleteRequest, PlanRequest, Provider, ReadDataRequest,
@@ -123,7 +122,7 @@ pub(crate) async fn run(
             .map_err(e)?,
         )),
         // The refresh found it gone: only its record goes; no provider call.
-        Action::Delete if change.reason.as_ref().is_some_and(|r| r.code == GONE) => Ok(None),
+        Action::Delete if change.only_forgets() => Ok(None),
         Action::Delete => {
             p.delete(delete(prior)).await.map_err(e)?;
             Ok(None)

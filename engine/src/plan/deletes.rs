@@ -3,7 +3,7 @@
 
 use super::model::{Action, NodeKey, PlanMode, Reason, ResourceChange};
 use super::walk::Walker;
-use crate::addr::{AbsInstance, InstanceKey};
+use crate::addr::{AbsInstance, InstanceKey, Mode};
 use crate::diag::Diagnostic;
 use std::collections::{HashMap, HashSet};
 
@@ -244,5 +244,18 @@ impl Walker<'_> {
                 },
             ));
         }
+    }
+}
+
+impl ResourceChange {
+    /// A data source's recorded result going away: Terraform neither shows nor counts it,
+    /// and no provider is called.
+    pub(crate) fn forgets_data(&self) -> bool {
+        self.action == Action::Delete && self.addr.resource.resource.mode == Mode::Data
+    }
+
+    /// Only the record goes: a data source's result, or an object a refresh found gone.
+    pub(crate) fn only_forgets(&self) -> bool {
+        self.forgets_data() || self.reason.as_ref().is_some_and(|r| r.code == super::GONE)
     }
 }

@@ -22,7 +22,7 @@ pub fn public_json(v: &Value) -> J {
     }
 }
 
-fn change_json(c: &ResourceChange) -> J {
+fn change_json(plan: &Plan, c: &ResourceChange) -> J {
     let r = &c.addr.resource;
     let mut o = Map::new();
     o.insert("address".into(), J::String(c.addr.to_string()));
@@ -35,7 +35,8 @@ fn change_json(c: &ResourceChange) -> J {
     if let Some(k) = &c.addr.key {
         o.insert("index".into(), serde_json::to_value(k).unwrap_or(J::Null));
     }
-    o.insert("provider_name".into(), J::String(c.provider.clone()));
+    let provider = plan.provider_address(&c.provider);
+    o.insert("provider_name".into(), J::String(provider.to_string()));
     // Terraform's masks of a resource are always objects, `{}` when nothing is marked.
     let mask = |v: &Option<Value>, f: fn(&Value) -> J| {
         super::json_tf::object_or_empty(v.as_ref().map_or(J::Null, f))
@@ -139,8 +140,8 @@ pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
         "planned_values": super::json_tf::planned_values(plan),
         "prior_state": super::json_tf::prior_state(plan),
         "variables": plan.variables.iter().map(|(k, v)| (k.clone(), json!({ "value": public_json(v) }))).collect::<Map<_, _>>(),
-        "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
-        "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
+        "resource_changes": plan.changes.iter().filter(|c| !c.forgets_data()).map(|c| change_json(plan, c)).collect::<Vec<_>>(),
+        "resource_drift": plan.drift.iter().map(|c| change_json(plan, c)).collect::<Vec<_>>(),
         "output_changes": outputs,
         "execution_graph": { "nodes": plan.nodes.iter().enumerate().map(|(i, n)| node_json(i, n, plan)).collect::<Vec<_>>() },
         "failover_switches": plan.switches.iter().map(switch_json).collect::<Vec<_>>(),
@@ -171,4 +172,14 @@ fn switch_json(sw: &super::SwitchPlan) -> J {
         "needs_data_loss_ack": sw.needs_data_loss_ack,
         "notes": sw.notes,
     })
+}
+
+impl Plan {
+    /// The provider's address as Terraform's JSON names it: an external provider's source
+    /// address (without the alias), a built-in provider's local name.
+    pub(crate) fn provider_address<'a>(&'a self, local: &'a str) -> &'a str {
+        self.provider_sources
+            .get(local)
+            .map_or(local, String::as_str)
+    }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 pub(crate) const TERRAFORM_FORMAT_LEVEL: &str = "1.0.0";
 
 /// A resource's values in Terraform's `values` representation.
-fn resource_values(addr: &AbsInstance, provider: &str, value: &Value) -> J {
+fn resource_values(addr: &AbsInstance, provider: &str, schema_version: u64, value: &Value) -> J {
     let r = &addr.resource;
     let mut o = Map::new();
     o.insert("address".into(), J::String(addr.to_string()));
@@ -29,7 +29,7 @@ fn resource_values(addr: &AbsInstance, provider: &str, value: &Value) -> J {
         o.insert("index".into(), serde_json::to_value(k).unwrap_or(J::Null));
     }
     o.insert("provider_name".into(), J::String(provider.to_string()));
-    o.insert("schema_version".into(), json!(0));
+    o.insert("schema_version".into(), json!(schema_version));
     o.insert("values".into(), object_or_empty(public_json(value)));
     o.insert(
         "sensitive_values".into(),
@@ -99,7 +99,13 @@ pub(crate) fn planned_values(plan: &Plan) -> J {
         .changes
         .iter()
         .filter_map(|c| c.after.as_ref().map(|a| (c, a)))
-        .map(|(c, a)| (module_of(c), resource_values(&c.addr, &c.provider, a)))
+        .map(|(c, a)| {
+            let p = plan.provider_address(&c.provider);
+            (
+                module_of(c),
+                resource_values(&c.addr, p, c.schema_version, a),
+            )
+        })
         .collect();
     json!({
         "outputs": outputs_values(plan.outputs.iter().filter(|(_, o)| !o.after.is_null()).map(|(k, o)| (k, &o.after, o.sensitive))),
@@ -113,7 +119,13 @@ pub(crate) fn prior_state(plan: &Plan) -> J {
         .changes
         .iter()
         .filter_map(|c| c.before.as_ref().map(|b| (c, b)))
-        .map(|(c, b)| (module_of(c), resource_values(&c.addr, &c.provider, b)))
+        .map(|(c, b)| {
+            let p = plan.provider_address(&c.provider);
+            (
+                module_of(c),
+                resource_values(&c.addr, p, c.schema_version, b),
+            )
+        })
         .collect();
     json!({
         "format_version": super::JSON_FORMAT_VERSION,
@@ -134,7 +146,7 @@ pub fn state_json(state: &crate::state::State) -> J {
         .resources
         .iter()
         .map(|(a, st)| {
-            let mut r = resource_values(a, &st.provider, &st.value());
+            let mut r = resource_values(a, &st.provider, st.schema_version, &st.value());
             r["depends_on"] = json!(st.dependencies);
             (a.resource.module.clone(), r)
         })

@@ -473,15 +473,16 @@ pub struct Plan {
     /// Root variable values.
     #[serde(with = "marked::map")]
     pub variables: BTreeMap<String, Value>,
-    /// The root variables whose values came from the command line (`--var`, or a
-    /// `--var-file` outside the topology) rather than from the repository: a protected
-    /// environment refuses them unless an operator override is given, which the history
-    /// records. Set by the caller that knows where inputs came from.
+    /// Root variables set on the command line, not from the repository: a protected
+    /// environment refuses them without an operator override. Set by the caller.
     #[serde(default, with = "marked::map")]
     pub operator_inputs: BTreeMap<String, Value>,
     /// Evaluated provider configurations.
     #[serde(with = "marked::map")]
     pub provider_configs: BTreeMap<String, Value>,
+    /// The source address of each external provider by local name (`registry.terraform.io/...`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_sources: BTreeMap<String, String>,
     /// Every resource instance, including those with no change.
     pub changes: Vec<ResourceChange>,
     /// Changes made outside standby, found by refresh.
@@ -528,7 +529,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| c.action != Action::NoOp || c.importing.is_some())
+            .any(|c| (c.action != Action::NoOp && !c.only_forgets()) || c.importing.is_some())
             || !self.moves.is_empty()
             || self
                 .outputs
@@ -543,8 +544,8 @@ impl Plan {
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for ch in &self.changes {
-            // An object a refresh found gone is forgotten, not destroyed.
-            if ch.reason.as_ref().is_some_and(|r| r.code == super::GONE) {
+            // An object a refresh found gone, or a data source's result, is only forgotten.
+            if ch.only_forgets() {
                 continue;
             }
             match ch.action {

@@ -76,7 +76,9 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         .changes
         .iter()
         .filter(|c| {
-            c.action != Action::NoOp || c.importing.is_some() || c.previous_address.is_some()
+            (c.action != Action::NoOp && !c.forgets_data())
+                || c.importing.is_some()
+                || c.previous_address.is_some()
         })
         .collect();
     changes.sort_by_key(|c| c.addr.to_string());

@@ -30,6 +30,7 @@ pub const PROTOCOLS: [u32; 2] = [6, 5];
 /// A running plugin, as a provider named by its local name in the topology.
 pub struct PluginProvider {
     name: String,
+    source: Option<String>,
     client: Client,
     process: Mutex<Process>,
     schemas: ProviderSchemas,
@@ -82,6 +83,7 @@ impl PluginProvider {
         })?;
         Ok(PluginProvider {
             name: name.to_string(),
+            source: None,
             protocol: process.protocol,
             tls: process.tls,
             client,
@@ -89,6 +91,13 @@ impl PluginProvider {
             schemas,
             configure_error: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The provider's source address, for plans and state.
+    #[must_use]
+    pub fn with_source(mut self, source: String) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// Its schemas as the plugin declared them.
@@ -308,6 +317,10 @@ impl PluginProvider {
 impl Provider for PluginProvider {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn source(&self) -> Option<String> {
+        self.source.clone()
     }
 
     fn schema(&self) -> ProviderSchema {

@@ -186,6 +186,12 @@ pub trait Provider: Send + Sync {
     /// The provider's name, as used in `provider "NAME"` blocks and resource type prefixes.
     fn name(&self) -> &str;
 
+    /// Where an external provider comes from (`registry.terraform.io/hashicorp/null`);
+    /// `None` for providers built into standby.
+    fn source(&self) -> Option<String> {
+        None
+    }
+
     /// Every type the provider manages, with its attributes.
     fn schema(&self) -> ProviderSchema;
 

@@ -20,8 +20,10 @@ fn must_state(ws: &Workspace, env_name: &str) -> Result<State, CliError> {
 
 fn instance_text(addr: &AbsInstance, st: &standby_engine::state::InstanceState) -> String {
     let v = st.value();
+    // As Terraform marks it.
+    let tainted = if st.tainted { " (tainted)" } else { "" };
     let mut out = format!(
-        "# {addr}:\n{} {:?} {:?} {{\n",
+        "# {addr}:{tainted}\n{} {:?} {:?} {{\n",
         if addr.resource.resource.mode == standby_engine::addr::Mode::Data {
             "data"
         } else {

@@ -144,7 +144,10 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     r.code(0);
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     for c in json["resource_changes"].as_array().unwrap() {
-        assert_eq!(c["provider_name"], "registry.terraform.io/standby/testing", "{c:#}");
+        assert_eq!(
+            c["provider_name"], "registry.terraform.io/standby/testing",
+            "{c:#}"
+        );
     }
     let planned = &json["planned_values"]["root_module"]["resources"];
     assert_eq!(planned[0]["address"], "testing_file.a", "{planned:#}");
@@ -157,7 +160,9 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     t.run(&["destroy", "-auto-approve"])
         .code(0)
         .stdout_has("Resources: 0 added, 0 changed, 2 destroyed.");
-    assert!(!t.read(".standby/state/default.json").contains("testing_file"));
+    assert!(!t
+        .read(".standby/state/default.json")
+        .contains("testing_file"));
     assert!(!t.join("a.txt").exists() && !t.join("b.txt").exists());
 }
 
@@ -254,4 +259,34 @@ fn a_protocol_6_providers_diagnostics_point_at_the_resource_and_the_attribute() 
     t.run(&["apply", "-auto-approve"])
         .code(0)
         .stderr_has("Warning: Owner without email");
+}
+
+/// A create that fails after its effect: the provider returns the new object with its error.
+/// standby records it, tainted, instead of losing track of a file that exists; the next plan
+/// replaces it, and the replacement clears the taint.
+#[test]
+fn an_object_a_failed_create_left_is_recorded_tainted_and_replaced() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "fail after write"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(1)
+        .stderr_has("The file was written but failed its check");
+    assert_eq!(t.read("a.txt"), "fail after write\nsecret=s3cr3t-value\n");
+    let a = recorded(&t, "testing_file.a");
+    assert_eq!(a["tainted"], true, "{a:#}");
+    assert_eq!(a["attributes"]["id"], "file:./a.txt");
+    t.run(&["state", "show", "testing_file.a"])
+        .code(0)
+        .stdout_has("# testing_file.a: (tainted)");
+    t.write("main.hcl", &topology("0.2.0", "fixed"));
+    t.run(&["plan", "-target", "testing_file.a"])
+        .code(0)
+        .stdout_has("replace because it is tainted")
+        .stdout_has("Plan: 1 to add, 0 to change, 1 to destroy.");
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(0);
+    assert_eq!(t.read("a.txt"), "fixed\nsecret=s3cr3t-value\n");
+    let a = recorded(&t, "testing_file.a");
+    assert!(a.get("tainted").is_none(), "{a:#}");
+    assert_eq!(a["attributes"]["writes"], 1);
 }

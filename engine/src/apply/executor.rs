@@ -71,6 +71,7 @@ fn panicked(step: Option<(String, crate::plan::StepKind)>, e: &tokio::task::Join
                 addr: format!("failover.{group}: {step}"),
                 summary: "the step panicked".into(),
                 detail,
+                partial: None,
             };
             Outcome::Step(group, step, Err(StepError::Failed(f)))
         }
@@ -78,6 +79,7 @@ fn panicked(step: Option<(String, crate::plan::StepKind)>, e: &tokio::task::Join
             addr: String::new(),
             summary: "the action panicked".into(),
             detail,
+            partial: None,
         })),
     }
 }
@@ -244,6 +246,7 @@ pub async fn apply(
                         addr: "?".into(),
                         summary: "an action's task was lost".into(),
                         detail: e.to_string(),
+                        partial: None,
                     });
                     continue;
                 }
@@ -291,6 +294,13 @@ pub async fn apply(
                 Err(mut f) => {
                     if f.addr.is_empty() {
                         f.addr.clone_from(&addr);
+                    }
+                    // What a failed create left exists: it is recorded, tainted, so that the
+                    // next plan replaces it; a failed update's result is recorded as it is.
+                    if let Some((v, private)) = f.partial.take() {
+                        let mut st = record(&change, &v, &private);
+                        st.tainted = change.action != Action::Update;
+                        entries.push(JournalEntry::Set(change.addr.clone(), st));
                     }
                     emit(
                         &opts,
@@ -386,6 +396,7 @@ pub fn record(change: &crate::plan::ResourceChange, v: &Value, private: &[u8]) -
         site: change.site.clone(),
         schema_version: change.schema_version,
         private: private.to_vec(),
+        tainted: false,
     }
 }
 
@@ -566,6 +577,7 @@ impl Walk<'_> {
                                 addr: a.clone(),
                                 summary: "cannot evaluate the configuration".into(),
                                 detail,
+                                partial: None,
                             });
                             self.status[i as usize] = Status::Failed;
                             self.skip_dependents(i, &a);

@@ -55,6 +55,7 @@ pub(crate) async fn run(
         addr: addr.clone(),
         summary: Value::redact(summary, &secrets),
         detail: Value::redact(&detail, &secrets),
+        partial: None,
     };
     let prior = change.before.as_ref().map(|v| v.deep_unmark().0);
     // The final planned state: the saved one, or a fresh provider plan over a configuration
@@ -97,7 +98,13 @@ pub(crate) async fn run(
         .unwrap_or_default();
     let plain = planned.as_ref().map(|v| v.deep_unmark().0);
     let remark = |r: CreateResponse| Some((r.state.mark_paths(&paths), r.private));
-    let e = |e: standby_provider_sdk::ProviderError| fail(&e.summary, e.detail);
+    let e = |e: standby_provider_sdk::ProviderError| {
+        let mut f = fail(&e.summary, e.detail);
+        f.partial = e
+            .partial
+            .map(|r| (r.state.mark_paths(&paths), r.private));
+        f
+    };
     let private = change.private.clone();
     let create = |planned: Option<Value>| CreateRequest {
         type_name: type_name.clone(),

@@ -96,6 +96,9 @@ pub struct Failure {
     pub summary: String,
     /// What the provider said.
     pub detail: String,
+    /// What the failed create or update left, with the provider's private data: recorded
+    /// as tainted.
+    pub partial: Option<(standby_provider_sdk::Value, Vec<u8>)>,
 }
 
 /// What apply did.

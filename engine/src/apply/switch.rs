@@ -213,6 +213,7 @@ impl StepCtx {
             addr: format!("failover.{}: {}", self.plan.group, self.step),
             summary: summary.to_string(),
             detail: detail.into(),
+            partial: None,
         })
     }
 

@@ -55,8 +55,12 @@ pub(crate) async fn decide(
     prior: Option<&Value>,
     prior_private: &[u8],
     mut config: Value,
-    replace_requested: bool,
+    forced: Option<Reason>,
 ) -> Decision {
+    // A tainted object is replaced by a new one: planned as a create, as Terraform plans it.
+    let tainted = forced
+        .as_ref()
+        .is_some_and(|r| r.code == "replace_because_tainted");
     // ignore_changes: the recorded value stands in for the configured one.
     if let (Some(prior), Value::Map(cfg)) = (prior, &mut config) {
         for (name, a) in &schema.attributes {
@@ -78,9 +82,9 @@ pub(crate) async fn decide(
     let resp = match p
         .plan(PlanRequest {
             type_name: addr.resource.resource.type_name.clone(),
-            prior: prior.map(|v| v.deep_unmark().0),
+            prior: prior.filter(|_| !tainted).map(|v| v.deep_unmark().0),
             config: plain,
-            prior_private: prior_private.to_vec(),
+            prior_private: if tainted { &[] } else { prior_private }.to_vec(),
         })
         .await
     {
@@ -132,12 +136,9 @@ pub(crate) async fn decide(
         });
         return Decision::Change(Box::new(change));
     };
-    if replace_requested {
+    if let Some(reason) = forced {
         change.action = replace_action;
-        change.reason = Some(Reason::new(
-            "replace_by_request",
-            "replace because of --replace",
-        ));
+        change.reason = Some(reason);
     } else if !resp.requires_replace.is_empty() {
         change.action = replace_action;
         let n = &resp.requires_replace;

@@ -31,7 +31,7 @@ impl Walker<'_> {
             None => None,
         };
         // A refresh-only plan records what is there and adopts nothing.
-        let importing = match recorded {
+        let importing = match &recorded {
             Some(_) => None,
             None if self.opts.mode == PlanMode::RefreshOnly => None,
             None => self.import_id(addr),
@@ -78,7 +78,19 @@ impl Walker<'_> {
                 }
             }
         }
-        let replace_requested = self.opts.replace.iter().any(|t| t.matches(addr));
+        let forced = if recorded.as_ref().is_some_and(|st| st.tainted) {
+            Some(Reason::new(
+                "replace_because_tainted",
+                "replace because it is tainted: the apply that created it failed",
+            ))
+        } else if self.opts.replace.iter().any(|t| t.matches(addr)) {
+            Some(Reason::new(
+                "replace_by_request",
+                "replace because of --replace",
+            ))
+        } else {
+            None
+        };
         let decision: Decision = decide(
             &*p,
             addr,
@@ -88,7 +100,7 @@ impl Walker<'_> {
             prior.as_ref(),
             &private,
             config,
-            replace_requested,
+            forced,
         )
         .await;
         match decision {

@@ -29,6 +29,7 @@ fn st(v: i64) -> InstanceState {
         site: None,
         schema_version: 0,
         private: vec![],
+        tainted: false,
     }
 }
 

@@ -54,6 +54,7 @@ fn address_row(a: &AbsInstance) -> serde_json::Value {
             site: None,
             schema_version: 0,
             private: vec![],
+            tainted: false,
         },
     )
 }

@@ -178,6 +178,10 @@ pub struct InstanceState {
     /// records it.
     #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub private: Vec<u8>,
+    /// The apply that created it failed after the provider made it: the next plan replaces
+    /// it (Terraform's `"status": "tainted"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tainted: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

@@ -307,9 +307,20 @@ impl PluginProvider {
             Ok(r) => r,
             Err(st) => return Err(self.failed("ApplyResourceChange", &st).await),
         };
-        diagnostics(&self.name, &r.diagnostics)?;
-        let state = undynamic("ApplyResourceChange", r.new_state.as_ref(), &ty)?;
-        Ok((state, r.private))
+        let state = undynamic("ApplyResourceChange", r.new_state.as_ref(), &ty);
+        if let Err(e) = diagnostics(&self.name, &r.diagnostics) {
+            // A create or update that failed part way: what the provider says exists now.
+            return Err(match state {
+                Ok(state) if !matches!(state, Value::Null) && !matches!(planned, Value::Null) => {
+                    e.with_partial(CreateResponse {
+                        state,
+                        private: r.private,
+                    })
+                }
+                _ => e,
+            });
+        }
+        Ok((state?, r.private))
     }
 }
 

@@ -13,6 +13,9 @@ pub struct ProviderError {
     pub summary: String,
     /// How to fix it, or what was observed.
     pub detail: String,
+    /// What a create or update that failed part way left: the object exists and is recorded
+    /// as tainted, so that the next plan replaces it instead of losing track of it.
+    pub partial: Option<Box<CreateResponse>>,
 }
 
 impl ProviderError {
@@ -21,7 +24,15 @@ impl ProviderError {
         ProviderError {
             summary: summary.into(),
             detail: detail.into(),
+            partial: None,
         }
+    }
+
+    /// The error, with what the failed create or update left.
+    #[must_use]
+    pub fn with_partial(mut self, left: CreateResponse) -> Self {
+        self.partial = Some(Box::new(left));
+        self
     }
 }
 

@@ -14,7 +14,9 @@
 //!   not supported") is what a state of version 1 meets here;
 //! - diagnostics: `content` containing "forbidden" is refused with the attribute's path, and an
 //!   `owner` without `email` gets a warning;
-//! - import by path, drift (the file changed or removed outside), and a data source.
+//! - import by path, drift (the file changed or removed outside), and a data source;
+//! - a create that fails after writing the file (content containing "fail after write"),
+//!   returning the new state with its error.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -285,6 +287,14 @@ impl Resource for FileResource {
         let mut f = planned.unwrap_or_default();
         f.id = text(&format!("file:{}", f.path.as_str()));
         self.write(diags, &mut f, 1)?;
+        // A create that fails after its effect: the file exists, and the provider says so
+        // with its error, as providers do when a resource is made but not ready.
+        if f.content.as_str().contains("fail after write") {
+            diags.root_error(
+                "The file was written but failed its check",
+                format!("{} exists now.", f.path.as_str()),
+            );
+        }
         Some((Value::Value(f), Value::Value(Private { writes: 1 })))
     }
 

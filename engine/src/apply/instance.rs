@@ -102,7 +102,7 @@ pub(crate) async fn run(
         let mut f = fail(&e.summary, e.detail);
         f.partial = e
             .partial
-            .map(|r| (r.state.mark_paths(&paths), r.private));
+            .map(|r| Box::new((r.state.mark_paths(&paths), r.private)));
         f
     };
     let private = change.private.clone();

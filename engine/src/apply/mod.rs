@@ -98,7 +98,7 @@ pub struct Failure {
     pub detail: String,
     /// What the failed create or update left, with the provider's private data: recorded
     /// as tainted.
-    pub partial: Option<(standby_provider_sdk::Value, Vec<u8>)>,
+    pub partial: Option<Box<(standby_provider_sdk::Value, Vec<u8>)>>,
 }
 
 /// What apply did.

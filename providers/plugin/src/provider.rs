@@ -311,12 +311,11 @@ impl PluginProvider {
         if let Err(e) = diagnostics(&self.name, &r.diagnostics) {
             // A create or update that failed part way: what the provider says exists now.
             return Err(match state {
-                Ok(state) if !matches!(state, Value::Null) && !matches!(planned, Value::Null) => {
-                    e.with_partial(CreateResponse {
+                Ok(state) if !matches!(state, Value::Null) && !matches!(planned, Value::Null) => e
+                    .with_partial(CreateResponse {
                         state,
                         private: r.private,
-                    })
-                }
+                    }),
                 _ => e,
             });
         }

@@ -290,3 +290,73 @@ fn an_object_a_failed_create_left_is_recorded_tainted_and_replaced() {
     assert!(a.get("tainted").is_none(), "{a:#}");
     assert_eq!(a["attributes"]["writes"], 1);
 }
+
+const BLOCKS: &str = r#"terraform {
+  required_providers {
+    testing = {
+      source  = "standby/testing"
+      version = "0.2.0"
+    }
+  }
+}
+
+resource "testing_file" "a" {
+  path    = "${path.module}/a.txt"
+  content = "hello"
+  mount {
+    target = "/a"
+  }
+  mount {
+    target  = "/b"
+    options = "ro"
+  }
+  label "x" {
+    value = "1"
+  }
+  label "y" {
+    value = "2"
+  }
+}
+
+output "seen" {
+  value = testing_file.a.blocks_seen
+}
+
+output "second" {
+  value = testing_file.a.mount[1].options
+}
+"#;
+
+/// Nested blocks as the provider's schema nests them: `mount` repeats (list nesting) and
+/// arrives in order, `label "KEY"` is labelled (map nesting). The provider says what it
+/// received (`blocks_seen`), and expressions index the recorded blocks.
+#[test]
+fn repeated_and_labelled_nested_blocks_reach_a_protocol_6_provider() {
+    let t = Test::new().file("main.hcl", BLOCKS);
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has(r#"seen = "mount=/a,/b label=x:1,y:2""#)
+        .stdout_has(r#"second = "ro""#);
+    t.run(&["plan", "-detailed-exitcode"]).code(0);
+    // One mount fewer, one label changed: an update in place.
+    let fewer = BLOCKS
+        .replace("  mount {\n    target = \"/a\"\n  }\n", "")
+        .replace("value = \"2\"", "value = \"3\"")
+        .replace("mount[1]", "mount[0]");
+    t.write("main.hcl", &fewer);
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stdout_has("Resources: 0 added, 1 changed, 0 destroyed.")
+        .stdout_has(r#"seen = "mount=/b label=x:1,y:3""#);
+    // A labelled block needs its label, a repeated one takes none.
+    t.write("main.hcl", &BLOCKS.replace("label \"y\" {", "label {"));
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Missing labels on a label block")
+        .stderr_has("main.hcl:23:3");
+    t.write("main.hcl", &BLOCKS.replacen("mount {", "mount \"m\" {", 1));
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Extraneous labels on a mount block");
+}

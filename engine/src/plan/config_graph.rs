@@ -225,7 +225,7 @@ impl Builder<'_> {
             }
         }
         let mut seen = std::collections::BTreeSet::new();
-        for (kind, _, inner, bspan) in blocks {
+        for (kind, labels, inner, bspan) in blocks {
             let Some(bs) = schema.blocks.get(kind) else {
                 self.diags.push(Diagnostic::at(
                     bspan.clone(),
@@ -243,11 +243,34 @@ impl Builder<'_> {
                 ));
                 continue;
             };
-            if !seen.insert(kind.clone()) {
+            let nesting = schema.nesting.get(kind).copied().unwrap_or_default();
+            let repeats = nesting != standby_provider_sdk::BlockNesting::Single;
+            if !seen.insert(kind.clone()) && !repeats {
                 self.diags.push(Diagnostic::at(
                     bspan.clone(),
                     format!("Duplicate {kind} block"),
                     format!("{} takes one {kind} block.", addr.type_name),
+                ));
+            }
+            let want = usize::from(nesting == standby_provider_sdk::BlockNesting::Map);
+            if labels.len() != want {
+                self.diags.push(Diagnostic::at(
+                    bspan.clone(),
+                    format!(
+                        "{} labels on a {kind} block",
+                        if labels.len() > want {
+                            "Extraneous"
+                        } else {
+                            "Missing"
+                        }
+                    ),
+                    if want == 1 {
+                        format!(
+                            "A {kind} block takes one label, its key: {kind} \"NAME\" {{ ... }}."
+                        )
+                    } else {
+                        format!("A {kind} block takes no labels.")
+                    },
                 ));
             }
             for (name, a) in inner {

@@ -7,7 +7,7 @@ use crate::addr::{InstanceKey, ModuleInstance};
 use crate::config::{Config, Module, Resource};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Evaluator, Iteration, Phase};
-use standby_provider_sdk::{Schema, Value};
+use standby_provider_sdk::{BlockNesting, Schema, Value};
 use std::collections::BTreeMap;
 
 /// Where an instance lives and how to evaluate it.
@@ -59,8 +59,10 @@ pub(crate) fn instance_config(
             )),
         }
     }
-    // Nested blocks arrive as object attributes named after the block.
-    for (kind, _, body, _) in &cx.resource.blocks {
+    // Nested blocks arrive as attributes named after the block: an object, a list of objects
+    // in order, or a map of objects by label, as their nesting says.
+    let mut repeated: BTreeMap<String, Value> = BTreeMap::new();
+    for (kind, labels, body, _) in &cx.resource.blocks {
         let Some(bs) = cx.schema.blocks.get(kind) else {
             continue;
         };
@@ -90,8 +92,30 @@ pub(crate) fn instance_config(
                 Err(e) => diags.push(Diagnostic::from(e)),
             }
         }
-        out.insert(kind.clone(), Value::Map(obj));
+        let obj = Value::Map(obj);
+        match cx.schema.nesting.get(kind).copied().unwrap_or_default() {
+            BlockNesting::Single => {
+                out.insert(kind.clone(), obj);
+            }
+            BlockNesting::List => {
+                let list = repeated
+                    .entry(kind.clone())
+                    .or_insert_with(|| Value::List(Vec::new()));
+                if let Value::List(items) = list {
+                    items.push(obj);
+                }
+            }
+            BlockNesting::Map => {
+                let map = repeated
+                    .entry(kind.clone())
+                    .or_insert_with(|| Value::Map(BTreeMap::new()));
+                if let (Value::Map(m), Some(label)) = (map, labels.first()) {
+                    m.insert(label.clone(), obj);
+                }
+            }
+        }
     }
+    out.extend(repeated);
     let deps = scope.take_deps();
     (diags.into_result(Value::Map(out)), deps)
 }

@@ -5,7 +5,9 @@
 
 use crate::cty::Type;
 use crate::proto::v6 as pb;
-use standby_provider_sdk::{AttrType, Attribute as SdkAttribute, Schema as SdkSchema};
+use standby_provider_sdk::{
+    AttrType, Attribute as SdkAttribute, BlockNesting, Schema as SdkSchema,
+};
 use std::collections::BTreeMap;
 
 /// How a nested block or nested attribute repeats.
@@ -266,7 +268,23 @@ impl Block {
             .iter()
             .map(|(k, nb)| (k.clone(), nb.block.to_sdk()))
             .collect();
-        SdkSchema { attributes, blocks }
+        let nesting = self
+            .blocks
+            .iter()
+            .filter_map(|(k, nb)| {
+                let n = match nb.nesting {
+                    Nesting::List | Nesting::Set => BlockNesting::List,
+                    Nesting::Map => BlockNesting::Map,
+                    Nesting::Single | Nesting::Group => return None,
+                };
+                Some((k.clone(), n))
+            })
+            .collect();
+        SdkSchema {
+            attributes,
+            blocks,
+            nesting,
+        }
     }
 }
 

@@ -32,5 +32,5 @@ pub use provider::{
 pub use replication::{
     Checksums, FenceOutcome, Member, MemberStatus, Mode as ReplicationMode, Replication, Role,
 };
-pub use schema::{plan_with_schema, AttrType, Attribute, ProviderSchema, Schema};
+pub use schema::{plan_with_schema, AttrType, Attribute, BlockNesting, ProviderSchema, Schema};
 pub use value::Value;

@@ -178,14 +178,28 @@ impl Attribute {
     }
 }
 
+/// How many blocks of one nested type a configuration may have, and how they arrive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockNesting {
+    /// At most one, as an object.
+    #[default]
+    Single,
+    /// Any number, as a list of objects in the configuration's order.
+    List,
+    /// Any number, each with one label, as a map of objects by label.
+    Map,
+}
+
 /// The schema of one resource type, data source or provider configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
     /// Attributes by name.
     pub attributes: BTreeMap<String, Attribute>,
-    /// Nested blocks, at most one of each, by block type: `key { name = ... }` arrives in the
-    /// configuration as an object attribute named after the block.
+    /// Nested blocks by block type: `key { name = ... }` arrives in the configuration as an
+    /// attribute named after the block, shaped by its nesting.
     pub blocks: BTreeMap<String, Schema>,
+    /// The nesting of each block type that is not [`BlockNesting::Single`].
+    pub nesting: BTreeMap<String, BlockNesting>,
 }
 
 impl Schema {
@@ -206,6 +220,7 @@ impl Schema {
         Schema {
             attributes: attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect(),
             blocks: BTreeMap::new(),
+            nesting: BTreeMap::new(),
         }
     }
 

@@ -15,6 +15,8 @@
 //! - diagnostics: `content` containing "forbidden" is refused with the attribute's path, and an
 //!   `owner` without `email` gets a warning;
 //! - import by path, drift (the file changed or removed outside), and a data source;
+//! - nested blocks: `mount` repeats (list nesting), `label "KEY"` is labelled (map nesting);
+//!   `blocks_seen` says what arrived;
 //! - a create that fails after writing the file (content containing "fail after write"),
 //!   returning the new state with its error.
 
@@ -22,9 +24,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tf_provider::schema::{
-    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
 use tf_provider::value::{Value, ValueEmpty, ValueNumber, ValueString};
 use tf_provider::{map, serve, AttributePath, Diagnostics, Provider, Resource};
@@ -44,6 +46,17 @@ struct Rule {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+struct Mount {
+    target: Text,
+    options: Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+struct Label {
+    value: Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 struct File {
     path: Text,
     content: Text,
@@ -54,6 +67,34 @@ struct File {
     id: Text,
     digest: Text,
     writes: ValueNumber,
+    mount: Value<Vec<Value<Mount>>>,
+    label: Value<BTreeMap<String, Value<Label>>>,
+    blocks_seen: Text,
+}
+
+/// What the provider received of the repeated (`mount`) and labelled (`label`) nested blocks,
+/// in order: `mount=/a,/b label=x:1,y:2`; unknown while any of it is.
+fn blocks_seen(f: &File) -> Text {
+    let mut mounts = Vec::new();
+    for m in f.mount.iter().flatten() {
+        match m {
+            Value::Value(m) if m.target.is_value() => mounts.push(m.target.as_str().to_string()),
+            Value::Value(_) | Value::Unknown => return Value::Unknown,
+            Value::Null => {}
+        }
+    }
+    let mut labels = Vec::new();
+    for (k, l) in f.label.iter().flatten() {
+        match l {
+            Value::Value(l) if l.value.is_value() => labels.push(format!("{k}:{}", l.value.as_str())),
+            Value::Value(_) | Value::Unknown => return Value::Unknown,
+            Value::Null => {}
+        }
+    }
+    if f.mount.is_unknown() || f.label.is_unknown() {
+        return Value::Unknown;
+    }
+    text(&format!("mount={} label={}", mounts.join(","), labels.join(",")))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -162,6 +203,22 @@ impl Resource for FileResource {
                     "id" => attr(AttributeType::String, Computed, false),
                     "digest" => attr(AttributeType::String, Computed, false),
                     "writes" => attr(AttributeType::Number, Computed, false),
+                    "blocks_seen" => attr(AttributeType::String, Computed, false),
+                },
+                blocks: map! {
+                    "mount" => NestedBlock::List(Block {
+                        attributes: map! {
+                            "target" => attr(AttributeType::String, Required, false),
+                            "options" => attr(AttributeType::String, Optional, false),
+                        },
+                        ..Default::default()
+                    }),
+                    "label" => NestedBlock::Map(Block {
+                        attributes: map! {
+                            "value" => attr(AttributeType::String, Required, false),
+                        },
+                        ..Default::default()
+                    }),
                 },
                 ..Default::default()
             },
@@ -238,6 +295,7 @@ impl Resource for FileResource {
         f.id = Value::Unknown;
         f.digest = Value::Unknown;
         f.writes = Value::Unknown;
+        f.blocks_seen = blocks_seen(&f);
         Some((Value::Value(f), Value::Null))
     }
 
@@ -253,6 +311,7 @@ impl Resource for FileResource {
         let prior = prior.unwrap_or_default();
         let mut f = proposed.unwrap_or_default();
         let mut replace = vec![];
+        f.blocks_seen = blocks_seen(&f);
         if f.path != prior.path {
             replace.push(AttributePath::new("path"));
         }
@@ -286,6 +345,7 @@ impl Resource for FileResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut f = planned.unwrap_or_default();
         f.id = text(&format!("file:{}", f.path.as_str()));
+        f.blocks_seen = blocks_seen(&f);
         self.write(diags, &mut f, 1)?;
         // A create that fails after its effect: the file exists, and the provider says so
         // with its error, as providers do when a resource is made but not ready.

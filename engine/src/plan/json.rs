@@ -174,6 +174,17 @@ fn switch_json(sw: &super::SwitchPlan) -> J {
     })
 }
 
+/// The source addresses of the external providers `changes` use, by local name.
+pub(crate) fn provider_sources(
+    registry: &crate::registry::Registry,
+    changes: &[ResourceChange],
+) -> std::collections::BTreeMap<String, String> {
+    changes
+        .iter()
+        .filter_map(|c| Some((c.provider.clone(), registry.get(&c.provider)?.source()?)))
+        .collect()
+}
+
 impl Plan {
     /// The provider's address as Terraform's JSON names it: an external provider's source
     /// address (without the alias), a built-in provider's local name.

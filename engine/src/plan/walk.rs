@@ -220,14 +220,7 @@ pub(crate) async fn plan_with_values(
         topology_digest: opts.topology_digest.clone(),
         variables: root_vars,
         operator_inputs: BTreeMap::new(),
-        provider_sources: w
-            .changes
-            .iter()
-            .filter_map(|c| {
-                let p = registry.get(&c.provider)?;
-                Some((c.provider.clone(), p.source()?))
-            })
-            .collect(),
+        provider_sources: super::json::provider_sources(registry, &w.changes),
         provider_configs: w.provider_configs,
         changes: w.changes,
         drift: w.drift,

@@ -49,7 +49,7 @@ fn fail(summary: impl Into<String>, detail: impl Into<String>) -> PluginsError {
 
 type Collected = BTreeMap<String, (String, Vec<String>, bool)>;
 
-fn collect(m: &Module, builtin: &Registry, out: &mut Collected) {
+fn collect(m: &Module, builtin: &Registry, out: &mut Collected) -> Result<(), PluginsError> {
     for (local, r) in &m.required_providers {
         let e = out
             .entry(local.clone())
@@ -57,6 +57,18 @@ fn collect(m: &Module, builtin: &Registry, out: &mut Collected) {
         // A declaration anywhere makes it explicit.
         if e.2 {
             *e = (r.source.clone(), Vec::new(), false);
+        }
+        // Local names are global in standby (Terraform scopes them to a module): one name,
+        // one provider.
+        let same = |a: &str, b: &str| match (Source::parse(a), Source::parse(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if !same(&e.0, &r.source) {
+            return Err(fail(
+                format!("Provider {local:?} is required with two sources"),
+                format!("{:?} and {:?}. standby's provider names are shared by every module; give one of them another local name in required_providers.", e.0, r.source),
+            ));
         }
         e.1.extend(r.version.clone());
     }
@@ -75,15 +87,16 @@ fn collect(m: &Module, builtin: &Registry, out: &mut Collected) {
         }
     }
     for c in m.calls.values() {
-        collect(&c.module, builtin, out);
+        collect(&c.module, builtin, out)?;
     }
+    Ok(())
 }
 
 /// The external providers `config` needs; local names of built-in providers stay built in.
 pub fn requirements(config: &Config) -> Result<Vec<Requirement>, PluginsError> {
     let builtin = Registry::standard();
     let mut all = BTreeMap::new();
-    collect(&config.root, &builtin, &mut all);
+    collect(&config.root, &builtin, &mut all)?;
     let mut out = Vec::new();
     for (local, (source, versions, implied)) in all {
         if builtin.get(&local).is_some() {

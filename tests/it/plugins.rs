@@ -446,3 +446,21 @@ fn children_named(pid: u32, name: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// standby's provider local names are shared by every module (Terraform scopes them to one):
+/// the same name required with two sources is refused, naming both, before anything runs.
+#[test]
+fn one_local_name_required_with_two_sources_is_refused() {
+    let t = Test::new()
+        .file("main.hcl", &format!("{NULL}\nmodule \"m\" {{\n  source = \"./m\"\n}}\n"))
+        .file(
+            "m/main.hcl",
+            "terraform {\n  required_providers {\n    null = {\n      source = \"acme/null\"\n    }\n  }\n}\n",
+        );
+    let m = mirror();
+    t.run(&["init", "-plugin-dir", m.to_str().unwrap()])
+        .code(1)
+        .stderr_has("Provider \"null\" is required with two sources")
+        .stderr_has("\"hashicorp/null\" and \"acme/null\"");
+    assert!(!t.join(".standby.lock.hcl").exists());
+}

@@ -5,7 +5,7 @@
 
 use crate::config::{Config, Module};
 use crate::registry::Registry;
-use standby_provider_plugin::install::{self, InstallError, Source};
+use standby_provider_plugin::install::{self, InstallError, Mirror, Source};
 use standby_provider_plugin::lockfile::{LockFile, Locked, FILE};
 use standby_provider_plugin::version::{Constraints, Version};
 pub use standby_provider_plugin::LogSink;
@@ -132,14 +132,19 @@ pub fn cli_config_file() -> Option<PathBuf> {
 }
 
 /// Where `standby init` looks: `-plugin-dir`s alone when given, else the CLI configuration's
-/// filesystem mirrors and Terraform's implied local directories.
-pub fn mirrors(root: &Path, plugin_dirs: &[PathBuf]) -> Result<Vec<PathBuf>, PluginsError> {
+/// filesystem mirrors when it has a `provider_installation` block, else Terraform's implied
+/// local directories.
+pub fn mirrors(root: &Path, plugin_dirs: &[PathBuf]) -> Result<Vec<Mirror>, PluginsError> {
     let configured = match cli_config_file() {
         Some(f) if plugin_dirs.is_empty() => install::configured_mirrors(&f)
             .map_err(|e| fail("Cannot read the CLI configuration file", e))?,
-        _ => Vec::new(),
+        _ => None,
     };
-    Ok(install::search_dirs(root, plugin_dirs, &configured))
+    Ok(install::search_dirs(
+        root,
+        plugin_dirs,
+        configured.as_deref(),
+    ))
 }
 
 /// One provider `standby init` installed.
@@ -190,7 +195,7 @@ pub struct InitReport {
 pub fn init(
     root: &Path,
     reqs: &[Requirement],
-    mirrors: &[PathBuf],
+    mirrors: &[Mirror],
     upgrade: bool,
 ) -> Result<InitReport, PluginsError> {
     let mut lock = LockFile::read(root).map_err(|e| fail(format!("Cannot read {FILE}"), e))?;

@@ -87,7 +87,7 @@ pub(crate) fn init(
             format!(
                 "No built-in provider manages {}, and no filesystem mirror has a provider for it (searched {}). The built-in providers are: {}; declare others in terraform {{ required_providers {{ ... }} }}.",
                 unknown.join(", "),
-                mirrors.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(", "),
+                mirrors.iter().map(|m| m.path.display().to_string()).collect::<Vec<_>>().join(", "),
                 registry.names().collect::<Vec<_>>().join(", ")
             ),
         ));

@@ -238,6 +238,39 @@ fn init_finds_the_mirror_of_a_cli_configuration_file() {
     t.run(&["apply", "-auto-approve"]).code(0);
 }
 
+/// As in Terraform: a mirror's `exclude` keeps a provider out, and a `provider_installation`
+/// block replaces the implied directories, so the copy in the topology's
+/// `terraform.d/plugins` is not used; without the block it is.
+#[test]
+fn provider_installation_excludes_and_replaces_the_implied_directories() {
+    let t = Test::new().file("main.hcl", NULL);
+    let pkg = "registry.terraform.io/hashicorp/null/2.1.2/linux_amd64";
+    let implied = t.join("terraform.d/plugins").join(pkg);
+    std::fs::create_dir_all(&implied).unwrap();
+    std::fs::copy(
+        mirror().join(pkg).join("terraform-provider-null_v2.1.2_x4"),
+        implied.join("terraform-provider-null_v2.1.2_x4"),
+    )
+    .unwrap();
+    let rc = t.join("standbyrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path    = {:?}\n    exclude = [\"hashicorp/null\"]\n  }}\n}}\n",
+            mirror().display().to_string()
+        ),
+    )
+    .unwrap();
+    t.run_env(&["init"], "STANDBY_CLI_CONFIG_FILE", rc.to_str().unwrap())
+        .code(1)
+        .stderr_has("matches \"~> 2.1\"")
+        .stderr_lacks("terraform.d/plugins");
+    let none = t.join("no-such-rc");
+    t.run_env(&["init"], "STANDBY_CLI_CONFIG_FILE", none.to_str().unwrap())
+        .code(0)
+        .stdout_has("terraform.d/plugins");
+}
+
 /// A Terraform resource on the traffic path of a failover group (here a null_resource standing
 /// in for a DNS record) follows the active member: the switch repoints it after promotion.
 #[test]

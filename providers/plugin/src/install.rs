@@ -164,15 +164,70 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> InstallError + '_ {
     }
 }
 
-/// The directories searched, in order: `-plugin-dir`s when given (and nothing else, as in
-/// Terraform), else the CLI configuration's filesystem mirrors, then the implied local
-/// directories.
-pub fn search_dirs(root: &Path, plugin_dirs: &[PathBuf], configured: &[PathBuf]) -> Vec<PathBuf> {
-    if !plugin_dirs.is_empty() {
-        return plugin_dirs.iter().map(|d| root.join(d)).collect();
+/// A filesystem mirror, and which providers it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// Its directory.
+    pub path: PathBuf,
+    /// `include` patterns (`registry.terraform.io/hashicorp/*`, `hashicorp/null`): when any
+    /// are given, only the providers they match.
+    pub include: Vec<String>,
+    /// `exclude` patterns: never these.
+    pub exclude: Vec<String>,
+}
+
+impl Mirror {
+    /// A mirror of every provider.
+    pub fn all(path: PathBuf) -> Mirror {
+        Mirror {
+            path,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
     }
-    let mut out: Vec<PathBuf> = configured.to_vec();
-    out.push(root.join("terraform.d/plugins"));
+
+    /// Whether `source` may come from it, as Terraform reads `include` and `exclude`.
+    pub fn serves(&self, source: &Source) -> bool {
+        let hit = |p: &String| pattern_matches(p, source);
+        (self.include.is_empty() || self.include.iter().any(hit)) && !self.exclude.iter().any(hit)
+    }
+}
+
+/// A source pattern: `HOST/NAMESPACE/TYPE` (the host may be left out), each part a name or `*`.
+fn pattern_matches(pattern: &str, source: &Source) -> bool {
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let (host, ns, ty) = match parts.as_slice() {
+        [n, t] => ("registry.terraform.io", *n, *t),
+        [h, n, t] => (*h, *n, *t),
+        _ => return false,
+    };
+    let part = |p: &str, v: &str| p == "*" || p.eq_ignore_ascii_case(v);
+    part(host, &source.host) && part(ns, &source.namespace) && part(ty, &source.type_name)
+}
+
+/// The mirrors searched, in order: `-plugin-dir`s when given (and nothing else, as in
+/// Terraform); else a CLI configuration's `provider_installation` mirrors when it has the block
+/// (which, as in Terraform, replaces the implied directories); else the implied local
+/// directories.
+pub fn search_dirs(
+    root: &Path,
+    plugin_dirs: &[PathBuf],
+    configured: Option<&[Mirror]>,
+) -> Vec<Mirror> {
+    if !plugin_dirs.is_empty() {
+        return plugin_dirs
+            .iter()
+            .map(|d| Mirror::all(root.join(d)))
+            .collect();
+    }
+    if let Some(c) = configured {
+        return c.to_vec();
+    }
+    implied_dirs(root).into_iter().map(Mirror::all).collect()
+}
+
+fn implied_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.join("terraform.d/plugins")];
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
         out.push(home.join(".terraform.d/plugins"));
         let data = std::env::var_os("XDG_DATA_HOME")
@@ -185,28 +240,47 @@ pub fn search_dirs(root: &Path, plugin_dirs: &[PathBuf], configured: &[PathBuf])
 }
 
 /// The filesystem mirrors a CLI configuration file sets:
-/// `provider_installation { filesystem_mirror { path = "DIR" } }`, in order.
-pub fn configured_mirrors(path: &Path) -> Result<Vec<PathBuf>, String> {
+/// `provider_installation { filesystem_mirror { path = "DIR", include = [...], exclude = [...] } }`,
+/// in order; `None` when it has no `provider_installation` block. Other installation methods
+/// (`direct`, `network_mirror`) need a network, which standby does not use.
+pub fn configured_mirrors(path: &Path) -> Result<Option<Vec<Mirror>>, String> {
     use hcl_edit::expr::Expression;
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let body: hcl_edit::structure::Body = text
         .parse()
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = |what: &str| format!("{}: in a filesystem_mirror, {what}", path.display());
+    let strings = |b: &hcl_edit::structure::Body, name: &str| -> Result<Vec<String>, String> {
+        match b.get_attribute(name).map(|a| &a.value) {
+            None => Ok(Vec::new()),
+            Some(Expression::Array(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Expression::String(s) => Ok(s.value().to_string()),
+                    _ => Err(bad(&format!("{name} must be a list of strings"))),
+                })
+                .collect(),
+            Some(_) => Err(bad(&format!("{name} must be a list of strings"))),
+        }
+    };
+    let mut blocks = body.get_blocks("provider_installation").peekable();
+    if blocks.peek().is_none() {
+        return Ok(None);
+    }
     let mut out = Vec::new();
-    for pi in body.get_blocks("provider_installation") {
+    for pi in blocks {
         for m in pi.body.get_blocks("filesystem_mirror") {
-            match m.body.get_attribute("path").map(|a| &a.value) {
-                Some(Expression::String(s)) => out.push(PathBuf::from(s.value().as_str())),
-                _ => {
-                    return Err(format!(
-                        "{}: a filesystem_mirror needs path = \"DIR\"",
-                        path.display()
-                    ))
-                }
-            }
+            let Some(Expression::String(s)) = m.body.get_attribute("path").map(|a| &a.value) else {
+                return Err(bad("path = \"DIR\" is needed"));
+            };
+            out.push(Mirror {
+                path: PathBuf::from(s.value().as_str()),
+                include: strings(&m.body, "include")?,
+                exclude: strings(&m.body, "exclude")?,
+            });
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// The package directory in a mirror laid out as Terraform's unpacked layout.
@@ -221,13 +295,18 @@ fn package_dir(mirror: &Path, source: &Source, version: &str) -> PathBuf {
 
 /// The newest version the constraints allow, over every mirror.
 pub fn find(
-    dirs: &[PathBuf],
+    mirrors: &[Mirror],
     source: &Source,
     constraints: &Constraints,
 ) -> Result<Package, InstallError> {
     let mut best: Option<Package> = None;
     let mut seen = Vec::new();
-    for mirror in dirs {
+    let dirs: Vec<PathBuf> = mirrors
+        .iter()
+        .filter(|m| m.serves(source))
+        .map(|m| m.path.clone())
+        .collect();
+    for mirror in &dirs {
         let versions = mirror
             .join(&source.host)
             .join(&source.namespace)
@@ -275,7 +354,7 @@ pub fn find(
             provider: source.clone(),
             constraints: constraints.text().to_string(),
             platform: platform(),
-            searched: dirs.to_vec(),
+            searched: dirs,
             seen,
         }))
     })
@@ -421,6 +500,23 @@ mod tests {
     }
 
     #[test]
+    fn include_and_exclude_patterns_choose_what_a_mirror_serves() {
+        let null = Source::parse("hashicorp/null").unwrap();
+        let lxd = Source::parse("terraform-lxd/lxd").unwrap();
+        let m = |include: &[&str], exclude: &[&str]| Mirror {
+            path: PathBuf::new(),
+            include: include.iter().map(ToString::to_string).collect(),
+            exclude: exclude.iter().map(ToString::to_string).collect(),
+        };
+        assert!(m(&[], &[]).serves(&null));
+        assert!(m(&["registry.terraform.io/hashicorp/*"], &[]).serves(&null));
+        assert!(!m(&["hashicorp/*"], &[]).serves(&lxd));
+        assert!(!m(&[], &["*/null"]).serves(&null));
+        assert!(m(&[], &["*/null"]).serves(&lxd));
+        assert!(!m(&["example.com/*/*"], &[]).serves(&null));
+    }
+
+    #[test]
     fn the_newest_allowed_version_wins_and_a_miss_names_what_it_searched() {
         let m = tempfile::tempdir().unwrap();
         let src = Source::parse("hashicorp/null").unwrap();
@@ -429,7 +525,7 @@ mod tests {
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join(format!("terraform-provider-null_v{v}_x4")), "bin").unwrap();
         }
-        let dirs = [m.path().to_path_buf()];
+        let dirs = [Mirror::all(m.path().to_path_buf())];
         let found = find(&dirs, &src, &Constraints::parse("~> 2.1").unwrap()).unwrap();
         assert_eq!(found.version.to_string(), "2.2.0");
         let miss = find(&dirs, &src, &Constraints::parse("~> 4.0").unwrap()).unwrap_err();

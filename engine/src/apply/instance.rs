@@ -8,33 +8,6 @@ use standby_provider_sdk::{
 };
 use std::sync::Arc;
 
-/// Checks that a final planned value keeps every value that was known at plan time.
-pub(crate) fn consistent(planned: &Value, fin: &Value) -> Result<(), String> {
-    match (planned.unmarked(), fin.unmarked()) {
-        (Value::Unknown, _) => Ok(()),
-        (Value::Map(a), Value::Map(b)) => {
-            for (k, v) in a {
-                consistent(v, b.get(k).unwrap_or(&Value::Null)).map_err(|e| {
-                    if e.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{k}.{e}")
-                    }
-                })?;
-            }
-            Ok(())
-        }
-        (Value::List(a), Value::List(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                consistent(x, y).map_err(|e| format!("[{i}]{e}"))?;
-            }
-            Ok(())
-        }
-        (a, b) if a.same_as(b) => Ok(()),
-        _ => Err(String::new()),
-    }
-}
-
 /// Performs the change; returns the new state value with the provider's private data, or
 /// `None` when the instance is gone.
 pub(crate) async fn run(
@@ -86,7 +59,7 @@ pub(crate) async fn run(
                 None => paths,
             };
             let fin = resp.planned.mark_paths(&paths);
-            consistent(after, &fin).map_err(|path| fail("Provider produced an inconsistent final plan", format!("attribute {path:?} was planned with one value and now has another; this is a bug in the provider")))?;
+            after.known_values_kept_in(&fin).map_err(|path| fail("Provider produced an inconsistent final plan", format!("attribute {path:?} was planned with one value and now has another; this is a bug in the provider")))?;
             Some(fin)
         }
         (Some(after), _) => Some(after.clone()),
@@ -167,28 +140,5 @@ pub(crate) async fn run(
                 .map_err(e)?,
             ))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_values_must_not_change() {
-        let planned = Value::object([("a", Value::from("x")), ("id", Value::Unknown)]);
-        assert!(consistent(
-            &planned,
-            &Value::object([("a", Value::from("x")), ("id", Value::from("1"))])
-        )
-        .is_ok());
-        assert_eq!(
-            consistent(
-                &planned,
-                &Value::object([("a", Value::from("y")), ("id", Value::from("1"))])
-            )
-            .unwrap_err(),
-            "a"
-        );
     }
 }

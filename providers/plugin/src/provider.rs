@@ -24,6 +24,16 @@ use standby_provider_sdk::{
 use std::path::Path;
 use tokio::sync::Mutex;
 
+/// A provider's planned change.
+struct Planned {
+    value: Value,
+    /// Paths whose change forces a replacement.
+    replace: Vec<String>,
+    private: Vec<u8>,
+    /// The provider is on the legacy SDK, whose plans Terraform tolerates.
+    legacy: bool,
+}
+
 /// The protocol versions standby speaks, newest first.
 pub const PROTOCOLS: [u32; 2] = [6, 5];
 
@@ -218,7 +228,7 @@ impl PluginProvider {
         prior: &Value,
         config: &Value,
         prior_private: &[u8],
-    ) -> Result<(Value, Vec<String>, Vec<u8>), ProviderError> {
+    ) -> Result<Planned, ProviderError> {
         self.configured()?;
         let s = self.resource(type_name)?;
         let ty = s.block.implied_type();
@@ -262,7 +272,12 @@ impl PluginProvider {
             .filter(|p| changed(prior, &planned, p))
             .map(|p| path(Some(p)))
             .collect();
-        Ok((planned, replace, r.planned_private))
+        Ok(Planned {
+            value: planned,
+            replace,
+            private: r.planned_private,
+            legacy,
+        })
     }
 
     async fn apply_change(
@@ -286,10 +301,19 @@ impl PluginProvider {
         let (planned, private) = if matches!(planned, Value::Null) {
             (Value::Null, prior_private.to_vec())
         } else {
-            let (p, _, private) = self
+            let p = self
                 .plan_change(type_name, prior, &config, prior_private)
                 .await?;
-            (p, private)
+            // What is applied is what was reviewed: a provider whose final plan changes a
+            // value the reviewed plan knew is refused, as Terraform refuses it (the legacy SDK
+            // is tolerated, as there).
+            if let (false, Err(at)) = (p.legacy, planned.known_values_kept_in(&p.value)) {
+                return Err(ProviderError::new(
+                    format!("the provider {} produced an inconsistent final plan for {type_name}", self.name),
+                    format!("attribute {at:?} was planned with one value and now has another; this is a bug in the provider"),
+                ));
+            }
+            (p.value, p.private)
         };
         let r = self
             .client
@@ -407,7 +431,11 @@ impl Provider for PluginProvider {
 
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         let prior = req.prior.unwrap_or(Value::Null);
-        let (planned, requires_replace, _) = self
+        let Planned {
+            value: planned,
+            replace: requires_replace,
+            ..
+        } = self
             .plan_change(&req.type_name, &prior, &req.config, &req.prior_private)
             .await?;
         if requires_replace.is_empty() || matches!(prior, Value::Null) {
@@ -418,9 +446,10 @@ impl Provider for PluginProvider {
         }
         // A replacement creates a new object: as Terraform does, plan it as a create, so
         // that what the provider computes (a new id) is unknown rather than the old value.
-        let (planned, _, _) = self
+        let planned = self
             .plan_change(&req.type_name, &Value::Null, &req.config, &[])
-            .await?;
+            .await?
+            .value;
         Ok(PlanResponse {
             planned,
             requires_replace,

@@ -410,6 +410,29 @@ impl Value {
         self.compare(other, true)
     }
 
+    /// Checks that `fin`, a final plan, keeps every value known in this earlier plan (unknowns
+    /// may become anything); on failure, the path of the first value that changed.
+    pub fn known_values_kept_in(&self, fin: &Value) -> Result<(), String> {
+        match (self.unmarked(), fin.unmarked()) {
+            (Value::Unknown, _) => Ok(()),
+            (Value::Map(a), Value::Map(b)) => {
+                for (k, v) in a {
+                    v.known_values_kept_in(b.get(k).unwrap_or(&Value::Null))
+                        .map_err(|e| if e.is_empty() { k.clone() } else { format!("{k}.{e}") })?;
+                }
+                Ok(())
+            }
+            (Value::List(a), Value::List(b)) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    x.known_values_kept_in(y).map_err(|e| format!("[{i}]{e}"))?;
+                }
+                Ok(())
+            }
+            (a, b) if a.same_as(b) => Ok(()),
+            _ => Err(String::new()),
+        }
+    }
+
     /// Equality as the language's `==` has it: exact numbers, marks ignored, unknown equal to
     /// nothing.
     pub fn equals(&self, other: &Value) -> bool {
@@ -525,6 +548,16 @@ impl From<Number> for Value {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_final_plan_keeps_the_known_values() {
+        let planned = Value::object([("a", Value::from("x")), ("id", Value::Unknown)]);
+        let fin = |a: &str| Value::object([("a", Value::from(a)), ("id", Value::from("1"))]);
+        assert!(planned.known_values_kept_in(&fin("x")).is_ok());
+        assert_eq!(planned.known_values_kept_in(&fin("y")).unwrap_err(), "a");
+    }
+
     use super::*;
 
     #[test]

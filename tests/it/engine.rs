@@ -383,12 +383,12 @@ fn a_state_of_an_older_schema_version_is_upgraded_once_by_the_provider() {
         let (_, inst) = st.resources.iter().next().unwrap();
         (inst.schema_version, inst.attributes["id"].clone())
     };
-    assert_eq!(recorded(&e), (0, serde_json::json!("id-a")));
+    assert_eq!(recorded(&e), (Some(0), serde_json::json!("id-a")));
     e.mock.schema_version.store(2, Ordering::SeqCst);
     let (actions, report) = e.run(PlanMode::Normal, 10);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(actions, [("mock_thing.a".to_string(), Action::NoOp)]);
-    assert_eq!(recorded(&e), (2, serde_json::json!("v2:id-a")));
+    assert_eq!(recorded(&e), (Some(2), serde_json::json!("v2:id-a")));
     e.run(PlanMode::Normal, 10);
     assert_eq!(e.mock.entries(), ["create a", "upgrade a from 0"]);
 }

@@ -84,10 +84,10 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     init(&t, false);
     t.run(&["plan"])
         .code(0)
-        .stdout_has("+ id      = (known after apply)")
-        .stdout_has("+ content = (known after apply)")
-        .stdout_has("+ secret  = (sensitive value)")
-        .stdout_has(r#"+ tags    = ["x", "y"]"#)
+        .stdout_has("+ id          = (known after apply)")
+        .stdout_has("+ content     = (known after apply)")
+        .stdout_has("+ secret      = (sensitive value)")
+        .stdout_has(r#"+ tags        = ["x", "y"]"#)
         .stdout_has("data.testing_file.r will be read during apply")
         .stdout_lacks("s3cr3t-value");
     t.run(&["apply", "-auto-approve"])

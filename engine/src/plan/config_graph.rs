@@ -298,7 +298,12 @@ impl Builder<'_> {
             }
         }
         for (kind, bs) in &schema.blocks {
-            if bs.attributes.values().any(|a| a.required) && !blocks.iter().any(|(k, ..)| k == kind)
+            // Only a single block with required arguments is required; repeated blocks may
+            // be absent (the provider checks how many it needs).
+            let single = !schema.nesting.contains_key(kind);
+            if single
+                && bs.attributes.values().any(|a| a.required)
+                && !blocks.iter().any(|(k, ..)| k == kind)
             {
                 self.diags.push(Diagnostic::at(
                     span.clone(),

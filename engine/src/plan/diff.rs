@@ -113,7 +113,7 @@ pub(crate) async fn decide(
         dependencies: vec![],
         create_before_destroy: r.lifecycle.create_before_destroy,
         site: None,
-        schema_version: p.schema_version(&addr.resource.resource.type_name),
+        schema_version: Some(p.schema_version(&addr.resource.resource.type_name)),
         private: prior_private.to_vec(),
     };
     let replace_action = if r.lifecycle.create_before_destroy {

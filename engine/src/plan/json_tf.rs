@@ -103,7 +103,7 @@ pub(crate) fn planned_values(plan: &Plan) -> J {
             let p = plan.provider_address(&c.provider);
             (
                 module_of(c),
-                resource_values(&c.addr, p, c.schema_version, a),
+                resource_values(&c.addr, p, c.schema_version.unwrap_or(0), a),
             )
         })
         .collect();
@@ -123,7 +123,7 @@ pub(crate) fn prior_state(plan: &Plan) -> J {
             let p = plan.provider_address(&c.provider);
             (
                 module_of(c),
-                resource_values(&c.addr, p, c.schema_version, b),
+                resource_values(&c.addr, p, c.schema_version.unwrap_or(0), b),
             )
         })
         .collect();
@@ -146,7 +146,7 @@ pub fn state_json(state: &crate::state::State) -> J {
         .resources
         .iter()
         .map(|(a, st)| {
-            let mut r = resource_values(a, &st.provider, st.schema_version, &st.value());
+            let mut r = resource_values(a, &st.provider, st.schema_version.unwrap_or(0), &st.value());
             r["depends_on"] = json!(st.dependencies);
             (a.resource.module.clone(), r)
         })

@@ -112,8 +112,8 @@ pub struct ResourceChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importing: Option<String>,
     /// The version of the provider's schema `before` and `after` are in.
-    #[serde(default, skip_serializing_if = "crate::state::is_zero")]
-    pub schema_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u64>,
     /// The provider's private data for the prior object, given back to it by the apply.
     #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub private: Vec<u8>,

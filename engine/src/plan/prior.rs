@@ -170,9 +170,9 @@ impl Walker<'_> {
         }
     }
 
-    /// The recorded value in the provider's current schema: a state recorded with an older
-    /// schema version goes through the provider's upgrade first, as in Terraform, and a
-    /// refresh-only plan records the upgraded value.
+    /// The recorded value in the provider's current schema: as in Terraform, it goes through
+    /// the provider's upgrade (with the recorded version) before anything else, and a
+    /// refresh-only plan records the upgraded value. A state a newer provider wrote is refused.
     async fn upgraded(
         &mut self,
         p: &dyn standby_provider_sdk::Provider,
@@ -183,12 +183,20 @@ impl Walker<'_> {
     ) -> Option<Value> {
         let type_name = &addr.resource.resource.type_name;
         let current = p.schema_version(type_name);
-        if st.schema_version == current {
-            return Some(st.value());
+        // A state recorded before standby kept versions is in the schema of its time, which
+        // standby then always upgraded as the current one.
+        let version = st.schema_version.unwrap_or(current);
+        if version > current {
+            self.diags.push(Diagnostic::at(
+                r.span.clone(),
+                format!("Resource instance {addr} managed by a newer provider version"),
+                format!("Its state was written with schema version {version}; the provider installed now has version {current}. Select a provider version that knows it (`standby init -upgrade` with constraints that allow it); nothing was changed."),
+            ));
+            return None;
         }
         let req = standby_provider_sdk::UpgradeRequest {
             type_name: type_name.clone(),
-            version: st.schema_version,
+            version,
             state: Value::from_json(&st.attributes),
         };
         match p.upgrade(req).await {
@@ -198,7 +206,7 @@ impl Walker<'_> {
                     let (plain, paths) = v.deep_unmark();
                     r.attributes = plain.to_json();
                     r.sensitive_attributes = paths;
-                    r.schema_version = current;
+                    r.schema_version = Some(current);
                 }
                 Some(v)
             }
@@ -206,8 +214,8 @@ impl Walker<'_> {
                 self.diags.push(Diagnostic::at(
                     r.span.clone(),
                     format!(
-                        "Upgrading the state of {addr} from schema version {} to {current} failed: {}",
-                        st.schema_version, e.summary
+                        "Upgrading the state of {addr} from schema version {version} to {current} failed: {}",
+                        e.summary
                     ),
                     format!("{} Nothing was changed; the state keeps the recorded version.", e.detail),
                 ));
@@ -252,7 +260,7 @@ impl Walker<'_> {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
-            schema_version: 0,
+            schema_version: None,
             private: vec![],
         });
     }

@@ -735,7 +735,7 @@ impl<'a> Walker<'a> {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
-            schema_version: 0,
+            schema_version: None,
             private: vec![],
         };
         if self.opts.phase == Phase::Validate || !config.is_wholly_known() {

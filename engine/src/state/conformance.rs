@@ -27,7 +27,7 @@ fn st(v: i64) -> InstanceState {
         dependencies: vec![],
         create_before_destroy: false,
         site: None,
-        schema_version: 0,
+        schema_version: None,
         private: vec![],
         tainted: false,
     }

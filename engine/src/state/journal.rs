@@ -52,7 +52,7 @@ fn address_row(a: &AbsInstance) -> serde_json::Value {
             dependencies: vec![],
             create_before_destroy: false,
             site: None,
-            schema_version: 0,
+            schema_version: None,
             private: vec![],
             tainted: false,
         },

@@ -22,7 +22,7 @@ pub use journal::JournalEntry;
 pub use local::atomic_write;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockInfo};
-pub(crate) use model::{b64, is_zero};
+pub(crate) use model::b64;
 pub use model::{ApplyRecord, InstanceState, OutputState, RetiredFailover, State, FORMAT_VERSION};
 pub use pg::PgBackend;
 

@@ -171,9 +171,10 @@ pub struct InstanceState {
     /// The site it runs at, from `site = site.NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
-    /// The version of the provider's schema the attributes were written with.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub schema_version: u64,
+    /// The version of the provider's schema the attributes were written with; `None` in a
+    /// state recorded before standby kept it, whose attributes are in the schema of its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u64>,
     /// The provider's private data, opaque to standby; base64 in the file, as Terraform
     /// records it.
     #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
@@ -182,11 +183,6 @@ pub struct InstanceState {
     /// it (Terraform's `"status": "tainted"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tainted: bool,
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-pub(crate) fn is_zero(v: &u64) -> bool {
-    *v == 0
 }
 
 /// A provider's private data as base64 text, in the state and in a saved plan.

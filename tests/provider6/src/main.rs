@@ -415,6 +415,9 @@ impl Resource for FileResource {
             id: text(&format!("file:{id}")),
             digest: text(&digest(&content, version())),
             writes: Value::Value(0),
+            mount: Value::Value(Vec::new()),
+            label: Value::Value(BTreeMap::new()),
+            blocks_seen: text("mount= label="),
             ..Default::default()
         };
         Some((Value::Value(f), Value::Value(Private { writes: 0 })))

@@ -558,8 +558,6 @@ mod tests {
         assert_eq!(planned.known_values_kept_in(&fin("y")).unwrap_err(), "a");
     }
 
-    use super::*;
-
     #[test]
     fn unmark_then_mark_round_trips() {
         let v = Value::object([

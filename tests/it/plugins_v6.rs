@@ -142,7 +142,14 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     // Terraform's JSON names the provider by its source address and gives the schema version.
     let r = t.run(&["plan", "-json"]);
     r.code(0);
+    // The sensitive literal is in the configuration section only as a reference-free
+    // expression without its value: the provider's schema says it is secret.
+    assert!(!r.stdout.contains("s3cr3t-value"), "{}", r.stdout);
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let conf = &json["configuration"]["root_module"]["resources"][0];
+    assert_eq!(conf["provider_config_key"], "testing", "{conf:#}");
+    assert!(conf["expressions"]["secret"].get("constant_value").is_none());
+    assert_eq!(conf["expressions"]["content"]["constant_value"], "hello again");
     for c in json["resource_changes"].as_array().unwrap() {
         assert_eq!(
             c["provider_name"], "registry.terraform.io/standby/testing",
@@ -359,4 +366,22 @@ fn repeated_and_labelled_nested_blocks_reach_a_protocol_6_provider() {
     t.run(&["plan"])
         .code(1)
         .stderr_has("Extraneous labels on a mount block");
+}
+
+/// A resource removed together with its provider: the provider is needed to destroy it, so
+/// the plan refuses, naming the ways out, instead of an apply that reports success and
+/// destroys nothing.
+#[test]
+fn an_orphan_whose_provider_is_gone_is_refused_not_skipped() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"]).code(0);
+    t.write("main.hcl", "");
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"])
+        .code(1)
+        .stderr_has("Provider configuration not present for testing_file.a")
+        .stderr_has("standby state rm testing_file.a");
+    assert!(t.join("a.txt").exists());
+    assert!(t.read(".standby/state/default.json").contains("testing_file.a"));
 }

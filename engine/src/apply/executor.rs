@@ -585,7 +585,24 @@ impl Walk<'_> {
                         }
                     }
                 };
-                let provider = self.registry.get(&change.provider)?.clone();
+                // Only the record goes: no provider is needed, nor called.
+                if change.only_forgets() {
+                    return Some(Box::pin(async move {
+                        (i, Duration::ZERO, Outcome::Resource(Ok(None)))
+                    }));
+                }
+                let Some(provider) = self.registry.get(&change.provider).cloned() else {
+                    // The plan refuses this; a saved plan applied with other providers is not.
+                    self.report.failed.push(Failure {
+                        addr: addr.to_string(),
+                        summary: format!("the provider {:?} is not available", change.provider),
+                        detail: "The plan needs it for this instance; run `standby init` with the configuration the plan was made from.".into(),
+                        partial: None,
+                    });
+                    self.status[i as usize] = Status::Failed;
+                    self.skip_dependents(i, &addr.to_string());
+                    return None;
+                };
                 emit(
                     opts,
                     ApplyEvent::Started {

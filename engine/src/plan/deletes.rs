@@ -85,6 +85,16 @@ impl Walker<'_> {
                 }
             }
         }
+        // Only its provider can destroy it: a provider the configuration no longer requires
+        // is not running, and the destroy must not be skipped silently.
+        if self.registry.get(&st.provider).is_none() && addr.resource.resource.mode == Mode::Managed
+        {
+            self.diags.push(Diagnostic::bare(
+                format!("Provider configuration not present for {addr}"),
+                format!("The state records {addr}, which is to be destroyed, as managed by the provider {:?}, which the configuration no longer has. Add the provider back (in required_providers, and run `standby init`) so that it can destroy the object, or forget the object with `standby state rm {addr}`.", st.provider),
+            ));
+            return;
+        }
         let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
         self.changes.push(ResourceChange {
             previous_address: None,

@@ -149,7 +149,7 @@ pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
         "summary": { "add": add, "change": change, "destroy": destroy, "has_changes": plan.has_changes() },
     });
     if let Some(c) = config {
-        j["configuration"] = super::json_tf::configuration(c);
+        j["configuration"] = super::json_tf::configuration(c, plan);
     }
     j
 }

@@ -181,8 +181,9 @@ fn module_of(c: &ResourceChange) -> ModuleInstance {
 }
 
 /// `configuration`: the topology's blocks with their expressions as constants or references.
-pub(crate) fn configuration(config: &Config) -> J {
+pub(crate) fn configuration(config: &Config, plan: &Plan) -> J {
     let registry = crate::registry::Registry::standard();
+    let marked = sensitive_in_plan(plan);
     // Every provider the topology uses, as Terraform lists each provider_config_key.
     let mut providers: Map<String, J> = Map::new();
     for name in used_providers(&config.root, &registry) {
@@ -193,10 +194,90 @@ pub(crate) fn configuration(config: &Config) -> J {
         });
         providers.insert(
             name.clone(),
-            json!({ "name": name, "full_name": format!("standby/builtin/{name}"), "expressions": expressions }),
+            json!({ "name": name, "full_name": full_name(plan, &name), "expressions": expressions }),
         );
     }
-    json!({ "provider_config": providers, "root_module": module_json(&config.root, &registry) })
+    let sensitive = Sensitive {
+        registry: &registry,
+        marked: &marked,
+    };
+    json!({ "provider_config": providers, "root_module": module_json(&config.root, &sensitive) })
+}
+
+/// What decides that a literal in a resource's configuration is a secret: the built-in
+/// schema, or, for an external provider's type (whose schema only its running provider
+/// knows), the plan's sensitive marks, which come from that schema.
+struct Sensitive<'a> {
+    registry: &'a crate::registry::Registry,
+    /// `(type, attribute)` and `(type, "block.attribute")` marked in any planned value.
+    marked: &'a std::collections::BTreeSet<(String, String)>,
+}
+
+impl Sensitive<'_> {
+    fn attr(&self, r: &crate::config::Resource, block: Option<&str>, name: &str) -> bool {
+        let data = r.addr.mode == crate::addr::Mode::Data;
+        let schema = self.registry.type_schema(&r.addr.type_name, data);
+        let schema = match block {
+            Some(b) => schema.and_then(|s| s.blocks.get(b)),
+            None => schema,
+        };
+        let path = block.map_or_else(|| name.to_string(), |b| format!("{b}.{name}"));
+        schema.is_some_and(|s| sensitive_attr(s, name))
+            || self.marked.contains(&(r.addr.type_name.clone(), path))
+    }
+}
+
+/// Every `(type, attribute)` and `(type, "block.attribute")` that a planned or prior value
+/// marks sensitive.
+fn sensitive_in_plan(plan: &Plan) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    let objects = |v: &Value| -> Vec<BTreeMap<String, Value>> {
+        match v.unmarked() {
+            Value::Map(m) => vec![m.clone()],
+            Value::List(items) => items
+                .iter()
+                .filter_map(|i| match i.unmarked() {
+                    Value::Map(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for c in &plan.changes {
+        let t = &c.addr.resource.resource.type_name;
+        for v in c.before.iter().chain(c.after.iter()) {
+            let Value::Map(m) = v.unmarked() else { continue };
+            for (k, x) in m {
+                if x.contains_sensitive() {
+                    out.insert((t.clone(), k.clone()));
+                }
+                let nested = match x.unmarked() {
+                    Value::Map(inner) if inner.values().all(|i| matches!(i.unmarked(), Value::Map(_))) => {
+                        inner.values().flat_map(objects).collect()
+                    }
+                    other => objects(other),
+                };
+                for o in nested {
+                    for (k2, y) in o {
+                        if matches!(y, Value::Sensitive(_)) {
+                            out.insert((t.clone(), format!("{k}.{k2}")));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A provider configuration's provider: an external one's source address, else built in.
+fn full_name(plan: &Plan, name: &str) -> String {
+    let base = name.split_once('.').map_or(name, |(b, _)| b);
+    match plan.provider_sources.get(name).or_else(|| plan.provider_sources.get(base)) {
+        Some(source) => source.clone(),
+        None => format!("standby/builtin/{name}"),
+    }
 }
 
 /// Whether `schema` calls attribute `name` sensitive.
@@ -223,7 +304,7 @@ fn used_providers(
     out
 }
 
-fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
+fn module_json(m: &Module, sensitive: &Sensitive<'_>) -> J {
     let resources: Vec<J> = m
         .resources
         .values()
@@ -233,23 +314,26 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
             o.insert("mode".into(), json!(r.addr.mode));
             o.insert("type".into(), J::String(r.addr.type_name.clone()));
             o.insert("name".into(), J::String(r.addr.name.clone()));
-            let provider = registry
+            // A built-in provider's name; an external one's local name (with its alias), as
+            // the resource chose it or its type's prefix implies it.
+            let provider = sensitive
+                .registry
                 .provider_for(&r.addr.type_name, r.addr.mode == crate::addr::Mode::Data)
-                .unwrap_or_default();
-            o.insert("provider_config_key".into(), J::String(provider.into()));
+                .map(str::to_string)
+                .or_else(|| r.provider.clone())
+                .unwrap_or_else(|| {
+                    let t = &r.addr.type_name;
+                    t.split_once('_').map_or(t.as_str(), |(p, _)| p).to_string()
+                });
+            o.insert("provider_config_key".into(), J::String(provider));
             // A literal written for an attribute the schema calls sensitive is a secret in
             // the topology: its expression shows only its references, as for an output.
-            let schema =
-                registry.type_schema(&r.addr.type_name, r.addr.mode == crate::addr::Mode::Data);
-            let mut exprs = body_json(&r.body, &|k| schema.is_some_and(|s| sensitive_attr(s, k)));
+            let mut exprs = body_json(&r.body, &|k| sensitive.attr(r, None, k));
             for (name, _, body, _) in &r.blocks {
-                let inner = schema.and_then(|s| s.blocks.get(name));
                 if let J::Object(e) = &mut exprs {
                     let list = e.entry(name.clone()).or_insert_with(|| J::Array(vec![]));
                     if let J::Array(items) = list {
-                        items.push(body_json(body, &|k| {
-                            inner.is_some_and(|s| sensitive_attr(s, k))
-                        }));
+                        items.push(body_json(body, &|k| sensitive.attr(r, Some(name), k)));
                     }
                 }
             }
@@ -283,7 +367,7 @@ fn module_json(m: &Module, registry: &crate::registry::Registry) -> J {
             if let Some(x) = &c.for_each {
                 o.insert("for_each_expression".into(), expr_json(x, false));
             }
-            o.insert("module".into(), module_json(&c.module, registry));
+            o.insert("module".into(), module_json(&c.module, sensitive));
             (c.name.clone(), J::Object(o))
         })
         .collect();

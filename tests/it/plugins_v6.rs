@@ -385,3 +385,31 @@ fn an_orphan_whose_provider_is_gone_is_refused_not_skipped() {
     assert!(t.join("a.txt").exists());
     assert!(t.read(".standby/state/default.json").contains("testing_file.a"));
 }
+
+/// With `create_before_destroy`, a replacement whose create fails part way leaves two objects;
+/// standby keeps one record per instance, so the old (live, recorded) object keeps it, and
+/// the failure names the new file for deletion by hand instead of forgetting the old one.
+#[test]
+fn a_failed_create_before_destroy_keeps_the_old_object_recorded_and_names_the_new_one() {
+    let cbd = |path: &str, content: &str| {
+        topology("0.2.0", content)
+            .replace("\"${path.module}/a.txt\"", &format!("\"${{path.module}}/{path}\""))
+            .replace(
+                "  rules = [",
+                "  lifecycle {\n    create_before_destroy = true\n  }\n  rules = [",
+            )
+    };
+    let t = Test::new().file("main.hcl", &cbd("a.txt", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(0);
+    t.write("main.hcl", &cbd("new.txt", "fail after write"));
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(1)
+        .stderr_has("The provider left a new object")
+        .stderr_has("id \"file:./new.txt\"");
+    assert!(t.join("a.txt").exists() && t.join("new.txt").exists());
+    let a = recorded(&t, "testing_file.a");
+    assert_eq!(a["attributes"]["path"], "./a.txt", "{a:#}");
+    assert!(a.get("tainted").is_none(), "{a:#}");
+}

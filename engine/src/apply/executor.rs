@@ -297,9 +297,9 @@ pub async fn apply(
                     }
                     // What a failed create left exists: it is recorded, tainted, so that the
                     // next plan replaces it; a failed update's result is recorded as it is.
-                    if let Some((v, private)) = f.partial.take().map(|b| *b) {
-                        let mut st = record(&change, &v, &private);
-                        st.tainted = change.action != Action::Update;
+                    if let Some(left) = f.partial.take() {
+                        let mut st = record(&change, &left.value, &left.private);
+                        st.tainted = left.tainted;
                         entries.push(JournalEntry::Set(change.addr.clone(), st));
                     }
                     emit(

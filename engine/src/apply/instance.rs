@@ -1,6 +1,6 @@
 //! Running one resource instance's action against its provider.
 
-use super::Failure;
+use super::{Failure, Partial};
 use crate::plan::{Action, ResourceChange};
 use standby_provider_sdk::{
     CreateRequest, CreateResponse, DeleteRequest, PlanRequest, Provider, ReadDataRequest,
@@ -71,11 +71,17 @@ pub(crate) async fn run(
         .unwrap_or_default();
     let plain = planned.as_ref().map(|v| v.deep_unmark().0);
     let remark = |r: CreateResponse| Some((r.state.mark_paths(&paths), r.private));
+    // What a failed create left is tainted; what a failed update left is the object as it is.
+    let tainted = change.action != Action::Update;
     let e = |e: standby_provider_sdk::ProviderError| {
         let mut f = fail(&e.summary, e.detail);
-        f.partial = e
-            .partial
-            .map(|r| Box::new((r.state.mark_paths(&paths), r.private)));
+        f.partial = e.partial.map(|r| {
+            Box::new(Partial {
+                value: r.state.mark_paths(&paths),
+                private: r.private,
+                tainted,
+            })
+        });
         f
     };
     let private = change.private.clone();
@@ -112,15 +118,31 @@ pub(crate) async fn run(
             Ok(remark(p.create(create(plain)).await.map_err(e)?))
         }
         Action::CreateThenDelete => {
-            let created = p.create(create(plain)).await.map_err(e)?;
-            if let Err(err) = p.delete(delete(prior)).await {
-                return Err(fail(
+            // The old object is live and recorded: what a failed create left cannot take its
+            // record (standby keeps one object per instance), so the failure names it.
+            let created = p.create(create(plain)).await.map_err(|err| {
+                let mut f = e(err);
+                if let Some(left) = f.partial.take() {
+                    f.detail.push_str(&format!(" The provider left a new object, which is not recorded because the old one still is; delete it by hand: {}.", id_of(&left.value)));
+                }
+                f
+            })?;
+            if let Err(err) = p.delete(delete(prior.clone())).await {
+                // The replacement is what the configuration asks for: it takes the record, and
+                // the old object, which still exists, is named for deletion by hand.
+                let mut f = fail(
                     &format!(
                         "the replacement was created but the old object could not be deleted: {}",
                         err.summary
                     ),
-                    err.detail,
-                ));
+                    format!("{} The replacement is recorded; the old object still exists and is no longer recorded, delete it by hand: {}.", err.detail, id_of(prior.as_ref().unwrap_or(&Value::Null))),
+                );
+                f.partial = Some(Box::new(Partial {
+                    value: created.state.mark_paths(&paths),
+                    private: created.private,
+                    tainted: false,
+                }));
+                return Err(f);
             }
             Ok(remark(created))
         }
@@ -140,5 +162,13 @@ pub(crate) async fn run(
                 .map_err(e)?,
             ))
         }
+    }
+}
+
+/// How a failure names an object a person must delete: its `id`, or all of it.
+fn id_of(v: &Value) -> String {
+    match v.get("id").map(Value::unmarked) {
+        Some(Value::String(id)) => format!("id {id:?}"),
+        _ => "it has no id; its attributes are in the state as it was before this apply".into(),
     }
 }

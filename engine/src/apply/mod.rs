@@ -96,9 +96,19 @@ pub struct Failure {
     pub summary: String,
     /// What the provider said.
     pub detail: String,
-    /// What the failed create or update left, with the provider's private data: recorded
-    /// as tainted.
-    pub partial: Option<Box<(standby_provider_sdk::Value, Vec<u8>)>>,
+    /// What the failed action left that exists and is to be recorded in place of the prior.
+    pub partial: Option<Box<Partial>>,
+}
+
+/// An object a failed action left.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// Its state.
+    pub value: standby_provider_sdk::Value,
+    /// The provider's private data for it.
+    pub private: Vec<u8>,
+    /// Whether the next plan must replace it: a create that failed part way.
+    pub tainted: bool,
 }
 
 /// What apply did.

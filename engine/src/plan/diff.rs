@@ -61,8 +61,9 @@ pub(crate) async fn decide(
     let tainted = forced
         .as_ref()
         .is_some_and(|r| r.code == "replace_because_tainted");
-    // ignore_changes: the recorded value stands in for the configured one.
-    if let (Some(prior), Value::Map(cfg)) = (prior, &mut config) {
+    // ignore_changes: the recorded value stands in for the configured one (not for a tainted
+    // object, whose replacement is planned from the configuration, as in Terraform).
+    if let (Some(prior), Value::Map(cfg), false) = (prior, &mut config, tainted) {
         for (name, a) in &schema.attributes {
             if !(a.required || a.optional) {
                 continue;

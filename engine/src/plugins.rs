@@ -177,6 +177,10 @@ fn install_error(r: &Requirement, e: InstallError) -> PluginsError {
             ),
         ),
         InstallError::Io { path, detail } => fail(format!("Cannot install {}", r.source), format!("{}: {detail}", path.display())),
+        InstallError::Archive { path, error } => fail(
+            format!("Cannot unpack {}", r.source),
+            format!("{}: {error}. Nothing was installed; get the archive again from its source.", path.display()),
+        ),
     }
 }
 

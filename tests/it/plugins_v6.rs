@@ -148,8 +148,13 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let conf = &json["configuration"]["root_module"]["resources"][0];
     assert_eq!(conf["provider_config_key"], "testing", "{conf:#}");
-    assert!(conf["expressions"]["secret"].get("constant_value").is_none());
-    assert_eq!(conf["expressions"]["content"]["constant_value"], "hello again");
+    assert!(conf["expressions"]["secret"]
+        .get("constant_value")
+        .is_none());
+    assert_eq!(
+        conf["expressions"]["content"]["constant_value"],
+        "hello again"
+    );
     for c in json["resource_changes"].as_array().unwrap() {
         assert_eq!(
             c["provider_name"], "registry.terraform.io/standby/testing",
@@ -383,7 +388,9 @@ fn an_orphan_whose_provider_is_gone_is_refused_not_skipped() {
         .stderr_has("Provider configuration not present for testing_file.a")
         .stderr_has("standby state rm testing_file.a");
     assert!(t.join("a.txt").exists());
-    assert!(t.read(".standby/state/default.json").contains("testing_file.a"));
+    assert!(t
+        .read(".standby/state/default.json")
+        .contains("testing_file.a"));
 }
 
 /// With `create_before_destroy`, a replacement whose create fails part way leaves two objects;
@@ -393,7 +400,10 @@ fn an_orphan_whose_provider_is_gone_is_refused_not_skipped() {
 fn a_failed_create_before_destroy_keeps_the_old_object_recorded_and_names_the_new_one() {
     let cbd = |path: &str, content: &str| {
         topology("0.2.0", content)
-            .replace("\"${path.module}/a.txt\"", &format!("\"${{path.module}}/{path}\""))
+            .replace(
+                "\"${path.module}/a.txt\"",
+                &format!("\"${{path.module}}/{path}\""),
+            )
             .replace(
                 "  rules = [",
                 "  lifecycle {\n    create_before_destroy = true\n  }\n  rules = [",

@@ -146,7 +146,8 @@ pub fn state_json(state: &crate::state::State) -> J {
         .resources
         .iter()
         .map(|(a, st)| {
-            let mut r = resource_values(a, &st.provider, st.schema_version.unwrap_or(0), &st.value());
+            let mut r =
+                resource_values(a, &st.provider, st.schema_version.unwrap_or(0), &st.value());
             r["depends_on"] = json!(st.dependencies);
             (a.resource.module.clone(), r)
         })
@@ -247,13 +248,19 @@ fn sensitive_in_plan(plan: &Plan) -> std::collections::BTreeSet<(String, String)
     for c in &plan.changes {
         let t = &c.addr.resource.resource.type_name;
         for v in c.before.iter().chain(c.after.iter()) {
-            let Value::Map(m) = v.unmarked() else { continue };
+            let Value::Map(m) = v.unmarked() else {
+                continue;
+            };
             for (k, x) in m {
                 if x.contains_sensitive() {
                     out.insert((t.clone(), k.clone()));
                 }
                 let nested = match x.unmarked() {
-                    Value::Map(inner) if inner.values().all(|i| matches!(i.unmarked(), Value::Map(_))) => {
+                    Value::Map(inner)
+                        if inner
+                            .values()
+                            .all(|i| matches!(i.unmarked(), Value::Map(_))) =>
+                    {
                         inner.values().flat_map(objects).collect()
                     }
                     other => objects(other),
@@ -274,7 +281,11 @@ fn sensitive_in_plan(plan: &Plan) -> std::collections::BTreeSet<(String, String)
 /// A provider configuration's provider: an external one's source address, else built in.
 fn full_name(plan: &Plan, name: &str) -> String {
     let base = name.split_once('.').map_or(name, |(b, _)| b);
-    match plan.provider_sources.get(name).or_else(|| plan.provider_sources.get(base)) {
+    match plan
+        .provider_sources
+        .get(name)
+        .or_else(|| plan.provider_sources.get(base))
+    {
         Some(source) => source.clone(),
         None => format!("standby/builtin/{name}"),
     }

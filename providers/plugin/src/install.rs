@@ -119,9 +119,10 @@ pub fn stage(root: &Path, pkg: &Package) -> Result<Staged, InstallError> {
         zh: Some(format!("zh:{}", hex::encode(Sha256::digest(&bytes)))),
         temporary: true,
     };
-    crate::zip::unpack(&pkg.dir, &staged.dir).map_err(|detail| InstallError::Io {
+    // Unpacked from the bytes that were hashed: the file may change after it was read.
+    crate::zip::unpack(&bytes, &staged.dir).map_err(|e| InstallError::Archive {
         path: pkg.dir.clone(),
-        detail,
+        error: e,
     })?;
     Ok(staged)
 }
@@ -147,6 +148,14 @@ pub enum InstallError {
     /// No mirror has a version the constraints allow.
     #[error("no version of {} matching {:?} for {} in {}", .0.provider, .0.constraints, .0.platform, .0.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NotFound(Box<Missing>),
+    /// A packed package could not be unpacked.
+    #[error("{path}: {error}")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// Why.
+        error: crate::zip::ZipError,
+    },
     /// A file could not be read or written.
     #[error("{path}: {detail}")]
     Io {

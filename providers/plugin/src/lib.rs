@@ -20,7 +20,7 @@ pub mod schema;
 mod tls;
 mod values;
 pub mod version;
-mod zip;
+pub mod zip;
 
 pub use process::LogSink;
 pub use provider::{PluginProvider, PROTOCOLS};

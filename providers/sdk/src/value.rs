@@ -418,7 +418,13 @@ impl Value {
             (Value::Map(a), Value::Map(b)) => {
                 for (k, v) in a {
                     v.known_values_kept_in(b.get(k).unwrap_or(&Value::Null))
-                        .map_err(|e| if e.is_empty() { k.clone() } else { format!("{k}.{e}") })?;
+                        .map_err(|e| {
+                            if e.is_empty() {
+                                k.clone()
+                            } else {
+                                format!("{k}.{e}")
+                            }
+                        })?;
                 }
                 Ok(())
             }

@@ -83,7 +83,7 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "engine/src/apply/instance.rs",
-        6,
+        5,
         "planned and final values compared and recorded with their paths",
     ),
     (
@@ -175,6 +175,11 @@ const UNMARKING: &[(&str, usize, &str)] = &[
         "engine/src/plan/json.rs",
         3,
         "public JSON: a sensitive part becomes (sensitive value), an unset one null",
+    ),
+    (
+        "engine/src/plan/json_tf.rs",
+        6,
+        "finding which attributes a plan marks sensitive, to leave their literals out of the configuration: only the marks are read",
     ),
     (
         "engine/src/plan/model.rs",

@@ -252,7 +252,16 @@ impl Builder<'_> {
                     format!("{} takes one {kind} block.", addr.type_name),
                 ));
             }
-            let want = usize::from(nesting == standby_provider_sdk::BlockNesting::Map);
+            // A labelled block's key appears once, as a map key does.
+            let keyed = nesting == standby_provider_sdk::BlockNesting::Map;
+            if keyed && !labels.is_empty() && !seen.insert(format!("{kind}\0{}", labels[0])) {
+                self.diags.push(Diagnostic::at(
+                    bspan.clone(),
+                    format!("Duplicate {kind} block {:?}", labels[0]),
+                    format!("{} takes one {kind} block per key.", addr.type_name),
+                ));
+            }
+            let want = usize::from(keyed);
             if labels.len() != want {
                 self.diags.push(Diagnostic::at(
                     bspan.clone(),

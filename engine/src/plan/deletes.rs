@@ -74,7 +74,14 @@ impl Walker<'_> {
     }
 
     fn delete_change(&mut self, addr: AbsInstance, reason: Reason) {
-        let Some(st) = self.state.resources.get(&addr) else {
+        // What the refresh found (upgraded to the provider's schema, with the private data it
+        // returned), else what was recorded (an orphan, which the walk did not refresh).
+        let Some(st) = self
+            .refreshed
+            .resources
+            .get(&addr)
+            .or_else(|| self.state.resources.get(&addr))
+        else {
             return;
         };
         if let Some(m) = self.config.module(&addr.resource.module.path()) {

@@ -156,18 +156,21 @@ fn run(ws: &Workspace, cmd: Command) -> Result<i32, CliError> {
     };
     match cmd {
         Command::Validate { env, json } => {
-            let r = plan_cmd::validate(ws, &env, json);
+            let r = plan_cmd::validate(ws, &env);
             if !json {
-                return r;
+                let (sources, warnings) = r?;
+                eprint!("{}", report::render_warnings(&sources, &warnings, ws.color));
+                println!("Success! The topology is valid.");
+                return Ok(0);
             }
             // Terraform's `validate -json` shape, so tools that read it read this too.
-            let (sources, diags) = match r {
-                Ok(_) => (Sources::default(), Vec::new()),
-                Err(CliError::Diags(s, d)) => (s, d.0),
-                Err(CliError::Message(d)) => (Sources::default(), vec![d]),
+            let (sources, diags, warnings) = match r {
+                Ok((s, w)) => (s, Vec::new(), w),
+                Err(CliError::Diags(s, d)) => (s, d.0, Vec::new()),
+                Err(CliError::Message(d)) => (Sources::default(), vec![d], Vec::new()),
                 Err(e) => return Err(e),
             };
-            println!("{}", report::validate_json(&sources, &diags));
+            println!("{}", report::validate_json(&sources, &diags, &warnings));
             Ok(i32::from(!diags.is_empty()))
         }
         Command::Plan {

@@ -81,7 +81,11 @@ pub(crate) fn prepare(
     Ok((env_name, config, digest, vars))
 }
 
-pub(crate) fn validate(ws: &Workspace, env: &EnvArgs, json: bool) -> Result<i32, CliError> {
+/// Validates; returns the providers' warnings, with the sources they point into.
+pub(crate) fn validate(
+    ws: &Workspace,
+    env: &EnvArgs,
+) -> Result<(standby_engine::diag::Sources, Vec<standby_engine::diag::Diagnostic>), CliError> {
     let (env_name, config, _, vars) = prepare(ws, env, true)?;
     let registry = ws.registry(&config)?;
     let opts = options(
@@ -96,13 +100,10 @@ pub(crate) fn validate(ws: &Workspace, env: &EnvArgs, json: bool) -> Result<i32,
         Phase::Validate,
         String::new(),
     )?;
-    runtime()?
+    let plan = runtime()?
         .block_on(make_plan(&config, &registry, None, vars, &opts))
         .map_err(|d| CliError::Diags(config.sources.clone(), d))?;
-    if !json {
-        println!("Success! The topology is valid.");
-    }
-    Ok(0)
+    Ok((config.sources, plan.warnings))
 }
 
 #[allow(clippy::too_many_arguments)] // Mirrors the plan command's flags.

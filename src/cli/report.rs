@@ -70,12 +70,24 @@ fn render_as(level: &str, sources: &Sources, diags: &[Diagnostic], color: bool) 
 
 /// Diagnostics in the shape of Terraform's `validate -json` (format 1.0): `valid`, the counts,
 /// and each diagnostic with its file range (line and column from 1, byte offsets from 0).
-pub(crate) fn validate_json(sources: &Sources, diags: &[Diagnostic]) -> String {
+pub(crate) fn validate_json(
+    sources: &Sources,
+    diags: &[Diagnostic],
+    warnings: &[Diagnostic],
+) -> String {
+    let severity = |d: &Diagnostic| {
+        if warnings.contains(d) && !diags.contains(d) {
+            "warning"
+        } else {
+            "error"
+        }
+    };
     let items: Vec<serde_json::Value> = diags
         .iter()
+        .chain(warnings)
         .map(|d| {
             let mut v = serde_json::json!({
-                "severity": "error",
+                "severity": severity(d),
                 "summary": d.summary,
                 "detail": d.detail,
             });
@@ -101,7 +113,7 @@ pub(crate) fn validate_json(sources: &Sources, diags: &[Diagnostic]) -> String {
         "format_version": "1.0",
         "valid": diags.is_empty(),
         "error_count": diags.len(),
-        "warning_count": 0,
+        "warning_count": warnings.len(),
         "diagnostics": items,
     }))
     .unwrap_or_default()

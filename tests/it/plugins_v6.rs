@@ -268,6 +268,17 @@ fn a_protocol_6_providers_diagnostics_point_at_the_resource_and_the_attribute() 
         .stderr_has("Warning: Owner without email")
         .stderr_has("main.hcl:15:")
         .stderr_has("Nobody can be told when this file changes.");
+    t.run(&["validate"])
+        .code(0)
+        .stderr_has("Warning: Owner without email")
+        .stdout_has("Success!");
+    let r = t.run(&["validate", "-json"]);
+    r.code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["valid"], true, "{v:#}");
+    assert_eq!(v["warning_count"], 1, "{v:#}");
+    assert_eq!(v["diagnostics"][0]["severity"], "warning");
+    assert_eq!(v["diagnostics"][0]["range"]["start"]["line"], 15);
     t.run(&["apply", "-auto-approve"])
         .code(0)
         .stderr_has("Warning: Owner without email");

@@ -79,9 +79,18 @@ pub(crate) fn show(
         .read_state(ws.backend(&env_name)?.as_ref())?
         .unwrap_or_default();
     if json {
+        // External providers by source address, as the working tree requires them.
+        let sources = ws
+            .load()
+            .ok()
+            .and_then(|c| standby_engine::plugins::requirements(&c).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.local, r.source.to_string()))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&standby_engine::plan::state_json(&state))
+            serde_json::to_string_pretty(&standby_engine::plan::state_json(&state, &sources))
                 .unwrap_or_default()
         );
         return Ok(0);

@@ -164,6 +164,10 @@ fn a_protocol_6_provider_plans_unknowns_applies_nested_values_and_keeps_its_priv
     let planned = &json["planned_values"]["root_module"]["resources"];
     assert_eq!(planned[0]["address"], "testing_file.a", "{planned:#}");
     assert_eq!(planned[0]["schema_version"], 1);
+    t.run(&["show", "-json"])
+        .code(0)
+        .stdout_has(r#""provider_name": "registry.terraform.io/standby/testing""#)
+        .stdout_has(r#""schema_version": 1"#);
     // A destroy neither shows nor counts the data source, whose result is only forgotten.
     t.run(&["plan", "-destroy"])
         .code(0)

@@ -141,13 +141,19 @@ pub(crate) fn prior_state(plan: &Plan) -> J {
 
 /// A state in the shape of `terraform show -json` without a plan: `values.root_module` with
 /// nested `child_modules`, and the outputs.
-pub fn state_json(state: &crate::state::State) -> J {
+///
+/// `sources` gives external providers' source addresses by local name, for `provider_name`.
+pub fn state_json(
+    state: &crate::state::State,
+    sources: &std::collections::BTreeMap<String, String>,
+) -> J {
     let resources = state
         .resources
         .iter()
         .map(|(a, st)| {
-            let mut r =
-                resource_values(a, &st.provider, st.schema_version.unwrap_or(0), &st.value());
+            let base = st.provider.split_once('.').map_or(st.provider.as_str(), |(b, _)| b);
+            let provider = sources.get(base).map_or(st.provider.as_str(), String::as_str);
+            let mut r = resource_values(a, provider, st.schema_version.unwrap_or(0), &st.value());
             r["depends_on"] = json!(st.dependencies);
             (a.resource.module.clone(), r)
         })

@@ -192,7 +192,8 @@ fn drift_deletion_and_import_through_a_protocol_6_provider() {
         .code(0)
         .stdout_has("# testing_file.a has changed")
         .stdout_has("~ content = \"hello\" -> \"edited by hand\"")
-        .stdout_has("testing_file.a will be updated in place");
+        .stdout_has("testing_file.a will be updated in place")
+        .stdout_has("(update because of drift: \"content\", \"secret\" changed outside standby)");
     std::fs::remove_file(t.join("a.txt")).unwrap();
     t.run(&["plan"])
         .code(0)

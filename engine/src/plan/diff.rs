@@ -149,7 +149,18 @@ pub(crate) async fn decide(
         ));
     } else if !planned.same_as(prior) {
         change.action = Action::Update;
-        let drifted = recorded.is_some_and(|rec| !rec.same_as(prior) && planned.same_as(rec));
+        // Drift: what the configuration sets was changed outside, and the plan puts back the
+        // recorded values (what the provider computes, such as a new digest, may differ).
+        let settable_same = |a: &Value, b: &Value| {
+            schema
+                .attributes
+                .keys()
+                .filter(|k| schema.is_settable(k))
+                .all(|k| a.get(k).unwrap_or(&Value::Null).same_as(b.get(k).unwrap_or(&Value::Null)))
+        };
+        let drifted = recorded.is_some_and(|rec| {
+            !settable_same(rec, prior) && (planned.same_as(rec) || settable_same(&planned, rec))
+        });
         let all = changed_attrs(prior, &planned);
         // Name what the user controls; computed attributes follow from it.
         let settable: Vec<String> = all

@@ -85,7 +85,13 @@ pub(crate) fn prepare(
 pub(crate) fn validate(
     ws: &Workspace,
     env: &EnvArgs,
-) -> Result<(standby_engine::diag::Sources, Vec<standby_engine::diag::Diagnostic>), CliError> {
+) -> Result<
+    (
+        standby_engine::diag::Sources,
+        Vec<standby_engine::diag::Diagnostic>,
+    ),
+    CliError,
+> {
     let (env_name, config, _, vars) = prepare(ws, env, true)?;
     let registry = ws.registry(&config)?;
     let opts = options(

@@ -383,7 +383,10 @@ fn repeated_and_labelled_nested_blocks_reach_a_protocol_6_provider() {
         .code(1)
         .stderr_has("Missing labels on a label block")
         .stderr_has("main.hcl:23:3");
-    t.write("main.hcl", &BLOCKS.replace("label \"y\" {", "label \"x\" {"));
+    t.write(
+        "main.hcl",
+        &BLOCKS.replace("label \"y\" {", "label \"x\" {"),
+    );
     t.run(&["plan"])
         .code(1)
         .stderr_has("Duplicate label block \"x\"");

@@ -156,7 +156,11 @@ pub(crate) async fn decide(
                 .attributes
                 .keys()
                 .filter(|k| schema.is_settable(k))
-                .all(|k| a.get(k).unwrap_or(&Value::Null).same_as(b.get(k).unwrap_or(&Value::Null)))
+                .all(|k| {
+                    a.get(k)
+                        .unwrap_or(&Value::Null)
+                        .same_as(b.get(k).unwrap_or(&Value::Null))
+                })
         };
         let drifted = recorded.is_some_and(|rec| {
             !settable_same(rec, prior) && (planned.same_as(rec) || settable_same(&planned, rec))

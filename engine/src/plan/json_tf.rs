@@ -151,8 +151,13 @@ pub fn state_json(
         .resources
         .iter()
         .map(|(a, st)| {
-            let base = st.provider.split_once('.').map_or(st.provider.as_str(), |(b, _)| b);
-            let provider = sources.get(base).map_or(st.provider.as_str(), String::as_str);
+            let base = st
+                .provider
+                .split_once('.')
+                .map_or(st.provider.as_str(), |(b, _)| b);
+            let provider = sources
+                .get(base)
+                .map_or(st.provider.as_str(), String::as_str);
             let mut r = resource_values(a, provider, st.schema_version.unwrap_or(0), &st.value());
             r["depends_on"] = json!(st.dependencies);
             (a.resource.module.clone(), r)

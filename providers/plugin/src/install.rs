@@ -278,6 +278,24 @@ pub fn configured_mirrors(path: &Path) -> Result<Option<Vec<Mirror>>, String> {
     }
     let mut out = Vec::new();
     for pi in blocks {
+        let known = [
+            "filesystem_mirror",
+            "direct",
+            "network_mirror",
+            "dev_overrides",
+        ];
+        if let Some(b) = pi
+            .body
+            .blocks()
+            .find(|b| !known.contains(&b.ident.as_str()))
+        {
+            return Err(format!(
+                "{}: provider_installation has no {:?} block; it takes {}",
+                path.display(),
+                b.ident.as_str(),
+                known.join(", ")
+            ));
+        }
         for m in pi.body.get_blocks("filesystem_mirror") {
             let Some(Expression::String(s)) = m.body.get_attribute("path").map(|a| &a.value) else {
                 return Err(bad("path = \"DIR\" is needed"));
@@ -506,6 +524,32 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(Sha256::digest(lines.as_bytes()))
         );
         assert_eq!(h1(d.path()).unwrap(), want);
+    }
+
+    #[test]
+    fn a_cli_configuration_is_read_as_terraform_reads_it() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("rc");
+        std::fs::write(&f, "plugin_cache_dir = \"/x\"\n").unwrap();
+        assert_eq!(configured_mirrors(&f).unwrap(), None);
+        std::fs::write(
+            &f,
+            "provider_installation {\n  filesystem_mirror {\n    path = \"/m\"\n    include = [\"hashicorp/*\"]\n  }\n  direct {}\n}\n",
+        )
+        .unwrap();
+        let m = configured_mirrors(&f).unwrap().unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].path.to_str(), m[0].include.as_slice()),
+            (Some("/m"), &["hashicorp/*".to_string()][..])
+        );
+        std::fs::write(
+            &f,
+            "provider_installation {\n  filesystem_mirorr {\n    path = \"/m\"\n  }\n}\n",
+        )
+        .unwrap();
+        let e = configured_mirrors(&f).unwrap_err();
+        assert!(e.contains("no \"filesystem_mirorr\" block"), "{e}");
     }
 
     #[test]

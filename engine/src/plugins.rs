@@ -292,7 +292,7 @@ fn verified(root: &Path, lock: &LockFile, r: &Requirement) -> Result<PathBuf, Pl
     let Some(l) = lock.providers.get(&r.source.to_string()) else {
         return Err(fail(
             format!("Provider {} is not installed", r.source),
-            format!("{FILE} does not list it. {init}"),
+            format!("{FILE} does not list it (a package installed without the lock file is not trusted). {init}"),
         ));
     };
     let version = Version::parse(&l.version).map_err(|e| fail(format!("{FILE} is invalid"), e))?;

@@ -169,7 +169,7 @@ impl Builder<'_> {
                 span.clone(),
                 format!("Unknown {kind} type {:?}", addr.type_name),
                 format!(
-                    "No provider offers a {kind} type {:?}.{} Known types: {}. A Terraform provider's type needs the provider installed: declare it in terraform {{ required_providers {{ ... }} }} and run `standby init`.",
+                    "No provider offers a {kind} type {:?}.{} Known types: {}. A Terraform provider's type needs the provider installed: run `standby init` (a type's prefix implies hashicorp/PREFIX; declare another source in terraform {{ required_providers {{ ... }} }}).",
                     addr.type_name,
                     suggestion(&addr.type_name, self.registry.all_types(data)),
                     self.registry.all_types(data).join(", ")

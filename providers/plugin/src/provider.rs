@@ -152,15 +152,14 @@ impl PluginProvider {
             if let Some(k) = unknown {
                 return Err(ProviderError::new(
                     format!("Unsupported argument {k:?} in provider {:?}", self.name),
-                    format!(
-                        "The provider's arguments are: {}.",
-                        block
-                            .attributes
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    if block.attributes.is_empty() {
+                        "The provider takes no arguments.".to_string()
+                    } else {
+                        format!(
+                            "The provider's arguments are: {}.",
+                            block.attributes.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    },
                 ));
             }
         }

@@ -64,7 +64,11 @@ pub(crate) fn diagnostics(name: &str, ds: &[pb::Diagnostic]) -> Result<(), Provi
             } else {
                 format!(" (at {at})")
             };
-            format!("{}{at}: {}", d.summary, d.detail)
+            if d.detail.trim().is_empty() {
+                format!("{}{at}.", d.summary.trim_end_matches('.'))
+            } else {
+                format!("{}{at}: {}", d.summary, d.detail)
+            }
         })
         .collect();
     if errors.is_empty() {

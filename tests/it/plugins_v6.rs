@@ -446,3 +446,19 @@ fn a_failed_create_before_destroy_keeps_the_old_object_recorded_and_names_the_ne
     assert_eq!(a["attributes"]["path"], "./a.txt", "{a:#}");
     assert!(a.get("tainted").is_none(), "{a:#}");
 }
+
+/// A state written by release 0.2.0 (schema version 2) meets release 0.1.0 after a downgrade:
+/// refused before any provider call, as Terraform refuses it.
+#[test]
+fn a_state_a_newer_provider_wrote_is_refused_after_a_downgrade() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"]).code(0);
+    t.write("main.hcl", &topology("0.1.0", "hello"));
+    init(&t, true);
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Resource instance testing_file.a managed by a newer provider version")
+        .stderr_has("schema version 2");
+    assert_eq!(recorded(&t, "testing_file.a")["schema_version"], 2);
+}

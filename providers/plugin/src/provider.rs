@@ -157,7 +157,12 @@ impl PluginProvider {
                     } else {
                         format!(
                             "The provider's arguments are: {}.",
-                            block.attributes.keys().cloned().collect::<Vec<_>>().join(", ")
+                            block
+                                .attributes
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     },
                 ));

@@ -462,3 +462,25 @@ fn a_state_a_newer_provider_wrote_is_refused_after_a_downgrade() {
         .stderr_has("schema version 2");
     assert_eq!(recorded(&t, "testing_file.a")["schema_version"], 2);
 }
+
+/// External resources in the pull-request review and in `check`, as built-in ones: the
+/// topology diff names the attribute, and the plan is the provider's.
+#[test]
+fn a_protocol_6_resource_is_reviewed_and_checked_like_a_built_in_one() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve"]).code(0);
+    t.run(&["check"]).code(0).stdout_has("0 error(s)");
+    crate::support::git(&t, &["init", "-q"]);
+    crate::support::git(&t, &["add", "main.hcl"]);
+    crate::support::git(&t, &["commit", "-qm", "base"]);
+    t.write("main.hcl", &topology("0.2.0", "hello again"));
+    crate::support::git(&t, &["commit", "-qam", "change"]);
+    t.run(&["review", "--base", "HEAD~1", "--env", "default"])
+        .code(0)
+        .stdout_has(
+            "~ resource.testing_file.a.content: \"hello\" -> \"hello again\" (main.hcl:12:3)",
+        )
+        .stdout_has("testing_file.a will be updated in place")
+        .stdout_lacks("s3cr3t-value");
+}

@@ -87,6 +87,7 @@ impl Provider for StandbyProvider {
             } else {
                 vec![]
             },
+            warnings: Vec::new(),
         })
     }
 

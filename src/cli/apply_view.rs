@@ -275,6 +275,20 @@ pub(crate) fn finished(plan: &Plan, report: &ApplyReport, verdict: Verdict, colo
             eprintln!("Skipped {addr}: it depends on {culprit}, which failed.");
         }
     }
+    let warnings: Vec<_> = report
+        .warnings
+        .iter()
+        .map(|w| {
+            standby_engine::diag::Diagnostic::bare(
+                format!("{}: {}", w.addr, w.summary),
+                w.detail.clone(),
+            )
+        })
+        .collect();
+    eprint!(
+        "{}",
+        super::report::render_warnings(&Default::default(), &warnings, color)
+    );
     for c in &report.compensations {
         eprintln!("Compensation: {c}");
     }

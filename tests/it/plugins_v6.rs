@@ -484,3 +484,23 @@ fn a_protocol_6_resource_is_reviewed_and_checked_like_a_built_in_one() {
         .stdout_has("testing_file.a will be updated in place")
         .stdout_lacks("s3cr3t-value");
 }
+
+/// Warnings from the provider's plan (at the attribute) and apply (at the instance) are
+/// shown, and do not stop either.
+#[test]
+fn a_protocol_6_providers_plan_and_apply_warnings_are_shown() {
+    let hcl = topology("0.2.0", "slow but fine")
+        .replace(r#"tags    = ["x", "y", "x"]"#, r#"tags    = ["x", "old"]"#);
+    let t = Test::new().file("main.hcl", &hcl);
+    init(&t, false);
+    t.run(&["plan"])
+        .code(0)
+        .stderr_has("Warning: Deprecated tag")
+        .stderr_has("main.hcl:14:13")
+        .stderr_has("will not be accepted by the next release");
+    t.run(&["apply", "-auto-approve"])
+        .code(0)
+        .stderr_has("Warning: testing_file.a: The write was slow")
+        .stdout_has("Resources: 2 added");
+    assert!(t.read("a.txt").starts_with("slow but fine"));
+}

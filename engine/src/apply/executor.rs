@@ -52,7 +52,7 @@ pub(super) struct Walk<'a> {
 
 /// What a spawned task produced.
 enum Outcome {
-    Resource(Result<Option<(Value, Vec<u8>)>, Failure>),
+    Resource(Result<super::instance::Done, Failure>),
     Step(
         String,
         crate::plan::StepKind,
@@ -263,7 +263,15 @@ pub async fn apply(
             let Some(change) = change else { continue };
             let addr = change.addr.to_string();
             match result {
-                Ok(new) => {
+                Ok((new, warned)) => {
+                    w.report
+                        .warnings
+                        .extend(warned.into_iter().map(|i| Failure {
+                            addr: addr.clone(),
+                            summary: i.summary,
+                            detail: i.detail,
+                            partial: None,
+                        }));
                     let entry = match &new {
                         Some((v, private)) => {
                             JournalEntry::Set(change.addr.clone(), record(&change, v, private))
@@ -588,7 +596,7 @@ impl Walk<'_> {
                 // Only the record goes: no provider is needed, nor called.
                 if change.only_forgets() {
                     return Some(Box::pin(async move {
-                        (i, Duration::ZERO, Outcome::Resource(Ok(None)))
+                        (i, Duration::ZERO, Outcome::Resource(Ok((None, Vec::new()))))
                     }));
                 }
                 let Some(provider) = self.registry.get(&change.provider).cloned() else {

@@ -4,17 +4,20 @@ use super::{Failure, Partial};
 use crate::plan::{Action, ResourceChange};
 use standby_provider_sdk::{
     CreateRequest, CreateResponse, DeleteRequest, PlanRequest, Provider, ReadDataRequest,
-    UpdateRequest, Value,
+    UpdateRequest, ValidationIssue, Value,
 };
 use std::sync::Arc;
 
-/// Performs the change; returns the new state value with the provider's private data, or
-/// `None` when the instance is gone.
+/// What an action left: the new state value with the provider's private data (`None` when
+/// the instance is gone), and what the provider warned about.
+pub(crate) type Done = (Option<(Value, Vec<u8>)>, Vec<ValidationIssue>);
+
+/// Performs the change.
 pub(crate) async fn run(
     p: Arc<dyn Provider>,
     change: ResourceChange,
     config: Option<Value>,
-) -> Result<Option<(Value, Vec<u8>)>, Failure> {
+) -> Result<Done, Failure> {
     let addr = change.addr.to_string();
     let type_name = change.addr.resource.resource.type_name.clone();
     // Providers see plain values: whatever they say may quote a secret of this instance.
@@ -70,7 +73,19 @@ pub(crate) async fn run(
         .map(|v| v.deep_unmark().1)
         .unwrap_or_default();
     let plain = planned.as_ref().map(|v| v.deep_unmark().0);
-    let remark = |r: CreateResponse| Some((r.state.mark_paths(&paths), r.private));
+    // Warnings, like failures, may quote a secret of this instance.
+    let remark = |r: CreateResponse| {
+        let warned = r
+            .warnings
+            .into_iter()
+            .map(|i| ValidationIssue {
+                summary: Value::redact(&i.summary, &secrets),
+                detail: Value::redact(&i.detail, &secrets),
+                ..i
+            })
+            .collect();
+        (Some((r.state.mark_paths(&paths), r.private)), warned)
+    };
     // What a failed create left is tainted; what a failed update left is the object as it is.
     let tainted = change.action != Action::Update;
     let e = |e: standby_provider_sdk::ProviderError| {
@@ -95,7 +110,7 @@ pub(crate) async fn run(
         private: private.clone(),
     };
     match change.action {
-        Action::NoOp => Ok(planned.map(|v| (v, private.clone()))),
+        Action::NoOp => Ok((planned.map(|v| (v, private.clone())), Vec::new())),
         Action::Create => Ok(remark(p.create(create(plain)).await.map_err(e)?)),
         Action::Update => Ok(remark(
             p.update(UpdateRequest {
@@ -108,10 +123,10 @@ pub(crate) async fn run(
             .map_err(e)?,
         )),
         // The refresh found it gone: only its record goes; no provider call.
-        Action::Delete if change.only_forgets() => Ok(None),
+        Action::Delete if change.only_forgets() => Ok((None, Vec::new())),
         Action::Delete => {
             p.delete(delete(prior)).await.map_err(e)?;
-            Ok(None)
+            Ok((None, Vec::new()))
         }
         Action::DeleteThenCreate => {
             p.delete(delete(prior)).await.map_err(e)?;

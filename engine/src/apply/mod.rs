@@ -118,6 +118,8 @@ pub struct ApplyReport {
     pub done: Vec<(String, Action, Duration)>,
     /// Actions that failed.
     pub failed: Vec<Failure>,
+    /// What providers warned about while acting, by instance.
+    pub warnings: Vec<Failure>,
     /// Actions not run because something they depend on failed, with the culprit.
     pub skipped: Vec<(String, String)>,
     /// Actions not started because of an interrupt.

@@ -44,6 +44,25 @@ fn quoted(names: &[String]) -> String {
         .join(", ")
 }
 
+/// A provider's issue at the attribute it names, else at the resource; redacted of
+/// `secrets`, as the provider saw the plain values.
+pub(crate) fn located(
+    r: &Resource,
+    i: &standby_provider_sdk::ValidationIssue,
+    secrets: &[String],
+) -> Diagnostic {
+    let span = i
+        .attribute
+        .as_ref()
+        .and_then(|a| r.body.get(a.split(['.', '[']).next().unwrap_or(a)))
+        .map_or(r.span.clone(), |a| a.expr.span());
+    Diagnostic::at(
+        span,
+        Value::redact(&i.summary, secrets),
+        Value::redact(&i.detail, secrets),
+    )
+}
+
 /// Asks the provider for the planned state and derives the action.
 #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename these.
 pub(crate) async fn decide(
@@ -56,6 +75,7 @@ pub(crate) async fn decide(
     prior_private: &[u8],
     mut config: Value,
     forced: Option<Reason>,
+    warned: &mut Vec<Diagnostic>,
 ) -> Decision {
     // A tainted object is replaced by a new one: planned as a create, as Terraform plans it.
     let tainted = forced
@@ -89,7 +109,11 @@ pub(crate) async fn decide(
         })
         .await
     {
-        Ok(r) => r,
+        Ok(resp) => {
+            let secrets = config.secrets();
+            warned.extend(resp.warnings.iter().map(|i| located(r, i, &secrets)));
+            resp
+        }
         Err(e) => {
             // The provider saw the plain configuration: its message may quote a secret.
             let secrets = config.secrets();

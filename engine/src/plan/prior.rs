@@ -55,6 +55,12 @@ impl Walker<'_> {
                     .await
                 {
                     Ok(resp) => {
+                        let secrets = rec.secrets();
+                        self.warnings.extend(
+                            resp.warnings
+                                .iter()
+                                .map(|i| super::diff::located(r, i, &secrets)),
+                        );
                         private = resp.private;
                         if let Some(st) = self.refreshed.resources.get_mut(addr) {
                             st.private.clone_from(&private);
@@ -101,6 +107,7 @@ impl Walker<'_> {
             &private,
             config,
             forced,
+            &mut self.warnings,
         )
         .await;
         match decision {

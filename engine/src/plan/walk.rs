@@ -648,14 +648,7 @@ impl<'a> Walker<'a> {
                 .await
             {
                 Ok(resp) => {
-                    let at = |i: &standby_provider_sdk::ValidationIssue| {
-                        let span = i
-                            .attribute
-                            .as_ref()
-                            .and_then(|a| r.body.get(a.split(['.', '[']).next().unwrap_or(a)))
-                            .map_or(r.span.clone(), |a| a.expr.span());
-                        Diagnostic::at(span, redact(&i.summary), redact(&i.detail))
-                    };
+                    let at = |i: &_| super::diff::located(r, i, &secrets);
                     for i in &resp.issues {
                         self.diags.push(at(i));
                     }
@@ -754,6 +747,13 @@ impl<'a> Walker<'a> {
             .await
         {
             Ok(resp) => {
+                let secrets = config.secrets();
+                self.warnings.extend(resp.warnings.iter().map(|i| {
+                    Diagnostic::bare(
+                        Value::redact(&format!("{addr}: {}", i.summary), &secrets),
+                        Value::redact(&i.detail, &secrets),
+                    )
+                }));
                 change.after = Some(resp.state.mark_paths(&paths));
                 Some(change)
             }

@@ -11,7 +11,8 @@ use crate::process::{LogSink, Process};
 use crate::proto::v6 as pb;
 use crate::schema::{ProviderSchemas, Schema};
 use crate::values::{
-    changed, config_of, diagnostics, dynamic, normalize, overridden, path, proposed, undynamic,
+    changed, config_of, diagnostics, dynamic, issue, normalize, overridden, path, proposed,
+    undynamic, warnings,
 };
 use crate::PluginError;
 use async_trait::async_trait;
@@ -32,6 +33,7 @@ struct Planned {
     private: Vec<u8>,
     /// The provider is on the legacy SDK, whose plans Terraform tolerates.
     legacy: bool,
+    warnings: Vec<ValidationIssue>,
 }
 
 /// The protocol versions standby speaks, newest first.
@@ -281,6 +283,7 @@ impl PluginProvider {
             replace,
             private: r.planned_private,
             legacy,
+            warnings: warnings(&r.diagnostics),
         })
     }
 
@@ -290,7 +293,7 @@ impl PluginProvider {
         prior: &Value,
         planned: &Value,
         prior_private: &[u8],
-    ) -> Result<(Value, Vec<u8>), ProviderError> {
+    ) -> Result<CreateResponse, ProviderError> {
         self.configured()?;
         let s = self.resource(type_name)?;
         let ty = s.block.implied_type();
@@ -343,11 +346,16 @@ impl PluginProvider {
                     .with_partial(CreateResponse {
                         state,
                         private: r.private,
+                        warnings: Vec::new(),
                     }),
                 _ => e,
             });
         }
-        Ok((state?, r.private))
+        Ok(CreateResponse {
+            state: state?,
+            private: r.private,
+            warnings: warnings(&r.diagnostics),
+        })
     }
 }
 
@@ -421,50 +429,40 @@ impl Provider for PluginProvider {
             Ok(ds) => ds,
             Err(st) => return Err(self.failed("ValidateResourceConfig", &st).await),
         };
-        let issue = |d: &pb::Diagnostic| ValidationIssue {
-            attribute: Some(path(d.attribute.as_ref())).filter(|p| !p.is_empty()),
-            summary: d.summary.clone(),
-            detail: d.detail.clone(),
-        };
         let error = |d: &&pb::Diagnostic| d.severity == pb::diagnostic::Severity::Error as i32;
         Ok(ValidateResponse {
             issues: ds.iter().filter(error).map(issue).collect(),
-            warnings: ds.iter().filter(|d| !error(d)).map(issue).collect(),
+            warnings: warnings(&ds),
         })
     }
 
     async fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         let prior = req.prior.unwrap_or(Value::Null);
-        let Planned {
-            value: planned,
-            replace: requires_replace,
-            ..
-        } = self
+        let first = self
             .plan_change(&req.type_name, &prior, &req.config, &req.prior_private)
             .await?;
-        if requires_replace.is_empty() || matches!(prior, Value::Null) {
+        if first.replace.is_empty() || matches!(prior, Value::Null) {
             return Ok(PlanResponse {
-                planned,
-                requires_replace,
+                planned: first.value,
+                requires_replace: first.replace,
+                warnings: first.warnings,
             });
         }
         // A replacement creates a new object: as Terraform does, plan it as a create, so
         // that what the provider computes (a new id) is unknown rather than the old value.
-        let planned = self
+        let create = self
             .plan_change(&req.type_name, &Value::Null, &req.config, &[])
-            .await?
-            .value;
+            .await?;
         Ok(PlanResponse {
-            planned,
-            requires_replace,
+            planned: create.value,
+            requires_replace: first.replace,
+            warnings: create.warnings,
         })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let (state, private) = self
-            .apply_change(&req.type_name, &Value::Null, &req.planned, &[])
-            .await?;
-        Ok(CreateResponse { state, private })
+        self.apply_change(&req.type_name, &Value::Null, &req.planned, &[])
+            .await
     }
 
     fn schema_version(&self, type_name: &str) -> u64 {
@@ -522,14 +520,13 @@ impl Provider for PluginProvider {
         Ok(ReadResponse {
             state: (!matches!(v, Value::Null)).then_some(v),
             private: r.private,
+            warnings: warnings(&r.diagnostics),
         })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<CreateResponse, ProviderError> {
-        let (state, private) = self
-            .apply_change(&req.type_name, &req.prior, &req.planned, &req.private)
-            .await?;
-        Ok(CreateResponse { state, private })
+        self.apply_change(&req.type_name, &req.prior, &req.planned, &req.private)
+            .await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
@@ -586,6 +583,10 @@ impl Provider for PluginProvider {
             .map(|state| CreateResponse {
                 state,
                 private: read.private,
+                warnings: warnings(&r.diagnostics)
+                    .into_iter()
+                    .chain(read.warnings)
+                    .collect(),
             })
             .ok_or_else(|| {
                 ProviderError::new(
@@ -628,7 +629,8 @@ impl Provider for PluginProvider {
         diagnostics(&self.name, &r.diagnostics)?;
         Ok(CreateResponse {
             state: undynamic("ReadDataSource", r.state.as_ref(), &ty)?,
-            ..Default::default()
+            private: Vec::new(),
+            warnings: warnings(&r.diagnostics),
         })
     }
 }

@@ -80,6 +80,23 @@ pub(crate) fn diagnostics(name: &str, ds: &[pb::Diagnostic]) -> Result<(), Provi
     ))
 }
 
+/// A provider diagnostic as an issue: the attribute it names, its summary and detail.
+pub(crate) fn issue(d: &pb::Diagnostic) -> standby_provider_sdk::ValidationIssue {
+    standby_provider_sdk::ValidationIssue {
+        attribute: Some(path(d.attribute.as_ref())).filter(|p| !p.is_empty()),
+        summary: d.summary.clone(),
+        detail: d.detail.clone(),
+    }
+}
+
+/// The warnings among a call's diagnostics.
+pub(crate) fn warnings(ds: &[pb::Diagnostic]) -> Vec<standby_provider_sdk::ValidationIssue> {
+    ds.iter()
+        .filter(|d| d.severity == pb::diagnostic::Severity::Warning as i32)
+        .map(issue)
+        .collect()
+}
+
 pub(crate) fn dynamic(v: &Value, ty: &Type) -> Result<pb::DynamicValue, ProviderError> {
     Ok(pb::DynamicValue {
         msgpack: cty::encode(v, ty)

@@ -88,12 +88,14 @@ pub struct PlanRequest {
 }
 
 /// The planned new state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanResponse {
     /// The state after apply, with [`Value::Unknown`] where it is not known yet.
     pub planned: Value,
     /// Attributes whose change forces a replace.
     pub requires_replace: Vec<String>,
+    /// What the provider warns about; the plan stands.
+    pub warnings: Vec<ValidationIssue>,
 }
 
 /// Creates a resource.
@@ -113,6 +115,8 @@ pub struct CreateResponse {
     /// Data the provider keeps with the instance, opaque to standby: recorded in the state
     /// and given back to the provider with every later call about the instance.
     pub private: Vec<u8>,
+    /// What the provider warns about; the operation succeeded.
+    pub warnings: Vec<ValidationIssue>,
 }
 
 /// Reads the real state of a resource, or of a data source.
@@ -133,6 +137,8 @@ pub struct ReadResponse {
     pub state: Option<Value>,
     /// The private data to record with it from now on.
     pub private: Vec<u8>,
+    /// What the provider warns about; the read succeeded.
+    pub warnings: Vec<ValidationIssue>,
 }
 
 /// Updates a resource in place.
@@ -310,6 +316,7 @@ pub async fn import_by_reading<P: Provider + ?Sized>(
         .map(|state| CreateResponse {
             state,
             private: read.private,
+            warnings: read.warnings,
         })
         .ok_or(missing)
 }

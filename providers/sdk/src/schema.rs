@@ -306,5 +306,6 @@ pub fn plan_with_schema(schema: &Schema, prior: Option<&Value>, config: &Value) 
     PlanResponse {
         planned: Value::Map(planned),
         requires_replace,
+        warnings: Vec::new(),
     }
 }

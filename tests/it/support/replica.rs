@@ -145,6 +145,7 @@ impl Provider for Replica {
         Ok(standby_provider_sdk::PlanResponse {
             planned: Value::object([("name", name), ("address", address)]),
             requires_replace: vec![],
+            warnings: vec![],
         })
     }
 

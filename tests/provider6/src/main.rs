@@ -17,6 +17,7 @@
 //! - import by path, drift (the file changed or removed outside), and a data source;
 //! - nested blocks: `mount` repeats (list nesting), `label "KEY"` is labelled (map nesting);
 //!   `blocks_seen` says what arrived;
+//! - warnings: a tag "old" at plan, content containing "slow" at apply;
 //! - a create that fails after writing the file (content containing "fail after write"),
 //!   returning the new state with its error.
 
@@ -158,6 +159,17 @@ fn content_of(raw: &str) -> (String, Option<String>) {
 
 struct FileResource;
 
+/// A plan-time warning at the attribute: a tag named "old" is deprecated.
+fn deprecated_tags(diags: &mut Diagnostics, f: &File) {
+    if f.tags.iter().flatten().any(|t| t.as_ref_option().is_some_and(|t| t == "old")) {
+        diags.warning(
+            "Deprecated tag",
+            "The tag \"old\" will not be accepted by the next release.",
+            AttributePath::new("tags"),
+        );
+    }
+}
+
 impl FileResource {
     fn write(&self, diags: &mut Diagnostics, f: &mut File, writes: i64) -> Option<()> {
         if let Err(e) = std::fs::write(f.path.as_str(), body(f)) {
@@ -286,12 +298,13 @@ impl Resource for FileResource {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut f = proposed.unwrap_or_default();
+        deprecated_tags(diags, &f);
         f.id = Value::Unknown;
         f.digest = Value::Unknown;
         f.writes = Value::Unknown;
@@ -301,7 +314,7 @@ impl Resource for FileResource {
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
@@ -310,6 +323,7 @@ impl Resource for FileResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let prior = prior.unwrap_or_default();
         let mut f = proposed.unwrap_or_default();
+        deprecated_tags(diags, &f);
         let mut replace = vec![];
         f.blocks_seen = blocks_seen(&f);
         if f.path != prior.path {
@@ -347,6 +361,9 @@ impl Resource for FileResource {
         f.id = text(&format!("file:{}", f.path.as_str()));
         f.blocks_seen = blocks_seen(&f);
         self.write(diags, &mut f, 1)?;
+        if f.content.as_str().contains("slow") {
+            diags.root_warning("The write was slow", "The disk took its time.");
+        }
         // A create that fails after its effect: the file exists, and the provider says so
         // with its error, as providers do when a resource is made but not ready.
         if f.content.as_str().contains("fail after write") {

@@ -356,7 +356,13 @@ pub async fn apply(
                 .insert(c.addr.clone(), record(c, after, &[]));
         } else if let Some(st) = state.resources.get_mut(&c.addr) {
             if st.schema_version != c.schema_version || st.private != c.private {
-                *st = record(c, after, &c.private);
+                // Only what the plan found: the rest of the record (a taint, dependencies)
+                // stands, as for an instance a -target left out.
+                let fresh = record(c, after, &c.private);
+                st.attributes = fresh.attributes;
+                st.sensitive_attributes = fresh.sensitive_attributes;
+                st.schema_version = fresh.schema_version;
+                st.private = fresh.private;
             }
         }
     }

@@ -27,6 +27,14 @@ pub(crate) async fn run(
         .map(Value::secrets)
         .unwrap_or_default();
     secrets.extend(config.as_ref().map(Value::secrets).unwrap_or_default());
+    // The prior object too: a delete's error may quote what the provider was given.
+    secrets.extend(
+        change
+            .before
+            .as_ref()
+            .map(Value::secrets)
+            .unwrap_or_default(),
+    );
     let fail = |summary: &str, detail: String| Failure {
         addr: addr.clone(),
         summary: Value::redact(summary, &secrets),
@@ -182,7 +190,7 @@ pub(crate) async fn run(
 
 /// How a failure names an object a person must delete: its `id`, or all of it.
 fn id_of(v: &Value) -> String {
-    match v.get("id").map(Value::unmarked) {
+    match v.get("id") {
         Some(Value::String(id)) => format!("id {id:?}"),
         _ => "it has no id; its attributes are in the state as it was before this apply".into(),
     }

@@ -63,6 +63,19 @@ pub(crate) fn located(
     )
 }
 
+/// A provider's message about `addr` (a data source read), redacted of `secrets`.
+pub(crate) fn about(
+    addr: &AbsInstance,
+    summary: &str,
+    detail: &str,
+    secrets: &[String],
+) -> Diagnostic {
+    Diagnostic::bare(
+        Value::redact(&format!("{addr}: {summary}"), secrets),
+        Value::redact(detail, secrets),
+    )
+}
+
 /// Asks the provider for the planned state and derives the action.
 #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename these.
 pub(crate) async fn decide(
@@ -100,6 +113,9 @@ pub(crate) async fn decide(
     if let Some(p) = prior {
         sensitive_paths.extend(p.deep_unmark().1);
     }
+    // The provider sees the plain configuration and prior: its messages may quote a secret.
+    let mut secrets = config.secrets();
+    secrets.extend(prior.map(Value::secrets).unwrap_or_default());
     let resp = match p
         .plan(PlanRequest {
             type_name: addr.resource.resource.type_name.clone(),
@@ -110,13 +126,10 @@ pub(crate) async fn decide(
         .await
     {
         Ok(resp) => {
-            let secrets = config.secrets();
             warned.extend(resp.warnings.iter().map(|i| located(r, i, &secrets)));
             resp
         }
         Err(e) => {
-            // The provider saw the plain configuration: its message may quote a secret.
-            let secrets = config.secrets();
             return Decision::Error(Diagnostic::at(
                 r.span.clone(),
                 Value::redact(&format!("Planning {addr} failed: {}", e.summary), &secrets),

@@ -529,7 +529,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| c.action != Action::NoOp || c.importing.is_some())
+            .any(|c| (c.action != Action::NoOp && !c.forgets_data()) || c.importing.is_some())
             || !self.moves.is_empty()
             || self
                 .outputs

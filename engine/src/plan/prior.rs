@@ -75,9 +75,14 @@ impl Walker<'_> {
                         }
                     }
                     Err(e) => {
+                        // The provider saw the recorded secrets: its message may quote them.
+                        let secrets = rec.secrets();
                         self.diags.push(Diagnostic::bare(
-                            format!("Refreshing {addr} failed: {}", e.summary),
-                            e.detail,
+                            Value::redact(
+                                &format!("Refreshing {addr} failed: {}", e.summary),
+                                &secrets,
+                            ),
+                            Value::redact(&e.detail, &secrets),
                         ));
                         return None;
                     }
@@ -218,13 +223,14 @@ impl Walker<'_> {
                 Some(v)
             }
             Err(e) => {
+                let secrets = st.value().secrets();
                 self.diags.push(Diagnostic::at(
                     r.span.clone(),
-                    format!(
+                    Value::redact(&format!(
                         "Upgrading the state of {addr} from schema version {version} to {current} failed: {}",
                         e.summary
-                    ),
-                    format!("{} Nothing was changed; the state keeps the recorded version.", e.detail),
+                    ), &secrets),
+                    Value::redact(&format!("{} Nothing was changed; the state keeps the recorded version.", e.detail), &secrets),
                 ));
                 None
             }

@@ -2,6 +2,7 @@
 //! and build the execution graph.
 
 use super::config_graph::{self, CNode};
+use super::diff::about;
 use super::instance::{instance_config, InstanceCtx};
 use super::model::{
     Action, ExecNode, ExpansionRecord, NodeKey, OutputChange, Plan, PlanMode, PriorState, Reason,
@@ -14,7 +15,9 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Evaluator, Iteration, Phase};
 use crate::registry::Registry;
 use crate::state::State;
-use standby_provider_sdk::{ConfigureRequest, ReadDataRequest, ValidateRequest, Value};
+use standby_provider_sdk::{
+    ConfigureRequest, ReadDataRequest, ValidateRequest, ValidationIssue, Value,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What to plan.
@@ -748,18 +751,15 @@ impl<'a> Walker<'a> {
         {
             Ok(resp) => {
                 let secrets = config.secrets();
-                self.warnings.extend(resp.warnings.iter().map(|i| {
-                    Diagnostic::bare(
-                        Value::redact(&format!("{addr}: {}", i.summary), &secrets),
-                        Value::redact(&i.detail, &secrets),
-                    )
-                }));
+                let about = |i: &ValidationIssue| about(addr, &i.summary, &i.detail, &secrets);
+                self.warnings.extend(resp.warnings.iter().map(about));
                 change.after = Some(resp.state.mark_paths(&paths));
                 Some(change)
             }
             Err(e) => {
+                let secrets = config.secrets();
                 self.diags
-                    .push(Diagnostic::bare(format!("{addr}: {}", e.summary), e.detail));
+                    .push(about(addr, &e.summary, &e.detail, &secrets));
                 None
             }
         }

@@ -162,7 +162,8 @@ pub(crate) fn plan(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(&plan, Some(&config))).unwrap_or_default()
+            serde_json::to_string_pretty(&plan_json(&plan, Some((&config, &registry))))
+                .unwrap_or_default()
         );
     } else {
         print!("{}", render_plan(&plan, ws.color));

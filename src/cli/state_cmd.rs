@@ -64,10 +64,15 @@ pub(crate) fn show(
                 .load()
                 .ok()
                 .filter(|c| Workspace::topology_digest(c) == plan.topology_digest);
+            // The providers' schemas say which literals are secrets.
+            let registry = match &config {
+                Some(c) => Some(ws.registry(c)?),
+                None => None,
+            };
+            let both = config.as_ref().zip(registry.as_ref());
             println!(
                 "{}",
-                serde_json::to_string_pretty(&plan_json(&plan, config.as_ref()))
-                    .unwrap_or_default()
+                serde_json::to_string_pretty(&plan_json(&plan, both)).unwrap_or_default()
             );
         } else {
             print!("{}", render_plan(&plan, ws.color));

@@ -504,3 +504,18 @@ fn a_protocol_6_providers_plan_and_apply_warnings_are_shown() {
         .stdout_has("Resources: 2 added");
     assert!(t.read("a.txt").starts_with("slow but fine"));
 }
+
+/// A secret literal of a resource with no instance (`count = 0`) has no planned value to carry
+/// a mark: the provider's schema keeps it out of the JSON configuration.
+#[test]
+fn a_secret_literal_of_a_resource_without_instances_stays_out_of_the_json() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello")).file(
+        "z.hcl",
+        "resource \"testing_file\" \"z\" {\n  count   = 0\n  path    = \"z\"\n  content = \"z\"\n  secret  = \"zero-secret-value\"\n}\n",
+    );
+    init(&t, false);
+    let r = t.run(&["plan", "-json"]);
+    r.code(0);
+    assert!(!r.stdout.contains("zero-secret-value"), "{}", r.stdout);
+    assert!(r.stdout.contains("\"z\""), "{}", r.stdout);
+}

@@ -98,7 +98,10 @@ fn node_json(id: usize, n: &ExecNode, plan: &Plan) -> J {
 }
 
 /// The whole plan as public JSON, with the topology's `configuration` when it is given.
-pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
+pub fn plan_json(
+    plan: &Plan,
+    config: Option<(&crate::config::Config, &crate::registry::Registry)>,
+) -> J {
     let outputs: Map<String, J> = plan
         .outputs
         .iter()
@@ -148,8 +151,8 @@ pub fn plan_json(plan: &Plan, config: Option<&crate::config::Config>) -> J {
         "failover_notes": plan.failover_notes,
         "summary": { "add": add, "change": change, "destroy": destroy, "has_changes": plan.has_changes() },
     });
-    if let Some(c) = config {
-        j["configuration"] = super::json_tf::configuration(c, plan);
+    if let Some((c, registry)) = config {
+        j["configuration"] = super::json_tf::configuration(c, plan, registry);
     }
     j
 }

@@ -193,12 +193,15 @@ fn module_of(c: &ResourceChange) -> ModuleInstance {
 }
 
 /// `configuration`: the topology's blocks with their expressions as constants or references.
-pub(crate) fn configuration(config: &Config, plan: &Plan) -> J {
-    let registry = crate::registry::Registry::standard();
+pub(crate) fn configuration(
+    config: &Config,
+    plan: &Plan,
+    registry: &crate::registry::Registry,
+) -> J {
     let marked = sensitive_in_plan(plan);
     // Every provider the topology uses, as Terraform lists each provider_config_key.
     let mut providers: Map<String, J> = Map::new();
-    for name in used_providers(&config.root, &registry) {
+    for name in used_providers(&config.root, registry) {
         let block = config.root.providers.get(&name);
         let schema = registry.schema(&name).map(|s| &s.provider);
         let expressions = block.map_or(J::Object(Map::new()), |b| {
@@ -210,15 +213,15 @@ pub(crate) fn configuration(config: &Config, plan: &Plan) -> J {
         );
     }
     let sensitive = Sensitive {
-        registry: &registry,
+        registry,
         marked: &marked,
     };
     json!({ "provider_config": providers, "root_module": module_json(&config.root, &sensitive) })
 }
 
-/// What decides that a literal in a resource's configuration is a secret: the built-in
-/// schema, or, for an external provider's type (whose schema only its running provider
-/// knows), the plan's sensitive marks, which come from that schema.
+/// What decides that a literal in a resource's configuration is a secret: the provider's
+/// schema (external providers' too, from the registry that runs them), or the plan's
+/// sensitive marks.
 struct Sensitive<'a> {
     registry: &'a crate::registry::Registry,
     /// `(type, attribute)` and `(type, "block.attribute")` marked in any planned value.

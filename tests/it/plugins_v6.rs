@@ -519,3 +519,25 @@ fn a_secret_literal_of_a_resource_without_instances_stays_out_of_the_json() {
     assert!(!r.stdout.contains("zero-secret-value"), "{}", r.stdout);
     assert!(r.stdout.contains("\"z\""), "{}", r.stdout);
 }
+
+/// A replacement that deleted the old object and then failed to create the new one (its
+/// directory does not exist) leaves no object, and no record: the next plan creates it.
+#[test]
+fn a_replacement_whose_create_fails_after_the_delete_leaves_no_record() {
+    let t = Test::new().file("main.hcl", &topology("0.2.0", "hello"));
+    init(&t, false);
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(0);
+    let moved = topology("0.2.0", "hello").replace("/a.txt\"", "/missing-dir/a.txt\"");
+    t.write("main.hcl", &moved);
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(1)
+        .stderr_has("Cannot write the file");
+    assert!(!t.join("a.txt").exists(), "the old file was deleted");
+    assert!(!t.read(".standby/state/default.json").contains("testing_file.a"));
+    std::fs::create_dir(t.join("missing-dir")).unwrap();
+    t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
+        .code(0)
+        .stdout_has("Resources: 1 added, 0 changed, 0 destroyed.");
+    assert!(t.join("missing-dir/a.txt").exists());
+}

@@ -305,10 +305,16 @@ pub async fn apply(
                     }
                     // What a failed create left exists: it is recorded, tainted, so that the
                     // next plan replaces it; a failed update's result is recorded as it is.
-                    if let Some(left) = f.partial.take() {
-                        let mut st = record(&change, &left.value, &left.private);
-                        st.tainted = left.tainted;
-                        entries.push(JournalEntry::Set(change.addr.clone(), st));
+                    match f.partial.take() {
+                        Some(left) if matches!(left.value, Value::Null) => {
+                            entries.push(JournalEntry::Remove(change.addr.clone()));
+                        }
+                        Some(left) => {
+                            let mut st = record(&change, &left.value, &left.private);
+                            st.tainted = left.tainted;
+                            entries.push(JournalEntry::Set(change.addr.clone(), st));
+                        }
+                        None => {}
                     }
                     emit(
                         &opts,

@@ -138,7 +138,19 @@ pub(crate) async fn run(
         }
         Action::DeleteThenCreate => {
             p.delete(delete(prior)).await.map_err(e)?;
-            Ok(remark(p.create(create(plain)).await.map_err(e)?))
+            // The old object is gone: a create that leaves nothing leaves no record either.
+            let created = p.create(create(plain)).await.map_err(|err| {
+                let mut f = e(err);
+                f.partial.get_or_insert_with(|| {
+                    Box::new(Partial {
+                        value: Value::Null,
+                        private: Vec::new(),
+                        tainted: false,
+                    })
+                });
+                f
+            })?;
+            Ok(remark(created))
         }
         Action::CreateThenDelete => {
             // The old object is live and recorded: what a failed create left cannot take its

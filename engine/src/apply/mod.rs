@@ -103,7 +103,8 @@ pub struct Failure {
 /// An object a failed action left.
 #[derive(Debug, Clone)]
 pub struct Partial {
-    /// Its state.
+    /// Its state; null when no object is left (a replacement deleted the old object and
+    /// failed to create the new one), so the record goes.
     pub value: standby_provider_sdk::Value,
     /// The provider's private data for it.
     pub private: Vec<u8>,

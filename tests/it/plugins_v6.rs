@@ -383,6 +383,16 @@ fn repeated_and_labelled_nested_blocks_reach_a_protocol_6_provider() {
         .code(1)
         .stderr_has("Missing labels on a label block")
         .stderr_has("main.hcl:23:3");
+    // `backup` takes at most one block, and none is fine although its argument is required.
+    let two = "  backup {\n    value = \"a\"\n  }\n  backup {\n    value = \"b\"\n  }\n";
+    t.write(
+        "main.hcl",
+        &BLOCKS.replacen("  mount {", &format!("{two}  mount {{"), 1),
+    );
+    t.run(&["plan"])
+        .code(1)
+        .stderr_has("Too many backup blocks")
+        .stderr_has("takes 0 to 1 backup block(s); the configuration has 2");
     t.write(
         "main.hcl",
         &BLOCKS.replace("label \"y\" {", "label \"x\" {"),
@@ -534,7 +544,9 @@ fn a_replacement_whose_create_fails_after_the_delete_leaves_no_record() {
         .code(1)
         .stderr_has("Cannot write the file");
     assert!(!t.join("a.txt").exists(), "the old file was deleted");
-    assert!(!t.read(".standby/state/default.json").contains("testing_file.a"));
+    assert!(!t
+        .read(".standby/state/default.json")
+        .contains("testing_file.a"));
     std::fs::create_dir(t.join("missing-dir")).unwrap();
     t.run(&["apply", "-auto-approve", "-target", "testing_file.a"])
         .code(0)

@@ -307,13 +307,37 @@ impl Builder<'_> {
             }
         }
         for (kind, bs) in &schema.blocks {
-            // Only a single block with required arguments is required; repeated blocks may
-            // be absent (the provider checks how many it needs).
-            let single = !schema.nesting.contains_key(kind);
-            if single
-                && bs.attributes.values().any(|a| a.required)
-                && !blocks.iter().any(|(k, ..)| k == kind)
-            {
+            let count = blocks.iter().filter(|(k, ..)| k == kind).count() as u64;
+            // A Terraform provider says how many blocks it takes, as Terraform checks them.
+            if let Some(&(min, max)) = schema.items.get(kind) {
+                if count < min || (max > 0 && count > max) {
+                    self.diags.push(Diagnostic::at(
+                        span.clone(),
+                        format!(
+                            "{} {kind} blocks",
+                            if count < min {
+                                "Insufficient"
+                            } else {
+                                "Too many"
+                            }
+                        ),
+                        format!(
+                            "{} takes {} {kind} block(s); the configuration has {count}.",
+                            addr.type_name,
+                            if max == 0 {
+                                format!("at least {min}")
+                            } else if min == max {
+                                min.to_string()
+                            } else {
+                                format!("{min} to {max}")
+                            }
+                        ),
+                    ));
+                }
+                continue;
+            }
+            // A built-in block with a required argument is required.
+            if bs.attributes.values().any(|a| a.required) && count == 0 {
                 self.diags.push(Diagnostic::at(
                     span.clone(),
                     format!("Missing {kind} block"),

@@ -280,10 +280,19 @@ impl Block {
                 Some((k.clone(), n))
             })
             .collect();
+        let items = self
+            .blocks
+            .iter()
+            .map(|(k, nb)| {
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                (k.clone(), (count(nb.min_items), count(nb.max_items)))
+            })
+            .collect();
         SdkSchema {
             attributes,
             blocks,
             nesting,
+            items,
         }
     }
 }

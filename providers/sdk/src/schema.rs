@@ -200,6 +200,10 @@ pub struct Schema {
     pub blocks: BTreeMap<String, Schema>,
     /// The nesting of each block type that is not [`BlockNesting::Single`].
     pub nesting: BTreeMap<String, BlockNesting>,
+    /// How many blocks of a type the configuration must and may have (`max` 0: any number),
+    /// for block types that say so, as a Terraform provider's schema does; a block type
+    /// without an entry is required when it has a required argument.
+    pub items: BTreeMap<String, (u64, u64)>,
 }
 
 impl Schema {
@@ -221,6 +225,7 @@ impl Schema {
             attributes: attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect(),
             blocks: BTreeMap::new(),
             nesting: BTreeMap::new(),
+            items: BTreeMap::new(),
         }
     }
 

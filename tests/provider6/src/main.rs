@@ -16,7 +16,7 @@
 //!   `owner` without `email` gets a warning;
 //! - import by path, drift (the file changed or removed outside), and a data source;
 //! - nested blocks: `mount` repeats (list nesting), `label "KEY"` is labelled (map nesting);
-//!   `blocks_seen` says what arrived;
+//!   `blocks_seen` says what arrived; `backup` is optional (at most one);
 //! - warnings: a tag "old" at plan, content containing "slow" at apply;
 //! - a create that fails after writing the file (content containing "fail after write"),
 //!   returning the new state with its error.
@@ -69,6 +69,7 @@ struct File {
     digest: Text,
     writes: ValueNumber,
     mount: Value<Vec<Value<Mount>>>,
+    backup: Value<Vec<Value<Label>>>,
     label: Value<BTreeMap<String, Value<Label>>>,
     blocks_seen: Text,
 }
@@ -222,6 +223,13 @@ impl Resource for FileResource {
                         attributes: map! {
                             "target" => attr(AttributeType::String, Required, false),
                             "options" => attr(AttributeType::String, Optional, false),
+                        },
+                        ..Default::default()
+                    }),
+                    // At most one (min 0, max 1), though its argument is required.
+                    "backup" => NestedBlock::Optional(Block {
+                        attributes: map! {
+                            "value" => attr(AttributeType::String, Required, false),
                         },
                         ..Default::default()
                     }),
@@ -433,6 +441,7 @@ impl Resource for FileResource {
             digest: text(&digest(&content, version())),
             writes: Value::Value(0),
             mount: Value::Value(Vec::new()),
+            backup: Value::Value(Vec::new()),
             label: Value::Value(BTreeMap::new()),
             blocks_seen: text("mount= label="),
             ..Default::default()

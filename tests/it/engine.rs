@@ -389,6 +389,39 @@ fn a_state_of_an_older_schema_version_is_upgraded_once_by_the_provider() {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(actions, [("mock_thing.a".to_string(), Action::NoOp)]);
     assert_eq!(recorded(&e), (Some(2), serde_json::json!("v2:id-a")));
+    // Equal versions still go through the provider (it may normalize), and log nothing.
+    let calls = e.mock.upgrades.load(Ordering::SeqCst);
     e.run(PlanMode::Normal, 10);
     assert_eq!(e.mock.entries(), ["create a", "upgrade a from 0"]);
+    assert_eq!(e.mock.upgrades.load(Ordering::SeqCst), calls + 1);
+}
+
+/// A state recorded before standby kept schema versions is taken to be in the provider's
+/// current schema, as standby then treated every state: no upgrade from version 0 runs, and
+/// the next apply records the version.
+#[test]
+fn a_state_without_a_schema_version_is_taken_as_current() {
+    let e = Engine::new(
+        "resource \"mock_thing\" \"a\" { name = \"a\" }\nresource \"mock_thing\" \"b\" { name = \"b\" }\n",
+    );
+    e.run(PlanMode::Normal, 10);
+    let mut st = e.backend().read().unwrap().unwrap();
+    for inst in st.resources.values_mut() {
+        inst.schema_version = None;
+    }
+    e.backend().write(&st).unwrap();
+    e.mock.schema_version.store(3, Ordering::SeqCst);
+    e.rewrite(
+        "resource \"mock_thing\" \"a\" { name = \"a\" }\nresource \"mock_thing\" \"b\" { name = \"b2\" }\n",
+    );
+    let (_, report) = e.run(PlanMode::Normal, 10);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(
+        !e.mock.entries().iter().any(|l| l.starts_with("upgrade")),
+        "{:?}",
+        e.mock.entries()
+    );
+    let st = e.backend().read().unwrap().unwrap();
+    let versions: Vec<_> = st.resources.values().map(|i| i.schema_version).collect();
+    assert_eq!(versions, [Some(3), Some(3)]);
 }

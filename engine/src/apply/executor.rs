@@ -613,6 +613,18 @@ impl Walk<'_> {
                 }
                 let Some(provider) = self.registry.get(&change.provider).cloned() else {
                     // The plan refuses this; a saved plan applied with other providers is not.
+                    emit(
+                        opts,
+                        ApplyEvent::Finished {
+                            addr: addr.to_string(),
+                            action: change.action,
+                            elapsed: Duration::ZERO,
+                            error: Some(format!(
+                                "the provider {:?} is not available",
+                                change.provider
+                            )),
+                        },
+                    );
                     self.report.failed.push(Failure {
                         addr: addr.to_string(),
                         summary: format!("the provider {:?} is not available", change.provider),

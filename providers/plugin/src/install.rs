@@ -202,6 +202,15 @@ impl Mirror {
     }
 }
 
+/// Whether a pattern is one Terraform accepts: two or three parts, none empty, and after a
+/// `*` only `*` (`*/null` is refused, as there).
+fn valid_pattern(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|x| !x.is_empty())
+        && parts.iter().skip_while(|x| **x != "*").all(|x| *x == "*")
+}
+
 /// A source pattern: `HOST/NAMESPACE/TYPE` (the host may be left out), each part a name or `*`.
 fn pattern_matches(pattern: &str, source: &Source) -> bool {
     let parts: Vec<&str> = pattern.split('/').collect();
@@ -265,7 +274,8 @@ pub fn configured_mirrors(path: &Path) -> Result<Option<Vec<Mirror>>, String> {
             Some(Expression::Array(items)) => items
                 .iter()
                 .map(|i| match i {
-                    Expression::String(s) => Ok(s.value().to_string()),
+                    Expression::String(s) if valid_pattern(s.value()) => Ok(s.value().to_string()),
+                    Expression::String(s) => Err(bad(&format!("{:?} is not a provider source pattern (HOST/NAMESPACE/TYPE or NAMESPACE/TYPE; after a `*`, only `*`)", s.value().as_str()))),
                     _ => Err(bad(&format!("{name} must be a list of strings"))),
                 })
                 .collect(),
@@ -564,8 +574,10 @@ mod tests {
         assert!(m(&[], &[]).serves(&null));
         assert!(m(&["registry.terraform.io/hashicorp/*"], &[]).serves(&null));
         assert!(!m(&["hashicorp/*"], &[]).serves(&lxd));
-        assert!(!m(&[], &["*/null"]).serves(&null));
-        assert!(m(&[], &["*/null"]).serves(&lxd));
+        assert!(!m(&[], &["hashicorp/null"]).serves(&null));
+        assert!(m(&[], &["hashicorp/null"]).serves(&lxd));
+        assert!(valid_pattern("registry.terraform.io/*/*") && valid_pattern("hashicorp/*"));
+        assert!(!valid_pattern("*/null") && !valid_pattern("null") && !valid_pattern("a//b"));
         assert!(!m(&["example.com/*/*"], &[]).serves(&null));
     }
 

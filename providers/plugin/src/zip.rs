@@ -161,16 +161,26 @@ fn contents(b: &[u8], e: &Entry) -> Result<Vec<u8>, ZipError> {
 
 /// Refuses an archive that unpacks to more than a provider could be, or whose entries share
 /// their data (a few bytes of deflate stream declared many times over).
-fn plausible(entries: &[Entry]) -> Result<(), ZipError> {
+fn plausible(b: &[u8], entries: &[Entry]) -> Result<(), ZipError> {
     let total = entries.iter().fold(0usize, |t, e| t.saturating_add(e.size));
     if total > MAX_UNPACKED {
         return Err(ZipError::Hostile(format!(
             "it unpacks to {total} bytes, more than {MAX_UNPACKED}"
         )));
     }
-    let mut offsets: Vec<usize> = entries.iter().map(|e| e.local).collect();
-    offsets.sort_unstable();
-    if offsets.windows(2).any(|w| w[0] == w[1]) {
+    // Each file's local header and data, which may not overlap another's.
+    let mut spans = entries
+        .iter()
+        .map(|e| {
+            let header = 30 + usize_at(b, e.local + 26, false)? + usize_at(b, e.local + 28, false)?;
+            Ok((
+                e.local,
+                e.local.saturating_add(header).saturating_add(e.packed),
+            ))
+        })
+        .collect::<Result<Vec<_>, ZipError>>()?;
+    spans.sort_unstable();
+    if spans.windows(2).any(|w| w[0].1 > w[1].0) {
         return Err(ZipError::Hostile(
             "two of its files share their data".into(),
         ));
@@ -187,7 +197,7 @@ pub(crate) fn unpack(b: &[u8], to: &Path) -> Result<(), ZipError> {
         move |err: std::io::Error| ZipError::Io(p, err.to_string())
     };
     let entries = entries(b)?;
-    plausible(&entries)?;
+    plausible(b, &entries)?;
     std::fs::create_dir_all(to).map_err(io(to))?;
     for e in entries {
         let path = target(to, &e.name)?;

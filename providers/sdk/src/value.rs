@@ -428,11 +428,27 @@ impl Value {
                 }
                 Ok(())
             }
-            (Value::List(a), Value::List(b)) if a.len() == b.len() => {
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    x.known_values_kept_in(y).map_err(|e| format!("[{i}]{e}"))?;
-                }
-                Ok(())
+            (Value::List(a), Value::List(b)) => {
+                let positional = || {
+                    if a.len() != b.len() {
+                        return Err(String::new());
+                    }
+                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                        x.known_values_kept_in(y).map_err(|e| format!("[{i}]{e}"))?;
+                    }
+                    Ok(())
+                };
+                // A set arrives as a list: once its unknown elements are known they may take
+                // other places, or equal another element. Every known element must remain.
+                let as_set = || {
+                    let unknowns = a.iter().any(|x| !x.is_wholly_known());
+                    let kept = a
+                        .iter()
+                        .filter(|x| x.is_wholly_known())
+                        .all(|x| b.iter().any(|y| x.same_as(y)));
+                    unknowns && kept && b.len() <= a.len()
+                };
+                positional().or_else(|e| if as_set() { Ok(()) } else { Err(e) })
             }
             (a, b) if a.same_as(b) => Ok(()),
             _ => Err(String::new()),
@@ -562,6 +578,12 @@ mod tests {
         let fin = |a: &str| Value::object([("a", Value::from(a)), ("id", Value::from("1"))]);
         assert!(planned.known_values_kept_in(&fin("x")).is_ok());
         assert_eq!(planned.known_values_kept_in(&fin("y")).unwrap_err(), "a");
+        // A set's elements may move once its unknown ones are known; its known ones stay.
+        let set = Value::List(vec![Value::Unknown, Value::from("b")]);
+        let moved = Value::List(vec![Value::from("b"), Value::from("a")]);
+        assert!(set.known_values_kept_in(&moved).is_ok());
+        let lost = Value::List(vec![Value::from("a"), Value::from("c")]);
+        assert!(set.known_values_kept_in(&lost).is_err());
     }
 
     #[test]

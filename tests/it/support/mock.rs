@@ -24,6 +24,8 @@ pub struct Mock {
     /// The version of `mock_thing`'s schema; an upgrade from an older one prefixes `id` with
     /// `vN:` and is logged as `upgrade NAME from V`.
     pub schema_version: std::sync::atomic::AtomicU64,
+    /// Every call of upgrade, equal versions included.
+    pub upgrades: AtomicUsize,
 }
 
 impl Mock {
@@ -112,6 +114,7 @@ impl Provider for Mock {
 
     async fn upgrade(&self, req: UpgradeRequest) -> Result<Value, ProviderError> {
         let current = self.schema_version.load(Ordering::SeqCst);
+        self.upgrades.fetch_add(1, Ordering::SeqCst);
         let mut m = match req.state {
             Value::Map(m) => m,
             _ => BTreeMap::new(),

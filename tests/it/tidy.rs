@@ -83,7 +83,7 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "engine/src/apply/instance.rs",
-        5,
+        4,
         "planned and final values compared and recorded with their paths",
     ),
     (

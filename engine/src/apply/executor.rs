@@ -1,6 +1,7 @@
 //! The graph walk.
 
 use super::instance::run;
+use super::record::record;
 use super::switch::{StepCtx, StepError, StepOutcome, SwitchRun};
 use super::table::values_from_plan;
 use super::{ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Failure};
@@ -11,7 +12,7 @@ use crate::plan::instance::{instance_config, InstanceCtx};
 use crate::plan::values::{NodeScope, Values};
 use crate::plan::{Action, NodeKey, Plan, PlanMode};
 use crate::registry::Registry;
-use crate::state::{InstanceState, JournalEntry, State, StateStore};
+use crate::state::{JournalEntry, State, StateStore};
 use standby_provider_sdk::{ConfigureRequest, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -351,27 +352,7 @@ pub async fn apply(
             e.apply_to(&mut state);
         }
     }
-    // Data sources read at plan time are recorded as they were read, and an unchanged
-    // instance whose plan upgraded its schema version or refreshed the provider's private
-    // data keeps what the plan found: otherwise every run would upgrade it again.
-    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
-        let Some(after) = &c.after else { continue };
-        if c.addr.resource.resource.mode == crate::addr::Mode::Data {
-            state
-                .resources
-                .insert(c.addr.clone(), record(c, after, &[]));
-        } else if let Some(st) = state.resources.get_mut(&c.addr) {
-            if st.schema_version != c.schema_version || st.private != c.private {
-                // Only what the plan found: the rest of the record (a taint, dependencies)
-                // stands, as for an instance a -target left out.
-                let fresh = record(c, after, &c.private);
-                st.attributes = fresh.attributes;
-                st.sensitive_attributes = fresh.sensitive_attributes;
-                st.schema_version = fresh.schema_version;
-                st.private = fresh.private;
-            }
-        }
-    }
+    super::record::unchanged(plan, &mut state);
     state.outputs = w.root_outputs(&state.outputs);
     let (add, change, destroy) = w.report.counts();
     let now = crate::state::now_rfc3339();
@@ -400,23 +381,6 @@ pub async fn apply(
 pub(super) fn emit(opts: &ApplyOptions, e: ApplyEvent) {
     if let Some(tx) = &opts.events {
         let _ = tx.send(e);
-    }
-}
-
-/// The state record of an instance after its action.
-/// The state entry of a planned instance with value `v`.
-pub fn record(change: &crate::plan::ResourceChange, v: &Value, private: &[u8]) -> InstanceState {
-    let (plain, paths) = v.deep_unmark();
-    InstanceState {
-        provider: change.provider.clone(),
-        attributes: plain.to_json(),
-        sensitive_attributes: paths,
-        dependencies: change.dependencies.clone(),
-        create_before_destroy: change.create_before_destroy,
-        site: change.site.clone(),
-        schema_version: change.schema_version,
-        private: private.to_vec(),
-        tainted: false,
     }
 }
 

@@ -9,14 +9,15 @@ mod compensate;
 mod executor;
 mod failpoint;
 mod instance;
+mod record;
 mod stamp;
 mod switch;
 mod table;
 mod walk_switch;
 
 pub use executor::apply;
-pub use executor::record as record_instance;
 pub use failpoint::armed as armed_failpoints;
+pub use record::record as record_instance;
 pub use switch::{Approvals, PromotionGuard, Prompt};
 
 use crate::plan::Action;

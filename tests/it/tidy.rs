@@ -78,13 +78,18 @@ const UNMARKING: &[(&str, usize, &str)] = &[
     ),
     (
         "engine/src/apply/executor.rs",
-        3,
+        1,
         "values handed to providers and stored, with the marked paths kept",
     ),
     (
         "engine/src/apply/instance.rs",
         4,
         "planned and final values compared and recorded with their paths",
+    ),
+    (
+        "engine/src/apply/record.rs",
+        2,
+        "the state records attributes plain with their sensitive paths beside them",
     ),
     (
         "engine/src/apply/walk_switch.rs",

@@ -43,6 +43,6 @@ fuzz_target!(|data: &[u8]| {
         .expect("runtime");
     if let Ok(p) = rt.block_on(plan(&config, &registry, None, vars, &opts)) {
         let _ = standby_engine::plan::render_plan(&p, false);
-        let _ = standby_engine::plan::plan_json(&p, Some(&config));
+        let _ = standby_engine::plan::plan_json(&p, Some((&config, &registry)));
     }
 });

@@ -252,21 +252,26 @@ fn approvals(
     })
 }
 
+/// What went wrong (or is worth a warning) with instances, as diagnostics naming them.
+fn about_instances(
+    list: &[standby_engine::apply::Failure],
+) -> Vec<standby_engine::diag::Diagnostic> {
+    list.iter()
+        .map(|f| {
+            standby_engine::diag::Diagnostic::bare(
+                format!("{}: {}", f.addr, f.summary),
+                f.detail.clone(),
+            )
+        })
+        .collect()
+}
+
 /// Prints what the apply did; returns its exit code.
 pub(crate) fn finished(plan: &Plan, report: &ApplyReport, verdict: Verdict, color: bool) -> i32 {
     let (add, change, destroy) = report.counts();
     let failed = verdict == Verdict::Incomplete;
     if !report.failed.is_empty() {
-        let diags: Vec<_> = report
-            .failed
-            .iter()
-            .map(|f| {
-                standby_engine::diag::Diagnostic::bare(
-                    format!("{}: {}", f.addr, f.summary),
-                    f.detail.clone(),
-                )
-            })
-            .collect();
+        let diags = about_instances(&report.failed);
         eprint!(
             "{}",
             super::report::render(&Default::default(), &diags, color)
@@ -275,16 +280,7 @@ pub(crate) fn finished(plan: &Plan, report: &ApplyReport, verdict: Verdict, colo
             eprintln!("Skipped {addr}: it depends on {culprit}, which failed.");
         }
     }
-    let warnings: Vec<_> = report
-        .warnings
-        .iter()
-        .map(|w| {
-            standby_engine::diag::Diagnostic::bare(
-                format!("{}: {}", w.addr, w.summary),
-                w.detail.clone(),
-            )
-        })
-        .collect();
+    let warnings = about_instances(&report.warnings);
     eprint!(
         "{}",
         super::report::render_warnings(&Default::default(), &warnings, color)

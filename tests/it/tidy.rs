@@ -37,7 +37,7 @@ const MAX_LINES: usize = 700;
 const OVERSIZE: &[(&str, usize)] = &[
     ("engine/src/config/decode.rs", 779),
     ("engine/src/eval/expr.rs", 934),
-    ("engine/src/plan/walk.rs", 815),
+    ("engine/src/plan/walk.rs", 801),
 ];
 
 /// Crates that belong to the command line only; the engine library must not pull them in.

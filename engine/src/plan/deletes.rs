@@ -5,6 +5,7 @@ use super::model::{Action, NodeKey, PlanMode, Reason, ResourceChange};
 use super::walk::Walker;
 use crate::addr::{AbsInstance, InstanceKey, Mode};
 use crate::diag::Diagnostic;
+use standby_provider_sdk::Value;
 use std::collections::{HashMap, HashSet};
 
 /// The reason code of a deletion whose object a refresh found gone: apply removes the
@@ -104,20 +105,17 @@ impl Walker<'_> {
         }
         let cid = u32::try_from(self.changes.len()).unwrap_or(u32::MAX);
         self.changes.push(ResourceChange {
-            previous_address: None,
-            importing: None,
-            addr: addr.clone(),
-            provider: st.provider.clone(),
-            action: Action::Delete,
             reason: Some(reason),
-            before: Some(st.value()),
-            after: None,
-            requires_replace: vec![],
             dependencies: st.dependencies.clone(),
-            create_before_destroy: false,
             site: st.site.clone(),
             schema_version: st.schema_version,
             private: st.private.clone(),
+            ..ResourceChange::new(
+                addr.clone(),
+                st.provider.clone(),
+                Action::Delete,
+                Some(st.value()),
+            )
         });
         self.add_node(NodeKey::Instance { addr }, &[], Some(cid), None);
     }
@@ -265,6 +263,32 @@ impl Walker<'_> {
 }
 
 impl ResourceChange {
+    /// A change of `addr` from `before`, with nothing else said: no reason, no planned
+    /// value, no dependencies, no provider data.
+    pub(crate) fn new(
+        addr: AbsInstance,
+        provider: String,
+        action: Action,
+        before: Option<Value>,
+    ) -> Self {
+        ResourceChange {
+            previous_address: None,
+            importing: None,
+            addr,
+            provider,
+            action,
+            reason: None,
+            before,
+            after: None,
+            requires_replace: vec![],
+            dependencies: vec![],
+            create_before_destroy: false,
+            site: None,
+            schema_version: None,
+            private: vec![],
+        }
+    }
+
     /// A data source's recorded result going away: Terraform neither shows nor counts it,
     /// and no provider is called.
     pub(crate) fn forgets_data(&self) -> bool {

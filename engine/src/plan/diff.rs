@@ -139,20 +139,12 @@ pub(crate) async fn decide(
     };
     let planned = mark_sensitive(resp.planned, schema, &sensitive_paths);
     let mut change = ResourceChange {
-        previous_address: None,
-        importing: None,
-        addr: addr.clone(),
-        provider: String::new(),
-        action: Action::NoOp,
-        reason: None,
-        before: prior.cloned(),
         after: Some(planned.clone()),
         requires_replace: resp.requires_replace.clone(),
-        dependencies: vec![],
         create_before_destroy: r.lifecycle.create_before_destroy,
-        site: None,
         schema_version: Some(p.schema_version(&addr.resource.resource.type_name)),
         private: prior_private.to_vec(),
+        ..ResourceChange::new(addr.clone(), String::new(), Action::NoOp, prior.cloned())
     };
     let replace_action = if r.lifecycle.create_before_destroy {
         Action::CreateThenDelete

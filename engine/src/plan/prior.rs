@@ -261,20 +261,14 @@ impl Walker<'_> {
             }
         }
         self.drift.push(ResourceChange {
-            previous_address: None,
-            importing: None,
-            addr: addr.clone(),
-            provider: provider.to_string(),
-            action,
             reason: Some(Reason::new("drift", text)),
-            before: Some(recorded.clone()),
             after: now.cloned(),
-            requires_replace: vec![],
-            dependencies: vec![],
-            create_before_destroy: false,
-            site: None,
-            schema_version: None,
-            private: vec![],
+            ..ResourceChange::new(
+                addr.clone(),
+                provider.to_string(),
+                action,
+                Some(recorded.clone()),
+            )
         });
     }
 }

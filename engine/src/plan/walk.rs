@@ -718,22 +718,8 @@ impl<'a> Walker<'a> {
             .resources
             .get(addr)
             .map(crate::state::InstanceState::value);
-        let mut change = ResourceChange {
-            previous_address: None,
-            importing: None,
-            addr: addr.clone(),
-            provider: provider.to_string(),
-            action: Action::NoOp,
-            reason: None,
-            before,
-            after: None,
-            requires_replace: vec![],
-            dependencies: vec![],
-            create_before_destroy: false,
-            site: None,
-            schema_version: None,
-            private: vec![],
-        };
+        let mut change =
+            ResourceChange::new(addr.clone(), provider.to_string(), Action::NoOp, before);
         if self.opts.phase == Phase::Validate || !config.is_wholly_known() {
             change.action = Action::Read;
             change.reason = Some(Reason::new("read_because_config_unknown", "read during apply because its configuration depends on values known only after apply"));
